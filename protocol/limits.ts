@@ -1,0 +1,21 @@
+/** Size and rate caps shared by every client and the server. Changing one is a protocol change. */
+export const limits = {
+  nicknameMax: 32,
+  emailMax: 254,
+  passwordMin: 8,
+  passwordMax: 128,
+  interestsMax: 10,
+  interestMax: 32,
+  /** One SDP blob; real offers with many codecs stay under 20 KiB. */
+  sdpMax: 64 * 1024,
+  candidateMax: 1024,
+  chatTextMax: 1000,
+  reportDetailsMax: 1000,
+  /** Keys in one `call:stats` payload. */
+  statsKeysMax: 64,
+  /** Socket.IO frame cap (`maxHttpBufferSize`): a little above the largest valid event. */
+  frameMax: 96 * 1024,
+  /** REST body cap. */
+  bodyMax: 16 * 1024,
+  idMax: 64,
+} as const;

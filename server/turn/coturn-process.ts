@@ -1,0 +1,168 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import dgram from "node:dgram";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { coturnConfig, type CoturnOptions } from "./coturn-config.ts";
+
+/** Whether Debian's `turnserver` (coturn) is on PATH. */
+export function coturnInstalled(): boolean {
+  return spawnSync("sh", ["-c", "command -v turnserver"], { stdio: "ignore" }).status === 0;
+}
+
+export interface RunningCoturn {
+  host: string;
+  port: number;
+  tlsPort?: number;
+  secret: string;
+  realm: string;
+  /** `turn:` URLs for the transports this instance listens on. */
+  urls: string[];
+  config: string;
+  process: ChildProcess;
+  /** Everything coturn printed so far (its log goes to stdout). */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+export type StartCoturnOptions = Partial<CoturnOptions> & {
+  /** Loopback address to bind. @default "127.0.0.1" */
+  host?: string;
+  /** Milliseconds to wait for the listener to answer. @default 5000 */
+  readyTimeoutMs?: number;
+};
+
+/**
+ * Starts a real coturn on loopback with the generated configuration, on a free port and a relay
+ * range of its own, and resolves once it answers a STUN binding request.
+ *
+ * @example
+ * const turn = await startCoturn({ mode: "local" });
+ * try { ... turn.urls ... } finally { await turn.stop(); }
+ */
+export async function startCoturn(opts: StartCoturnOptions = {}): Promise<RunningCoturn> {
+  const host = opts.host ?? "127.0.0.1";
+  const port = opts.listeningPort ?? (await freePort(host));
+  const tlsPort = opts.tls ? (opts.tlsListeningPort ?? (await freePort(host))) : undefined;
+  const secret = opts.secret ?? randomBytes(24).toString("hex");
+  const realm = opts.realm ?? "vchat.local";
+  // A relay window of our own below Linux's ephemeral range (32768+), so parallel instances
+  // and leftover allocations of crashed runs rarely collide.
+  const minPort = opts.minPort ?? 10000 + Math.floor(Math.random() * 20) * 1000;
+  const maxPort = opts.maxPort ?? minPort + 999;
+  const dir = mkdtempSync(join(tmpdir(), "vchat-coturn-"));
+  const config = coturnConfig({
+    ...opts,
+    secret,
+    realm,
+    listeningIps: opts.listeningIps ?? [host],
+    relayIps: opts.relayIps ?? [host],
+    listeningPort: port,
+    tlsListeningPort: tlsPort,
+    minPort,
+    maxPort,
+    userdbFile: join(dir, "turndb"),
+    pidFile: join(dir, "turnserver.pid"),
+    logFile: "stdout",
+  });
+  const configFile = join(dir, "turnserver.conf");
+  writeFileSync(configFile, config, { mode: 0o600 });
+
+  const child = spawn("turnserver", ["-c", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const keep = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (output.length > 1_000_000) output = output.slice(-500_000);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 2000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    await waitReady(host, port, !opts.noUdp, opts.readyTimeoutMs ?? 5000, () => child.exitCode !== null);
+  } catch (err) {
+    await stop();
+    throw new Error(`coturn did not start: ${(err as Error).message}\n${output.slice(-2000)}`);
+  }
+
+  const h = host.includes(":") ? `[${host}]` : host;
+  const urls: string[] = [];
+  if (!opts.noUdp) urls.push(`turn:${h}:${port}?transport=udp`);
+  if (!opts.noTcp) urls.push(`turn:${h}:${port}?transport=tcp`);
+  if (tlsPort) urls.push(`turns:${h}:${tlsPort}?transport=tcp`);
+  return { host, port, tlsPort, secret, realm, urls, config, process: child, log: () => output, stop };
+}
+
+/** A port free on both UDP and TCP at the moment of asking. */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.once("error", reject);
+      srv.listen(0, host, () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const sock = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
+      sock.once("error", () => resolve(false));
+      sock.bind(port, host, () => sock.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
+  throw new Error("no free port found");
+}
+
+async function waitReady(host: string, port: number, udp: boolean, timeoutMs: number, died: () => boolean) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (died()) throw new Error("turnserver exited");
+    if (udp ? await stunPing(host, port, 200) : await tcpPing(host, port)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no answer on ${host}:${port} within ${timeoutMs} ms`);
+}
+
+/** Sends one STUN Binding request (RFC 8489 §5) and waits for any answer with its transaction id. */
+function stunPing(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
+    const txid = randomBytes(12);
+    const request = Buffer.concat([Buffer.from([0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42]), txid]);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      sock.close();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    sock.on("error", () => done(false));
+    sock.on("message", (msg) => {
+      if (msg.length >= 20 && msg.subarray(8, 20).equals(txid)) done(true);
+    });
+    sock.send(request, port, host);
+  });
+}
+
+function tcpPing(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, host);
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once("error", () => resolve(false));
+  });
+}
