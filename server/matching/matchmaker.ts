@@ -64,9 +64,10 @@ export interface Matchmaker {
   sessionOf(userId: string): Promise<LiveSession | null>;
   /**
    * Ends a live session exactly once; returns it, or null when it had ended already. With
-   * `keepApart` the two users are not paired again for `rematchCooldownMs`.
+   * `keepApart` the two users are not paired again for `rematchCooldownMs` from `now`
+   * (default Date.now(), explicit in tests like the `now` of `join` and `sweep`).
    */
-  endSession(sessionId: string, opts?: { keepApart?: boolean }): Promise<LiveSession | null>;
+  endSession(sessionId: string, opts?: { keepApart?: boolean; now?: number }): Promise<LiveSession | null>;
   /** All live sessions (for graceful shutdown). */
   liveSessions(): Promise<LiveSession[]>;
   close(): Promise<void>;
