@@ -1,0 +1,81 @@
+import { VchatError, type AuthResponse, type GuestBody, type LoginBody, type RegisterBody, type User } from "../../protocol/index.ts";
+import type { ServerConfig } from "../config.ts";
+import { newId } from "../ids.ts";
+import { consume, type RateLimits } from "../rate-limits.ts";
+import type { Store, UserRecord } from "../store/store.ts";
+import { decoyHash, hashPassword, verifyPassword } from "./passwords.ts";
+import { signToken } from "./tokens.ts";
+
+export interface AccountDeps {
+  config: ServerConfig;
+  store: Store;
+  limits: RateLimits;
+}
+
+/** Sign-up, login and profile use cases. `client` is the caller's address, for throttling. */
+export function createAccounts({ config, store, limits }: AccountDeps) {
+  const issue = (user: UserRecord): AuthResponse => ({
+    token: signToken({ sub: user.id, nickname: user.nickname, kind: user.kind }, config.jwtSecret, config.tokenTtlSeconds),
+    user: publicUser(user),
+  });
+
+  return {
+    async guest(body: GuestBody, client: string): Promise<AuthResponse> {
+      await consume(limits.signup, client);
+      const id = newId();
+      const user: UserRecord = {
+        id,
+        kind: "guest",
+        nickname: body.nickname ?? `guest-${id.slice(0, 5)}`,
+        createdAt: new Date().toISOString(),
+      };
+      await store.createUser(user);
+      return issue(user);
+    },
+
+    async register(body: RegisterBody, client: string): Promise<AuthResponse> {
+      await consume(limits.signup, client);
+      if (await store.getUserByEmail(body.email)) throw new VchatError("EMAIL_TAKEN", "this email is registered already");
+      const user: UserRecord = {
+        id: newId(),
+        kind: "registered",
+        nickname: body.nickname,
+        email: body.email,
+        passwordHash: await hashPassword(body.password),
+        createdAt: new Date().toISOString(),
+      };
+      await store.createUser(user);
+      return issue(user);
+    },
+
+    async login(body: LoginBody, client: string): Promise<AuthResponse> {
+      const key = `${body.email}|${client}`;
+      const state = await limits.loginFailures.get(key);
+      if (state && state.remainingPoints <= 0) {
+        throw new VchatError("RATE_LIMITED", `too many failed logins; retry in ${Math.ceil(state.msBeforeNext / 1000)} s`);
+      }
+      const user = await store.getUserByEmail(body.email);
+      // Verify against a decoy when there is no such user, so timing does not reveal registered emails.
+      const ok = await verifyPassword(body.password, user?.passwordHash ?? (await decoyHash));
+      if (!user || !ok) {
+        await limits.loginFailures.penalty(key, 1);
+        throw new VchatError("INVALID_CREDENTIALS", "email or password is wrong");
+      }
+      await limits.loginFailures.delete(key);
+      return issue(user);
+    },
+
+    async me(userId: string): Promise<User> {
+      const user = await store.getUser(userId);
+      if (!user) throw new VchatError("UNAUTHENTICATED", "the account no longer exists");
+      return publicUser(user);
+    },
+  };
+}
+
+export type Accounts = ReturnType<typeof createAccounts>;
+
+function publicUser(user: UserRecord): User {
+  const { passwordHash: _, ...rest } = user;
+  return rest;
+}

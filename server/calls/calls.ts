@@ -1,0 +1,247 @@
+import {
+  VchatError,
+  type CallStatsEvent,
+  type ChatAck,
+  type ChatSend,
+  type ChatTyping,
+  type EndReason,
+  type JoinAck,
+  type LobbyJoin,
+  type ReportBody,
+  type SessionSummary,
+  type Signal,
+} from "../../protocol/index.ts";
+import type { ServerConfig } from "../config.ts";
+import { newId } from "../ids.ts";
+import type { Logger } from "../log.ts";
+import type { LiveSession, Matchmaker, Party } from "../matching/matchmaker.ts";
+import type { Metrics } from "../metrics.ts";
+import { consume, type RateLimits } from "../rate-limits.ts";
+import { isCallRoom, roomOf, type VchatServer, type VchatSocket } from "../signaling/types.ts";
+import type { Store } from "../store/store.ts";
+import { iceFor } from "../turn/ice.ts";
+
+export interface CallDeps {
+  config: ServerConfig;
+  store: Store;
+  matchmaker: Matchmaker;
+  io: VchatServer;
+  metrics: Metrics;
+  limits: RateLimits;
+  logger: Logger;
+  /** False while a dependency is down: new matches are refused, calls in progress go on. */
+  canMatch?: () => boolean;
+}
+
+/**
+ * The call use cases: lobby, matching, signaling, chat and call ends. Routing uses server-side
+ * state only: a socket is in a call's room because the server put it there, and every event
+ * naming a session is accepted only from a socket in that room.
+ */
+export function createCalls({ config, store, matchmaker, io, metrics, limits, logger, canMatch = () => true }: CallDeps) {
+  const log = logger.child({ module: "calls" });
+
+  function member(socket: VchatSocket, sessionId: string): string {
+    const room = roomOf(sessionId);
+    if (!socket.rooms.has(room)) throw new VchatError("NOT_IN_SESSION", "you are not in this call");
+    return room;
+  }
+
+  async function start(session: LiveSession): Promise<void> {
+    const { offerer, answerer } = session;
+    metrics.matches.inc();
+    metrics.matchWait.observe(session.waitedMs.offerer / 1000);
+    metrics.matchWait.observe(session.waitedMs.answerer / 1000);
+    io.in([offerer.socketId, answerer.socketId]).socketsJoin(roomOf(session.id));
+    const policy = session.relayOnly;
+    for (const [self, other, role] of [
+      [offerer, answerer, "offerer"],
+      [answerer, offerer, "answerer"],
+    ] as const) {
+      const ice = iceFor(config, self.userId, policy);
+      io.to(self.socketId).emit("match:found", {
+        sessionId: session.id,
+        role,
+        peer: { id: other.userId, nickname: other.nickname },
+        iceServers: ice.iceServers,
+        iceTransportPolicy: ice.iceTransportPolicy,
+        sharedInterests: session.sharedInterests,
+      });
+    }
+    await store
+      .createSession({
+        id: session.id,
+        participants: [
+          { userId: offerer.userId, nickname: offerer.nickname },
+          { userId: answerer.userId, nickname: answerer.nickname },
+        ],
+        relayOnly: session.relayOnly,
+        sharedInterests: session.sharedInterests,
+        startedAt: new Date(session.startedAt).toISOString(),
+      })
+      .catch((err) => log.error({ err, sessionId: session.id }, "could not store the session"));
+  }
+
+  /** Ends a call once: tells the other party (or both when `by` is none) and closes the record. */
+  async function finish(sessionId: string, reason: EndReason, by?: Party): Promise<boolean> {
+    const live = await matchmaker.endSession(sessionId, { keepApart: reason === "next" || reason === "blocked" });
+    if (!live) return false;
+    for (const party of [live.offerer, live.answerer]) {
+      if (party.socketId !== by?.socketId) io.to(party.socketId).emit("call:ended", { sessionId, reason });
+    }
+    io.in(roomOf(sessionId)).socketsLeave(roomOf(sessionId));
+    await store
+      .endSession(sessionId, { at: new Date().toISOString(), reason, by: by?.userId ?? null })
+      .catch((err) => log.error({ err, sessionId }, "could not close the session record"));
+    return true;
+  }
+
+  const partyOf = (socket: VchatSocket): Party => ({
+    userId: socket.data.user.id,
+    socketId: socket.id,
+    nickname: socket.data.user.nickname,
+  });
+
+  async function join(socket: VchatSocket, prefs: LobbyJoin): Promise<JoinAck> {
+    if (!canMatch()) throw new VchatError("UNAVAILABLE", "matching is paused while the service recovers; try again shortly");
+    if ([...socket.rooms].some(isCallRoom)) throw new VchatError("ALREADY_IN_CALL", "end or leave your call before joining the lobby");
+    socket.data.lobby = prefs;
+    const user = socket.data.user;
+    const avoid = await store.listBlockedEitherWay(user.id);
+    const session = await matchmaker.join({
+      ...partyOf(socket),
+      interests: prefs.interests ?? [],
+      relayOnly: prefs.relayOnly ?? false,
+      avoid,
+    });
+    if (session) await start(session);
+    return { waitingSince: new Date().toISOString() };
+  }
+
+  let sweeping = false;
+  const sweepTimer = setInterval(async () => {
+    if (sweeping || !canMatch()) return;
+    sweeping = true;
+    try {
+      for (const session of await matchmaker.sweep()) await start(session);
+    } catch (err) {
+      log.error({ err }, "sweep failed");
+    } finally {
+      sweeping = false;
+    }
+  }, config.tuning.sweepIntervalMs);
+  sweepTimer.unref();
+
+  return {
+    join,
+
+    async leave(socket: VchatSocket): Promise<void> {
+      await matchmaker.leave(socket.data.user.id);
+    },
+
+    signal(socket: VchatSocket, signal: Signal): void {
+      const room = member(socket, signal.sessionId);
+      socket.to(room).emit("signal", signal);
+      metrics.signalsRelayed.inc();
+    },
+
+    async chat(socket: VchatSocket, { sessionId, text }: ChatSend): Promise<ChatAck> {
+      const room = member(socket, sessionId);
+      await consume(limits.chat, socket.id);
+      const message = { id: newId(), sessionId, from: socket.data.user.id, text, at: new Date().toISOString() };
+      await store.addChatMessage(message);
+      socket.to(room).emit("chat:message", message);
+      return { id: message.id, at: message.at };
+    },
+
+    typing(socket: VchatSocket, { sessionId, typing }: ChatTyping): void {
+      socket.to(member(socket, sessionId)).emit("chat:typing", { sessionId, typing });
+    },
+
+    /** Leaves the call for a new partner: the peer is told `next`, the caller waits again. */
+    async next(socket: VchatSocket, { sessionId }: { sessionId: string }): Promise<JoinAck> {
+      member(socket, sessionId);
+      await finish(sessionId, "next", partyOf(socket));
+      return join(socket, socket.data.lobby ?? {});
+    },
+
+    async end(socket: VchatSocket, { sessionId }: { sessionId: string }): Promise<void> {
+      member(socket, sessionId);
+      await finish(sessionId, "ended", partyOf(socket));
+    },
+
+    /** Client-side call quality, accepted from either participant during or after the call. */
+    async stats(socket: VchatSocket, { sessionId, stats }: CallStatsEvent): Promise<void> {
+      const session = await store.getSession(sessionId);
+      if (!session?.participants.some((p) => p.userId === socket.data.user.id)) {
+        throw new VchatError("NOT_IN_SESSION", "you were not in this call");
+      }
+      await store.saveCallStats(sessionId, socket.data.user.id, stats);
+    },
+
+    /** The socket is going away: leave the queue, end its call for the peer. */
+    async disconnecting(socket: VchatSocket): Promise<void> {
+      const rooms = [...socket.rooms].filter(isCallRoom);
+      await matchmaker.leave(socket.data.user.id);
+      for (const room of rooms) await finish(room.slice(2), "disconnected", partyOf(socket));
+    },
+
+    async history(userId: string): Promise<SessionSummary[]> {
+      const sessions = await store.listSessions(userId, 50);
+      return sessions.map((s) => {
+        const peer = s.participants.find((p) => p.userId !== userId) ?? s.participants[0];
+        return {
+          id: s.id,
+          peer: { id: peer.userId, nickname: peer.nickname },
+          startedAt: s.startedAt,
+          endedAt: s.endedAt,
+          endReason: s.endReason,
+          relayOnly: s.relayOnly,
+        };
+      });
+    },
+
+    async report(userId: string, body: ReportBody): Promise<{ id: string }> {
+      const session = await store.getSession(body.sessionId);
+      const reported = session?.participants.find((p) => p.userId !== userId);
+      if (!session || !reported || !session.participants.some((p) => p.userId === userId)) {
+        throw new VchatError("NOT_FOUND", "no such call of yours");
+      }
+      const id = newId();
+      await store.addReport({
+        id,
+        sessionId: body.sessionId,
+        reporterId: userId,
+        reportedId: reported.userId,
+        reason: body.reason,
+        details: body.details ?? null,
+        at: new Date().toISOString(),
+      });
+      log.info({ reportId: id, sessionId: body.sessionId, reason: body.reason }, "report filed");
+      return { id };
+    },
+
+    /** Blocks a user; a call in progress with them ends at once. */
+    async block(userId: string, blockedId: string): Promise<void> {
+      if (blockedId === userId) throw new VchatError("VALIDATION_FAILED", "you cannot block yourself");
+      await store.addBlock(userId, blockedId, new Date().toISOString());
+      const live = await matchmaker.sessionOf(userId);
+      if (!live) return;
+      const [self, other] = live.offerer.userId === userId ? [live.offerer, live.answerer] : [live.answerer, live.offerer];
+      if (other.userId === blockedId) await finish(live.id, "blocked", self);
+    },
+
+    /** Ends this node's calls with `server-shutdown` for both parties and stops matching. */
+    async shutdown(): Promise<void> {
+      clearInterval(sweepTimer);
+      const local = io.of("/").sockets;
+      for (const session of await matchmaker.liveSessions()) {
+        if (local.has(session.offerer.socketId) || local.has(session.answerer.socketId)) {
+          await finish(session.id, "server-shutdown");
+        }
+      }
+    },
+  };
+}
+
+export type Calls = ReturnType<typeof createCalls>;

@@ -1,0 +1,36 @@
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import type { Redis } from "ioredis";
+import { VchatError } from "../protocol/index.ts";
+import type { ServerConfig } from "./config.ts";
+
+/**
+ * Rate limits. REST limits (sign-ups, login failures) are shared by all nodes through Redis when
+ * there is one, as requests of one client spread over nodes. Socket event limits stay in
+ * process: a socket lives on one node.
+ */
+export function createRateLimits(tuning: ServerConfig["tuning"], redis?: Redis) {
+  const shared = (keyPrefix: string, points: number, duration: number, blockDuration = 0): RateLimiterAbstract =>
+    redis
+      ? new RateLimiterRedis({ storeClient: redis, keyPrefix: `{vchat}:rl:${keyPrefix}`, points, duration, blockDuration, insuranceLimiter: new RateLimiterMemory({ points, duration }) })
+      : new RateLimiterMemory({ keyPrefix, points, duration, blockDuration });
+  return {
+    signup: shared("signup", tuning.signupsPerMinute, 60),
+    loginFailures: shared("login", tuning.loginFailures, 15 * 60, 15 * 60),
+    events: new RateLimiterMemory({ keyPrefix: "events", points: tuning.eventsPerSecond, duration: 1 }),
+    chat: new RateLimiterMemory({ keyPrefix: "chat", points: tuning.chatPer10s, duration: 10 }),
+  };
+}
+
+export type RateLimits = ReturnType<typeof createRateLimits>;
+
+/** Consumes one point; throws RATE_LIMITED when the limit is reached. */
+export async function consume(limiter: RateLimiterAbstract, key: string): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (err) {
+    if (err instanceof RateLimiterRes) {
+      throw new VchatError("RATE_LIMITED", `too many requests; retry in ${Math.ceil(err.msBeforeNext / 1000)} s`);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,81 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Redis } from "ioredis";
+import { Server, type ServerOptions } from "socket.io";
+import { limits as wireLimits } from "../protocol/index.ts";
+import { createAccounts } from "./auth/accounts.ts";
+import { createCalls } from "./calls/calls.ts";
+import type { ServerConfig } from "./config.ts";
+import { createApp } from "./http/app.ts";
+import type { Logger } from "./log.ts";
+import type { Matchmaker } from "./matching/matchmaker.ts";
+import { createMetrics } from "./metrics.ts";
+import { createRateLimits } from "./rate-limits.ts";
+import { attachSignaling } from "./signaling/signaling.ts";
+import type { VchatServer } from "./signaling/types.ts";
+import type { Store } from "./store/store.ts";
+
+export interface ServiceDeps {
+  config: ServerConfig;
+  store: Store;
+  matchmaker: Matchmaker;
+  logger: Logger;
+  /** Shared rate limits across nodes. */
+  redis?: Redis;
+  /** Socket.IO options for the cluster (adapter, connection state recovery). */
+  socketOptions?: Partial<ServerOptions>;
+  /** Named dependency checks for `/readyz`. */
+  readiness?: Record<string, () => Promise<void>>;
+  canMatch?: () => boolean;
+}
+
+export interface Service {
+  io: VchatServer;
+  httpServer: http.Server;
+  /** Opens the port; resolves to the base URL. */
+  listen(port: number, host: string): Promise<string>;
+  /** Ends local calls with `server-shutdown`, closes sockets and the HTTP server. Store and matchmaker stay open (their owner closes them). */
+  close(): Promise<void>;
+}
+
+/** Wires API, signaling and the use cases over the given store and matchmaker. Never listens by itself. */
+export function createService(deps: ServiceDeps): Service {
+  const { config, store, matchmaker, logger } = deps;
+  const metrics = createMetrics(() => matchmaker.queueLength());
+  const limits = createRateLimits(config.tuning, deps.redis);
+  const accounts = createAccounts({ config, store, limits });
+  const httpServer = http.createServer();
+  const io: VchatServer = new Server(httpServer, {
+    serveClient: false,
+    maxHttpBufferSize: wireLimits.frameMax,
+    cors: config.corsOrigins.length > 0 ? { origin: [...config.corsOrigins] } : undefined,
+    ...deps.socketOptions,
+  });
+  const calls = createCalls({ config, store, matchmaker, io, metrics, limits, logger, canMatch: deps.canMatch });
+  const readiness = { store: () => store.ping(), ...deps.readiness };
+  httpServer.on("request", createApp({ config, accounts, calls, metrics, readiness, logger }));
+  attachSignaling(io, { jwtSecret: config.jwtSecret, calls, metrics, limits, logger });
+
+  let closed: Promise<void> | undefined;
+  return {
+    io,
+    httpServer,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        httpServer.once("error", reject);
+        httpServer.listen(port, host, () => {
+          const { port: bound } = httpServer.address() as AddressInfo;
+          const h = host.includes(":") ? `[${host}]` : host;
+          resolve(`http://${h}:${bound}`);
+        });
+      });
+    },
+    close() {
+      closed ??= (async () => {
+        await calls.shutdown();
+        await new Promise<void>((resolve) => io.close(() => resolve()));
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,18 @@
+import type { Server, Socket } from "socket.io";
+import type { ClientToServerEvents, LobbyJoin, ServerToClientEvents } from "../../protocol/index.ts";
+
+export interface SocketData {
+  user: { id: string; nickname: string };
+  /** The last `lobby:join` preferences, reused by `call:next`. */
+  lobby?: LobbyJoin;
+}
+
+// No events between nodes of our own: the adapter carries rooms and emits.
+export type InterServerEvents = Record<string, never>;
+
+export type VchatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type VchatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+/** The Socket.IO room of a call. Only the server puts sockets in it, so membership is the authorisation. */
+export const roomOf = (sessionId: string) => `s:${sessionId}`;
+export const isCallRoom = (room: string) => room.startsWith("s:");
