@@ -76,9 +76,11 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       port: opts.port ?? 8080,
       jwtSecret: secrets.jwtSecret,
       turn: turn ? { secret: turn.secret, urls: turn.urls } : null,
-      webDir: opts.webDir === undefined ? defaultWebDir : opts.webDir,
+      webDir: opts.webDir === undefined ? (existsSync(join(defaultWebDir, "index.html")) ? defaultWebDir : null) : opts.webDir,
       logLevel: opts.quiet ? "silent" : "info",
       ...opts.config,
+      // Everyone is on this machine (browsers, bots): per-address sign-up limits would only get in the way.
+      tuning: { signupsPerMinute: 100_000, ...opts.config?.tuning },
     });
     const logger = createLogger(config.logLevel);
     store = await openSqliteStore(db);

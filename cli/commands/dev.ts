@@ -1,7 +1,75 @@
 import type { Command } from "commander";
+import { startDevServer, type DevServer } from "../../server/dev.ts";
+import { exitCodes, intOption } from "../exit.ts";
+
+export interface DevOptions {
+  host: string;
+  port: number;
+  db: string;
+  turn: boolean;
+  json: boolean;
+}
 
 export function registerDev(program: Command): void {
-  program.command("dev").action(() => {
-    throw new Error("vchat dev is not available yet");
+  program
+    .command("dev")
+    .description("run the whole service on this machine: API, signaling, web client, local coturn when installed")
+    .option("--host <address>", "address to listen on", "127.0.0.1")
+    .option("--port <port>", "port to listen on (0 picks a free one)", intOption("--port", 0, 65535), 8080)
+    .option("--db <file>", "SQLite database file, or :memory:", ".vchat/vchat.db")
+    .option("--no-turn", "do not start a local coturn")
+    .option("--json", "print one JSON start line for machines", false)
+    .action(async (opts: DevOptions) => {
+      process.exitCode = await dev(opts);
+    });
+}
+
+/** Runs until SIGINT or SIGTERM, then shuts down gracefully and resolves to the exit code. */
+export async function dev(opts: DevOptions, signal = untilSignal()): Promise<number> {
+  const server = await startDevServer({ host: opts.host, port: opts.port, db: opts.db, turn: opts.turn ? "auto" : false });
+  process.stdout.write(opts.json ? JSON.stringify(startLine(server, opts)) + "\n" : banner(server, opts));
+  await signal;
+  await server.stop();
+  if (!opts.json) process.stdout.write("vchat dev stopped\n");
+  return exitCodes.ok;
+}
+
+export function startLine(server: DevServer, opts: Pick<DevOptions, "db">) {
+  return {
+    event: "ready",
+    url: `${server.url}/`,
+    api: `${server.url}/api`,
+    ws: server.url.replace(/^http/, "ws") + "/socket.io/",
+    metrics: `${server.url}/metrics`,
+    turn: server.turn?.urls ?? [],
+    db: opts.db,
+    web: server.config.webDir !== null,
+  };
+}
+
+function banner(server: DevServer, opts: DevOptions): string {
+  const s = startLine(server, opts);
+  const lines = [
+    "vchat dev is running",
+    `  web      ${s.url}${server.config.webDir ? "" : "  (no web build: run npm run build:web)"}`,
+    `  api      ${s.api}`,
+    `  socket   ${s.ws}`,
+    `  metrics  ${s.metrics}`,
+    `  turn     ${s.turn.length ? s.turn.join("  ") : opts.turn ? "none (install coturn for relayed calls)" : "off (--no-turn)"}`,
+    `  db       ${s.db}`,
+    "Ctrl-C stops it.",
+  ];
+  return lines.join("\n") + "\n";
+}
+
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const done = (sig: NodeJS.Signals) => {
+      process.off("SIGINT", done);
+      process.off("SIGTERM", done);
+      resolve(sig);
+    };
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
   });
 }

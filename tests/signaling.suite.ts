@@ -1,0 +1,244 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Ack, MatchFound, SessionsResponse } from "../protocol/index.ts";
+import { api, next, record, request, sleep, user, type TestUser } from "./support/client.ts";
+
+/** What the suite needs of a deployment: one or more node URLs sharing one service. */
+export interface Deployment {
+  urls: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The signaling behaviour every deployment must show, from the users' side: one node
+ * (`vchat dev`) or many (`vchat serve` on Redis). Users are spread over the nodes round-robin.
+ * The deployment must use `interestWaitMs: 300` and a TURN config with a `turn:` URL.
+ */
+export function signalingSuite(name: string, start: () => Promise<Deployment>) {
+  describe(`signaling: ${name}`, () => {
+    let deployment: Deployment;
+    let spread = 0;
+    const users: TestUser[] = [];
+    const url = () => deployment.urls[spread++ % deployment.urls.length]!;
+    const newUser = async (nickname: string) => {
+      const u = await user(url(), nickname);
+      users.push(u);
+      return u;
+    };
+    const join = async (u: TestUser, payload: object = {}) => {
+      const res = await request(u.socket, "lobby:join", payload);
+      expect(res).toMatchObject({ ok: true });
+    };
+    /** Joins both and waits for their match. */
+    const pair = async (a: TestUser, b: TestUser, payloadA: object = {}, payloadB: object = {}) => {
+      const fa = next(a.socket, "match:found");
+      const fb = next(b.socket, "match:found");
+      await join(a, payloadA);
+      await join(b, payloadB);
+      return Promise.all([fa, fb]);
+    };
+    const done = (...list: TestUser[]) => list.forEach((u) => u.socket.disconnect());
+
+    beforeAll(async () => {
+      deployment = await start();
+    });
+    afterAll(async () => {
+      users.forEach((u) => u.socket.disconnect());
+      await deployment?.stop();
+    });
+
+    it("pairs in FIFO order: the longest waiter first, the earlier one offers", async () => {
+      const [a, b, c, d] = await Promise.all(["a", "b", "c", "d"].map((n) => newUser(`fifo-${n}`)));
+      const seenC = record(c!.socket, "match:found");
+      const [fa, fb] = await pair(a!, b!);
+      expect(fa.peer).toEqual({ id: b!.id, nickname: "fifo-b" });
+      expect(fb.peer).toEqual({ id: a!.id, nickname: "fifo-a" });
+      expect(fa.role).toBe("offerer");
+      expect(fb.role).toBe("answerer");
+      expect(fa.sessionId).toBe(fb.sessionId);
+      await join(c!);
+      await sleep(150);
+      expect(seenC).toHaveLength(0);
+      const fd = next(d!.socket, "match:found");
+      await join(d!);
+      expect((await fd).peer.id).toBe(c!.id);
+      expect((await fd).role).toBe("answerer");
+      done(a!, b!, c!, d!);
+    });
+
+    it("pairs people who share an interest, and anyone once the interest wait runs out", async () => {
+      const [music, sports, music2] = await Promise.all(["m1", "s1", "m2"].map((n) => newUser(`int-${n}`)));
+      const seenSports = record(sports!.socket, "match:found");
+      const fm = next(music!.socket, "match:found");
+      await join(music!, { interests: ["Music", "art"] });
+      await join(sports!, { interests: ["sports"] });
+      await join(music2!, { interests: ["music"] });
+      const found = await fm;
+      expect(found.peer.id).toBe(music2!.id);
+      expect(found.sharedInterests).toEqual(["music"]);
+      expect(seenSports).toHaveLength(0);
+
+      // sports waits alone; after its wait (300 ms) it takes anyone, even someone with other interests.
+      const other = await newUser("int-cooking");
+      const t0 = Date.now();
+      const fs = next(sports!.socket, "match:found", 5000);
+      await join(other, { interests: ["cooking"] });
+      const fallback = await fs;
+      expect(fallback.peer.id).toBe(other.id);
+      expect(fallback.sharedInterests).toEqual([]);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+      done(music!, sports!, music2!, other);
+    });
+
+    it("never pairs users who blocked each other, either way", async () => {
+      const [a, b, c] = await Promise.all(["a", "b", "c"].map((n) => newUser(`blk-${n}`)));
+      const res = await api(url(), "/api/blocks", { token: b!.token, body: { userId: a!.id } });
+      expect(res.status).toBe(204);
+      const seenA = record(a!.socket, "match:found");
+      await join(a!);
+      await join(b!);
+      await sleep(200);
+      expect(seenA).toHaveLength(0);
+      const fc = next(c!.socket, "match:found");
+      await join(c!);
+      expect((await fc).peer.id).toBe(a!.id);
+      done(a!, b!, c!);
+    });
+
+    it("blocking during a call ends it for the blocked user", async () => {
+      const [a, b] = await Promise.all(["a", "b"].map((n) => newUser(`blkcall-${n}`)));
+      const [fa] = await pair(a!, b!);
+      const ended = next(b!.socket, "call:ended");
+      expect((await api(url(), "/api/blocks", { token: a!.token, body: { userId: b!.id } })).status).toBe(204);
+      expect(await ended).toEqual({ sessionId: fa.sessionId, reason: "blocked" });
+      done(a!, b!);
+    });
+
+    it("call:next tells the peer, re-queues the caller, and keeps the two apart", async () => {
+      const [a, b, c] = await Promise.all(["a", "b", "c"].map((n) => newUser(`next-${n}`)));
+      const [fa] = await pair(a!, b!);
+      const ended = next(b!.socket, "call:ended");
+      const res = await request(a!.socket, "call:next", { sessionId: fa.sessionId });
+      expect(res.ok).toBe(true);
+      expect(await ended).toEqual({ sessionId: fa.sessionId, reason: "next" });
+      const seenB = record(b!.socket, "match:found");
+      await join(b!);
+      await sleep(200);
+      expect(seenB).toHaveLength(0);
+      const fc = next(c!.socket, "match:found");
+      await join(c!);
+      expect((await fc).peer.id).toBe(a!.id);
+      done(a!, b!, c!);
+    });
+
+    it("relayOnly from either side makes both sides relay-only, without STUN", async () => {
+      const [a, b] = await Promise.all(["a", "b"].map((n) => newUser(`relay-${n}`)));
+      const [fa, fb] = await pair(a!, b!, {}, { relayOnly: true });
+      for (const f of [fa, fb] as MatchFound[]) {
+        expect(f.iceTransportPolicy).toBe("relay");
+        const urls = f.iceServers.flatMap((s) => s.urls);
+        expect(urls.length).toBeGreaterThan(0);
+        expect(urls.every((u) => /^turns?:/.test(u))).toBe(true);
+        expect(f.iceServers.every((s) => s.username && s.credential)).toBe(true);
+      }
+      done(a!, b!);
+    });
+
+    it("relays offer, answer and candidates to the peer only", async () => {
+      const [a, b, c, d] = await Promise.all(["a", "b", "c", "d"].map((n) => newUser(`sig-${n}`)));
+      const [fa] = await pair(a!, b!);
+      await pair(c!, d!);
+      const seenC = record(c!.socket, "signal");
+      const seenA = record(a!.socket, "signal");
+      const offer = next(b!.socket, "signal");
+      expect(await request(a!.socket, "signal", { sessionId: fa.sessionId, description: { type: "offer", sdp: "v=0 offer" } })).toEqual({ ok: true });
+      expect(await offer).toEqual({ sessionId: fa.sessionId, description: { type: "offer", sdp: "v=0 offer" } });
+      const answer = next(a!.socket, "signal");
+      await request(b!.socket, "signal", { sessionId: fa.sessionId, description: { type: "answer", sdp: "v=0 answer" } });
+      expect((await answer).description?.type).toBe("answer");
+      const candidate = { candidate: "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host", sdpMid: "0", sdpMLineIndex: 0 };
+      const cand = next(b!.socket, "signal");
+      await request(a!.socket, "signal", { sessionId: fa.sessionId, candidate });
+      expect((await cand).candidate).toEqual(candidate);
+      await sleep(100);
+      expect(seenC).toHaveLength(0);
+      expect(seenA).toHaveLength(1); // the answer only, never its own signals
+      done(a!, b!, c!, d!);
+    });
+
+    it("delivers chat to the peer only, stores it, and relays typing", async () => {
+      const [a, b, c, d] = await Promise.all(["a", "b", "c", "d"].map((n) => newUser(`chat-${n}`)));
+      const [fa] = await pair(a!, b!);
+      await pair(c!, d!);
+      const seenOthers = [record(c!.socket, "chat:message"), record(d!.socket, "chat:message"), record(a!.socket, "chat:message")];
+      const typing = next(b!.socket, "chat:typing");
+      await request(a!.socket, "chat:typing", { sessionId: fa.sessionId, typing: true });
+      expect(await typing).toEqual({ sessionId: fa.sessionId, typing: true });
+      const got = next(b!.socket, "chat:message");
+      const ack = (await request(a!.socket, "chat:send", { sessionId: fa.sessionId, text: "  hello, bob  " })) as Ack<{ id: string; at: string }>;
+      expect(ack.ok).toBe(true);
+      const message = await got;
+      expect(message).toMatchObject({ sessionId: fa.sessionId, from: a!.id, text: "hello, bob" });
+      if (ack.ok) expect(message.id).toBe(ack.id);
+      await sleep(100);
+      expect(seenOthers.map((s) => s.length)).toEqual([0, 0, 0]);
+      done(a!, b!, c!, d!);
+    });
+
+    it("call:end tells the peer `ended`; disconnect tells the peer `disconnected`; history shows both", async () => {
+      const [a, b, c] = await Promise.all(["a", "b", "c"].map((n) => newUser(`end-${n}`)));
+      const [fa] = await pair(a!, b!);
+      const ended = next(b!.socket, "call:ended");
+      expect(await request(a!.socket, "call:end", { sessionId: fa.sessionId })).toEqual({ ok: true });
+      expect(await ended).toEqual({ sessionId: fa.sessionId, reason: "ended" });
+      // The session is over: its members cannot signal into it any more.
+      const late = await request(a!.socket, "signal", { sessionId: fa.sessionId, candidate: null });
+      expect(late).toMatchObject({ ok: false, error: { code: "NOT_IN_SESSION" } });
+
+      const [fb2] = await pair(b!, c!);
+      const gone = next(c!.socket, "call:ended");
+      b!.socket.disconnect();
+      expect(await gone).toEqual({ sessionId: fb2.sessionId, reason: "disconnected" });
+
+      await sleep(100);
+      const history = await api<SessionsResponse>(url(), "/api/sessions", { token: b!.token });
+      expect(history.status).toBe(200);
+      const byId = new Map(history.body.sessions.map((s) => [s.id, s]));
+      expect(byId.get(fa.sessionId)).toMatchObject({ peer: { id: a!.id }, endReason: "ended" });
+      expect(byId.get(fb2.sessionId)).toMatchObject({ peer: { id: c!.id }, endReason: "disconnected" });
+      expect(byId.get(fa.sessionId)?.endedAt).toBeTruthy();
+      done(a!, c!);
+    });
+
+    it("accepts call:stats and reports from participants only", async () => {
+      const [a, b, c] = await Promise.all(["a", "b", "c"].map((n) => newUser(`rep-${n}`)));
+      const [fa] = await pair(a!, b!);
+      const stats = { setupMs: 420, lossPct: 0.5, localCandidateType: "relay", transport: "udp" };
+      expect(await request(a!.socket, "call:stats", { sessionId: fa.sessionId, stats })).toEqual({ ok: true });
+      expect(await request(c!.socket, "call:stats", { sessionId: fa.sessionId, stats })).toMatchObject({ ok: false, error: { code: "NOT_IN_SESSION" } });
+      const report = await api<{ id: string }>(url(), "/api/reports", { token: b!.token, body: { sessionId: fa.sessionId, reason: "spam", details: "ads" } });
+      expect(report.status).toBe(201);
+      expect(report.body.id).toBeTruthy();
+      const outsider = await api(url(), "/api/reports", { token: c!.token, body: { sessionId: fa.sessionId, reason: "spam" } });
+      expect(outsider).toMatchObject({ status: 404, body: { error: { code: "NOT_FOUND" } } });
+      done(a!, b!, c!);
+    });
+
+    it("refuses lobby:join while in a call", async () => {
+      const [a, b] = await Promise.all(["a", "b"].map((n) => newUser(`busy-${n}`)));
+      await pair(a!, b!);
+      expect(await request(a!.socket, "lobby:join", {})).toMatchObject({ ok: false, error: { code: "ALREADY_IN_CALL" } });
+      done(a!, b!);
+    });
+
+    it("lobby:leave takes a user out of the queue", async () => {
+      const [a, b, c] = await Promise.all(["a", "b", "c"].map((n) => newUser(`leave-${n}`)));
+      await join(a!);
+      expect(await request(a!.socket, "lobby:leave")).toEqual({ ok: true });
+      const fc = next(c!.socket, "match:found");
+      await join(b!);
+      await join(c!);
+      expect((await fc).peer.id).toBe(b!.id);
+      done(a!, b!, c!);
+    });
+  });
+}
