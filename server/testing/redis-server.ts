@@ -1,0 +1,154 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "../turn/coturn-process.ts";
+
+/** Whether Debian's `redis-server` is on PATH. Tests that need it skip (and say so) without it. */
+export function redisInstalled(): boolean {
+  return spawnSync("sh", ["-c", "command -v redis-server"], { stdio: "ignore" }).status === 0;
+}
+
+export interface RunningRedis {
+  /** `redis://127.0.0.1:PORT` */
+  url: string;
+  port: number;
+  /** Everything redis-server printed so far. */
+  log(): string;
+  /** Stops the server (SIGTERM, SIGKILL after 2 s). Idempotent. */
+  stop(): Promise<void>;
+  /**
+   * Stops it and starts a fresh one on the same port. Nothing is persisted, so the new server is
+   * empty: what a crashed and replaced Redis looks like to its clients.
+   */
+  restart(): Promise<void>;
+}
+
+export interface StartRedisOptions {
+  /** Milliseconds to wait for PING to answer. @default 5000 */
+  readyTimeoutMs?: number;
+  /** Extra `--name value` arguments for redis-server. */
+  args?: string[];
+}
+
+/**
+ * Starts a real `redis-server` on 127.0.0.1 on a free port, without persistence, and resolves once
+ * it answers PING.
+ *
+ * @example
+ * const redis = await startRedis();
+ * try { const client = new Redis(redis.url); ... } finally { await redis.stop(); }
+ */
+export async function startRedis(opts: StartRedisOptions = {}): Promise<RunningRedis> {
+  const dir = mkdtempSync(join(tmpdir(), "vchat-redis-"));
+  let output = "";
+  let child: ChildProcess | null = null;
+  let exited: Promise<void> = Promise.resolve();
+  let port = 0;
+
+  const launch = async (p: number): Promise<void> => {
+    // `--save ""` and `--appendonly no`: tests want a clean, fast, disposable server; `--dir`
+    // keeps any file redis-server might still write out of the checkout.
+    const args = ["--port", String(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
+    const proc = spawn("redis-server", [...args, ...(opts.args ?? [])], { stdio: ["ignore", "pipe", "pipe"] });
+    child = proc;
+    const keep = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.length > 200_000) output = output.slice(-100_000);
+    };
+    proc.stdout?.on("data", keep);
+    proc.stderr?.on("data", keep);
+    exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+    await waitPing(p, opts.readyTimeoutMs ?? 5000, () => proc.exitCode !== null || proc.signalCode !== null);
+  };
+
+  const kill = async (): Promise<void> => {
+    const proc = child;
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      proc.kill("SIGTERM");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 2000);
+      await exited;
+      clearTimeout(timer);
+    }
+    child = null;
+  };
+
+  // The free port can be taken between asking and binding; try a few.
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    port = await freePort();
+    try {
+      await launch(port);
+      lastError = undefined;
+      break;
+    } catch (err) {
+      lastError = err;
+      await kill();
+    }
+  }
+  if (lastError !== undefined) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`redis-server did not start: ${(lastError as Error).message}\n${output.slice(-2000)}`);
+  }
+
+  let stopped = false;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    log: () => output,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async restart() {
+      if (stopped) throw new Error("redis-server was stopped");
+      await kill();
+      // The old socket may linger for a moment after exit; retry the bind briefly.
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        try {
+          await launch(port);
+          return;
+        } catch (err) {
+          await kill();
+          if (Date.now() > deadline) throw new Error(`redis-server did not restart on ${port}: ${(err as Error).message}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    },
+  };
+}
+
+async function waitPing(port: number, timeoutMs: number, died: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (died()) throw new Error("redis-server exited");
+    // Checked again after the PONG: another server on a reused port must not pass for ours.
+    if ((await ping(port)) && !died()) return;
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  throw new Error(`no PONG on 127.0.0.1:${port} within ${timeoutMs} ms`);
+}
+
+/** One inline PING over RESP; true on +PONG. */
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, "127.0.0.1");
+    let reply = "";
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), 500);
+    sock.once("connect", () => sock.write("PING\r\n"));
+    sock.on("data", (d) => {
+      reply += d.toString();
+      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"));
+    });
+    sock.once("error", () => done(false));
+  });
+}
