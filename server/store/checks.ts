@@ -1,4 +1,4 @@
-import { VchatError, limits } from "../../protocol/index.ts";
+import { VchatError, limits, type CallStats } from "../../protocol/index.ts";
 
 /**
  * Checks every Store implementation makes the same way, so the contract holds for all of them.
@@ -43,6 +43,18 @@ export function checkBlock(blockerId: string, blockedId: string, at: string): vo
   checkId(blockedId, "blockedId");
   if (blockerId === blockedId) throw invalid("a user cannot block themselves");
   checkTime(at, "at");
+}
+
+/**
+ * Stats keys come from clients (the protocol allows extra keys). In MongoDB a key with a dot or
+ * a leading `$` is a path or an operator, and NUL ends a BSON key; every store refuses them, so
+ * a client gets the same answer whichever store is behind the server.
+ */
+export function checkStats(stats: CallStats): void {
+  if (stats === null || typeof stats !== "object" || Array.isArray(stats)) throw invalid("stats must be an object");
+  for (const key of Object.keys(stats)) {
+    if (key.startsWith("$") || key.includes(".") || key.includes("\0")) throw invalid("stats keys must not contain '.', NUL or start with '$'");
+  }
 }
 
 /** Emails are unique regardless of case; the original spelling is kept for display. */

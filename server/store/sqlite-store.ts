@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { VchatError, limits, type CallStats, type EndReason, type ReportReason } from "../../protocol/index.ts";
 import { endReasons, reportReasons, userKinds } from "../../protocol/index.ts";
-import { checkBlock, checkId, checkLimit, checkParticipants, checkTime, emailKey, invalid } from "./checks.ts";
+import { checkBlock, checkId, checkLimit, checkParticipants, checkStats, checkTime, emailKey, invalid } from "./checks.ts";
 import type { ChatRecord, ReportRecord, SessionRecord, Store, UserRecord } from "./store.ts";
 
 const SCHEMA_VERSION = 1;
@@ -196,6 +196,7 @@ class SqliteStore implements Store {
 
   async saveCallStats(sessionId: string, userId: string, stats: CallStats): Promise<void> {
     checkId(userId, "userId");
+    checkStats(stats);
     // Read-modify-write in one IMMEDIATE transaction: another process writing the other
     // participant's stats at the same moment cannot be lost.
     this.#transaction(() => {

@@ -182,6 +182,15 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.getSession(id("s1")))?.stats).toStrictEqual({});
       });
 
+      it("refuses stats keys MongoDB would read as paths or operators with VALIDATION_FAILED", async () => {
+        await store.createSession(session("s1", "ana", "bob", time(1)));
+        for (const key of ["a.b", "$where", "nul\0"]) {
+          await rejectsWith(store.saveCallStats(id("s1"), id("ana"), { [key]: 1 }), "VALIDATION_FAILED");
+        }
+        await rejectsWith(store.saveCallStats(id("s1"), id("ana"), null as unknown as CallStats), "VALIDATION_FAILED");
+        expect((await store.getSession(id("s1")))?.stats).toStrictEqual({});
+      });
+
       it("lists a user's sessions newest first, up to the limit, for both participants", async () => {
         await store.createSession(session("s1", "ana", "bob", time(1)));
         await store.createSession(session("s3", "cat", "ana", time(3)));

@@ -1,0 +1,181 @@
+import { createServer } from "node:net";
+import mongoose from "mongoose";
+import { afterAll, describe, expect, it } from "vitest";
+import { limits } from "../../protocol/index.ts";
+import { defaultChatRetentionDays, mongoModels, mongoSchemas, openMongoStore } from "./mongo-store.ts";
+import { storeContract } from "./store.contract.ts";
+
+/**
+ * The MongoDB store. No MongoDB server can be installed on our build machines (no Debian
+ * package; the memory-server packages download binaries at run time), so:
+ * - the shared Store contract runs only when VCHAT_TEST_MONGODB_URI points at a server, e.g.
+ *   `VCHAT_TEST_MONGODB_URI=mongodb://127.0.0.1:27017/vchat_test npx vitest run server/store/mongo-store.test.ts`
+ *   (use a throwaway database: opening the store syncs the indexes of its collections);
+ * - the schema validation and index definitions are tested here without a server, always.
+ */
+const uri = process.env.VCHAT_TEST_MONGODB_URI;
+
+if (!uri) {
+  console.warn(
+    "SKIPPED: MongoDB Store contract and server tests: VCHAT_TEST_MONGODB_URI is not set " +
+      "(no MongoDB server can be installed on these machines). Schema and index unit tests still run.",
+  );
+}
+
+describe.skipIf(!uri)("MongoDB store against a real server (VCHAT_TEST_MONGODB_URI)", () => {
+  storeContract("mongodb", () => openMongoStore(uri!, { chatRetentionDays: 30 }));
+
+  it("creates the chat TTL index with the configured retention and replaces it when that changes", async () => {
+    const ttlOf = async () => {
+      const conn = await mongoose.createConnection(uri!).asPromise();
+      try {
+        const indexes = await conn.collection("chat_messages").indexes();
+        return indexes.find((i) => i.key.sentAt === 1)?.expireAfterSeconds;
+      } finally {
+        await conn.close();
+      }
+    };
+    await (await openMongoStore(uri!, { chatRetentionDays: 7 })).close();
+    expect(await ttlOf()).toBe(7 * 86_400);
+    await (await openMongoStore(uri!)).close();
+    expect(await ttlOf()).toBe(defaultChatRetentionDays * 86_400);
+  });
+});
+
+describe("MongoDB store without a server", () => {
+  // A connection that never connects: enough to build models and validate documents.
+  const conn = mongoose.createConnection();
+  const m = mongoModels(conn);
+  afterAll(() => conn.close());
+
+  const at = "2026-01-01T00:00:00.000Z";
+  /**
+   * The paths a document fails validation on, or [] when it is valid. `validate()` runs no
+   * query for these schemas; `validateSync()` would do the same but is deprecated in mongoose 9.
+   */
+  const failing = async (doc: { validate(): Promise<void> }) => {
+    const err = await doc.validate().then(() => null, (e: unknown) => e);
+    if (err === null) return [];
+    if (!(err instanceof mongoose.Error.ValidationError)) throw err;
+    return Object.keys(err.errors).sort();
+  };
+
+  describe("schema validation (without a server)", () => {
+    it("accepts a registered user and a guest", async () => {
+      expect(await failing(new m.User({ _id: "u1", nickname: "Ana", kind: "registered", email: "Ana@x.io", emailKey: "ana@x.io", createdAt: at, passwordHash: "h" }))).toEqual([]);
+      expect(await failing(new m.User({ _id: "u2", nickname: "Zoë 🦊", kind: "guest", createdAt: at }))).toEqual([]);
+    });
+
+    it("refuses bad users, naming each bad field", async () => {
+      expect(await failing(new m.User({ _id: "has space", nickname: "x".repeat(limits.nicknameMax + 1), kind: "admin", createdAt: "yesterday" }))).toEqual([
+        "_id",
+        "createdAt",
+        "kind",
+        "nickname",
+      ]);
+      expect(await failing(new m.User({ _id: "u1", nickname: "", kind: "guest" }))).toEqual(["createdAt", "nickname"]);
+      expect(await failing(new m.User({ _id: "u1", nickname: "a", kind: "guest", createdAt: at, email: `${"e".repeat(limits.emailMax)}@x` }))).toEqual(["email"]);
+    });
+
+    it("accepts a new session and defaults it to open with empty stats", async () => {
+      const doc = new m.Session({
+        _id: "s1",
+        participants: [{ userId: "a", nickname: "A" }, { userId: "b", nickname: "B" }],
+        relayOnly: false,
+        sharedInterests: ["jazz"],
+        startedAt: at,
+      });
+      expect(await failing(doc)).toEqual([]);
+      expect(doc.toObject()).toMatchObject({ endedAt: null, endReason: null, endedBy: null, stats: {} });
+    });
+
+    it("refuses sessions without two different participants, with bad ends or too many interests", async () => {
+      const base = { _id: "s1", relayOnly: true, startedAt: at };
+      expect(await failing(new m.Session({ ...base, participants: [{ userId: "a", nickname: "A" }] }))).toEqual(["participants"]);
+      expect(await failing(new m.Session({ ...base, participants: [{ userId: "a", nickname: "A" }, { userId: "a", nickname: "A" }] }))).toEqual(["participants"]);
+      const two = [{ userId: "a", nickname: "A" }, { userId: "b", nickname: "B" }];
+      expect(await failing(new m.Session({ ...base, participants: two, endReason: "bored", endedAt: "later" }))).toEqual(["endReason", "endedAt"]);
+      const interests = Array.from({ length: limits.interestsMax + 1 }, (_, i) => `i${i}`);
+      expect(await failing(new m.Session({ ...base, participants: two, sharedInterests: interests }))).toEqual(["sharedInterests"]);
+      expect(await failing(new m.Session({ _id: "s1", participants: two, startedAt: at }))).toEqual(["relayOnly"]);
+    });
+
+    it("refuses chat messages that are empty, too long, or without the TTL date", async () => {
+      const ok = { messageId: "m1", sessionId: "s1", from: "a", text: "🦊".repeat(limits.chatTextMax / 2), at, sentAt: new Date(at) };
+      expect(await failing(new m.Chat(ok))).toEqual([]);
+      expect(await failing(new m.Chat({ ...ok, text: "x".repeat(limits.chatTextMax + 1) }))).toEqual(["text"]);
+      expect(await failing(new m.Chat({ ...ok, text: "" }))).toEqual(["text"]);
+      expect(await failing(new m.Chat({ ...ok, sentAt: undefined }))).toEqual(["sentAt"]);
+      expect(await failing(new m.Chat({ ...ok, sentAt: "not a date" }))).toEqual(["sentAt"]);
+    });
+
+    it("refuses reports with unknown reasons or long details and blocks without both users", async () => {
+      const ok = { _id: "r1", sessionId: "s1", reporterId: "a", reportedId: "b", reason: "spam", details: null, at };
+      expect(await failing(new m.Report(ok))).toEqual([]);
+      expect(await failing(new m.Report({ ...ok, reason: "boring", details: "d".repeat(limits.reportDetailsMax + 1) }))).toEqual(["details", "reason"]);
+      expect(await failing(new m.Block({ blockerId: "a", blockedId: "b", at }))).toEqual([]);
+      expect(await failing(new m.Block({ blockerId: "a", at }))).toEqual(["blockedId"]);
+    });
+
+    it("refuses fields the schema does not know instead of storing them", async () => {
+      expect(() => new m.User({ _id: "u1", nickname: "a", kind: "guest", createdAt: at, isAdmin: true })).toThrow(/isAdmin/);
+    });
+  });
+
+  describe("index definitions (schema.indexes())", () => {
+    const find = (schema: mongoose.Schema, key: Record<string, number>) =>
+      schema.indexes().find(([fields]) => JSON.stringify(fields) === JSON.stringify(key));
+
+    it("expires chat messages after the configured days, 30 by default", () => {
+      expect(find(mongoSchemas().chat, { sentAt: 1 })?.[1]).toMatchObject({ expireAfterSeconds: 30 * 86_400 });
+      expect(find(mongoSchemas({ chatRetentionDays: 7 }).chat, { sentAt: 1 })?.[1]).toMatchObject({ expireAfterSeconds: 7 * 86_400 });
+      expect(find(mongoSchemas({ chatRetentionDays: 0.5 }).chat, { sentAt: 1 })?.[1]).toMatchObject({ expireAfterSeconds: 43_200 });
+    });
+
+    it("refuses a retention that is not a positive number of days", async () => {
+      for (const days of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+        expect(() => mongoSchemas({ chatRetentionDays: days })).toThrow(expect.objectContaining({ code: "VALIDATION_FAILED" }));
+      }
+    });
+
+    it("keeps emails unique among users who have one", () => {
+      expect(find(mongoSchemas().user, { emailKey: 1 })?.[1]).toMatchObject({
+        unique: true,
+        partialFilterExpression: { emailKey: { $type: "string" } },
+      });
+    });
+
+    it("looks sessions up by participant and time, and open sessions by end", () => {
+      const s = mongoSchemas().session;
+      expect(find(s, { "participants.userId": 1, startedAt: -1, _id: -1 })).toBeDefined();
+      expect(find(s, { endedAt: 1, startedAt: 1 })).toBeDefined();
+    });
+
+    it("reads chat and reports by session in order, and blocks both ways, unique per pair", () => {
+      const s = mongoSchemas();
+      expect(find(s.chat, { sessionId: 1, at: 1, _id: 1 })).toBeDefined();
+      expect(find(s.report, { sessionId: 1, at: 1, _id: 1 })).toBeDefined();
+      expect(find(s.block, { blockerId: 1, blockedId: 1 })?.[1]).toMatchObject({ unique: true });
+      expect(find(s.block, { blockedId: 1, blockerId: 1 })).toBeDefined();
+    });
+  });
+
+  describe("connecting", () => {
+    it("fails to open with a clear error when nothing listens at the address", async () => {
+      // A port that was free a moment ago: loopback only, nothing answers there.
+      const port = await new Promise<number>((resolve) => {
+        const srv = createServer().listen(0, "127.0.0.1", () => {
+          const p = (srv.address() as { port: number }).port;
+          srv.close(() => resolve(p));
+        });
+      });
+      const started = Date.now();
+      await expect(openMongoStore(`mongodb://127.0.0.1:${port}/vchat`, { serverSelectionTimeoutMS: 300 })).rejects.toThrow(/ECONNREFUSED|connect/i);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    });
+
+    it("refuses a bad retention before trying to connect", async () => {
+      await expect(openMongoStore("mongodb://127.0.0.1:1/vchat", { chatRetentionDays: -3 })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    });
+  });
+});
