@@ -36,8 +36,12 @@ export const deniedPeerRanges = [
   "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
 ] as const;
 
-/** The loopback entries, dropped from the deny list only in local mode. */
-const loopbackRanges = new Set<string>(["127.0.0.0-127.255.255.255", "::1", "::ffff:0.0.0.0-::ffff:255.255.255.255"]);
+/**
+ * The loopback entries, dropped from the deny list only in local mode. coturn 4.6.1 also matches
+ * the IPv4 peer 127.0.0.1 against the IPv4-compatible range `::-::ffff` ("A peer IP 127.0.0.1
+ * denied in the range: ::-::ffff"), so that one must go too for two peers on one machine.
+ */
+const loopbackRanges = new Set<string>(["127.0.0.0-127.255.255.255", "::1", "::-::ffff", "::ffff:0.0.0.0-::ffff:255.255.255.255"]);
 
 export interface CoturnOptions {
   /**
