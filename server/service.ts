@@ -44,7 +44,11 @@ export function createService(deps: ServiceDeps): Service {
   const metrics = createMetrics(() => matchmaker.queueLength());
   const limits = createRateLimits(config.tuning, deps.redis);
   const accounts = createAccounts({ config, store, limits });
-  const httpServer = http.createServer();
+  // The API is registered before Socket.IO attaches: Socket.IO then answers its own paths
+  // (/socket.io/ long-polling) and hands every other request on. A listener added after it would
+  // also answer the polling requests and fail with ERR_HTTP_HEADERS_SENT.
+  let api: http.RequestListener | undefined;
+  const httpServer = http.createServer((req, res) => api?.(req, res));
   const io: VchatServer = new Server(httpServer, {
     serveClient: false,
     maxHttpBufferSize: wireLimits.frameMax,
@@ -53,7 +57,7 @@ export function createService(deps: ServiceDeps): Service {
   });
   const calls = createCalls({ config, store, matchmaker, io, metrics, limits, logger, canMatch: deps.canMatch });
   const readiness = { store: () => store.ping(), ...deps.readiness };
-  httpServer.on("request", createApp({ config, accounts, calls, metrics, readiness, logger }));
+  api = createApp({ config, accounts, calls, metrics, readiness, logger });
   attachSignaling(io, { jwtSecret: config.jwtSecret, calls, metrics, limits, logger });
 
   let closed: Promise<void> | undefined;
