@@ -4,7 +4,7 @@ import type { Redis } from "ioredis";
 import { Server, type ServerOptions } from "socket.io";
 import { limits as wireLimits } from "../protocol/index.ts";
 import { createAccounts } from "./auth/accounts.ts";
-import { createCalls } from "./calls/calls.ts";
+import { createCalls, type Calls } from "./calls/calls.ts";
 import type { ServerConfig } from "./config.ts";
 import { createApp } from "./http/app.ts";
 import type { Logger } from "./log.ts";
@@ -31,6 +31,8 @@ export interface ServiceDeps {
 
 export interface Service {
   io: VchatServer;
+  /** The call use cases (for cluster presence: ending a crashed node's calls, queueing users again). */
+  calls: Calls;
   httpServer: http.Server;
   /** Opens the port; resolves to the base URL. */
   listen(port: number, host: string): Promise<string>;
@@ -63,6 +65,7 @@ export function createService(deps: ServiceDeps): Service {
   let closed: Promise<void> | undefined;
   return {
     io,
+    calls,
     httpServer,
     listen(port, host) {
       return new Promise((resolve, reject) => {

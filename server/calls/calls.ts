@@ -84,10 +84,21 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
 
   /** Ends a call once: tells the other party (or both when `by` is none) and closes the record. */
   async function finish(sessionId: string, reason: EndReason, by?: Party): Promise<boolean> {
-    const live = await matchmaker.endSession(sessionId, { keepApart: reason === "next" || reason === "blocked" });
-    if (!live) return false;
-    for (const party of [live.offerer, live.answerer]) {
-      if (party.socketId !== by?.socketId) io.to(party.socketId).emit("call:ended", { sessionId, reason });
+    const live = await matchmaker.endSession(sessionId, { keepApart: reason === "next" || reason === "blocked" }).catch((err: unknown) => {
+      // The matching state is unreachable (Redis down): the call still ends through its room below.
+      if (err instanceof VchatError && err.code === "UNAVAILABLE") return null;
+      throw err;
+    });
+    if (live) {
+      for (const party of [live.offerer, live.answerer]) {
+        if (party.socketId !== by?.socketId) io.to(party.socketId).emit("call:ended", { sessionId, reason });
+      }
+    } else {
+      // No live state: the call ended already, or its state is unreachable or was lost with a
+      // replaced Redis. A caller (`by`, checked a member of the room by every use case passing one)
+      // still reaches the other party through the room, which the adapter keeps on every node.
+      if (!by) return false;
+      io.to(roomOf(sessionId)).except(by.socketId).emit("call:ended", { sessionId, reason });
     }
     io.in(roomOf(sessionId)).socketsLeave(roomOf(sessionId));
     await store
@@ -182,7 +193,8 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
     /** The socket is going away: leave the queue, end its call for the peer. */
     async disconnecting(socket: VchatSocket): Promise<void> {
       const rooms = [...socket.rooms].filter(isCallRoom);
-      await matchmaker.leave(socket.data.user.id);
+      // Redis down must not keep the peer from hearing of the end; the queue entry then expires.
+      await matchmaker.leave(socket.data.user.id).catch((err) => log.warn({ err }, "could not take a leaving user out of the queue"));
       for (const room of rooms) await finish(room.slice(2), "disconnected", partyOf(socket));
     },
 
@@ -229,6 +241,11 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       if (!live) return;
       const [self, other] = live.offerer.userId === userId ? [live.offerer, live.answerer] : [live.answerer, live.offerer];
       if (other.userId === blockedId) await finish(live.id, "blocked", self);
+    },
+
+    /** Ends a call from outside a socket handler (a crashed node's calls), telling both parties. */
+    endCall(sessionId: string, reason: EndReason): Promise<boolean> {
+      return finish(sessionId, reason);
     },
 
     /** Ends this node's calls with `server-shutdown` for both parties and stops matching. */
