@@ -109,7 +109,7 @@ type Row = Record<string, SQLInputValue>;
  * const store = await openSqliteStore(".vchat/vchat.db");
  */
 export async function openSqliteStore(path: string): Promise<Store> {
-  if (path !== ":memory:" && !path.startsWith("file:")) mkdirSync(dirname(path), { recursive: true });
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const db = new DatabaseSync(path);
   try {
     // Another process (a second `vchat dev`, the CLI) may hold the write lock for a moment.

@@ -314,6 +314,40 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       });
     });
 
+    describe("concurrent calls (several nodes or sockets at once)", () => {
+      it("ends a session exactly once when several ends race", async () => {
+        await store.createSession(session("s1", "ana", "bob", time(1)));
+        const reasons = ["ended", "next", "disconnected", "blocked"] as const;
+        const results = await Promise.all(reasons.map((reason, i) => store.endSession(id("s1"), { at: time(2 + i), reason, by: null })));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = reasons[results.indexOf(true)];
+        expect((await store.getSession(id("s1")))?.endReason).toBe(winner);
+      });
+
+      it("keeps both participants' stats when they arrive at once", async () => {
+        await store.createSession(session("s1", "ana", "bob", time(1)));
+        await Promise.all([
+          store.saveCallStats(id("s1"), id("ana"), { rttMs: 1 }),
+          store.saveCallStats(id("s1"), id("bob"), { rttMs: 2 }),
+        ]);
+        expect((await store.getSession(id("s1")))?.stats).toStrictEqual({ [id("ana")]: { rttMs: 1 }, [id("bob")]: { rttMs: 2 } });
+      });
+
+      it("lets exactly one of several sign-ups with one email win", async () => {
+        const email = `race.${run}@example.com`;
+        const results = await Promise.allSettled(
+          [1, 2, 3, 4].map((n) => store.createUser(user(`r${n}`, { kind: "registered", email: n % 2 ? email : email.toUpperCase(), passwordHash: "h" }))),
+        );
+        expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+        for (const r of results) if (r.status === "rejected") expect((r.reason as VchatError).code).toBe("EMAIL_TAKEN");
+      });
+
+      it("adds the same block from several calls at once without an error", async () => {
+        await Promise.all([1, 2, 3].map((n) => store.addBlock(id("ana"), id("bob"), time(n))));
+        expect(await store.listBlockedEitherWay(id("bob"))).toStrictEqual([id("ana")]);
+      });
+    });
+
     describe("lifecycle", () => {
       it("answers ping while open and fails it once closed; close twice is harmless", async () => {
         await expect(store.ping()).resolves.toBeUndefined();
