@@ -75,6 +75,7 @@ describe("MongoDB store without a server", () => {
       ]);
       expect(await failing(new m.User({ _id: "u1", nickname: "", kind: "guest" }))).toEqual(["createdAt", "nickname"]);
       expect(await failing(new m.User({ _id: "u1", nickname: "a", kind: "guest", createdAt: at, email: `${"e".repeat(limits.emailMax)}@x` }))).toEqual(["email"]);
+      expect(await failing(new m.User({ _id: "u1", nickname: "a", kind: "registered", createdAt: at, email: "" }))).toEqual(["email"]);
     });
 
     it("accepts a new session and defaults it to open with empty stats", async () => {

@@ -93,8 +93,9 @@ export function mongoSchemas(opts: MongoStoreOptions = {}) {
       _id: idField,
       nickname: { type: String, required: true, minlength: 1, maxlength: limits.nicknameMax },
       kind: { type: String, required: true, enum: userKinds },
-      email: { type: String, maxlength: limits.emailMax },
-      emailKey: { type: String, maxlength: limits.emailMax },
+      email: { type: String, minlength: 1, maxlength: limits.emailMax },
+      // Derived from email; lower-casing may lengthen a string, so it has no cap of its own.
+      emailKey: { type: String },
       createdAt: timeField,
       passwordHash: { type: String },
     },

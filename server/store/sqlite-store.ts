@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   end_reason TEXT,
   ended_by TEXT,
   stats TEXT NOT NULL DEFAULT '{}',
+  CONSTRAINT session_nicknames CHECK (length(a_nickname) BETWEEN 1 AND ${limits.nicknameMax} AND length(b_nickname) BETWEEN 1 AND ${limits.nicknameMax}),
   CONSTRAINT session_relay_only CHECK (relay_only IN (0, 1)),
   CONSTRAINT session_interests CHECK (json_array_length(shared_interests) <= ${limits.interestsMax}),
   CONSTRAINT session_started_at CHECK (${iso("started_at")}),

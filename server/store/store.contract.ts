@@ -134,9 +134,10 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         await rejectsWith(store.createUser(user("k", { kind: "admin" as UserRecord["kind"] })), "VALIDATION_FAILED");
         await rejectsWith(store.createUser(user("n", { nickname: "x".repeat(limits.nicknameMax + 1) })), "VALIDATION_FAILED");
         await rejectsWith(store.createUser(user("e", { nickname: "" })), "VALIDATION_FAILED");
+        await rejectsWith(store.createUser(user("m", { kind: "registered", email: "" })), "VALIDATION_FAILED");
         await rejectsWith(store.createUser(user("t", { createdAt: "yesterday" })), "VALIDATION_FAILED");
         await rejectsWith(store.createUser(user("i", { id: "has space" })), "VALIDATION_FAILED");
-        for (const label of ["k", "n", "e", "t"]) expect(await store.getUser(id(label))).toBeNull();
+        for (const label of ["k", "n", "e", "m", "t"]) expect(await store.getUser(id(label))).toBeNull();
       });
     });
 
@@ -230,7 +231,11 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       it("refuses bad sessions and bad ends with VALIDATION_FAILED", async () => {
         await rejectsWith(store.createSession(session("self", "ana", "ana", time(1))), "VALIDATION_FAILED");
         await rejectsWith(store.createSession(session("t", "ana", "bob", "2026-01-01")), "VALIDATION_FAILED");
+        const unnamed = session("nn", "ana", "bob", time(1));
+        unnamed.participants[1].nickname = "";
+        await rejectsWith(store.createSession(unnamed), "VALIDATION_FAILED");
         expect(await store.getSession(id("self"))).toBeNull();
+        expect(await store.getSession(id("nn"))).toBeNull();
         expect(await store.listSessions(id("ana"), 10)).toStrictEqual([]);
         await store.createSession(session("s1", "ana", "bob", time(1)));
         await rejectsWith(store.endSession(id("s1"), { at: time(2), reason: "bored" as "ended", by: null }), "VALIDATION_FAILED");
