@@ -173,6 +173,8 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
     async next(socket: VchatSocket, { sessionId }: { sessionId: string }): Promise<JoinAck> {
       member(socket, sessionId);
       await finish(sessionId, "next", partyOf(socket));
+      // The cluster adapter applies socketsLeave locally only once it is published: leave now, so join sees it.
+      socket.leave(roomOf(sessionId));
       return join(socket, socket.data.lobby ?? {});
     },
 
