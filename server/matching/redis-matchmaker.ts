@@ -74,23 +74,30 @@ local M = 1024
 local BATCH = 32
 local function num(x) return string.format('%.0f', x) end
 
+local function decode(raw, score)
+  local e = cjson.decode(raw)
+  e.avoidSet = {}
+  for _, a in ipairs(e.avoid) do e.avoidSet[a] = true end
+  e.score = score
+  e.t = math.floor(score / M)
+  e.queued = true
+  return e
+end
+
+-- Queued entries loaded in this run; false for users known not to be queued.
 local cache = {}
-local function entry(u)
+local function entry(u, sc)
   local c = cache[u]
   if c ~= nil then
     if c == false then return nil end
     return c
   end
   local raw = redis.call('HGET', E, u)
-  local sc = redis.call('ZSCORE', Q, u)
+  if raw and not sc then sc = redis.call('ZSCORE', Q, u) end
   if not raw or not sc then cache[u] = false; return nil end
-  local e = cjson.decode(raw)
-  e.avoidSet = {}
-  for _, a in ipairs(e.avoid) do e.avoidSet[a] = true end
-  e.score = tonumber(sc)
-  e.t = math.floor(e.score / M)
-  cache[u] = e
-  return e
+  c = decode(raw, tonumber(sc))
+  cache[u] = c
+  return c
 end
 
 local function pairKey(a, b)
@@ -123,19 +130,22 @@ local function earlier(a, b)
   return a
 end
 
--- The first waiter of zset key (score <= maxScore) that self may meet, looking at no more than limit.
-local function firstIn(key, self, maxScore, now, limit)
+-- The first waiter of zset key (score <= maxScore) that self may meet and that came before best,
+-- looking at no more than limit members.
+local function firstIn(key, self, maxScore, now, limit, best)
   local offset = 0
   while offset < limit do
-    local ids = redis.call('ZRANGEBYSCORE', key, '-inf', maxScore, 'LIMIT', offset, BATCH)
-    for _, u in ipairs(ids) do
+    local r = redis.call('ZRANGEBYSCORE', key, '-inf', maxScore, 'WITHSCORES', 'LIMIT', offset, BATCH)
+    for j = 1, #r, 2 do
+      local u, sc = r[j], tonumber(r[j + 1])
+      if best and sc >= best.score then return nil end
       if u ~= self.userId then
-        local c = entry(u)
+        local c = entry(u, sc)
         if c and mayMeet(self, c, now) then return c end
       end
     end
-    if #ids < BATCH then return nil end
-    offset = offset + #ids
+    if #r < 2 * BATCH then return nil end
+    offset = offset + BATCH
   end
   return nil
 end
@@ -143,18 +153,18 @@ end
 local function findPartner(self, now, wait, limit)
   local best = nil
   for _, i in ipairs(self.interests) do
-    best = earlier(best, firstIn(P..'b:'..i, self, '+inf', now, limit))
+    best = earlier(best, firstIn(P..'b:'..i, self, '+inf', now, limit, best))
   end
   if isOpen(self, now, wait) then
-    best = earlier(best, firstIn(PLAIN, self, '+inf', now, limit))
+    best = earlier(best, firstIn(PLAIN, self, '+inf', now, limit, best))
     -- Interested waiters whose wait ran out: joinedAt <= now - wait.
-    best = earlier(best, firstIn(INT, self, '(' .. num((now - wait + 1) * M), now, limit))
+    best = earlier(best, firstIn(INT, self, '(' .. num((now - wait + 1) * M), now, limit, best))
   end
   return best
 end
 
-local function index(e, score)
-  local sc = num(score)
+local function index(e)
+  local sc = num(e.score)
   if #e.interests == 0 then
     redis.call('ZADD', PLAIN, sc, e.userId)
   else
@@ -164,16 +174,22 @@ local function index(e, score)
 end
 
 local function unindex(e)
-  redis.call('ZREM', PLAIN, e.userId)
-  redis.call('ZREM', INT, e.userId)
-  for _, i in ipairs(e.interests) do redis.call('ZREM', P..'b:'..i, e.userId) end
+  if #e.interests == 0 then
+    redis.call('ZREM', PLAIN, e.userId)
+  else
+    redis.call('ZREM', INT, e.userId)
+    for _, i in ipairs(e.interests) do redis.call('ZREM', P..'b:'..i, e.userId) end
+  end
 end
 
 local function remove(e)
-  unindex(e)
-  redis.call('ZREM', Q, e.userId)
-  redis.call('ZREM', SEEN, e.userId)
-  redis.call('HDEL', E, e.userId)
+  if e.queued then
+    unindex(e)
+    redis.call('ZREM', Q, e.userId)
+    redis.call('ZREM', SEEN, e.userId)
+    redis.call('HDEL', E, e.userId)
+  end
+  e.queued = false
   cache[e.userId] = false
 end
 
@@ -215,29 +231,33 @@ end
 // KEYS[1] = P q. ARGV: userId, entry JSON, now, interestWaitMs, session id, sessionTtlMs, queueTtlMs, scanLimit.
 // Returns {'busy'} | {'wait'} | {'match', sessionJSON}.
 const JOIN = `${LUA_LIB}
-local uid, raw, now, wait, sid, ttl, queueTtl, limit =
-  ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
+local uid, raw, now, wait, sid, ttl, limit =
+  ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[8])
 if redis.call('EXISTS', P..'us:'..uid) == 1 then return {'busy'} end
-pruneStale(now, queueTtl, 20)
-local new = cjson.decode(raw)
 local old = entry(uid)
-local score
 if old then
   -- Re-join: same place and same start of the interest wait; only the details change.
-  score = old.score
   unindex(old)
-else
-  local n = redis.call('INCR', SEQ)
-  score = now * M + (n % M)
-  redis.call('ZADD', Q, num(score), uid)
+  local self = decode(raw, old.score)
+  index(self)
+  redis.call('HSET', E, uid, raw)
+  redis.call('ZADD', SEEN, num(now), uid)
+  cache[uid] = self
+  local partner = findPartner(self, now, wait, limit)
+  if partner then return {'match', pair(partner, self, sid, now, ttl)} end
+  return {'wait'}
 end
-index(new, score)
-redis.call('HSET', E, uid, raw)
-redis.call('ZADD', SEEN, num(now), uid)
-cache[uid] = nil
-local self = entry(uid)
+-- A newcomer is looked at before it is stored: most joins either match at once (nothing to
+-- store) or wait (stored once). Its provisional score sorts after every waiter of this ms.
+local self = decode(raw, now * M + M - 1)
+self.queued = false
 local partner = findPartner(self, now, wait, limit)
 if partner then return {'match', pair(partner, self, sid, now, ttl)} end
+self.score = now * M + (redis.call('INCR', SEQ) % M)
+redis.call('ZADD', Q, num(self.score), uid)
+index(self)
+redis.call('HSET', E, uid, raw)
+redis.call('ZADD', SEEN, num(now), uid)
 return {'wait'}
 `;
 
@@ -249,10 +269,10 @@ redis.call('ZREMRANGEBYSCORE', APART, '-inf', num(now))
 pruneStale(now, queueTtl, 1000)
 local nextId = 7
 local made = {}
-local heads = redis.call('ZRANGE', Q, 0, sweepLimit - 1)
-for _, u in ipairs(heads) do
+local heads = redis.call('ZRANGE', Q, 0, sweepLimit - 1, 'WITHSCORES')
+for j = 1, #heads, 2 do
   if nextId > #ARGV then break end
-  local self = entry(u)
+  local self = entry(heads[j], heads[j + 1])
   if self then
     local partner = findPartner(self, now, wait, limit)
     if partner and mayMeet(self, partner, now) and ((isOpen(self, now, wait) and isOpen(partner, now, wait)) or shares(self, partner)) then

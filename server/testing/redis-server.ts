@@ -14,6 +14,8 @@ export interface RunningRedis {
   /** `redis://127.0.0.1:PORT` */
   url: string;
   port: number;
+  /** The current redis-server process id (changes on restart). */
+  pid(): number | undefined;
   /** Everything redis-server printed so far. */
   log(): string;
   /** Stops the server (SIGTERM, SIGKILL after 2 s). Idempotent. */
@@ -96,6 +98,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RunningR
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: () => child?.pid,
     log: () => output,
     async stop() {
       if (stopped) return;
