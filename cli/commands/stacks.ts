@@ -1,12 +1,270 @@
-import type { Command } from "commander";
+/**
+ * `vchat up / preview / down / outputs`: the AWS environment of `stacks/` through Pulumi's
+ * Automation API. The commands parse options and drive a `StackEngine`; the views render.
+ * `vchat preview --offline` runs the same program on Pulumi's mocks: no CLI, no cloud account.
+ */
+import { createInterface } from "node:readline/promises";
+import { Option, type Command } from "commander";
+import { render, renderToString } from "ink";
+import React from "react";
+import { environments, type EnvName } from "../../stacks/config.ts";
+import {
+  checkPrerequisites,
+  localEngine,
+  StackError,
+  systemProbe,
+  urnName,
+  type ActionResult,
+  type PrerequisiteProbe,
+  type StackAction,
+  type StackEngine,
+  type StackEvent,
+} from "../../stacks/engine.ts";
+import { exitCodes } from "../exit.ts";
+import { OutputsView, PlanView, ProgressView, formatChanges, type ProgressRow, type ProgressViewProps } from "../ui/stacks.ts";
 
-// Placeholder until its issue lands: the command exists and says so.
-export function registerStacks(program: Command): void {
+const h = React.createElement;
+
+export interface StacksDeps {
+  engine: () => StackEngine;
+  probe: () => PrerequisiteProbe;
+  stdout: { write(s: string): unknown; isTTY?: boolean; columns?: number };
+  stderr: { write(s: string): unknown };
+  /** Asks a yes/no question on the terminal. */
+  confirm: (question: string) => Promise<boolean>;
+  setExitCode: (code: number) => void;
+  /** Resolves an AbortSignal that fires on Ctrl-C; `dispose` removes the handler. */
+  interrupt: () => { signal: AbortSignal; dispose(): void };
+}
+
+export const defaultStacksDeps: StacksDeps = {
+  engine: localEngine,
+  probe: () => systemProbe(),
+  stdout: process.stdout,
+  stderr: process.stderr,
+  async confirm(question) {
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+    } finally {
+      rl.close();
+    }
+  },
+  setExitCode(code) {
+    process.exitCode = code;
+  },
+  interrupt() {
+    const ctl = new AbortController();
+    const onSigint = () => ctl.abort();
+    process.once("SIGINT", onSigint);
+    return { signal: ctl.signal, dispose: () => process.off("SIGINT", onSigint) };
+  },
+};
+
+export interface PreviewOptions {
+  env: EnvName;
+  offline: boolean;
+  json: boolean;
+}
+export interface ChangeOptions {
+  env: EnvName;
+  yes: boolean;
+  json: boolean;
+}
+export interface OutputsOptions {
+  env: EnvName;
+  json: boolean;
+  showSecrets: boolean;
+}
+
+const envOption = () => new Option("--env <env>", "stack (environment)").choices(environments).default("dev");
+
+export function registerStacks(program: Command, overrides: Partial<StacksDeps> = {}): void {
+  const deps = { ...defaultStacksDeps, ...overrides };
   program
-    .command("stacks")
-    .description("not available yet")
-    .allowUnknownOption()
-    .action(() => {
-      throw new Error("vchat stacks is not available yet");
-    });
+    .command("preview")
+    .description("show what `vchat up` would change; --offline plans on Pulumi mocks without CLI or cloud account")
+    .addOption(envOption())
+    .option("--offline", "run the program on Pulumi's mocks and render the planned resources", false)
+    .option("--json", "print JSON for machines", false)
+    .action(async (opts: PreviewOptions) => deps.setExitCode(await stacksPreview(opts, deps)));
+  program
+    .command("up")
+    .description("create or update the AWS environment (CloudFront, ALB, NLB, coturn ASG, ElastiCache, Atlas)")
+    .addOption(envOption())
+    .option("--yes", "apply without asking (required when not on a terminal)", false)
+    .option("--json", "print JSON for machines (needs --yes)", false)
+    .action(async (opts: ChangeOptions) => deps.setExitCode(await stacksChange("up", opts, deps)));
+  program
+    .command("down")
+    .description("destroy the AWS environment of a stack")
+    .addOption(envOption())
+    .option("--yes", "destroy without asking (required when not on a terminal)", false)
+    .option("--json", "print JSON for machines (needs --yes)", false)
+    .action(async (opts: ChangeOptions) => deps.setExitCode(await stacksChange("destroy", opts, deps)));
+  program
+    .command("outputs")
+    .description("print a stack's outputs: web URL, API URL, TURN URLs, Redis endpoint, Atlas connection string")
+    .addOption(envOption())
+    .option("--json", "print JSON for machines", false)
+    .option("--show-secrets", "print secret outputs in clear", false)
+    .action(async (opts: OutputsOptions) => deps.setExitCode(await stacksOutputs(opts, deps)));
+}
+
+function fail(deps: StacksDeps, err: unknown, json: boolean): number {
+  if (err instanceof StackError) {
+    if (json) deps.stdout.write(JSON.stringify({ ok: false, error: { code: err.code, message: err.message } }) + "\n");
+    deps.stderr.write(`vchat: ${err.message}\n`);
+    return err.exitCode;
+  }
+  throw err;
+}
+
+/** `vchat preview`: offline on mocks, or a real preview through the engine. */
+export async function stacksPreview(opts: PreviewOptions, deps: StacksDeps = defaultStacksDeps): Promise<number> {
+  if (opts.offline) return previewOffline(opts, deps);
+  return stacksChange("preview", { env: opts.env, yes: true, json: opts.json }, deps);
+}
+
+async function previewOffline(opts: PreviewOptions, deps: StacksDeps): Promise<number> {
+  const [{ planOffline }, { keySettings }] = await Promise.all([import("../../stacks/offline.ts"), import("../../stacks/summary.ts")]);
+  const plan = await planOffline(opts.env);
+  const resources = plan.resources.map((r) => ({ name: r.name, type: r.type, parent: r.parent, component: r.component, settings: keySettings(r), props: r.props }));
+  if (opts.json) {
+    deps.stdout.write(JSON.stringify({ ok: plan.violations.length === 0, env: plan.env, offline: true, resources, outputs: plan.outputs, violations: plan.violations }, null, 2) + "\n");
+  } else {
+    deps.stdout.write(renderToString(h(PlanView, { env: plan.env, resources, outputs: plan.outputs, violations: plan.violations }), { columns: deps.stdout.columns ?? 120 }) + "\n");
+  }
+  return plan.violations.length === 0 ? exitCodes.ok : exitCodes.failed;
+}
+
+/** Folds engine events into the rows of the progress tree. Pure. */
+export function progressReducer(rows: ProgressRow[], ev: StackEvent, starts: Map<string, number>): ProgressRow[] {
+  if (ev.kind === "resource-start") {
+    if (ev.type === "pulumi:pulumi:Stack") return rows;
+    starts.set(ev.urn, ev.at);
+    const parent = ev.parentUrn ? rows.find((r) => r.urn === ev.parentUrn) : undefined;
+    const row: ProgressRow = { urn: ev.urn, name: ev.name || urnName(ev.urn), type: ev.type, depth: parent ? parent.depth + 1 : 0, op: ev.op, status: "running" };
+    const i = rows.findIndex((r) => r.urn === ev.urn);
+    if (i >= 0) return rows.map((r, j) => (j === i ? row : r));
+    // Children go under their parent's subtree, in arrival order.
+    if (parent) {
+      let at = rows.indexOf(parent) + 1;
+      while (at < rows.length && rows[at]!.depth > parent.depth) at++;
+      return [...rows.slice(0, at), row, ...rows.slice(at)];
+    }
+    return [...rows, row];
+  }
+  if (ev.kind === "resource-done" || ev.kind === "resource-failed") {
+    const start = starts.get(ev.urn);
+    return rows.map((r) => (r.urn === ev.urn ? { ...r, status: ev.kind === "resource-done" ? "done" : "failed", durationMs: start !== undefined ? Math.max(0, ev.at - start) : undefined } : r));
+  }
+  return rows;
+}
+
+const verb = { preview: "preview", up: "up", destroy: "down" } as const;
+
+/** `vchat up`, `vchat down` and the online `vchat preview`. */
+export async function stacksChange(action: StackAction, opts: ChangeOptions, deps: StacksDeps = defaultStacksDeps): Promise<number> {
+  try {
+    checkPrerequisites(action, deps.probe());
+  } catch (err) {
+    return fail(deps, err, opts.json);
+  }
+  const interactive = !!deps.stdout.isTTY && !opts.json;
+  if (action !== "preview" && !opts.yes && !interactive) {
+    return fail(deps, new StackError("OPERATION_FAILED", `vchat ${verb[action]} changes real cloud resources: pass --yes to confirm when not on a terminal (nothing was changed)`, exitCodes.usage), opts.json);
+  }
+  const engine = deps.engine();
+
+  if (action !== "preview" && !opts.yes) {
+    // Show the plan first, then ask.
+    const planned = await runWithProgress("preview", opts, engine, deps, action === "destroy");
+    if (typeof planned === "number") return planned;
+    const ok = await deps.confirm(`${action === "destroy" ? "Destroy" : "Apply"} ${formatChanges(planned.result.changes)} on ${opts.env}?`);
+    if (!ok) {
+      deps.stdout.write("nothing changed\n");
+      return exitCodes.ok;
+    }
+  }
+  const done = await runWithProgress(action, opts, engine, deps, false);
+  if (typeof done === "number") return done;
+  const { result, events } = done;
+  if (opts.json) {
+    deps.stdout.write(JSON.stringify({ ok: true, env: opts.env, action: verb[action], changes: result.changes, outputs: result.outputs ? Object.fromEntries(Object.entries(result.outputs).map(([k, o]) => [k, o.value])) : undefined, events }, null, 2) + "\n");
+  } else if (result.outputs) {
+    deps.stdout.write(renderToString(h(OutputsView, { env: opts.env, outputs: result.outputs }), { columns: deps.stdout.columns ?? 120 }) + "\n");
+  }
+  return exitCodes.ok;
+}
+
+/** Runs one engine action, rendering the progress tree live on a terminal. */
+async function runWithProgress(action: StackAction, opts: ChangeOptions, engine: StackEngine, deps: StacksDeps, previewOfDestroy: boolean): Promise<{ result: ActionResult; events: StackEvent[] } | number> {
+  const title = previewOfDestroy ? `vchat down --env ${opts.env}: planned deletions` : `vchat ${verb[action]} --env ${opts.env}`;
+  const starts = new Map<string, number>();
+  const events: StackEvent[] = [];
+  const state: ProgressViewProps = { title, rows: [], messages: [] };
+  const live = deps.stdout.isTTY && !opts.json ? render(h(ProgressView, state), { stdout: deps.stdout as NodeJS.WriteStream, patchConsole: false, exitOnCtrlC: false }) : undefined;
+  let pending: NodeJS.Timeout | undefined;
+  const redraw = () => {
+    if (!live || pending) return;
+    // At most ten frames a second: big stacks emit hundreds of events.
+    pending = setTimeout(() => {
+      pending = undefined;
+      live.rerender(h(ProgressView, { ...state }));
+    }, 100);
+  };
+  const onEvent = (ev: StackEvent) => {
+    events.push(ev);
+    state.rows = progressReducer(state.rows, ev, starts);
+    if (ev.kind === "diagnostic" && ev.severity !== "info") state.messages = [...state.messages, { severity: ev.severity, text: ev.message }];
+    if (ev.kind === "policy") state.messages = [...state.messages, { severity: ev.level === "mandatory" ? "error" : "warning", text: `policy ${ev.policy}: ${ev.message}` }];
+    if (ev.kind === "summary") state.summary = { changes: ev.changes, durationSeconds: ev.durationSeconds };
+    if (!live && !opts.json && (ev.kind === "resource-done" || ev.kind === "resource-failed")) {
+      const row = state.rows.find((r) => r.urn === ev.urn);
+      if (row) deps.stdout.write(`${ev.kind === "resource-done" ? "ok  " : "FAIL"} ${row.op} ${row.name} (${row.type.split(":").pop()})${row.durationMs !== undefined ? ` ${row.durationMs}ms` : ""}\n`);
+    }
+    redraw();
+  };
+  const stop = deps.interrupt();
+  const onAbort = () => {
+    state.cancelling = true;
+    redraw();
+  };
+  stop.signal.addEventListener("abort", onAbort);
+  try {
+    const run = action === "preview" ? engine.preview : action === "up" ? engine.up : engine.destroy;
+    const result = await run.call(engine, opts.env, { onEvent, signal: stop.signal });
+    state.summary ??= { changes: result.changes };
+    return { result, events };
+  } catch (err) {
+    return fail(deps, err, opts.json);
+  } finally {
+    stop.signal.removeEventListener("abort", onAbort);
+    stop.dispose();
+    if (pending) clearTimeout(pending);
+    pending = undefined;
+    if (live) {
+      live.rerender(h(ProgressView, { ...state }));
+      live.unmount();
+    } else if (!opts.json && state.summary) {
+      deps.stdout.write(`changes: ${formatChanges(state.summary.changes)}\n`);
+    }
+  }
+}
+
+/** `vchat outputs`. */
+export async function stacksOutputs(opts: OutputsOptions, deps: StacksDeps = defaultStacksDeps): Promise<number> {
+  try {
+    checkPrerequisites("outputs", deps.probe());
+    const outputs = await deps.engine().outputs(opts.env, { showSecrets: opts.showSecrets });
+    if (opts.json) {
+      deps.stdout.write(JSON.stringify({ ok: true, env: opts.env, outputs: Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, o.value])), secrets: Object.keys(outputs).filter((k) => outputs[k]!.secret) }, null, 2) + "\n");
+    } else {
+      deps.stdout.write(renderToString(h(OutputsView, { env: opts.env, outputs }), { columns: deps.stdout.columns ?? 120 }) + "\n");
+    }
+    return exitCodes.ok;
+  } catch (err) {
+    return fail(deps, err, opts.json);
+  }
 }

@@ -1,0 +1,267 @@
+/**
+ * The small interface the CLI drives stacks through, so `vchat up/preview/down/outputs` can be
+ * tested against a fake. `localEngine()` implements it on Pulumi's Automation API
+ * (`LocalWorkspace`, inline program); `checkPrerequisites()` says what is missing before any
+ * of it starts, so nothing is left half-done.
+ */
+import { existsSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { EnvName } from "./config.ts";
+
+export type StackAction = "preview" | "up" | "destroy";
+
+/** One engine event, reduced to what the progress tree shows. */
+export type StackEvent =
+  | { kind: "resource-start"; urn: string; type: string; name: string; parentUrn?: string; op: string; at: number }
+  | { kind: "resource-done"; urn: string; op: string; at: number }
+  | { kind: "resource-failed"; urn: string; op: string; at: number }
+  | { kind: "diagnostic"; urn?: string; severity: "info" | "warning" | "error"; message: string }
+  | { kind: "policy"; urn?: string; policy: string; level: "warning" | "mandatory"; message: string }
+  | { kind: "summary"; changes: Record<string, number>; durationSeconds: number };
+
+export interface ActionOptions {
+  onEvent?: (e: StackEvent) => void;
+  /** Aborting cancels the running operation (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+export interface ActionResult {
+  changes: Record<string, number>;
+  /** Present after `up`. Secret values are masked unless asked for. */
+  outputs?: Record<string, StackOutput>;
+}
+
+export interface StackOutput {
+  value: unknown;
+  secret: boolean;
+}
+
+export interface StackEngine {
+  preview(env: EnvName, opts?: ActionOptions): Promise<ActionResult>;
+  up(env: EnvName, opts?: ActionOptions): Promise<ActionResult>;
+  destroy(env: EnvName, opts?: ActionOptions): Promise<ActionResult>;
+  outputs(env: EnvName, opts?: { showSecrets?: boolean }): Promise<Record<string, StackOutput>>;
+}
+
+/** Errors with a stable code and a message that says what to do. */
+export class StackError extends Error {
+  override name = "StackError";
+  code: StackErrorCode;
+  /** Exit status the CLI should use: 2 for setup problems, 1 for failed operations, 130 for Ctrl-C. */
+  exitCode: number;
+  constructor(code: StackErrorCode, message: string, exitCode: number) {
+    super(message);
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
+export const stackErrorCodes = [
+  "PULUMI_NOT_INSTALLED",
+  "PULUMI_BACKEND_MISSING",
+  "AWS_CREDENTIALS_MISSING",
+  "ATLAS_CREDENTIALS_MISSING",
+  "STACK_NOT_FOUND",
+  "STACK_BUSY",
+  "STACK_CONFIG_INVALID",
+  "POLICY_VIOLATION",
+  "CANCELLED",
+  "OPERATION_FAILED",
+] as const;
+export type StackErrorCode = (typeof stackErrorCodes)[number];
+
+export const stacksDir = dirname(fileURLToPath(import.meta.url));
+export const policyPackDir = join(stacksDir, "policy");
+
+export interface PrerequisiteProbe {
+  env: NodeJS.ProcessEnv;
+  /** Path of an executable on PATH, or undefined. */
+  which(name: string): string | undefined;
+  exists(path: string): boolean;
+  home: string;
+}
+
+export function systemProbe(env: NodeJS.ProcessEnv = process.env): PrerequisiteProbe {
+  return {
+    env,
+    home: homedir(),
+    exists: existsSync,
+    which(name) {
+      const dirs = [...(env.PATH ?? "").split(delimiter), join(homedir(), ".pulumi", "bin")];
+      for (const dir of dirs) {
+        if (!dir) continue;
+        const p = join(dir, name);
+        try {
+          if (statSync(p).isFile()) return p;
+        } catch {
+          // not here
+        }
+      }
+      return undefined;
+    },
+  };
+}
+
+/**
+ * Checks what an action needs before touching anything: the `pulumi` binary, a state backend,
+ * AWS credentials and (for changes) MongoDB Atlas API keys. Throws a `StackError` (exit 2)
+ * naming everything missing and how to provide it.
+ */
+export function checkPrerequisites(action: StackAction | "outputs", probe: PrerequisiteProbe = systemProbe()): void {
+  const e = probe.env;
+  const problems: { code: StackErrorCode; text: string }[] = [];
+  if (!probe.which("pulumi")) {
+    problems.push({ code: "PULUMI_NOT_INSTALLED", text: "the pulumi CLI is not on PATH: install it (curl -fsSL https://get.pulumi.com | sh, or brew install pulumi) and open a new shell; `vchat preview --offline` works without it" });
+  }
+  const loggedIn = !!e.PULUMI_BACKEND_URL || !!e.PULUMI_ACCESS_TOKEN || probe.exists(join(probe.home, ".pulumi", "credentials.json"));
+  if (!loggedIn) {
+    problems.push({ code: "PULUMI_BACKEND_MISSING", text: "no Pulumi state backend: run `pulumi login` (Pulumi Cloud or e.g. `pulumi login s3://my-state-bucket`), or set PULUMI_BACKEND_URL (and PULUMI_CONFIG_PASSPHRASE for self-managed backends)" });
+  }
+  if (action !== "outputs") {
+    const awsKeys = !!e.AWS_ACCESS_KEY_ID && !!e.AWS_SECRET_ACCESS_KEY;
+    const awsRole = !!e.AWS_WEB_IDENTITY_TOKEN_FILE && !!e.AWS_ROLE_ARN;
+    const awsContainer = !!e.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI || !!e.AWS_CONTAINER_CREDENTIALS_FULL_URI;
+    const awsFiles = probe.exists(e.AWS_SHARED_CREDENTIALS_FILE ?? join(probe.home, ".aws", "credentials")) || probe.exists(e.AWS_CONFIG_FILE ?? join(probe.home, ".aws", "config"));
+    if (!awsKeys && !awsRole && !awsContainer && !awsFiles) {
+      problems.push({ code: "AWS_CREDENTIALS_MISSING", text: "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/config (aws configure / aws sso login)" });
+    }
+    const atlas = (!!e.MONGODB_ATLAS_PUBLIC_KEY && !!e.MONGODB_ATLAS_PRIVATE_KEY) || (!!e.MONGODB_ATLAS_CLIENT_ID && !!e.MONGODB_ATLAS_CLIENT_SECRET);
+    if (!atlas) {
+      problems.push({ code: "ATLAS_CREDENTIALS_MISSING", text: "no MongoDB Atlas API key: set MONGODB_ATLAS_PUBLIC_KEY and MONGODB_ATLAS_PRIVATE_KEY (an organisation API key with Project Creator)" });
+    }
+  }
+  if (problems.length > 0) {
+    throw new StackError(problems[0]!.code, `cannot ${action === "destroy" ? "run down" : action === "outputs" ? "read outputs" : `run ${action}`}, nothing was changed:\n  - ${problems.map((p) => p.text).join("\n  - ")}`, 2);
+  }
+}
+
+interface AutomationEvent {
+  resourcePreEvent?: { metadata: { op: string; urn: string; type: string; new?: { parent?: string }; old?: { parent?: string } } };
+  resOutputsEvent?: { metadata: { op: string; urn: string } };
+  resOpFailedEvent?: { metadata: { op: string; urn: string } };
+  diagnosticEvent?: { urn?: string; message: string; severity: string };
+  policyEvent?: { resourceUrn?: string; message: string; policyName: string; enforcementLevel: "warning" | "mandatory" };
+  summaryEvent?: { resourceChanges: Record<string, number | undefined>; durationSeconds: number };
+  timestamp?: number;
+}
+
+/** The name part of a URN (`urn:pulumi:stack::project::type$type::name`). */
+export function urnName(urn: string): string {
+  return urn.split("::").pop() ?? urn;
+}
+
+/** Reduces an Automation API engine event to a `StackEvent`, or nothing for the rest. */
+export function toStackEvent(e: AutomationEvent, now = Date.now()): StackEvent | undefined {
+  if (e.resourcePreEvent) {
+    const m = e.resourcePreEvent.metadata;
+    if (m.type === "pulumi:pulumi:Stack" && !m.urn) return undefined;
+    return { kind: "resource-start", urn: m.urn, type: m.type, name: urnName(m.urn), parentUrn: m.new?.parent ?? m.old?.parent, op: m.op, at: now };
+  }
+  if (e.resOutputsEvent) return { kind: "resource-done", urn: e.resOutputsEvent.metadata.urn, op: e.resOutputsEvent.metadata.op, at: now };
+  if (e.resOpFailedEvent) return { kind: "resource-failed", urn: e.resOpFailedEvent.metadata.urn, op: e.resOpFailedEvent.metadata.op, at: now };
+  if (e.diagnosticEvent) {
+    const sev = e.diagnosticEvent.severity.startsWith("info") ? "info" : e.diagnosticEvent.severity === "warning" ? "warning" : "error";
+    return { kind: "diagnostic", urn: e.diagnosticEvent.urn, severity: sev, message: e.diagnosticEvent.message.trim() };
+  }
+  if (e.policyEvent) {
+    return { kind: "policy", urn: e.policyEvent.resourceUrn, policy: e.policyEvent.policyName, level: e.policyEvent.enforcementLevel, message: e.policyEvent.message.trim() };
+  }
+  if (e.summaryEvent) {
+    const changes: Record<string, number> = {};
+    for (const [k, v] of Object.entries(e.summaryEvent.resourceChanges)) if (v) changes[k] = v;
+    return { kind: "summary", changes, durationSeconds: e.summaryEvent.durationSeconds };
+  }
+  return undefined;
+}
+
+/** Maps an Automation API failure to a `StackError` with a clear message. */
+export function mapAutomationError(err: unknown, env: EnvName, action: StackAction | "outputs", signal?: AbortSignal): StackError {
+  if (err instanceof StackError) return err;
+  const e = err as Error & { commandResult?: { stderr?: string; stdout?: string } };
+  const text = `${e?.message ?? String(err)}\n${e?.commandResult?.stderr ?? ""}`;
+  if (signal?.aborted || /\bcancel(l)?ed\b|context canceled/i.test(text)) {
+    return new StackError("CANCELLED", `${action} of ${env} cancelled; resources already changed stay as they are, run \`vchat ${action === "destroy" ? "down" : action} --env ${env}\` again to converge`, 130);
+  }
+  if (e?.name === "ConcurrentUpdateError" || /conflict: Another update is currently in progress|\[409\] Conflict/i.test(text)) {
+    return new StackError("STACK_BUSY", `another update is running on stack ${env}; wait for it, or if it crashed, run \`pulumi cancel --stack ${env}\` in stacks/`, 1);
+  }
+  if (e?.name === "StackNotFoundError" || /no stack named|stack .* not found/i.test(text)) {
+    return new StackError("STACK_NOT_FOUND", `stack ${env} does not exist yet: run \`vchat up --env ${env}\` first`, 1);
+  }
+  if (/STACK_CONFIG_INVALID|stack config for .* is invalid/.test(text)) {
+    const m = /stack config for [\s\S]*?(?=\n\s*at |\n\n|$)/.exec(text);
+    return new StackError("STACK_CONFIG_INVALID", m ? m[0].trim() : "stack config is invalid", 2);
+  }
+  if (/mandatory policy violation|policy violations?/i.test(text)) {
+    return new StackError("POLICY_VIOLATION", `the vchat policy pack refused the ${action} of ${env}; see the policy messages above`, 1);
+  }
+  if (/NoCredentialProviders|no valid credential sources|ExpiredToken|InvalidClientTokenId/i.test(text)) {
+    return new StackError("AWS_CREDENTIALS_MISSING", "AWS rejected the credentials (missing, expired or invalid): refresh them (aws sso login / new keys) and try again", 2);
+  }
+  const lastLines = text.split("\n").map((l) => l.trim()).filter(Boolean).slice(-6).join("\n  ");
+  return new StackError("OPERATION_FAILED", `${action} of ${env} failed:\n  ${lastLines}`, 1);
+}
+
+/** The Automation API implementation (needs the pulumi CLI, a backend and cloud credentials). */
+export function localEngine(): StackEngine {
+  async function open(env: EnvName, create: boolean) {
+    const { LocalWorkspace } = await import("@pulumi/pulumi/automation/index.js");
+    const { inlineProgram } = await import("./program.ts");
+    const { presets } = await import("./config.ts");
+    const args = { stackName: env, projectName: "vchat", program: inlineProgram(env) };
+    const wsOpts = { workDir: stacksDir, projectSettings: { name: "vchat", runtime: "nodejs" as const, description: "vchat on AWS (stacks/)" } };
+    const stack = create ? await LocalWorkspace.createOrSelectStack(args, wsOpts) : await LocalWorkspace.selectStack(args, wsOpts);
+    if (!create) return stack;
+    // The provider's region follows vchat:region (or the preset), so one key sets both.
+    const region = (await stack.getAllConfig())["vchat:region"]?.value ?? presets[env].region;
+    await stack.setConfig("aws:region", { value: region });
+    return stack;
+  }
+  const relay = (opts?: ActionOptions) => (e: unknown) => {
+    const ev = toStackEvent(e as AutomationEvent);
+    if (ev) opts?.onEvent?.(ev);
+  };
+  const outputsOf = (o: Record<string, { value: unknown; secret: boolean }>, showSecrets: boolean) =>
+    Object.fromEntries(Object.entries(o).map(([k, v]) => [k, { value: v.secret && !showSecrets ? "[secret]" : v.value, secret: v.secret }]));
+  const changesOf = (m: Record<string, number | undefined> | undefined) => Object.fromEntries(Object.entries(m ?? {}).filter(([, v]) => v)) as Record<string, number>;
+
+  return {
+    async preview(env, opts) {
+      try {
+        const stack = await open(env, true);
+        const r = await stack.preview({ onEvent: relay(opts), signal: opts?.signal, policyPacks: [policyPackDir] });
+        return { changes: changesOf(r.changeSummary) };
+      } catch (err) {
+        throw mapAutomationError(err, env, "preview", opts?.signal);
+      }
+    },
+    async up(env, opts) {
+      try {
+        const stack = await open(env, true);
+        const r = await stack.up({ onEvent: relay(opts), signal: opts?.signal, policyPacks: [policyPackDir] });
+        return { changes: changesOf(r.summary.resourceChanges), outputs: outputsOf(r.outputs, false) };
+      } catch (err) {
+        throw mapAutomationError(err, env, "up", opts?.signal);
+      }
+    },
+    async destroy(env, opts) {
+      try {
+        const stack = await open(env, false);
+        const r = await stack.destroy({ onEvent: relay(opts), signal: opts?.signal });
+        return { changes: changesOf(r.summary.resourceChanges) };
+      } catch (err) {
+        throw mapAutomationError(err, env, "destroy", opts?.signal);
+      }
+    },
+    async outputs(env, opts) {
+      try {
+        const stack = await open(env, false);
+        return outputsOf(await stack.outputs(), opts?.showSecrets ?? false);
+      } catch (err) {
+        throw mapAutomationError(err, env, "outputs");
+      }
+    },
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Runs the real program on Pulumi's mocks (no CLI, no cloud): every resource's inputs are
+ * recorded, the tree is rebuilt from the parent links, and the security rules run over it.
+ * `vchat preview --offline` renders this; the tests assert on it.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { offlineEnvConfig, type ConfigOverrides, type EnvConfig, type EnvName } from "./config.ts";
+import { outputNames, vchatProgram } from "./program.ts";
+import { checkAll, type ResourceRecord, type RuleViolation } from "./rules.ts";
+
+export interface PlannedResource extends ResourceRecord {
+  /** The parent's logical name; absent for the root component. */
+  parent?: string;
+  /** A component (grouping) rather than a cloud resource. */
+  component: boolean;
+}
+
+export interface OfflinePlan {
+  env: EnvName;
+  config: EnvConfig;
+  resources: PlannedResource[];
+  /** Stack outputs as the mocks resolve them; secrets are masked. */
+  outputs: Record<string, unknown>;
+  violations: RuleViolation[];
+}
+
+/** Input keys whose values never leave the process, even fake ones. */
+const secretKeys = new Set(["secretString", "authToken", "password", "result"]);
+export const masked = "[secret]";
+
+/** Deterministic stand-ins for what AWS, Atlas and random would compute. */
+function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const arn = `arn:aws:mock:eu-west-1:123456789012:${type.split(":").pop()}/${name}`;
+  const base: Record<string, unknown> = { ...inputs, arn, name: inputs.name ?? name };
+  switch (type) {
+    case "random:index/randomPassword:RandomPassword":
+      return { ...base, result: "offline0" + "x".repeat(Math.max(0, Number(inputs.length ?? 16) - 8)) };
+    case "aws:ec2/eip:Eip":
+      return { ...base, publicIp: `203.0.113.${(hash(name) % 250) + 1}` };
+    case "aws:lb/loadBalancer:LoadBalancer":
+      return { ...base, dnsName: `${name}.elb.mock.amazonaws.com` };
+    case "aws:cloudfront/distribution:Distribution":
+      return { ...base, domainName: `${name}.cloudfront.mock.net` };
+    case "aws:s3/bucket:Bucket":
+      return { ...base, bucket: `${name}-bucket`, bucketRegionalDomainName: `${name}.s3.eu-west-1.amazonaws.com` };
+    case "aws:ecr/repository:Repository":
+      return { ...base, repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${String(inputs.name ?? name)}` };
+    case "aws:elasticache/replicationGroup:ReplicationGroup":
+      return { ...base, primaryEndpointAddress: `master.${name}.mock.cache.amazonaws.com` };
+    case "aws:ec2/launchTemplate:LaunchTemplate":
+      return { ...base, latestVersion: 1 };
+    case "mongodbatlas:index/advancedCluster:AdvancedCluster":
+      return { ...base, connectionStrings: { standardSrv: `mongodb+srv://${String(inputs.name ?? name)}.mock.mongodb.net` } };
+    case "aws:cloudformation/stack:Stack":
+      return { ...base, outputs: { ChannelArn: `arn:aws:kinesisvideo:eu-west-1:123456789012:channel/${name}/1` } };
+    default:
+      return base;
+  }
+}
+
+function hash(s: string): number {
+  let h = 0;
+  for (const c of s) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return h;
+}
+
+function maskSecrets(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(maskSecrets);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, secretKeys.has(k) ? masked : maskSecrets(x)]));
+  return v;
+}
+
+const resolve = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((res) => o.apply((v) => { res(v); return v; }));
+
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs the program for `env` on mocks and returns the planned resources, outputs and rule
+ * violations. Calls are serialised: Pulumi's runtime state is process-wide.
+ *
+ * @example
+ * const plan = await planOffline("prod");
+ * plan.violations.length === 0
+ */
+export function planOffline(env: EnvName, overrides: ConfigOverrides = {}, build: (cfg: EnvConfig, opts: pulumi.ComponentResourceOptions) => Record<string, unknown> = (cfg, opts) => ({ ...vchatProgram(cfg, opts) })): Promise<OfflinePlan> {
+  const run = queue.then(() => runOnce(env, overrides, build));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function runOnce(env: EnvName, overrides: ConfigOverrides, build: (cfg: EnvConfig, opts: pulumi.ComponentResourceOptions) => Record<string, unknown>): Promise<OfflinePlan> {
+  const config = offlineEnvConfig(env, overrides);
+  const inputsByKey = new Map<string, { inputs: Record<string, unknown>; id: string; custom: boolean }>();
+  await pulumi.runtime.setMocks({
+    newResource(args) {
+      const id = `${args.name}-id`;
+      const state = mockState(args.type, args.name, args.inputs ?? {});
+      inputsByKey.set(`${args.type}::${args.name}`, { inputs: args.inputs ?? {}, id: String(state.bucket ?? id), custom: args.custom !== false });
+      return { id: String(state.bucket ?? id), state };
+    },
+    call() {
+      return {};
+    },
+  }, "vchat", env, false);
+
+  // Transformations run in-process for a resource and, inherited, for all its children: the
+  // only place that sees each resource next to its parent.
+  const seen: { resource: pulumi.Resource; type: string; name: string; parent?: string }[] = [];
+  const names = new WeakMap<pulumi.Resource, string>();
+  const record: pulumi.ResourceTransformation = ({ resource, type, name, opts }) => {
+    names.set(resource, name);
+    seen.push({ resource, type, name, parent: opts.parent ? names.get(opts.parent) : undefined });
+    return undefined;
+  };
+
+  const outputs = build(config, { transformations: [record] });
+  // Resources may be created inside applies: wait until no new ones appear (bounded).
+  let count = -1;
+  for (let round = 0; round < 50 && count !== seen.length; round++) {
+    count = seen.length;
+    await Promise.all(seen.map((s) => resolve(s.resource.urn)));
+    await Promise.all(Object.values(outputs).map((o) => (pulumi.Output.isInstance(o) ? resolve(o) : o)));
+  }
+  const resolvedOutputs: Record<string, unknown> = {};
+  for (const key of outputNames) {
+    const o = outputs[key];
+    if (o === undefined) continue;
+    const value = pulumi.Output.isInstance(o) ? await resolve(o) : o;
+    resolvedOutputs[key] = key === "atlasConnectionString" ? masked : value;
+  }
+  const resources: PlannedResource[] = seen.map((s) => {
+    const rec = inputsByKey.get(`${s.type}::${s.name}`);
+    return { type: s.type, name: s.name, id: rec?.id, parent: s.parent, component: rec ? !rec.custom : true, props: rec?.inputs ?? {} };
+  });
+  const violations = checkAll(resources.filter((r) => !r.component));
+  return { env, config, resources: resources.map((r) => ({ ...r, props: maskSecrets(r.props) as Record<string, unknown> })), outputs: resolvedOutputs, violations };
+}

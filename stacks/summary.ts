@@ -1,0 +1,122 @@
+/** Key settings of a planned resource, one short line each, for the offline preview. */
+import type { ResourceRecord } from "./rules.ts";
+import { ingressOf } from "./rules.ts";
+import { embeddedCoturnConfig } from "./turn-userdata.ts";
+
+type Props = Record<string, any>;
+
+const onOff = (v: unknown) => (v === true || v === "true" ? "on" : "off");
+
+function ports(from: number, to: number) {
+  return from === to ? `${from}` : `${from}-${to}`;
+}
+
+function userDataOf(p: Props): string | undefined {
+  return typeof p.userData === "string" ? Buffer.from(p.userData, "base64").toString("utf8") : undefined;
+}
+
+function policyActions(policy: unknown): string[] {
+  try {
+    const doc = typeof policy === "string" ? JSON.parse(policy) : policy;
+    return (doc?.Statement ?? []).flatMap((s: Props) => [].concat(s.Action ?? []).map((a: string) => `${s.Effect ?? "Allow"} ${a}`));
+  } catch {
+    return [];
+  }
+}
+
+export function keySettings(r: ResourceRecord): string[] {
+  const p = r.props as Props;
+  const short = r.type.split(":").pop() ?? r.type;
+  switch (short) {
+    case "Vpc":
+      return [`cidr ${p.cidrBlock}`];
+    case "Subnet":
+      return [`${p.cidrBlock} in ${p.availabilityZone}`, `public IP on launch ${onOff(p.mapPublicIpOnLaunch)}`];
+    case "DefaultSecurityGroup":
+      return [`rules: ${(p.ingress?.length ?? 0) + (p.egress?.length ?? 0)} (locked down)`];
+    case "NatGateway":
+      return ["NAT egress"];
+    case "SecurityGroup":
+    case "SecurityGroupIngressRule": {
+      const ing = ingressOf(r).map((i) => `in ${i.protocol === "-1" ? "all" : `${i.protocol} ${ports(i.from, i.to)}`} from ${i.cidrs.join(", ") || "security group"}`);
+      return ing.length ? ing : ["in: nothing"];
+    }
+    case "LoadBalancer":
+      return [`${p.loadBalancerType} ${p.internal ? "internal" : "internet-facing"}`, ...(p.idleTimeout ? [`idle timeout ${p.idleTimeout}s`] : []), ...(p.dropInvalidHeaderFields ? ["drops invalid headers"] : [])];
+    case "Listener": {
+      const a = p.defaultActions?.[0] ?? {};
+      const action = a.type === "redirect" ? `redirect to ${a.redirect?.protocol}:${a.redirect?.port}` : a.type;
+      return [`${p.protocol} ${p.port} → ${action}`, ...(p.sslPolicy ? [`TLS policy ${p.sslPolicy}`] : [])];
+    }
+    case "TargetGroup":
+      return [
+        `${p.protocol} ${p.port} (${p.targetType})`,
+        `health ${p.healthCheck?.protocol ?? "HTTP"}${p.healthCheck?.path ? ` ${p.healthCheck.path}` : ""}${p.healthCheck?.port ? ` :${p.healthCheck.port}` : ""}`,
+        ...(p.stickiness ? [`stickiness ${onOff(p.stickiness.enabled)}`] : []),
+        `deregistration delay ${p.deregistrationDelay ?? 300}s`,
+      ];
+    case "ReplicationGroup":
+      return [
+        `${p.engine} ${p.engineVersion} × ${p.numCacheClusters} (${p.nodeType})`,
+        `TLS in transit ${onOff(p.transitEncryptionEnabled)}, at rest ${onOff(p.atRestEncryptionEnabled)}, auth token ${p.authToken ? "on" : "off"}`,
+        `Multi-AZ ${onOff(p.multiAzEnabled)}, automatic failover ${onOff(p.automaticFailoverEnabled)}`,
+      ];
+    case "LaunchTemplate": {
+      const ud = userDataOf(p);
+      const conf = ud ? embeddedCoturnConfig(ud) : undefined;
+      const image = ud ? /\s(\S*coturn\S*:\S+)\s/.exec(ud)?.[1] : undefined;
+      return [
+        `${p.instanceType}, public IP ${onOff(p.networkInterfaces?.[0]?.associatePublicIpAddress)}`,
+        `IMDS tokens ${p.metadataOptions?.httpTokens}, hop limit ${p.metadataOptions?.httpPutResponseHopLimit}`,
+        `root volume encrypted ${onOff(p.blockDeviceMappings?.[0]?.ebs?.encrypted)}`,
+        ...(image ? [`coturn ${image}`] : []),
+        ...(conf ? [`coturn config: ${conf.split("\n").filter((l) => l.startsWith("denied-peer-ip=")).length} denied peer ranges, ${conf.includes("allow-loopback-peers") ? "ALLOWS" : "no"} loopback peers, relay ${/min-port=(\d+)/.exec(conf)?.[1]}-${/max-port=(\d+)/.exec(conf)?.[1]}`] : []),
+      ];
+    }
+    case "Group":
+      return [`${p.minSize}-${p.maxSize} instances, health ${p.healthCheckType}`, ...(p.initialLifecycleHooks ?? []).map((h: Props) => `hook ${h.name} on ${h.lifecycleTransition} (${h.heartbeatTimeout}s)`)];
+    case "Policy":
+      if (p.targetTrackingConfiguration) return [`track ${p.targetTrackingConfiguration.predefinedMetricSpecification?.predefinedMetricType} at ${p.targetTrackingConfiguration.targetValue}`];
+      if (p.targetTrackingScalingPolicyConfiguration) return [`track ${p.targetTrackingScalingPolicyConfiguration.predefinedMetricSpecification?.predefinedMetricType} at ${p.targetTrackingScalingPolicyConfiguration.targetValue}`];
+      return [];
+    case "BucketPublicAccessBlock":
+      return [`block public ACLs ${onOff(p.blockPublicAcls)}, policy ${onOff(p.blockPublicPolicy)}, ignore ACLs ${onOff(p.ignorePublicAcls)}, restrict ${onOff(p.restrictPublicBuckets)}`];
+    case "BucketServerSideEncryptionConfiguration":
+      return [`encryption ${p.rules?.[0]?.applyServerSideEncryptionByDefault?.sseAlgorithm}`];
+    case "Distribution":
+      return [`viewer ${p.defaultCacheBehavior?.viewerProtocolPolicy}`, `TLS ≥ ${p.viewerCertificate?.minimumProtocolVersion}`, `origin via OAC ${p.origins?.[0]?.originAccessControlId ? "on" : "off"}`];
+    case "OriginAccessControl":
+      return [`signing ${p.signingBehavior} (${p.signingProtocol})`];
+    case "AdvancedCluster": {
+      const rc = p.replicationSpecs?.[0]?.regionConfigs?.[0] ?? {};
+      return [`${p.clusterType} ${rc.electableSpecs?.instanceSize} × ${rc.electableSpecs?.nodeCount} in ${rc.providerName} ${rc.regionName}`, `MongoDB ${p.mongoDbMajorVersion}, backup ${onOff(p.backupEnabled)}`];
+    }
+    case "ProjectIpAccessList":
+      return [`allow ${p.ipAddress ?? p.cidrBlock}`];
+    case "DatabaseUser":
+      return [`${p.username}: ${(p.roles ?? []).map((x: Props) => `${x.roleName}@${x.databaseName}`).join(", ")}`];
+    case "Secret":
+      return [`recovery window ${p.recoveryWindowInDays} days`];
+    case "Service":
+      return [`${p.launchType}, ${p.desiredCount} task(s), public IP ${onOff(p.networkConfiguration?.assignPublicIp)}`, `circuit breaker ${onOff(p.deploymentCircuitBreaker?.enable)}`];
+    case "TaskDefinition": {
+      let secrets: string[] = [];
+      try {
+        secrets = JSON.parse(p.containerDefinitions)[0].secrets.map((s: Props) => s.name);
+      } catch {
+        // unknown at plan time
+      }
+      return [`cpu ${p.cpu}, memory ${p.memory}`, ...(secrets.length ? [`secrets from Secrets Manager: ${secrets.join(", ")}`] : [])];
+    }
+    case "RolePolicy":
+      return policyActions(p.policy);
+    case "RolePolicyAttachment":
+      return [`${String(p.policyArn).split("/").pop()}`];
+    case "Repository":
+      return [`scan on push ${onOff(p.imageScanningConfiguration?.scanOnPush)}`];
+    case "Target":
+      return [`${p.minCapacity}-${p.maxCapacity} tasks`];
+    default:
+      return [];
+  }
+}
