@@ -71,6 +71,13 @@ export interface CoturnOptions {
   maxPort?: number;
   /** Extra ranges to deny, e.g. the VPC CIDR as `10.0.0.0-10.0.255.255`. */
   extraDeniedPeerRanges?: string[];
+  /**
+   * Entries of `deniedPeerRanges` to leave out. The cloud drops `::-::ffff`: coturn 4.6.1 was
+   * seen to match every IPv4 peer against it (403 for 8.8.8.8), and coturn 4.10 reduces
+   * IPv4-compatible addresses to IPv4 before checking, so the IPv4 ranges cover them.
+   * @default []
+   */
+  omitDeniedPeerRanges?: string[];
   /** Allocations per user name. @default 12 */
   userQuota?: number;
   /** Allocations on the whole server. @default 10000 */
@@ -129,8 +136,10 @@ export function coturnConfig(opts: CoturnOptions): string {
   set("no-multicast-peers");
   // coturn refuses loopback peers unless told otherwise; local mode needs them for two peers on one machine.
   if (mode === "local") set("allow-loopback-peers");
+  const omitted = new Set(opts.omitDeniedPeerRanges ?? []);
   for (const range of deniedPeerRanges) {
     if (mode === "local" && loopbackRanges.has(range)) continue;
+    if (omitted.has(range)) continue;
     set("denied-peer-ip", range);
   }
   for (const range of opts.extraDeniedPeerRanges ?? []) set("denied-peer-ip", range);

@@ -1,0 +1,94 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { coturnConfig } from "../server/turn/coturn-config.ts";
+import { coturnInstalled, startCoturn, type RunningCoturn } from "../server/turn/coturn-process.ts";
+import { turnCredentials } from "../server/turn/credentials.ts";
+import { offlineEnvConfig } from "./config.ts";
+import { planOffline } from "./offline.ts";
+import { allocate, type TurnSession } from "./test-support/turn-client.ts";
+import { cloudCoturnConfig, cloudCoturnOptions, embeddedCoturnConfig, secretPlaceholder, turnUserData } from "./turn-userdata.ts";
+
+describe("TURN user data", () => {
+  it("embeds exactly what coturnConfig() renders for the cloud, for dev and prod", async () => {
+    for (const env of ["dev", "prod"] as const) {
+      const plan = await planOffline(env);
+      const lt = plan.resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate");
+      expect(lt, `${env} launch template`).toBeDefined();
+      const userData = Buffer.from(String(lt!.props.userData), "base64").toString("utf8");
+      const embedded = embeddedCoturnConfig(userData);
+      expect(embedded).toBe(coturnConfig(cloudCoturnOptions(offlineEnvConfig(env))));
+      expect(embedded).toBe(cloudCoturnConfig(offlineEnvConfig(env)));
+    }
+  });
+
+  it("renders the cloud settings: production mode, external IP from metadata, VPC and IMDS denied, no loopback", () => {
+    const text = cloudCoturnConfig(offlineEnvConfig("prod"));
+    const lines = text.split("\n");
+    expect(lines).toContain("external-ip=@@PUBLIC_IPV4@@/@@PRIVATE_IPV4@@");
+    expect(lines).toContain(`static-auth-secret=${secretPlaceholder}`);
+    expect(lines).toContain("denied-peer-ip=10.30.0.0-10.30.255.255");
+    expect(lines).toContain("denied-peer-ip=169.254.169.254");
+    expect(lines).toContain("denied-peer-ip=127.0.0.0-127.255.255.255");
+    expect(lines).toContain("listening-port=3478");
+    expect(lines).not.toContain("allow-loopback-peers");
+  });
+
+  it("reads IMDS with v2 tokens, pins the coturn image, and drains on scale-in", () => {
+    const ud = turnUserData({ config: "realm=x\n", region: "eu-west-1", secretArn: "arn:aws:secretsmanager:eu-west-1:1:secret:t", image: "coturn/coturn:4.10.0", asgName: "vchat-dev-turn", hookName: "drain", drainTimeoutSeconds: 600, logGroup: "/vchat/dev/turn" });
+    expect(ud).toContain("X-aws-ec2-metadata-token-ttl-seconds");
+    expect(ud).toContain("meta-data/public-ipv4");
+    expect(ud).toContain("coturn/coturn:4.10.0 -c /etc/coturn/turnserver.conf");
+    expect(ud).toContain("docker kill --signal=SIGUSR1 coturn");
+    expect(ud).toContain("autoscaling/target-lifecycle-state");
+    expect(ud).toContain("complete-lifecycle-action");
+    expect(() => turnUserData({ config: "x\n", region: "eu-west-1; rm -rf /", secretArn: "arn:aws:x", image: "i:1.0.0", asgName: "a", hookName: "h", drainTimeoutSeconds: 600, logGroup: "l" })).toThrow(/unsafe/);
+  });
+});
+
+const hasCoturn = coturnInstalled();
+if (!hasCoturn) console.warn("SKIPPED: production coturn config against a real coturn — turnserver is not installed (apt-get install coturn)");
+
+describe.skipIf(!hasCoturn)("the cloud coturn config on a real coturn", () => {
+  const secret = randomBytes(16).toString("hex");
+  let turn: RunningCoturn;
+  let session: TurnSession;
+
+  beforeAll(async () => {
+    // The cloud options with only what a single loopback machine forces: ports, paths and the
+    // external address (the instance would put its own public/private IPs there).
+    turn = await startCoturn({ ...cloudCoturnOptions(offlineEnvConfig("dev"), { secret, externalIp: "127.0.0.1" }), listeningPort: undefined, minPort: undefined, maxPort: undefined });
+    const cred = turnCredentials(secret, "stacks-test", 600);
+    session = await allocate(turn.host, turn.port, cred.username, cred.credential);
+  });
+  afterAll(async () => {
+    await session?.close();
+    await turn?.stop();
+  });
+
+  it("runs the production deny list (no loopback peers allowed)", () => {
+    const cloud = cloudCoturnConfig(offlineEnvConfig("dev")).split("\n").filter((l) => l.startsWith("denied-peer-ip=") || l.includes("loopback"));
+    const running = turn.config.split("\n").filter((l) => l.startsWith("denied-peer-ip=") || l.includes("loopback"));
+    expect(running).toEqual(cloud);
+    expect(session.relayed).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it.each([
+    ["loopback", "127.0.0.1"],
+    ["loopback, other address", "127.1.2.3"],
+    ["the VPC", "10.20.1.5"],
+    ["instance metadata", "169.254.169.254"],
+    ["private 172.16/12", "172.16.0.10"],
+    ["private 192.168/16", "192.168.1.1"],
+    ["carrier-grade NAT", "100.64.0.1"],
+  ])("refuses CreatePermission to %s (%s) with 403", async (_what, ip) => {
+    const res = await session.createPermission(ip);
+    expect(res.ok).toBe(false);
+    expect(res.errorCode).toBe(403);
+  });
+
+  it("grants CreatePermission to a public peer (nothing is sent to it)", async () => {
+    const res = await session.createPermission("8.8.8.8");
+    expect(res.errorCode).toBeUndefined();
+    expect(res.ok).toBe(true);
+  });
+});
