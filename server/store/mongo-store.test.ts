@@ -2,7 +2,8 @@ import { createServer } from "node:net";
 import mongoose from "mongoose";
 import { afterAll, describe, expect, it } from "vitest";
 import { limits } from "../../protocol/index.ts";
-import { defaultChatRetentionDays, mongoModels, mongoSchemas, openMongoStore } from "./mongo-store.ts";
+import { VchatError } from "../../protocol/index.ts";
+import { defaultChatRetentionDays, mongoModels, mongoSchemas, mongoStoreOn, openMongoStore } from "./mongo-store.ts";
 import { storeContract } from "./store.contract.ts";
 
 /**
@@ -158,6 +159,54 @@ describe("MongoDB store without a server", () => {
       expect(find(s.report, { sessionId: 1, at: 1, _id: 1 })).toBeDefined();
       expect(find(s.block, { blockerId: 1, blockedId: 1 })?.[1]).toMatchObject({ unique: true });
       expect(find(s.block, { blockedId: 1, blockerId: 1 })).toBeDefined();
+    });
+  });
+
+  describe("the store while MongoDB cannot be reached", () => {
+    // A connection that never connects stands for MongoDB being down: what the store does then
+    // is what `/readyz` and the clients see.
+    const down = mongoose.createConnection();
+    const store = mongoStoreOn(down);
+    afterAll(() => down.close());
+    const codeOf = (promise: Promise<unknown>) =>
+      promise.then(
+        () => "resolved",
+        (e: unknown) => (e instanceof VchatError ? e.code : `not a VchatError: ${String(e)}`),
+      );
+
+    it("still refuses bad records with VALIDATION_FAILED: the schema runs before any I/O", async () => {
+      const base = { id: "u1", nickname: "Ana", createdAt: at };
+      expect(await codeOf(store.createUser({ ...base, kind: "admin" as "guest" }))).toBe("VALIDATION_FAILED");
+      expect(await codeOf(store.createUser({ ...base, kind: "guest", nickname: "x".repeat(limits.nicknameMax + 1) }))).toBe("VALIDATION_FAILED");
+      expect(await codeOf(store.endSession("s1", { at, reason: "bored" as "ended", by: null }))).toBe("VALIDATION_FAILED");
+      expect(await codeOf(store.addChatMessage({ id: "m1", sessionId: "s1", from: "u1", text: "", at }))).toBe("VALIDATION_FAILED");
+      expect(await codeOf(store.addReport({ id: "r1", sessionId: "s1", reporterId: "a", reportedId: "b", reason: "boring" as "spam", details: null, at }))).toBe(
+        "VALIDATION_FAILED",
+      );
+    });
+
+    it("fails every call at once with UNAVAILABLE instead of queueing it", async () => {
+      const started = Date.now();
+      const calls: Promise<unknown>[] = [
+        store.ping(),
+        store.createUser({ id: "u1", nickname: "Ana", kind: "guest", createdAt: at }),
+        store.getUser("u1"),
+        store.getUserByEmail("a@b.c"),
+        store.createSession({ id: "s1", participants: [{ userId: "a", nickname: "A" }, { userId: "b", nickname: "B" }], relayOnly: false, sharedInterests: [], startedAt: at }),
+        store.endSession("s1", { at, reason: "ended", by: null }),
+        store.saveCallStats("s1", "a", { rttMs: 1 }),
+        store.getSession("s1"),
+        store.listSessions("a", 10),
+        store.listOpenSessions(),
+        store.addChatMessage({ id: "m1", sessionId: "s1", from: "a", text: "hi", at }),
+        store.listChatMessages("s1"),
+        store.addReport({ id: "r1", sessionId: "s1", reporterId: "a", reportedId: "b", reason: "spam", details: null, at }),
+        store.listReports("s1"),
+        store.addBlock("a", "b", at),
+        store.listBlockedEitherWay("a"),
+      ];
+      expect(await Promise.all(calls.map(codeOf))).toStrictEqual(calls.map(() => "UNAVAILABLE"));
+      expect(Date.now() - started).toBeLessThan(2_000);
     });
   });
 

@@ -78,7 +78,9 @@ const idField = { type: String, required: true, maxlength: limits.idMax, match: 
 // Timestamps stay the strings the server made (exact round trip, sortable, see checks.ts).
 const timeField = { type: String, required: true, match: isoTime } as const;
 // Records are small and written once: no `__v`, and empty objects (stats: {}) are kept.
-const options = { versionKey: false, minimize: false, id: false, strict: "throw" } as const;
+// No buffering: with MongoDB unreachable a call fails at once (the caller answers UNAVAILABLE)
+// instead of piling up behind a reconnect.
+const options = { versionKey: false, minimize: false, id: false, strict: "throw", bufferCommands: false } as const;
 
 /**
  * The mongoose schemas with their validation and indexes. Separate from any connection, so
@@ -225,6 +227,14 @@ export async function openMongoStore(uri: string, opts: MongoStoreOptions = {}):
   }
 }
 
+/**
+ * A Store on a connection the caller opened (and whose indexes it synced): `openMongoStore` is
+ * the usual way in. Tests use it on a connection that never connects.
+ */
+export function mongoStoreOn(conn: Connection, opts: MongoStoreOptions = {}): Store {
+  return new MongoStore(conn, mongoModels(conn, opts));
+}
+
 class MongoStore implements Store {
   readonly #conn: Connection;
   readonly #m: ReturnType<typeof mongoModels>;
@@ -243,42 +253,42 @@ class MongoStore implements Store {
       doc.emailKey = emailKey(user.email);
     }
     if (user.passwordHash !== undefined) doc.passwordHash = user.passwordHash;
-    try {
-      await this.#m.User.create(doc);
-    } catch (err) {
-      if (duplicateKey(err, "emailKey")) throw new VchatError("EMAIL_TAKEN", "this email is registered already");
-      throw mapError(err);
-    }
+    await this.#run(async () => {
+      try {
+        await this.#m.User.create(doc);
+      } catch (err) {
+        if (duplicateKey(err, "emailKey")) throw new VchatError("EMAIL_TAKEN", "this email is registered already");
+        throw err;
+      }
+    });
   }
 
   async getUser(id: string): Promise<UserRecord | null> {
-    return toUser(await this.#m.User.findById(id).lean<UserDoc>().exec());
+    return this.#run(async () => toUser(await this.#m.User.findById(String(id)).lean<UserDoc>().exec()));
   }
 
   async getUserByEmail(email: string): Promise<UserRecord | null> {
-    return toUser(await this.#m.User.findOne({ emailKey: emailKey(String(email)) }).lean<UserDoc>().exec());
+    return this.#run(async () => toUser(await this.#m.User.findOne({ emailKey: emailKey(String(email)) }).lean<UserDoc>().exec()));
   }
 
   async createSession(s: Omit<SessionRecord, "endedAt" | "endReason" | "endedBy" | "stats">): Promise<void> {
     checkId(s.id, "id");
     checkParticipants(s.participants);
     checkTime(s.startedAt, "startedAt");
-    try {
-      await this.#m.Session.create({
+    await this.#run(() =>
+      this.#m.Session.create({
         _id: s.id,
         participants: s.participants.map((p) => ({ userId: p.userId, nickname: p.nickname })),
         relayOnly: s.relayOnly,
         sharedInterests: s.sharedInterests,
         startedAt: s.startedAt,
-      });
-    } catch (err) {
-      throw mapError(err);
-    }
+      }),
+    );
   }
 
   async endSession(id: string, end: { at: string; reason: EndReason; by: string | null }): Promise<boolean> {
     checkTime(end.at, "at");
-    try {
+    return this.#run(async () => {
       // The filter on `endedAt: null` makes the first end win even across nodes.
       const result = await this.#m.Session.updateOne(
         { _id: String(id), endedAt: null },
@@ -286,63 +296,69 @@ class MongoStore implements Store {
         { runValidators: true },
       ).exec();
       return result.modifiedCount === 1;
-    } catch (err) {
-      throw mapError(err);
-    }
+    });
   }
 
   async saveCallStats(sessionId: string, userId: string, stats: CallStats): Promise<void> {
     checkId(userId, "userId");
     checkStats(stats);
-    // One $set of one field: both participants can report at once without losing either.
-    const result = await this.#m.Session.updateOne(
-      { _id: String(sessionId), "participants.userId": userId },
-      { $set: { [`stats.${userId}`]: stats } },
-    ).exec();
-    if (result.matchedCount === 0) throw new VchatError("NOT_FOUND", "no such session with this participant");
+    await this.#run(async () => {
+      // One $set of one field: both participants can report at once without losing either.
+      const result = await this.#m.Session.updateOne(
+        { _id: String(sessionId), "participants.userId": userId },
+        { $set: { [`stats.${userId}`]: stats } },
+      ).exec();
+      if (result.matchedCount === 0) throw new VchatError("NOT_FOUND", "no such session with this participant");
+    });
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {
-    const doc = await this.#m.Session.findById(String(id)).lean<SessionDoc>().exec();
-    return doc ? toSession(doc) : null;
+    return this.#run(async () => {
+      const doc = await this.#m.Session.findById(String(id)).lean<SessionDoc>().exec();
+      return doc ? toSession(doc) : null;
+    });
   }
 
   async listSessions(userId: string, limit: number): Promise<SessionRecord[]> {
     checkLimit(limit);
     if (limit === 0) return [];
-    const docs = await this.#m.Session.find({ "participants.userId": String(userId) })
-      .sort({ startedAt: -1, _id: -1 })
-      .limit(limit)
-      .lean<SessionDoc[]>()
-      .exec();
-    return docs.map(toSession);
+    return this.#run(async () => {
+      const docs = await this.#m.Session.find({ "participants.userId": String(userId) })
+        .sort({ startedAt: -1, _id: -1 })
+        .limit(limit)
+        .lean<SessionDoc[]>()
+        .exec();
+      return docs.map(toSession);
+    });
   }
 
   async listOpenSessions(): Promise<SessionRecord[]> {
-    const docs = await this.#m.Session.find({ endedAt: null }).sort({ startedAt: 1, _id: 1 }).lean<SessionDoc[]>().exec();
-    return docs.map(toSession);
+    return this.#run(async () => {
+      const docs = await this.#m.Session.find({ endedAt: null }).sort({ startedAt: 1, _id: 1 }).lean<SessionDoc[]>().exec();
+      return docs.map(toSession);
+    });
   }
 
   async addChatMessage(m: ChatRecord): Promise<void> {
     checkId(m.id, "id");
     checkTime(m.at, "at");
-    try {
-      await this.#m.Chat.create({ messageId: m.id, sessionId: m.sessionId, from: m.from, text: m.text, at: m.at, sentAt: new Date(m.at) });
-    } catch (err) {
-      throw mapError(err);
-    }
+    await this.#run(() =>
+      this.#m.Chat.create({ messageId: m.id, sessionId: m.sessionId, from: m.from, text: m.text, at: m.at, sentAt: new Date(m.at) }),
+    );
   }
 
   async listChatMessages(sessionId: string): Promise<ChatRecord[]> {
-    const docs = await this.#m.Chat.find({ sessionId: String(sessionId) }).sort({ at: 1, _id: 1 }).lean<ChatDoc[]>().exec();
-    return docs.map((d) => ({ id: d.messageId, sessionId: d.sessionId, from: d.from, text: d.text, at: d.at }));
+    return this.#run(async () => {
+      const docs = await this.#m.Chat.find({ sessionId: String(sessionId) }).sort({ at: 1, _id: 1 }).lean<ChatDoc[]>().exec();
+      return docs.map((d) => ({ id: d.messageId, sessionId: d.sessionId, from: d.from, text: d.text, at: d.at }));
+    });
   }
 
   async addReport(r: ReportRecord): Promise<void> {
     checkId(r.id, "id");
     checkTime(r.at, "at");
-    try {
-      await this.#m.Report.create({
+    await this.#run(() =>
+      this.#m.Report.create({
         _id: r.id,
         sessionId: r.sessionId,
         reporterId: r.reporterId,
@@ -350,56 +366,92 @@ class MongoStore implements Store {
         reason: r.reason,
         details: r.details ?? null,
         at: r.at,
-      });
-    } catch (err) {
-      throw mapError(err);
-    }
+      }),
+    );
   }
 
   async listReports(sessionId: string): Promise<ReportRecord[]> {
-    const docs = await this.#m.Report.find({ sessionId: String(sessionId) }).sort({ at: 1, _id: 1 }).lean<ReportDoc[]>().exec();
-    return docs.map((d) => ({
-      id: d._id,
-      sessionId: d.sessionId,
-      reporterId: d.reporterId,
-      reportedId: d.reportedId,
-      reason: d.reason,
-      details: d.details ?? null,
-      at: d.at,
-    }));
+    return this.#run(async () => {
+      const docs = await this.#m.Report.find({ sessionId: String(sessionId) }).sort({ at: 1, _id: 1 }).lean<ReportDoc[]>().exec();
+      return docs.map((d) => ({
+        id: d._id,
+        sessionId: d.sessionId,
+        reporterId: d.reporterId,
+        reportedId: d.reportedId,
+        reason: d.reason,
+        details: d.details ?? null,
+        at: d.at,
+      }));
+    });
   }
 
   async addBlock(blockerId: string, blockedId: string, at: string): Promise<void> {
     checkBlock(blockerId, blockedId, at);
-    try {
-      // The first block's time is kept.
-      await this.#m.Block.updateOne({ blockerId, blockedId }, { $setOnInsert: { at } }, { upsert: true, runValidators: true }).exec();
-    } catch (err) {
-      // Two upserts racing: the other one inserted it, which is what we wanted.
-      if (duplicateKey(err)) return;
-      throw mapError(err);
-    }
+    await this.#run(async () => {
+      try {
+        // The first block's time is kept.
+        await this.#m.Block.updateOne({ blockerId, blockedId }, { $setOnInsert: { at } }, { upsert: true, runValidators: true }).exec();
+      } catch (err) {
+        // Two upserts racing: the other one inserted it, which is what we wanted.
+        if (!duplicateKey(err)) throw err;
+      }
+    });
   }
 
   async listBlockedEitherWay(userId: string): Promise<string[]> {
     const id = String(userId);
-    const docs = await this.#m.Block.find({ $or: [{ blockerId: id }, { blockedId: id }] }, { blockerId: 1, blockedId: 1, _id: 0 })
-      .lean<BlockDoc[]>()
-      .exec();
-    return [...new Set(docs.map((d) => (d.blockerId === id ? d.blockedId : d.blockerId)))];
+    return this.#run(async () => {
+      const docs = await this.#m.Block.find({ $or: [{ blockerId: id }, { blockedId: id }] }, { blockerId: 1, blockedId: 1, _id: 0 })
+        .lean<BlockDoc[]>()
+        .exec();
+      return [...new Set(docs.map((d) => (d.blockerId === id ? d.blockedId : d.blockerId)))];
+    });
   }
 
   async ping(): Promise<void> {
     const db = this.#conn.db;
-    if (this.#conn.readyState !== mongoose.ConnectionStates.connected || !db) {
-      throw new VchatError("UNAVAILABLE", "not connected to MongoDB");
-    }
-    await db.command({ ping: 1 });
+    if (this.#conn.readyState !== mongoose.ConnectionStates.connected || !db) throw unavailable();
+    await this.#run(() => db.command({ ping: 1 }));
   }
 
   async close(): Promise<void> {
     await this.#conn.close();
   }
+
+  /** Runs one database call and gives its failure a stable code where it has one. */
+  async #run<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof VchatError) throw err;
+      if (err instanceof mongoose.Error.ValidationError) {
+        // The message names fields, never their values.
+        throw invalid(`invalid record (${Object.keys(err.errors).join(", ")})`);
+      }
+      if (err instanceof mongoose.Error.CastError || err instanceof mongoose.Error.StrictModeError) {
+        throw invalid(`invalid record (${err.path})`);
+      }
+      // Unreachable or closed: clients get 503 UNAVAILABLE, the cause goes to the log as `cause`.
+      if (this.#conn.readyState !== mongoose.ConnectionStates.connected || isNetworkError(err)) throw unavailable(err);
+      throw err;
+    }
+  }
+}
+
+function unavailable(cause?: unknown): VchatError {
+  const err = new VchatError("UNAVAILABLE", "the database cannot be reached");
+  if (cause !== undefined) err.cause = cause;
+  return err;
+}
+
+function isNetworkError(err: unknown): boolean {
+  const { MongoNetworkError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } = mongoose.mongo;
+  return (
+    err instanceof MongoNetworkError ||
+    err instanceof MongoServerSelectionError ||
+    err instanceof MongoNotConnectedError ||
+    err instanceof MongoTopologyClosedError
+  );
 }
 
 function toUser(doc: UserDoc | null): UserRecord | null {
@@ -432,16 +484,4 @@ function toSession(doc: SessionDoc): SessionRecord {
 function duplicateKey(err: unknown, field?: string): boolean {
   const e = err as { code?: number; keyPattern?: Record<string, unknown> };
   return e?.code === 11000 && (field === undefined || (e.keyPattern !== undefined && field in e.keyPattern));
-}
-
-/** Schema refusals are bad input with a stable code; the message names fields, never values. */
-function mapError(err: unknown): unknown {
-  if (err instanceof VchatError) return err;
-  if (err instanceof mongoose.Error.ValidationError) {
-    return invalid(`invalid record (${Object.keys(err.errors).join(", ")})`);
-  }
-  if (err instanceof mongoose.Error.CastError || err instanceof mongoose.Error.StrictModeError) {
-    return invalid(`invalid record (${err.path})`);
-  }
-  return err;
 }
