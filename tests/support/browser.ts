@@ -55,11 +55,19 @@ export function buildWebOnce(): Promise<string> {
   built ??= (async () => {
     const { build } = await import("vite");
     const outDir = mkdtempSync(join(tmpdir(), "vchat-web-"));
-    await build({
-      configFile: join(repo, "web", "vite.config.ts"),
-      logLevel: "warn",
-      build: { outDir, emptyOutDir: true, sourcemap: false },
-    });
+    // Vitest sets NODE_ENV=test, which would bundle React's development build.
+    const nodeEnv = process.env.NODE_ENV;
+    process.env.NODE_ENV = "production";
+    try {
+      await build({
+        configFile: join(repo, "web", "vite.config.ts"),
+        mode: "production",
+        logLevel: "warn",
+        build: { outDir, emptyOutDir: true, sourcemap: false },
+      });
+    } finally {
+      process.env.NODE_ENV = nodeEnv;
+    }
     if (!existsSync(join(outDir, "index.html"))) throw new Error(`vite build wrote no index.html to ${outDir}`);
     return outDir;
   })();

@@ -24,10 +24,16 @@ export function CallView({ client, state, call }: { client: VchatClient; state: 
     <section className="call">
       <div className="stage">
         <Video stream={state.remoteStream} label="Remote video" className="remote" />
-        {connecting && (
+        {connecting ? (
           <div className="overlay" role="status">
             {call.peerState === "failed" ? "Connection failed" : `Connecting to ${call.peer.nickname}…`}
           </div>
+        ) : (
+          !call.peerCamera && (
+            <div className="overlay" role="status">
+              {call.peer.nickname} has no camera on: text chat only
+            </div>
+          )
         )}
         {media.stream && <Video stream={media.stream} label="Your video" self className="pip" />}
       </div>

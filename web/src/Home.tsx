@@ -33,8 +33,12 @@ export function Home({ client, state }: { client: VchatClient; state: State }) {
         {media.stream ? (
           <Video stream={media.stream} label="Your camera" self className="local-big" />
         ) : media.problem ? (
-          <div className="media-problem" role="alert">
-            <p>{media.problem.message}</p>
+          <div className="media-problem" role={media.chatOnly ? "status" : "alert"}>
+            {media.chatOnly ? (
+              <p>Chat only: you will see and hear your partner, they will not see you.</p>
+            ) : (
+              <p>{media.problem.message}</p>
+            )}
             <div className="row">
               <button type="button" onClick={() => void client.openMedia()}>
                 Retry
@@ -45,7 +49,6 @@ export function Home({ client, state }: { client: VchatClient; state: State }) {
                 </button>
               )}
             </div>
-            {media.chatOnly && <p className="hint">Chat only: you will see and hear your partner, they will not see you.</p>}
           </div>
         ) : (
           <div className="placeholder">{media.chatOnly ? "Chat only" : "Starting camera…"}</div>

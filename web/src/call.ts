@@ -131,6 +131,15 @@ export class PeerCall {
     }
   }
 
+  /** Whether the negotiated call carries video from the peer (false when they are chat-only). */
+  remoteSendsVideo(): boolean {
+    const video = this.pc.getTransceivers().find((t) => t.receiver.track.kind === "video");
+    const dir = video?.currentDirection;
+    // Before negotiation completes we do not know yet: assume a camera.
+    if (!video || !dir) return true;
+    return dir === "sendrecv" || dir === "recvonly";
+  }
+
   async replaceTrack(track: MediaStreamTrack): Promise<void> {
     const sender = this.pc.getSenders().find((s) => s.track?.kind === track.kind);
     if (sender) await sender.replaceTrack(track);

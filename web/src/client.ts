@@ -45,6 +45,8 @@ export interface State {
     relayOnly: boolean;
     peerState: RTCPeerConnectionState;
     route: Route | null;
+    /** False once negotiated without video from the peer (chat-only on their side). */
+    peerCamera: boolean;
   } | null;
   remoteStream: MediaStream | null;
   lines: Line[];
@@ -350,10 +352,16 @@ export class VchatClient {
     const opts = this.joinOptions;
     if (!opts) return;
     this.set({ phase: "waiting", waitingSince: Date.now() });
-    const res = await this.emit<"lobby:join", { waitingSince: string }>("lobby:join", {
+    const payload = {
       ...(opts.interests.length ? { interests: opts.interests } : {}),
       ...(opts.relayOnly ? { relayOnly: true } : {}),
-    });
+    };
+    let res = await this.emit<"lobby:join", { waitingSince: string }>("lobby:join", payload);
+    // Right after a call ends the server may still be taking us out of it; give it a moment.
+    for (let i = 0; i < 3 && !res.ok && res.error.code === "ALREADY_IN_CALL" && this.state.phase === "waiting"; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      res = await this.emit<"lobby:join", { waitingSince: string }>("lobby:join", payload);
+    }
     if (!res.ok) return this.joinFailed(res.error);
     this.setWaitingSince(res.waitingSince);
   }
@@ -434,6 +442,7 @@ export class VchatClient {
         relayOnly: call.relayPolicy,
         peerState: "new",
         route: null,
+        peerCamera: true,
       },
     });
     this.statsTimer = setInterval(() => void this.pollStats(), statsEveryMs);
@@ -452,10 +461,13 @@ export class VchatClient {
     if (!call) return;
     const { route, stats } = await call.stats();
     if (call !== this.peerCall) return;
+    const peerCamera = call.remoteSendsVideo();
+    if (this.state.call && peerCamera !== this.state.call.peerCamera) this.setCall({ peerCamera });
     const prev = this.state.call?.route;
     if (route && (prev?.kind !== route.kind || prev.local !== route.local || prev.remote !== route.remote)) this.setCall({ route });
     if (this.firstFrameAt === null && (stats.framesDecoded ?? 0) > 0) this.firstFrameAt = performance.now();
-    if (!this.sentSetupStats && route && this.firstFrameAt !== null) {
+    // Set up means a path is chosen and the first frame is in (or none will come: chat-only peer).
+    if (!this.sentSetupStats && route && (this.firstFrameAt !== null || !peerCamera)) {
       this.sentSetupStats = true;
       await this.sendStats(false);
     }
