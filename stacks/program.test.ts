@@ -1,0 +1,255 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { ConfigError, cidrToRange, offlineEnvConfig, resolveEnvConfig } from "./config.ts";
+import { planOffline, type OfflinePlan, type PlannedResource } from "./offline.ts";
+import { checkAll, rules, type ResourceRecord } from "./rules.ts";
+
+const plans: Record<string, OfflinePlan> = {};
+
+beforeAll(async () => {
+  plans.dev = await planOffline("dev");
+  plans.prod = await planOffline("prod");
+  plans.kvs = await planOffline("dev", { kinesisSignaling: "true" });
+}, 60_000);
+
+const ofType = (plan: OfflinePlan, suffix: string) => plan.resources.filter((r) => r.type.endsWith(suffix));
+const one = (plan: OfflinePlan, suffix: string): PlannedResource => {
+  const found = ofType(plan, suffix);
+  expect(found, suffix).toHaveLength(1);
+  return found[0]!;
+};
+const props = (r: PlannedResource) => r.props as Record<string, any>;
+
+describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) => {
+  const plan = () => plans[env]!;
+  const cfg = offlineEnvConfig(env);
+
+  it("has one component per service under the environment, every resource parented", () => {
+    const components = plan().resources.filter((r) => r.component);
+    expect(components.map((c) => c.type).sort()).toEqual(
+      ["Data", "Environment", "Network", "Secrets", "Service", "Turn", "Web"].map((t) => `vchat:stacks:${t}`).sort(),
+    );
+    const root = plan().resources.filter((r) => !r.parent);
+    expect(root.map((r) => r.type)).toEqual(["vchat:stacks:Environment"]);
+    const names = new Set(plan().resources.map((r) => r.name));
+    for (const r of plan().resources) if (r.parent) expect(names.has(r.parent), `${r.name}'s parent`).toBe(true);
+  });
+
+  it("passes every security rule", () => {
+    expect(plan().violations).toEqual([]);
+    expect(checkAll(plan().resources.filter((r) => !r.component))).toEqual([]);
+  });
+
+  it("spreads the network over the configured AZs with public and private subnets", () => {
+    const subnets = ofType(plan(), "/subnet:Subnet");
+    expect(subnets).toHaveLength(cfg.azCount * 2);
+    expect(new Set(subnets.map((s) => props(s).availabilityZone)).size).toBe(cfg.azCount);
+    expect(cfg.azCount).toBeGreaterThanOrEqual(2);
+    expect(ofType(plan(), "/natGateway:NatGateway")).toHaveLength(env === "prod" ? cfg.azCount : 1);
+    expect(props(one(plan(), "/vpc:Vpc")).cidrBlock).toBe(cfg.vpcCidr);
+  });
+
+  it("puts the service on Fargate behind an HTTPS ALB with a redirect, /healthz and a long idle timeout", () => {
+    const alb = ofType(plan(), "/loadBalancer:LoadBalancer").find((r) => props(r).loadBalancerType === "application")!;
+    expect(props(alb).idleTimeout).toBeGreaterThan(45);
+    const listeners = ofType(plan(), "/listener:Listener").filter((l) => l.parent?.endsWith("-svc"));
+    const http = listeners.find((l) => props(l).port === 80)!;
+    const https = listeners.find((l) => props(l).port === 443)!;
+    expect(props(http).defaultActions[0]).toMatchObject({ type: "redirect", redirect: { protocol: "HTTPS", statusCode: "HTTP_301" } });
+    expect(props(https)).toMatchObject({ protocol: "HTTPS", certificateArn: cfg.certificateArn });
+    const tg = ofType(plan(), "/targetGroup:TargetGroup").find((t) => props(t).protocol === "HTTP")!;
+    expect(props(tg).healthCheck.path).toBe("/healthz");
+    expect(props(tg).stickiness.enabled).toBe(false);
+    const service = one(plan(), "ecs/service:Service");
+    expect(props(service)).toMatchObject({ launchType: "FARGATE", networkConfiguration: { assignPublicIp: false } });
+    const task = one(plan(), "/taskDefinition:TaskDefinition");
+    const container = JSON.parse(props(task).containerDefinitions)[0];
+    expect(container.secrets.map((s: { name: string }) => s.name).sort()).toEqual(["VCHAT_JWT_SECRET", "VCHAT_MONGODB_URI", "VCHAT_REDIS_URL", "VCHAT_TURN_SECRET"]);
+    for (const s of container.secrets) expect(s.valueFrom).toMatch(/^arn:aws:/);
+    // No secret value travels in plain environment variables.
+    expect(JSON.stringify(container.environment)).not.toMatch(/offline0x/);
+  });
+
+  it("runs coturn on an ASG: public IP, IMDSv2 hop 1, NLB on 3478 TCP_UDP and TLS 5349/443, drain hook, network scaling", () => {
+    const lt = one(plan(), "/launchTemplate:LaunchTemplate");
+    expect(props(lt).metadataOptions).toMatchObject({ httpTokens: "required", httpPutResponseHopLimit: 1 });
+    expect(props(lt).networkInterfaces[0].associatePublicIpAddress).toBe("true");
+    const nlb = ofType(plan(), "/loadBalancer:LoadBalancer").find((r) => props(r).loadBalancerType === "network")!;
+    const nlbListeners = ofType(plan(), "/listener:Listener").filter((l) => l.parent === nlb.parent);
+    expect(nlbListeners.map((l) => `${props(l).protocol}:${props(l).port}`).sort()).toEqual(["TCP_UDP:3478", "TLS:443", "TLS:5349"]);
+    const tgs = ofType(plan(), "/targetGroup:TargetGroup").filter((t) => t.parent === nlb.parent);
+    for (const tg of tgs) expect(props(tg).healthCheck).toMatchObject({ protocol: "TCP", port: "3478" });
+    const asg = one(plan(), "autoscaling/group:Group");
+    expect(props(asg).initialLifecycleHooks[0]).toMatchObject({ lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING", heartbeatTimeout: cfg.turn.drainTimeoutSeconds });
+    expect(props(asg)).toMatchObject({ minSize: cfg.turn.minInstances, maxSize: cfg.turn.maxInstances });
+    const policy = ofType(plan(), "autoscaling/policy:Policy")[0]!;
+    expect(props(policy).targetTrackingConfiguration.predefinedMetricSpecification.predefinedMetricType).toBe("ASGAverageNetworkOut");
+    // Least privilege: exactly three actions, each on named resources.
+    const rolePolicy = ofType(plan(), "/rolePolicy:RolePolicy").find((r) => r.parent?.endsWith("-turn"))!;
+    const doc = JSON.parse(props(rolePolicy).policy);
+    expect(doc.Statement.flatMap((s: { Action: string[] }) => s.Action).sort()).toEqual(["autoscaling:CompleteLifecycleAction", "logs:CreateLogStream", "logs:PutLogEvents", "secretsmanager:GetSecretValue"]);
+    for (const s of doc.Statement) for (const r of s.Resource) expect(r).not.toBe("*");
+    const sg = ofType(plan(), "/securityGroup:SecurityGroup").find((s) => s.parent?.endsWith("-turn"))!;
+    expect(props(sg).ingress.map((i: any) => `${i.protocol}:${i.fromPort}-${i.toPort}`).sort()).toEqual(["tcp:3478-3478", "udp:3478-3478", `udp:${cfg.turn.minPort}-${cfg.turn.maxPort}`].sort());
+  });
+
+  it("keeps Redis 7 encrypted, authenticated and Multi-AZ, reachable only from the tasks", () => {
+    const redis = props(one(plan(), "/replicationGroup:ReplicationGroup"));
+    expect(redis).toMatchObject({ engine: "redis", transitEncryptionEnabled: true, atRestEncryptionEnabled: true, multiAzEnabled: true, automaticFailoverEnabled: true });
+    expect(redis.engineVersion).toMatch(/^7/);
+    expect(redis.authToken).toBeTruthy();
+    expect(redis.numCacheClusters).toBeGreaterThanOrEqual(2);
+    const redisSg = ofType(plan(), "/securityGroup:SecurityGroup").find((s) => s.name.endsWith("redis-sg"))!;
+    expect(props(redisSg).ingress ?? []).toEqual([]);
+    const rule = props(one(plan(), "/securityGroupIngressRule:SecurityGroupIngressRule"));
+    expect(rule).toMatchObject({ fromPort: 6379, toPort: 6379, ipProtocol: "tcp" });
+    expect(rule.referencedSecurityGroupId).toBeTruthy();
+    expect(rule.cidrIpv4).toBeUndefined();
+  });
+
+  it("creates an Atlas AdvancedCluster, a generated-password user, and access from the NAT addresses only", () => {
+    const cluster = props(one(plan(), "advancedCluster:AdvancedCluster"));
+    expect(cluster.replicationSpecs[0].regionConfigs[0]).toMatchObject({ providerName: "AWS", regionName: "EU_WEST_1" });
+    const user = props(one(plan(), "databaseUser:DatabaseUser"));
+    expect(user.password).toBe("[secret]");
+    const access = ofType(plan(), "projectIpAccessList:ProjectIpAccessList").map((r) => props(r));
+    const natIps = ofType(plan(), "/eip:Eip").length;
+    expect(access).toHaveLength(natIps);
+    for (const a of access) {
+      expect(a.ipAddress).toMatch(/^203\.0\.113\.\d+$/);
+      expect(a.cidrBlock).toBeUndefined();
+    }
+  });
+
+  it("serves the web client from a private bucket through CloudFront OAC, HTTPS only", () => {
+    expect(props(one(plan(), "bucketPublicAccessBlock:BucketPublicAccessBlock"))).toMatchObject({ blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+    const cdn = props(one(plan(), "distribution:Distribution"));
+    expect(cdn.defaultCacheBehavior.viewerProtocolPolicy).toBe("redirect-to-https");
+    expect(cdn.origins[0].originAccessControlId).toBeTruthy();
+    const policy = JSON.parse(props(one(plan(), "bucketPolicy:BucketPolicy")).policy);
+    expect(policy.Statement[0].Principal).toEqual({ Service: "cloudfront.amazonaws.com" });
+    expect(policy.Statement[0].Condition.StringEquals["AWS:SourceArn"]).toMatch(/^arn:/);
+  });
+
+  it("exports the web, API and TURN URLs, the Redis endpoint and a masked Atlas string; no Kinesis by default", () => {
+    const o = plan().outputs;
+    expect(o.webUrl).toMatch(/^https:\/\//);
+    expect(o.apiUrl).toMatch(/^https:\/\//);
+    expect(o.turnUrls).toEqual(expect.arrayContaining([expect.stringMatching(/^turn:.*:3478\?transport=udp$/), expect.stringMatching(/^turns:.*:5349\?transport=tcp$/), expect.stringMatching(/^turns:.*:443\?transport=tcp$/)]));
+    expect(o.redisEndpoint).toBeTruthy();
+    expect(o.atlasConnectionString).toBe("[secret]");
+    expect(o.kinesisChannelArn).toBeUndefined();
+    expect(plan().resources.some((r) => r.type === "vchat:stacks:KinesisSignaling")).toBe(false);
+  });
+});
+
+describe("environments differ where they should", () => {
+  it("prod keeps data and runs more of everything", () => {
+    const dev = offlineEnvConfig("dev");
+    const prod = offlineEnvConfig("prod");
+    expect(prod.azCount).toBeGreaterThan(dev.azCount);
+    expect(prod.retainData && !dev.retainData).toBe(true);
+    expect(plans.prod!.resources.length).toBeGreaterThan(plans.dev!.resources.length);
+    const secret = (p: OfflinePlan) => props(p.resources.find((r) => r.type.endsWith("secretsmanager/secret:Secret"))!).recoveryWindowInDays;
+    expect(secret(plans.prod!)).toBe(7);
+    expect(secret(plans.dev!)).toBe(0);
+  });
+
+  it("adds the Kinesis signaling channel only when asked, with its ARN in the outputs", () => {
+    const kvs = plans.kvs!;
+    expect(kvs.resources.some((r) => r.type === "vchat:stacks:KinesisSignaling")).toBe(true);
+    const cfn = props(kvs.resources.find((r) => r.type.endsWith("cloudformation/stack:Stack"))!);
+    expect(JSON.parse(cfn.templateBody).Resources.Channel.Type).toBe("AWS::KinesisVideo::SignalingChannel");
+    expect(kvs.outputs.kinesisChannelArn).toMatch(/^arn:aws:kinesisvideo:/);
+  });
+});
+
+describe("stack configuration", () => {
+  it("names every missing required key", () => {
+    expect(() => resolveEnvConfig("prod", {})).toThrow(ConfigError);
+    expect(() => resolveEnvConfig("prod", {})).toThrow(/certificateArn[\s\S]*atlas\.orgId/);
+  });
+  it("refuses a coturn older than 4.9 and unpinned images", () => {
+    expect(() => offlineEnvConfig("dev", { coturnImage: "coturn/coturn:4.6.1" })).toThrow(/older than 4\.9\.0/);
+    expect(() => offlineEnvConfig("dev", { coturnImage: "coturn/coturn:latest" })).toThrow(/pin a version/);
+    expect(offlineEnvConfig("dev", { coturnImage: "coturn/coturn:4.9.0-alpine" }).turn.coturnImage).toBe("coturn/coturn:4.9.0-alpine");
+  });
+  it("is frozen", () => {
+    const cfg = offlineEnvConfig("dev");
+    expect(Object.isFrozen(cfg) && Object.isFrozen(cfg.turn)).toBe(true);
+  });
+  it("converts CIDRs to coturn ranges", () => {
+    expect(cidrToRange("10.20.0.0/16")).toBe("10.20.0.0-10.20.255.255");
+    expect(cidrToRange("172.16.0.0/12")).toBe("172.16.0.0-172.31.255.255");
+  });
+});
+
+// --- one test per rule: a violating resource is caught ---
+const rec = (type: string, p: Record<string, unknown>, name = "bad"): ResourceRecord => ({ type, name, props: p });
+const sg = (ingress: unknown[]) => rec("aws:ec2/securityGroup:SecurityGroup", { ingress });
+const ud = (text: string) => Buffer.from(text).toString("base64");
+const goodCoturn = (plans_: () => OfflinePlan) => Buffer.from(String(plans_().resources.find((r) => r.type.endsWith("launchTemplate:LaunchTemplate"))!.props.userData), "base64").toString("utf8");
+const violations = (name: string, r: ResourceRecord[]) => checkAll(r, rules.filter((x) => x.name === name));
+
+describe("each security rule catches a violating resource", () => {
+  it("has the rules the issue asks for", () => {
+    expect(rules.map((r) => r.name)).toEqual(expect.arrayContaining(["no-ssh-from-anywhere", "redis-encrypted", "imdsv2-required", "s3-public-access-blocked", "turn-denies-private-peers", "only-turn-and-web-ports-public"]));
+  });
+
+  it("no-ssh-from-anywhere", () => {
+    expect(violations("no-ssh-from-anywhere", [sg([{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }])])).toHaveLength(1);
+    expect(violations("no-ssh-from-anywhere", [sg([{ protocol: "-1", fromPort: 0, toPort: 0, ipv6CidrBlocks: ["::/0"] }])])).toHaveLength(1);
+    expect(violations("no-ssh-from-anywhere", [rec("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", { ipProtocol: "tcp", fromPort: 20, toPort: 25, cidrIpv4: "0.0.0.0/0" })])).toHaveLength(1);
+    expect(violations("no-ssh-from-anywhere", [sg([{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["10.0.0.0/8"] }])])).toHaveLength(0);
+  });
+
+  it("only-turn-and-web-ports-public", () => {
+    expect(violations("only-turn-and-web-ports-public", [sg([{ protocol: "tcp", fromPort: 6379, toPort: 6379, cidrBlocks: ["0.0.0.0/0"] }])])).toHaveLength(1);
+    expect(violations("only-turn-and-web-ports-public", [sg([{ protocol: "udp", fromPort: 1000, toPort: 65535, cidrBlocks: ["0.0.0.0/0"] }])])).toHaveLength(1);
+    expect(violations("only-turn-and-web-ports-public", [sg([{ protocol: "tcp", fromPort: 49152, toPort: 65535, cidrBlocks: ["0.0.0.0/0"] }])])).toHaveLength(1);
+    expect(violations("only-turn-and-web-ports-public", [sg([{ protocol: "udp", fromPort: 49152, toPort: 65535, cidrBlocks: ["0.0.0.0/0"] }, { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] }])])).toHaveLength(0);
+  });
+
+  it("redis-encrypted", () => {
+    const type = "aws:elasticache/replicationGroup:ReplicationGroup";
+    expect(violations("redis-encrypted", [rec(type, { transitEncryptionEnabled: false, atRestEncryptionEnabled: true, authToken: "x" })])).toHaveLength(1);
+    expect(violations("redis-encrypted", [rec(type, { transitEncryptionEnabled: true, atRestEncryptionEnabled: false, authToken: "x" })])).toHaveLength(1);
+    expect(violations("redis-encrypted", [rec(type, { transitEncryptionEnabled: true, atRestEncryptionEnabled: true })])).toHaveLength(1);
+    expect(violations("redis-encrypted", [rec("aws:elasticache/cluster:Cluster", { engine: "redis" })])).toHaveLength(1);
+  });
+
+  it("imdsv2-required", () => {
+    const type = "aws:ec2/launchTemplate:LaunchTemplate";
+    expect(violations("imdsv2-required", [rec(type, { metadataOptions: { httpTokens: "optional", httpPutResponseHopLimit: 1 } })])).toHaveLength(1);
+    expect(violations("imdsv2-required", [rec(type, { metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 2 } })])).toHaveLength(1);
+    expect(violations("imdsv2-required", [rec("aws:ec2/instance:Instance", {})])).toHaveLength(2);
+  });
+
+  it("s3-public-access-blocked", () => {
+    const pab = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock";
+    expect(violations("s3-public-access-blocked", [rec(pab, { bucket: "b", blockPublicAcls: true, blockPublicPolicy: false, ignorePublicAcls: true, restrictPublicBuckets: true })])).toHaveLength(1);
+    // A bucket without any block is caught by the stack-level check.
+    expect(violations("s3-public-access-blocked", [{ type: "aws:s3/bucket:Bucket", name: "lonely", id: "lonely-123", props: {} }])).toEqual([expect.objectContaining({ resource: "lonely" })]);
+    expect(violations("s3-public-access-blocked", [{ type: "aws:s3/bucket:Bucket", name: "b", id: "b-1", props: { acl: "public-read" } }, rec(pab, { bucket: "b-1", blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true })])).toHaveLength(1);
+  });
+
+  it("turn-denies-private-peers", () => {
+    const type = "aws:ec2/launchTemplate:LaunchTemplate";
+    const good = goodCoturn(() => plans.dev!);
+    expect(violations("turn-denies-private-peers", [rec(type, { userData: ud(good) })])).toHaveLength(0);
+    expect(violations("turn-denies-private-peers", [rec(type, { userData: ud(good.replace("denied-peer-ip=10.0.0.0-10.255.255.255\n", "")) })])).toEqual([expect.objectContaining({ message: "denied-peer-ip=10.0.0.0-10.255.255.255 missing" })]);
+    expect(violations("turn-denies-private-peers", [rec(type, { userData: ud(good.replace("no-multicast-peers\n", "no-multicast-peers\nallow-loopback-peers\n")) })])).toEqual([expect.objectContaining({ message: "allow-loopback-peers is set" })]);
+    expect(violations("turn-denies-private-peers", [rec(type, { userData: ud(good.replace("denied-peer-ip=169.254.169.254\n", "")) })])).toHaveLength(1);
+  });
+
+  it("coturn-version-pinned", () => {
+    const type = "aws:ec2/launchTemplate:LaunchTemplate";
+    const good = goodCoturn(() => plans.dev!);
+    expect(violations("coturn-version-pinned", [rec(type, { userData: ud(good) })])).toHaveLength(0);
+    expect(violations("coturn-version-pinned", [rec(type, { userData: ud(good.replace(/coturn\/coturn:\S+/, "coturn/coturn:4.6.1")) })])).toEqual([expect.objectContaining({ message: "coturn 4.6.1 is older than 4.9.0" })]);
+  });
+
+  it("https-only", () => {
+    expect(violations("https-only", [rec("aws:cloudfront/distribution:Distribution", { defaultCacheBehavior: { viewerProtocolPolicy: "allow-all" } })])).toHaveLength(1);
+    expect(violations("https-only", [rec("aws:lb/listener:Listener", { protocol: "HTTP", port: 80, defaultActions: [{ type: "forward", targetGroupArn: "x" }] })])).toHaveLength(1);
+  });
+});
