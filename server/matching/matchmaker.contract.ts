@@ -57,6 +57,26 @@ export function matchmakerContract(
       expect(await mm.queueLength()).toBe(0);
     });
 
+    it("serves users who joined in the same millisecond in arrival order", async () => {
+      const mm = await make();
+      await mm.join(user("a", { interests: ["x"] }), T0);
+      await mm.join(user("b"), T0);
+      expect(pairOf(await mm.join(user("c"), T0 + WAIT))).toEqual(["a", "c"]);
+      expect(pairOf(await mm.join(user("d"), T0 + WAIT + 1))).toEqual(["b", "d"]);
+      // The same with the plain user first.
+      const t1 = T0 + 2 * WAIT;
+      await mm.join(user("e"), t1);
+      await mm.join(user("f", { interests: ["x"] }), t1);
+      expect(pairOf(await mm.join(user("g"), t1 + WAIT))).toEqual(["e", "g"]);
+      expect(await mm.leave("f")).toBe(true);
+      // A re-join that finds a partner: the one who came first still offers.
+      await mm.join(user("h", { avoid: ["i"] }), T0 + 4 * WAIT);
+      await mm.join(user("i"), T0 + 4 * WAIT);
+      const s = await mm.join(user("h"), T0 + 4 * WAIT);
+      expect(s?.offerer.userId).toBe("h");
+      expect(s?.answerer.userId).toBe("i");
+    });
+
     it("makes the call relay-only when either party asks", async () => {
       const mm = await make();
       await mm.join(user("a", { relayOnly: true }), T0);
@@ -402,7 +422,165 @@ export function matchmakerContract(
         { numRuns: 60 },
       );
     });
+
+    it("pairs exactly as the plain reference model of the rules (FIFO, interests, blocks, cooldown)", async () => {
+      const users = Array.from({ length: 10 }, (_, i) => `r${i}`);
+      const topics = ["a", "b", "c", "d"];
+      const op = fc.oneof(
+        {
+          weight: 6,
+          arbitrary: fc.record({
+            kind: fc.constant("join" as const),
+            user: fc.constantFrom(...users),
+            interests: fc.subarray(topics, { maxLength: 2 }),
+            avoid: fc.subarray(users, { maxLength: 2 }),
+            relayOnly: fc.boolean(),
+          }),
+        },
+        { weight: 1, arbitrary: fc.record({ kind: fc.constant("leave" as const), user: fc.constantFrom(...users) }) },
+        {
+          weight: 2,
+          arbitrary: fc.record({ kind: fc.constant("end" as const), pick: fc.nat(), keepApart: fc.boolean() }),
+        },
+        { weight: 2, arbitrary: fc.record({ kind: fc.constant("sweep" as const) }) },
+      );
+      // Many steps of 0 ms: ties in join time must still be served in arrival order.
+      const step = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 4000 }));
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.tuple(op, step), { minLength: 5, maxLength: 40 }), async (ops) => {
+          const mm = await create({ interestWaitMs: WAIT, rematchCooldownMs: COOLDOWN });
+          const model = referenceModel(WAIT, COOLDOWN);
+          const ids = new Map<string, string>(); // model session key → real session id
+          const expectSame = (real: LiveSession | null, want: ModelSession | null) => {
+            if (!want) {
+              expect(real).toBeNull();
+              return;
+            }
+            expect(real).not.toBeNull();
+            expect({
+              offerer: real!.offerer.userId,
+              answerer: real!.answerer.userId,
+              sharedInterests: [...real!.sharedInterests].sort(),
+              relayOnly: real!.relayOnly,
+              waitedMs: real!.waitedMs,
+              startedAt: real!.startedAt,
+            }).toEqual({ ...want, sharedInterests: [...want.sharedInterests].sort() });
+            ids.set(`${want.offerer}|${want.answerer}`, real!.id);
+          };
+          try {
+            let now = T0;
+            for (const [o, dt] of ops) {
+              now += dt;
+              if (o.kind === "join") {
+                const entry = user(o.user, { interests: o.interests, avoid: o.avoid, relayOnly: o.relayOnly });
+                const want = model.join(entry, now);
+                if (want === "busy") {
+                  await expect(mm.join(entry, now)).rejects.toMatchObject({ code: "ALREADY_IN_CALL" });
+                } else {
+                  expectSame(await mm.join(entry, now), want);
+                }
+              } else if (o.kind === "leave") {
+                expect(await mm.leave(o.user)).toBe(model.leave(o.user));
+              } else if (o.kind === "end") {
+                const ended = model.end(o.pick, o.keepApart, now);
+                if (!ended) continue;
+                const id = ids.get(`${ended.offerer}|${ended.answerer}`)!;
+                expect((await mm.endSession(id, { keepApart: o.keepApart, now }))?.id).toBe(id);
+              } else {
+                const want = model.sweep(now);
+                const real = await mm.sweep(now);
+                expect(real).toHaveLength(want.length);
+                real.forEach((r, i) => expectSame(r, want[i]!));
+              }
+              expect(await mm.queueLength()).toBe(model.queueLength());
+            }
+          } finally {
+            await mm.close();
+          }
+        }),
+        { numRuns: 60 },
+      );
+    });
   });
+}
+
+interface ModelSession {
+  offerer: string;
+  answerer: string;
+  sharedInterests: string[];
+  relayOnly: boolean;
+  waitedMs: { offerer: number; answerer: number };
+  startedAt: number;
+}
+
+/**
+ * The matching rules written as plainly as possible (arrays, linear scans) to check the real
+ * implementations against: FIFO by first join, a re-join keeps the place, compatible means
+ * different users, no block either way, not kept apart, and a shared interest or both open.
+ */
+function referenceModel(waitMs: number, cooldownMs: number) {
+  interface Waiter {
+    entry: QueueEntry;
+    since: number;
+  }
+  let waiting: Waiter[] = [];
+  const live: ModelSession[] = [];
+  const apart = new Map<string, number>();
+  const key = (a: string, b: string) => [a, b].sort().join("|");
+  const open = (w: Waiter, now: number) => w.entry.interests.length === 0 || now - w.since >= waitMs;
+  const compatible = (a: Waiter, b: Waiter, now: number) =>
+    a.entry.userId !== b.entry.userId &&
+    !a.entry.avoid.includes(b.entry.userId) &&
+    !b.entry.avoid.includes(a.entry.userId) &&
+    (apart.get(key(a.entry.userId, b.entry.userId)) ?? -Infinity) <= now &&
+    (a.entry.interests.some((i) => b.entry.interests.includes(i)) || (open(a, now) && open(b, now)));
+  const pair = (a: Waiter, b: Waiter, now: number): ModelSession => {
+    // `waiting` is in FIFO order: the one found first waited longer.
+    const [o, w] = waiting.indexOf(a) < waiting.indexOf(b) ? [a, b] : [b, a];
+    waiting = waiting.filter((x) => x !== a && x !== b);
+    const s: ModelSession = {
+      offerer: o.entry.userId,
+      answerer: w.entry.userId,
+      sharedInterests: o.entry.interests.filter((i) => w.entry.interests.includes(i)),
+      relayOnly: o.entry.relayOnly || w.entry.relayOnly,
+      waitedMs: { offerer: now - o.since, answerer: now - w.since },
+      startedAt: now,
+    };
+    live.push(s);
+    return s;
+  };
+  const partnerOf = (self: Waiter, now: number) => waiting.find((w) => w !== self && compatible(self, w, now));
+  return {
+    join(entry: QueueEntry, now: number): ModelSession | null | "busy" {
+      if (live.some((s) => s.offerer === entry.userId || s.answerer === entry.userId)) return "busy";
+      let self = waiting.find((w) => w.entry.userId === entry.userId);
+      if (self) self.entry = entry;
+      else waiting.push((self = { entry, since: now }));
+      const partner = partnerOf(self, now);
+      return partner ? pair(self, partner, now) : null;
+    },
+    leave(userId: string): boolean {
+      const before = waiting.length;
+      waiting = waiting.filter((w) => w.entry.userId !== userId);
+      return waiting.length < before;
+    },
+    sweep(now: number): ModelSession[] {
+      const made: ModelSession[] = [];
+      for (const w of [...waiting]) {
+        if (!waiting.includes(w)) continue;
+        const partner = partnerOf(w, now);
+        if (partner) made.push(pair(w, partner, now));
+      }
+      return made;
+    },
+    end(pick: number, keepApart: boolean, now: number): ModelSession | null {
+      if (live.length === 0) return null;
+      const [s] = live.splice(pick % live.length, 1);
+      if (keepApart) apart.set(key(s!.offerer, s!.answerer), now + cooldownMs);
+      return s!;
+    },
+    queueLength: () => waiting.length,
+  };
 }
 
 /** A queue entry for tests: ids and names derived from the user id. */
