@@ -1,0 +1,288 @@
+/**
+ * One bot user: guest login, `GET /api/ice`, Socket.IO, `lobby:join`, and for each
+ * `match:found` a `BotPeer` negotiating as the role says. Each finished call becomes a
+ * `CallLeg`, and its `call:stats` goes to the server.
+ */
+import { io, type Socket } from "socket.io-client";
+import {
+  authResponse,
+  iceResponse,
+  paths,
+  type Ack,
+  type CallStats,
+  type ClientToServerEvents,
+  type MatchFound,
+  type ServerToClientEvents,
+  type Signal,
+} from "../protocol/index.ts";
+import { now } from "./clock.ts";
+import { rewriteTurnUrls } from "./ice.ts";
+import type { Pacer, VideoFrames } from "./media.ts";
+import { BotPeer, type PeerResult } from "./peer.ts";
+import type { BotConfig, CallLeg } from "./types.ts";
+
+type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export type BotState = "starting" | "waiting" | "connecting" | "up" | "stopped";
+
+/** An error from the server or the network, with the stable code when the server gave one. */
+export class BotError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "BotError";
+    this.code = code;
+  }
+}
+
+interface ActiveCall {
+  match: MatchFound;
+  matchedAt: number;
+  joinToMatchMs: number | null;
+  peer: BotPeer;
+  churnTimer: NodeJS.Timeout | null;
+  ending: boolean;
+}
+
+export interface BotDeps {
+  pacer: Pacer;
+  vp8Frames?: () => VideoFrames;
+  onLeg: (leg: CallLeg) => void;
+  onError: (err: Error) => void;
+}
+
+/** Pause before joining again after a failed call, so a broken TURN does not spin the lobby. */
+const rejoinAfterFailureMs = 1000;
+
+export class Bot {
+  readonly name: string;
+  state: BotState = "starting";
+  userId: string | null = null;
+  callsDone = 0;
+  callsFailed = 0;
+  private readonly cfg: BotConfig;
+  private readonly deps: BotDeps;
+  private socket: ClientSocket | null = null;
+  private call: ActiveCall | null = null;
+  private joinedAt: number | null = null;
+  private running = false;
+  private rejoinTimer: NodeJS.Timeout | null = null;
+
+  constructor(cfg: BotConfig, index: number, deps: BotDeps) {
+    this.cfg = cfg;
+    this.deps = deps;
+    this.name = `${cfg.nickname}${index}`;
+  }
+
+  /** Logs in, checks the ICE endpoint, connects and joins the lobby. */
+  async start(): Promise<void> {
+    this.running = true;
+    const base = this.cfg.url.replace(/\/+$/, "");
+    const auth = authResponse.parse(await this.http(`${base}${paths.guest}`, { method: "POST", body: JSON.stringify({ nickname: this.name }) }));
+    this.userId = auth.user.id;
+    // The same call a browser makes before joining: a broken /api/ice must show here.
+    iceResponse.parse(await this.http(`${base}${paths.ice}`, { headers: { authorization: `Bearer ${auth.token}` } }));
+    if (!this.running) return;
+
+    const socket: ClientSocket = io(base, { auth: { token: auth.token }, transports: ["websocket"], reconnection: false, timeout: 10_000 });
+    this.socket = socket;
+    socket.on("match:found", (m) => void this.onMatch(m));
+    socket.on("signal", (s) => void this.onSignal(s));
+    socket.on("call:ended", (e) => {
+      if (this.call?.match.sessionId === e.sessionId) void this.endCall(`peer-${e.reason}`, "none");
+    });
+    socket.on("error", (e) => this.deps.onError(new BotError(e.code, e.message)));
+    socket.on("disconnect", (reason) => {
+      if (this.running) this.deps.onError(new BotError("DISCONNECTED", `${this.name}: signaling disconnected (${reason})`));
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", () => resolve());
+      socket.once("connect_error", (err) => reject(new BotError("UNAVAILABLE", `signaling: ${err.message}`)));
+    });
+    await this.join();
+  }
+
+  private async http(url: string, init: RequestInit): Promise<unknown> {
+    const res = await fetch(url, { ...init, headers: { "content-type": "application/json", ...init.headers }, signal: AbortSignal.timeout(10_000) });
+    const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
+    if (!res.ok) throw new BotError(body?.error?.code ?? `HTTP_${res.status}`, `${new URL(url).pathname}: ${body?.error?.message ?? res.statusText}`);
+    return body;
+  }
+
+  private emitAck<T extends object>(event: "lobby:join" | "call:next" | "call:end" | "call:stats" | "lobby:leave", payload?: unknown): Promise<Ack<T>> {
+    const socket = this.socket;
+    if (!socket?.connected) return Promise.resolve({ ok: false, error: { code: "UNAVAILABLE", message: "not connected" } });
+    return new Promise((resolve) => {
+      const done = (r: Ack<T>) => resolve(r);
+      const timeout = socket.timeout(10_000) as unknown as { emit: (...args: unknown[]) => void };
+      const cb = (err: Error | null, r: Ack<T>) => done(err ? { ok: false, error: { code: "UNAVAILABLE", message: "no ack within 10 s" } } : r);
+      if (payload === undefined) timeout.emit(event, cb);
+      else timeout.emit(event, payload, cb);
+    });
+  }
+
+  private async join(): Promise<void> {
+    if (!this.running) return;
+    this.state = "waiting";
+    this.joinedAt = now();
+    const ack = await this.emitAck("lobby:join", {
+      ...(this.cfg.interests.length ? { interests: this.cfg.interests } : {}),
+      relayOnly: this.cfg.relay === "only",
+    });
+    if (!ack.ok) this.deps.onError(new BotError(ack.error.code, `lobby:join: ${ack.error.message}`));
+  }
+
+  private async onMatch(m: MatchFound): Promise<void> {
+    if (!this.running || this.call) return;
+    const matchedAt = now();
+    this.state = "connecting";
+    const servers = rewriteTurnUrls(m.iceServers, this.cfg.turnRewrites);
+    const relay = this.cfg.relay;
+    const peer = new BotPeer({
+      role: m.role,
+      iceServers: relay === "never" ? servers.filter((s) => ![s.urls].flat().some((u) => /^turns?:/i.test(u))) : servers,
+      iceTransportPolicy: relay === "only" ? "relay" : relay === "never" ? "all" : m.iceTransportPolicy,
+      turnTransport: this.cfg.turnTransport,
+      media: this.cfg.media,
+      bitrateKbps: this.cfg.bitrateKbps,
+      pacer: this.deps.pacer,
+      vp8Frames: this.deps.vp8Frames,
+      matchedAt,
+      connectTimeoutMs: this.cfg.connectTimeoutMs,
+      sendSignal: (s) => this.socket?.emit("signal", { sessionId: m.sessionId, ...s }),
+    });
+    const call: ActiveCall = {
+      match: m,
+      matchedAt,
+      joinToMatchMs: this.joinedAt === null ? null : Math.round((matchedAt - this.joinedAt) * 10) / 10,
+      peer,
+      churnTimer: null,
+      ending: false,
+    };
+    this.call = call;
+    void peer.settled.then((ok) => {
+      if (this.call !== call || call.ending) return;
+      if (!ok) return void this.endCall("failed", "end");
+      this.state = "up";
+      if (this.cfg.churnMs !== null) call.churnTimer = setTimeout(() => void this.endCall("self-next", "next"), this.cfg.churnMs);
+    });
+    await peer.start().catch((err) => this.deps.onError(err as Error));
+  }
+
+  private async onSignal(s: Signal): Promise<void> {
+    if (this.call?.match.sessionId === s.sessionId) await this.call.peer.onSignal(s);
+  }
+
+  /**
+   * Ends the current call: measures, tells the server (`call:next`, `call:end` or nothing when
+   * the peer already ended it), sends `call:stats`, and joins again while the run goes on.
+   */
+  private async endCall(end: string, tell: "next" | "end" | "none"): Promise<void> {
+    const call = this.call;
+    if (!call || call.ending) return;
+    call.ending = true;
+    if (call.churnTimer) clearTimeout(call.churnTimer);
+    const result = await call.peer.close();
+    const leg = this.toLeg(call, result, end);
+    this.call = null;
+    if (leg.connected) this.callsDone++;
+    else this.callsFailed++;
+    this.deps.onLeg(leg);
+    const sessionId = call.match.sessionId;
+    // Stats first: they are accepted during or after the call, and a `next` re-queues at once.
+    const stats = await this.emitAck("call:stats", { sessionId, stats: toCallStats(leg) });
+    if (!stats.ok && this.running) this.deps.onError(new BotError(stats.error.code, `call:stats: ${stats.error.message}`));
+    if (tell === "next" && this.running) {
+      this.state = "waiting";
+      this.joinedAt = now();
+      const ack = await this.emitAck("call:next", { sessionId });
+      if (!ack.ok) this.deps.onError(new BotError(ack.error.code, `call:next: ${ack.error.message}`));
+      return;
+    }
+    if (tell !== "none") await this.emitAck("call:end", { sessionId });
+    if (!this.running) return;
+    this.state = "waiting";
+    if (end === "failed") this.rejoinTimer = setTimeout(() => void this.join(), rejoinAfterFailureMs);
+    else await this.join();
+  }
+
+  private toLeg(call: ActiveCall, r: PeerResult, end: string): CallLeg {
+    const expected = r.audio.packetsExpected + r.video.packetsExpected;
+    const lost = r.audio.packetsLost + r.video.packetsLost;
+    const bytes = r.audio.bytesReceived + r.video.bytesReceived;
+    const round = (x: number | null) => (x === null ? null : Math.round(x * 100) / 100);
+    return {
+      sessionId: call.match.sessionId,
+      bot: this.name,
+      userId: this.userId,
+      role: call.match.role,
+      peerId: call.match.peer.id,
+      joinToMatchMs: call.joinToMatchMs,
+      iceMs: r.iceMs,
+      dtlsMs: r.dtlsMs,
+      firstMediaMs: r.firstMediaMs,
+      connected: r.connected,
+      localCandidateType: r.localCandidateType,
+      remoteCandidateType: r.remoteCandidateType,
+      transport: r.transport,
+      packetsExpected: expected,
+      packetsLost: lost,
+      lossPct: expected > 0 ? round((100 * lost) / expected) : null,
+      jitterMs: r.video.packetsReceived ? round(r.video.jitterMs) : r.audio.packetsReceived ? round(r.audio.jitterMs) : null,
+      oneWayDelayMs: round(r.audio.oneWayDelayMs ?? r.video.oneWayDelayMs),
+      rttMs: round(r.rttMs),
+      bitrateKbps: r.mediaSeconds > 0 ? round((bytes * 8) / 1000 / r.mediaSeconds) : null,
+      framesReceived: r.video.framesReceived,
+      freezes: r.video.freezes,
+      freezeMs: Math.round(r.video.freezeMs),
+      foreignPackets: r.foreignPackets,
+      mediaSeconds: round(r.mediaSeconds) ?? 0,
+      failure: r.failure,
+      end,
+    };
+  }
+
+  /** Ends the current call (its leg counts, stats are sent) and leaves. */
+  async stop(): Promise<void> {
+    if (!this.running && this.state === "stopped") return;
+    this.running = false;
+    if (this.rejoinTimer) clearTimeout(this.rejoinTimer);
+    if (this.call) await this.endCall("run-end", "end");
+    else if (this.socket?.connected) await this.emitAck("lobby:leave");
+    this.socket?.disconnect();
+    this.state = "stopped";
+  }
+
+  /** Live packet counts of the call in progress. */
+  liveLoss(): { lost: number; expected: number } {
+    return this.call?.peer.liveLoss() ?? { lost: 0, expected: 0 };
+  }
+}
+
+/** The `call:stats` payload for a leg: the protocol's known fields. */
+export function toCallStats(leg: CallLeg): CallStats {
+  const stats: CallStats = {};
+  const put = <K extends keyof CallStats>(k: K, v: CallStats[K] | null | undefined) => {
+    if (v !== null && v !== undefined) stats[k] = v;
+  };
+  put("setupMs", leg.firstMediaMs ?? undefined);
+  put("iceMs", leg.iceMs ?? undefined);
+  put("dtlsMs", leg.dtlsMs ?? undefined);
+  put("firstMediaMs", leg.firstMediaMs ?? undefined);
+  const types = ["host", "srflx", "prflx", "relay"] as const;
+  const asType = (t: string | null) => (types as readonly string[]).includes(t ?? "") ? (t as (typeof types)[number]) : undefined;
+  put("localCandidateType", asType(leg.localCandidateType));
+  put("remoteCandidateType", asType(leg.remoteCandidateType));
+  put("transport", leg.transport === "udp" || leg.transport === "tcp" || leg.transport === "tls" ? leg.transport : undefined);
+  put("lossPct", leg.lossPct === null ? undefined : Math.min(100, leg.lossPct));
+  put("jitterMs", leg.jitterMs ?? undefined);
+  put("oneWayDelayMs", leg.oneWayDelayMs ?? undefined);
+  put("rttMs", leg.rttMs ?? undefined);
+  put("bitrateKbps", leg.bitrateKbps ?? undefined);
+  put("freezes", leg.freezes);
+  put("packetsLost", leg.packetsLost);
+  put("packetsReceived", Math.max(0, leg.packetsExpected - leg.packetsLost));
+  put("framesDecoded", leg.framesReceived);
+  if (leg.failure) put("failure", leg.failure.slice(0, 200));
+  return stats;
+}

@@ -1,0 +1,88 @@
+/**
+ * The bots of one thread: starts them on their ramp schedule, shares one pacer, reports counts
+ * and finished calls, and stops them on request. Runs inside a worker thread (`worker.ts`) or,
+ * with `workers: 0`, in the caller's thread.
+ */
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { Bot } from "./bot.ts";
+import { now } from "./clock.ts";
+import { Pacer, type VideoFrames } from "./media.ts";
+import type { BotCounts, CallLeg, WorkerInit } from "./types.ts";
+import { loadVp8Clip } from "./vp8.ts";
+
+export interface GroupHandle {
+  counts(): BotCounts;
+  /** Ends every call (legs are reported) and disconnects. */
+  stop(): Promise<BotCounts>;
+}
+
+export function runGroup(init: WorkerInit, out: { leg(leg: CallLeg): void }): GroupHandle {
+  const pacer = new Pacer();
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  let vp8: (() => VideoFrames) | undefined;
+  if (init.config.media === "vp8") {
+    const clip = loadVp8Clip();
+    vp8 = () => clip.player();
+  }
+  const bots: Bot[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  let errors = 0;
+  let lastError: string | null = null;
+  let finishedLost = 0;
+  let finishedExpected = 0;
+  const onError = (err: Error) => {
+    errors++;
+    lastError = err.message.slice(0, 300);
+  };
+  for (const { index, startAtMs } of init.bots) {
+    const bot = new Bot(init.config, index, {
+      pacer,
+      vp8Frames: vp8,
+      onLeg: (leg) => {
+        finishedLost += leg.packetsLost;
+        finishedExpected += leg.packetsExpected;
+        out.leg(leg);
+      },
+      onError,
+    });
+    bots.push(bot);
+    const delay = Math.max(0, init.t0 + startAtMs - now());
+    timers.push(
+      setTimeout(() => {
+        bot.start().catch((err: Error) => {
+          onError(err);
+          bot.state = "stopped";
+        });
+      }, delay),
+    );
+  }
+
+  const counts = (): BotCounts => {
+    const c: BotCounts = { bots: bots.length, starting: 0, waiting: 0, connecting: 0, up: 0, callsDone: 0, callsFailed: 0, lost: finishedLost, expected: finishedExpected, loopLagMs: 0, errors, lastError };
+    for (const b of bots) {
+      if (b.state === "starting") c.starting++;
+      else if (b.state === "waiting") c.waiting++;
+      else if (b.state === "connecting") c.connecting++;
+      else if (b.state === "up") c.up++;
+      c.callsDone += b.callsDone;
+      c.callsFailed += b.callsFailed;
+      const live = b.liveLoss();
+      c.lost += live.lost;
+      c.expected += live.expected;
+    }
+    c.loopLagMs = Math.round(lag.percentile(99) / 1e4) / 100;
+    lag.reset();
+    return c;
+  };
+
+  return {
+    counts,
+    async stop() {
+      for (const t of timers) clearTimeout(t);
+      await Promise.all(bots.map((b) => b.stop().catch(onError)));
+      lag.disable();
+      return counts();
+    },
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * ICE configuration helpers: choosing the TURN URL a bot uses and pointing TURN URLs at an
+ * impairment proxy or another server.
+ */
+import type { IceServer } from "../protocol/index.ts";
+
+export const turnTransports = ["udp", "tcp", "tls"] as const;
+export type TurnTransport = (typeof turnTransports)[number];
+
+function urlsOf(server: IceServer): string[] {
+  return Array.isArray(server.urls) ? server.urls : [server.urls];
+}
+
+/** The ICE server entry narrowed to the one TURN URL matching `transport`, or null. */
+export function pickTurnUrl(servers: IceServer[], transport: TurnTransport): { url: string; server: IceServer } | null {
+  for (const server of servers) {
+    for (const url of urlsOf(server)) {
+      const parsed = tryParseTurnUrl(url);
+      if (parsed && parsed.transport === transport) return { url, server: { ...server, urls: url } };
+    }
+  }
+  return null;
+}
+
+export interface TurnUrl {
+  host: string;
+  port: number;
+  transport: TurnTransport;
+}
+
+/** host, port and transport of a `turn:`/`turns:` URL (RFC 7065). */
+export function parseTurnUrl(url: string): TurnUrl {
+  const parsed = tryParseTurnUrl(url);
+  if (!parsed) throw new Error(`not a TURN URL: ${url}`);
+  return parsed;
+}
+
+function tryParseTurnUrl(url: string): TurnUrl | null {
+  const m = /^(turns?):(\[[^\]]+\]|[^:?\[\]]+)(?::(\d+))?(?:\?transport=(udp|tcp))?$/i.exec(url.trim());
+  if (!m) return null;
+  const secure = m[1]!.toLowerCase() === "turns";
+  const host = m[2]!.replace(/^\[|\]$/g, "");
+  const port = m[3] ? Number(m[3]) : secure ? 5349 : 3478;
+  const transport: TurnTransport = secure ? "tls" : ((m[4]?.toLowerCase() as "udp" | "tcp" | undefined) ?? "udp");
+  return { host, port, transport };
+}
+
+/** Key of a TURN endpoint in a rewrite map: `transport/host:port`. */
+export function turnKey(t: TurnUrl): string {
+  return `${t.transport}/${t.host}:${t.port}`;
+}
+
+/**
+ * Returns `servers` with every TURN URL whose endpoint is in `rewrites` pointed at the new
+ * `host:port` (scheme and transport kept). Credentials are untouched.
+ */
+export function rewriteTurnUrls(servers: IceServer[], rewrites: Record<string, string>): IceServer[] {
+  if (Object.keys(rewrites).length === 0) return servers;
+  return servers.map((server) => {
+    const urls = urlsOf(server).map((url) => {
+      const t = tryParseTurnUrl(url);
+      const to = t && rewrites[turnKey(t)];
+      if (!t || !to) return url;
+      const scheme = t.transport === "tls" ? "turns" : "turn";
+      const host = to.replace(/:(\d+)$/, "");
+      const port = /:(\d+)$/.exec(to)?.[1];
+      const h = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+      return `${scheme}:${h}:${port}${t.transport === "tls" ? "?transport=tcp" : `?transport=${t.transport}`}`;
+    });
+    return { ...server, urls };
+  });
+}
+
+/** All TURN endpoints named in `servers`. */
+export function turnEndpoints(servers: IceServer[]): TurnUrl[] {
+  const out = new Map<string, TurnUrl>();
+  for (const s of servers) for (const url of urlsOf(s)) {
+    const t = tryParseTurnUrl(url);
+    if (t) out.set(turnKey(t), t);
+  }
+  return [...out.values()];
+}

@@ -1,0 +1,287 @@
+/**
+ * What a bot sends and how the receiver reads it back.
+ *
+ * `synthetic`: each RTP payload starts with a small measuring header (stream seq, send time,
+ * frame id, frame end) and is padded to the target bitrate; audio 50 packets/s, video 30
+ * frames/s. `vp8`: a real VP8 clip (see `vp8.ts`) with the same measuring fields riding in an
+ * RTP header extension, so a browser partner decodes real video.
+ */
+import { RtpHeader, RtpPacket, type MediaStreamTrack } from "werift";
+import { now } from "./clock.ts";
+import { StreamStats } from "./metrics.ts";
+
+export const mediaKinds = ["synthetic", "vp8"] as const;
+export type MediaKind = (typeof mediaKinds)[number];
+
+/** URI of our measuring header extension (seq uint32 + send time float64, 12 bytes). */
+export const measureExtUri = "urn:vchat:bots:seq-send-time";
+/** One-byte header extension id (RFC 8285 §4.2: 1–14). */
+export const measureExtId = 14;
+
+export const audioIntervalMs = 20;
+export const videoFps = 30;
+export const videoIntervalMs = 1000 / videoFps;
+const maxPayload = 1100;
+const magic = 0x5643; // "VC"
+export const syntheticHeaderBytes = 24;
+
+export interface SyntheticFields {
+  kind: "audio" | "video";
+  seq: number;
+  sentAt: number;
+  frameId: number;
+  frameEnd: boolean;
+}
+
+/** Writes the measuring header into `buf` (at least `syntheticHeaderBytes` long). */
+export function writeSynthetic(buf: Buffer, f: SyntheticFields): Buffer {
+  buf.writeUInt16BE(magic, 0);
+  buf.writeUInt8(f.kind === "audio" ? 1 : 2, 2);
+  buf.writeUInt8(f.frameEnd ? 1 : 0, 3);
+  buf.writeUInt32BE(f.seq >>> 0, 4);
+  buf.writeDoubleBE(f.sentAt, 8);
+  buf.writeUInt32BE(f.frameId >>> 0, 16);
+  return buf;
+}
+
+/** Reads the measuring header, or null when the payload is not ours (e.g. a browser's media). */
+export function readSynthetic(buf: Buffer): SyntheticFields | null {
+  if (buf.length < syntheticHeaderBytes || buf.readUInt16BE(0) !== magic) return null;
+  const k = buf.readUInt8(2);
+  if (k !== 1 && k !== 2) return null;
+  return {
+    kind: k === 1 ? "audio" : "video",
+    frameEnd: (buf.readUInt8(3) & 1) === 1,
+    seq: buf.readUInt32BE(4),
+    sentAt: buf.readDoubleBE(8),
+    frameId: buf.readUInt32BE(16),
+  };
+}
+
+export function writeMeasureExt(seq: number, sentAt: number): Buffer {
+  const b = Buffer.allocUnsafe(12);
+  b.writeUInt32BE(seq >>> 0, 0);
+  b.writeDoubleBE(sentAt, 4);
+  return b;
+}
+
+export function readMeasureExt(header: RtpHeader): { seq: number; sentAt: number } | null {
+  const ext = header.extensions.find((e) => e.id === measureExtId);
+  if (!ext || ext.payload.length < 12) return null;
+  return { seq: ext.payload.readUInt32BE(0), sentAt: ext.payload.readDoubleBE(4) };
+}
+
+/** Splits a per-peer bitrate between audio and video the way a call typically does. */
+export function splitBitrate(kbps: number): { audioBytes: number; videoFrameBytes: number } {
+  const audioKbps = Math.min(32, kbps * 0.2);
+  const audioBytes = Math.max(syntheticHeaderBytes, Math.round((audioKbps * 1000) / 8 / (1000 / audioIntervalMs)));
+  const videoKbps = Math.max(0, kbps - audioKbps);
+  const videoFrameBytes = Math.max(syntheticHeaderBytes, Math.round((videoKbps * 1000) / 8 / videoFps));
+  return { audioBytes, videoFrameBytes };
+}
+
+/** A frame source for the video track: VP8 clip or synthetic padding. */
+export interface VideoFrames {
+  /** Payloads (already packetized) of the next frame, and whether it is a keyframe. */
+  next(): { packets: Buffer[]; key: boolean };
+  /** Picture loss: the next frame returned must be decodable on its own. */
+  requestKeyframe(): void;
+}
+
+/** Anything ticking on the shared pacer. */
+export interface Paced {
+  tick(t: number): void;
+}
+
+/**
+ * One timer per thread drives every sender: with hundreds of bots per thread, a timer per
+ * track would cost more than the media itself.
+ */
+export class Pacer {
+  private readonly items = new Set<Paced>();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly periodMs: number;
+  constructor(periodMs = 5) {
+    this.periodMs = periodMs;
+  }
+  add(item: Paced): void {
+    this.items.add(item);
+    if (!this.timer) this.timer = setInterval(() => this.run(), this.periodMs);
+  }
+  delete(item: Paced): void {
+    this.items.delete(item);
+    if (this.items.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+  private run(): void {
+    const t = now();
+    for (const item of this.items) item.tick(t);
+  }
+}
+
+/** Behind by more than this, a sender skips ahead instead of bursting (as a real encoder would). */
+const maxCatchUpMs = 200;
+
+/** Sends audio + video on two werift tracks, paced in real time. */
+export class MediaSender implements Paced {
+  private readonly audio: MediaStreamTrack;
+  private readonly video: MediaStreamTrack;
+  private readonly kind: MediaKind;
+  private readonly audioBytes: number;
+  private readonly videoFrameBytes: number;
+  private readonly frames: VideoFrames | null;
+  private nextAudioAt = 0;
+  private nextVideoAt = 0;
+  private audioSeq = 0;
+  private videoSeq = 0;
+  private audioRtpSeq = Math.floor(Math.random() * 65536);
+  private videoRtpSeq = Math.floor(Math.random() * 65536);
+  private audioTs = Math.floor(Math.random() * 2 ** 31);
+  private videoTs = Math.floor(Math.random() * 2 ** 31);
+  private frameId = 0;
+  private startedAt = 0;
+  packetsSent = 0;
+  bytesSent = 0;
+
+  constructor(opts: { audio: MediaStreamTrack; video: MediaStreamTrack; kind: MediaKind; bitrateKbps: number; frames?: VideoFrames }) {
+    this.audio = opts.audio;
+    this.video = opts.video;
+    this.kind = opts.kind;
+    const split = splitBitrate(opts.bitrateKbps);
+    this.audioBytes = split.audioBytes;
+    this.videoFrameBytes = split.videoFrameBytes;
+    this.frames = opts.frames ?? null;
+  }
+
+  start(t = now()): void {
+    this.startedAt = t;
+    this.nextAudioAt = t;
+    this.nextVideoAt = t;
+  }
+
+  get started(): boolean {
+    return this.startedAt > 0;
+  }
+
+  requestKeyframe(): void {
+    this.frames?.requestKeyframe();
+  }
+
+  tick(t: number): void {
+    if (!this.started) return;
+    if (t - this.nextAudioAt > maxCatchUpMs) this.nextAudioAt = t;
+    if (t - this.nextVideoAt > maxCatchUpMs) this.nextVideoAt = t;
+    while (this.nextAudioAt <= t) {
+      this.sendAudio(t);
+      this.nextAudioAt += audioIntervalMs;
+      this.audioTs = (this.audioTs + (48000 * audioIntervalMs) / 1000) >>> 0;
+    }
+    while (this.nextVideoAt <= t) {
+      this.sendVideoFrame(t);
+      this.nextVideoAt += videoIntervalMs;
+      this.videoTs = (this.videoTs + 90000 / videoFps) >>> 0;
+    }
+  }
+
+  private sendAudio(t: number): void {
+    const seq = this.audioSeq++;
+    let header: RtpHeader;
+    let payload: Buffer;
+    if (this.kind === "synthetic") {
+      header = new RtpHeader({ sequenceNumber: this.audioRtpSeq, timestamp: this.audioTs, marker: false });
+      payload = writeSynthetic(Buffer.alloc(this.audioBytes), { kind: "audio", seq, sentAt: t, frameId: seq, frameEnd: true });
+    } else {
+      // A valid 20 ms Opus silence frame, so a browser's decoder plays silence instead of noise.
+      header = this.extHeader(this.audioRtpSeq, this.audioTs, true, seq, t);
+      payload = Buffer.from([0xf8, 0xff, 0xfe]);
+    }
+    this.audioRtpSeq = (this.audioRtpSeq + 1) & 0xffff;
+    this.write(this.audio, header, payload);
+  }
+
+  private sendVideoFrame(t: number): void {
+    const frameId = this.frameId++;
+    if (this.kind === "synthetic") {
+      const n = Math.max(1, Math.ceil(this.videoFrameBytes / maxPayload));
+      const size = Math.max(syntheticHeaderBytes, Math.round(this.videoFrameBytes / n));
+      for (let i = 0; i < n; i++) {
+        const end = i === n - 1;
+        const header = new RtpHeader({ sequenceNumber: this.videoRtpSeq, timestamp: this.videoTs, marker: end });
+        this.videoRtpSeq = (this.videoRtpSeq + 1) & 0xffff;
+        const payload = writeSynthetic(Buffer.alloc(size), { kind: "video", seq: this.videoSeq++, sentAt: t, frameId, frameEnd: end });
+        this.write(this.video, header, payload);
+      }
+      return;
+    }
+    const frame = this.frames!.next();
+    frame.packets.forEach((payload, i) => {
+      const end = i === frame.packets.length - 1;
+      const header = this.extHeader(this.videoRtpSeq, this.videoTs, end, this.videoSeq++, t);
+      this.videoRtpSeq = (this.videoRtpSeq + 1) & 0xffff;
+      this.write(this.video, header, payload);
+    });
+  }
+
+  private extHeader(sequenceNumber: number, timestamp: number, marker: boolean, seq: number, t: number): RtpHeader {
+    return new RtpHeader({
+      sequenceNumber,
+      timestamp,
+      marker,
+      extension: true,
+      extensions: [{ id: measureExtId, payload: writeMeasureExt(seq, t) }],
+    });
+  }
+
+  private write(track: MediaStreamTrack, header: RtpHeader, payload: Buffer): void {
+    this.packetsSent++;
+    this.bytesSent += payload.length;
+    track.writeRtp(new RtpPacket(header, payload));
+  }
+}
+
+/**
+ * Receive side of both tracks. Reads our measuring fields from the payload (synthetic) or the
+ * header extension (vp8); a partner that is not a bot (a browser) is counted from RTP sequence
+ * numbers only, without delay figures.
+ */
+export class MediaReceiver {
+  readonly audio = new StreamStats(audioIntervalMs);
+  readonly video = new StreamStats(videoIntervalMs);
+  /** Packets without our fields (a browser partner): RTP-level counting only. */
+  foreignPackets = 0;
+  onFirstPacket: (() => void) | null = null;
+  private seen = false;
+  private lastVideoTs = -1;
+  private vp8FrameId = 0;
+
+  onRtp(kind: "audio" | "video", packet: RtpPacket): void {
+    const t = now();
+    if (!this.seen) {
+      this.seen = true;
+      this.onFirstPacket?.();
+    }
+    const size = packet.payload.length;
+    const synth = readSynthetic(packet.payload);
+    if (synth) {
+      const s = synth.kind === "audio" ? this.audio : this.video;
+      s.onPacket(synth.seq, synth.sentAt, t, size, synth.kind === "video" ? { id: synth.frameId, end: synth.frameEnd } : undefined);
+      return;
+    }
+    const ext = readMeasureExt(packet.header);
+    if (ext) {
+      if (kind === "audio") this.audio.onPacket(ext.seq, ext.sentAt, t, size);
+      else {
+        // VP8 frames are told apart by RTP timestamp; the marker bit ends one.
+        if (packet.header.timestamp !== this.lastVideoTs) {
+          this.lastVideoTs = packet.header.timestamp;
+          this.vp8FrameId++;
+        }
+        this.video.onPacket(ext.seq, ext.sentAt, t, size, { id: this.vp8FrameId, end: packet.header.marker });
+      }
+      return;
+    }
+    this.foreignPackets++;
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * One side of one call: a werift `RTCPeerConnection` that negotiates as its role says, trickles
+ * ICE through whatever signaling the caller gives it, sends media on an audio and a video track,
+ * pings over a data channel, and measures what a user would feel.
+ */
+import {
+  MediaStreamTrack,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  RTCRtpHeaderExtensionParameters,
+  type RTCDataChannel,
+} from "werift";
+import type { Candidate, Description, IceServer, Role } from "../protocol/index.ts";
+import { now } from "./clock.ts";
+import { MediaReceiver, MediaSender, measureExtId, measureExtUri, type MediaKind, type Pacer, type VideoFrames } from "./media.ts";
+import type { StreamSnapshot } from "./metrics.ts";
+import { pickTurnUrl, type TurnTransport } from "./ice.ts";
+import { diagnoseTurn } from "./turn-check.ts";
+
+export type { TurnTransport } from "./ice.ts";
+
+export interface PeerOptions {
+  role: Role;
+  iceServers: IceServer[];
+  iceTransportPolicy: "all" | "relay";
+  /** Which TURN URL of `iceServers` to use (werift uses one TURN server). @default "udp" */
+  turnTransport?: TurnTransport;
+  media: MediaKind;
+  bitrateKbps: number;
+  pacer: Pacer;
+  /** Makes the VP8 frame source (only for `media: "vp8"`). */
+  vp8Frames?: () => VideoFrames;
+  /** Hands a local description or candidate to signaling. */
+  sendSignal: (signal: { description?: Description; candidate?: Candidate }) => void;
+  /** Time the call was matched (ms, `now()`); setup timings count from it. */
+  matchedAt?: number;
+  /** Give up connecting after this long. @default 20000 */
+  connectTimeoutMs?: number;
+  /** Data-channel ping period. @default 1000 */
+  pingIntervalMs?: number;
+}
+
+/** What one bot measured in one call. Times are ms from `matchedAt`. */
+export interface PeerResult {
+  role: Role;
+  connected: boolean;
+  iceMs: number | null;
+  dtlsMs: number | null;
+  firstMediaMs: number | null;
+  localCandidateType: string | null;
+  remoteCandidateType: string | null;
+  /** Transport between this bot and its first hop: the TURN transport when relayed. */
+  transport: string | null;
+  audio: StreamSnapshot;
+  video: StreamSnapshot;
+  /** Packets from a partner that is not a bot (no measuring fields). */
+  foreignPackets: number;
+  rttMs: number | null;
+  rttMaxMs: number | null;
+  packetsSent: number;
+  bytesSent: number;
+  /** Seconds of media received. */
+  mediaSeconds: number;
+  failure: string | null;
+}
+
+/** The codecs bots offer. No NACK on synthetic media: a loss must stay a loss to be measured. */
+function codecs(media: MediaKind) {
+  const videoFeedback = media === "vp8" ? [{ type: "nack" }, { type: "nack", parameter: "pli" }] : [];
+  return {
+    audio: [new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2, payloadType: 111, rtcpFeedback: [] })],
+    video: [new RTCRtpCodecParameters({ mimeType: "video/VP8", clockRate: 90000, payloadType: 96, rtcpFeedback: videoFeedback })],
+  };
+}
+
+export class BotPeer {
+  readonly pc: RTCPeerConnection;
+  private readonly opts: PeerOptions;
+  private readonly matchedAt: number;
+  private readonly receiver = new MediaReceiver();
+  private readonly sender: MediaSender;
+  private readonly audioTrack = new MediaStreamTrack({ kind: "audio" });
+  private readonly videoTrack = new MediaStreamTrack({ kind: "video" });
+  private channel: RTCDataChannel | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private connectTimer: NodeJS.Timeout | null = null;
+  private readonly rtts: number[] = [];
+  private iceAt: number | null = null;
+  private dtlsAt: number | null = null;
+  private firstMediaAt: number | null = null;
+  private failure: string | null = null;
+  private closed = false;
+  private pendingCandidates: Candidate[] = [];
+  private gatheredTypes = new Set<string>();
+  private selected: { local: string | null; remote: string | null; protocol: string | null } | null = null;
+  private readonly turnUrl: string | null;
+  /** Resolves once the call connected (true) or failed (false). */
+  readonly settled: Promise<boolean>;
+  private settle!: (ok: boolean) => void;
+
+  constructor(opts: PeerOptions) {
+    this.opts = opts;
+    this.matchedAt = opts.matchedAt ?? now();
+    this.settled = new Promise((r) => (this.settle = r));
+    const picked = pickTurnUrl(opts.iceServers, opts.turnTransport ?? "udp");
+    this.turnUrl = picked?.url ?? null;
+    this.pc = new RTCPeerConnection({
+      // Always explicit: werift's default is a public STUN server.
+      iceServers: picked ? [picked.server] : opts.iceServers.filter((s) => !String(s.urls).startsWith("turn")),
+      iceTransportPolicy: opts.iceTransportPolicy,
+      // One transport for audio, video and data: one TURN allocation per bot, as browsers do.
+      bundlePolicy: "max-bundle",
+      codecs: codecs(opts.media),
+      headerExtensions:
+        opts.media === "vp8"
+          ? {
+              audio: [new RTCRtpHeaderExtensionParameters({ id: measureExtId, uri: measureExtUri })],
+              video: [new RTCRtpHeaderExtensionParameters({ id: measureExtId, uri: measureExtUri })],
+            }
+          : {},
+    });
+    this.sender = new MediaSender({
+      audio: this.audioTrack,
+      video: this.videoTrack,
+      kind: opts.media,
+      bitrateKbps: opts.bitrateKbps,
+      frames: opts.media === "vp8" ? opts.vp8Frames?.() : undefined,
+    });
+    this.receiver.onFirstPacket = () => {
+      this.firstMediaAt = now();
+    };
+    this.wire();
+  }
+
+  private wire(): void {
+    const pc = this.pc;
+    pc.onIceCandidate.subscribe((c) => {
+      if (this.closed) return;
+      if (c) this.gatheredTypes.add(c.candidate.split(" ")[7] ?? "");
+      // `null` is end-of-candidates.
+      this.opts.sendSignal({ candidate: c ? (c.toJSON() as Candidate) : null });
+    });
+    pc.iceConnectionStateChange.subscribe((state) => {
+      if ((state === "connected" || state === "completed") && this.iceAt === null) this.iceAt = now();
+    });
+    pc.connectionStateChange.subscribe((state) => {
+      if (state === "connected" && this.dtlsAt === null) {
+        this.dtlsAt = now();
+        this.onConnected();
+      } else if (state === "failed") {
+        void this.fail("ICE failed: no candidate pair worked");
+      }
+    });
+    pc.onTrack.subscribe((track) => {
+      const kind = track.kind === "audio" ? "audio" : "video";
+      track.onReceiveRtp.subscribe((rtp) => this.receiver.onRtp(kind, rtp));
+    });
+    pc.onDataChannel.subscribe((dc) => this.useChannel(dc));
+    pc.iceGatheringStateChange.subscribe((state) => {
+      if (state === "complete") void this.checkGathering();
+    });
+    this.connectTimer = setTimeout(() => {
+      void this.fail(`not connected within ${(this.opts.connectTimeoutMs ?? 20000) / 1000} s (ICE ${pc.iceConnectionState}, connection ${pc.connectionState})`);
+    }, this.opts.connectTimeoutMs ?? 20000);
+  }
+
+  /** Relay-only without a relay candidate can never connect: say why now, not at the timeout. */
+  private async checkGathering(): Promise<void> {
+    if (this.opts.iceTransportPolicy !== "relay" || this.gatheredTypes.has("relay") || this.closed) return;
+    if (!this.turnUrl) return void this.fail("relay-only but no TURN server in the ICE configuration");
+    const server = pickTurnUrl(this.opts.iceServers, this.opts.turnTransport ?? "udp")!.server;
+    const reason = await diagnoseTurn(this.turnUrl, server.username ?? "", server.credential ?? "");
+    await this.fail(`no relay candidate: ${reason}`);
+  }
+
+  /** Starts negotiating: the offerer creates the offer; the answerer waits for it. */
+  async start(): Promise<void> {
+    if (this.opts.role !== "offerer") return;
+    this.pc.addTransceiver(this.audioTrack, { direction: "sendrecv" });
+    this.pc.addTransceiver(this.videoTrack, { direction: "sendrecv" });
+    this.useChannel(this.pc.createDataChannel("rtt", { ordered: true }));
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    this.opts.sendSignal({ description: { type: "offer", sdp: this.pc.localDescription!.sdp } });
+  }
+
+  /** A description or candidate from the partner. */
+  async onSignal(signal: { description?: Description; candidate?: Candidate }): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (signal.description) {
+        await this.pc.setRemoteDescription(signal.description);
+        if (signal.description.type === "offer") {
+          this.pc.addTrack(this.audioTrack);
+          this.pc.addTrack(this.videoTrack);
+          const answer = await this.pc.createAnswer();
+          await this.pc.setLocalDescription(answer);
+          this.opts.sendSignal({ description: { type: "answer", sdp: this.pc.localDescription!.sdp } });
+        }
+        const queued = this.pendingCandidates;
+        this.pendingCandidates = [];
+        for (const c of queued) await this.addCandidate(c);
+      }
+      if (signal.candidate !== undefined) {
+        // Candidates can outrun the description they belong to.
+        if (!this.pc.remoteDescription) this.pendingCandidates.push(signal.candidate);
+        else await this.addCandidate(signal.candidate);
+      }
+    } catch (err) {
+      await this.fail(`negotiation failed: ${(err as Error).message}`);
+    }
+  }
+
+  private async addCandidate(c: Candidate): Promise<void> {
+    if (c === null || !c.candidate) return; // end-of-candidates: werift needs no marker
+    await this.pc.addIceCandidate(c);
+  }
+
+  private useChannel(dc: RTCDataChannel): void {
+    this.channel = dc;
+    dc.onMessage.subscribe((msg) => {
+      const text = msg.toString();
+      if (text.startsWith("p:")) {
+        if (dc.readyState === "open") dc.send("e:" + text.slice(2));
+      } else if (text.startsWith("e:")) {
+        const sent = Number(text.slice(2));
+        if (Number.isFinite(sent)) this.rtts.push(now() - sent);
+      }
+    });
+    const startPings = () => {
+      if (this.pingTimer || this.closed) return;
+      this.pingTimer = setInterval(() => {
+        if (dc.readyState === "open") dc.send("p:" + now());
+      }, this.opts.pingIntervalMs ?? 1000);
+    };
+    if (dc.readyState === "open") startPings();
+    else dc.stateChanged.subscribe((s) => s === "open" && startPings());
+  }
+
+  private onConnected(): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
+    this.sender.start();
+    this.opts.pacer.add(this.sender);
+    // PLI from the partner: the VP8 source jumps to a keyframe.
+    for (const t of this.pc.getTransceivers()) {
+      t.sender.onPictureLossIndication.subscribe(() => this.sender.requestKeyframe());
+    }
+    void this.readSelectedPair();
+    this.settle(true);
+  }
+
+  private async readSelectedPair(): Promise<void> {
+    try {
+      const report = await this.pc.getStats();
+      const all = [...report.values()] as unknown as Array<Record<string, unknown>>;
+      const pair = all.find((s) => s.type === "candidate-pair" && s.nominated) ?? all.find((s) => s.type === "candidate-pair" && s.state === "succeeded");
+      if (!pair) return;
+      const local = all.find((s) => s.id === pair.localCandidateId);
+      const remote = all.find((s) => s.id === pair.remoteCandidateId);
+      const localType = (local?.candidateType as string) ?? null;
+      this.selected = {
+        local: localType,
+        remote: (remote?.candidateType as string) ?? null,
+        protocol: localType === "relay" ? (this.opts.turnTransport ?? "udp") : ((local?.protocol as string) ?? null),
+      };
+    } catch {
+      // Stats are best effort; the call's media figures do not depend on them.
+    }
+  }
+
+  private async fail(reason: string): Promise<void> {
+    if (this.failure || this.dtlsAt !== null || this.closed) return;
+    this.failure = reason;
+    this.settle(false);
+  }
+
+  /** Lost and expected packets so far, cheap enough for a live dashboard. */
+  liveLoss(): { lost: number; expected: number } {
+    const a = this.receiver.audio.counts();
+    const v = this.receiver.video.counts();
+    return { lost: a.lost + v.lost, expected: a.expected + v.expected };
+  }
+
+  get isConnected(): boolean {
+    return this.dtlsAt !== null;
+  }
+
+  get failed(): string | null {
+    return this.failure;
+  }
+
+  /** The measurements so far, without closing. */
+  result(): PeerResult {
+    const since = (t: number | null) => (t === null ? null : Math.round((t - this.matchedAt) * 10) / 10);
+    const audio = this.receiver.audio.snapshot();
+    const video = this.receiver.video.snapshot();
+    const first = Math.min(audio.firstAt ?? Infinity, video.firstAt ?? Infinity);
+    const last = Math.max(audio.lastAt ?? 0, video.lastAt ?? 0);
+    const rtts = this.rtts;
+    return {
+      role: this.opts.role,
+      connected: this.dtlsAt !== null,
+      iceMs: since(this.iceAt),
+      dtlsMs: since(this.dtlsAt),
+      firstMediaMs: since(this.firstMediaAt),
+      localCandidateType: this.selected?.local ?? null,
+      remoteCandidateType: this.selected?.remote ?? null,
+      transport: this.selected?.protocol ?? null,
+      audio,
+      video,
+      foreignPackets: this.receiver.foreignPackets,
+      rttMs: rtts.length ? rtts.reduce((a, b) => a + b, 0) / rtts.length : null,
+      rttMaxMs: rtts.length ? Math.max(...rtts) : null,
+      packetsSent: this.sender.packetsSent,
+      bytesSent: this.sender.bytesSent,
+      mediaSeconds: Number.isFinite(first) && last > first ? (last - first) / 1000 : 0,
+      failure: this.dtlsAt === null ? (this.failure ?? "call ended before it connected") : null,
+    };
+  }
+
+  /** Stops media and closes the connection; returns what was measured. */
+  async close(): Promise<PeerResult> {
+    if (!this.selected && this.dtlsAt !== null) await this.readSelectedPair();
+    const result = this.result();
+    if (this.closed) return result;
+    this.closed = true;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.opts.pacer.delete(this.sender);
+    this.settle(false);
+    try {
+      await this.pc.close();
+    } catch {
+      // Closing a half-negotiated connection can throw inside werift; nothing to keep.
+    }
+    return result;
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * `vchat bots` as a plain async function: probes the server, puts the impairment proxies in
+ * front of TURN, spreads the bots over worker threads, collects their calls, and returns the
+ * report. The CLI only parses options and renders.
+ */
+import { availableParallelism } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { Worker } from "node:worker_threads";
+import { authResponse, iceResponse, paths } from "../protocol/index.ts";
+import { now } from "./clock.ts";
+import { rewriteTurnUrls, turnEndpoints, type TurnTransport } from "./ice.ts";
+import { startImpairment } from "./impair.ts";
+import type { MediaKind } from "./media.ts";
+import { checkThresholds, summarize, type BotsReport, type Thresholds } from "./report.ts";
+import { runGroup, type GroupHandle } from "./group.ts";
+import type { BotConfig, BotCounts, CallLeg, RelayMode, WorkerInit, WorkerMessage } from "./types.ts";
+
+export interface BotsOptions {
+  url: string;
+  /** Bot pairs (2 bots each). Ignored when `peers` is given. @default 10 */
+  pairs?: number;
+  /** Bot users; 1 gives one bot that waits for any partner (a browser, say). */
+  peers?: number;
+  durationMs: number;
+  /** Bots started per second. @default 20 */
+  rampPerSec?: number;
+  relay?: RelayMode;
+  turnTransport?: TurnTransport;
+  interests?: string[];
+  churnMs?: number | null;
+  /** Per peer, audio + video. @default 300 */
+  bitrateKbps?: number;
+  media?: MediaKind;
+  impairLossPct?: number;
+  impairDelayMs?: number;
+  thresholds?: Thresholds;
+  /** Worker threads; 0 runs the bots in this thread. @default one per core, at most one per 50 bots */
+  workers?: number;
+  connectTimeoutMs?: number;
+  /** TURN endpoints replaced before the impairment (`transport/host:port` → `host:port`). */
+  turnRewrites?: Record<string, string>;
+  /** Called about once a second with live figures. */
+  onProgress?: (p: Progress) => void;
+  /** Aborting stops the run early; the report covers what was measured so far. */
+  signal?: AbortSignal;
+}
+
+export interface Progress {
+  elapsedS: number;
+  durationS: number;
+  counts: BotCounts;
+  /** Live loss over every call so far, percent. */
+  lossPct: number | null;
+  setupP50Ms: number | null;
+  setupP95Ms: number | null;
+  /** CPU of this whole process (all threads), percent of one core. */
+  cpuPct: number;
+  cores: number;
+  /** Worst event-loop p99 lag among the threads, ms. */
+  loopLagMs: number;
+  workers: number;
+}
+
+/** Errors with a stable code for the CLI (`UNAVAILABLE`: the server could not be used). */
+export class BotsError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "BotsError";
+    this.code = code;
+  }
+}
+
+async function probe(url: string): Promise<{ iceServers: import("../protocol/index.ts").IceServer[] }> {
+  const base = url.replace(/\/+$/, "");
+  try {
+    const res = await fetch(`${base}${paths.guest}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ nickname: "bots-probe" }), signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`${paths.guest} answered ${res.status}`);
+    const auth = authResponse.parse(await res.json());
+    const ice = await fetch(`${base}${paths.ice}`, { headers: { authorization: `Bearer ${auth.token}` }, signal: AbortSignal.timeout(10_000) });
+    if (!ice.ok) throw new Error(`${paths.ice} answered ${ice.status}`);
+    return iceResponse.parse(await ice.json());
+  } catch (err) {
+    throw new BotsError("UNAVAILABLE", `cannot use ${base}: ${(err as Error).message}`);
+  }
+}
+
+function pct(values: number[], p: number): number | null {
+  if (!values.length) return null;
+  const s = [...values].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!);
+}
+
+export async function runBots(opts: BotsOptions): Promise<BotsReport> {
+  const nBots = opts.peers ?? (opts.pairs ?? 10) * 2;
+  const expectedCalls = opts.peers !== undefined ? Math.max(1, Math.floor(opts.peers / 2)) : (opts.pairs ?? 10);
+  const relay = opts.relay ?? "auto";
+  const impair = { lossPct: opts.impairLossPct ?? 0, delayMs: opts.impairDelayMs ?? 0 };
+  const impaired = impair.lossPct > 0 || impair.delayMs > 0;
+  if (impaired && relay !== "only") throw new BotsError("VALIDATION_FAILED", "--impair-loss/--impair-delay sit in front of TURN: use them with --relay only");
+
+  const { iceServers } = await probe(opts.url);
+  let rewrites = { ...(opts.turnRewrites ?? {}) };
+  let impairment: Awaited<ReturnType<typeof startImpairment>> | null = null;
+  if (impaired) {
+    const endpoints = turnEndpoints(rewriteTurnUrls(iceServers, rewrites)).filter((e) => e.transport === (opts.turnTransport ?? "udp"));
+    if (endpoints.length === 0) throw new BotsError("VALIDATION_FAILED", `the server offers no ${opts.turnTransport ?? "udp"} TURN URL to impair`);
+    impairment = await startImpairment(endpoints, impair);
+    // Chain: original → (test rewrite) → proxy.
+    const chained: Record<string, string> = {};
+    for (const e of turnEndpoints(iceServers)) {
+      const key = `${e.transport}/${e.host}:${e.port}`;
+      const via = rewrites[key] ?? `${e.host}:${e.port}`;
+      chained[key] = impairment.rewrites[`${e.transport}/${via}`] ?? via;
+    }
+    rewrites = chained;
+  }
+
+  const config: BotConfig = {
+    url: opts.url,
+    relay,
+    turnTransport: opts.turnTransport ?? "udp",
+    interests: opts.interests ?? [],
+    churnMs: opts.churnMs ?? null,
+    bitrateKbps: opts.bitrateKbps ?? 300,
+    media: opts.media ?? "synthetic",
+    turnRewrites: rewrites,
+    connectTimeoutMs: opts.connectTimeoutMs ?? 20_000,
+    nickname: "bot-",
+  };
+  const cores = availableParallelism();
+  const nWorkers = opts.workers ?? Math.max(1, Math.min(cores, Math.ceil(nBots / 50)));
+  const ramp = opts.rampPerSec ?? 20;
+  const t0 = now() + 100;
+  const plan: WorkerInit[] = Array.from({ length: Math.max(1, nWorkers) }, (_, w) => ({ worker: w, config, bots: [], t0 }));
+  for (let i = 0; i < nBots; i++) {
+    // Partners are started back to back on different threads, so each thread holds both roles.
+    plan[i % plan.length]!.bots.push({ index: i, startAtMs: (i * 1000) / ramp });
+  }
+
+  const legs: CallLeg[] = [];
+  const counts = new Map<number, BotCounts>();
+  const errorsSample: string[] = [];
+  const started = now();
+  const cpuStart = process.cpuUsage();
+  const mainLag = monitorEventLoopDelay({ resolution: 10 });
+  mainLag.enable();
+  let lastCpu = process.cpuUsage();
+  let lastCpuAt = now();
+  let cpuPct = 0;
+  const onLeg = (leg: CallLeg) => legs.push(leg);
+
+  // Threads: real workers, or the group in this thread when asked for none.
+  const stops: Array<() => Promise<void>> = [];
+  if (nWorkers === 0) {
+    const group: GroupHandle = runGroup(plan[0]!, { leg: onLeg });
+    const ticker = setInterval(() => counts.set(0, group.counts()), 1000);
+    stops.push(async () => {
+      clearInterval(ticker);
+      counts.set(0, await group.stop());
+    });
+  } else {
+    for (const init of plan) {
+      const worker = new Worker(new URL("./worker.ts", import.meta.url), { workerData: init });
+      let fatal: string | null = null;
+      const done = new Promise<void>((resolve) => {
+        worker.on("message", (m: WorkerMessage) => {
+          if (m.type === "leg") onLeg(m.leg);
+          else if (m.type === "counts" || m.type === "done") counts.set(m.worker, m.counts);
+          else if (m.type === "fatal") fatal = m.message;
+          if (m.type === "done") resolve();
+        });
+        worker.on("error", (err) => {
+          fatal = err.message;
+          resolve();
+        });
+        worker.on("exit", () => resolve());
+      });
+      stops.push(async () => {
+        worker.postMessage({ type: "stop" });
+        const timeout = new Promise<void>((r) => setTimeout(r, 15_000).unref());
+        await Promise.race([done, timeout]);
+        await worker.terminate();
+        if (fatal) errorsSample.push(`worker ${init.worker}: ${fatal}`);
+      });
+    }
+  }
+
+  const aggregate = (): BotCounts => {
+    const c: BotCounts = { bots: 0, starting: 0, waiting: 0, connecting: 0, up: 0, callsDone: 0, callsFailed: 0, lost: 0, expected: 0, loopLagMs: 0, errors: 0, lastError: null };
+    for (const w of counts.values()) {
+      for (const k of ["bots", "starting", "waiting", "connecting", "up", "callsDone", "callsFailed", "lost", "expected", "errors"] as const) c[k] += w[k];
+      c.loopLagMs = Math.max(c.loopLagMs, w.loopLagMs);
+      c.lastError = w.lastError ?? c.lastError;
+    }
+    return c;
+  };
+
+  const progress = () => {
+    const t = now();
+    const cpu = process.cpuUsage(lastCpu);
+    cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (t - lastCpuAt)) * 100);
+    lastCpu = process.cpuUsage();
+    lastCpuAt = t;
+    const c = aggregate();
+    const setups = legs.map((l) => l.firstMediaMs).filter((x): x is number => x !== null);
+    opts.onProgress?.({
+      elapsedS: Math.round((t - started) / 100) / 10,
+      durationS: opts.durationMs / 1000,
+      counts: c,
+      lossPct: c.expected ? Math.round((10000 * c.lost) / c.expected) / 100 : null,
+      setupP50Ms: pct(setups, 50),
+      setupP95Ms: pct(setups, 95),
+      cpuPct,
+      cores,
+      loopLagMs: Math.max(c.loopLagMs, Math.round(mainLag.percentile(99) / 1e4) / 100),
+      workers: nWorkers,
+    });
+  };
+  const ticker = setInterval(progress, 1000);
+
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, opts.durationMs);
+    opts.signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+  await Promise.all(stops.map((s) => s()));
+  clearInterval(ticker);
+  progress();
+  mainLag.disable();
+  await impairment?.close();
+
+  const final = aggregate();
+  const elapsedS = (now() - started) / 1000;
+  const cpuAll = process.cpuUsage(cpuStart);
+  const matchedBots = new Set(legs.map((l) => l.bot));
+  const { summary, calls } = summarize(legs, {
+    bots: nBots,
+    unmatchedBots: Math.max(0, nBots - matchedBots.size),
+    durationS: elapsedS,
+    expectedCalls,
+  });
+  const thresholds = checkThresholds(summary, opts.thresholds ?? {});
+  if (final.lastError) errorsSample.push(final.lastError);
+  return {
+    summary,
+    thresholds,
+    pass: thresholds.every((t) => t.ok),
+    calls,
+    host: {
+      cpuPct: Math.round(((cpuAll.user + cpuAll.system) / 1000 / (elapsedS * 1000)) * 100),
+      loopLagP99Ms: final.loopLagMs,
+      workers: nWorkers,
+    },
+    errors: { count: final.errors, sample: errorsSample.slice(0, 10) },
+  };
+}
