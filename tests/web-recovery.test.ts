@@ -39,7 +39,7 @@ describe.skipIf(missing.length > 0)("web client: camera denied, network drop, se
     await page.getByLabel("Nickname").fill(nickname);
     await page.getByLabel("I am 18 or older").check();
     await page.getByLabel(/Hide my IP/).check();
-    await page.getByRole("button", { name: "Start" }).click();
+    await page.getByRole("button", { name: "Start", exact: true }).click();
   }
 
   it("explains a denied camera, goes on chat-only, survives a drop and a server restart, reports and blocks", async () => {
@@ -50,13 +50,13 @@ describe.skipIf(missing.length > 0)("web client: camera denied, network drop, se
     await carol.goto(dev.url);
     await expect.poll(visible(carol, /Camera and microphone access was denied/), { timeout: 10_000 }).toBe(true);
     await carol.getByLabel("I am 18 or older").check();
-    expect(await carol.getByRole("button", { name: "Start" }).isDisabled()).toBe(true);
+    expect(await carol.getByRole("button", { name: "Start", exact: true }).isDisabled()).toBe(true);
     await screenshot(carol, "10-camera-denied");
     await carol.getByRole("button", { name: "Retry" }).click();
     await expect.poll(visible(carol, /Camera and microphone access was denied/)).toBe(true);
     await carol.getByRole("button", { name: "Continue with chat only" }).click();
     await expect.poll(visible(carol, /Chat only: you will see and hear your partner/)).toBe(true);
-    expect(await carol.getByRole("button", { name: "Start" }).isEnabled()).toBe(true);
+    expect(await carol.getByRole("button", { name: "Start", exact: true }).isEnabled()).toBe(true);
     await start(carol, "Carol");
     await expect.poll(visible(carol, "Looking for someone to talk to")).toBe(true);
 
@@ -68,14 +68,14 @@ describe.skipIf(missing.length > 0)("web client: camera denied, network drop, se
     // Chat-only Carol still sees Dave; Dave is told Carol has no camera.
     await waitForRemoteVideo(carol);
     await expect.poll(visible(dave, "Carol has no camera on: text chat only"), { timeout: 5000 }).toBe(true);
-    await carol.getByRole("textbox", { name: "Message" }).fill("no camera here, sorry");
-    await carol.getByRole("textbox", { name: "Message" }).press("Enter");
+    await carol.getByRole("textbox", { name: "Message", exact: true }).fill("no camera here, sorry");
+    await carol.getByRole("textbox", { name: "Message", exact: true }).press("Enter");
     await expect.poll(() => dave.getByRole("list", { name: "Chat messages" }).textContent()).toContain("Carol: no camera here, sorry");
     await screenshot(carol, "11-chat-only-call");
     await screenshot(dave, "11-peer-without-camera");
 
     // Report with a reason.
-    await carol.getByRole("button", { name: "Report" }).click();
+    await carol.getByRole("button", { name: "Report", exact: true }).click();
     await carol.getByLabel("Reason").selectOption("spam");
     await carol.getByLabel("Details (optional)").fill("test report");
     await carol.getByRole("button", { name: "Send report" }).click();
@@ -100,22 +100,22 @@ describe.skipIf(missing.length > 0)("web client: camera denied, network drop, se
     const port = dev.port;
     await dev.stop();
     await expect.poll(visible(dave, /Can't reach the vchat server|Reconnecting/), { timeout: 10_000 }).toBe(true);
-    await carol.getByRole("button", { name: "Start" }).click();
+    await carol.getByRole("button", { name: "Start", exact: true }).click();
     await expect.poll(visible(carol, /Can't reach the vchat server/), { timeout: 15_000 }).toBe(true);
-    expect(await carol.getByRole("button", { name: "Start" }).isVisible()).toBe(true);
+    expect(await carol.getByRole("button", { name: "Start", exact: true }).isVisible()).toBe(true);
     await screenshot(carol, "13-server-unreachable");
 
     // It comes back on the same address (with new secrets: old tokens are refused). Dave
     // signs in again by himself and waits; Carol presses Start and they meet.
     dev = await startDevServer({ port, ...devOptions() });
     await expect.poll(visible(dave, /Reconnected to the server/), { timeout: 15_000 }).toBe(true);
-    await carol.getByRole("button", { name: "Start" }).click();
+    await carol.getByRole("button", { name: "Start", exact: true }).click();
     await expect.poll(visible(carol, "Talking with Dave"), { timeout: 15_000 }).toBe(true);
     await expect.poll(visible(dave, "Talking with Carol")).toBe(true);
     await waitForRemoteVideo(carol, { growBy: 5 });
 
     // Block: Carol moves on to the lobby, Dave is told the chat ended.
-    await carol.getByRole("button", { name: "Block" }).click();
+    await carol.getByRole("button", { name: "Block", exact: true }).click();
     await expect.poll(visible(carol, /You blocked Dave/)).toBe(true);
     await expect.poll(visible(carol, "Looking for someone to talk to")).toBe(true);
     await expect.poll(visible(dave, "The chat has ended")).toBe(true);

@@ -47,13 +47,13 @@ describe.skipIf(missing.length > 0)("web client: two browser users", () => {
 
     await enter(alice, "Alice", "chess, Music", true);
     await screenshot(alice, "01-home");
-    await alice.getByRole("button", { name: "Start" }).click();
+    await alice.getByRole("button", { name: "Start", exact: true }).click();
     await expect.poll(() => alice.getByText("Looking for someone to talk to").isVisible()).toBe(true);
     await expect.poll(() => alice.getByText(/Waiting 0:0[1-9]/).isVisible(), { timeout: 5000 }).toBe(true);
     await screenshot(alice, "02-waiting");
 
     await enter(bob, "Bob", "music, films", false);
-    await bob.getByRole("button", { name: "Start" }).click();
+    await bob.getByRole("button", { name: "Start", exact: true }).click();
 
     // Matched: each sees the other's nickname and what they share.
     await expect.poll(() => alice.getByText("Talking with Bob").isVisible(), { timeout: 10_000 }).toBe(true);
@@ -74,38 +74,38 @@ describe.skipIf(missing.length > 0)("web client: two browser users", () => {
     await screenshot(bob, "03-call-bob");
 
     // Chat both ways, with the typing indicator while Alice types.
-    await alice.getByRole("textbox", { name: "Message" }).pressSequentially("hello from ", { delay: 20 });
+    await alice.getByRole("textbox", { name: "Message", exact: true }).pressSequentially("hello from ", { delay: 20 });
     await expect.poll(() => bob.getByText("Alice is typing…").isVisible(), { timeout: 5000 }).toBe(true);
-    await alice.getByRole("textbox", { name: "Message" }).pressSequentially("Alice");
-    await alice.getByRole("textbox", { name: "Message" }).press("Enter");
+    await alice.getByRole("textbox", { name: "Message", exact: true }).pressSequentially("Alice");
+    await alice.getByRole("textbox", { name: "Message", exact: true }).press("Enter");
     await expect.poll(() => bob.getByRole("list", { name: "Chat messages" }).textContent()).toContain("Alice: hello from Alice");
     await expect.poll(() => bob.getByText("Alice is typing…").isVisible()).toBe(false);
-    await bob.getByRole("textbox", { name: "Message" }).fill("hi Alice, Bob here");
+    await bob.getByRole("textbox", { name: "Message", exact: true }).fill("hi Alice, Bob here");
     await bob.getByRole("button", { name: "Send" }).click();
     await expect.poll(() => alice.getByRole("list", { name: "Chat messages" }).textContent()).toContain("Bob: hi Alice, Bob here");
     expect(await alice.getByRole("list", { name: "Chat messages" }).textContent()).toContain("You: hello from Alice");
     await screenshot(bob, "04-chat-bob");
 
     // Alice presses Next: she waits again, and Bob is sent back to waiting on his own.
-    await alice.getByRole("button", { name: "Next" }).click();
+    await alice.getByRole("button", { name: "Next", exact: true }).click();
     await expect.poll(() => alice.getByText("Looking for someone to talk to").isVisible()).toBe(true);
     await expect.poll(() => bob.getByText("Looking for someone to talk to").isVisible()).toBe(true);
     await expect.poll(() => bob.getByText("Alice moved on").isVisible()).toBe(true);
     await screenshot(bob, "05-after-next-bob");
     // They are kept apart for a while after Next, so both stay waiting.
     await bob.waitForTimeout(1000);
-    expect(await alice.getByRole("button", { name: "Next" }).count()).toBe(0);
-    expect(await bob.getByRole("button", { name: "Next" }).count()).toBe(0);
+    expect(await alice.getByRole("button", { name: "Next", exact: true }).count()).toBe(0);
+    expect(await bob.getByRole("button", { name: "Next", exact: true }).count()).toBe(0);
 
     // Bob reloads (a new guest), meets Alice again, then closes his tab: Alice is told.
     await bob.reload();
     await enter(bob, "Bob2", "music", false);
-    await bob.getByRole("button", { name: "Start" }).click();
+    await bob.getByRole("button", { name: "Start", exact: true }).click();
     await expect.poll(() => alice.getByText("Talking with Bob2").isVisible(), { timeout: 10_000 }).toBe(true);
     await waitForRemoteVideo(alice, { growBy: 5 });
     await bob.close();
     await expect.poll(() => alice.getByText("Bob2 disconnected").isVisible(), { timeout: 10_000 }).toBe(true);
-    expect(await alice.getByRole("button", { name: "Start" }).isVisible()).toBe(true);
+    expect(await alice.getByRole("button", { name: "Start", exact: true }).isVisible()).toBe(true);
     await screenshot(alice, "06-peer-left-alice");
 
     await a.context.close();

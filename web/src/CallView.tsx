@@ -46,7 +46,7 @@ export function CallView({ client, state, call }: { client: VchatClient; state: 
         <p className="route" data-testid="route">
           {call.route
             ? call.route.kind === "relayed"
-              ? `Connection: relayed via TURN (${call.route.protocol}) — your IP is hidden`
+              ? `Connection: relayed via TURN (${call.route.protocol})${call.relayOnly ? " — your IP is hidden" : ""}`
               : `Connection: direct (${call.route.protocol})`
             : call.relayOnly
               ? "Connection: setting up (relay only)…"

@@ -210,6 +210,14 @@ export class VchatClient {
   private async login(nickname: string): Promise<void> {
     if (this.token && this.state.me && (!nickname || this.state.me.nickname === nickname)) return;
     const auth = await guestLogin(nickname || undefined);
+    const old = this.socket;
+    if (old && this.token && this.token !== auth.token) {
+      // The server knows a socket by the token it connected with: a new name needs a new socket.
+      old.removeAllListeners();
+      old.disconnect();
+      this.socket = null;
+      this.everConnected = false;
+    }
     this.token = auth.token;
     this.set({ me: auth.user });
   }
@@ -244,6 +252,8 @@ export class VchatClient {
         resolve(socket);
       };
       const onError = (err: Error) => {
+        // A refused token is handled by signing in again (see wire()); wait for that connect.
+        if (isAuthError(err)) return;
         done();
         reject(err);
       };
@@ -269,8 +279,7 @@ export class VchatClient {
       this.notify("warn", "Lost the connection to the server. Reconnecting…");
     });
     socket.on("connect_error", (err) => {
-      const code = (err as Error & { data?: { code?: string } }).data?.code;
-      if (code === "UNAUTHENTICATED" || /UNAUTHENTICATED|jwt|token/i.test(err.message)) {
+      if (isAuthError(err)) {
         // The guest token expired or the server's secret changed: sign in again and retry.
         this.token = null;
         const nickname = this.joinOptions?.nickname ?? "";
@@ -345,7 +354,8 @@ export class VchatClient {
       else this.notify("error", unreachable);
       return;
     }
-    await this.join();
+    // Stop may have been pressed while we were signing in.
+    if ((this.state.phase as Phase) === "joining") await this.join();
   }
 
   private async join(): Promise<void> {
@@ -616,4 +626,8 @@ export class VchatClient {
     this.socket?.disconnect();
     stopStream(this.state.media.stream);
   }
+}
+
+function isAuthError(err: Error): boolean {
+  return (err as Error & { data?: { code?: string } }).data?.code === "UNAUTHENTICATED";
 }
