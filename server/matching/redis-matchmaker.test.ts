@@ -1,7 +1,13 @@
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../turn/coturn-process.ts";
-import { redisInstalled, startRedis, type RunningRedis } from "../testing/redis-server.ts";
+import {
+  redisInstalled,
+  startRedis,
+  startRedisCluster,
+  type RunningRedis,
+  type RunningRedisCluster,
+} from "../testing/redis-server.ts";
 import { matchmakerContract, user } from "./matchmaker.contract.ts";
 import type { LiveSession } from "./matchmaker.ts";
 import { createRedisMatchmaker } from "./redis-matchmaker.ts";
@@ -121,3 +127,40 @@ describe.skipIf(!available)("Redis matchmaker on a real redis-server", () => {
 function pairIds(s: LiveSession | null): string[] | null {
   return s ? [s.offerer.userId, s.answerer.userId].sort() : null;
 }
+
+describe.skipIf(!available)("Redis matchmaker on a real 3-master Redis Cluster", () => {
+  let cluster: RunningRedisCluster;
+  let client: Cluster;
+  let n = 0;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster(3);
+    client = new Cluster(cluster.nodes, { lazyConnect: true });
+    await client.connect();
+  });
+  afterAll(async () => {
+    client?.disconnect();
+    await cluster?.stop();
+  });
+
+  // Every key the scripts touch must hash to the {vchat} slot; one that does not lives on another
+  // master, and Redis refuses the script there.
+  matchmakerContract("redis cluster", async (opts) => createRedisMatchmaker(client, { ...opts, keyPrefix: `c${++n}` }));
+
+  it("keeps all of its keys on the one master that serves {vchat}", async () => {
+    const mm = createRedisMatchmaker(client, { keyPrefix: `c${++n}` });
+    await mm.join(user("a", { interests: ["music", "go", "tea"] }));
+    await mm.join(user("b", { interests: ["chess"] }));
+    await mm.join(user("c"));
+    const s = (await mm.join(user("d")))!;
+    await mm.endSession(s.id, { keepApart: true });
+    const slot = Number(await client.cluster("KEYSLOT", mm.keys.queue));
+    let found = 0;
+    for (const node of client.nodes("master")) {
+      const keys = await node.keys(`${mm.keys.prefix}*`);
+      for (const k of keys) expect(Number(await client.cluster("KEYSLOT", k))).toBe(slot);
+      found += keys.length;
+    }
+    expect(found).toBeGreaterThanOrEqual(6); // q, e, seen, plain/int, buckets, apart, ...
+  });
+});

@@ -155,3 +155,52 @@ function ping(port: number): Promise<boolean> {
     sock.once("error", () => done(false));
   });
 }
+
+export interface RunningRedisCluster {
+  /** The masters' loopback addresses, for `new Cluster(nodes)`. */
+  nodes: { host: string; port: number }[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a real Redis Cluster of `masters` redis-servers (cluster mode, no replicas) on loopback
+ * and resolves once every slot is served. Used to show that scripts keep to one hash slot:
+ * a key outside it lands on another master and the script fails.
+ *
+ * @example
+ * const cluster = await startRedisCluster();
+ * const client = new Cluster(cluster.nodes);
+ */
+export async function startRedisCluster(masters = 3): Promise<RunningRedisCluster> {
+  const servers: RunningRedis[] = [];
+  const stop = async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+  };
+  try {
+    for (let i = 0; i < masters; i++) {
+      // A relative cluster-config-file lands in the server's own --dir, removed on stop.
+      servers.push(
+        await startRedis({ args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"] }),
+      );
+    }
+    const addrs = servers.map((s) => `127.0.0.1:${s.port}`);
+    const create = spawnSync("redis-cli", ["--cluster", "create", ...addrs, "--cluster-replicas", "0", "--cluster-yes"], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}\n${create.stderr}`);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const states = servers.map(
+        (s) => spawnSync("redis-cli", ["-p", String(s.port), "cluster", "info"], { encoding: "utf8", timeout: 2000 }).stdout ?? "",
+      );
+      if (states.every((info) => info.includes("cluster_state:ok"))) break;
+      if (Date.now() > deadline) throw new Error(`the cluster did not become ready:\n${states.join("\n")}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { nodes: servers.map((s) => ({ host: "127.0.0.1", port: s.port })), stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
