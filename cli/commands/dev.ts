@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { startDevServer, type DevServer } from "../../server/dev.ts";
 import { exitCodes, intOption } from "../exit.ts";
+import { devNodes } from "./dev-nodes.ts";
 
 export interface DevOptions {
   host: string;
@@ -8,6 +9,9 @@ export interface DevOptions {
   db: string;
   turn: boolean;
   json: boolean;
+  /** Nodes over one Redis (`dev-nodes.ts`); 1 is the embedded single process. */
+  nodes?: number;
+  redis?: string;
 }
 
 export function registerDev(program: Command): void {
@@ -19,6 +23,8 @@ export function registerDev(program: Command): void {
     .option("--db <file>", "SQLite database file, or :memory:", ".vchat/vchat.db")
     .option("--no-turn", "do not start a local coturn")
     .option("--json", "print one JSON start line for machines", false)
+    .option("--nodes <n>", "run N nodes on consecutive ports over one Redis, as vchat serve does", intOption("--nodes", 1, 16), 1)
+    .option("--redis <url>", "with --nodes: the Redis to use (default: a redis-server started on loopback)")
     .action(async (opts: DevOptions) => {
       process.exitCode = await dev(opts);
     });
@@ -26,6 +32,7 @@ export function registerDev(program: Command): void {
 
 /** Runs until SIGINT or SIGTERM, then shuts down gracefully and resolves to the exit code. */
 export async function dev(opts: DevOptions, signal = untilSignal()): Promise<number> {
+  if ((opts.nodes ?? 1) > 1 || opts.redis) return devNodes({ ...opts, nodes: opts.nodes ?? 1 }, signal);
   const server = await startDevServer({ host: opts.host, port: opts.port, db: opts.db, turn: opts.turn ? "auto" : false });
   process.stdout.write(opts.json ? JSON.stringify(startLine(server, opts)) + "\n" : banner(server, opts));
   await signal;

@@ -1,7 +1,100 @@
 import type { Command } from "commander";
+import { NodeConfigError, startNode, type RunningNode } from "../../server/serve.ts";
+import { exitCodes, intOption, UsageError } from "../exit.ts";
+
+export interface ServeOptions {
+  host?: string;
+  port?: number;
+  db?: string;
+  redis?: string;
+  mongo?: string;
+  json: boolean;
+}
+
+const environment = `
+Settings from the environment (secrets only from there, never from flags):
+  VCHAT_JWT_SECRET     required: signs tokens; the same on every node, at least 32 characters
+  VCHAT_TURN_URLS      TURN servers, comma-separated (turn:host:3478?transport=udp,...)
+  VCHAT_TURN_SECRET    coturn's static-auth-secret; required with VCHAT_TURN_URLS
+  VCHAT_STUN_URLS      STUN servers, comma-separated
+  VCHAT_REDIS_URL      like --redis          VCHAT_MONGODB_URI   like --mongo
+  VCHAT_CORS_ORIGINS   origins allowed to call the API from browsers, comma-separated
+  VCHAT_TRUST_PROXY    1 behind a load balancer   VCHAT_LOG_LEVEL   info, debug, ...
+  VCHAT_CHAT_RETENTION_DAYS  chat kept in MongoDB (default 30)
+  VCHAT_HOST, VCHAT_PORT, VCHAT_DB, VCHAT_WEB_DIR, VCHAT_REDIS_PREFIX
+`;
 
 export function registerServe(program: Command): void {
-  program.command("serve").action(() => {
-    throw new Error("vchat serve is not available yet");
+  program
+    .command("serve")
+    .description("run one production node; many nodes on one Redis form one service")
+    .option("--host <address>", "address to listen on (default 0.0.0.0)")
+    .option("--port <port>", "port to listen on (0 picks a free one; default 8080)", intOption("--port", 0, 65535))
+    .option("--db <file>", "SQLite database file when there is no MongoDB (default .vchat/vchat.db)")
+    .option("--redis <url>", "Redis for matching, presence and events between nodes (redis:// or rediss://)")
+    .option("--mongo <uri>", "MongoDB for users, calls, chat, reports and blocks (mongodb:// or mongodb+srv://)")
+    .option("--json", "print one JSON start line for machines", false)
+    .addHelpText("after", environment)
+    .action(async (opts: ServeOptions) => {
+      process.exitCode = await serve(opts);
+    });
+}
+
+/** Runs one node until SIGINT or SIGTERM, then shuts down gracefully and resolves to the exit code. */
+export async function serve(opts: ServeOptions, signal = untilSignal()): Promise<number> {
+  let node: RunningNode;
+  try {
+    node = await startNode({ host: opts.host, port: opts.port, db: opts.db, redis: opts.redis, mongo: opts.mongo });
+  } catch (err) {
+    if (err instanceof NodeConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  process.stdout.write(opts.json ? JSON.stringify(startLine(node)) + "\n" : banner(node));
+  await signal;
+  await node.stop();
+  if (!opts.json) process.stdout.write("vchat serve stopped\n");
+  return exitCodes.ok;
+}
+
+export function startLine(node: RunningNode) {
+  return {
+    event: "ready",
+    nodeId: node.nodeId,
+    url: `${node.url}/`,
+    api: `${node.url}/api`,
+    ws: node.url.replace(/^http/, "ws") + "/socket.io/",
+    readyz: `${node.url}/readyz`,
+    metrics: `${node.url}/metrics`,
+    matching: node.matching,
+    redis: node.redisUrl,
+    store: node.storeKind,
+    turn: node.config.turn?.urls ?? [],
+    pid: process.pid,
+  };
+}
+
+function banner(node: RunningNode): string {
+  const s = startLine(node);
+  return [
+    `vchat serve: node ${s.nodeId} is running`,
+    `  api      ${s.api}`,
+    `  socket   ${s.ws}`,
+    `  readyz   ${s.readyz}`,
+    `  matching ${s.matching === "redis" ? `redis ${s.redis}` : "in this process (one node only; pass --redis for many)"}`,
+    `  store    ${s.store}`,
+    `  turn     ${s.turn.length ? s.turn.join("  ") : "none (set VCHAT_TURN_URLS and VCHAT_TURN_SECRET)"}`,
+    "Ctrl-C stops it.",
+  ].join("\n") + "\n";
+}
+
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const done = (sig: NodeJS.Signals) => {
+      process.off("SIGINT", done);
+      process.off("SIGTERM", done);
+      resolve(sig);
+    };
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
   });
 }

@@ -1,0 +1,98 @@
+import { VchatError } from "../../protocol/index.ts";
+import type { LiveSession, QueueEntry } from "../matching/matchmaker.ts";
+import type { RedisMatchmaker } from "../matching/redis-matchmaker.ts";
+
+/**
+ * The shared Redis matchmaker as one node uses it. The queue lives in Redis, but a node must
+ * remember which of its own users wait: to keep them alive there (`touch`), and to queue them
+ * again when Redis comes back empty (a replaced server) — they did nothing wrong and must not be
+ * left waiting forever.
+ */
+export interface NodeMatchmaker extends RedisMatchmaker {
+  /** userId → socketId of this node's users that joined and were not matched or taken out since. */
+  readonly queued: Map<string, string>;
+  /** Sessions whose end could not reach Redis; `retryEnds` ends them once it is back. */
+  readonly pendingEnds: Set<string>;
+  retryEnds(): Promise<void>;
+  /**
+   * Called when a join finds the user still in a session that this very socket is no longer in
+   * (its end was lost in a Redis outage, or the match reply never arrived). Ends it, so the user
+   * is not refused with ALREADY_IN_CALL until the session's TTL.
+   */
+  onStaleSession?: (session: LiveSession) => Promise<void>;
+}
+
+export interface NodeMatchmakerOptions {
+  /** A session this young is never treated as stale: its room join may still be on its way. @default 5000 */
+  staleAfterMs: number;
+}
+
+export function nodeMatchmaker(inner: RedisMatchmaker, opts: Partial<NodeMatchmakerOptions> = {}): NodeMatchmaker {
+  const staleAfterMs = opts.staleAfterMs ?? 5000;
+  const queued = new Map<string, string>();
+  const pendingEnds = new Set<string>();
+
+  const forget = (session: LiveSession) => {
+    queued.delete(session.offerer.userId);
+    queued.delete(session.answerer.userId);
+  };
+
+  const self: NodeMatchmaker = {
+    ...inner,
+    queued,
+    pendingEnds,
+
+    async join(entry: QueueEntry, now?: number) {
+      let session: LiveSession | null;
+      try {
+        session = await inner.join(entry, now);
+      } catch (err) {
+        if (!(err instanceof VchatError && err.code === "ALREADY_IN_CALL") || !(await endStale(entry))) throw err;
+        session = await inner.join(entry, now);
+      }
+      if (session) forget(session);
+      else queued.set(entry.userId, entry.socketId);
+      return session;
+    },
+
+    async leave(userId) {
+      queued.delete(userId);
+      return inner.leave(userId);
+    },
+
+    async sweep(now) {
+      const sessions = await inner.sweep(now);
+      sessions.forEach(forget);
+      return sessions;
+    },
+
+    async endSession(sessionId, endOpts) {
+      try {
+        return await inner.endSession(sessionId, endOpts);
+      } catch (err) {
+        if (err instanceof VchatError && err.code === "UNAVAILABLE" && pendingEnds.size < 100_000) pendingEnds.add(sessionId);
+        throw err;
+      }
+    },
+
+    async retryEnds() {
+      for (const id of [...pendingEnds]) {
+        await inner.endSession(id);
+        pendingEnds.delete(id);
+      }
+    },
+  };
+
+  /** The caller (calls.join) has checked that this socket is in no call room. */
+  async function endStale(entry: QueueEntry): Promise<boolean> {
+    const session = await inner.sessionOf(entry.userId);
+    if (!session || !self.onStaleSession) return false;
+    const mine = session.offerer.userId === entry.userId ? session.offerer : session.answerer;
+    // Another socket of the same user (a second tab) may well be in that call: leave it alone.
+    if (mine.socketId !== entry.socketId || Date.now() - session.startedAt < staleAfterMs) return false;
+    await self.onStaleSession(session);
+    return true;
+  }
+
+  return self;
+}

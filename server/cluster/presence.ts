@@ -1,0 +1,275 @@
+import type { Redis } from "ioredis";
+import type { EndReason } from "../../protocol/index.ts";
+import type { Logger } from "../log.ts";
+import type { LiveSession } from "../matching/matchmaker.ts";
+import { isCallRoom, type VchatServer, type VchatSocket } from "../signaling/types.ts";
+import type { NodeMatchmaker } from "./node-matchmaker.ts";
+
+export interface PresenceOptions {
+  /** How often the node says it is alive. @default 1000 */
+  heartbeatMs: number;
+  /** A node silent this long is dead: the others end its calls and take its users out of the queue. @default 3000 */
+  deadAfterMs: number;
+  /** How often a node looks for dead ones. @default 500 */
+  reapIntervalMs: number;
+}
+
+export const defaultPresenceOptions: PresenceOptions = { heartbeatMs: 1000, deadAfterMs: 3000, reapIntervalMs: 500 };
+
+/** What presence needs of the call use cases. */
+export interface PresenceCalls {
+  join(socket: VchatSocket, prefs: NonNullable<VchatSocket["data"]["lobby"]>): Promise<unknown>;
+  endCall(sessionId: string, reason: EndReason): Promise<boolean>;
+}
+
+export interface PresenceDeps {
+  redis: Redis;
+  io: VchatServer;
+  matchmaker: NodeMatchmaker;
+  calls: PresenceCalls;
+  nodeId: string;
+  logger: Logger;
+  options?: Partial<PresenceOptions>;
+}
+
+export interface Presence {
+  /** Ids of the nodes that are alive now (by their heartbeats). */
+  liveNodes(): Promise<string[]>;
+  /** Leaves the cluster on purpose: the others will not reap this node. */
+  stop(): Promise<void>;
+}
+
+/*
+ * Keys, next to the matchmaker's (same `{vchat}` hash tag, so a cluster-mode Redis keeps them in
+ * the matchmaker's slot):
+ *   <prefix>nodes      ZSET  nodeId → last heartbeat (Redis TIME, ms): one clock for all nodes
+ *   <prefix>n:<nodeId> HASH  socketId → userId of the node's connected sockets, expiring unless refreshed
+ */
+
+// KEYS: nodes, n:<id>. ARGV: nodeId, registry TTL ms. 1 when the node was not registered (first
+// beat, declared dead meanwhile, or a Redis that lost its data), 0 otherwise.
+const BEAT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local added = redis.call('ZADD', KEYS[1], string.format('%.0f', now), ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return added
+`;
+
+// KEYS: nodes. ARGV: deadAfterMs, max. Claims the dead nodes: removed here, so exactly one caller gets each.
+const REAP = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.0f', now - tonumber(ARGV[1])), 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(dead) do redis.call('ZREM', KEYS[1], id) end
+return dead
+`;
+
+// KEYS: nodes. ARGV: deadAfterMs. The nodes heard from within deadAfterMs.
+const LIVE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], string.format('%.0f', now - tonumber(ARGV[1])), '+inf')
+`;
+
+interface PresenceScripts {
+  vchatNodeBeat(nodes: string, registry: string, nodeId: string, ttl: string): Promise<number>;
+  vchatNodeReap(nodes: string, deadAfterMs: string, max: string): Promise<string[]>;
+  vchatNodeLive(nodes: string, deadAfterMs: string): Promise<string[]>;
+}
+
+/**
+ * Presence of nodes and their users, so that a crashed node's users are cleaned up by the others:
+ * every node writes a heartbeat and the list of its sockets to Redis; a node whose heartbeat is
+ * older than `deadAfterMs` is claimed by one of the others (atomically), which ends the calls of
+ * its sockets (`call:ended` with `disconnected` to their peers) and takes its users out of the queue.
+ *
+ * It also keeps this node's part of Redis true after an outage: when the heartbeat finds the node
+ * unregistered (Redis replaced without its data), it writes its sockets again and queues its
+ * waiting users again; sessions whose end failed during the outage are ended once Redis is back.
+ */
+export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, options }: PresenceDeps): Presence {
+  const o: PresenceOptions = { ...defaultPresenceOptions, ...options };
+  const log = logger.child({ module: "presence", nodeId });
+  const P = matchmaker.keys.prefix;
+  const NODES = `${P}nodes`;
+  const registryOf = (id: string) => `${P}n:${id}`;
+  const REGISTRY = registryOf(nodeId);
+  // Long enough to outlive outages of the node's own heartbeats; short enough that a cluster
+  // that died completely leaves nothing behind for long.
+  const registryTtl = String(Math.max(60_000, o.deadAfterMs * 20));
+
+  redis.defineCommand("vchatNodeBeat", { numberOfKeys: 2, lua: BEAT });
+  redis.defineCommand("vchatNodeReap", { numberOfKeys: 1, lua: REAP });
+  redis.defineCommand("vchatNodeLive", { numberOfKeys: 1, lua: LIVE, readOnly: true });
+  const r = redis as Redis & PresenceScripts;
+  const local = () => io.of("/").sockets;
+
+  // ---- this node's sockets --------------------------------------------------------------
+  const quiet = (what: string) => (err: unknown) => log.debug({ err }, `${what} failed (Redis unreachable?)`);
+  io.on("connection", (socket) => {
+    r.hset(REGISTRY, socket.id, socket.data.user.id).catch(quiet("registering a socket"));
+    socket.on("disconnect", () => {
+      r.hdel(REGISTRY, socket.id).catch(quiet("unregistering a socket"));
+    });
+    if (socket.recovered) void checkRecovered(socket);
+  });
+  // A socket put into a call room by any node (through the adapter) no longer waits.
+  io.of("/").adapter.on("join-room", (room: string, id: string) => {
+    if (!isCallRoom(room)) return;
+    const socket = local().get(id);
+    if (socket && matchmaker.queued.get(socket.data.user.id) === id) matchmaker.queued.delete(socket.data.user.id);
+  });
+
+  /**
+   * Connection state recovery gives a socket back its rooms after a short drop. Its call ended at
+   * the drop (the peer was told `disconnected`), so it leaves such rooms and is told as well.
+   */
+  async function checkRecovered(socket: VchatSocket): Promise<void> {
+    for (const room of [...socket.rooms].filter(isCallRoom)) {
+      const sessionId = room.slice(2);
+      const live = await matchmaker.getSession(sessionId).catch(() => null);
+      if (live && (live.offerer.socketId === socket.id || live.answerer.socketId === socket.id)) continue;
+      socket.leave(room);
+      socket.emit("call:ended", { sessionId, reason: "disconnected" });
+    }
+  }
+
+  async function writeRegistry(): Promise<void> {
+    const pairs = [...local().values()].flatMap((s) => [s.id, s.data.user.id]);
+    const tx = r.multi().del(REGISTRY);
+    if (pairs.length > 0) tx.hset(REGISTRY, ...pairs);
+    await tx.pexpire(REGISTRY, registryTtl).exec();
+  }
+
+  /** Queues again this node's users who wait but are no longer in Redis' queue. */
+  async function requeue(): Promise<void> {
+    let n = 0;
+    for (const [userId, socketId] of [...matchmaker.queued]) {
+      const socket = local().get(socketId);
+      if (!socket || [...socket.rooms].some(isCallRoom)) {
+        matchmaker.queued.delete(userId);
+        continue;
+      }
+      await calls.join(socket, socket.data.lobby ?? {}).then(
+        () => n++,
+        (err) => log.warn({ err, userId }, "could not queue a waiting user again"),
+      );
+    }
+    if (n > 0) log.info({ users: n }, "queued this node's waiting users again");
+  }
+
+  // ---- heartbeat ------------------------------------------------------------------------
+  let registered = false;
+  let lastBeat = 0;
+  let beating = false;
+  async function beat(): Promise<void> {
+    if (beating) return;
+    beating = true;
+    try {
+      const added = await r.vchatNodeBeat(NODES, REGISTRY, nodeId, registryTtl);
+      lastBeat = Date.now();
+      if (added === 1) {
+        await writeRegistry();
+        if (registered) {
+          log.warn("this node was missing from Redis (Redis replaced, or the node was declared dead): registered again");
+          await requeue();
+        }
+        registered = true;
+      }
+      if (matchmaker.queued.size > 0) await matchmaker.touch([...matchmaker.queued.keys()]);
+      if (matchmaker.pendingEnds.size > 0) await matchmaker.retryEnds();
+    } catch (err) {
+      quiet("heartbeat")(err);
+    } finally {
+      beating = false;
+    }
+  }
+
+  // ---- reaping dead nodes ----------------------------------------------------------------
+  let lastTick = Date.now();
+  let reaping = false;
+  async function reap(): Promise<void> {
+    const now = Date.now();
+    const lag = now - lastTick - o.reapIntervalMs;
+    lastTick = now;
+    // A node whose own timers ran late (a stalled event loop) may see the others' heartbeats as
+    // old only because it could not run: it judges nobody until it has beaten in time again.
+    if (reaping || lag > o.deadAfterMs / 3 || now - lastBeat > o.heartbeatMs * 1.5 + o.deadAfterMs / 3) return;
+    reaping = true;
+    try {
+      const dead = await r.vchatNodeReap(NODES, String(o.deadAfterMs), "10");
+      for (const id of dead) if (id !== nodeId) await cleanUp(id);
+    } catch (err) {
+      quiet("looking for dead nodes")(err);
+    } finally {
+      reaping = false;
+    }
+  }
+
+  async function cleanUp(deadId: string): Promise<void> {
+    const key = registryOf(deadId);
+    const sockets = Object.entries(await r.hgetall(key));
+    const ended = new Set<string>();
+    let left = 0;
+    // In chunks: a big node's users are cleaned up quickly without flooding Redis.
+    for (let i = 0; i < sockets.length; i += 50) {
+      await Promise.all(
+        sockets.slice(i, i + 50).map(async ([socketId, userId]) => {
+          const session = await matchmaker.sessionOf(userId);
+          if (session && !ended.has(session.id) && hasSocket(session, socketId)) {
+            ended.add(session.id);
+            await calls.endCall(session.id, "disconnected");
+          }
+          if (await queuedWith(userId, socketId)) {
+            await matchmaker.leave(userId);
+            left++;
+          }
+        }),
+      );
+    }
+    await r.del(key);
+    log.warn({ deadNode: deadId, sockets: sockets.length, callsEnded: ended.size, leftQueue: left }, "a node stopped beating: cleaned up its users");
+  }
+
+  /**
+   * Whether the user waits with that very socket. Reads the queue entry (a hash of the
+   * matchmaker, documented in its layout): a user who already came back through another node
+   * waits with a new socket and must keep their place.
+   */
+  async function queuedWith(userId: string, socketId: string): Promise<boolean> {
+    const raw = await r.hget(`${P}e`, userId);
+    if (!raw) return false;
+    try {
+      return (JSON.parse(raw) as { socketId?: string }).socketId === socketId;
+    } catch {
+      return false;
+    }
+  }
+
+  const beatTimer = setInterval(() => void beat(), o.heartbeatMs);
+  const reapTimer = setInterval(() => void reap(), o.reapIntervalMs);
+  beatTimer.unref();
+  reapTimer.unref();
+  void beat();
+
+  let stopped: Promise<void> | undefined;
+  return {
+    async liveNodes() {
+      return r.vchatNodeLive(NODES, String(o.deadAfterMs));
+    },
+    stop() {
+      stopped ??= (async () => {
+        clearInterval(beatTimer);
+        clearInterval(reapTimer);
+        await r.multi().zrem(NODES, nodeId).del(REGISTRY).exec().catch(quiet("leaving the cluster"));
+      })();
+      return stopped;
+    },
+  };
+}
+
+function hasSocket(session: LiveSession, socketId: string): boolean {
+  return session.offerer.socketId === socketId || session.answerer.socketId === socketId;
+}
+
