@@ -64,7 +64,7 @@ export function keySettings(r: ResourceRecord): string[] {
     case "LaunchTemplate": {
       const ud = userDataOf(p);
       const conf = ud ? embeddedCoturnConfig(ud) : undefined;
-      const image = ud ? /\s(\S*coturn\S*:\S+)\s/.exec(ud)?.[1] : undefined;
+      const image = ud ? /\s([\w./-]*coturn[\w./-]*:\d+\.\d+\.\d+\S*)\s/.exec(ud)?.[1] : undefined;
       return [
         `${p.instanceType}, public IP ${onOff(p.networkInterfaces?.[0]?.associatePublicIpAddress)}`,
         `IMDS tokens ${p.metadataOptions?.httpTokens}, hop limit ${p.metadataOptions?.httpPutResponseHopLimit}`,
