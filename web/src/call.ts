@@ -147,61 +147,7 @@ export class PeerCall {
 
   /** The selected candidate pair and receive counters; null before ICE has chosen a path. */
   async stats(): Promise<{ route: Route | null; stats: CallStats }> {
-    const report = await this.pc.getStats();
-    let pair: RTCIceCandidatePairStats | undefined;
-    const stats: CallStats = {};
-    let framesDecoded = 0;
-    let packetsReceived = 0;
-    let packetsLost = 0;
-    let bytesReceived = 0;
-    let bytesSent = 0;
-    let jitter: number | undefined;
-    report.forEach((s) => {
-      if (s.type === "transport" && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
-      if (s.type === "inbound-rtp") {
-        packetsReceived += s.packetsReceived ?? 0;
-        packetsLost += s.packetsLost ?? 0;
-        bytesReceived += s.bytesReceived ?? 0;
-        if (s.kind === "video") {
-          framesDecoded += s.framesDecoded ?? 0;
-          if (typeof s.jitter === "number") jitter = s.jitter;
-        }
-      }
-      if (s.type === "outbound-rtp") bytesSent += s.bytesSent ?? 0;
-    });
-    if (!pair) {
-      report.forEach((s) => {
-        if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pair ??= s;
-      });
-    }
-    let route: Route | null = null;
-    if (pair) {
-      const local = report.get(pair.localCandidateId);
-      const remote = report.get(pair.remoteCandidateId);
-      const lt = String(local?.candidateType);
-      const rt = String(remote?.candidateType);
-      if (candidateTypes.has(lt) && candidateTypes.has(rt)) {
-        const protocol = lt === "relay" && local?.relayProtocol ? local.relayProtocol : local?.protocol;
-        route = {
-          kind: lt === "relay" || rt === "relay" ? "relayed" : "direct",
-          local: lt as CandidateType,
-          remote: rt as CandidateType,
-          protocol: protocol === "tcp" || protocol === "tls" ? protocol : "udp",
-        };
-        stats.localCandidateType = route.local;
-        stats.remoteCandidateType = route.remote;
-        stats.transport = route.protocol;
-      }
-      if (typeof pair.currentRoundTripTime === "number") stats.rttMs = Math.round(pair.currentRoundTripTime * 1000);
-    }
-    stats.framesDecoded = framesDecoded;
-    stats.packetsReceived = packetsReceived;
-    stats.packetsLost = packetsLost;
-    stats.bytesReceived = bytesReceived;
-    stats.bytesSent = bytesSent;
-    if (jitter !== undefined) stats.jitterMs = Math.round(jitter * 1000);
-    const total = packetsReceived + Math.max(0, packetsLost);
-    if (total > 0) stats.lossPct = Math.round((Math.max(0, packetsLost) / total) * 10000) / 100;
+    const { route, stats } = readStats(await this.pc.getStats());
     if (this.iceConnectedAt !== null) stats.iceMs = Math.round(this.iceConnectedAt - this.startedAt);
     if (this.connectedAt !== null) stats.setupMs = Math.round(this.connectedAt - this.startedAt);
     return { route, stats };
@@ -220,4 +166,74 @@ export class PeerCall {
 
 function toDescription(d: RTCSessionDescription): Description {
   return { type: d.type, sdp: d.sdp };
+}
+
+/** The part of `RTCStatsReport` we read; a plain Map of stats objects works too. */
+export interface StatsLike {
+  forEach(fn: (s: any) => void): void;
+  get(id: string): any;
+}
+
+/**
+ * The route and receive counters from a `getStats()` report. The selected pair is the
+ * transport's `selectedCandidatePairId` (Chromium, Safari), else the nominated succeeded pair
+ * (Firefox). A call is relayed when either end of that pair is a TURN relay candidate.
+ */
+export function readStats(report: StatsLike): { route: Route | null; stats: CallStats } {
+  let pair: RTCIceCandidatePairStats | undefined;
+  const stats: CallStats = {};
+  let framesDecoded = 0;
+  let packetsReceived = 0;
+  let packetsLost = 0;
+  let bytesReceived = 0;
+  let bytesSent = 0;
+  let jitter: number | undefined;
+  report.forEach((s) => {
+    if (s.type === "transport" && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
+    if (s.type === "inbound-rtp") {
+      packetsReceived += s.packetsReceived ?? 0;
+      packetsLost += s.packetsLost ?? 0;
+      bytesReceived += s.bytesReceived ?? 0;
+      if (s.kind === "video") {
+        framesDecoded += s.framesDecoded ?? 0;
+        if (typeof s.jitter === "number") jitter = s.jitter;
+      }
+    }
+    if (s.type === "outbound-rtp") bytesSent += s.bytesSent ?? 0;
+  });
+  if (!pair) {
+    report.forEach((s) => {
+      if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pair ??= s;
+    });
+  }
+  let route: Route | null = null;
+  if (pair) {
+    const local = report.get(pair.localCandidateId);
+    const remote = report.get(pair.remoteCandidateId);
+    const lt = String(local?.candidateType);
+    const rt = String(remote?.candidateType);
+    if (candidateTypes.has(lt) && candidateTypes.has(rt)) {
+      // For a relay candidate, `protocol` is the relay's own side; how we reach TURN is relayProtocol.
+      const protocol = lt === "relay" && local?.relayProtocol ? local.relayProtocol : local?.protocol;
+      route = {
+        kind: lt === "relay" || rt === "relay" ? "relayed" : "direct",
+        local: lt as CandidateType,
+        remote: rt as CandidateType,
+        protocol: protocol === "tcp" || protocol === "tls" ? protocol : "udp",
+      };
+      stats.localCandidateType = route.local;
+      stats.remoteCandidateType = route.remote;
+      stats.transport = route.protocol;
+    }
+    if (typeof pair.currentRoundTripTime === "number") stats.rttMs = Math.round(pair.currentRoundTripTime * 1000);
+  }
+  stats.framesDecoded = framesDecoded;
+  stats.packetsReceived = packetsReceived;
+  stats.packetsLost = packetsLost;
+  stats.bytesReceived = bytesReceived;
+  stats.bytesSent = bytesSent;
+  if (jitter !== undefined) stats.jitterMs = Math.round(jitter * 1000);
+  const total = packetsReceived + Math.max(0, packetsLost);
+  if (total > 0) stats.lossPct = Math.round((Math.max(0, packetsLost) / total) * 10000) / 100;
+  return { route, stats };
 }
