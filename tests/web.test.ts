@@ -73,6 +73,20 @@ describe.skipIf(missing.length > 0)("web client: two browser users", () => {
     await screenshot(alice, "03-call-alice");
     await screenshot(bob, "03-call-bob");
 
+    // Mute and camera toggles switch Alice's own tracks off and on again.
+    const tracksOn = () =>
+      alice.getByLabel("Your video").evaluate((v) => {
+        const s = (v as HTMLVideoElement).srcObject as MediaStream;
+        return [s.getAudioTracks()[0]?.enabled, s.getVideoTracks()[0]?.enabled];
+      });
+    await alice.getByRole("button", { name: "Mute", exact: true }).click();
+    await alice.getByRole("button", { name: "Camera off", exact: true }).click();
+    expect(await tracksOn()).toEqual([false, false]);
+    expect(await alice.getByRole("button", { name: "Unmute", exact: true }).getAttribute("aria-pressed")).toBe("true");
+    await alice.getByRole("button", { name: "Unmute", exact: true }).click();
+    await alice.getByRole("button", { name: "Camera on", exact: true }).click();
+    expect(await tracksOn()).toEqual([true, true]);
+
     // Chat both ways, with the typing indicator while Alice types.
     await alice.getByRole("textbox", { name: "Message", exact: true }).pressSequentially("hello from ", { delay: 20 });
     await expect.poll(() => bob.getByText("Alice is typing…").isVisible(), { timeout: 5000 }).toBe(true);
