@@ -211,7 +211,8 @@ export function localEngine(): StackEngine {
     const { inlineProgram } = await import("./program.ts");
     const { presets } = await import("./config.ts");
     const args = { stackName: env, projectName: "vchat", program: inlineProgram(env) };
-    const wsOpts = { workDir: stacksDir, projectSettings: { name: "vchat", runtime: "nodejs" as const, description: "vchat on AWS (stacks/)" } };
+    // stacks/Pulumi.yaml is the project file; the workspace reads it (and never rewrites it).
+    const wsOpts = { workDir: stacksDir };
     const stack = create ? await LocalWorkspace.createOrSelectStack(args, wsOpts) : await LocalWorkspace.selectStack(args, wsOpts);
     if (!create) return stack;
     // The provider's region follows vchat:region (or the preset), so one key sets both.

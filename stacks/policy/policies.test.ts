@@ -1,0 +1,59 @@
+import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { beforeAll, describe, expect, it } from "vitest";
+import { planOffline, type OfflinePlan } from "../offline.ts";
+import { rules } from "../rules.ts";
+import { policies } from "./policies.ts";
+
+let plan: OfflinePlan;
+beforeAll(async () => {
+  plan = await planOffline("prod");
+}, 60_000);
+
+const resourcePolicies = policies.filter((p): p is ResourceValidationPolicy => "validateResource" in p);
+const stackPolicies = policies.filter((p): p is StackValidationPolicy => "validateStack" in p);
+
+function validate(type: string, props: Record<string, unknown>, name = "r"): string[] {
+  const found: string[] = [];
+  for (const p of resourcePolicies) {
+    const fn = p.validateResource as (args: unknown, report: (m: string) => void) => void;
+    fn({ type, name, props, urn: `urn:pulumi:s::vchat::${type}::${name}` }, (m) => found.push(`${p.name}: ${m}`));
+  }
+  return found;
+}
+
+function policyResource(type: string, name: string, deps: PolicyResource[] = []): PolicyResource {
+  return { type, name, urn: `urn:pulumi:s::vchat::${type}::${name}`, props: {}, dependencies: deps, propertyDependencies: deps.length ? { bucket: deps } : {} } as unknown as PolicyResource;
+}
+
+describe("the policy pack", () => {
+  it("carries every security rule, all mandatory", () => {
+    for (const rule of rules) expect(policies.some((p) => p.name === rule.name || p.name === `${rule.name}-stack`), rule.name).toBe(true);
+    for (const p of policies) expect(p.enforcementLevel).toBe("mandatory");
+  });
+
+  it("passes the prod stack as planned on the mocks (masked secrets count as set)", () => {
+    const problems = plan.resources.filter((r) => !r.component).flatMap((r) => validate(r.type, r.props, r.name));
+    expect(problems).toEqual([]);
+  });
+
+  it("reports a violating resource", () => {
+    expect(validate("aws:ec2/securityGroup:SecurityGroup", { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }] })).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^no-ssh-from-anywhere:/), expect.stringMatching(/^only-turn-and-web-ports-public:/)]),
+    );
+    expect(validate("aws:elasticache/replicationGroup:ReplicationGroup", { transitEncryptionEnabled: false, atRestEncryptionEnabled: true, authToken: "t" })).toEqual([expect.stringMatching(/^redis-encrypted: transitEncryptionEnabled/)]);
+  });
+
+  it("ties a public access block to its bucket through dependencies (names are unknown in previews)", () => {
+    const stackCheck = stackPolicies.find((p) => p.name === "s3-public-access-blocked-stack")!;
+    const run = (resources: PolicyResource[]) => {
+      const found: string[] = [];
+      (stackCheck.validateStack as (a: unknown, r: (m: string) => void) => void)({ resources }, (m) => found.push(m));
+      return found;
+    };
+    const bucket = policyResource("aws:s3/bucket:Bucket", "web");
+    const lonely = policyResource("aws:s3/bucket:Bucket", "logs");
+    const block = policyResource("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "web-block", [bucket]);
+    expect(run([bucket, block])).toEqual([]);
+    expect(run([bucket, block, lonely])).toEqual(["logs: bucket has no public access block"]);
+  });
+});

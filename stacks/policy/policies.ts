@@ -1,0 +1,53 @@
+/**
+ * The vchat security rules (`stacks/rules.ts`) as Pulumi policies. Kept apart from `index.ts`
+ * because constructing a `PolicyPack` starts its gRPC server; tests import this file instead.
+ */
+import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { resourceTypes, rules, type ResourceRecord } from "../rules.ts";
+
+const bucketTypes = new Set<string>([resourceTypes.bucket, resourceTypes.bucketV2]);
+
+/**
+ * Stack-level records: during a preview a new bucket's name is unknown, so a block is tied to
+ * its bucket through the dependency the engine records (`bucket: bucket.id`) instead.
+ */
+export function stackRecords(resources: PolicyResource[]): ResourceRecord[] {
+  return resources.map((r) => {
+    if (bucketTypes.has(r.type)) return { type: r.type, name: r.name, id: r.urn, props: {} };
+    if (r.type === resourceTypes.publicAccessBlock) {
+      const bucket = (r.propertyDependencies?.bucket ?? r.dependencies).find((d) => bucketTypes.has(d.type));
+      return { type: r.type, name: r.name, props: { bucket: bucket?.urn ?? "" } };
+    }
+    return { type: r.type, name: r.name, props: {} };
+  });
+}
+
+export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = rules.flatMap((rule) => {
+  const out: (ResourceValidationPolicy | StackValidationPolicy)[] = [];
+  if (rule.check) {
+    const check = rule.check;
+    out.push({
+      name: rule.name,
+      description: rule.description,
+      enforcementLevel: "mandatory",
+      // Reading a property that is still unknown (preview) throws the SDK's UnknownValueError,
+      // which it reports as "cannot check yet" rather than as a violation.
+      validateResource: (args, report) => {
+        for (const message of check({ type: args.type, name: args.name, props: args.props })) report(message);
+      },
+    });
+  }
+  if (rule.checkStack) {
+    const checkStack = rule.checkStack;
+    out.push({
+      name: `${rule.name}-stack`,
+      description: `${rule.description} (across resources)`,
+      enforcementLevel: "mandatory",
+      validateStack: (args, report) => {
+        const byName = new Map(args.resources.map((r) => [r.name, r.urn]));
+        for (const v of checkStack(stackRecords(args.resources))) report(`${v.resource}: ${v.message}`, byName.get(v.resource));
+      },
+    });
+  }
+  return out;
+});
