@@ -65,6 +65,10 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
     const container = JSON.parse(props(task).containerDefinitions)[0];
     expect(container.secrets.map((s: { name: string }) => s.name).sort()).toEqual(["VCHAT_JWT_SECRET", "VCHAT_MONGODB_URI", "VCHAT_REDIS_URL", "VCHAT_TURN_SECRET"]);
     for (const s of container.secrets) expect(s.valueFrom).toMatch(/^arn:aws:/);
+    const envVars = Object.fromEntries(container.environment.map((e: { name: string; value: string }) => [e.name, e.value]));
+    expect(envVars).toMatchObject({ VCHAT_HOST: "0.0.0.0", VCHAT_PORT: String(cfg.service.port), VCHAT_TRUST_PROXY: "1" });
+    expect(envVars.VCHAT_TURN_URLS).toMatch(/^turn:.*:3478\?transport=udp,/);
+    expect(envVars.VCHAT_CORS_ORIGINS).toMatch(/^https:\/\//);
     // No secret value travels in plain environment variables.
     expect(JSON.stringify(container.environment)).not.toMatch(/offline0x/);
   });

@@ -140,13 +140,14 @@ export class Service extends pulumi.ComponentResource {
         essential: true,
         command: ["node", "cli/vchat.ts", "serve"],
         portMappings: [{ containerPort: port, protocol: "tcp" }],
+        // The settings `vchat serve` reads (cli/commands/serve.ts); secrets come below.
         environment: [
-          { name: "VCHAT_ENV", value: cfg.env },
-          { name: "PORT", value: String(port) },
-          { name: "VCHAT_PUBLIC_URL", value: publicUrl },
-          { name: "VCHAT_WEB_ORIGIN", value: webUrl },
+          { name: "VCHAT_HOST", value: "0.0.0.0" },
+          { name: "VCHAT_PORT", value: String(port) },
+          { name: "VCHAT_TRUST_PROXY", value: "1" },
+          { name: "VCHAT_CORS_ORIGINS", value: [webUrl, publicUrl].join(",") },
           { name: "VCHAT_TURN_URLS", value: (turnUrls as string[]).join(",") },
-          { name: "VCHAT_TURN_REALM", value: cfg.turn.realm },
+          { name: "VCHAT_LOG_LEVEL", value: "info" },
         ],
         secrets: [
           { name: "VCHAT_JWT_SECRET", valueFrom: jwt },
