@@ -10,8 +10,9 @@ import { RtpHeader, RtpPacket, type MediaStreamTrack } from "werift";
 import { now } from "./clock.ts";
 import { StreamStats } from "./metrics.ts";
 
-export const mediaKinds = ["synthetic", "vp8"] as const;
-export type MediaKind = (typeof mediaKinds)[number];
+import type { MediaKind } from "./types.ts";
+
+export { mediaKinds, type MediaKind } from "./types.ts";
 
 /** URI of our measuring header extension (seq uint32 + send time float64, 12 bytes). */
 export const measureExtUri = "urn:vchat:bots:seq-send-time";

@@ -86,9 +86,11 @@ export function groupCalls(legs: readonly CallLeg[]): CallRecord[] {
 
 /** Failure reasons grouped: numbers and addresses vary per bot, the cause does not. */
 export function failureKey(reason: string): string {
+  // Status codes (401, 486, ...) stay: they are the cause.
   return reason
-    .replace(/turns?:\S+/g, "TURN")
-    .replace(/\b\d+(\.\d+)?\b/g, "N")
+    .replace(/turns?:\S+/g, "<url>")
+    .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, "<addr>")
+    .replace(/\b\d+(\.\d+)?\s*(ms|s)\b/g, "N $2")
     .slice(0, 160);
 }
 
@@ -133,11 +135,11 @@ export function summarize(
   return { summary, calls };
 }
 
-/** Every given threshold, checked. A run with no call at all fails `minConnectedPct`. */
+/** Every given threshold, checked. A run where no call connected fails `minConnectedPct`, whatever its limit. */
 export function checkThresholds(s: Summary, t: Thresholds): ThresholdResult[] {
   const out: ThresholdResult[] = [];
   if (t.maxLossPct !== undefined) out.push({ name: "maxLossPct", limit: t.maxLossPct, value: s.lossPct, ok: s.lossPct !== null && s.lossPct <= t.maxLossPct });
   if (t.maxSetupMs !== undefined) out.push({ name: "maxSetupMs", limit: t.maxSetupMs, value: s.setupMs.p95, ok: s.setupMs.p95 !== null && s.setupMs.p95 <= t.maxSetupMs });
-  if (t.minConnectedPct !== undefined) out.push({ name: "minConnectedPct", limit: t.minConnectedPct, value: s.connectedPct, ok: s.requested > 0 && s.connectedPct >= t.minConnectedPct });
+  if (t.minConnectedPct !== undefined) out.push({ name: "minConnectedPct", limit: t.minConnectedPct, value: s.connectedPct, ok: s.connected > 0 && s.connectedPct >= t.minConnectedPct });
   return out;
 }

@@ -1,6 +1,8 @@
 /** Shapes shared by the bots, their worker threads, the runner and the report. */
-import type { MediaKind } from "./media.ts";
 import type { TurnTransport } from "./ice.ts";
+
+export const mediaKinds = ["synthetic", "vp8"] as const;
+export type MediaKind = (typeof mediaKinds)[number];
 
 export const relayModes = ["auto", "only", "never"] as const;
 export type RelayMode = (typeof relayModes)[number];

@@ -1,12 +1,176 @@
-import type { Command } from "commander";
+import { writeFileSync } from "node:fs";
+import { Option, type Command } from "commander";
+import { turnTransports, type TurnTransport } from "../../bots/ice.ts";
+import type { BotsReport } from "../../bots/report.ts";
+import type { BotsOptions, Progress } from "../../bots/run.ts";
+import { mediaKinds, relayModes, type MediaKind, type RelayMode } from "../../bots/types.ts";
+import { exitCodes, intOption, parseDuration, UsageError } from "../exit.ts";
 
-// Placeholder until its issue lands: the command exists and says so.
+interface RawOptions {
+  url: string;
+  pairs?: number;
+  peers?: number;
+  duration: string;
+  ramp: string;
+  relay: string;
+  turnTransport: string;
+  interests?: string;
+  churn?: string;
+  bitrate: number;
+  impairLoss?: string;
+  impairDelay?: string;
+  media: string;
+  json?: string | boolean;
+  maxLoss?: string;
+  maxSetupMs?: string;
+  minConnected: string;
+  workers?: number;
+  connectTimeout: string;
+  turnRewrite?: string[];
+}
+
+function num(name: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${name} must be a number from ${min} to ${max}, got "${text}"`);
+  return n;
+}
+
+function oneOf<T extends string>(name: string, text: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(text)) throw new UsageError(`${name} must be one of ${allowed.join(", ")}, got "${text}"`);
+  return text as T;
+}
+
+/** Maps the command line to `runBots` options; every mistake is a `UsageError` (exit 2). */
+export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: string | null; jsonStdout: boolean } {
+  let url: URL;
+  try {
+    url = new URL(raw.url);
+  } catch {
+    throw new UsageError(`--url must be a URL like http://127.0.0.1:8080, got "${raw.url}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError("--url must be http:// or https://");
+  if (raw.pairs !== undefined && raw.peers !== undefined) throw new UsageError("give --pairs or --peers, not both");
+  const relay = oneOf<RelayMode>("--relay", raw.relay, relayModes);
+  const impairLossPct = num("--impair-loss", raw.impairLoss, 0, 100);
+  const impairDelayMs = num("--impair-delay", raw.impairDelay, 0, 10_000);
+  if (((impairLossPct ?? 0) > 0 || (impairDelayMs ?? 0) > 0) && relay !== "only") {
+    throw new UsageError("--impair-loss/--impair-delay act in front of TURN: add --relay only");
+  }
+  const turnTransport = oneOf<TurnTransport>("--turn-transport", raw.turnTransport, turnTransports);
+  if ((impairLossPct ?? 0) > 0 && turnTransport === "tls") throw new UsageError("--impair-loss cannot act inside TLS: use --turn-transport udp or tcp");
+  const rewrites: Record<string, string> = {};
+  for (const r of raw.turnRewrite ?? []) {
+    const m = /^(udp|tcp|tls)\/(.+:\d+)=(.+:\d+)$/.exec(r);
+    if (!m) throw new UsageError(`--turn-rewrite must look like udp/127.0.0.1:3478=127.0.0.1:4000, got "${r}"`);
+    rewrites[`${m[1]}/${m[2]}`] = m[3]!;
+  }
+  const rampPerSec = num("--ramp", raw.ramp, 0.01, 10_000)!;
+  const interests = raw.interests ? raw.interests.split(",").map((s) => s.trim()).filter(Boolean) : [];
+  return {
+    url: url.toString().replace(/\/$/, ""),
+    pairs: raw.peers === undefined ? (raw.pairs ?? 10) : undefined,
+    peers: raw.peers,
+    durationMs: parseDuration(raw.duration),
+    rampPerSec,
+    relay,
+    turnTransport,
+    interests,
+    churnMs: raw.churn ? parseDuration(raw.churn) : null,
+    bitrateKbps: raw.bitrate,
+    media: oneOf<MediaKind>("--media", raw.media, mediaKinds),
+    impairLossPct,
+    impairDelayMs,
+    thresholds: {
+      maxLossPct: num("--max-loss", raw.maxLoss, 0, 100),
+      maxSetupMs: num("--max-setup-ms", raw.maxSetupMs, 0, 600_000),
+      minConnectedPct: num("--min-connected", raw.minConnected, 0, 100),
+    },
+    workers: raw.workers,
+    connectTimeoutMs: parseDuration(raw.connectTimeout),
+    turnRewrites: rewrites,
+    jsonFile: typeof raw.json === "string" && raw.json !== "-" ? raw.json : null,
+    jsonStdout: raw.json === true || raw.json === "-",
+  };
+}
+
 export function registerBots(program: Command): void {
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
   program
     .command("bots")
-    .description("not available yet")
-    .allowUnknownOption()
-    .action(() => {
-      throw new Error("vchat bots is not available yet");
+    .description("headless werift peers that join the lobby, get matched, call each other and report call health; exits 1 when a threshold fails")
+    .requiredOption("--url <url>", "the vchat service, e.g. http://127.0.0.1:8080")
+    .option("--pairs <n>", "bot pairs (2 bots each)", intOption("--pairs", 1, 5000))
+    .option("--peers <n>", "bot users instead of pairs; 1 waits for any partner, e.g. a browser", intOption("--peers", 1, 10000))
+    .option("--duration <time>", "how long the run lasts (30s, 10m)", "30s")
+    .option("--ramp <per-second>", "bots joining per second", "20")
+    .option("--relay <mode>", "auto | only (ICE policy relay, through TURN) | never", "auto")
+    .option("--turn-transport <t>", "udp | tcp | tls: which TURN URL the bots use", "udp")
+    .option("--interests <list>", "comma-separated interests for lobby:join")
+    .option("--churn <time>", "a call lasts this long, then call:next and a new partner")
+    .option("--bitrate <kbps>", "media per peer, audio + video", intOption("--bitrate", 16, 20000), 300)
+    .option("--media <kind>", "synthetic (measuring payload) | vp8 (real test pattern)", "synthetic")
+    .option("--impair-loss <pct>", "drop this percent of media packets in front of TURN (needs --relay only)")
+    .option("--impair-delay <ms>", "add this one-way delay in front of TURN (needs --relay only)")
+    .option("--json [file]", "write the JSON report to a file; without a file, print it instead of the dashboard")
+    .option("--max-loss <pct>", "fail when aggregate media loss exceeds this")
+    .option("--max-setup-ms <ms>", "fail when p95 setup (match → first media) exceeds this")
+    .option("--min-connected <pct>", "fail when fewer calls than this percent connect", "95")
+    .option("--workers <n>", "worker threads (0: none; default one per core, one per 50 bots)", intOption("--workers", 0, 64))
+    .option("--connect-timeout <time>", "a call not connected by then counts as failed", "20s")
+    .addOption(
+      // For tests and odd networks: send the TURN traffic for one endpoint somewhere else.
+      new Option("--turn-rewrite <from=to>", "replace a TURN endpoint, e.g. udp/127.0.0.1:3478=127.0.0.1:4000").argParser(collect).hideHelp(),
+    )
+    .action(async (raw: RawOptions) => {
+      process.exitCode = await bots(parseBotsOptions(raw));
     });
+}
+
+/** Runs the bots with a live dashboard (TTY) or progress lines, prints the summary, returns the exit code. */
+export async function bots(opts: ReturnType<typeof parseBotsOptions>, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process): Promise<number> {
+  // Loaded here, not at start-up: werift, socket.io-client and ink cost seconds that
+  // `vchat --help` and the other commands should not pay.
+  const [{ BotsError, runBots }, { render }, React, { BotsDashboard, summaryText }] = await Promise.all([
+    import("../../bots/run.ts"),
+    import("ink"),
+    import("react"),
+    import("../ui/bots.ts"),
+  ]);
+  const h = React.createElement;
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once("SIGINT", onSigint);
+  process.once("SIGTERM", onSigint);
+  const tty = Boolean(io.stdout.isTTY) && !opts.jsonStdout;
+  const live = tty ? render(h(BotsDashboard, { progress: null, url: opts.url }), { stdout: io.stdout, patchConsole: false, exitOnCtrlC: false }) : undefined;
+  let lastLine = 0;
+  const onProgress = (p: Progress) => {
+    if (live) return live.rerender(h(BotsDashboard, { progress: p, url: opts.url }));
+    // Without a terminal: a line every 5 s on stderr, so logs show progress without flooding.
+    if (p.elapsedS - lastLine >= 5) {
+      lastLine = p.elapsedS;
+      const c = p.counts;
+      io.stderr.write(`bots ${p.elapsedS}s: up ${c.up} connecting ${c.connecting} waiting ${c.waiting} failed ${c.callsFailed} loss ${p.lossPct ?? "–"} % cpu ${p.cpuPct} % lag ${p.loopLagMs} ms\n`);
+    }
+  };
+  let report: BotsReport;
+  try {
+    report = await runBots({ ...opts, onProgress, signal: abort.signal });
+  } catch (err) {
+    live?.unmount();
+    if (err instanceof BotsError) {
+      io.stderr.write(`vchat bots: ${err.code}: ${err.message}\n`);
+      return err.code === "VALIDATION_FAILED" ? exitCodes.usage : exitCodes.failed;
+    }
+    throw err;
+  } finally {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+  }
+  live?.unmount();
+  if (opts.jsonFile) writeFileSync(opts.jsonFile, JSON.stringify(report, null, 2) + "\n");
+  if (opts.jsonStdout) io.stdout.write(JSON.stringify(report) + "\n");
+  else io.stdout.write((abort.signal.aborted ? "interrupted: the report covers what was measured so far\n" : "") + summaryText(report));
+  return report.pass ? exitCodes.ok : exitCodes.failed;
 }
