@@ -5,7 +5,6 @@
  */
 import { createInterface } from "node:readline/promises";
 import { Option, type Command } from "commander";
-import { render, renderToString } from "ink";
 import React from "react";
 import { environments, type EnvName } from "../../stacks/config.ts";
 import {
@@ -21,9 +20,15 @@ import {
   type StackEvent,
 } from "../../stacks/engine.ts";
 import { exitCodes } from "../exit.ts";
-import { OutputsView, PlanView, ProgressView, formatChanges, type ProgressRow, type ProgressViewProps } from "../ui/stacks.ts";
+import type { ProgressRow, ProgressViewProps } from "../ui/stacks.ts";
 
 const h = React.createElement;
+
+/** Ink and the views load only when a stacks command runs: ink alone costs ~0.7 s to import. */
+async function ui() {
+  const [ink, views] = await Promise.all([import("ink"), import("../ui/stacks.ts")]);
+  return { render: ink.render, renderToString: ink.renderToString, ...views };
+}
 
 export interface StacksDeps {
   engine: () => StackEngine;
@@ -127,7 +132,7 @@ export async function stacksPreview(opts: PreviewOptions, deps: StacksDeps = def
 }
 
 async function previewOffline(opts: PreviewOptions, deps: StacksDeps): Promise<number> {
-  const [{ planOffline }, { keySettings }] = await Promise.all([import("../../stacks/offline.ts"), import("../../stacks/summary.ts")]);
+  const [{ planOffline }, { keySettings }, { renderToString, PlanView }] = await Promise.all([import("../../stacks/offline.ts"), import("../../stacks/summary.ts"), ui()]);
   const plan = await planOffline(opts.env);
   const resources = plan.resources.map((r) => ({ name: r.name, type: r.type, parent: r.parent, component: r.component, settings: keySettings(r), props: r.props }));
   if (opts.json) {
@@ -176,6 +181,7 @@ export async function stacksChange(action: StackAction, opts: ChangeOptions, dep
     return fail(deps, new StackError("OPERATION_FAILED", `vchat ${verb[action]} changes real cloud resources: pass --yes to confirm when not on a terminal (nothing was changed)`, exitCodes.usage), opts.json);
   }
   const engine = deps.engine();
+  const { renderToString, OutputsView, formatChanges } = await ui();
 
   if (action !== "preview" && !opts.yes) {
     // Show the plan first, then ask.
@@ -200,6 +206,7 @@ export async function stacksChange(action: StackAction, opts: ChangeOptions, dep
 
 /** Runs one engine action, rendering the progress tree live on a terminal. */
 async function runWithProgress(action: StackAction, opts: ChangeOptions, engine: StackEngine, deps: StacksDeps, previewOfDestroy: boolean): Promise<{ result: ActionResult; events: StackEvent[] } | number> {
+  const { render, ProgressView, formatChanges } = await ui();
   const title = previewOfDestroy ? `vchat down --env ${opts.env}: planned deletions` : `vchat ${verb[action]} --env ${opts.env}`;
   const starts = new Map<string, number>();
   const events: StackEvent[] = [];
@@ -258,6 +265,7 @@ export async function stacksOutputs(opts: OutputsOptions, deps: StacksDeps = def
   try {
     checkPrerequisites("outputs", deps.probe());
     const outputs = await deps.engine().outputs(opts.env, { showSecrets: opts.showSecrets });
+    const { renderToString, OutputsView } = await ui();
     if (opts.json) {
       deps.stdout.write(JSON.stringify({ ok: true, env: opts.env, outputs: Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, o.value])), secrets: Object.keys(outputs).filter((k) => outputs[k]!.secret) }, null, 2) + "\n");
     } else {
