@@ -204,15 +204,18 @@ export function mapAutomationError(err: unknown, env: EnvName, action: StackActi
   return new StackError("OPERATION_FAILED", `${action} of ${env} failed:\n  ${lastLines}`, 1);
 }
 
-/** The Automation API implementation (needs the pulumi CLI, a backend and cloud credentials). */
-export function localEngine(): StackEngine {
+/**
+ * The Automation API implementation (needs the pulumi CLI, a backend and cloud credentials).
+ * `pulumiRoot` picks the installation in `<root>/bin/pulumi` instead of the one on PATH.
+ */
+export function localEngine(opts: { pulumiRoot?: string } = {}): StackEngine {
   async function open(env: EnvName, create: boolean) {
-    const { LocalWorkspace } = await import("@pulumi/pulumi/automation/index.js");
+    const { LocalWorkspace, PulumiCommand } = await import("@pulumi/pulumi/automation/index.js");
     const { inlineProgram } = await import("./program.ts");
     const { presets } = await import("./config.ts");
     const args = { stackName: env, projectName: "vchat", program: inlineProgram(env) };
     // stacks/Pulumi.yaml is the project file; the workspace reads it (and never rewrites it).
-    const wsOpts = { workDir: stacksDir };
+    const wsOpts = { workDir: stacksDir, ...(opts.pulumiRoot ? { pulumiCommand: await PulumiCommand.get({ root: opts.pulumiRoot }) } : {}) };
     const stack = create ? await LocalWorkspace.createOrSelectStack(args, wsOpts) : await LocalWorkspace.selectStack(args, wsOpts);
     if (!create) return stack;
     // The provider's region follows vchat:region (or the preset), so one key sets both.

@@ -1,0 +1,98 @@
+/**
+ * The real Automation API implementation (`localEngine`) against a stand-in `pulumi` binary:
+ * the actual CLI cannot be installed here, so a shell script plays it, records its arguments,
+ * and fails the way the real one does. This checks the wiring (stack selection, region config,
+ * policy pack) and the error mapping without a cloud.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { checkPrerequisites, localEngine, policyPackDir, StackError, type PrerequisiteProbe } from "./engine.ts";
+
+const roots: string[] = [];
+afterAll(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+
+function fakePulumi(upError: string): { root: string; calls: () => string[] } {
+  const root = mkdtempSync(join(tmpdir(), "vchat-fake-pulumi-"));
+  roots.push(root);
+  mkdirSync(join(root, "bin"));
+  const log = join(root, "calls.log");
+  writeFileSync(join(root, "bin", "pulumi"), `#!/bin/sh
+echo "$*" >> '${log}'
+case "$1 $2" in
+  "version "*) echo "v3.276.0"; exit 0;;
+  "stack select") echo "error: no stack named '$4' found" >&2; exit 255;;
+  "stack init") exit 0;;
+  "config --show-secrets"|"config --json") echo '{}'; exit 0;;
+  "config set") exit 0;;
+esac
+case "$1" in
+  config) echo '{}'; exit 0;;
+  up|preview) echo "${upError}" >&2; exit 255;;
+esac
+echo "unexpected: $*" >&2
+exit 2
+`);
+  chmodSync(join(root, "bin", "pulumi"), 0o755);
+  return { root, calls: () => readFileSync(log, "utf8").trim().split("\n") };
+}
+
+describe("localEngine on a stand-in pulumi binary", () => {
+  it("outputs of a missing stack: STACK_NOT_FOUND with what to run", async () => {
+    const fake = fakePulumi("");
+    const err = await localEngine({ pulumiRoot: fake.root }).outputs("prod").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StackError);
+    expect(err).toMatchObject({ code: "STACK_NOT_FOUND", exitCode: 1 });
+    expect((err as Error).message).toBe("stack prod does not exist yet: run `vchat up --env prod` first");
+  });
+
+  it("up creates the missing stack, sets aws:region, passes the policy pack, maps a concurrent update", async () => {
+    const fake = fakePulumi("error: [409] Conflict: Another update is currently in progress.");
+    const err = await localEngine({ pulumiRoot: fake.root }).up("dev").catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "STACK_BUSY" });
+    const calls = fake.calls();
+    // createOrSelectStack: select fails (no such stack), so it creates it.
+    expect(calls).toEqual(expect.arrayContaining(["stack select --stack dev --non-interactive", "stack init dev --non-interactive"]));
+    expect(calls.some((c) => /^config set .*aws:region/.test(c) && c.includes("eu-west-1"))).toBe(true);
+    const up = calls.find((c) => c.startsWith("up "))!;
+    expect(up).toContain(`--policy-pack ${policyPackDir}`);
+    expect(up).toContain("--stack dev");
+  }, 20_000);
+
+  it("a mandatory policy violation becomes POLICY_VIOLATION", async () => {
+    const fake = fakePulumi("error: preview failed: mandatory policy violation: only-turn-and-web-ports-public");
+    const err = await localEngine({ pulumiRoot: fake.root }).preview("dev").catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "POLICY_VIOLATION", exitCode: 1 });
+  }, 20_000);
+});
+
+describe("checkPrerequisites", () => {
+  const probe = (env: NodeJS.ProcessEnv, files: string[] = [], pulumi = true): PrerequisiteProbe => ({
+    env,
+    home: "/home/op",
+    which: (n) => (pulumi && n === "pulumi" ? "/usr/bin/pulumi" : undefined),
+    exists: (p) => files.includes(p),
+  });
+  const atlas = { MONGODB_ATLAS_PUBLIC_KEY: "a", MONGODB_ATLAS_PRIVATE_KEY: "b" };
+
+  it("accepts a profile file, web identity, or container credentials for AWS", () => {
+    expect(() => checkPrerequisites("up", probe({ ...atlas }, ["/home/op/.pulumi/credentials.json", "/home/op/.aws/config"]))).not.toThrow();
+    expect(() => checkPrerequisites("up", probe({ ...atlas, PULUMI_ACCESS_TOKEN: "t", AWS_WEB_IDENTITY_TOKEN_FILE: "/t", AWS_ROLE_ARN: "arn" }))).not.toThrow();
+    expect(() => checkPrerequisites("destroy", probe({ ...atlas, PULUMI_BACKEND_URL: "s3://b", AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "/v2" }))).not.toThrow();
+  });
+
+  it("says which piece is missing, with a stable code and exit 2", () => {
+    const e = (() => {
+      try {
+        checkPrerequisites("up", probe({ PULUMI_BACKEND_URL: "s3://b", AWS_PROFILE: "x" }));
+      } catch (err) {
+        return err as StackError;
+      }
+    })();
+    expect(e).toMatchObject({ code: "AWS_CREDENTIALS_MISSING", exitCode: 2 });
+    expect(e!.message).toMatch(/Atlas API key: set MONGODB_ATLAS_PUBLIC_KEY/);
+  });
+});
