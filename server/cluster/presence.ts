@@ -173,7 +173,10 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
         await writeRegistry();
         if (registered) {
           log.warn("this node was missing from Redis (Redis replaced, or the node was declared dead): registered again");
-          await requeue();
+          // A beat later: matches made just before the outage, whose room joins other nodes
+          // publish once they reconnect, land first, so their users are not queued twice.
+          const timer = setTimeout(() => void requeue(), o.heartbeatMs);
+          timer.unref();
         }
         registered = true;
       }

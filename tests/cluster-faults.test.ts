@@ -1,0 +1,234 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import net from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Ack, MatchFound, ReadyResponse } from "../protocol/index.ts";
+import { startLocalCluster, type LocalCluster } from "../server/cluster/local-cluster.ts";
+import type { NodeMatchmaker } from "../server/cluster/node-matchmaker.ts";
+import { redisInstalled, startRedis, type RunningRedis } from "../server/testing/redis-server.ts";
+import { api, next, record, request, sleep, user, type TestUser } from "./support/client.ts";
+import { crowd, pairingReport, pool, until, type CrowdUser } from "./support/crowd.ts";
+
+const available = redisInstalled();
+if (!available) console.warn("SKIPPED: redis-server is not installed, so the cluster fault tests did not run");
+
+const tuning = { signupsPerMinute: 100_000, interestWaitMs: 300 };
+
+/** A fresh, empty redis-server on a given port: what a crashed and replaced Redis looks like. */
+async function redisOn(port: number): Promise<{ stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "vchat-redis-again-"));
+  const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" });
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  const deadline = Date.now() + 10_000;
+  while (!(await ping(port))) {
+    if (Date.now() > deadline || proc.exitCode !== null) {
+      proc.kill("SIGKILL");
+      throw new Error(`redis-server did not come back on ${port}`);
+    }
+    await sleep(30);
+  }
+  return {
+    async stop() {
+      proc.kill("SIGTERM");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, "127.0.0.1");
+    const done = (ok: boolean) => (sock.destroy(), resolve(ok));
+    sock.setTimeout(500, () => done(false));
+    sock.once("connect", () => sock.write("PING\r\n"));
+    sock.once("data", (d) => done(d.toString().startsWith("+PONG")));
+    sock.once("error", () => done(false));
+  });
+}
+
+async function ready(url: string) {
+  return api<ReadyResponse>(url, "/readyz");
+}
+
+async function pair(a: TestUser, b: TestUser): Promise<[MatchFound, MatchFound]> {
+  const fa = next(a.socket, "match:found");
+  const fb = next(b.socket, "match:found");
+  expect(await request(a.socket, "lobby:join", {})).toMatchObject({ ok: true });
+  expect(await request(b.socket, "lobby:join", {})).toMatchObject({ ok: true });
+  return Promise.all([fa, fb]);
+}
+
+/** a signals b in their session and b receives it within ms. */
+async function signals(a: TestUser, b: TestUser, sessionId: string, ms = 3000): Promise<void> {
+  const got = next(b.socket, "signal", ms);
+  const candidate = { candidate: `candidate:${randomBytes(3).toString("hex")} 1 udp 1 127.0.0.1 5000 typ host`, sdpMid: "0", sdpMLineIndex: 0 };
+  expect(await request(a.socket, "signal", { sessionId, candidate })).toEqual({ ok: true });
+  expect((await got).candidate).toEqual(candidate);
+}
+
+describe.skipIf(!available)("cluster faults: Redis down and back", () => {
+  let redis: RunningRedis;
+  let again: { stop(): Promise<void> } | null = null;
+  let cluster: LocalCluster;
+  const users: TestUser[] = [];
+  /** Every match:found each user was told of. */
+  const seen = new Map<string, MatchFound[]>();
+  const newUser = async (node: number, name: string) => {
+    const u = await user(cluster.urls[node]!, name);
+    users.push(u);
+    seen.set(u.nickname, record(u.socket, "match:found"));
+    return u;
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    cluster = await startLocalCluster({ nodes: 2, port: 0, db: ":memory:", redis: redis.url, turn: false, quiet: true, webDir: null, config: { tuning } });
+  }, 60_000);
+  afterAll(async () => {
+    users.forEach((u) => u.socket.disconnect());
+    await cluster?.stop();
+    await again?.stop();
+    await redis?.stop();
+  }, 60_000);
+
+  it("refuses new matches while Redis is down, keeps calls going, and recovers by itself", async () => {
+    const [n1, n2] = cluster.urls as [string, string];
+    // A call across nodes, a call within node 1, and one user waiting on node 2.
+    const [x1, y1] = [await newUser(0, "x1"), await newUser(1, "y1")];
+    const [fx1] = await pair(x1, y1);
+    const [x2, y2] = [await newUser(0, "x2"), await newUser(0, "y2")];
+    const [fx2] = await pair(x2, y2);
+    const w = await newUser(1, "w");
+    expect(await request(w.socket, "lobby:join", {})).toEqual({ ok: true, waitingSince: expect.any(String) });
+    expect((await ready(n1)).status).toBe(200);
+
+    await redis.stop();
+    await until(() => cluster.nodes.every((n) => !n.canMatch()), 5000, () => "nodes still match with Redis down");
+    const down = await ready(n1);
+    expect(down.status).toBe(503);
+    expect(down.body.checks.redis?.ok).toBe(false);
+    expect(down.body.checks.store?.ok).toBe(true);
+    const z = await newUser(0, "z");
+    expect(await request(z.socket, "lobby:join", {})).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
+    // Within a node, signaling and chat go on without Redis.
+    await signals(x2, y2, fx2.sessionId, 4000);
+    const chat = next(x2.socket, "chat:message", 4000);
+    expect(await request(y2.socket, "chat:send", { sessionId: fx2.sessionId, text: "still here" })).toMatchObject({ ok: true });
+    expect((await chat).text).toBe("still here");
+
+    // Redis comes back empty, as a replaced server would.
+    again = await redisOn(redis.port);
+    await until(() => cluster.nodes.every((n) => n.canMatch()), 5000, () => "nodes did not reconnect");
+    for (const url of [n1, n2]) {
+      let res = await ready(url);
+      for (let i = 0; i < 50 && res.status !== 200; i++) res = await sleep(100).then(() => ready(url));
+      expect(res.body).toMatchObject({ ready: true, checks: { redis: { ok: true }, events: { ok: true }, store: { ok: true } } });
+    }
+    // The user who waited through the outage is queued again by their node (Redis lost the queue).
+    const deadline = Date.now() + 5000;
+    while ((await cluster.nodes[0]!.matchmaker.queueLength()) !== 1) {
+      if (Date.now() > deadline) throw new Error("w was not queued again after Redis came back");
+      await sleep(50);
+    }
+    const v = await newUser(0, "v");
+    const [fv, fw] = await Promise.all([next(v.socket, "match:found"), next(w.socket, "match:found"), request(v.socket, "lobby:join", {})]);
+    expect(fv.peer.id).toBe(w.id);
+    expect(fw.peer.id).toBe(v.id);
+
+    // The calls of before the outage still signal, across nodes too, and end properly.
+    await signals(x1, y1, fx1.sessionId);
+    await signals(y1, x1, fx1.sessionId);
+    const ended = next(y1.socket, "call:ended");
+    expect(await request(x1.socket, "call:end", { sessionId: fx1.sessionId })).toEqual({ ok: true });
+    expect(await ended).toEqual({ sessionId: fx1.sessionId, reason: "ended" });
+    const nextEnded = next(y2.socket, "call:ended");
+    expect(await request(x2.socket, "call:next", { sessionId: fx2.sessionId })).toMatchObject({ ok: true });
+    expect(await nextEnded).toEqual({ sessionId: fx2.sessionId, reason: "next" });
+    // Both ends are free again: y1 joins and is matched with x2, who waits after call:next.
+    const [fy1, fx2b] = await Promise.all([next(y1.socket, "match:found"), next(x2.socket, "match:found"), request(y1.socket, "lobby:join", {})]);
+    expect(fy1.peer.id).toBe(x2.id);
+    expect(fx2b.peer.id).toBe(y1.id);
+
+    // Nobody was told of a match more often than they joined and were matched.
+    await sleep(300);
+    const counts = Object.fromEntries([...seen].map(([name, list]) => [name, list.length]));
+    expect(counts).toEqual({ x1: 1, y1: 2, x2: 2, y2: 1, w: 1, z: 0, v: 1 });
+  }, 60_000);
+});
+
+describe.skipIf(!available)("cluster faults: Redis restarted in the middle of a run", () => {
+  let redis: RunningRedis;
+  let cluster: LocalCluster;
+  let users: CrowdUser[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    // Half of the users name an interest nobody shares: they wait a second for a match, so many
+    // are in the queue when Redis loses it.
+    cluster = await startLocalCluster({
+      nodes: 2,
+      port: 0,
+      db: ":memory:",
+      redis: redis.url,
+      turn: false,
+      quiet: true,
+      webDir: null,
+      config: { tuning: { ...tuning, interestWaitMs: 1000 } },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    users.forEach((u) => u.socket.disconnect());
+    await cluster?.stop();
+    await redis?.stop();
+  }, 60_000);
+
+  it("matches everyone exactly once, including those who waited through it, and leaves nobody in the queue", async () => {
+    const N = 300;
+    users = await crowd(cluster.urls, N, { prefix: "rs", concurrency: 30 });
+    let refused = 0;
+    /** Joins like a client app: UNAVAILABLE means try again shortly. */
+    const joinUntilOk = async (u: CrowdUser, prefs: object) => {
+      for (let attempt = 0; attempt < 100; attempt++) {
+        const ack = (await request(u.socket, "lobby:join", prefs)) as Ack<object>;
+        if (ack.ok) return;
+        if (ack.error.code !== "UNAVAILABLE") throw new Error(`${u.nickname}: ${ack.error.code}`);
+        refused++;
+        await sleep(100 + Math.random() * 100);
+      }
+      throw new Error(`${u.nickname} was refused 100 times`);
+    };
+    // Joins spread over ~1.5 s; Redis is restarted (empty) a third of the way in.
+    const joins = pool(users, N, async (u, i) => {
+      await sleep(Math.floor(i / 20) * 100);
+      await joinUntilOk(u, i % 2 === 0 ? { interests: [`solo${i}`] } : {});
+    });
+    await sleep(500);
+    const waiting = await cluster.nodes[0]!.matchmaker.queueLength();
+    await redis.restart();
+    await joins;
+    await until(
+      () => users.every((u) => u.matches.length > 0),
+      15_000,
+      () => `${users.filter((u) => u.matches.length === 0).length} users still wait`,
+    );
+    await sleep(1500);
+    const report = pairingReport(users);
+    console.log(
+      `Redis restarted mid-run with ${waiting} users waiting: ${report.sessions} sessions for ${N} users, ${refused} joins refused with UNAVAILABLE and retried`,
+    );
+    expect(waiting).toBeGreaterThan(10);
+    expect(report.matchedTwice).toEqual([]);
+    expect(report.inconsistent).toEqual([]);
+    expect(report.unmatched).toEqual([]);
+    expect(report.sessions).toBe(N / 2);
+    for (const node of cluster.nodes) {
+      expect(await node.matchmaker.queueLength()).toBe(0);
+      expect((node.matchmaker as NodeMatchmaker).queued.size).toBe(0);
+    }
+  }, 90_000);
+});

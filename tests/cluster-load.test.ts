@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Ack } from "../protocol/index.ts";
+import { startLocalCluster, type LocalCluster } from "../server/cluster/local-cluster.ts";
+import type { NodeMatchmaker } from "../server/cluster/node-matchmaker.ts";
+import { redisInstalled, startRedis, type RunningRedis } from "../server/testing/redis-server.ts";
+import { crowd, pairingReport, until, type CrowdUser } from "./support/crowd.ts";
+
+const available = redisInstalled();
+if (!available) console.warn("SKIPPED: redis-server is not installed, so the 1,000-user cluster test did not run");
+
+const USERS = 1000;
+
+describe.skipIf(!available)("1,000 users joining at once across 3 nodes on Redis", () => {
+  let redis: RunningRedis;
+  let cluster: LocalCluster;
+  let users: CrowdUser[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    cluster = await startLocalCluster({
+      nodes: 3,
+      port: 0,
+      db: ":memory:",
+      redis: redis.url,
+      turn: false,
+      quiet: true,
+      webDir: null,
+      config: { tuning: { signupsPerMinute: 100_000, interestWaitMs: 300 } },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    for (const u of users) u.socket.disconnect();
+    await cluster?.stop();
+    await redis?.stop();
+  }, 60_000);
+
+  it("matches every user exactly once, never twice or with themselves, and leaves nobody waiting", async () => {
+    users = await crowd(cluster.urls, USERS, { prefix: "load", concurrency: 40 });
+    expect(new Set(users.map((u) => u.node)).size).toBe(3);
+
+    const started = performance.now();
+    // All at once: every join is on the wire before any answer is read.
+    const acks = await Promise.all(users.map((u) => joinWithin(u, 30_000)));
+    expect(acks.filter((a) => !a.ok)).toEqual([]);
+    await until(
+      () => users.every((u) => u.matches.length > 0),
+      60_000,
+      () => `${users.filter((u) => u.matches.length === 0).length} users still wait`,
+    );
+    const elapsed = performance.now() - started;
+    // Late duplicates would arrive after the last first match: give them time to show up.
+    await new Promise((r) => setTimeout(r, 500));
+
+    const report = pairingReport(users);
+    console.log(
+      `${USERS} users on 3 nodes: ${report.sessions} sessions (${report.crossNode} across nodes) in ${elapsed.toFixed(0)} ms, ` +
+        `${((report.sessions / elapsed) * 1000).toFixed(0)} matches/s`,
+    );
+    expect(report.matchedTwice).toEqual([]);
+    expect(report.unmatched).toEqual([]);
+    expect(report.inconsistent).toEqual([]);
+    expect(report.matchedOnce).toBe(USERS);
+    expect(report.sessions).toBe(USERS / 2);
+    expect(report.crossNode).toBeGreaterThan(0);
+    // Nobody left in the shared queue, nor in any node's list of its waiting users.
+    for (const node of cluster.nodes) {
+      expect(await node.matchmaker.queueLength()).toBe(0);
+      expect((node.matchmaker as NodeMatchmaker).queued.size).toBe(0);
+    }
+  }, 150_000);
+});
+
+/** lobby:join with an ack, as a tagged result even when the ack never comes. */
+function joinWithin(u: CrowdUser, ms: number): Promise<Ack<object>> {
+  const timed = u.socket.timeout(ms) as unknown as { emitWithAck(e: string, p: object): Promise<Ack<object>> };
+  // A missing ack counts as a failure (UNAVAILABLE is the closest stable code).
+  return timed.emitWithAck("lobby:join", {}).catch((err: Error): Ack<object> => ({ ok: false, error: { code: "UNAVAILABLE", message: `no ack: ${err.message}` } }));
+}
