@@ -15,7 +15,12 @@ afterAll(() => {
   for (const r of roots) rmSync(r, { recursive: true, force: true });
 });
 
-function fakePulumi(upError: string): { root: string; calls: () => string[] } {
+const validConfig = JSON.stringify({
+  "vchat:certificateArn": { value: "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123", secret: false },
+  "vchat:atlasOrgId": { value: "5f0000000000000000000000", secret: false },
+});
+
+function fakePulumi(upError: string, config = validConfig): { root: string; calls: () => string[] } {
   const root = mkdtempSync(join(tmpdir(), "vchat-fake-pulumi-"));
   roots.push(root);
   mkdirSync(join(root, "bin"));
@@ -26,11 +31,10 @@ case "$1 $2" in
   "version "*) echo "v3.276.0"; exit 0;;
   "stack select") echo "error: no stack named '$4' found" >&2; exit 255;;
   "stack init") exit 0;;
-  "config --show-secrets"|"config --json") echo '{}'; exit 0;;
+  "config --show-secrets") echo '${config}'; exit 0;;
   "config set") exit 0;;
 esac
 case "$1" in
-  config) echo '{}'; exit 0;;
   up|preview) echo "${upError}" >&2; exit 255;;
 esac
 echo "unexpected: $*" >&2
@@ -66,6 +70,17 @@ describe("localEngine on a stand-in pulumi binary", () => {
     const fake = fakePulumi("error: preview failed: mandatory policy violation: only-turn-and-web-ports-public");
     const err = await localEngine({ pulumiRoot: fake.root }).preview("dev").catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "POLICY_VIOLATION", exitCode: 1 });
+  }, 20_000);
+});
+
+describe("stack config is checked before the engine runs", () => {
+  it("up without a certificate ARN or Atlas org: STACK_CONFIG_INVALID, exit 2, no up started", async () => {
+    const fake = fakePulumi("should not get here", "{}");
+    const err = await localEngine({ pulumiRoot: fake.root }).up("prod").catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "STACK_CONFIG_INVALID", exitCode: 2 });
+    expect((err as Error).message).toMatch(/certificateArn[\s\S]*pulumi config set vchat:certificateArn/);
+    expect((err as Error).message).toMatch(/atlas\.orgId/);
+    expect(fake.calls().some((c) => c.startsWith("up "))).toBe(false);
   }, 20_000);
 });
 

@@ -212,15 +212,28 @@ export function localEngine(opts: { pulumiRoot?: string } = {}): StackEngine {
   async function open(env: EnvName, create: boolean) {
     const { LocalWorkspace, PulumiCommand } = await import("@pulumi/pulumi/automation/index.js");
     const { inlineProgram } = await import("./program.ts");
-    const { presets } = await import("./config.ts");
+    const { ConfigError, configKeys, presets, resolveEnvConfig } = await import("./config.ts");
     const args = { stackName: env, projectName: "vchat", program: inlineProgram(env) };
     // stacks/Pulumi.yaml is the project file; the workspace reads it (and never rewrites it).
     const wsOpts = { workDir: stacksDir, ...(opts.pulumiRoot ? { pulumiCommand: await PulumiCommand.get({ root: opts.pulumiRoot }) } : {}) };
     const stack = create ? await LocalWorkspace.createOrSelectStack(args, wsOpts) : await LocalWorkspace.selectStack(args, wsOpts);
     if (!create) return stack;
+    // Validate the stack's config before the engine starts: a missing certificate ARN should
+    // stop `up` here, not halfway through creating resources.
+    const all = await stack.getAllConfig();
+    const overrides: Record<string, string> = {};
+    for (const key of configKeys) {
+      const v = all[`vchat:${key}`]?.value;
+      if (v !== undefined) overrides[key] = v;
+    }
+    try {
+      resolveEnvConfig(env, overrides);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new StackError("STACK_CONFIG_INVALID", `${err.message}\nset values with: pulumi -C stacks config set --stack ${env} vchat:<key> <value>`, 2);
+    }
     // The provider's region follows vchat:region (or the preset), so one key sets both.
-    const region = (await stack.getAllConfig())["vchat:region"]?.value ?? presets[env].region;
-    await stack.setConfig("aws:region", { value: region });
+    await stack.setConfig("aws:region", { value: overrides.region ?? presets[env].region });
     return stack;
   }
   const relay = (opts?: ActionOptions) => (e: unknown) => {
