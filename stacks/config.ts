@@ -18,7 +18,8 @@ export const minCoturnVersion = "4.9.0";
 /** A placeholder the offline preview uses where the operator must supply a value. */
 export const offlinePlaceholder = "OFFLINE-PLACEHOLDER";
 
-const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "must be an IPv4 CIDR like 10.20.0.0/16");
+// A /16: the network lays out /24 subnets at x.y.0-2.0 (public) and x.y.100-102.0 (private).
+const cidr = z.string().regex(/^\d{1,3}\.\d{1,3}\.0\.0\/16$/, "must be an IPv4 /16 like 10.20.0.0/16");
 const acmArn = z.string().regex(/^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/, "must be an ACM certificate ARN");
 
 export const envConfigSchema = z.object({

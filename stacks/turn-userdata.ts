@@ -98,6 +98,8 @@ cat > /etc/vchat/turnserver.conf.template <<'${configDelimiter}'
 ${p.config}${configDelimiter}
 sed -e "s|${secretPlaceholder}|$TURN_SECRET|" -e "s|${publicIpPlaceholder}|$PUBLIC_IPV4|" -e "s|${privateIpPlaceholder}|$PRIVATE_IPV4|" \\
   /etc/vchat/turnserver.conf.template > /etc/vchat/turnserver.conf
+# Readable inside the container (coturn runs unprivileged there); on the host the 0700
+# directory keeps everyone but root out.
 chmod 0644 /etc/vchat/turnserver.conf
 unset TURN_SECRET
 
