@@ -87,7 +87,8 @@ export async function startUdpProxy(target: { host: string; port: number }, imp:
   const { loss, delay, random } = validate(imp);
   const counters: ProxyCounters = { uplinkPackets: 0, uplinkDropped: 0, downlinkPackets: 0 };
   const family = listenHost.includes(":") ? "udp6" : "udp4";
-  const front = dgram.createSocket(family);
+  // Large buffers: a busy event loop must not turn into kernel drops the impairment did not ask for.
+  const front = dgram.createSocket({ type: family, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
   const flows = new Map<string, { sock: dgram.Socket; line: DelayLine<Buffer>; idle: number }>();
 
   front.on("message", (msg, rinfo) => {

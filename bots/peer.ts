@@ -4,6 +4,9 @@
  * pings over a data channel, and measures what a user would feel.
  */
 import {
+  classes,
+  Message,
+  methods,
   MediaStreamTrack,
   RTCPeerConnection,
   RTCRtpCodecParameters,
@@ -64,6 +67,9 @@ export interface PeerResult {
   failure: string | null;
 }
 
+/** No relay candidate this long after negotiation started: ask the TURN server why. */
+const relayCheckAfterMs = 2500;
+
 /** The codecs bots offer. No NACK on synthetic media: a loss must stay a loss to be measured. */
 function codecs(media: MediaKind) {
   const videoFeedback = media === "vp8" ? [{ type: "nack" }, { type: "nack", parameter: "pli" }] : [];
@@ -92,8 +98,9 @@ export class BotPeer {
   private closed = false;
   private pendingCandidates: Candidate[] = [];
   private gatheredTypes = new Set<string>();
+  private relayTimer: NodeJS.Timeout | null = null;
+  private relayChecking = false;
   private selected: { local: string | null; remote: string | null; protocol: string | null } | null = null;
-  private readonly turnUrl: string | null;
   /** Resolves once the call connected (true) or failed (false). */
   readonly settled: Promise<boolean>;
   private settle!: (ok: boolean) => void;
@@ -103,7 +110,6 @@ export class BotPeer {
     this.matchedAt = opts.matchedAt ?? now();
     this.settled = new Promise((r) => (this.settle = r));
     const picked = pickTurnUrl(opts.iceServers, opts.turnTransport ?? "udp");
-    this.turnUrl = picked?.url ?? null;
     this.pc = new RTCPeerConnection({
       // Always explicit: werift's default is a public STUN server.
       iceServers: picked ? [picked.server] : opts.iceServers.filter((s) => !String(s.urls).startsWith("turn")),
@@ -130,6 +136,8 @@ export class BotPeer {
       this.firstMediaAt = now();
     };
     this.wire();
+    // Both roles: the answerer may never see an offer when the offerer's TURN fails the same way.
+    this.armRelayCheck();
   }
 
   private wire(): void {
@@ -157,20 +165,34 @@ export class BotPeer {
     });
     pc.onDataChannel.subscribe((dc) => this.useChannel(dc));
     pc.iceGatheringStateChange.subscribe((state) => {
-      if (state === "complete") void this.checkGathering();
+      if (state === "complete") void this.checkRelay(true);
     });
     this.connectTimer = setTimeout(() => {
       void this.fail(`not connected within ${(this.opts.connectTimeoutMs ?? 20000) / 1000} s (ICE ${pc.iceConnectionState}, connection ${pc.connectionState})`);
     }, this.opts.connectTimeoutMs ?? 20000);
   }
 
-  /** Relay-only without a relay candidate can never connect: say why now, not at the timeout. */
-  private async checkGathering(): Promise<void> {
-    if (this.opts.iceTransportPolicy !== "relay" || this.gatheredTypes.has("relay") || this.closed) return;
-    if (!this.turnUrl) return void this.fail("relay-only but no TURN server in the ICE configuration");
-    const server = pickTurnUrl(this.opts.iceServers, this.opts.turnTransport ?? "udp")!.server;
-    const reason = await diagnoseTurn(this.turnUrl, server.username ?? "", server.credential ?? "");
-    await this.fail(`no relay candidate: ${reason}`);
+  /**
+   * Relay-only without a relay candidate can never connect: say why as soon as we can, not at
+   * the connect timeout. `final` is gathering complete (werift took its time); otherwise this
+   * runs a few seconds into negotiation and only fails the call when the server says no.
+   */
+  private async checkRelay(final: boolean): Promise<void> {
+    if (this.opts.iceTransportPolicy !== "relay" || this.gatheredTypes.has("relay") || this.closed || this.dtlsAt !== null || this.failure) return;
+    if (this.relayChecking) return;
+    const picked = pickTurnUrl(this.opts.iceServers, this.opts.turnTransport ?? "udp");
+    if (!picked) return void this.fail(`relay-only but no ${this.opts.turnTransport ?? "udp"} TURN URL in the ICE configuration`);
+    this.relayChecking = true;
+    const verdict = await diagnoseTurn(picked.url, picked.server.username ?? "", picked.server.credential ?? "");
+    this.relayChecking = false;
+    if (this.gatheredTypes.has("relay")) return;
+    if (!verdict.ok) await this.fail(`no relay candidate: ${verdict.reason}`);
+    else if (final) await this.fail(`no relay candidate although ${verdict.reason}`);
+  }
+
+  private armRelayCheck(): void {
+    if (this.opts.iceTransportPolicy !== "relay" || this.relayTimer) return;
+    this.relayTimer = setTimeout(() => void this.checkRelay(false), relayCheckAfterMs);
   }
 
   /** Starts negotiating: the offerer creates the offer; the answerer waits for it. */
@@ -326,14 +348,46 @@ export class BotPeer {
     if (this.closed) return result;
     this.closed = true;
     if (this.connectTimer) clearTimeout(this.connectTimer);
+    if (this.relayTimer) clearTimeout(this.relayTimer);
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.opts.pacer.delete(this.sender);
     this.settle(false);
-    try {
-      await this.pc.close();
-    } catch {
-      // Closing a half-negotiated connection can throw inside werift; nothing to keep.
-    }
+    await freeTurnAllocations(this.pc);
+    // werift's close can wait for a TURN gathering that is still timing out; the call is over
+    // for us either way, so it finishes in the background.
+    const closing = this.pc.close().catch(() => undefined);
+    await Promise.race([closing, new Promise((r) => setTimeout(r, 1000).unref())]);
     return result;
+  }
+}
+
+type TurnLike = { turn?: { server: unknown; requestWithRetry(m: Message, addr: unknown, signal?: AbortSignal): Promise<unknown> } };
+
+/**
+ * Frees this connection's TURN allocations (Refresh with LIFETIME 0, RFC 8656 §7.3): werift
+ * only closes the socket, which over UDP leaves the allocation and its relay port held for its
+ * whole lifetime, so a churning soak test would drain the server's relay ports. Best effort,
+ * through werift's internals (`connection.protocols`), bounded to half a second.
+ */
+async function freeTurnAllocations(pc: RTCPeerConnection): Promise<void> {
+  try {
+    const protocols: TurnLike[] = [];
+    for (const t of pc.iceTransports) {
+      const list = (t.connection as unknown as { protocols?: TurnLike[] }).protocols ?? [];
+      for (const p of list) if (p.turn) protocols.push(p);
+    }
+    if (!protocols.length) return;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 500);
+    await Promise.allSettled(
+      protocols.map((p) => {
+        const req = new Message(methods.REFRESH, classes.REQUEST);
+        req.setAttribute("LIFETIME", 0);
+        return p.turn!.requestWithRetry(req, p.turn!.server, abort.signal);
+      }),
+    );
+    clearTimeout(timer);
+  } catch {
+    // Internals moved in a werift update: allocations then expire on their own.
   }
 }

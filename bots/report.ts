@@ -79,7 +79,9 @@ export function groupCalls(legs: readonly CallLeg[]): CallRecord[] {
   }
   return [...bySession.entries()].map(([sessionId, ls]) => {
     const connected = ls.every((l) => l.connected);
-    const failure = connected ? null : (ls.find((l) => l.failure)?.failure ?? "not connected");
+    // The leg that saw the cause beats the one that was only told the call ended.
+    const reasons = ls.map((l) => l.failure).filter((f): f is string => f !== null);
+    const failure = connected ? null : (reasons.find((f) => !f.startsWith("call ended before")) ?? reasons[0] ?? "not connected");
     return { sessionId, connected, failure, legs: ls };
   });
 }
