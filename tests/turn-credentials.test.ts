@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StunSocket } from "../doctor/transport.ts";
+import { TurnAllocation, TurnError } from "../doctor/turn.ts";
+import type { AuthResponse, IceResponse } from "../protocol/index.ts";
+import { startDevServer, type DevServer } from "../server/dev.ts";
+import { coturnInstalled } from "../server/turn/coturn-process.ts";
+import { turnCredentials } from "../server/turn/credentials.ts";
+import { api } from "./support/client.ts";
+
+const hasCoturn = coturnInstalled();
+if (!hasCoturn) console.log("SKIPPED turn-credentials: `turnserver` (Debian package coturn) is not installed");
+
+/**
+ * `vchat dev` starts a real coturn with the generated config; the credentials `/api/ice` issues
+ * must open an allocation, and expired or forged ones must not.
+ */
+describe.skipIf(!hasCoturn)("TURN credentials against a real coturn", () => {
+  let dev: DevServer;
+  let ice: IceResponse;
+  let userId: string;
+  beforeAll(async () => {
+    dev = await startDevServer({ port: 0, db: ":memory:", turn: true, quiet: true, webDir: null });
+    const g = await api<AuthResponse>(dev.url, "/api/auth/guest", { body: {} });
+    userId = g.body.user.id;
+    ice = (await api<IceResponse>(dev.url, "/api/ice", { token: g.body.token })).body;
+  });
+  afterAll(() => dev?.stop());
+
+  async function allocate(kind: "udp" | "tcp", username: string, password: string) {
+    const socket = await StunSocket.open(kind, { host: "127.0.0.1", port: dev.turn!.port, timeoutMs: 2000 });
+    try {
+      const allocation = await TurnAllocation.allocate(socket, { username, password }, { timeoutMs: 2000 });
+      await allocation.close();
+      return allocation;
+    } finally {
+      socket.close();
+    }
+  }
+
+  it.each(["udp", "tcp"] as const)("fresh credentials from /api/ice open an allocation over %s", async (kind) => {
+    const turn = ice.iceServers.find((s) => [s.urls].flat().some((u) => u.endsWith(`transport=${kind}`)))!;
+    expect(turn).toBeDefined();
+    const allocation = await allocate(kind, turn.username!, turn.credential!);
+    expect(allocation.relayed.address).toBe("127.0.0.1");
+    expect(allocation.relayed.port).toBeGreaterThan(0);
+    expect(allocation.authSteps.map((s) => s.code)).toEqual([401, "success"]);
+  });
+
+  it("expired credentials are refused with 401", async () => {
+    const old = turnCredentials(dev.turn!.secret, userId, 60, Date.now() - 3600_000);
+    await expect(allocate("udp", old.username, old.credential)).rejects.toSatisfy((e: unknown) => e instanceof TurnError && e.code === 401);
+  });
+
+  it("forged credentials (another secret, or a changed user name) are refused with 401", async () => {
+    const forged = turnCredentials("not-the-server-secret-at-all", userId, 600);
+    await expect(allocate("udp", forged.username, forged.credential)).rejects.toSatisfy((e: unknown) => e instanceof TurnError && e.code === 401);
+    const turn = ice.iceServers.find((s) => s.username)!;
+    const [expiry] = turn.username!.split(":");
+    await expect(allocate("udp", `${Number(expiry) + 86400}:${userId}`, turn.credential!)).rejects.toSatisfy((e: unknown) => e instanceof TurnError && e.code === 401);
+  });
+});
