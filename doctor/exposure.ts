@@ -8,7 +8,7 @@
  * towards these addresses: no Send indication, no ChannelData.
  */
 import { TurnError, type TurnAllocation } from "./turn.ts";
-import { isLoopback, openAllocation, transportWords, type Outcome, type ServerTarget } from "./servers.ts";
+import { coturnVersion, isLoopback, openAllocation, transportWords, type Outcome, type ServerTarget } from "./servers.ts";
 
 export const exposureCategories = ["loopback", "private", "link-local", "mapped"] as const;
 export type ExposureCategory = (typeof exposureCategories)[number];
@@ -74,11 +74,13 @@ export async function checkExposure(target: ServerTarget | undefined, ip: string
   const results: ProbeResult[] = [];
   const v6 = probes.filter((p) => p.address.includes(":"));
   let alloc4: TurnAllocation;
+  let software: string | undefined;
   try {
     alloc4 = await openAllocation(target, ip, timeoutMs, 4);
   } catch (err) {
     return { status: "fail", verdict: `could not allocate to ask: ${transportWords(err)}` };
   }
+  software = alloc4.software;
   try {
     // IPv6 peer forms go to an IPv4 allocation too: a server that mishandles mapped forms may accept them there.
     results.push(...(await Promise.all(probes.map((p, i) => ask(alloc4, p, 0x4000 + i)))));
@@ -108,7 +110,11 @@ export async function checkExposure(target: ServerTarget | undefined, ip: string
   const allowed = results.filter((r) => r.answer === "allowed");
   // On a server that itself listens on loopback (vchat dev), loopback peers are how two local peers meet.
   const harmful = allowed.filter((r) => !(localServer && (r.category === "loopback" || (r.category === "mapped" && /127\.0\.0\.1$/.test(r.address)))));
+  const version = coturnVersion(software);
+  // coturn before 4.9 let IPv4-mapped IPv6 peers past denied-peer-ip (CVE-2026-27624); it matters once IPv6 is relayed.
+  const oldCoturn = !!version && (version[0] < 4 || (version[0] === 4 && version[1] < 9));
   const details = {
+    software,
     ipv6Relay: v6relay,
     probes: results.map(({ address, label, answer, via, detail }) => ({ address, label, answer, via, detail })),
   };
@@ -120,10 +126,18 @@ export async function checkExposure(target: ServerTarget | undefined, ip: string
       details: { ...details, fix: cats.map((c) => fixes[c]) },
     };
   }
+  if (oldCoturn && v6relay) {
+    return {
+      status: "warn",
+      verdict: `no internal address was accepted, but ${software} is older than 4.9 and relays IPv6: IPv4-mapped peers can bypass denied-peer-ip there (CVE-2026-27624); upgrade coturn`,
+      details,
+    };
+  }
   const errors = results.filter((r) => r.answer === "error");
   if (errors.length) return { status: "warn", verdict: `unclear answers for ${errors.map((e) => e.address).join(", ")}: ${errors[0]!.detail}`, details };
   const refused = results.filter((r) => r.answer === "refused").length;
-  const note = allowed.length ? `; loopback relaying is allowed, which a server on loopback (local mode) needs` : "";
+  let note = allowed.length ? `; loopback relaying is allowed, which a server on loopback (local mode) needs` : "";
+  if (oldCoturn) note += `; ${software} predates 4.9: upgrade before relaying IPv6`;
   return {
     status: "pass",
     verdict: `refuses loopback, private, link-local and metadata peers (${refused} refused with 403${v6relay ? "" : ", IPv6 peers not relayed at all"})${note}`,

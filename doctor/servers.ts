@@ -5,7 +5,7 @@
 import { lookup } from "node:dns/promises";
 import dgram from "node:dgram";
 import net from "node:net";
-import { attr, message, methods, readAddress, readXorAddress, type TransportAddress } from "./stun.ts";
+import { attr, message, methods, readAddress, readString, readXorAddress, type TransportAddress } from "./stun.ts";
 import { StunSocket, TransportError, type TransportKind } from "./transport.ts";
 import { TurnAllocation, TurnError, describeError, type AuthStep, type TurnCredentials } from "./turn.ts";
 import type { IceUrl } from "./urls.ts";
@@ -120,16 +120,18 @@ export async function checkStun(target: ServerTarget | undefined, ip: string | u
     const rtts: number[] = [];
     let xor: TransportAddress | undefined;
     let plain: TransportAddress | undefined;
+    let serverSoftware: string | undefined;
     for (let i = 0; i < 3; i++) {
       const { res, rttMs } = await sock.request(message(methods.binding, "request"), { timeoutMs, encode: { fingerprint: true } });
       rtts.push(rttMs);
       xor = readXorAddress(res, attr.xorMappedAddress);
       plain = readAddress(res, attr.mappedAddress);
+      serverSoftware = readString(res, attr.software);
     }
     rtts.sort((a, b) => a - b);
     const rtt = Math.round(rtts[1]! * 10) / 10;
     const local = await localAddressTowards(ip, target.url.port);
-    const details: Record<string, unknown> = { server: target.url.raw, reflexive: xor, mapped: plain, rttMs: rtt, localAddress: local, localPort: sock.local.port };
+    const details: Record<string, unknown> = { server: target.url.raw, reflexive: xor, mapped: plain, rttMs: rtt, localAddress: local, localPort: sock.local.port, software: serverSoftware };
     if (!xor) return { status: "fail", verdict: "the server answered without XOR-MAPPED-ADDRESS", details };
     const behindNat = xor.address !== local || xor.port !== sock.local.port;
     details.behindNat = behindNat;
@@ -250,6 +252,7 @@ export async function checkTurn(target: ServerTarget | undefined, kind: Transpor
     details.reflexive = alloc.mapped;
     details.lifetime = alloc.lifetime;
     details.allocateMs = Math.round(alloc.allocateRttMs * 10) / 10;
+    details.software = alloc.software;
     const challenged = alloc.authSteps[0]?.code === 401;
     try {
       details.refreshedLifetime = await alloc.refresh(600);
@@ -293,4 +296,10 @@ export function isPublic(ip: string): boolean {
   }
   const l = ip.toLowerCase();
   return !(l === "::" || l === "::1" || l.startsWith("fe8") || l.startsWith("fe9") || l.startsWith("fea") || l.startsWith("feb") || l.startsWith("fc") || l.startsWith("fd") || l.startsWith("::ffff:"));
+}
+
+/** coturn's version from its SOFTWARE attribute ("Coturn-4.6.1 'Gorst'"), or undefined. */
+export function coturnVersion(software: string | undefined): [number, number, number] | undefined {
+  const m = /coturn-(\d+)\.(\d+)\.(\d+)/i.exec(software ?? "");
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
 }

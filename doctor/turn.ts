@@ -87,6 +87,8 @@ export class TurnAllocation {
   readonly authSteps: AuthStep[];
   /** Time of the successful Allocate transaction alone, in ms. */
   readonly allocateRttMs: number;
+  /** The server's SOFTWARE attribute, e.g. "Coturn-4.6.1 'Gorst'". */
+  readonly software?: string;
   private readonly creds: TurnCredentials;
   private realm: string;
   private nonce: string;
@@ -101,6 +103,7 @@ export class TurnAllocation {
     lifetime: number;
     authSteps: AuthStep[];
     allocateRttMs: number;
+    software?: string;
     creds: TurnCredentials;
     realm: string;
     nonce: string;
@@ -112,6 +115,7 @@ export class TurnAllocation {
     this.lifetime = init.lifetime;
     this.authSteps = init.authSteps;
     this.allocateRttMs = init.allocateRttMs;
+    this.software = init.software;
     this.creds = init.creds;
     this.realm = init.realm;
     this.nonce = init.nonce;
@@ -175,6 +179,7 @@ export class TurnAllocation {
       lifetime: readUint32(res, attr.lifetime) ?? 600,
       authSteps: steps,
       allocateRttMs: rtt,
+      software: readString(res, attr.software),
       creds,
       realm,
       nonce,

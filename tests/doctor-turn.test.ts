@@ -11,6 +11,10 @@ import { runDoctor } from "../doctor/run.ts";
 import type { CheckId, DoctorReport } from "../doctor/report.ts";
 import { natdiscoveryInstalled, opensslInstalled, selfSignedCert, startRawCoturn } from "../doctor/testing.ts";
 import { run } from "../cli/program.ts";
+import { checkExposure } from "../doctor/exposure.ts";
+import { decode, isChannelData, methods } from "../doctor/stun.ts";
+import { StunSocket } from "../doctor/transport.ts";
+import { parseIceUrl } from "../doctor/urls.ts";
 
 const hasCoturn = coturnInstalled();
 if (!hasCoturn) console.log("SKIPPED doctor TURN tests: turnserver (coturn) is not installed");
@@ -183,6 +187,35 @@ describe.skipIf(!hasCoturn)("TURN security exposure", () => {
       expect(e.verdict).toMatch(/denied-peer-ip=169\.254\.0\.0-169\.254\.255\.255/);
       expect(r.exitCode).toBe(1);
     } finally {
+      await turn.stop();
+    }
+  });
+
+  it("only asks the server: no Send indication or ChannelData ever leaves, even where peers are allowed", async () => {
+    const secret = "exposed-secret";
+    const turn = await startRawCoturn(secret, ["allow-loopback-peers"]);
+    const sent: Buffer[] = [];
+    const original = StunSocket.prototype.sendRaw;
+    const spy = vi.spyOn(StunSocket.prototype, "sendRaw").mockImplementation(function (this: StunSocket, buf: Buffer, to?: { address: string; port: number }) {
+      sent.push(Buffer.from(buf));
+      return original.call(this, buf, to);
+    });
+    try {
+      const c = turnCredentials(secret, "doctor", 600);
+      const target = { url: parseIceUrl(`turn:127.0.0.1:${turn.port}?transport=udp`), creds: { username: c.username, password: c.credential } };
+      const out = await checkExposure(target, "127.0.0.1", 1000);
+      expect(out.status).toBe("fail");
+      expect(sent.length).toBeGreaterThan(10);
+      const sentMethods = new Set<number>();
+      for (const b of sent) {
+        expect(isChannelData(b), "ChannelData sent").toBe(false);
+        const m = decode(b);
+        expect(m.cls).toBe("request");
+        sentMethods.add(m.method);
+      }
+      expect([...sentMethods].sort()).toEqual([methods.allocate, methods.refresh, methods.createPermission, methods.channelBind].sort());
+    } finally {
+      spy.mockRestore();
       await turn.stop();
     }
   });
