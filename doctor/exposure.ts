@@ -120,9 +120,10 @@ export async function checkExposure(target: ServerTarget | undefined, ip: string
   };
   if (harmful.length) {
     const cats = [...new Set(harmful.map((h) => h.category))];
+    const excused = allowed.length > harmful.length ? " (it relays to loopback too, which only a server on loopback may)" : "";
     return {
       status: "fail",
-      verdict: `the server relays to ${harmful.map((h) => `${h.address} (${h.label})`).join(", ")}: anyone with credentials can reach your internal network. Fix: ${cats.map((c) => fixes[c]).join("; ")}`,
+      verdict: `the server relays to ${harmful.map((h) => `${h.address} (${h.label})`).join(", ")}${excused}: anyone with credentials can reach your internal network. Fix: ${cats.map((c) => fixes[c]).join("; ")}`,
       details: { ...details, fix: cats.map((c) => fixes[c]) },
     };
   }

@@ -154,6 +154,20 @@ describe.skipIf(!hasCoturn || !hasOpenssl)("doctor with TURN over TLS and a self
     expect(check(r, "relay").status).toBe("pass");
     expect(r.exitCode).toBe(0);
   });
+
+  it("warns when the certificate expires within two weeks", async () => {
+    const soon = selfSignedCert(5);
+    const t = await startCoturn({ mode: "local", tls: { certFile: soon.certFile, keyFile: soon.keyFile } });
+    try {
+      const r = await runDoctor({ turn: [t.urls.find((u) => u.startsWith("turns:"))!], secret: t.secret, timeoutMs: 2000, call: false });
+      const tls = check(r, "turn-tls");
+      expect(tls.status).toBe("warn");
+      expect(tls.verdict).toMatch(/certificate expires in [45] days/);
+    } finally {
+      await t.stop();
+      soon.cleanup();
+    }
+  });
 });
 
 describe.skipIf(!hasCoturn)("TURN security exposure", () => {
