@@ -69,6 +69,16 @@ describe("report", () => {
     expect(t.map((x) => [x.name, x.ok])).toEqual([["maxLossPct", false], ["maxSetupMs", true], ["minConnectedPct", true]]);
   });
 
+  it("leaves calls cut by the end of the run out of the counts", () => {
+    const cut = leg({ sessionId: "s9", connected: false, failure: "call ended before it connected", end: "run-end", packetsExpected: 0, packetsLost: 0 });
+    const { summary, calls } = summarize([leg({}), cut], { bots: 4, unmatchedBots: 0, durationS: 10, expectedCalls: 1 });
+    expect(calls).toHaveLength(2);
+    expect(summary).toMatchObject({ sessions: 1, connected: 1, failed: 0, unfinished: 1, connectedPct: 100 });
+    // A leg that saw the cause before the end still counts as failed.
+    const named = summarize([{ ...cut, failure: "no relay candidate: TURN answered 401 Unauthorized" }], { bots: 2, unmatchedBots: 0, durationS: 10 });
+    expect(named.summary).toMatchObject({ failed: 1, unfinished: 0 });
+  });
+
   it("fails min-connected when no call happened at all", () => {
     const { summary } = summarize([], { bots: 2, unmatchedBots: 2, durationS: 5 });
     expect(checkThresholds(summary, { minConnectedPct: 0 })[0]!.ok).toBe(false);

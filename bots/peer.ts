@@ -186,7 +186,7 @@ export class BotPeer {
     const verdict = await diagnoseTurn(picked.url, picked.server.username ?? "", picked.server.credential ?? "");
     this.relayChecking = false;
     if (this.gatheredTypes.has("relay")) return;
-    if (!verdict.ok) await this.fail(`no relay candidate: ${verdict.reason}`);
+    if (!verdict.ok && (verdict.answered || final)) await this.fail(`no relay candidate: ${verdict.reason}`);
     else if (final) await this.fail(`no relay candidate although ${verdict.reason}`);
   }
 

@@ -31,6 +31,8 @@ export interface Summary {
   failed: number;
   connectedPct: number;
   unmatchedBots: number;
+  /** Calls still connecting when the run ended: left out of the counts above. */
+  unfinished: number;
   /** Aggregate loss: lost over expected packets of every leg. */
   lossPct: number | null;
   packetsExpected: number;
@@ -96,11 +98,20 @@ export function failureKey(reason: string): string {
     .slice(0, 160);
 }
 
+/**
+ * A call still connecting when the run ended had no chance: it is neither connected nor failed.
+ * It counts as unfinished, unless a leg saw a real cause (say, a TURN error) before the end.
+ */
+export function isUnfinished(call: CallRecord): boolean {
+  return !call.connected && call.legs.some((l) => l.end === "run-end") && call.legs.every((l) => l.connected || (l.failure ?? "").startsWith("call ended before"));
+}
+
 export function summarize(
   legs: readonly CallLeg[],
   opts: { bots: number; unmatchedBots: number; durationS: number; expectedCalls?: number },
 ): { summary: Summary; calls: CallRecord[] } {
-  const calls = groupCalls(legs);
+  const all = groupCalls(legs);
+  const calls = all.filter((c) => !isUnfinished(c));
   const connectedCalls = calls.filter((c) => c.connected).length;
   // Two unmatched bots would have made one call; a lone one (waiting for a browser) one too.
   const requested = Math.max(opts.expectedCalls ?? 0, calls.length + Math.ceil(opts.unmatchedBots / 2));
@@ -116,6 +127,7 @@ export function summarize(
     failed: calls.length - connectedCalls,
     connectedPct: requested ? Math.round((10000 * connectedCalls) / requested) / 100 : 0,
     unmatchedBots: opts.unmatchedBots,
+    unfinished: all.length - calls.length,
     lossPct: expected ? Math.round((10000 * lost) / expected) / 100 : null,
     packetsExpected: expected,
     packetsLost: lost,
@@ -134,7 +146,7 @@ export function summarize(
     failures: count(calls.filter((c) => !c.connected).map((c) => failureKey(c.failure ?? "not connected"))),
     durationS: Math.round(opts.durationS * 10) / 10,
   };
-  return { summary, calls };
+  return { summary, calls: all };
 }
 
 /** Every given threshold, checked. A run where no call connected fails `minConnectedPct`, whatever its limit. */

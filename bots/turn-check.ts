@@ -10,13 +10,17 @@ import { TurnAllocation, TurnError } from "../doctor/turn.ts";
 import { StunSocket } from "../doctor/transport.ts";
 import { parseTurnUrl } from "./ice.ts";
 
-/** One Allocate with the bot's credentials; resolves to a sentence naming the outcome. */
-export async function diagnoseTurn(url: string, username: string, credential: string, timeoutMs = 3000): Promise<{ ok: boolean; reason: string }> {
+/**
+ * One Allocate with the bot's credentials; resolves to a sentence naming the outcome.
+ * `answered` is true when the server itself said no (an error code), as opposed to silence,
+ * which on a busy host may only mean slow.
+ */
+export async function diagnoseTurn(url: string, username: string, credential: string, timeoutMs = 3000): Promise<{ ok: boolean; answered: boolean; reason: string }> {
   let target: ReturnType<typeof parseTurnUrl>;
   try {
     target = parseTurnUrl(url);
   } catch (err) {
-    return { ok: false, reason: (err as Error).message };
+    return { ok: false, answered: true, reason: (err as Error).message };
   }
   let socket: StunSocket | undefined;
   try {
@@ -24,14 +28,14 @@ export async function diagnoseTurn(url: string, username: string, credential: st
     socket = await StunSocket.open(target.transport, { host, port: target.port, servername: target.host, timeoutMs });
     const allocation = await TurnAllocation.allocate(socket, { username, password: credential }, { timeoutMs });
     await allocation.close().catch(() => undefined);
-    return { ok: true, reason: `TURN ${url} allocates for these credentials` };
+    return { ok: true, answered: true, reason: `TURN ${url} allocates for these credentials` };
   } catch (err) {
     if (err instanceof TurnError) {
       const what = err.code === 401 ? "401 Unauthorized: TURN credentials rejected (wrong shared secret or expired credentials)" : err.message;
-      return { ok: false, reason: `TURN ${url} answered ${what}` };
+      return { ok: false, answered: true, reason: `TURN ${url} answered ${what}` };
     }
     const message = (err as Error).message;
-    return { ok: false, reason: /time/i.test(message) ? `TURN ${url} did not answer within ${timeoutMs / 1000} s (unreachable or filtered)` : `TURN ${url} failed: ${message}` };
+    return { ok: false, answered: false, reason: /time/i.test(message) ? `TURN ${url} did not answer within ${timeoutMs / 1000} s (unreachable or filtered)` : `TURN ${url} failed: ${message}` };
   } finally {
     socket?.close();
   }

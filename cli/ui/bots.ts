@@ -54,7 +54,7 @@ const rows: Array<[string, keyof BotsReport["summary"], string]> = [
 export function summaryText(r: BotsReport): string {
   const s = r.summary;
   const out: string[] = [];
-  out.push(`calls: ${s.connected}/${s.requested} connected (${s.connectedPct} %), ${s.failed} failed, ${s.unmatchedBots} bot(s) never matched, ${s.bots} bots, ${s.durationS} s`);
+  out.push(`calls: ${s.connected}/${s.requested} connected (${s.connectedPct} %), ${s.failed} failed, ${s.unmatchedBots} bot(s) never matched, ${s.unfinished} still connecting at the end, ${s.bots} bots, ${s.durationS} s`);
   out.push(`loss: ${fmt(s.lossPct, " %")} (${s.packetsLost} of ${s.packetsExpected} packets)`);
   out.push(`candidate pairs: ${Object.entries(s.candidatePairs).map(([k, v]) => `${k} ×${v}`).join(", ") || "–"}; transports: ${Object.entries(s.transports).map(([k, v]) => `${k} ×${v}`).join(", ") || "–"}`);
   const pad = (t: string, n: number) => t.padEnd(n);
