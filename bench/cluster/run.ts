@@ -1,0 +1,121 @@
+// bench/cluster: matches/s and signal relay latency of one node with in-process matching against
+// two `vchat serve` nodes on one Redis, in the same run, with the ratio. Bounded: a fixed number
+// of users for a fixed time per target.
+//
+//   node bench/cluster/run.ts [--users 400] [--seconds 10]
+//
+// Every node runs in its own process (node.ts), the users in two client processes (clients.ts):
+// first matching as fast as it goes (join, matched, end, join again), then every call sends a
+// candidate each way every 100 ms and the relay latency is recorded. On the cluster each client
+// process talks to one node, so users on node 1 are matched with users on node 2 through Redis.
+// A local redis-server is started on loopback for the run.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { redisInstalled, startRedis } from "../../server/testing/redis-server.ts";
+
+const { values } = parseArgs({ options: { users: { type: "string", default: "400" }, seconds: { type: "string", default: "10" } } });
+const USERS = Math.max(4, Math.min(Number(values.users), 4000));
+const SECONDS = Math.max(1, Math.min(Number(values.seconds), 60));
+const RELAY_SECONDS = Math.max(1, Math.ceil(SECONDS / 2));
+const PROCS = 2;
+const TARGET = 1000;
+const here = (file: string) => new URL(file, import.meta.url).pathname;
+const secret = randomBytes(32).toString("base64url");
+
+if (!redisInstalled()) {
+  console.error("bench/cluster: redis-server is not installed (Debian package redis-server); nothing measured");
+  process.exit(1);
+}
+
+/** The lines a child prints on stdout, one at a time. */
+function lines(child: ChildProcess, what: string): () => Promise<string> {
+  const queue: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  let failed: Error | null = null;
+  const fails: ((err: Error) => void)[] = [];
+  createInterface({ input: child.stdout! }).on("line", (line) => (waiting.length ? waiting.shift()!(line) : queue.push(line)));
+  child.once("exit", (code) => {
+    failed = new Error(`${what} exited ${code}`);
+    fails.splice(0).forEach((f) => f(failed!));
+  });
+  return () =>
+    queue.length
+      ? Promise.resolve(queue.shift()!)
+      : new Promise((resolve, reject) => {
+          if (failed) return reject(failed);
+          waiting.push(resolve);
+          fails.push(reject);
+        });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function run(label: string, nodeArgs: string[][]) {
+  const prof = process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
+  const nodes = nodeArgs.map((args) => spawn(process.execPath, [...prof, here("./node.ts"), ...args, secret], { stdio: ["ignore", "pipe", "inherit"] }));
+  try {
+    const urls = await Promise.all(nodes.map(async (n, i) => (JSON.parse(await lines(n, `node ${i + 1}`)()) as { url: string }).url));
+    const clients = Array.from({ length: PROCS }, (_, i) =>
+      spawn(
+        process.execPath,
+        [
+          here("./clients.ts"),
+          "--url",
+          urls[i % urls.length]!,
+          "--users",
+          String(Math.floor(USERS / PROCS) + (i < USERS % PROCS ? 1 : 0)),
+          "--seconds",
+          String(SECONDS),
+          "--relay-seconds",
+          String(RELAY_SECONDS),
+        ],
+        { stdio: ["pipe", "pipe", "inherit"] },
+      ),
+    );
+    const next = clients.map((c, i) => lines(c, `client ${i}`));
+    // Everyone connects first; then the clock starts at one moment for all processes.
+    await Promise.all(next.map((line) => line()));
+    const startAt = Date.now() + 500;
+    for (const c of clients) c.stdin!.write(`${startAt}\n`);
+    const results = (await Promise.all(next.map((line) => line()))).map((l) => JSON.parse(l) as { matches: number; latencies: number[] });
+    const matches = results.reduce((n, r) => n + r.matches, 0);
+    const sorted = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
+    const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+    return { label, nodes: nodes.length, matchesPerSecond: matches / SECONDS, signals: sorted.length, p50: pct(50), p99: pct(99) };
+  } finally {
+    await Promise.all(nodes.map(stop));
+  }
+}
+
+const redis = await startRedis();
+try {
+  const single = await run("1 node, in-process matching", [["single", "-"]]);
+  const cluster = await run("2 nodes on Redis", [
+    ["redis", redis.url],
+    ["redis", redis.url],
+  ]);
+  const fmt = (n: number, d = 2) => n.toFixed(d);
+  console.log(
+    `bench/cluster: ${USERS} users in ${PROCS} client processes; per target ${SECONDS} s of matching, then ${RELAY_SECONDS} s of candidates every 100 ms per call side; every node in its own process`,
+  );
+  console.log("target                        matches/s  signals  relay p50 ms  relay p99 ms");
+  for (const r of [single, cluster]) {
+    console.log(`${r.label.padEnd(29)} ${fmt(r.matchesPerSecond, 0).padStart(9)}  ${String(r.signals).padStart(7)}  ${fmt(r.p50).padStart(12)}  ${fmt(r.p99).padStart(12)}`);
+  }
+  console.log(
+    `ratio cluster/single: matches/s ${fmt(cluster.matchesPerSecond / single.matchesPerSecond)}x, relay p50 ${fmt(cluster.p50 / single.p50)}x, relay p99 ${fmt(cluster.p99 / single.p99)}x`,
+  );
+  console.log(`target: >= ${TARGET} matches/s on Redis ${cluster.matchesPerSecond >= TARGET ? "met" : "NOT met"}`);
+  console.log(JSON.stringify({ bench: "cluster", users: USERS, seconds: SECONDS, single, cluster }));
+} finally {
+  await redis.stop();
+}
