@@ -38,9 +38,6 @@ export function cloudCoturnOptions(
     minPort: cfg.turn.minPort,
     maxPort: cfg.turn.maxPort,
     extraDeniedPeerRanges: [cidrToRange(cfg.vpcCidr), "169.254.169.254", sixToFour],
-    // coturn 4.6.1 matches every IPv4 peer against `::-::ffff` (all relays refused, seen in
-    // turn-userdata.test.ts); 4.10 checks IPv4-compatible addresses as IPv4 anyway.
-    omitDeniedPeerRanges: ["::-::ffff"],
     // Inside the container: the image's own writable paths.
     userdbFile: "/var/lib/coturn/turndb",
     pidFile: "/var/tmp/turnserver.pid",

@@ -23,8 +23,10 @@ export const deniedPeerRanges = [
   "198.51.100.0-198.51.100.255",
   "203.0.113.0-203.0.113.255",
   "240.0.0.0-255.255.255.255",
+  // Loopback. Not `::` or the range `::-::ffff`: coturn 4.6.1 matches every IPv4 peer against
+  // them ("A peer IP 8.8.8.8 denied in the range: ::-::ffff") and refuses all relays; `::` is
+  // no address a peer can have anyway.
   "::1",
-  "::-::ffff",
   // IPv4-mapped and IPv4-translated IPv6: without these a peer like ::ffff:127.0.0.1 slips past
   // the IPv4 rules on coturn < 4.9 (CVE-2026-27624).
   "::ffff:0.0.0.0-::ffff:255.255.255.255",
@@ -36,12 +38,8 @@ export const deniedPeerRanges = [
   "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
 ] as const;
 
-/**
- * The loopback entries, dropped from the deny list only in local mode. coturn 4.6.1 also matches
- * the IPv4 peer 127.0.0.1 against the IPv4-compatible range `::-::ffff` ("A peer IP 127.0.0.1
- * denied in the range: ::-::ffff"), so that one must go too for two peers on one machine.
- */
-const loopbackRanges = new Set<string>(["127.0.0.0-127.255.255.255", "::1", "::-::ffff", "::ffff:0.0.0.0-::ffff:255.255.255.255"]);
+/** The loopback entries, dropped from the deny list only in local mode. */
+const loopbackRanges = new Set<string>(["127.0.0.0-127.255.255.255", "::1", "::ffff:0.0.0.0-::ffff:255.255.255.255"]);
 
 export interface CoturnOptions {
   /**
@@ -71,13 +69,6 @@ export interface CoturnOptions {
   maxPort?: number;
   /** Extra ranges to deny, e.g. the VPC CIDR as `10.0.0.0-10.0.255.255`. */
   extraDeniedPeerRanges?: string[];
-  /**
-   * Entries of `deniedPeerRanges` to leave out. The cloud drops `::-::ffff`: coturn 4.6.1 was
-   * seen to match every IPv4 peer against it (403 for 8.8.8.8), and coturn 4.10 reduces
-   * IPv4-compatible addresses to IPv4 before checking, so the IPv4 ranges cover them.
-   * @default []
-   */
-  omitDeniedPeerRanges?: string[];
   /** Allocations per user name. @default 12 */
   userQuota?: number;
   /** Allocations on the whole server. @default 10000 */
@@ -136,10 +127,8 @@ export function coturnConfig(opts: CoturnOptions): string {
   set("no-multicast-peers");
   // coturn refuses loopback peers unless told otherwise; local mode needs them for two peers on one machine.
   if (mode === "local") set("allow-loopback-peers");
-  const omitted = new Set(opts.omitDeniedPeerRanges ?? []);
   for (const range of deniedPeerRanges) {
     if (mode === "local" && loopbackRanges.has(range)) continue;
-    if (omitted.has(range)) continue;
     set("denied-peer-ip", range);
   }
   for (const range of opts.extraDeniedPeerRanges ?? []) set("denied-peer-ip", range);
