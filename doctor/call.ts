@@ -8,13 +8,23 @@ import { transportWords, type Outcome } from "./servers.ts";
 export interface CallOptions {
   iceServer: IceServer;
   timeoutMs: number;
+  /** Ends the call attempt early (the reason becomes the verdict). */
+  signal?: AbortSignal;
+}
+
+let werift: Promise<typeof import("werift")> | undefined;
+
+/** Starts loading werift (about half a second of module loading) while other checks run. */
+export function preloadWerift(): Promise<typeof import("werift")> {
+  werift ??= import("werift");
+  return werift;
 }
 
 export async function checkCall(opts: CallOptions | undefined): Promise<Outcome> {
   if (!opts) return { status: "skipped", verdict: "no working TURN transport to call through" };
   const start = performance.now();
   const since = () => Math.round(performance.now() - start);
-  const { RTCPeerConnection, MediaStreamTrack, RtpHeader, RtpPacket } = await import("werift");
+  const { RTCPeerConnection, MediaStreamTrack, RtpHeader, RtpPacket } = await preloadWerift();
   const importMs = since();
   const config = {
     // Always explicit: werift's default is a public STUN server.
@@ -54,7 +64,10 @@ export async function checkCall(opts: CallOptions | undefined): Promise<Outcome>
     const phase = () => (t.ice === undefined ? "ICE" : t.dtls === undefined ? "DTLS" : "first media");
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`stuck in ${phase()} after ${opts.timeoutMs} ms`)), opts.timeoutMs);
+      opts.signal?.addEventListener("abort", () => reject(new Error(String(opts.signal!.reason))), { once: true });
     });
+    // It may fire before a race listens (e.g. during negotiation); the races below still see it.
+    timeout.catch(() => {});
     const offer = await a.createOffer();
     await a.setLocalDescription(offer);
     await b.setRemoteDescription(a.localDescription!);

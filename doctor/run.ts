@@ -6,7 +6,7 @@
 import type { IceServer } from "../protocol/index.ts";
 import { turnCredentials } from "../server/turn/credentials.ts";
 import { checkHealth, checkIce, checkSocket, guestToken } from "./api.ts";
-import { checkCall } from "./call.ts";
+import { checkCall, preloadWerift } from "./call.ts";
 import { checkExposure } from "./exposure.ts";
 import { checkNat } from "./nat.ts";
 import { checkRelay } from "./relay.ts";
@@ -106,6 +106,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   };
   const skip = (ids: CheckId[], verdict: string) => ids.forEach((id) => set(id, { status: "skipped", verdict }));
   emit();
+  // Module loading overlaps the API checks instead of delaying the call.
+  if (opts.call !== false) preloadWerift().catch(() => {});
 
   // ---- API ----
   let targets: ServerTarget[] = [];
@@ -167,13 +169,17 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
         ? Promise.resolve(skip(["call"], "turned off with --no-call"))
         : timed("call", async () => {
             if (!bestTarget?.creds) return checkCall(undefined);
-            // A server that refuses relaying between its own non-public relay addresses cannot carry this call.
-            const r = await relay;
-            if (r.status === "skipped") return { status: "skipped" as const, verdict: r.verdict };
-            return checkCall({
+            // A server that refuses relaying to its own non-public relay addresses cannot carry a
+            // call between two peers on this machine; the relay check says why, and the call stops.
+            const stop = new AbortController();
+            void relay.then((r) => r.status === "skipped" && stop.abort(r.verdict));
+            const outcome = await checkCall({
               iceServer: { urls: bestTarget.url.raw, username: bestTarget.creds.username, credential: bestTarget.creds.password },
               timeoutMs: Math.max(timeoutMs, 5000),
+              signal: stop.signal,
             });
+            if (outcome.status === "fail" && (await relay).status === "skipped") return { status: "skipped" as const, verdict: (await relay).verdict };
+            return outcome;
           });
     await Promise.all([stun, nat, relay, exposure, call]);
   }
