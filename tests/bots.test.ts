@@ -1,0 +1,146 @@
+/**
+ * `vchat bots` as its user runs it: the CLI in a child process against `startDevServer` with
+ * its real coturn. Bots run in worker threads there, as in production use.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BotsReport } from "../bots/report.ts";
+import { bots, parseBotsOptions } from "../cli/commands/bots.ts";
+import { UsageError } from "../cli/exit.ts";
+import { startDevServer, type DevServer } from "../server/dev.ts";
+import { coturnInstalled, startCoturn, type RunningCoturn } from "../server/turn/coturn-process.ts";
+
+const hasCoturn = coturnInstalled();
+if (!hasCoturn) console.warn("tests/bots.test.ts skipped: turnserver (coturn) is not installed");
+
+const cli = join(import.meta.dirname, "..", "cli", "vchat.ts");
+
+function runCli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("vchat bots: bad input", () => {
+  // In-process: these need no server, and a CLI start costs seconds on a busy host.
+  const raw = { url: "http://127.0.0.1:9", duration: "1s", ramp: "20", relay: "auto", turnTransport: "udp", bitrate: 300, media: "synthetic", minConnected: "95", connectTimeout: "20s" };
+
+  it("rejects bad options with a usage error (exit 2)", () => {
+    expect(() => parseBotsOptions({ ...raw, relay: "maybe" })).toThrow(UsageError);
+    expect(() => parseBotsOptions({ ...raw, relay: "maybe" })).toThrow(/--relay must be one of auto, only, never/);
+    expect(() => parseBotsOptions({ ...raw, impairLoss: "5" })).toThrow(/--relay only/);
+    expect(() => parseBotsOptions({ ...raw, relay: "only", impairLoss: "5", turnTransport: "tls" })).toThrow(/TLS/);
+    expect(() => parseBotsOptions({ ...raw, pairs: 2, peers: 1 })).toThrow(/not both/);
+    expect(() => parseBotsOptions({ ...raw, url: "ftp://x" })).toThrow(/http/);
+    expect(() => parseBotsOptions({ ...raw, turnRewrite: ["nonsense"] })).toThrow(/--turn-rewrite/);
+    expect(parseBotsOptions({ ...raw, churn: "30s", interests: "music, chess" })).toMatchObject({ pairs: 10, churnMs: 30_000, interests: ["music", "chess"] });
+  });
+
+  it("exits 1 naming the server when it cannot be reached", async () => {
+    let err = "";
+    const io = { stdout: process.stdout, stderr: { write: (t: string) => ((err += t), true) } as unknown as NodeJS.WriteStream };
+    const code = await bots(parseBotsOptions(raw), io);
+    expect(code).toBe(1);
+    expect(err).toMatch(/UNAVAILABLE: cannot use http:\/\/127\.0\.0\.1:9/);
+  });
+});
+
+describe.skipIf(!hasCoturn)("vchat bots against vchat dev with a real coturn", () => {
+  let dev: DevServer;
+  let dir: string;
+  let baselineDelayMs: number | null = null;
+  beforeAll(async () => {
+    dev = await startDevServer({ port: 0, db: ":memory:", turn: true, quiet: true, webDir: null });
+    dir = mkdtempSync(join(tmpdir(), "vchat-bots-"));
+  });
+  afterAll(async () => {
+    await dev?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function runBots(name: string, args: string[]): Promise<{ code: number | null; report: BotsReport; stdout: string; stderr: string }> {
+    const file = join(dir, `${name}.json`);
+    const r = await runCli(["bots", "--url", dev.url, "--json", file, "--ramp", "40", ...args]);
+    if (r.code !== 0 && r.code !== 1) throw new Error(`vchat bots exited ${r.code}: ${r.stderr}`);
+    return { ...r, report: JSON.parse(readFileSync(file, "utf8")) as BotsReport };
+  }
+
+  for (const transport of ["udp", "tcp"] as const) {
+    it(`10 pairs relay-only over TURN/${transport}: every call connects on relay candidates, loss 0`, async () => {
+      const { code, report, stdout } = await runBots(`relay-${transport}`, ["--pairs", "10", "--duration", "12s", "--relay", "only", "--turn-transport", transport, "--max-loss", "0", "--min-connected", "100"]);
+      const s = report.summary;
+      console.log(`${transport}: ${s.connected}/${s.requested} connected (${s.unfinished} unfinished), loss ${s.lossPct} %, setup p50/p95 ${s.setupMs.p50}/${s.setupMs.p95} ms, RTT p50 ${s.rttMs.p50} ms, bot host CPU ${report.host.cpuPct} %, lag p99 ${report.host.loopLagP99Ms} ms`);
+      if (s.connected < 10) console.log("failures:", s.failures, report.errors);
+      expect(code).toBe(0);
+      expect(s.requested).toBe(10);
+      expect(s.connected).toBe(10);
+      expect(s.candidatePairs).toEqual({ "relay/relay": 20 });
+      expect(s.transports).toEqual({ [transport]: 20 });
+      expect(s.lossPct).toBe(0);
+      for (const call of report.calls) {
+        expect(call.legs).toHaveLength(2);
+        // Media flowed in both directions (80 packets/s per bot; start-up eats part of the run on a busy host).
+        for (const l of call.legs) expect(l.packetsExpected).toBeGreaterThan(40);
+      }
+      expect(stdout).toMatch(/result: pass/);
+      if (transport === "udp") baselineDelayMs = s.oneWayDelayMs.p50;
+      // The server stored what the bots sent as call:stats.
+      const stored = await dev.store.getSession(report.calls[0]!.sessionId);
+      expect(stored).toBeTruthy();
+    }, 60_000);
+  }
+
+  it("a wrong TURN secret fails every relay-only call, names the reason, and exits 1", async () => {
+    const other: RunningCoturn = await startCoturn({ mode: "local", secret: "a-different-secret-than-the-servers" });
+    try {
+      const udp = dev.turn!.urls.find((u) => u.includes("transport=udp"))!;
+      const from = /^turn:([^?]+)/.exec(udp)![1]!;
+      const { code, report, stdout } = await runBots("wrong-secret", ["--pairs", "3", "--duration", "9s", "--relay", "only", "--turn-rewrite", `udp/${from}=127.0.0.1:${other.port}`]);
+      expect(code).toBe(1);
+      const s = report.summary;
+      console.log("wrong secret:", s.failures, `${s.unfinished} unfinished`);
+      expect(s.connected).toBe(0);
+      expect(s.sessions).toBeGreaterThanOrEqual(3);
+      for (const call of report.calls) expect(call.failure).toMatch(/401 Unauthorized: TURN credentials rejected/);
+      expect(Object.keys(s.failures).join()).toMatch(/401 Unauthorized/);
+      expect(stdout).toMatch(/FAIL {2}minConnectedPct/);
+    } finally {
+      await other.stop();
+    }
+  }, 60_000);
+
+  it("calibration: --impair-loss 5 reports loss within 4–6 %", async () => {
+    const { report } = await runBots("impair-loss", ["--pairs", "5", "--duration", "12s", "--relay", "only", "--impair-loss", "5"]);
+    const s = report.summary;
+    console.log(`calibration (CLI): --impair-loss 5 → ${s.lossPct} % of ${s.packetsExpected} packets`);
+    expect(s.connected).toBe(5);
+    expect(s.packetsExpected).toBeGreaterThan(6000);
+    expect(s.lossPct!).toBeGreaterThanOrEqual(4);
+    expect(s.lossPct!).toBeLessThanOrEqual(6);
+  }, 60_000);
+
+  it("calibration: --impair-delay 50 adds 40–60 ms of one-way delay", async () => {
+    // Baseline and impaired runs back to back, so both see the same load on this shared host.
+    const baseline = await runBots("delay-baseline", ["--pairs", "3", "--duration", "6s", "--relay", "only"]);
+    const { report } = await runBots("impair-delay", ["--pairs", "3", "--duration", "6s", "--relay", "only", "--impair-delay", "50"]);
+    const s = report.summary;
+    if (s.connected < 3) console.log("failures:", s.failures, report.errors);
+    const base = baseline.report.summary.oneWayDelayMs.p50 ?? baselineDelayMs ?? 1;
+    console.log(`calibration (CLI): --impair-delay 50 → one-way delay p50 ${base} → ${s.oneWayDelayMs.p50} ms`);
+    expect(s.connected).toBe(3);
+    expect(s.oneWayDelayMs.p50! - base).toBeGreaterThanOrEqual(40);
+    expect(s.oneWayDelayMs.p50! - base).toBeLessThanOrEqual(60);
+  }, 60_000);
+});
