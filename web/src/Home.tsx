@@ -51,7 +51,21 @@ export function Home({ client, state }: { client: VchatClient; state: State }) {
             </div>
           </div>
         ) : (
-          <div className="placeholder">{media.chatOnly ? "Chat only" : "Starting camera…"}</div>
+          <div className="placeholder">
+            {media.chatOnly ? (
+              <p>Chat only</p>
+            ) : (
+              <>
+                {/* The browser may be waiting for the user to answer its permission prompt. */}
+                <p>Starting camera… Allow camera and microphone when your browser asks.</p>
+                <div className="row">
+                  <button type="button" onClick={() => client.useChatOnly()}>
+                    Continue with chat only
+                  </button>
+                </div>
+              </>
+            )}
+          </div>
         )}
       </section>
 

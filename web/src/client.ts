@@ -109,6 +109,7 @@ export class VchatClient {
   };
 
   private listeners = new Set<() => void>();
+  private mediaRequest = 0;
   private socket: VchatSocket | null = null;
   private token: string | null = null;
   private peerCall: PeerCall | null = null;
@@ -157,9 +158,15 @@ export class VchatClient {
   // ---- local media ------------------------------------------------------------------
 
   async openMedia(): Promise<void> {
+    const request = ++this.mediaRequest;
     this.setMedia({ loading: true, problem: null });
     try {
       const stream = await openMedia({ videoId: this.state.media.videoId, audioId: this.state.media.audioId });
+      if (request !== this.mediaRequest) {
+        // The user chose chat only (or asked again) while the browser was still asking.
+        stopStream(stream);
+        return;
+      }
       const old = this.state.media.stream;
       if (old && old !== stream) stopStream(old);
       this.applyToggles(stream);
@@ -176,13 +183,14 @@ export class VchatClient {
       });
       if (this.peerCall) for (const t of stream.getTracks()) await this.peerCall.replaceTrack(t);
     } catch (err) {
-      this.setMedia({ loading: false, problem: describeMediaError(err) });
+      if (request === this.mediaRequest) this.setMedia({ loading: false, problem: describeMediaError(err) });
     }
   }
 
   useChatOnly(): void {
+    this.mediaRequest++;
     stopStream(this.state.media.stream);
-    this.setMedia({ stream: null, chatOnly: true });
+    this.setMedia({ stream: null, chatOnly: true, loading: false });
   }
 
   async chooseDevice(kind: "video" | "audio", deviceId: string): Promise<void> {
@@ -340,7 +348,7 @@ export class VchatClient {
   async start(opts: StartOptions): Promise<void> {
     if (this.state.phase !== "home") return;
     const interests = opts.interests
-      .map((i) => i.trim().toLowerCase())
+      .map((i) => i.trim().toLowerCase().slice(0, limits.interestMax))
       .filter(Boolean)
       .slice(0, limits.interestsMax);
     this.joinOptions = { ...opts, nickname: opts.nickname.trim().slice(0, limits.nicknameMax), interests };

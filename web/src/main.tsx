@@ -7,6 +7,10 @@ import "./styles.css";
 // One client per page, outside React, so StrictMode's double effects cannot open two sockets.
 const client = new VchatClient();
 window.addEventListener("pagehide", () => client.dispose());
+// Back/forward cache: a restored page has a closed socket and stopped camera; start it afresh.
+window.addEventListener("pageshow", (e) => {
+  if (e.persisted) location.reload();
+});
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
