@@ -51,6 +51,8 @@ export interface NodeOptions {
   matchmaker?: Partial<RedisMatchmakerOptions>;
   /** Chat retention in MongoDB, in days. @default VCHAT_CHAT_RETENTION_DAYS or 30 */
   chatRetentionDays?: number;
+  /** How often a store in another process (MongoDB, or a given one) is checked. @default 2000 */
+  storeCheckMs?: number;
 }
 
 export interface RunningNode {
@@ -210,7 +212,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
       storeKind = "sqlite";
       cleanups.push(() => store.close());
     }
-    const storeHealth = watchStore(store, storeKind === "mongodb", log);
+    const storeHealth = watchStore(store, storeKind !== "sqlite", opts.storeCheckMs ?? 2000, log);
     cleanups.push(() => storeHealth.stop());
 
     // ---- matching and events between nodes ---------------------------------------------
@@ -386,8 +388,8 @@ async function connectRedis(url: string, nodeId: string, log: Logger) {
   };
 }
 
-/** MongoDB's reachability, checked every 2 s, for matching and logs. SQLite is in process: always up. */
-function watchStore(store: Store, remote: boolean, log: Logger) {
+/** The store's reachability (MongoDB, checked every few seconds) for matching and logs. SQLite is in process: always up. */
+function watchStore(store: Store, remote: boolean, everyMs: number, log: Logger) {
   let up = true;
   let timer: NodeJS.Timeout | undefined;
   if (remote) {
@@ -397,15 +399,15 @@ function watchStore(store: Store, remote: boolean, log: Logger) {
       checking = true;
       try {
         await store.ping();
-        if (!up) log.info("mongodb is back: matching again");
+        if (!up) log.info("the store is back: matching again");
         up = true;
       } catch (err) {
-        if (up) log.error({ err: (err as Error).name }, "mongodb is unreachable: new matches are refused (UNAVAILABLE), /readyz says 503");
+        if (up) log.error({ err: (err as Error).name }, "the store (MongoDB) is unreachable: new matches are refused (UNAVAILABLE), /readyz says 503");
         up = false;
       } finally {
         checking = false;
       }
-    }, 2000);
+    }, everyMs);
     timer.unref();
   }
   return { up: () => up, stop: () => clearInterval(timer) };
