@@ -89,6 +89,17 @@ describe.skipIf(!hasCoturn)("doctor against a healthy local coturn", () => {
     expect(report!.summary.reason).toMatch(/authentication/);
   });
 
+  it("takes the shared secret from VCHAT_TURN_SECRET, keeping it out of the process list", async () => {
+    process.env.VCHAT_TURN_SECRET = turn.secret;
+    try {
+      const { code, report } = await cli([...turnArgs(turn), "--no-call", "--timeout", "1s", "--json"]);
+      expect(code).toBe(0);
+      expect(check(report!, "turn-udp").status).toBe("pass");
+    } finally {
+      delete process.env.VCHAT_TURN_SECRET;
+    }
+  });
+
   it("expired credentials: fail, classified as expired, exit 1", async () => {
     const c = turnCredentials(turn.secret, "someone", -120);
     const { code, report } = await cli([...turnArgs(turn), "--username", c.username, "--credential", c.credential, "--timeout", "1s", "--no-call", "--json"]);

@@ -29,11 +29,11 @@ export const defaultDoctorDeps: DoctorDeps = {
 
 interface DoctorFlags {
   url?: string;
-  turn: string[];
+  turn?: string[];
   secret?: string;
   username?: string;
   credential?: string;
-  timeout: number;
+  timeout?: number;
   call: boolean;
   json?: boolean;
 }
@@ -43,11 +43,11 @@ export function registerDoctor(program: Command, deps: DoctorDeps = defaultDocto
     .command("doctor")
     .description("diagnose API, STUN, TURN per transport, relay, NAT behaviour and TURN security exposure of a deployment")
     .option("--url <url>", "the deployment's base URL; TURN URLs and credentials come from its /api/ice")
-    .option("--turn <url>", "a bare STUN/TURN URL, e.g. turn:turn.example.com:3478?transport=udp (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option("--secret <secret>", "TURN REST shared secret (coturn static-auth-secret) to mint credentials for --turn")
+    .option("--turn <url>", "a bare STUN/TURN URL, e.g. turn:turn.example.com:3478?transport=udp (repeatable)", (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
+    .option("--secret <secret>", "TURN REST shared secret (coturn static-auth-secret) to mint credentials for --turn; or set VCHAT_TURN_SECRET")
     .option("--username <name>", "TURN user name for --turn")
     .option("--credential <password>", "TURN password for --turn")
-    .option("--timeout <duration>", "per network step, e.g. 500ms, 3s", parseDuration, 3000)
+    .option("--timeout <duration>", "per network step, e.g. 500ms (default: 3s)", parseDuration)
     .option("--no-call", "skip the relay-only werift call")
     .option("--json", "print the report as JSON")
     .addHelpText(
@@ -59,10 +59,11 @@ export function registerDoctor(program: Command, deps: DoctorDeps = defaultDocto
       const opts: DoctorOptions = {
         url: flags.url,
         turn: flags.turn,
-        secret: flags.secret,
+        // From the environment, the secret stays out of the process list.
+        secret: flags.secret ?? (flags.username ? undefined : process.env.VCHAT_TURN_SECRET || undefined),
         username: flags.username,
         credential: flags.credential,
-        timeoutMs: flags.timeout,
+        timeoutMs: flags.timeout ?? 3000,
         call: flags.call,
       };
       const report = await doctorCommand(opts, !!flags.json, deps);
