@@ -70,6 +70,12 @@ describe.skipIf(missing.length > 0)("web client: two browser users", () => {
     // Alice asked to hide her IP, so the whole call is relayed, and both are told.
     await expect.poll(() => alice.getByTestId("route").textContent(), { timeout: 5000 }).toMatch(/relayed via TURN/);
     await expect.poll(() => bob.getByTestId("route").textContent(), { timeout: 5000 }).toMatch(/relayed via TURN/);
+    // Phone-sized: nothing wider than the 390 px screen, all call controls on screen.
+    expect(await alice.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    for (const name of ["Next", "Stop", "Report", "Block"]) {
+      const box = await alice.getByRole("button", { name, exact: true }).boundingBox();
+      expect(box && box.x >= 0 && box.x + box.width <= 390 && box.y + box.height <= 844, `${name} on screen`).toBe(true);
+    }
     await screenshot(alice, "03-call-alice");
     await screenshot(bob, "03-call-bob");
 
