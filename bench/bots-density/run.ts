@@ -1,0 +1,243 @@
+// bench/bots-density: the most concurrent relayed calls this machine sustains with `vchat bots`
+// (loss under 0.5 %), and in the same run the CPU per call of the same calls made by headless
+// Chromium (one page, fake media) as the baseline.
+//
+//   node bench/bots-density/run.ts [--steps 25,50,100,150,200,250] [--hold 20] [--chromium-calls 6]
+//
+// `vchat dev` (API, signaling, coturn) runs in its own process; the bots run in this one, spread
+// over worker threads; Chromium is driven by playwright-core. Every call is relay-only through
+// the same coturn, each peer sending audio ~50 packets/s and video ~30 frames/s at ~300 kbps.
+// CPU is read from /proc over a steady window after every call is up, per process tree.
+import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import http from "node:http";
+import { availableParallelism } from "node:os";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { runBots, type Progress } from "../../bots/run.ts";
+
+const { values } = parseArgs({
+  options: {
+    steps: { type: "string", default: "25,50,100,150,200,250" },
+    hold: { type: "string", default: "20" },
+    "chromium-calls": { type: "string", default: "6" },
+    "max-loss": { type: "string", default: "0.5" },
+  },
+});
+const steps = values.steps!.split(",").map(Number).filter((n) => n > 0 && n <= 1000);
+const HOLD_S = Math.min(Math.max(5, Number(values.hold)), 120);
+const CHROMIUM_CALLS = Math.min(Math.max(1, Number(values["chromium-calls"])), 20);
+const MAX_LOSS = Number(values["max-loss"]);
+const TICK = 100; // clock ticks per second (USER_HZ) on Linux
+
+/** CPU seconds of a process and all its descendants, from /proc. */
+function treeCpuSeconds(root: number): number {
+  const stats = new Map<number, { ppid: number; cpu: number }>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      stats.set(Number(name), { ppid: Number(rest[1]), cpu: (Number(rest[11]) + Number(rest[12])) / TICK });
+    } catch {
+      // The process ended while we read.
+    }
+  }
+  let total = 0;
+  const walk = (pid: number) => {
+    const s = stats.get(pid);
+    if (!s) return;
+    total += s.cpu;
+    for (const [child, c] of stats) if (c.ppid === pid) walk(child);
+  };
+  walk(root);
+  return total;
+}
+
+function childPids(parent: number, comm: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const c = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === parent && c.startsWith(comm)) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+async function startDev(): Promise<{ url: string; child: ChildProcess; coturnPid: number | null }> {
+  const cli = new URL("../../cli/vchat.ts", import.meta.url).pathname;
+  const child = spawn(process.execPath, [cli, "dev", "--port", "0", "--db", ":memory:", "--json"], { stdio: ["ignore", "pipe", "inherit"] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`vchat dev exited ${code}`)));
+  });
+  const ready = JSON.parse(line) as { url: string; turn: string[] };
+  if (!ready.turn.length) throw new Error("vchat dev started without coturn: install coturn");
+  return { url: ready.url.replace(/\/$/, ""), child, coturnPid: childPids(child.pid!, "turnserver")[0] ?? null };
+}
+
+interface Step {
+  calls: number;
+  connected: number;
+  lossPct: number | null;
+  setupP95Ms: number | null;
+  freezesP95: number | null;
+  botsCpuCores: number;
+  coturnCpuCores: number;
+  serverCpuCores: number;
+  loopLagMs: number;
+  ok: boolean;
+}
+
+/** One density step: `calls` relayed calls held for HOLD_S seconds after the ramp. */
+async function botsStep(url: string, calls: number, devPid: number, coturnPid: number | null): Promise<Step> {
+  const ramp = 50;
+  const rampS = (calls * 2) / ramp;
+  const settleS = rampS + 6;
+  let window: { t0: number; bots0: number; coturn0: number; server0: number } | null = null;
+  let measured = { bots: 0, coturn: 0, server: 0, seconds: 0 };
+  let lag = 0;
+  const started = performance.now();
+  const cpuOf = () => (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
+  const report = await runBots({
+    url,
+    pairs: calls,
+    durationMs: (settleS + HOLD_S) * 1000,
+    rampPerSec: ramp,
+    relay: "only",
+    bitrateKbps: 300,
+    connectTimeoutMs: 30_000,
+    onProgress: (p: Progress) => {
+      const t = (performance.now() - started) / 1000;
+      const server = treeCpuSeconds(devPid) - (coturnPid ? treeCpuSeconds(coturnPid) : 0);
+      const coturn = coturnPid ? treeCpuSeconds(coturnPid) : 0;
+      if (!window && t >= settleS) window = { t0: t, bots0: cpuOf(), coturn0: coturn, server0: server };
+      else if (window && t <= settleS + HOLD_S - 1) {
+        measured = { bots: cpuOf() - window.bots0, coturn: coturn - window.coturn0, server: server - window.server0, seconds: t - window.t0 };
+        lag = Math.max(lag, p.loopLagMs);
+      }
+    },
+  });
+  const s = report.summary;
+  const per = (x: number) => (measured.seconds > 0 ? x / measured.seconds : 0);
+  return {
+    calls,
+    connected: s.connected,
+    lossPct: s.lossPct,
+    setupP95Ms: s.setupMs.p95,
+    freezesP95: s.freezes.p95,
+    botsCpuCores: per(measured.bots),
+    coturnCpuCores: per(measured.coturn),
+    serverCpuCores: per(measured.server),
+    loopLagMs: lag,
+    ok: s.connected === calls && s.lossPct !== null && s.lossPct < MAX_LOSS,
+  };
+}
+
+/** The page: N relay-only call pairs, each side sending the fake camera and microphone. */
+const page = `<!doctype html><meta charset="utf-8"><title>bench</title><script>
+window.startCalls = async (n, iceServers) => {
+  const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240, frameRate: 30 } });
+  const pcs = [];
+  const up = [];
+  for (let i = 0; i < n; i++) {
+    const a = new RTCPeerConnection({ iceServers, iceTransportPolicy: "relay" });
+    const b = new RTCPeerConnection({ iceServers, iceTransportPolicy: "relay" });
+    a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
+    b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
+    for (const pc of [a, b]) for (const t of media.getTracks()) pc.addTrack(t.clone(), media);
+    up.push(new Promise((r) => { b.onconnectionstatechange = () => b.connectionState === "connected" && r(); }));
+    const offer = await a.createOffer(); await a.setLocalDescription(offer); await b.setRemoteDescription(offer);
+    const answer = await b.createAnswer(); await b.setLocalDescription(answer); await a.setRemoteDescription(answer);
+    for (const pc of [a, b]) for (const s of pc.getSenders()) if (s.track && s.track.kind === "video") {
+      const p = s.getParameters(); p.encodings = [{ ...(p.encodings[0] || {}), maxBitrate: 270000 }]; await s.setParameters(p).catch(() => {});
+    }
+    pcs.push(a, b);
+  }
+  window.pcs = pcs;
+  await Promise.all(up);
+};
+window.callStats = async () => {
+  let lost = 0, received = 0, frames = 0, relay = 0;
+  for (const pc of window.pcs) {
+    const r = await pc.getStats();
+    r.forEach((s) => {
+      if (s.type === "inbound-rtp") { lost += s.packetsLost || 0; received += s.packetsReceived || 0; frames += s.framesDecoded || 0; }
+      if (s.type === "local-candidate" && s.candidateType === "relay") relay++;
+    });
+  }
+  return { lost, received, frames, relay };
+};
+</script>`;
+
+async function chromiumBaseline(url: string, calls: number) {
+  const { chromium } = await import("playwright-core");
+  const guest = await (await fetch(`${url}/api/auth/guest`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json() as { token: string };
+  const ice = await (await fetch(`${url}/api/ice`, { headers: { authorization: `Bearer ${guest.token}` } })).json() as { iceServers: unknown[] };
+  const server = http.createServer((_, res) => res.writeHead(200, { "content-type": "text/html" }).end(page));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as { port: number }).port;
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
+  });
+  try {
+    const root = childPids(process.pid, "chrom")[0];
+    if (!root) throw new Error("could not find the Chromium process");
+    const tab = await browser.newPage();
+    // localhost: getUserMedia needs a secure context.
+    await tab.goto(`http://localhost:${port}/`);
+    await tab.evaluate(([n, servers]) => (window as unknown as { startCalls(n: number, s: unknown): Promise<void> }).startCalls(n as number, servers), [calls, ice.iceServers] as const);
+    await new Promise((r) => setTimeout(r, 6000)); // encoders ramp up
+    const cpu0 = treeCpuSeconds(root);
+    const t0 = performance.now();
+    const stats0 = await tab.evaluate(() => (window as unknown as { callStats(): Promise<{ lost: number; received: number; frames: number; relay: number }> }).callStats());
+    await new Promise((r) => setTimeout(r, HOLD_S * 1000));
+    const stats1 = await tab.evaluate(() => (window as unknown as { callStats(): Promise<{ lost: number; received: number; frames: number; relay: number }> }).callStats());
+    const cores = (treeCpuSeconds(root) - cpu0) / ((performance.now() - t0) / 1000);
+    const lost = stats1.lost - stats0.lost;
+    const received = stats1.received - stats0.received;
+    return { calls, cpuCores: cores, cpuPerCall: cores / calls, lossPct: received ? (100 * lost) / (lost + received) : null, fps: (stats1.frames - stats0.frames) / HOLD_S / (calls * 2), relayCandidates: stats1.relay };
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+const dev = await startDev();
+try {
+  console.log(`bench/bots-density: ${availableParallelism()} cores; vchat dev + coturn in their own process; each step holds ${HOLD_S} s after the ramp`);
+  const results: Step[] = [];
+  for (const calls of steps) {
+    const step = await botsStep(dev.url, calls, dev.child.pid!, dev.coturnPid);
+    results.push(step);
+    console.log(
+      `bots ${String(calls).padStart(4)} calls: ${step.connected} connected, loss ${step.lossPct ?? "–"} %, setup p95 ${step.setupP95Ms ?? "–"} ms, freezes p95 ${step.freezesP95 ?? "–"}, ` +
+        `CPU bots ${step.botsCpuCores.toFixed(2)} coturn ${step.coturnCpuCores.toFixed(2)} server ${step.serverCpuCores.toFixed(2)} cores, lag p99 ${step.loopLagMs} ms ${step.ok ? "ok" : "OVER"}`,
+    );
+    if (!step.ok) break;
+    await new Promise((r) => setTimeout(r, 3000)); // allocations freed, sockets closed
+  }
+  const sustained = results.filter((r) => r.ok).at(-1);
+  const chrome = await chromiumBaseline(dev.url, CHROMIUM_CALLS);
+  console.log(`chromium ${chrome.calls} calls in one page: ${chrome.cpuCores.toFixed(2)} cores, ${chrome.cpuPerCall.toFixed(3)} cores/call, loss ${chrome.lossPct?.toFixed(2) ?? "–"} %, ${chrome.fps.toFixed(1)} fps decoded per stream, ${chrome.relayCandidates} relay candidates`);
+  if (sustained) {
+    const botsPerCall = sustained.botsCpuCores / sustained.calls;
+    const ratio = chrome.cpuPerCall / botsPerCall;
+    console.log(`sustained: ${sustained.calls} concurrent relayed calls with loss < ${MAX_LOSS} %; bots ${botsPerCall.toFixed(4)} cores/call; Chromium/bots CPU per call ${ratio.toFixed(1)}x`);
+    console.log(`targets: >= 250 concurrent relayed calls ${sustained.calls >= 250 ? "met" : "NOT met"}; >= 15x less CPU per call than Chromium ${ratio >= 15 ? "met" : "NOT met"}`);
+    console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, steps: results, sustainedCalls: sustained.calls, botsCpuPerCall: botsPerCall, chromium: chrome, ratio }));
+  } else {
+    console.log(`no step sustained loss < ${MAX_LOSS} %`);
+    console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, steps: results, chromium: chrome }));
+  }
+} finally {
+  dev.child.kill("SIGINT");
+  await new Promise((r) => dev.child.once("exit", r));
+}
