@@ -492,6 +492,7 @@ export class VchatClient {
   }
 
   /** Reports the call's quality to the server, once set up and once at the end. */
+  /** Resolves once the numbers are read (before the call is closed); the send is not awaited. */
   private async sendStats(final: boolean): Promise<void> {
     const call = this.peerCall;
     if (!call) return;
@@ -500,9 +501,10 @@ export class VchatClient {
       const out: CallStats = { ...stats };
       if (this.firstFrameAt !== null) out.firstMediaMs = Math.round(this.firstFrameAt - call.startedAt);
       if (final && call.connectedAt === null) out.failure = `never connected (${call.pc.connectionState})`;
-      await this.emit("call:stats", { sessionId: call.sessionId, stats: out });
+      // Best effort: Next and Stop must not wait for the server's answer.
+      void this.emit("call:stats", { sessionId: call.sessionId, stats: out });
     } catch {
-      // Stats are best effort; the call matters more.
+      // getStats() fails on a closed connection; the call matters more than its numbers.
     }
   }
 
