@@ -1,6 +1,8 @@
-import { describe } from "vitest";
-import { startLocalCluster } from "../server/cluster/local-cluster.ts";
-import { redisInstalled, startRedis } from "../server/testing/redis-server.ts";
+import { io as connect } from "socket.io-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocalCluster, type LocalCluster } from "../server/cluster/local-cluster.ts";
+import { redisInstalled, startRedis, type RunningRedis } from "../server/testing/redis-server.ts";
+import { api, guest, next, request, type ClientSocket } from "./support/client.ts";
 import { signalingSuite } from "./signaling.suite.ts";
 
 const available = redisInstalled();
@@ -27,4 +29,76 @@ describe.skipIf(!available)("cluster on a real redis-server", () => {
       };
     });
   }
+});
+
+describe.skipIf(!available)("cluster on a real redis-server: shared state between nodes", () => {
+  let redis: RunningRedis;
+  let cluster: LocalCluster;
+  const sockets: ClientSocket[] = [];
+  /** A user whose client reconnects by itself, as browsers do. */
+  const reconnecting = async (url: string, name: string) => {
+    const auth = await guest(url, name);
+    const socket: ClientSocket = connect(url, { auth: { token: auth.token }, transports: ["websocket"], forceNew: true, reconnectionDelay: 100, reconnectionDelayMax: 200 });
+    sockets.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", () => resolve());
+      socket.once("connect_error", reject);
+    });
+    return { id: auth.user.id, socket };
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    cluster = await startLocalCluster({
+      nodes: 2,
+      port: 0,
+      db: ":memory:",
+      redis: redis.url,
+      turn: false,
+      quiet: true,
+      webDir: null,
+      config: { ...testConfig, tuning: { interestWaitMs: 300, signupsPerMinute: 6 } },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    sockets.forEach((s) => s.disconnect());
+    await cluster?.stop();
+    await redis?.stop();
+  }, 60_000);
+
+  it("a user whose connection drops comes back with their socket (connection state recovery) and is told that the call ended", async () => {
+    const [n1, n2] = cluster.urls as [string, string];
+    const [x, y] = [await reconnecting(n1, "drop-x"), await reconnecting(n2, "drop-y")];
+    const fx = next(x.socket, "match:found");
+    await request(x.socket, "lobby:join", {});
+    await request(y.socket, "lobby:join", {});
+    const { sessionId } = await fx;
+    const idBefore = x.socket.id;
+    const peerTold = next(y.socket, "call:ended");
+    const selfTold = next(x.socket, "call:ended", 8000);
+    const back = new Promise<void>((resolve) => x.socket.once("connect", () => resolve()));
+    // The transport closes under the client, as on a network drop; the client reconnects.
+    x.socket.io.engine.close();
+    expect(await peerTold).toEqual({ sessionId, reason: "disconnected" });
+    await back;
+    expect(x.socket.recovered).toBe(true);
+    expect(x.socket.id).toBe(idBefore);
+    expect(await selfTold).toEqual({ sessionId, reason: "disconnected" });
+    // Out of the old call: it can signal into it no more, and may join the lobby again.
+    expect(await request(x.socket, "signal", { sessionId, candidate: null })).toMatchObject({ ok: false, error: { code: "NOT_IN_SESSION" } });
+    const again = next(y.socket, "match:found");
+    expect(await request(x.socket, "lobby:join", {})).toMatchObject({ ok: true });
+    expect(await request(y.socket, "lobby:join", {})).toMatchObject({ ok: true });
+    expect((await again).peer.id).toBe(x.id);
+  });
+
+  it("limits sign-ups per address across all nodes (the limit lives in Redis)", async () => {
+    const [n1, n2] = cluster.urls as [string, string];
+    const statuses: number[] = [];
+    // 2 of the 6 per minute went to the users above.
+    for (const url of [n1, n2, n1, n2, n1]) statuses.push((await api(url, "/api/auth/guest", { body: {} })).status);
+    expect(statuses).toEqual([201, 201, 201, 201, 429]);
+    const refused = await api<{ error: { code: string } }>(n2, "/api/auth/guest", { body: {} });
+    expect(refused).toMatchObject({ status: 429, body: { error: { code: "RATE_LIMITED" } } });
+  });
 });
