@@ -12,7 +12,7 @@ if (missing.length) console.warn(`[skipped] web client recovery e2e: ${missing.j
  * network drop, a server that is gone and comes back, and Report/Block. Carol's browser never
  * grants the camera; Dave's has a fake one. Both ask to hide their IP, so media stays on loopback.
  */
-describe.skipIf(missing.length > 0)("web client: camera denied, network drop, server unreachable", () => {
+describe.skipIf(missing.length > 0)("web client: no camera, camera denied, network drop, server unreachable", () => {
   let webDir: string | undefined;
   let dev: DevServer;
   let deny: Browser;
@@ -41,6 +41,22 @@ describe.skipIf(missing.length > 0)("web client: camera denied, network drop, se
     await page.getByLabel(/Hide my IP/).check();
     await page.getByRole("button", { name: "Start", exact: true }).click();
   }
+
+  it("says so when there is no camera or microphone at all, and offers chat only", async () => {
+    const none = await launchChromium("absent");
+    try {
+      const page = (await phonePage(none)).page;
+      await page.goto(dev.url);
+      await expect.poll(visible(page, /No camera or microphone was found/), { timeout: 10_000 }).toBe(true);
+      expect(await page.getByRole("button", { name: "Retry", exact: true }).isVisible()).toBe(true);
+      await page.getByRole("button", { name: "Continue with chat only" }).click();
+      await page.getByLabel("I am 18 or older").check();
+      expect(await page.getByRole("button", { name: "Start", exact: true }).isEnabled()).toBe(true);
+      await screenshot(page, "15-no-camera");
+    } finally {
+      await none.close();
+    }
+  }, 30_000);
 
   it("explains a denied camera, goes on chat-only, survives a drop and a server restart, reports and blocks", async () => {
     const carol = (await phonePage(deny)).page;

@@ -27,15 +27,18 @@ const baseArgs = [
 /**
  * Launches Chromium with a fake camera and microphone (test pattern and beep).
  * `camera: "allow"` grants the permission prompt automatically; `"deny"` leaves the prompt
- * unanswered, which headless Chromium turns into a NotAllowedError like a user saying no.
+ * unanswered, which headless Chromium turns into a NotAllowedError like a user saying no;
+ * `"absent"` grants it but offers no devices at all (NotFoundError).
  */
-export async function launchChromium(camera: "allow" | "deny" = "allow"): Promise<Browser> {
-  return chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: camera === "allow" ? [...baseArgs, "--use-fake-ui-for-media-stream"] : baseArgs,
-    timeout: 20_000,
-  });
+export async function launchChromium(camera: "allow" | "deny" | "absent" = "allow"): Promise<Browser> {
+  const args =
+    camera === "allow"
+      ? [...baseArgs, "--use-fake-ui-for-media-stream"]
+      : camera === "deny"
+        ? baseArgs
+        : // Permission granted but no fake devices: this machine has no camera or microphone.
+          [...baseArgs.filter((a) => a !== "--use-fake-device-for-media-stream"), "--use-fake-ui-for-media-stream"];
+  return chromium.launch({ executablePath: chromiumPath, headless: true, args, timeout: 20_000 });
 }
 
 /** A phone-sized page (the layout the client is designed for first). */
