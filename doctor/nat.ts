@@ -29,7 +29,8 @@ export async function checkNat(server: { host: string; port: number } | undefine
     first = (await sock.request(message(methods.binding, "request"), { timeoutMs, encode: { fingerprint: true } })).res;
   } catch (err) {
     sock.close();
-    return { status: "fail", verdict: `inconclusive: no STUN answer over UDP (${transportWords(err)})` };
+    // Not a failure of its own: the STUN and TURN checks report the blocked UDP.
+    return { status: "warn", verdict: `inconclusive: no STUN answer over UDP (${transportWords(err)})` };
   }
   const other = readAddress(first, attr.otherAddress);
   const mapped1 = mappedOf(first);

@@ -49,7 +49,7 @@ export async function localAddressTowards(ip: string, port: number): Promise<str
 
 export function transportWords(err: unknown): string {
   if (err instanceof TransportError) {
-    if (err.code === "TIMEOUT") return `no answer (${err.message}): a firewall may block it or nothing listens`;
+    if (err.code === "TIMEOUT") return `${err.message}: a firewall may block it or nothing listens`;
     if (err.code === "REFUSED") return "connection refused: nothing listens on that port";
     return err.message;
   }
