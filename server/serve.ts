@@ -53,6 +53,8 @@ export interface NodeOptions {
   chatRetentionDays?: number;
   /** How often a store in another process (MongoDB, or a given one) is checked. @default 2000 */
   storeCheckMs?: number;
+  /** How long MongoDB operations wait for a reachable server before failing. @default 5000 */
+  mongoTimeoutMs?: number;
 }
 
 export interface RunningNode {
@@ -201,7 +203,8 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
       store = opts.store;
       storeKind = "shared";
     } else if (mongoUri) {
-      store = await openMongoStore(mongoUri, retentionDays !== undefined ? { chatRetentionDays: retentionDays } : {}).catch((err: Error) => {
+      const mongoOpts = { ...(retentionDays !== undefined ? { chatRetentionDays: retentionDays } : {}), ...(opts.mongoTimeoutMs ? { serverSelectionTimeoutMS: opts.mongoTimeoutMs } : {}) };
+      store = await openMongoStore(mongoUri, mongoOpts).catch((err: Error) => {
         // The driver's message can carry the URI; the log gets the redacted one only.
         throw new Error(`MongoDB at ${redactUrl(mongoUri)} is not reachable: ${err.name}`);
       });

@@ -67,6 +67,14 @@ describe("vchat serve configuration", () => {
     expect((err as Error).message).not.toContain("hunter2");
   });
 
+  it("fails to start on an unreachable MongoDB, naming it without its password", async () => {
+    const port = await freePort();
+    const err = await startNode({ env: { VCHAT_JWT_SECRET: secret }, mongo: `mongodb://vchat:hunter2@127.0.0.1:${port}/vchat`, mongoTimeoutMs: 300, quiet: true }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(new RegExp(`MongoDB at mongodb://vchat:\\*\\*\\*@127\\.0\\.0\\.1:${port}/vchat is not reachable`));
+    expect((err as Error).message).not.toContain("hunter2");
+  });
+
   it("`vchat serve` without VCHAT_JWT_SECRET exits 2 and says what is missing", async () => {
     const saved = process.env.VCHAT_JWT_SECRET;
     delete process.env.VCHAT_JWT_SECRET;

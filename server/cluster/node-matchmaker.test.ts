@@ -1,0 +1,92 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VchatError } from "../../protocol/index.ts";
+import type { LiveSession, QueueEntry } from "../matching/matchmaker.ts";
+import { createRedisMatchmaker } from "../matching/redis-matchmaker.ts";
+import { redisInstalled, startRedis, type RunningRedis } from "../testing/redis-server.ts";
+import { nodeMatchmaker } from "./node-matchmaker.ts";
+
+const available = redisInstalled();
+if (!available) console.warn("SKIPPED: redis-server is not installed, so the node matchmaker tests did not run");
+
+const entry = (userId: string, socketId = `sock-${userId}`): QueueEntry => ({ userId, socketId, nickname: userId, interests: [], relayOnly: false, avoid: [] });
+
+describe.skipIf(!available)("the node's view of the Redis matchmaker", () => {
+  let server: RunningRedis;
+  let client: Redis;
+  let n = 0;
+  const fresh = (staleAfterMs = 0) => nodeMatchmaker(createRedisMatchmaker(client, { keyPrefix: `nm${process.pid}-${++n}` }), { staleAfterMs });
+
+  beforeAll(async () => {
+    server = await startRedis();
+    client = new Redis(server.url);
+  });
+  afterAll(async () => {
+    client?.disconnect();
+    await server?.stop();
+  });
+
+  it("remembers its waiting users until they are matched or leave", async () => {
+    const mm = fresh();
+    expect(await mm.join(entry("a"))).toBeNull();
+    expect(mm.queued.get("a")).toBe("sock-a");
+    expect(await mm.join(entry("b"))).not.toBeNull();
+    expect(mm.queued.size).toBe(0);
+    expect(await mm.join(entry("c"))).toBeNull();
+    await mm.leave("c");
+    expect(mm.queued.size).toBe(0);
+  });
+
+  it("ends a session that the joining socket is no longer in (its end was lost), then queues it", async () => {
+    const mm = fresh(0);
+    const ended: LiveSession[] = [];
+    mm.onStaleSession = async (s) => {
+      ended.push(s);
+      await mm.endSession(s.id);
+    };
+    await mm.join(entry("a"));
+    const session = await mm.join(entry("b"));
+    expect(session).not.toBeNull();
+    // "a" joins again from the same socket as though the call had ended: it had, but Redis never heard.
+    expect(await mm.join(entry("a"))).toBeNull();
+    expect(ended.map((s) => s.id)).toEqual([session!.id]);
+    expect(await mm.isQueued("a")).toBe(true);
+  });
+
+  it("leaves a session alone when another socket of the user is in it, or when it is young", async () => {
+    const mm = fresh(60_000);
+    mm.onStaleSession = async () => {
+      throw new Error("must not be called");
+    };
+    await mm.join(entry("a"));
+    await mm.join(entry("b"));
+    await expect(mm.join(entry("a"))).rejects.toMatchObject({ code: "ALREADY_IN_CALL" });
+    const old = fresh(0);
+    old.onStaleSession = mm.onStaleSession;
+    await old.join(entry("x", "tab-1"));
+    await old.join(entry("y"));
+    await expect(old.join(entry("x", "tab-2"))).rejects.toMatchObject({ code: "ALREADY_IN_CALL" });
+  });
+
+  it("ends sessions later when Redis was unreachable at the end", async () => {
+    const inner = createRedisMatchmaker(client, { keyPrefix: `nm${process.pid}-${++n}` });
+    let down = false;
+    const mm = nodeMatchmaker({
+      ...inner,
+      endSession: async (id, opts) => {
+        if (down) throw new VchatError("UNAVAILABLE", "Matching is unavailable right now");
+        return inner.endSession(id, opts);
+      },
+    });
+    await mm.join(entry("a"));
+    const session = (await mm.join(entry("b")))!;
+    down = true;
+    await expect(mm.endSession(session.id)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect([...mm.pendingEnds]).toEqual([session.id]);
+    down = false;
+    await mm.retryEnds();
+    expect(mm.pendingEnds.size).toBe(0);
+    expect(await inner.getSession(session.id)).toBeNull();
+    expect(await inner.sessionOf("a")).toBeNull();
+  });
+});
