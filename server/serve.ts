@@ -333,7 +333,14 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
  * signaling between nodes; after that they fail and local delivery goes on.
  */
 async function connectRedis(url: string, nodeId: string, log: Logger) {
-  const base: RedisOptions = { lazyConnect: true, retryStrategy, connectionName: `vchat-${nodeId}` };
+  const base: RedisOptions = {
+    lazyConnect: true,
+    retryStrategy,
+    connectionName: `vchat-${nodeId}`,
+    // After a failover (ElastiCache Multi-AZ) the old primary answers READONLY: reconnect, which
+    // resolves the primary endpoint again, and send the command again.
+    reconnectOnError: (err) => (err.message.startsWith("READONLY") ? 2 : false),
+  };
   const cmd = new Redis(url, { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   // Every 150 ms, failing what waits after 11 attempts: a restart within ~1.6 s loses no event
   // between nodes (a match told to a user on another node above all), and local delivery, which

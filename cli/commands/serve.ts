@@ -12,7 +12,8 @@ export interface ServeOptions {
 }
 
 const environment = `
-Settings from the environment (secrets only from there, never from flags):
+Settings from the environment (secrets only from there; a Redis or MongoDB URL holding a
+password is better in VCHAT_REDIS_URL / VCHAT_MONGODB_URI than in a flag, out of process lists):
   VCHAT_JWT_SECRET     required: signs tokens; the same on every node, at least 32 characters
   VCHAT_TURN_URLS      TURN servers, comma-separated (turn:host:3478?transport=udp,...)
   VCHAT_TURN_SECRET    coturn's static-auth-secret; required with VCHAT_TURN_URLS
