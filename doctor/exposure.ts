@@ -10,7 +10,7 @@
 import { TurnError, type TurnAllocation } from "./turn.ts";
 import { coturnVersion, isLoopback, openAllocation, transportWords, type Outcome, type ServerTarget } from "./servers.ts";
 
-export const exposureCategories = ["loopback", "private", "link-local", "mapped"] as const;
+export const exposureCategories = ["loopback", "private", "link-local", "mapped", "control"] as const;
 export type ExposureCategory = (typeof exposureCategories)[number];
 
 export interface Probe {
@@ -20,6 +20,8 @@ export interface Probe {
 }
 
 export const probes: Probe[] = [
+  // A public address the server must accept, or every "refused" below means nothing.
+  { address: "8.8.8.8", category: "control", label: "public control" },
   { address: "127.0.0.1", category: "loopback", label: "loopback" },
   { address: "0.0.0.0", category: "loopback", label: "this host (0.0.0.0 reaches loopback on Linux)" },
   { address: "10.0.0.1", category: "private", label: "private 10/8" },
@@ -67,6 +69,7 @@ const fixes: Record<ExposureCategory, string> = {
   private: "add denied-peer-ip for 10.0.0.0-10.255.255.255, 172.16.0.0-172.31.255.255, 192.168.0.0-192.168.255.255, 100.64.0.0-100.127.255.255 and fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
   "link-local": "add denied-peer-ip=169.254.0.0-169.254.255.255 and denied-peer-ip=fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
   mapped: "add denied-peer-ip=::ffff:0.0.0.0-::ffff:255.255.255.255 and 64:ff9b::-64:ff9b::ffff:ffff, and run coturn 4.9 or newer (CVE-2026-27624)",
+  control: "",
 };
 
 export async function checkExposure(target: ServerTarget | undefined, ip: string | undefined, timeoutMs: number): Promise<Outcome> {
@@ -107,7 +110,8 @@ export async function checkExposure(target: ServerTarget | undefined, ip: string
   for (const r of results) if (r.answer === "family-mismatch") r.answer = "not-applicable";
 
   const localServer = isLoopback(ip);
-  const allowed = results.filter((r) => r.answer === "allowed");
+  const control = results.find((r) => r.category === "control");
+  const allowed = results.filter((r) => r.answer === "allowed" && r.category !== "control");
   // On a server that itself listens on loopback (vchat dev), loopback peers are how two local peers meet.
   const harmful = allowed.filter((r) => !(localServer && (r.category === "loopback" || (r.category === "mapped" && /127\.0\.0\.1$/.test(r.address)))));
   const version = coturnVersion(software);
@@ -134,6 +138,13 @@ export async function checkExposure(target: ServerTarget | undefined, ip: string
       details,
     };
   }
+  if (control && control.answer !== "allowed") {
+    return {
+      status: "warn",
+      verdict: `the server refuses even the public address ${control.address} (${control.detail ?? control.answer}): it relays nowhere, so its refusals say nothing about its rules and calls cannot use it; check its denied-peer-ip ranges`,
+      details,
+    };
+  }
   const errors = results.filter((r) => r.answer === "error");
   if (errors.length) return { status: "warn", verdict: `unclear answers for ${errors.map((e) => e.address).join(", ")}: ${errors[0]!.detail}`, details };
   const refused = results.filter((r) => r.answer === "refused").length;
@@ -141,7 +152,7 @@ export async function checkExposure(target: ServerTarget | undefined, ip: string
   if (oldCoturn) note += `; ${software} predates 4.9: upgrade before relaying IPv6`;
   return {
     status: "pass",
-    verdict: `refuses loopback, private, link-local and metadata peers (${refused} refused with 403${v6relay ? "" : ", IPv6 peers not relayed at all"})${note}`,
+    verdict: `refuses loopback, private, link-local and metadata peers (${refused} refused with 403${v6relay ? "" : ", IPv6 peers not relayed at all"}) and accepts public ones${note}`,
     details,
   };
 }

@@ -192,6 +192,8 @@ describe.skipIf(!hasCoturn)("TURN security exposure", () => {
       for (const a of ["127.0.0.1", "10.0.0.1", "172.16.0.1", "192.168.0.1", "169.254.169.254", "0.0.0.0"]) {
         expect(probes.find((p) => p.address === a)?.answer, a).toBe("refused");
       }
+      // ...while a public peer is accepted: the refusals are the rules, not a server that relays nowhere.
+      expect(probes.find((p) => p.address === "8.8.8.8")?.answer).toBe("allowed");
       // A production server on loopback cannot relay to its own loopback relay ports: said, not failed.
       expect(check(r, "relay").status).toBe("skipped");
       expect(check(r, "relay").verdict).toMatch(/refuses to relay to its own non-public/);
@@ -213,6 +215,20 @@ describe.skipIf(!hasCoturn)("TURN security exposure", () => {
       expect(e.verdict).toMatch(/10\.0\.0\.1/);
       expect(e.verdict).toMatch(/denied-peer-ip=169\.254\.0\.0-169\.254\.255\.255/);
       expect(r.exitCode).toBe(1);
+    } finally {
+      await turn.stop();
+    }
+  });
+
+  it("a server that refuses every peer, public ones too, is not taken for a safe one", async () => {
+    const secret = "closed-secret";
+    const turn = await startRawCoturn(secret, ["denied-peer-ip=0.0.0.0-255.255.255.255"]);
+    try {
+      const c = turnCredentials(secret, "doctor", 600);
+      const target = { url: parseIceUrl(`turn:127.0.0.1:${turn.port}?transport=udp`), creds: { username: c.username, password: c.credential } };
+      const out = await checkExposure(target, "127.0.0.1", 1000);
+      expect(out.status).toBe("warn");
+      expect(out.verdict).toMatch(/refuses even the public address 8\.8\.8\.8/);
     } finally {
       await turn.stop();
     }
