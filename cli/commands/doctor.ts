@@ -76,7 +76,8 @@ export function registerDoctor(program: Command, deps: DoctorDeps = defaultDocto
 export async function doctorCommand(opts: DoctorOptions, json: boolean, deps: DoctorDeps): Promise<DoctorReport> {
   const target = opts.url ?? (opts.turn ?? []).join(" ");
   const live = !json && deps.stdout.isTTY;
-  const ink = live ? render(h(DoctorView, { target, checks: [] }), { stdout: deps.stdout as NodeJS.WriteStream }) : undefined;
+  // patchConsole off: nothing here logs, and test runners replace console with objects ink cannot wrap.
+  const ink = live ? render(h(DoctorView, { target, checks: [] }), { stdout: deps.stdout as NodeJS.WriteStream, patchConsole: false }) : undefined;
   let report: DoctorReport;
   try {
     report = await runDoctor({ ...opts, onUpdate: (checks: CheckResult[]) => ink?.rerender(h(DoctorView, { target, checks })) });
