@@ -1,15 +1,15 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Ack, MatchFound, ReadyResponse } from "../protocol/index.ts";
 import { startLocalCluster, type LocalCluster } from "../server/cluster/local-cluster.ts";
 import type { NodeMatchmaker } from "../server/cluster/node-matchmaker.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/testing/redis-server.ts";
+import { freePort } from "../server/turn/coturn-process.ts";
 import { api, next, record, request, sleep, user, type TestUser } from "./support/client.ts";
 import { crowd, pairingReport, pool, until, type CrowdUser } from "./support/crowd.ts";
 
@@ -18,16 +18,20 @@ if (!available) console.warn("SKIPPED: redis-server is not installed, so the clu
 
 const tuning = { signupsPerMinute: 100_000, interestWaitMs: 300 };
 
-/** A fresh, empty redis-server on a given port: what a crashed and replaced Redis looks like. */
-async function redisOn(port: number): Promise<{ stop(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), "vchat-redis-again-"));
-  const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" });
+/**
+ * A redis-server on a given port: empty (what a crashed and replaced Redis looks like), or with an
+ * append-only file in `dir`, so that stopping and starting it again keeps its data.
+ */
+async function redisOn(port: number, persistDir?: string): Promise<{ stop(): Promise<void> }> {
+  const dir = persistDir ?? mkdtempSync(join(tmpdir(), "vchat-redis-again-"));
+  const persistence = persistDir ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
+  const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--dir", dir], { stdio: "ignore" });
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
   const deadline = Date.now() + 10_000;
   while (!(await ping(port))) {
     if (Date.now() > deadline || proc.exitCode !== null) {
       proc.kill("SIGKILL");
-      throw new Error(`redis-server did not come back on ${port}`);
+      throw new Error(`redis-server did not come up on ${port}`);
     }
     await sleep(30);
   }
@@ -35,7 +39,7 @@ async function redisOn(port: number): Promise<{ stop(): Promise<void> }> {
     async stop() {
       proc.kill("SIGTERM");
       await exited;
-      rmSync(dir, { recursive: true, force: true });
+      if (!persistDir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -120,6 +124,10 @@ describe.skipIf(!available)("cluster faults: Redis down and back", () => {
     const chat = next(x2.socket, "chat:message", 4000);
     expect(await request(y2.socket, "chat:send", { sessionId: fx2.sessionId, text: "still here" })).toMatchObject({ ok: true });
     expect((await chat).text).toBe("still here");
+
+    // Longer than a node may stay silent (3 s): when Redis is back every heartbeat is old, and
+    // still no node may take the others for dead and end their calls.
+    await sleep(3500);
 
     // Redis comes back empty, as a replaced server would.
     again = await redisOn(redis.port);
@@ -231,4 +239,54 @@ describe.skipIf(!available)("cluster faults: Redis restarted in the middle of a 
       expect((node.matchmaker as NodeMatchmaker).queued.size).toBe(0);
     }
   }, 90_000);
+});
+
+describe.skipIf(!available)("cluster faults: Redis back with its data after a long outage", () => {
+  let dir: string;
+  let port: number;
+  let redis: { stop(): Promise<void> } | null = null;
+  let cluster: LocalCluster;
+  const users: TestUser[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "vchat-redis-aof-"));
+    port = await freePort();
+    redis = await redisOn(port, dir);
+    cluster = await startLocalCluster({ nodes: 2, port: 0, db: ":memory:", redis: `redis://127.0.0.1:${port}`, turn: false, quiet: true, webDir: null, config: { tuning } });
+  }, 60_000);
+  afterAll(async () => {
+    users.forEach((u) => u.socket.disconnect());
+    await cluster?.stop();
+    await redis?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("takes no node for dead because every heartbeat is old, and keeps calls and the queue", async () => {
+    const newUser = async (node: number, name: string) => {
+      const u = await user(cluster.urls[node]!, name);
+      users.push(u);
+      return u;
+    };
+    const [x, y] = [await newUser(0, "x"), await newUser(1, "y")];
+    const [fx] = await pair(x, y);
+    const ended = [record(x.socket, "call:ended"), record(y.socket, "call:ended")];
+    const w = await newUser(1, "w");
+    expect(await request(w.socket, "lobby:join", {})).toMatchObject({ ok: true });
+
+    await redis!.stop();
+    redis = null;
+    // Longer than a node may stay silent (3 s) before the others take it for dead.
+    await sleep(4000);
+    redis = await redisOn(port, dir);
+    await until(() => cluster.nodes.every((n) => n.canMatch()), 5000, () => "nodes did not reconnect");
+    // Long enough for any node to have judged the others.
+    await sleep(3000);
+    expect(ended.map((e) => e.length)).toEqual([0, 0]);
+    await signals(x, y, fx.sessionId);
+    expect((await cluster.nodes[0]!.presence!.liveNodes()).sort()).toEqual(cluster.nodes.map((n) => n.nodeId).sort());
+    // The waiting user kept their place.
+    const v = await newUser(0, "v");
+    const [fv] = await Promise.all([next(v.socket, "match:found"), request(v.socket, "lobby:join", {})]);
+    expect(fv.peer.id).toBe(w.id);
+  }, 60_000);
 });

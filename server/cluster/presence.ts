@@ -189,6 +189,14 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
     }
   }
 
+  // After Redis was unreachable, every node's heartbeat is old: nobody is judged until all had
+  // time to reconnect and beat again. The sockets that came or went meanwhile are written again.
+  let graceUntil = 0;
+  redis.on("ready", () => {
+    graceUntil = Date.now() + o.deadAfterMs + o.heartbeatMs;
+    if (registered) writeRegistry().catch(quiet("writing the socket registry again"));
+  });
+
   // ---- reaping dead nodes ----------------------------------------------------------------
   let lastTick = Date.now();
   let reaping = false;
@@ -198,7 +206,7 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
     lastTick = now;
     // A node whose own timers ran late (a stalled event loop) may see the others' heartbeats as
     // old only because it could not run: it judges nobody until it has beaten in time again.
-    if (reaping || lag > o.deadAfterMs / 3 || now - lastBeat > o.heartbeatMs * 1.5 + o.deadAfterMs / 3) return;
+    if (reaping || now < graceUntil || lag > o.deadAfterMs / 3 || now - lastBeat > o.heartbeatMs * 1.5 + o.deadAfterMs / 3) return;
     reaping = true;
     try {
       const dead = await r.vchatNodeReap(NODES, String(o.deadAfterMs), "10");
