@@ -22,7 +22,8 @@ export const measureExtId = 14;
 export const audioIntervalMs = 20;
 export const videoFps = 30;
 export const videoIntervalMs = 1000 / videoFps;
-const maxPayload = 1100;
+// One packet per video frame at ~300 kbps, as browsers packetize (about 1200 bytes of payload).
+const maxPayload = 1200;
 const magic = 0x5643; // "VC"
 export const syntheticHeaderBytes = 24;
 

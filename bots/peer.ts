@@ -69,7 +69,7 @@ export interface PeerResult {
 }
 
 /** No relay candidate this long after negotiation started: ask the TURN server why. */
-const relayCheckAfterMs = 2500;
+const relayCheckAfterMs = 4000;
 
 /** The codecs bots offer. No NACK on synthetic media: a loss must stay a loss to be measured. */
 function codecs(media: MediaKind) {
@@ -111,9 +111,11 @@ export class BotPeer {
     this.matchedAt = opts.matchedAt ?? now();
     this.settled = new Promise((r) => (this.settle = r));
     const picked = pickTurnUrl(opts.iceServers, opts.turnTransport ?? "udp");
+    const stun = opts.iceServers.flatMap((s) => [s.urls].flat()).filter((u) => /^stuns?:/i.test(u));
     this.pc = new RTCPeerConnection({
-      // Always explicit: werift's default is a public STUN server.
-      iceServers: picked ? [picked.server] : opts.iceServers.filter((s) => !String(s.urls).startsWith("turn")),
+      // Always explicit: werift's default is a public STUN server. werift uses one STUN and one
+      // TURN URL, so the TURN URL is the one of the asked transport.
+      iceServers: [...(stun.length ? [{ urls: stun[0]! }] : []), ...(picked ? [picked.server] : [])],
       iceTransportPolicy: opts.iceTransportPolicy,
       // One transport for audio, video and data: one TURN allocation per bot, as browsers do.
       bundlePolicy: "max-bundle",
@@ -399,7 +401,8 @@ async function freeTurnAllocations(pc: RTCPeerConnection): Promise<void> {
  * `createCipheriv` for every packet, and Node then spends most of the cipher set-up checking
  * whether the Buffer is a KeyObject (measured here: ~80 µs per packet with a Buffer, ~20 µs with
  * a KeyObject), which bounds how many calls one machine can drive. Same keys, same ciphers; best
- * effort through werift's internals (`dtlsTransport.srtp/srtcp.{local,remote}Context.cipher`).
+ * effort through werift's internals (`dtlsTransport.srtp/srtcp.{local,remote}Context.cipher`,
+ * `dtlsTransport.dtls.cipher.cipher`).
  */
 function fastSrtpKeys(pc: RTCPeerConnection): void {
   try {
@@ -414,6 +417,11 @@ function fastSrtpKeys(pc: RTCPeerConnection): void {
             if (Buffer.isBuffer(cipher[k])) cipher[k] = createSecretKey(cipher[k] as Buffer);
           }
         }
+      }
+      // The DTLS record cipher (data channel traffic): `dtls.cipher.cipher.{client,server}WriteKey`.
+      const record = (t as unknown as { dtls?: { cipher?: { cipher?: Record<string, unknown> } } }).dtls?.cipher?.cipher;
+      for (const k of ["clientWriteKey", "serverWriteKey"]) {
+        if (record && Buffer.isBuffer(record[k])) record[k] = createSecretKey(record[k] as Buffer);
       }
     }
   } catch {

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BotsReport } from "../bots/report.ts";
+import { isUnfinished, type BotsReport } from "../bots/report.ts";
 import { bots, parseBotsOptions } from "../cli/commands/bots.ts";
 import { UsageError } from "../cli/exit.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
@@ -102,6 +102,35 @@ describe.skipIf(!hasCoturn)("vchat bots against vchat dev with a real coturn", (
     }, 60_000);
   }
 
+  it("SIGINT stops the run cleanly and reports what was measured so far", async () => {
+    const file = join(dir, "sigint.json");
+    const child = spawn(process.execPath, [cli, "bots", "--url", dev.url, "--pairs", "2", "--duration", "5m", "--relay", "only", "--json", file], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    // The first progress line with both calls up: then interrupt.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no calls up in time: ${stderr}`)), 40_000);
+      child.stderr.on("data", (d) => {
+        stderr += d;
+        if (/up 4 /.test(stderr)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const interruptedAt = Date.now();
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((r) => child.once("exit", r));
+    expect(Date.now() - interruptedAt).toBeLessThan(15_000);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/interrupted: the report covers what was measured so far/);
+    const report = JSON.parse(readFileSync(file, "utf8")) as BotsReport;
+    expect(report.summary.connected).toBe(2);
+    expect(report.summary.packetsExpected).toBeGreaterThan(0);
+    expect(report.calls.flatMap((c) => c.legs).every((l) => l.end === "run-end" || l.end === "peer-ended")).toBe(true);
+  }, 60_000);
+
   it("a wrong TURN secret fails every relay-only call, names the reason, and exits 1", async () => {
     const other: RunningCoturn = await startCoturn({ mode: "local", secret: "a-different-secret-than-the-servers" });
     try {
@@ -113,7 +142,10 @@ describe.skipIf(!hasCoturn)("vchat bots against vchat dev with a real coturn", (
       console.log("wrong secret:", s.failures, `${s.unfinished} unfinished`);
       expect(s.connected).toBe(0);
       expect(s.sessions).toBeGreaterThanOrEqual(3);
-      for (const call of report.calls) expect(call.failure).toMatch(/401 Unauthorized: TURN credentials rejected/);
+      // Every call that had time to fail names the cause; calls begun just before the end are unfinished.
+      const ended = report.calls.filter((c) => !isUnfinished(c));
+      expect(ended.length).toBe(s.sessions);
+      for (const call of ended) expect(call.failure).toMatch(/401 Unauthorized: TURN credentials rejected/);
       expect(Object.keys(s.failures).join()).toMatch(/401 Unauthorized/);
       expect(stdout).toMatch(/FAIL {2}minConnectedPct/);
     } finally {

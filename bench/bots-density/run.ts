@@ -92,12 +92,15 @@ interface Step {
   coturnCpuCores: number;
   serverCpuCores: number;
   loopLagMs: number;
+  failures: Record<string, number>;
+  unfinished: number;
   ok: boolean;
 }
 
 /** One density step: `calls` relayed calls held for HOLD_S seconds after the ramp. */
 async function botsStep(url: string, calls: number, devPid: number, coturnPid: number | null): Promise<Step> {
-  const ramp = 50;
+  // Joins per second: werift's DTLS handshakes are the costly part of a call's life.
+  const ramp = 25;
   const rampS = (calls * 2) / ramp;
   const settleS = rampS + 6;
   let window: { t0: number; bots0: number; coturn0: number; server0: number } | null = null;
@@ -112,7 +115,7 @@ async function botsStep(url: string, calls: number, devPid: number, coturnPid: n
     rampPerSec: ramp,
     relay: "only",
     bitrateKbps: 300,
-    connectTimeoutMs: 30_000,
+    connectTimeoutMs: 45_000,
     onProgress: (p: Progress) => {
       const t = (performance.now() - started) / 1000;
       const server = treeCpuSeconds(devPid) - (coturnPid ? treeCpuSeconds(coturnPid) : 0);
@@ -136,19 +139,22 @@ async function botsStep(url: string, calls: number, devPid: number, coturnPid: n
     coturnCpuCores: per(measured.coturn),
     serverCpuCores: per(measured.server),
     loopLagMs: lag,
+    failures: s.failures,
+    unfinished: s.unfinished,
     ok: s.connected === calls && s.lossPct !== null && s.lossPct < MAX_LOSS,
   };
 }
 
 /** The page: N relay-only call pairs, each side sending the fake camera and microphone. */
 const page = `<!doctype html><meta charset="utf-8"><title>bench</title><script>
-window.startCalls = async (n, iceServers) => {
+window.startCalls = async (n, iceServerSets) => {
   const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240, frameRate: 30 } });
   const pcs = [];
   const up = [];
   for (let i = 0; i < n; i++) {
-    const a = new RTCPeerConnection({ iceServers, iceTransportPolicy: "relay" });
-    const b = new RTCPeerConnection({ iceServers, iceTransportPolicy: "relay" });
+    // A user each, as in real calls: coturn caps allocations per user name.
+    const a = new RTCPeerConnection({ iceServers: iceServerSets[2 * i], iceTransportPolicy: "relay" });
+    const b = new RTCPeerConnection({ iceServers: iceServerSets[2 * i + 1], iceTransportPolicy: "relay" });
     a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
     b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
     for (const pc of [a, b]) for (const t of media.getTracks()) pc.addTrack(t.clone(), media);
@@ -178,8 +184,13 @@ window.callStats = async () => {
 
 async function chromiumBaseline(url: string, calls: number) {
   const { chromium } = await import("playwright-core");
-  const guest = await (await fetch(`${url}/api/auth/guest`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json() as { token: string };
-  const ice = await (await fetch(`${url}/api/ice`, { headers: { authorization: `Bearer ${guest.token}` } })).json() as { iceServers: unknown[] };
+  const iceSets: unknown[][] = [];
+  for (let i = 0; i < calls * 2; i++) {
+    const guest = (await (await fetch(`${url}/api/auth/guest`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json()) as { token: string };
+    const ice = (await (await fetch(`${url}/api/ice`, { headers: { authorization: `Bearer ${guest.token}` } })).json()) as { iceServers: Array<{ urls: string[] }> };
+    // The UDP TURN URL only, as the bots use: one allocation per peer.
+    iceSets.push(ice.iceServers.map((s) => ({ ...s, urls: [s.urls].flat().filter((u) => u.includes("transport=udp")) })));
+  }
   const server = http.createServer((_, res) => res.writeHead(200, { "content-type": "text/html" }).end(page));
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   const port = (server.address() as { port: number }).port;
@@ -193,7 +204,10 @@ async function chromiumBaseline(url: string, calls: number) {
     const tab = await browser.newPage();
     // localhost: getUserMedia needs a secure context.
     await tab.goto(`http://localhost:${port}/`);
-    await tab.evaluate(([n, servers]) => (window as unknown as { startCalls(n: number, s: unknown): Promise<void> }).startCalls(n as number, servers), [calls, ice.iceServers] as const);
+    await Promise.race([
+      tab.evaluate(([n, servers]) => (window as unknown as { startCalls(n: number, s: unknown): Promise<void> }).startCalls(n as number, servers), [calls, iceSets] as const),
+      new Promise((_, reject) => setTimeout(() => reject(new Error("Chromium calls did not connect within 60 s")), 60_000)),
+    ]);
     await new Promise((r) => setTimeout(r, 6000)); // encoders ramp up
     const cpu0 = treeCpuSeconds(root);
     const t0 = performance.now();
@@ -221,7 +235,10 @@ try {
       `bots ${String(calls).padStart(4)} calls: ${step.connected} connected, loss ${step.lossPct ?? "–"} %, setup p95 ${step.setupP95Ms ?? "–"} ms, freezes p95 ${step.freezesP95 ?? "–"}, ` +
         `CPU bots ${step.botsCpuCores.toFixed(2)} coturn ${step.coturnCpuCores.toFixed(2)} server ${step.serverCpuCores.toFixed(2)} cores, lag p99 ${step.loopLagMs} ms ${step.ok ? "ok" : "OVER"}`,
     );
-    if (!step.ok) break;
+    if (!step.ok) {
+      console.log(`  not sustained: ${step.unfinished} unfinished, failures ${JSON.stringify(step.failures)}`);
+      break;
+    }
     await new Promise((r) => setTimeout(r, 3000)); // allocations freed, sockets closed
   }
   const sustained = results.filter((r) => r.ok).at(-1);
