@@ -49,9 +49,10 @@ const join = (socket: Socket) => socket.emit("lobby:join", {}, () => {});
 for (const socket of sockets) {
   let pinger: NodeJS.Timeout | undefined;
   socket.on("match:found", ({ sessionId, role }: { sessionId: string; role: string }) => {
-    if (phase === "match") {
+    if (phase === "match" || phase === "idle") {
+      // Matches that land between the phases are ended too, so everyone is free for the relay phase.
       if (role !== "offerer") return;
-      matches++;
+      if (phase === "match") matches++;
       socket.emit("call:end", { sessionId }, () => {
         if (phase === "match") join(socket);
       });
