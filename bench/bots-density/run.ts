@@ -94,7 +94,10 @@ interface Step {
   loopLagMs: number;
   failures: Record<string, number>;
   unfinished: number;
+  /** Loss under the limit with every call connected: the issue's definition of sustained. */
   ok: boolean;
+  /** Also a bot host that keeps up (event-loop lag p99 under 100 ms): nothing else was late either. */
+  healthy: boolean;
 }
 
 /** One density step: `calls` relayed calls held for HOLD_S seconds after the ramp. */
@@ -142,6 +145,7 @@ async function botsStep(url: string, calls: number, devPid: number, coturnPid: n
     failures: s.failures,
     unfinished: s.unfinished,
     ok: s.connected === calls && s.lossPct !== null && s.lossPct < MAX_LOSS,
+    healthy: s.connected === calls && s.lossPct !== null && s.lossPct < MAX_LOSS && lag < 100,
   };
 }
 
@@ -233,7 +237,7 @@ try {
     results.push(step);
     console.log(
       `bots ${String(calls).padStart(4)} calls: ${step.connected} connected, loss ${step.lossPct ?? "–"} %, setup p95 ${step.setupP95Ms ?? "–"} ms, freezes p95 ${step.freezesP95 ?? "–"}, ` +
-        `CPU bots ${step.botsCpuCores.toFixed(2)} coturn ${step.coturnCpuCores.toFixed(2)} server ${step.serverCpuCores.toFixed(2)} cores, lag p99 ${step.loopLagMs} ms ${step.ok ? "ok" : "OVER"}`,
+        `CPU bots ${step.botsCpuCores.toFixed(2)} coturn ${step.coturnCpuCores.toFixed(2)} server ${step.serverCpuCores.toFixed(2)} cores, lag p99 ${step.loopLagMs} ms ${step.ok ? (step.healthy ? "ok" : "ok (bot host lagging)") : "OVER"}`,
     );
     if (!step.ok) {
       console.log(`  not sustained: ${step.unfinished} unfinished, failures ${JSON.stringify(step.failures)}`);
@@ -242,14 +246,16 @@ try {
     await new Promise((r) => setTimeout(r, 3000)); // allocations freed, sockets closed
   }
   const sustained = results.filter((r) => r.ok).at(-1);
+  const healthy = results.filter((r) => r.healthy).at(-1);
   const chrome = await chromiumBaseline(dev.url, CHROMIUM_CALLS);
   console.log(`chromium ${chrome.calls} calls in one page: ${chrome.cpuCores.toFixed(2)} cores, ${chrome.cpuPerCall.toFixed(3)} cores/call, loss ${chrome.lossPct?.toFixed(2) ?? "–"} %, ${chrome.fps.toFixed(1)} fps decoded per stream, ${chrome.relayCandidates} relay candidates`);
   if (sustained) {
     const botsPerCall = sustained.botsCpuCores / sustained.calls;
     const ratio = chrome.cpuPerCall / botsPerCall;
     console.log(`sustained: ${sustained.calls} concurrent relayed calls with loss < ${MAX_LOSS} %; bots ${botsPerCall.toFixed(4)} cores/call; Chromium/bots CPU per call ${ratio.toFixed(1)}x`);
+    console.log(`with the bot host also keeping up (event-loop lag p99 < 100 ms, so no late frames of its own): ${healthy ? `${healthy.calls} calls` : "no step"}`);
     console.log(`targets: >= 250 concurrent relayed calls ${sustained.calls >= 250 ? "met" : "NOT met"}; >= 15x less CPU per call than Chromium ${ratio >= 15 ? "met" : "NOT met"}`);
-    console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, steps: results, sustainedCalls: sustained.calls, botsCpuPerCall: botsPerCall, chromium: chrome, ratio }));
+    console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, steps: results, sustainedCalls: sustained.calls, healthyCalls: healthy?.calls ?? 0, botsCpuPerCall: botsPerCall, chromium: chrome, ratio }));
   } else {
     console.log(`no step sustained loss < ${MAX_LOSS} %`);
     console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, steps: results, chromium: chrome }));
