@@ -68,6 +68,6 @@ await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
 for (const socket of sockets) join(socket);
 await new Promise((r) => setTimeout(r, seconds * 1000));
 running = false;
-process.stdout.write(JSON.stringify({ matches, latencies }) + "\n");
 sockets.forEach((s) => s.disconnect());
-process.exit(0);
+// Exit only once the (large) line is flushed into the pipe.
+process.stdout.write(JSON.stringify({ matches, latencies: latencies.map((l) => Math.round(l * 100) / 100) }) + "\n", () => process.exit(0));

@@ -29,7 +29,7 @@ async function run(mode: "vchat" | "bare") {
     // Everyone connects first; the clock starts at one moment for all processes.
     const startAt = Date.now() + 2000 + USERS * 4;
     const clients = Array.from({ length: PROCS }, (_, i) =>
-      spawn(process.execPath, [here("./clients.ts"), "--url", url, "--users", String(Math.floor(USERS / PROCS) + (i < USERS % PROCS ? 1 : 0)), "--start", String(startAt), "--seconds", String(SECONDS), ...(mode === "vchat" ? ["--auth"] : [])], {
+      spawn(process.execPath, [...(process.env.BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : []), here("./clients.ts"), "--url", url, "--users", String(Math.floor(USERS / PROCS) + (i < USERS % PROCS ? 1 : 0)), "--start", String(startAt), "--seconds", String(SECONDS), ...(mode === "vchat" ? ["--auth"] : [])], {
         stdio: ["ignore", "pipe", "inherit"],
       }),
     );
