@@ -4,14 +4,18 @@
  * Exit codes: 0 everything calls need works, 1 something is broken, 2 usage errors.
  */
 import type { Command } from "commander";
-import { render, renderToString } from "ink";
 import React from "react";
-import { DoctorOptionError, runDoctor, type DoctorOptions } from "../../doctor/run.ts";
+import type { DoctorOptions } from "../../doctor/run.ts";
 import type { CheckResult, DoctorReport } from "../../doctor/report.ts";
 import { parseDuration, UsageError } from "../exit.ts";
-import { DoctorView } from "../ui/doctor.ts";
 
 const h = React.createElement;
+
+/** The doctor, ink and the view load only when the command runs: together they take ~1.5 s to import. */
+async function load() {
+  const [ink, run, view] = await Promise.all([import("ink"), import("../../doctor/run.ts"), import("../ui/doctor.ts")]);
+  return { render: ink.render, renderToString: ink.renderToString, runDoctor: run.runDoctor, DoctorOptionError: run.DoctorOptionError, DoctorView: view.DoctorView };
+}
 
 export interface DoctorDeps {
   stdout: NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean; columns?: number };
@@ -74,6 +78,7 @@ export function registerDoctor(program: Command, deps: DoctorDeps = defaultDocto
 
 /** Runs the doctor with the live checklist (on a terminal), a plain rendering, or JSON. */
 export async function doctorCommand(opts: DoctorOptions, json: boolean, deps: DoctorDeps): Promise<DoctorReport> {
+  const { render, renderToString, runDoctor, DoctorOptionError, DoctorView } = await load();
   const target = opts.url ?? (opts.turn ?? []).join(" ");
   const live = !json && deps.stdout.isTTY;
   // patchConsole off: nothing here logs, and test runners replace console with objects ink cannot wrap.
