@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { createAdapter } from "@socket.io/redis-streams-adapter";
 import { Redis, type RedisOptions } from "ioredis";
 import type { ServerOptions } from "socket.io";
-import { nodeMatchmaker } from "./cluster/node-matchmaker.ts";
+import { nodeMatchmaker, type NodeMatchmaker } from "./cluster/node-matchmaker.ts";
 import { startPresence, type Presence, type PresenceOptions } from "./cluster/presence.ts";
 import { parseConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
 import { defaultWebDir } from "./dev.ts";
@@ -220,6 +220,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
 
     // ---- matching and events between nodes ---------------------------------------------
     let matchmaker: Matchmaker;
+    let nodeMm: NodeMatchmaker | null = null;
     let redisDeps: Awaited<ReturnType<typeof connectRedis>> | null = null;
     let socketOptions: Partial<ServerOptions> | undefined;
     if (redisUrl) {
@@ -234,7 +235,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
         queueTtlMs: 15_000,
         ...opts.matchmaker,
       });
-      matchmaker = nodeMatchmaker(inner);
+      matchmaker = nodeMm = nodeMatchmaker(inner);
       socketOptions = {
         adapter: createAdapter(deps.pub, {
           streamName: `${keyPrefix}:{vchat}:sio`,
@@ -280,8 +281,8 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
     cleanups.push(() => closeService(service, log));
 
     let presence: Presence | null = null;
-    if (redisDeps && "queued" in matchmaker) {
-      const mm = matchmaker as ReturnType<typeof nodeMatchmaker>;
+    if (redisDeps && nodeMm) {
+      const mm = nodeMm;
       presence = startPresence({ redis: redisDeps.cmd, io: service.io, matchmaker: mm, calls: service.calls, nodeId, logger, options: opts.presence });
       mm.onStaleSession = async (session) => {
         await service.calls.endCall(session.id, "disconnected");
@@ -347,12 +348,13 @@ async function connectRedis(url: string, nodeId: string, log: Logger) {
   // Every 150 ms, failing what waits after 11 attempts: a restart within ~1.6 s loses no event
   // between nodes (a match told to a user on another node above all), and local delivery, which
   // the adapter runs after publishing, never waits longer than that.
-  const pub = new Redis(url, { ...base, retryStrategy: () => 150, maxRetriesPerRequest: 10 });
+  const pub = new Redis(url, { ...base, retryStrategy: () => 150, maxRetriesPerRequest: 10, enableAutoPipelining: true });
   // The adapter duplicates the publisher for its stream readers and subscriber; keep them to close them.
   const extra: Redis[] = [];
   const duplicate = pub.duplicate.bind(pub);
   pub.duplicate = ((override?: Partial<RedisOptions>) => {
-    const client = duplicate(override);
+    // The stream reader blocks in XREAD: one command at a time, nothing to batch.
+    const client = duplicate({ ...override, enableAutoPipelining: false });
     extra.push(client);
     return client;
   }) as typeof pub.duplicate;

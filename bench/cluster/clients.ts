@@ -1,7 +1,7 @@
 // A share of the simulated users of bench/cluster, in a process of its own. Two phases, one
 // clock for all processes (absolute milliseconds, comparable on one machine):
 //   match: join, matched, the offerer ends the call, both join again — as fast as it goes;
-//   relay: join once; in each call both sides send a candidate every 100 ms carrying its send
+//   relay: join once; in each call both sides send a candidate every --relay-interval ms carrying its send
 //          time, and the receiver records the relay latency.
 // Prints {ready} once connected, reads the start time (ms) from stdin, and prints
 // {matches, latencies} as one JSON line on stdout at the end.
@@ -9,7 +9,10 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { io, type Socket } from "socket.io-client";
 
-const { values } = parseArgs({ options: { url: { type: "string" }, users: { type: "string" }, seconds: { type: "string" }, "relay-seconds": { type: "string" } } });
+const { values } = parseArgs({
+  options: { url: { type: "string" }, users: { type: "string" }, seconds: { type: "string" }, "relay-seconds": { type: "string" }, "relay-interval": { type: "string" } },
+});
+const relayInterval = Number(values["relay-interval"] ?? 250);
 const url = values.url!;
 const users = Number(values.users);
 const now = () => performance.timeOrigin + performance.now();
@@ -62,7 +65,7 @@ for (const socket of sockets) {
         if (phase !== "relay") return clearInterval(pinger);
         const candidate = { candidate: `candidate:${n++} 1 udp 2122260223 127.0.0.1 50000 typ host t=${now()}`, sdpMid: "0", sdpMLineIndex: 0 };
         socket.emit("signal", { sessionId, candidate });
-      }, 100);
+      }, relayInterval);
     }
   });
   socket.on("call:ended", () => {
