@@ -106,11 +106,18 @@ async function botsStep(url: string, calls: number, devPid: number, coturnPid: n
   const ramp = 25;
   const rampS = (calls * 2) / ramp;
   const settleS = rampS + 6;
-  let window: { t0: number; bots0: number; coturn0: number; server0: number } | null = null;
-  let measured = { bots: 0, coturn: 0, server: 0, seconds: 0 };
+  // /proc is read only at the two ends of the window: a full scan each second would itself
+  // cost CPU in this process and be counted as the bots'.
+  type Mark = { t: number; bots: number; coturn: number; server: number };
+  const mark = (): Mark => {
+    const coturn = coturnPid ? treeCpuSeconds(coturnPid) : 0;
+    const cpu = process.cpuUsage();
+    return { t: (performance.now() - started) / 1000, bots: (cpu.user + cpu.system) / 1e6, coturn, server: treeCpuSeconds(devPid) - coturn };
+  };
+  let first: Mark | null = null;
+  let last: Mark | null = null;
   let lag = 0;
   const started = performance.now();
-  const cpuOf = () => (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
   const report = await runBots({
     url,
     pairs: calls,
@@ -121,15 +128,14 @@ async function botsStep(url: string, calls: number, devPid: number, coturnPid: n
     connectTimeoutMs: 45_000,
     onProgress: (p: Progress) => {
       const t = (performance.now() - started) / 1000;
-      const server = treeCpuSeconds(devPid) - (coturnPid ? treeCpuSeconds(coturnPid) : 0);
-      const coturn = coturnPid ? treeCpuSeconds(coturnPid) : 0;
-      if (!window && t >= settleS) window = { t0: t, bots0: cpuOf(), coturn0: coturn, server0: server };
-      else if (window && t <= settleS + HOLD_S - 1) {
-        measured = { bots: cpuOf() - window.bots0, coturn: coturn - window.coturn0, server: server - window.server0, seconds: t - window.t0 };
-        lag = Math.max(lag, p.loopLagMs);
-      }
+      if (!first && t >= settleS) first = mark();
+      else if (first && !last && t >= settleS + HOLD_S - 1.5) last = mark();
+      if (first && !last) lag = Math.max(lag, p.loopLagMs);
     },
   });
+  const a = first as Mark | null;
+  const b = last as Mark | null;
+  const measured = a && b ? { bots: b.bots - a.bots, coturn: b.coturn - a.coturn, server: b.server - a.server, seconds: b.t - a.t } : { bots: 0, coturn: 0, server: 0, seconds: 0 };
   const s = report.summary;
   const per = (x: number) => (measured.seconds > 0 ? x / measured.seconds : 0);
   return {
