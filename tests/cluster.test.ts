@@ -35,6 +35,7 @@ describe.skipIf(!available)("cluster on a real redis-server: shared state betwee
   let redis: RunningRedis;
   let cluster: LocalCluster;
   const sockets: ClientSocket[] = [];
+  let lastSession = "";
   /** A user whose client reconnects by itself, as browsers do. */
   const reconnecting = async (url: string, name: string) => {
     const auth = await guest(url, name);
@@ -89,7 +90,25 @@ describe.skipIf(!available)("cluster on a real redis-server: shared state betwee
     const again = next(y.socket, "match:found");
     expect(await request(x.socket, "lobby:join", {})).toMatchObject({ ok: true });
     expect(await request(y.socket, "lobby:join", {})).toMatchObject({ ok: true });
-    expect((await again).peer.id).toBe(x.id);
+    const found = await again;
+    expect(found.peer.id).toBe(x.id);
+    lastSession = found.sessionId;
+  });
+
+  it("a waiting user whose connection drops is still waiting when it comes back, and gets matched", async () => {
+    const [x, y] = sockets as [ClientSocket, ClientSocket];
+    // x and y are in a call from the test above: x ends it and waits alone.
+    const ended = next(y, "call:ended");
+    expect(await request(x, "call:end", { sessionId: lastSession })).toEqual({ ok: true });
+    await ended;
+    expect(await request(x, "lobby:join", {})).toMatchObject({ ok: true });
+    const back = new Promise<void>((resolve) => x.once("connect", () => resolve()));
+    x.io.engine.close();
+    await back;
+    expect(x.recovered).toBe(true);
+    const found = next(x, "match:found");
+    expect(await request(y, "lobby:join", {})).toMatchObject({ ok: true });
+    expect((await found).sessionId).toBeTruthy();
   });
 
   it("limits sign-ups per address across all nodes (the limit lives in Redis)", async () => {

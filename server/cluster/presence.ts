@@ -109,6 +109,11 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
   const quiet = (what: string) => (err: unknown) => log.debug({ err }, `${what} failed (Redis unreachable?)`);
   io.on("connection", (socket) => {
     r.hset(REGISTRY, socket.id, socket.data.user.id).catch(quiet("registering a socket"));
+    // Before the call use cases take the user out of the queue: remember in socket.data, which
+    // connection state recovery keeps with the session, that the user was waiting.
+    (socket as unknown as NodeJS.EventEmitter).prependListener("disconnecting", () => {
+      if (matchmaker.queued.get(socket.data.user.id) === socket.id) (socket.data as Requeue).requeue = true;
+    });
     socket.on("disconnect", () => {
       r.hdel(REGISTRY, socket.id).catch(quiet("unregistering a socket"));
     });
@@ -132,6 +137,12 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
       if (live && (live.offerer.socketId === socket.id || live.answerer.socketId === socket.id)) continue;
       socket.leave(room);
       socket.emit("call:ended", { sessionId, reason: "disconnected" });
+    }
+    // A user who was waiting when the connection dropped still waits, as far as they know.
+    const data = socket.data as Requeue;
+    if (data.requeue) {
+      data.requeue = undefined;
+      await calls.join(socket, socket.data.lobby ?? {}).catch((err) => log.warn({ err }, "could not queue a recovered user again"));
     }
   }
 
@@ -278,6 +289,11 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
       return stopped;
     },
   };
+}
+
+/** Carried in socket.data across a dropped connection (connection state recovery persists it). */
+interface Requeue {
+  requeue?: boolean;
 }
 
 function hasSocket(session: LiveSession, socketId: string): boolean {
