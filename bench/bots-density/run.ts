@@ -255,17 +255,18 @@ try {
   const healthy = results.filter((r) => r.healthy).at(-1);
   const chrome = await chromiumBaseline(dev.url, CHROMIUM_CALLS);
   console.log(`chromium ${chrome.calls} calls in one page: ${chrome.cpuCores.toFixed(2)} cores, ${chrome.cpuPerCall.toFixed(3)} cores/call, loss ${chrome.lossPct?.toFixed(2) ?? "–"} %, ${chrome.fps.toFixed(1)} fps decoded per stream, ${chrome.relayCandidates} relay candidates`);
-  if (sustained) {
-    const botsPerCall = sustained.botsCpuCores / sustained.calls;
-    const ratio = chrome.cpuPerCall / botsPerCall;
-    console.log(`sustained: ${sustained.calls} concurrent relayed calls with loss < ${MAX_LOSS} %; bots ${botsPerCall.toFixed(4)} cores/call; Chromium/bots CPU per call ${ratio.toFixed(1)}x`);
-    console.log(`with the bot host also keeping up (event-loop lag p99 < 100 ms, so no late frames of its own): ${healthy ? `${healthy.calls} calls` : "no step"}`);
-    console.log(`targets: >= 250 concurrent relayed calls ${sustained.calls >= 250 ? "met" : "NOT met"}; >= 15x less CPU per call than Chromium ${ratio >= 15 ? "met" : "NOT met"}`);
-    console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, steps: results, sustainedCalls: sustained.calls, healthyCalls: healthy?.calls ?? 0, botsCpuPerCall: botsPerCall, chromium: chrome, ratio }));
-  } else {
-    console.log(`no step sustained loss < ${MAX_LOSS} %`);
-    console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, steps: results, chromium: chrome }));
-  }
+  // CPU per call is compared where the bots still keep up: past that point their threads are
+  // starved, everything is late (freezes), and CPU per call only looks lower.
+  const fair = healthy ?? sustained;
+  const perCall = (r: Step) => r.botsCpuCores / r.calls;
+  if (sustained) console.log(`sustained (loss < ${MAX_LOSS} %, every call connected): ${sustained.calls} concurrent relayed calls; bots there ${perCall(sustained).toFixed(4)} cores/call with event-loop lag p99 ${sustained.loopLagMs} ms and freezes p95 ${sustained.freezesP95}`);
+  else console.log(`no step sustained loss < ${MAX_LOSS} %`);
+  console.log(`bot host keeping up (event-loop lag p99 < 100 ms): ${healthy ? `${healthy.calls} calls, ${perCall(healthy).toFixed(4)} cores/call` : "no step"}`);
+  const ratio = fair ? chrome.cpuPerCall / perCall(fair) : null;
+  const ratioStarved = sustained ? chrome.cpuPerCall / perCall(sustained) : null;
+  if (ratio !== null) console.log(`Chromium/bots CPU per call: ${ratio.toFixed(1)}x with the bot host keeping up${ratioStarved !== null ? ` (${ratioStarved.toFixed(1)}x at the loss-sustained step, where the bots are starved)` : ""}`);
+  console.log(`targets: >= 250 concurrent relayed calls ${sustained && sustained.calls >= 250 ? "met" : "NOT met"}; >= 15x less CPU per call than Chromium ${ratio !== null && ratio >= 15 ? "met" : "NOT met"}`);
+  console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, steps: results, sustainedCalls: sustained?.calls ?? 0, healthyCalls: healthy?.calls ?? 0, chromium: chrome, ratio, ratioStarved }));
 } finally {
   dev.child.kill("SIGINT");
   await new Promise((r) => dev.child.once("exit", r));
