@@ -90,6 +90,9 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       throw err;
     });
     if (live) {
+      // Out of the room before being told (the adapter keeps this order across nodes), so nothing
+      // a party sends after `call:ended` is relayed.
+      io.in(roomOf(sessionId)).socketsLeave(roomOf(sessionId));
       for (const party of [live.offerer, live.answerer]) {
         if (party.socketId !== by?.socketId) io.to(party.socketId).emit("call:ended", { sessionId, reason });
       }
@@ -99,8 +102,8 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       // still reaches the other party through the room, which the adapter keeps on every node.
       if (!by) return false;
       io.to(roomOf(sessionId)).except(by.socketId).emit("call:ended", { sessionId, reason });
+      io.in(roomOf(sessionId)).socketsLeave(roomOf(sessionId));
     }
-    io.in(roomOf(sessionId)).socketsLeave(roomOf(sessionId));
     await store
       .endSession(sessionId, { at: new Date().toISOString(), reason, by: by?.userId ?? null })
       .catch((err) => log.error({ err, sessionId }, "could not close the session record"));
@@ -181,6 +184,8 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
     async end(socket: VchatSocket, { sessionId }: { sessionId: string }): Promise<void> {
       member(socket, sessionId);
       await finish(sessionId, "ended", partyOf(socket));
+      // As in `next`: out of the room before the ack, not once the adapter has published it.
+      socket.leave(roomOf(sessionId));
     },
 
     /** Client-side call quality, accepted from either participant during or after the call. */
