@@ -1,10 +1,10 @@
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { createMemoryMatchmaker } from "./matching/memory-matchmaker.ts";
+import { localSecrets } from "./secrets.ts";
 import { createService, type Service } from "./service.ts";
 import { openSqliteStore } from "./store/sqlite-store.ts";
 import type { Store } from "./store/store.ts";
@@ -58,7 +58,7 @@ export interface DevServer {
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
   const host = opts.host ?? "127.0.0.1";
   const db = opts.db ?? ".vchat/vchat.db";
-  const secrets = db === ":memory:" ? freshSecrets() : loadSecrets(opts.stateDir ?? ".vchat");
+  const secrets = localSecrets(db, opts.stateDir ?? ".vchat");
 
   const wantTurn = opts.turn ?? "auto";
   let turn: RunningCoturn | null = null;
@@ -113,24 +113,3 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   }
 }
 
-interface Secrets {
-  jwtSecret: string;
-  turnSecret: string;
-}
-
-function freshSecrets(): Secrets {
-  return { jwtSecret: randomBytes(32).toString("base64url"), turnSecret: randomBytes(24).toString("hex") };
-}
-
-/** Secrets generated on first run and kept in the state folder (mode 600), so tokens survive restarts. */
-function loadSecrets(stateDir: string): Secrets {
-  const file = join(stateDir, "secrets.json");
-  if (existsSync(file)) {
-    const saved = JSON.parse(readFileSync(file, "utf8")) as Partial<Secrets>;
-    if (saved.jwtSecret && saved.turnSecret) return { jwtSecret: saved.jwtSecret, turnSecret: saved.turnSecret };
-  }
-  const secrets = freshSecrets();
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  writeFileSync(file, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 });
-  return secrets;
-}

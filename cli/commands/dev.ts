@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { startDevServer, type DevServer } from "../../server/dev.ts";
+import type { DevServer } from "../../server/dev.ts";
 import { exitCodes, intOption } from "../exit.ts";
-import { devNodes } from "./dev-nodes.ts";
+import { untilSignal } from "../signals.ts";
 
 export interface DevOptions {
   host: string;
@@ -32,7 +32,12 @@ export function registerDev(program: Command): void {
 
 /** Runs until SIGINT or SIGTERM, then shuts down gracefully and resolves to the exit code. */
 export async function dev(opts: DevOptions, signal = untilSignal()): Promise<number> {
-  if ((opts.nodes ?? 1) > 1 || opts.redis) return devNodes({ ...opts, nodes: opts.nodes ?? 1 }, signal);
+  // The server loads only when the command runs, so `vchat --help` and other commands start fast.
+  if ((opts.nodes ?? 1) > 1 || opts.redis) {
+    const { devNodes } = await import("./dev-nodes.ts");
+    return devNodes({ ...opts, nodes: opts.nodes ?? 1 }, signal);
+  }
+  const { startDevServer } = await import("../../server/dev.ts");
   const server = await startDevServer({ host: opts.host, port: opts.port, db: opts.db, turn: opts.turn ? "auto" : false });
   process.stdout.write(opts.json ? JSON.stringify(startLine(server, opts)) + "\n" : banner(server, opts));
   await signal;
@@ -67,16 +72,4 @@ function banner(server: DevServer, opts: DevOptions): string {
     "Ctrl-C stops it.",
   ];
   return lines.join("\n") + "\n";
-}
-
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const done = (sig: NodeJS.Signals) => {
-      process.off("SIGINT", done);
-      process.off("SIGTERM", done);
-      resolve(sig);
-    };
-    process.once("SIGINT", done);
-    process.once("SIGTERM", done);
-  });
 }

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
-import { NodeConfigError, startNode, type RunningNode } from "../../server/serve.ts";
+import type { RunningNode } from "../../server/serve.ts";
 import { exitCodes, intOption, UsageError } from "../exit.ts";
+import { untilSignal } from "../signals.ts";
 
 export interface ServeOptions {
   host?: string;
@@ -43,6 +44,7 @@ export function registerServe(program: Command): void {
 
 /** Runs one node until SIGINT or SIGTERM, then shuts down gracefully and resolves to the exit code. */
 export async function serve(opts: ServeOptions, signal = untilSignal()): Promise<number> {
+  const { NodeConfigError, startNode } = await import("../../server/serve.ts");
   let node: RunningNode;
   try {
     node = await startNode({ host: opts.host, port: opts.port, db: opts.db, redis: opts.redis, mongo: opts.mongo });
@@ -86,16 +88,4 @@ function banner(node: RunningNode): string {
     `  turn     ${s.turn.length ? s.turn.join("  ") : "none (set VCHAT_TURN_URLS and VCHAT_TURN_SECRET)"}`,
     "Ctrl-C stops it.",
   ].join("\n") + "\n";
-}
-
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const done = (sig: NodeJS.Signals) => {
-      process.off("SIGINT", done);
-      process.off("SIGTERM", done);
-      resolve(sig);
-    };
-    process.once("SIGINT", done);
-    process.once("SIGTERM", done);
-  });
 }

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import type { ServerConfigInput } from "../config.ts";
+import { localSecrets } from "../secrets.ts";
 import { startNode, type NodeOptions, type RunningNode } from "../serve.ts";
 import { openSqliteStore } from "../store/sqlite-store.ts";
 import type { Store } from "../store/store.ts";
@@ -57,7 +56,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   const firstPort = opts.port ?? 8080;
   if (firstPort !== 0 && firstPort + count - 1 > 65535) throw new Error(`ports ${firstPort}..${firstPort + count - 1} do not fit below 65536`);
   const db = opts.db ?? ".vchat/vchat.db";
-  const secrets = db === ":memory:" ? freshSecrets() : loadSecrets(opts.stateDir ?? ".vchat");
+  const secrets = localSecrets(db, opts.stateDir ?? ".vchat");
 
   const undo: (() => Promise<unknown>)[] = [];
   const stopAll = async () => {
@@ -128,24 +127,3 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   }
 }
 
-interface Secrets {
-  jwtSecret: string;
-  turnSecret: string;
-}
-
-function freshSecrets(): Secrets {
-  return { jwtSecret: randomBytes(32).toString("base64url"), turnSecret: randomBytes(24).toString("hex") };
-}
-
-/** The secrets file of `vchat dev` (same place, same format), so tokens work with either. */
-function loadSecrets(stateDir: string): Secrets {
-  const file = join(stateDir, "secrets.json");
-  if (existsSync(file)) {
-    const saved = JSON.parse(readFileSync(file, "utf8")) as Partial<Secrets>;
-    if (saved.jwtSecret && saved.turnSecret) return { jwtSecret: saved.jwtSecret, turnSecret: saved.turnSecret };
-  }
-  const secrets = freshSecrets();
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  writeFileSync(file, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 });
-  return secrets;
-}
