@@ -20,6 +20,8 @@ describe.skipIf(!hasCoturn)("vchat doctor on a terminal", () => {
       const report = await doctorCommand({ turn: turn.urls, secret: turn.secret, call: false, timeoutMs: 1000 }, false, {
         stdout: tty as unknown as NodeJS.WriteStream,
         setExitCode: () => {},
+        // A terminal even when the suite runs in CI (ink would then write only the final frame).
+        interactive: true,
       });
       expect(report.exitCode).toBe(0);
       // eslint-disable-next-line no-control-regex

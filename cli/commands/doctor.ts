@@ -20,6 +20,8 @@ async function load() {
 export interface DoctorDeps {
   stdout: NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean; columns?: number };
   setExitCode: (code: number) => void;
+  /** Live redrawing on a terminal; by default ink decides (off in CI, where only the final frame is written). */
+  interactive?: boolean;
   /** Where the report goes when a caller wants it (tests). */
   onReport?: (report: DoctorReport) => void;
 }
@@ -82,7 +84,7 @@ export async function doctorCommand(opts: DoctorOptions, json: boolean, deps: Do
   const target = opts.url ?? (opts.turn ?? []).join(" ");
   const live = !json && deps.stdout.isTTY;
   // patchConsole off: nothing here logs, and test runners replace console with objects ink cannot wrap.
-  const ink = live ? render(h(DoctorView, { target, checks: [] }), { stdout: deps.stdout as NodeJS.WriteStream, patchConsole: false }) : undefined;
+  const ink = live ? render(h(DoctorView, { target, checks: [] }), { stdout: deps.stdout as NodeJS.WriteStream, patchConsole: false, interactive: deps.interactive }) : undefined;
   let report: DoctorReport;
   try {
     report = await runDoctor({ ...opts, onUpdate: (checks: CheckResult[]) => ink?.rerender(h(DoctorView, { target, checks })) });
