@@ -4,16 +4,16 @@
 //
 //   node bench/cluster/run.ts [--users 400] [--seconds 10] [--relay-interval 250]
 //
-// Every node runs in its own process (node.ts), the users in two client processes (clients.ts):
+// Every node runs in its own process (node.ts), the users in two client processes (../support/clients.ts):
 // first matching as fast as it goes (join, matched, end, join again), then every call sends a
 // candidate each way every --relay-interval ms and the relay latency is recorded. On the cluster each client
 // process talks to one node, so users on node 1 are matched with users on node 2 through Redis.
 // A local redis-server is started on loopback for the run.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { redisInstalled, startRedis } from "../../server/testing/redis-server.ts";
+import { lines, percentile, stop } from "../support/process.ts";
 
 const { values } = parseArgs({
   options: { users: { type: "string", default: "400" }, seconds: { type: "string", default: "10" }, "relay-interval": { type: "string", default: "250" } },
@@ -33,35 +33,6 @@ if (!redisInstalled()) {
   process.exit(1);
 }
 
-/** The lines a child prints on stdout, one at a time. */
-function lines(child: ChildProcess, what: string): () => Promise<string> {
-  const queue: string[] = [];
-  const waiting: ((line: string) => void)[] = [];
-  let failed: Error | null = null;
-  const fails: ((err: Error) => void)[] = [];
-  createInterface({ input: child.stdout! }).on("line", (line) => (waiting.length ? waiting.shift()!(line) : queue.push(line)));
-  child.once("exit", (code) => {
-    failed = new Error(`${what} exited ${code}`);
-    fails.splice(0).forEach((f) => f(failed!));
-  });
-  return () =>
-    queue.length
-      ? Promise.resolve(queue.shift()!)
-      : new Promise((resolve, reject) => {
-          if (failed) return reject(failed);
-          waiting.push(resolve);
-          fails.push(reject);
-        });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 async function run(label: string, nodeArgs: string[][]) {
   const prof = process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
@@ -72,7 +43,7 @@ async function run(label: string, nodeArgs: string[][]) {
       spawn(
         process.execPath,
         [
-          here("./clients.ts"),
+          here("../support/clients.ts"),
           "--url",
           urls[i % urls.length]!,
           "--users",
@@ -95,8 +66,7 @@ async function run(label: string, nodeArgs: string[][]) {
     const results = (await Promise.all(next.map((line) => line()))).map((l) => JSON.parse(l) as { matches: number; latencies: number[] });
     const matches = results.reduce((n, r) => n + r.matches, 0);
     const sorted = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
-    const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-    return { label, nodes: nodes.length, matchesPerSecond: matches / SECONDS, signals: sorted.length, p50: pct(50), p99: pct(99) };
+    return { label, nodes: nodes.length, matchesPerSecond: matches / SECONDS, signals: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
   } finally {
     await Promise.all(nodes.map(stop));
   }

@@ -1,55 +1,75 @@
 // bench/signaling: matches/s and signal relay latency of `vchat dev`, against a bare Socket.IO
-// relay as the floor, in the same run. Bounded: a fixed number of users for a fixed time.
+// relay (no auth, no validation, no matching beyond "first two waiting") as the floor, in the
+// same run, with the ratios. Bounded: a fixed number of users for a fixed time per target.
 //
-//   node bench/signaling/run.ts [--users 400] [--seconds 10] [--procs 2]
+//   node bench/signaling/run.ts [--users 400] [--seconds 10] [--relay-interval 100]
 //
-// The server runs in its own process (server.ts), the users in `--procs` client processes
-// (clients.ts), so that neither side is starved by the other on a 2-core machine.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createInterface } from "node:readline";
+// The server runs in its own process (server.ts), the users in two client processes
+// (../support/clients.ts). Phase 1, matching as fast as it goes: join, matched, an offer, an
+// answer and 10 candidates, the offerer ends the call, both join again. Phase 2, relay latency at
+// a fixed, moderate rate: every call sends a candidate each way every --relay-interval ms, so
+// both targets carry the same load and the figure is the relay path's own cost.
+import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
+import { lines, percentile, stop } from "../support/process.ts";
 
-const { values } = parseArgs({ options: { users: { type: "string", default: "400" }, seconds: { type: "string", default: "10" }, procs: { type: "string", default: "2" } } });
-const USERS = Math.min(Number(values.users), 4000);
-const SECONDS = Math.min(Number(values.seconds), 60);
-const PROCS = Math.min(Math.max(1, Number(values.procs)), 8);
+const { values } = parseArgs({ options: { users: { type: "string", default: "400" }, seconds: { type: "string", default: "10" }, "relay-interval": { type: "string", default: "100" } } });
+const USERS = Math.max(4, Math.min(Number(values.users), 4000));
+const SECONDS = Math.max(1, Math.min(Number(values.seconds), 60));
+const RELAY_INTERVAL = Math.max(20, Math.min(Number(values["relay-interval"]), 5000));
+const RELAY_SECONDS = Math.max(1, Math.ceil(SECONDS / 2));
+const PROCS = 2;
 const here = (file: string) => new URL(file, import.meta.url).pathname;
-
-function firstLine(child: ChildProcess, what: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`${what} exited ${code}`)));
-  });
-}
+const prof = process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
 
 async function run(mode: "vchat" | "bare") {
-  const server = spawn(process.execPath, [...(process.env.BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : []), here("./server.ts"), mode], { stdio: ["ignore", "pipe", "inherit"] });
+  const server = spawn(process.execPath, [...prof, here("./server.ts"), mode], { stdio: ["ignore", "pipe", "inherit"] });
   try {
-    const { url } = JSON.parse(await firstLine(server, `${mode} server`)) as { url: string };
-    // Everyone connects first; the clock starts at one moment for all processes.
-    const startAt = Date.now() + 2000 + USERS * 4;
+    const { url } = JSON.parse(await lines(server, `${mode} server`)()) as { url: string };
     const clients = Array.from({ length: PROCS }, (_, i) =>
-      spawn(process.execPath, [...(process.env.BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : []), here("./clients.ts"), "--url", url, "--users", String(Math.floor(USERS / PROCS) + (i < USERS % PROCS ? 1 : 0)), "--start", String(startAt), "--seconds", String(SECONDS), ...(mode === "vchat" ? ["--auth"] : [])], {
-        stdio: ["ignore", "pipe", "inherit"],
-      }),
+      spawn(
+        process.execPath,
+        [
+          ...prof,
+          here("../support/clients.ts"),
+          "--url",
+          url,
+          "--users",
+          String(Math.floor(USERS / PROCS) + (i < USERS % PROCS ? 1 : 0)),
+          "--seconds",
+          String(SECONDS),
+          "--relay-seconds",
+          String(RELAY_SECONDS),
+          "--relay-interval",
+          String(RELAY_INTERVAL),
+          "--exchange",
+          ...(mode === "bare" ? ["--no-auth"] : []),
+        ],
+        { stdio: ["pipe", "pipe", "inherit"] },
+      ),
     );
-    const results = (await Promise.all(clients.map((c, i) => firstLine(c, `client ${i}`)))).map((l) => JSON.parse(l) as { matches: number; latencies: number[] });
-    const matches = results.reduce((n, r) => n + r.matches, 0);
+    const next = clients.map((c, i) => lines(c, `client ${i}`));
+    // Everyone connects first; then the clock starts at one moment for all processes.
+    await Promise.all(next.map((line) => line()));
+    const startAt = Date.now() + 500;
+    for (const c of clients) c.stdin!.write(`${startAt}\n`);
+    const results = (await Promise.all(next.map((line) => line()))).map((l) => JSON.parse(l) as { matches: number; latencies: number[] });
     const sorted = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
-    const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-    return { mode, matchesPerSecond: matches / SECONDS, signals: sorted.length, p50: pct(50), p99: pct(99) };
+    const matches = results.reduce((n, r) => n + r.matches, 0);
+    return { mode, matchesPerSecond: matches / SECONDS, signals: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
   } finally {
-    server.kill("SIGTERM");
-    await new Promise((r) => server.once("exit", r));
+    await stop(server);
   }
 }
 
 const bare = await run("bare");
 const vchat = await run("vchat");
 const fmt = (n: number, d = 2) => n.toFixed(d);
-console.log(`bench/signaling: ${USERS} users in ${PROCS} client processes, ${SECONDS} s per target, server in its own process`);
+console.log(
+  `bench/signaling: ${USERS} users in ${PROCS} client processes; per target ${SECONDS} s of matching (offer, answer, 10 candidates per call), then ${RELAY_SECONDS} s of candidates every ${RELAY_INTERVAL} ms per call side (${Math.round((USERS * 1000) / RELAY_INTERVAL)}/s); server in its own process`,
+);
 console.log("target  matches/s  signals  relay p50 ms  relay p99 ms");
 for (const r of [bare, vchat]) console.log(`${r.mode.padEnd(7)} ${fmt(r.matchesPerSecond, 0).padStart(9)}  ${String(r.signals).padStart(7)}  ${fmt(r.p50).padStart(12)}  ${fmt(r.p99).padStart(12)}`);
-console.log(`ratio vchat/bare: matches/s ${fmt(vchat.matchesPerSecond / bare.matchesPerSecond)}x, relay p99 ${fmt(vchat.p99 / bare.p99)}x`);
+console.log(`ratio vchat/bare: matches/s ${fmt(vchat.matchesPerSecond / bare.matchesPerSecond)}x, relay p50 ${fmt(vchat.p50 / bare.p50)}x, relay p99 ${fmt(vchat.p99 / bare.p99)}x`);
 console.log(`targets: >= 2000 matches/s ${vchat.matchesPerSecond >= 2000 ? "met" : "NOT met"}; relay p99 <= 1.5x bare ${vchat.p99 <= 1.5 * bare.p99 ? "met" : "NOT met"}`);
-console.log(JSON.stringify({ bench: "signaling", users: USERS, procs: PROCS, seconds: SECONDS, bare, vchat }));
+console.log(JSON.stringify({ bench: "signaling", users: USERS, procs: PROCS, seconds: SECONDS, relayIntervalMs: RELAY_INTERVAL, bare, vchat }));
