@@ -22,6 +22,7 @@ describe.skipIf(!available)("cluster on a real redis-server", () => {
       const cluster = await startLocalCluster({ nodes, port: 0, db: ":memory:", redis: redis.url, turn: false, quiet: true, webDir: null, config: testConfig });
       return {
         urls: cluster.urls,
+        store: cluster.store,
         stop: async () => {
           await cluster.stop();
           await redis.stop();

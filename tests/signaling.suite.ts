@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Ack, MatchFound, SessionsResponse } from "../protocol/index.ts";
+import type { Store } from "../server/store/store.ts";
 import { api, next, record, request, sleep, user, type TestUser } from "./support/client.ts";
 
-/** What the suite needs of a deployment: one or more node URLs sharing one service. */
+/** What the suite needs of a deployment: one or more node URLs sharing one service, and its store. */
 export interface Deployment {
   urls: string[];
+  /** The store the nodes write to, to check what was kept. */
+  store: Store;
   stop(): Promise<void>;
 }
 
@@ -181,6 +184,8 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       if (ack.ok) expect(message.id).toBe(ack.id);
       await sleep(100);
       expect(seenOthers.map((s) => s.length)).toEqual([0, 0, 0]);
+      const kept = await deployment.store.listChatMessages(fa.sessionId);
+      expect(kept).toEqual([{ id: message.id, sessionId: fa.sessionId, from: a!.id, text: "hello, bob", at: message.at }]);
       done(a!, b!, c!, d!);
     });
 

@@ -14,5 +14,5 @@ signalingSuite("one node (vchat dev)", async () => {
       tuning: { interestWaitMs: 300 },
     },
   });
-  return { urls: [dev.url], stop: () => dev.stop() };
+  return { urls: [dev.url], store: dev.store, stop: () => dev.stop() };
 });
