@@ -144,6 +144,8 @@ export class MediaSender implements Paced {
   private videoTs = Math.floor(Math.random() * 2 ** 31);
   private frameId = 0;
   private startedAt = 0;
+  /** vp8: seq and send time ride in our RTP header extension, unless the partner did not negotiate it. */
+  measureInHeader = true;
   packetsSent = 0;
   bytesSent = 0;
 
@@ -227,6 +229,7 @@ export class MediaSender implements Paced {
   }
 
   private extHeader(sequenceNumber: number, timestamp: number, marker: boolean, seq: number, t: number): RtpHeader {
+    if (!this.measureInHeader) return new RtpHeader({ sequenceNumber, timestamp, marker });
     return new RtpHeader({
       sequenceNumber,
       timestamp,

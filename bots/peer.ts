@@ -216,6 +216,14 @@ export class BotPeer {
       if (signal.description) {
         await this.pc.setRemoteDescription(signal.description);
         if (signal.description.type === "offer") {
+          if (this.opts.media === "vp8" && !signal.description.sdp.includes(measureExtUri)) {
+            // A partner that is not a bot (a browser) did not offer our measuring extension.
+            // werift 0.25 then answers with its configured extensions anyway, on an id the offer
+            // may use for another one, and Chromium refuses the answer ("RTP extension ID
+            // reassignment not supported"): answer without it and stop writing it.
+            this.pc.config.headerExtensions = { audio: [], video: [] };
+            this.sender.measureInHeader = false;
+          }
           this.pc.addTrack(this.audioTrack);
           this.pc.addTrack(this.videoTrack);
           const answer = await this.pc.createAnswer();
