@@ -9,11 +9,11 @@
 // candidate each way every --relay-interval ms and the relay latency is recorded. On the cluster each client
 // process talks to one node, so users on node 1 are matched with users on node 2 through Redis.
 // A local redis-server is started on loopback for the run.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { redisInstalled, startRedis } from "../../server/testing/redis-server.ts";
-import { lines, percentile, stop } from "../support/process.ts";
+import { lines, runClients, stop } from "../support/process.ts";
 
 const { values } = parseArgs({
   options: { users: { type: "string", default: "400" }, seconds: { type: "string", default: "10" }, "relay-interval": { type: "string", default: "250" } },
@@ -39,34 +39,8 @@ async function run(label: string, nodeArgs: string[][]) {
   const nodes = nodeArgs.map((args) => spawn(process.execPath, [...prof, here("./node.ts"), ...args, secret], { stdio: ["ignore", "pipe", "inherit"] }));
   try {
     const urls = await Promise.all(nodes.map(async (n, i) => (JSON.parse(await lines(n, `node ${i + 1}`)()) as { url: string }).url));
-    const clients = Array.from({ length: PROCS }, (_, i) =>
-      spawn(
-        process.execPath,
-        [
-          here("../support/clients.ts"),
-          "--url",
-          urls[i % urls.length]!,
-          "--users",
-          String(Math.floor(USERS / PROCS) + (i < USERS % PROCS ? 1 : 0)),
-          "--seconds",
-          String(SECONDS),
-          "--relay-seconds",
-          String(RELAY_SECONDS),
-          "--relay-interval",
-          String(RELAY_INTERVAL),
-        ],
-        { stdio: ["pipe", "pipe", "inherit"] },
-      ),
-    );
-    const next = clients.map((c, i) => lines(c, `client ${i}`));
-    // Everyone connects first; then the clock starts at one moment for all processes.
-    await Promise.all(next.map((line) => line()));
-    const startAt = Date.now() + 500;
-    for (const c of clients) c.stdin!.write(`${startAt}\n`);
-    const results = (await Promise.all(next.map((line) => line()))).map((l) => JSON.parse(l) as { matches: number; latencies: number[] });
-    const matches = results.reduce((n, r) => n + r.matches, 0);
-    const sorted = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
-    return { label, nodes: nodes.length, matchesPerSecond: matches / SECONDS, signals: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+    const result = await runClients({ urls, users: USERS, procs: PROCS, seconds: SECONDS, relaySeconds: RELAY_SECONDS, relayIntervalMs: RELAY_INTERVAL });
+    return { label, nodes: nodes.length, ...result };
   } finally {
     await Promise.all(nodes.map(stop));
   }

@@ -11,7 +11,7 @@
 // both targets carry the same load and the figure is the relay path's own cost.
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
-import { lines, percentile, stop } from "../support/process.ts";
+import { lines, runClients, stop } from "../support/process.ts";
 
 const { values } = parseArgs({ options: { users: { type: "string", default: "400" }, seconds: { type: "string", default: "10" }, "relay-interval": { type: "string", default: "100" } } });
 const USERS = Math.max(4, Math.min(Number(values.users), 4000));
@@ -26,37 +26,17 @@ async function run(mode: "vchat" | "bare") {
   const server = spawn(process.execPath, [...prof, here("./server.ts"), mode], { stdio: ["ignore", "pipe", "inherit"] });
   try {
     const { url } = JSON.parse(await lines(server, `${mode} server`)()) as { url: string };
-    const clients = Array.from({ length: PROCS }, (_, i) =>
-      spawn(
-        process.execPath,
-        [
-          ...prof,
-          here("../support/clients.ts"),
-          "--url",
-          url,
-          "--users",
-          String(Math.floor(USERS / PROCS) + (i < USERS % PROCS ? 1 : 0)),
-          "--seconds",
-          String(SECONDS),
-          "--relay-seconds",
-          String(RELAY_SECONDS),
-          "--relay-interval",
-          String(RELAY_INTERVAL),
-          "--exchange",
-          ...(mode === "bare" ? ["--no-auth"] : []),
-        ],
-        { stdio: ["pipe", "pipe", "inherit"] },
-      ),
-    );
-    const next = clients.map((c, i) => lines(c, `client ${i}`));
-    // Everyone connects first; then the clock starts at one moment for all processes.
-    await Promise.all(next.map((line) => line()));
-    const startAt = Date.now() + 500;
-    for (const c of clients) c.stdin!.write(`${startAt}\n`);
-    const results = (await Promise.all(next.map((line) => line()))).map((l) => JSON.parse(l) as { matches: number; latencies: number[] });
-    const sorted = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
-    const matches = results.reduce((n, r) => n + r.matches, 0);
-    return { mode, matchesPerSecond: matches / SECONDS, signals: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+    const result = await runClients({
+      urls: [url],
+      users: USERS,
+      procs: PROCS,
+      seconds: SECONDS,
+      relaySeconds: RELAY_SECONDS,
+      relayIntervalMs: RELAY_INTERVAL,
+      flags: ["--exchange", ...(mode === "bare" ? ["--no-auth"] : [])],
+      execArgv: prof,
+    });
+    return { mode, ...result };
   } finally {
     await stop(server);
   }
