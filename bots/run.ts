@@ -7,6 +7,7 @@ import { availableParallelism } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import { authResponse, iceResponse, paths } from "../protocol/index.ts";
+import { BotError } from "./bot.ts";
 import { now } from "./clock.ts";
 import { rewriteTurnUrls, turnEndpoints, type TurnTransport } from "./ice.ts";
 import { startImpairment } from "./impair.ts";
@@ -14,6 +15,9 @@ import type { MediaKind } from "./media.ts";
 import { checkThresholds, summarize, type BotsReport, type Thresholds } from "./report.ts";
 import { runGroup, type GroupHandle } from "./group.ts";
 import type { BotConfig, BotCounts, CallLeg, RelayMode, WorkerInit, WorkerMessage } from "./types.ts";
+
+// Set-up errors carry a stable code (VALIDATION_FAILED exits 2, others 1), like the bots' own.
+export { BotError };
 
 export interface BotsOptions {
   url: string;
@@ -61,15 +65,6 @@ export interface Progress {
   workers: number;
 }
 
-/** Errors with a stable code for the CLI (`UNAVAILABLE`: the server could not be used). */
-export class BotsError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = "BotsError";
-    this.code = code;
-  }
-}
 
 async function probe(url: string): Promise<{ iceServers: import("../protocol/index.ts").IceServer[] }> {
   const base = url.replace(/\/+$/, "");
@@ -81,7 +76,7 @@ async function probe(url: string): Promise<{ iceServers: import("../protocol/ind
     if (!ice.ok) throw new Error(`${paths.ice} answered ${ice.status}`);
     return iceResponse.parse(await ice.json());
   } catch (err) {
-    throw new BotsError("UNAVAILABLE", `cannot use ${base}: ${(err as Error).message}`);
+    throw new BotError("UNAVAILABLE", `cannot use ${base}: ${(err as Error).message}`);
   }
 }
 
@@ -97,14 +92,14 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   const relay = opts.relay ?? "auto";
   const impair = { lossPct: opts.impairLossPct ?? 0, delayMs: opts.impairDelayMs ?? 0 };
   const impaired = impair.lossPct > 0 || impair.delayMs > 0;
-  if (impaired && relay !== "only") throw new BotsError("VALIDATION_FAILED", "--impair-loss/--impair-delay sit in front of TURN: use them with --relay only");
+  if (impaired && relay !== "only") throw new BotError("VALIDATION_FAILED", "--impair-loss/--impair-delay sit in front of TURN: use them with --relay only");
 
   const { iceServers } = await probe(opts.url);
   let rewrites = { ...(opts.turnRewrites ?? {}) };
   let impairment: Awaited<ReturnType<typeof startImpairment>> | null = null;
   if (impaired) {
     const endpoints = turnEndpoints(rewriteTurnUrls(iceServers, rewrites)).filter((e) => e.transport === (opts.turnTransport ?? "udp"));
-    if (endpoints.length === 0) throw new BotsError("VALIDATION_FAILED", `the server offers no ${opts.turnTransport ?? "udp"} TURN URL to impair`);
+    if (endpoints.length === 0) throw new BotError("VALIDATION_FAILED", `the server offers no ${opts.turnTransport ?? "udp"} TURN URL to impair`);
     impairment = await startImpairment(endpoints, impair);
     // Chain: original → (test rewrite) → proxy.
     const chained: Record<string, string> = {};

@@ -131,7 +131,7 @@ export function registerBots(program: Command): void {
 export async function bots(opts: ReturnType<typeof parseBotsOptions>, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process): Promise<number> {
   // Loaded here, not at start-up: werift, socket.io-client and ink cost seconds that
   // `vchat --help` and the other commands should not pay.
-  const [{ BotsError, runBots }, { render }, React, { BotsDashboard, summaryText }] = await Promise.all([
+  const [{ BotError, runBots }, { render }, React, { BotsDashboard, summaryText }] = await Promise.all([
     import("../../bots/run.ts"),
     import("ink"),
     import("react"),
@@ -159,7 +159,7 @@ export async function bots(opts: ReturnType<typeof parseBotsOptions>, io: { stdo
     report = await runBots({ ...opts, onProgress, signal: abort.signal });
   } catch (err) {
     live?.unmount();
-    if (err instanceof BotsError) {
+    if (err instanceof BotError) {
       io.stderr.write(`vchat bots: ${err.code}: ${err.message}\n`);
       return err.code === "VALIDATION_FAILED" ? exitCodes.usage : exitCodes.failed;
     }
