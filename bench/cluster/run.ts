@@ -13,7 +13,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { redisInstalled, startRedis } from "../../server/testing/redis-server.ts";
-import { lines, runClients, stop } from "../support/process.ts";
+import { formatCpu, lines, runClients, stop } from "../support/process.ts";
 
 const { values } = parseArgs({
   options: { users: { type: "string", default: "400" }, seconds: { type: "string", default: "10" }, "relay-interval": { type: "string", default: "250" } },
@@ -34,12 +34,13 @@ if (!redisInstalled()) {
 }
 
 
-async function run(label: string, nodeArgs: string[][]) {
+async function run(label: string, nodeArgs: string[][], redisPid?: number) {
   const prof = process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
   const nodes = nodeArgs.map((args) => spawn(process.execPath, [...prof, here("./node.ts"), ...args, secret], { stdio: ["ignore", "pipe", "inherit"] }));
   try {
     const urls = await Promise.all(nodes.map(async (n, i) => (JSON.parse(await lines(n, `node ${i + 1}`)()) as { url: string }).url));
-    const result = await runClients({ urls, users: USERS, procs: PROCS, seconds: SECONDS, relaySeconds: RELAY_SECONDS, relayIntervalMs: RELAY_INTERVAL });
+    const measure = { nodes: nodes.map((n) => n.pid), ...(redisPid ? { redis: [redisPid] } : {}) };
+    const result = await runClients({ urls, users: USERS, procs: PROCS, seconds: SECONDS, relaySeconds: RELAY_SECONDS, relayIntervalMs: RELAY_INTERVAL, measure });
     return { label, nodes: nodes.length, ...result };
   } finally {
     await Promise.all(nodes.map(stop));
@@ -52,7 +53,7 @@ try {
   const cluster = await run("2 nodes on Redis", [
     ["redis", redis.url],
     ["redis", redis.url],
-  ]);
+  ], redis.pid());
   const fmt = (n: number, d = 2) => n.toFixed(d);
   console.log(
     `bench/cluster: ${USERS} users in ${PROCS} client processes; per target ${SECONDS} s of matching, then ${RELAY_SECONDS} s of candidates every ${RELAY_INTERVAL} ms per call side (${Math.round((USERS * 1000) / RELAY_INTERVAL)}/s); every node in its own process`,
@@ -61,6 +62,7 @@ try {
   for (const r of [single, cluster]) {
     console.log(`${r.label.padEnd(29)} ${fmt(r.matchesPerSecond, 0).padStart(9)}  ${String(r.signals).padStart(7)}  ${fmt(r.p50).padStart(12)}  ${fmt(r.p99).padStart(12)}`);
   }
+  for (const r of [single, cluster]) console.log(formatCpu(r.label, r.cpu));
   console.log(
     `ratio cluster/single: matches/s ${fmt(cluster.matchesPerSecond / single.matchesPerSecond)}x, relay p50 ${fmt(cluster.p50 / single.p50)}x, relay p99 ${fmt(cluster.p99 / single.p99)}x`,
   );

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 
 /** The lines a child prints on stdout, one at a time. */
@@ -37,6 +39,33 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc; null where there is no
+ * /proc (the benchmarks then print no CPU figures).
+ */
+export function cpuSeconds(pid: number | undefined): number | null {
+  try {
+    // Fields after the ")" that closes the command name: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(")").pop()!.trim().split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** Where the CPU of a benchmark's matching phase went, per match, and what that allows here. */
+export interface CpuPerMatch {
+  /** CPU milliseconds per match of each measured process group (servers, redis, clients). */
+  msPerMatch: Record<string, number>;
+  /** The cores of this machine. */
+  cores: number;
+  /**
+   * Matches/s this machine could carry if every process but the clients cost nothing: the
+   * ceiling the clients alone put on any target measured with them here.
+   */
+  clientCeiling: number;
+}
+
 export interface ClientRun {
   /** Node URLs; client process i talks to `urls[i % urls.length]`. */
   urls: string[];
@@ -49,13 +78,15 @@ export interface ClientRun {
   flags?: string[];
   /** Node flags for the client processes (CPU profiles). */
   execArgv?: string[];
+  /** Other processes whose CPU time over the matching phase is reported, by group name. */
+  measure?: Record<string, (number | undefined)[]>;
 }
 
 /**
  * Runs the users of a benchmark in `procs` processes of `clients.ts`: all connect first, then
  * the clock starts at one moment for all of them. Resolves to matches/s and relay latency.
  */
-export async function runClients(run: ClientRun): Promise<{ matchesPerSecond: number; signals: number; p50: number; p99: number }> {
+export async function runClients(run: ClientRun): Promise<{ matchesPerSecond: number; signals: number; p50: number; p99: number; cpu: CpuPerMatch | null }> {
   const clients = Array.from({ length: run.procs }, (_, i) =>
     spawn(
       process.execPath,
@@ -75,11 +106,43 @@ export async function runClients(run: ClientRun): Promise<{ matchesPerSecond: nu
     await Promise.all(next.map((line) => line()));
     const startAt = Date.now() + 500;
     for (const c of clients) c.stdin!.write(`${startAt}\n`);
+    // CPU time of every process over exactly the matching phase.
+    const groups: Record<string, (number | undefined)[]> = { ...run.measure, clients: clients.map((c) => c.pid) };
+    const sample = () => Object.entries(groups).map(([name, pids]) => [name, pids.map(cpuSeconds)] as const);
+    const at = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
+    const cpu = (async () => {
+      await at(startAt);
+      const before = sample();
+      await at(startAt + run.seconds * 1000);
+      return { before, after: sample() };
+    })();
     const results = (await Promise.all(next.map((line) => line()))).map((l) => JSON.parse(l) as { matches: number; latencies: number[] });
     const matches = results.reduce((n, r) => n + r.matches, 0);
     const sorted = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
-    return { matchesPerSecond: matches / run.seconds, signals: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+    return { matchesPerSecond: matches / run.seconds, signals: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), cpu: cpuPerMatch(await cpu, matches) };
   } finally {
     await Promise.all(clients.map(stop));
   }
+}
+
+function cpuPerMatch(
+  { before, after }: { before: (readonly [string, (number | null)[]])[]; after: (readonly [string, (number | null)[]])[] },
+  matches: number,
+): CpuPerMatch | null {
+  const msPerMatch: Record<string, number> = {};
+  for (const [i, [name, start]] of before.entries()) {
+    const end = after[i]![1];
+    if (matches === 0 || start.some((s) => s === null) || end.some((e) => e === null)) return null;
+    const seconds = end.reduce<number>((sum, e, j) => sum + e! - start[j]!, 0);
+    msPerMatch[name] = (seconds * 1000) / matches;
+  }
+  const cores = availableParallelism();
+  return { msPerMatch, cores, clientCeiling: (cores * 1000) / msPerMatch.clients! };
+}
+
+/** One line: CPU ms per match of each group, and the ceiling the clients alone put on this machine. */
+export function formatCpu(label: string, cpu: CpuPerMatch | null): string {
+  if (!cpu) return `${label}: no CPU figures (no /proc here)`;
+  const parts = Object.entries(cpu.msPerMatch).map(([name, ms]) => `${name} ${ms.toFixed(2)}`);
+  return `${label}: CPU ms per match: ${parts.join(", ")}; the clients alone would fill ${cpu.cores} cores at ${cpu.clientCeiling.toFixed(0)} matches/s`;
 }

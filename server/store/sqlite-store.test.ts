@@ -88,6 +88,39 @@ describe("sqlite file store", () => {
     }
   });
 
+  it("commits the writes of one moment together, undoing only the one that fails", async () => {
+    const path = join(dir, "group.db");
+    const store = await openSqliteStore(path);
+    const at = "2026-01-01T00:00:00.000Z";
+    // Issued in one turn of the event loop: one transaction, one savepoint each.
+    const results = await Promise.allSettled([
+      store.createUser({ id: "g1", nickname: "Ana", kind: "registered", email: "ana@example.com", createdAt: at }),
+      store.createUser({ id: "g2", nickname: "Ann", kind: "registered", email: "ANA@example.com", createdAt: at }),
+      store.createSession({ id: "gs", participants: [{ userId: "g1", nickname: "Ana" }, { userId: "g3", nickname: "Bob" }], relayOnly: false, sharedInterests: [], startedAt: at }),
+      store.endSession("gs", { at, reason: "ended", by: "g1" }),
+      store.addChatMessage({ id: "gm", sessionId: "gs", from: "g1", text: "hi", at }),
+    ]);
+    expect(results.map((r) => r.status)).toStrictEqual(["fulfilled", "rejected", "fulfilled", "fulfilled", "fulfilled"]);
+    expect(((results[1] as PromiseRejectedResult).reason as VchatError).code).toBe("EMAIL_TAKEN");
+    expect((results[3] as PromiseFulfilledResult<boolean>).value).toBe(true);
+    // Writes still pending when the store closes are committed first; later ones are refused.
+    const pending = store.addBlock("g1", "g3", at);
+    await store.close();
+    await pending;
+    await expect(store.addBlock("g1", "g4", at)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+
+    const reopened = await openSqliteStore(path);
+    try {
+      expect(await reopened.getUser("g2")).toBeNull();
+      expect((await reopened.getUserByEmail("ana@example.com"))?.id).toBe("g1");
+      expect((await reopened.getSession("gs"))?.endReason).toBe("ended");
+      expect((await reopened.listChatMessages("gs")).map((m) => m.id)).toStrictEqual(["gm"]);
+      expect(await reopened.listBlockedEitherWay("g3")).toStrictEqual(["g1"]);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it("refuses to open a database written by a newer schema", async () => {
     const { DatabaseSync } = await import("node:sqlite");
     const path = join(dir, "future.db");

@@ -103,8 +103,9 @@ type Row = Record<string, SQLInputValue>;
  * The embedded Store of `vchat dev` on `node:sqlite`: one file (or `:memory:`), WAL so readers
  * never wait for the writer, every statement prepared once.
  *
- * Calls run synchronously inside the async methods; a call is one statement or one transaction,
- * so callers in this process never see half a write.
+ * Reads run synchronously inside the async methods. Writes are grouped: those of one turn of
+ * the event loop commit together, each in its own savepoint, and a write's promise settles once
+ * it is committed, so callers never see half a write and a failed write is undone alone.
  *
  * @example
  * const store = await openSqliteStore(".vchat/vchat.db");
@@ -137,6 +138,7 @@ export async function openSqliteStore(path: string): Promise<Store> {
 class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #q: ReturnType<typeof prepare>;
+  readonly #queue: { work: () => unknown; resolve: (value: unknown) => void; reject: (err: unknown) => void }[] = [];
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -146,22 +148,24 @@ class SqliteStore implements Store {
   async createUser(user: UserRecord): Promise<void> {
     checkId(user.id, "id");
     checkTime(user.createdAt, "createdAt");
-    try {
-      this.#q.insertUser.run(
-        user.id,
-        user.nickname,
-        user.kind,
-        user.email ?? null,
-        user.email === undefined ? null : emailKey(user.email),
-        user.createdAt,
-        user.passwordHash ?? null,
-      );
-    } catch (err) {
-      if (errcode(err) === SQLITE_CONSTRAINT_UNIQUE && String((err as Error).message).includes("users.email_key")) {
-        throw new VchatError("EMAIL_TAKEN", "this email is registered already");
+    return this.#write(() => {
+      try {
+        this.#q.insertUser.run(
+          user.id,
+          user.nickname,
+          user.kind,
+          user.email ?? null,
+          user.email === undefined ? null : emailKey(user.email),
+          user.createdAt,
+          user.passwordHash ?? null,
+        );
+      } catch (err) {
+        if (errcode(err) === SQLITE_CONSTRAINT_UNIQUE && String((err as Error).message).includes("users.email_key")) {
+          throw new VchatError("EMAIL_TAKEN", "this email is registered already");
+        }
+        throw err;
       }
-      throw mapError(err);
-    }
+    });
   }
 
   async getUser(id: string): Promise<UserRecord | null> {
@@ -179,7 +183,7 @@ class SqliteStore implements Store {
     checkParticipants(s.participants);
     checkTime(s.startedAt, "startedAt");
     const [a, b] = s.participants;
-    this.#transaction(() => {
+    return this.#write(() => {
       this.#q.insertSession.run(s.id, a.userId, a.nickname, b.userId, b.nickname, s.relayOnly ? 1 : 0, JSON.stringify(s.sharedInterests), s.startedAt);
       this.#q.insertSessionUser.run(a.userId, s.startedAt, s.id);
       this.#q.insertSessionUser.run(b.userId, s.startedAt, s.id);
@@ -188,19 +192,15 @@ class SqliteStore implements Store {
 
   async endSession(id: string, end: { at: string; reason: EndReason; by: string | null }): Promise<boolean> {
     checkTime(end.at, "at");
-    try {
-      return Number(this.#q.endSession.run(end.at, end.reason, end.by ?? null, id).changes) === 1;
-    } catch (err) {
-      throw mapError(err);
-    }
+    return this.#write(() => Number(this.#q.endSession.run(end.at, end.reason, end.by ?? null, id).changes) === 1);
   }
 
   async saveCallStats(sessionId: string, userId: string, stats: CallStats): Promise<void> {
     checkId(userId, "userId");
     checkStats(stats);
-    // Read-modify-write in one IMMEDIATE transaction: another process writing the other
+    // Read-modify-write inside the write transaction: another process writing the other
     // participant's stats at the same moment cannot be lost.
-    this.#transaction(() => {
+    return this.#write(() => {
       const row = this.#q.sessionStats.get(sessionId, userId, userId) as Row | undefined;
       if (!row) throw new VchatError("NOT_FOUND", "no such session with this participant");
       const all = JSON.parse(String(row.stats)) as Record<string, CallStats>;
@@ -227,11 +227,7 @@ class SqliteStore implements Store {
   async addChatMessage(m: ChatRecord): Promise<void> {
     checkId(m.id, "id");
     checkTime(m.at, "at");
-    try {
-      this.#q.insertChat.run(m.id, m.sessionId, m.from, m.text, m.at);
-    } catch (err) {
-      throw mapError(err);
-    }
+    return this.#write(() => void this.#q.insertChat.run(m.id, m.sessionId, m.from, m.text, m.at));
   }
 
   async listChatMessages(sessionId: string): Promise<ChatRecord[]> {
@@ -247,11 +243,7 @@ class SqliteStore implements Store {
   async addReport(r: ReportRecord): Promise<void> {
     checkId(r.id, "id");
     checkTime(r.at, "at");
-    try {
-      this.#q.insertReport.run(r.id, r.sessionId, r.reporterId, r.reportedId, r.reason, r.details ?? null, r.at);
-    } catch (err) {
-      throw mapError(err);
-    }
+    return this.#write(() => void this.#q.insertReport.run(r.id, r.sessionId, r.reporterId, r.reportedId, r.reason, r.details ?? null, r.at));
   }
 
   async listReports(sessionId: string): Promise<ReportRecord[]> {
@@ -268,7 +260,7 @@ class SqliteStore implements Store {
 
   async addBlock(blockerId: string, blockedId: string, at: string): Promise<void> {
     checkBlock(blockerId, blockedId, at);
-    this.#q.insertBlock.run(blockerId, blockedId, at);
+    return this.#write(() => void this.#q.insertBlock.run(blockerId, blockedId, at));
   }
 
   async listBlockedEitherWay(userId: string): Promise<string[]> {
@@ -282,6 +274,7 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (!this.#db.isOpen) return;
+    this.#flush();
     // Folds the WAL back into the main file, so a copied .db file is complete on its own.
     try {
       this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -290,15 +283,46 @@ class SqliteStore implements Store {
     }
   }
 
-  #transaction(work: () => void): void {
-    this.#db.exec("BEGIN IMMEDIATE");
+  /**
+   * Group commit: the writes of one turn of the event loop share one transaction, so a busy
+   * moment costs one WAL append instead of one per write. Each write runs in its own savepoint,
+   * so one that fails is undone alone and only its caller sees the error; every caller's
+   * promise settles once the transaction holding its write is committed.
+   */
+  #write<T>(work: () => T): Promise<T> {
+    if (!this.#db.isOpen) return Promise.reject(new VchatError("UNAVAILABLE", "the database is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (this.#queue.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#queue.splice(0);
+    if (batch.length === 0) return;
+    const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      work();
+      this.#db.exec("BEGIN IMMEDIATE");
+      for (const { work } of batch) {
+        this.#q.savepoint.run();
+        try {
+          outcomes.push({ ok: true, value: work() });
+          this.#q.release.run();
+        } catch (err) {
+          this.#q.rollbackTo.run();
+          this.#q.release.run();
+          outcomes.push({ ok: false, value: mapError(err) });
+        }
+      }
       this.#db.exec("COMMIT");
     } catch (err) {
-      this.#db.exec("ROLLBACK");
-      throw mapError(err);
+      // BEGIN or COMMIT failed (the database is locked past busy_timeout, the disk is full):
+      // nothing of the batch was kept.
+      if (this.#db.isOpen && this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      for (const { reject } of batch) reject(mapError(err));
+      return;
     }
+    batch.forEach(({ resolve, reject }, i) => (outcomes[i]!.ok ? resolve(outcomes[i]!.value) : reject(outcomes[i]!.value)));
   }
 }
 
@@ -335,6 +359,9 @@ function prepare(db: DatabaseSync) {
       "SELECT blocked_id AS id FROM blocks WHERE blocker_id = ? UNION SELECT blocker_id FROM blocks WHERE blocked_id = ?",
     ),
     ping: q("SELECT 1"),
+    savepoint: q("SAVEPOINT write"),
+    release: q("RELEASE write"),
+    rollbackTo: q("ROLLBACK TO write"),
   };
 }
 
