@@ -47,12 +47,31 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
     return room;
   }
 
+  /**
+   * Puts sockets in a room or takes them out: this node's sockets directly, the others through
+   * the adapter. On a cluster each adapter call is one message every node reads, and half the
+   * pairs or more have both users on one node.
+   */
+  function moveSockets(action: "join" | "leave", socketIds: string[], room: string): void {
+    const local = io.of("/").sockets;
+    const remote: string[] = [];
+    for (const id of socketIds) {
+      const socket = local.get(id);
+      if (!socket) remote.push(id);
+      else if (action === "join") void socket.join(room);
+      else void socket.leave(room);
+    }
+    if (remote.length === 0) return;
+    if (action === "join") io.in(remote).socketsJoin(room);
+    else io.in(remote).socketsLeave(room);
+  }
+
   async function start(session: LiveSession): Promise<void> {
     const { offerer, answerer } = session;
     metrics.matches.inc();
     metrics.matchWait.observe(session.waitedMs.offerer / 1000);
     metrics.matchWait.observe(session.waitedMs.answerer / 1000);
-    io.in([offerer.socketId, answerer.socketId]).socketsJoin(roomOf(session.id));
+    moveSockets("join", [offerer.socketId, answerer.socketId], roomOf(session.id));
     const policy = session.relayOnly;
     for (const [self, other, role] of [
       [offerer, answerer, "offerer"],
@@ -92,7 +111,7 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
     if (live) {
       // Out of the room before being told (the adapter keeps this order across nodes), so nothing
       // a party sends after `call:ended` is relayed.
-      io.in(roomOf(sessionId)).socketsLeave(roomOf(sessionId));
+      moveSockets("leave", [live.offerer.socketId, live.answerer.socketId], roomOf(sessionId));
       for (const party of [live.offerer, live.answerer]) {
         if (party.socketId !== by?.socketId) io.to(party.socketId).emit("call:ended", { sessionId, reason });
       }
