@@ -9,12 +9,12 @@
 // the same coturn, each peer sending audio ~50 packets/s and video ~30 frames/s at ~300 kbps.
 // CPU is read from /proc over a steady window after every call is up, per process tree.
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { runBots, type Progress } from "../../bots/run.ts";
+import { childPids, treeCpuSeconds } from "../support/process.ts";
 
 const { values } = parseArgs({
   options: {
@@ -28,48 +28,6 @@ const steps = values.steps!.split(",").map(Number).filter((n) => n > 0 && n <= 1
 const HOLD_S = Math.min(Math.max(5, Number(values.hold)), 120);
 const CHROMIUM_CALLS = Math.min(Math.max(1, Number(values["chromium-calls"])), 20);
 const MAX_LOSS = Number(values["max-loss"]);
-const TICK = 100; // clock ticks per second (USER_HZ) on Linux
-
-/** CPU seconds of a process and all its descendants, from /proc. */
-function treeCpuSeconds(root: number): number {
-  const stats = new Map<number, { ppid: number; cpu: number }>();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      stats.set(Number(name), { ppid: Number(rest[1]), cpu: (Number(rest[11]) + Number(rest[12])) / TICK });
-    } catch {
-      // The process ended while we read.
-    }
-  }
-  let total = 0;
-  const walk = (pid: number) => {
-    const s = stats.get(pid);
-    if (!s) return;
-    total += s.cpu;
-    for (const [child, c] of stats) if (c.ppid === pid) walk(child);
-  };
-  walk(root);
-  return total;
-}
-
-function childPids(parent: number, comm: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const c = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === parent && c.startsWith(comm)) out.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
 async function startDev(): Promise<{ url: string; child: ChildProcess; coturnPid: number | null }> {
   const cli = new URL("../../cli/vchat.ts", import.meta.url).pathname;
   const child = spawn(process.execPath, [cli, "dev", "--port", "0", "--db", ":memory:", "--json"], { stdio: ["ignore", "pipe", "inherit"] });
@@ -265,6 +223,13 @@ try {
   const ratio = fair ? chrome.cpuPerCall / perCall(fair) : null;
   const ratioStarved = sustained ? chrome.cpuPerCall / perCall(sustained) : null;
   if (ratio !== null) console.log(`Chromium/bots CPU per call: ${ratio.toFixed(1)}x with the bot host keeping up${ratioStarved !== null ? ` (${ratioStarved.toFixed(1)}x at the loss-sustained step, where the bots are starved)` : ""}`);
+  // What the machine can hold at all: coturn relays every packet twice and is C, so its cost per
+  // call is a floor no bot implementation removes.
+  const widest = sustained ?? results.at(-1);
+  if (widest && widest.coturnCpuCores > 0) {
+    const coturnPerCall = widest.coturnCpuCores / widest.calls;
+    console.log(`coturn alone: ${coturnPerCall.toFixed(4)} cores/call, so 250 relayed calls need ${(250 * coturnPerCall).toFixed(2)} of this machine's ${availableParallelism()} cores for coturn before any bot runs; bots at ${fair ? perCall(fair).toFixed(4) : "–"} cores/call would need ${fair ? (250 * perCall(fair)).toFixed(1) : "–"} more`);
+  }
   console.log(`targets: >= 250 concurrent relayed calls ${sustained && sustained.calls >= 250 ? "met" : "NOT met"}; >= 15x less CPU per call than Chromium ${ratio !== null && ratio >= 15 ? "met" : "NOT met"}`);
   console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, steps: results, sustainedCalls: sustained?.calls ?? 0, healthyCalls: healthy?.calls ?? 0, chromium: chrome, ratio, ratioStarved }));
 } finally {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 
@@ -39,18 +39,52 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-/**
- * CPU seconds (user + system) a process has used so far, from /proc; null where there is no
- * /proc (the benchmarks then print no CPU figures).
- */
-export function cpuSeconds(pid: number | undefined): number | null {
+/** Clock ticks per second of /proc's CPU times (USER_HZ) on Linux. */
+const TICK = 100;
+
+/** A process's parent, command name and CPU seconds (user + system) so far, from /proc; null when gone or no /proc. */
+function procStat(pid: number | string): { ppid: number; comm: string; cpu: number } | null {
   try {
-    // Fields after the ")" that closes the command name: utime and stime are the 12th and 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(")").pop()!.trim().split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name may hold spaces and parentheses: the fields start after the last ")".
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { ppid: Number(rest[1]), comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), cpu: (Number(rest[11]) + Number(rest[12])) / TICK };
   } catch {
     return null;
   }
+}
+
+/** Every process of the machine, by pid. */
+function allProcs(): Map<number, { ppid: number; comm: string; cpu: number }> {
+  const procs = new Map<number, { ppid: number; comm: string; cpu: number }>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = procStat(name);
+    if (s) procs.set(Number(name), s);
+  }
+  return procs;
+}
+
+/** CPU seconds a process has used so far; null where there is no /proc (then no CPU figures are printed). */
+export function cpuSeconds(pid: number | undefined): number | null {
+  return pid === undefined ? null : (procStat(pid)?.cpu ?? null);
+}
+
+/** CPU seconds of a process and all its descendants. */
+export function treeCpuSeconds(root: number): number {
+  const procs = allProcs();
+  let total = 0;
+  const walk = (pid: number) => {
+    total += procs.get(pid)?.cpu ?? 0;
+    for (const [child, p] of procs) if (p.ppid === pid) walk(child);
+  };
+  walk(root);
+  return total;
+}
+
+/** The children of `parent` whose command name starts with `comm`. */
+export function childPids(parent: number, comm: string): number[] {
+  return [...allProcs()].filter(([, p]) => p.ppid === parent && p.comm.startsWith(comm)).map(([pid]) => pid);
 }
 
 /** Where the CPU of a benchmark's matching phase went, per match, and what that allows here. */
