@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Ack, MatchFound, SessionsResponse } from "../protocol/index.ts";
 import type { Store } from "../server/store/store.ts";
-import { api, next, record, request, sleep, user, type TestUser } from "./support/client.ts";
+import { api, next, record, request, sleep, socketFor, user, type TestUser } from "./support/client.ts";
 
 /** What the suite needs of a deployment: one or more node URLs sharing one service, and its store. */
 export interface Deployment {
@@ -232,6 +232,22 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       const [a, b] = await Promise.all(["a", "b"].map((n) => newUser(`busy-${n}`)));
       await pair(a!, b!);
       expect(await request(a!.socket, "lobby:join", {})).toMatchObject({ ok: false, error: { code: "ALREADY_IN_CALL" } });
+      done(a!, b!);
+    });
+
+    it("a second tab of a waiting user closing keeps the user's place in the queue", async () => {
+      const [a, b] = await Promise.all(["a", "b"].map((n) => newUser(`tabs-${n}`)));
+      await join(a!);
+      const tab = socketFor(url(), a!.token);
+      await new Promise<void>((resolve, reject) => {
+        tab.once("connect", resolve);
+        tab.once("connect_error", reject);
+      });
+      const closed = next(a!.socket, "match:found", 5000);
+      tab.disconnect();
+      await sleep(300);
+      await join(b!);
+      expect((await closed).peer.id).toBe(b!.id);
       done(a!, b!);
     });
 

@@ -220,7 +220,8 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
     async disconnecting(socket: VchatSocket): Promise<void> {
       const rooms = [...socket.rooms].filter(isCallRoom);
       // Redis down must not keep the peer from hearing of the end; the queue entry then expires.
-      await matchmaker.leave(socket.data.user.id).catch((err) => log.warn({ err }, "could not take a leaving user out of the queue"));
+      // Only the queue entry of this socket: the same user waiting in another tab keeps their place.
+      await matchmaker.leave(socket.data.user.id, socket.id).catch((err) => log.warn({ err }, "could not take a leaving user out of the queue"));
       for (const room of rooms) await finish(room.slice(2), "disconnected", partyOf(socket));
     },
 

@@ -55,9 +55,9 @@ export function nodeMatchmaker(inner: RedisMatchmaker, opts: Partial<NodeMatchma
       return session;
     },
 
-    async leave(userId) {
-      queued.delete(userId);
-      return inner.leave(userId);
+    async leave(userId, socketId) {
+      if (socketId === undefined || queued.get(userId) === socketId) queued.delete(userId);
+      return inner.leave(userId, socketId);
     },
 
     async sweep(now) {

@@ -243,30 +243,13 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
             ended.add(session.id);
             await calls.endCall(session.id, "disconnected");
           }
-          if (await queuedWith(userId, socketId)) {
-            await matchmaker.leave(userId);
-            left++;
-          }
+          // A user who already came back through another node waits with a new socket: kept.
+          if (await matchmaker.leave(userId, socketId)) left++;
         }),
       );
     }
     await r.del(key);
     log.warn({ deadNode: deadId, sockets: sockets.length, callsEnded: ended.size, leftQueue: left }, "a node stopped beating: cleaned up its users");
-  }
-
-  /**
-   * Whether the user waits with that very socket. Reads the queue entry (a hash of the
-   * matchmaker, documented in its layout): a user who already came back through another node
-   * waits with a new socket and must keep their place.
-   */
-  async function queuedWith(userId: string, socketId: string): Promise<boolean> {
-    const raw = await r.hget(`${P}e`, userId);
-    if (!raw) return false;
-    try {
-      return (JSON.parse(raw) as { socketId?: string }).socketId === socketId;
-    } catch {
-      return false;
-    }
   }
 
   const beatTimer = setInterval(() => void beat(), o.heartbeatMs);

@@ -255,6 +255,17 @@ export function matchmakerContract(
       expect(s!.sharedInterests).toEqual(["x"]);
     });
 
+    it("leaves with a socket id only when the user waits with that socket", async () => {
+      const mm = await make();
+      await mm.join(user("a"), T0);
+      expect(await mm.leave("a", "another-tab")).toBe(false);
+      expect(await mm.isQueued("a")).toBe(true);
+      expect(await mm.leave("nobody", "x")).toBe(false);
+      expect(await mm.leave("a", user("a").socketId)).toBe(true);
+      expect(await mm.isQueued("a")).toBe(false);
+      expect(await mm.queueLength()).toBe(0);
+    });
+
     it("takes a user out of the queue on leave", async () => {
       const mm = await make();
       await mm.join(user("a"), T0);

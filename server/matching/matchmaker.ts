@@ -51,8 +51,12 @@ export interface Matchmaker {
    * Returns the new session, or null when the user now waits.
    */
   join(entry: QueueEntry, now?: number): Promise<LiveSession | null>;
-  /** Takes a user out of the queue; false when they were not in it. */
-  leave(userId: string): Promise<boolean>;
+  /**
+   * Takes a user out of the queue; false when they were not in it. With `socketId`, only when
+   * they wait with that very socket: a user who came back on another socket (another tab, a
+   * reconnection through another node) keeps their place. One atomic step, like a join.
+   */
+  leave(userId: string, socketId?: string): Promise<boolean>;
   /** Pairs waiting users whose interest wait ran out. Called on a timer. */
   sweep(now?: number): Promise<LiveSession[]>;
   /** Users waiting now. */

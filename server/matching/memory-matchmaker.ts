@@ -223,9 +223,9 @@ export function createMemoryMatchmaker(opts: Partial<MatchmakerOptions> = {}): M
       return partner ? pair(self, partner, now) : null;
     },
 
-    async leave(userId) {
+    async leave(userId, socketId) {
       const w = queue.get(userId);
-      if (!w) return false;
+      if (!w || (socketId !== undefined && w.entry.socketId !== socketId)) return false;
       remove(w);
       return true;
     },

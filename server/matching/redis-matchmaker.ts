@@ -284,9 +284,10 @@ end
 return made
 `;
 
-// KEYS[1] = P q. ARGV: userId. Returns 1 when the user was queued.
+// KEYS[1] = P q. ARGV: userId[, socketId]. Returns 1 when the user was queued (with that socket).
 const LEAVE = `${LUA_LIB}
 local e = entry(ARGV[1])
+if e and ARGV[2] and e.socketId ~= ARGV[2] then return 0 end
 if not e then
   redis.call('HDEL', E, ARGV[1])
   redis.call('ZREM', SEEN, ARGV[1])
@@ -323,7 +324,7 @@ return redis.call('GET', P..'s:'..sid)
 interface Scripts {
   vchatMmJoin(key: string, ...args: string[]): Promise<[string, string?]>;
   vchatMmSweep(key: string, ...args: string[]): Promise<string[]>;
-  vchatMmLeave(key: string, userId: string): Promise<number>;
+  vchatMmLeave(key: string, userId: string, socketId?: string): Promise<number>;
   vchatMmEnd(key: string, ...args: string[]): Promise<string | null>;
   vchatMmSessionOf(key: string, userId: string): Promise<string | null>;
 }
@@ -391,8 +392,8 @@ export function createRedisMatchmaker(redis: Redis | Cluster, opts: Partial<Redi
       });
     },
 
-    leave(userId) {
-      return call(async () => (await r.vchatMmLeave(Q, userId)) === 1);
+    leave(userId, socketId) {
+      return call(async () => (await r.vchatMmLeave(Q, userId, ...(socketId === undefined ? [] : [socketId]))) === 1);
     },
 
     sweep(now = Date.now()) {
