@@ -28,6 +28,7 @@ const steps = values.steps!.split(",").map(Number).filter((n) => n > 0 && n <= 1
 const HOLD_S = Math.min(Math.max(5, Number(values.hold)), 120);
 const CHROMIUM_CALLS = Math.min(Math.max(1, Number(values["chromium-calls"])), 20);
 const MAX_LOSS = Number(values["max-loss"]);
+const BITRATE = 300; // kbps per peer, audio and video together
 async function startDev(): Promise<{ url: string; child: ChildProcess; coturnPid: number | null }> {
   const cli = new URL("../../cli/vchat.ts", import.meta.url).pathname;
   const child = spawn(process.execPath, [cli, "dev", "--port", "0", "--db", ":memory:", "--json"], { stdio: ["ignore", "pipe", "inherit"] });
@@ -46,13 +47,19 @@ interface Step {
   lossPct: number | null;
   setupP95Ms: number | null;
   freezesP95: number | null;
+  /** Received media bitrate per call side, p50: a starved bot host sends less than asked. */
+  bitrateP50: number | null;
   botsCpuCores: number;
   coturnCpuCores: number;
   serverCpuCores: number;
   loopLagMs: number;
   failures: Record<string, number>;
   unfinished: number;
-  /** Loss under the limit with every call connected: the issue's definition of sustained. */
+  /**
+   * Loss under the limit with every call connected (the issue's definition of sustained), and
+   * the media asked for really sent: a sender more than 200 ms behind skips ahead, as an encoder
+   * would, so an overloaded host sends less without losing anything.
+   */
   ok: boolean;
   /** Also a bot host that keeps up (event-loop lag p99 under 100 ms): nothing else was late either. */
   healthy: boolean;
@@ -82,7 +89,7 @@ async function botsStep(url: string, calls: number, devPid: number, coturnPid: n
     durationMs: (settleS + HOLD_S) * 1000,
     rampPerSec: ramp,
     relay: "only",
-    bitrateKbps: 300,
+    bitrateKbps: BITRATE,
     connectTimeoutMs: 45_000,
     onProgress: (p: Progress) => {
       const t = (performance.now() - started) / 1000;
@@ -102,14 +109,15 @@ async function botsStep(url: string, calls: number, devPid: number, coturnPid: n
     lossPct: s.lossPct,
     setupP95Ms: s.setupMs.p95,
     freezesP95: s.freezes.p95,
+    bitrateP50: s.bitrateKbps.p50,
     botsCpuCores: per(measured.bots),
     coturnCpuCores: per(measured.coturn),
     serverCpuCores: per(measured.server),
     loopLagMs: lag,
     failures: s.failures,
     unfinished: s.unfinished,
-    ok: s.connected === calls && s.lossPct !== null && s.lossPct < MAX_LOSS,
-    healthy: s.connected === calls && s.lossPct !== null && s.lossPct < MAX_LOSS && lag < 100,
+    ok: s.connected === calls && s.lossPct !== null && s.lossPct < MAX_LOSS && (s.bitrateKbps.p50 ?? 0) >= 0.9 * BITRATE,
+    healthy: s.connected === calls && s.lossPct !== null && s.lossPct < MAX_LOSS && (s.bitrateKbps.p50 ?? 0) >= 0.9 * BITRATE && lag < 100,
   };
 }
 
@@ -200,11 +208,11 @@ try {
     const step = await botsStep(dev.url, calls, dev.child.pid!, dev.coturnPid);
     results.push(step);
     console.log(
-      `bots ${String(calls).padStart(4)} calls: ${step.connected} connected, loss ${step.lossPct ?? "–"} %, setup p95 ${step.setupP95Ms ?? "–"} ms, freezes p95 ${step.freezesP95 ?? "–"}, ` +
+      `bots ${String(calls).padStart(4)} calls: ${step.connected} connected, loss ${step.lossPct ?? "–"} %, setup p95 ${step.setupP95Ms ?? "–"} ms, freezes p95 ${step.freezesP95 ?? "–"}, bitrate p50 ${step.bitrateP50 ?? "–"} kbps, ` +
         `CPU bots ${step.botsCpuCores.toFixed(2)} coturn ${step.coturnCpuCores.toFixed(2)} server ${step.serverCpuCores.toFixed(2)} cores, lag p99 ${step.loopLagMs} ms ${step.ok ? (step.healthy ? "ok" : "ok (bot host lagging)") : "OVER"}`,
     );
     if (!step.ok) {
-      console.log(`  not sustained: ${step.unfinished} unfinished, failures ${JSON.stringify(step.failures)}`);
+      console.log(`  not sustained: ${step.connected} of ${calls} connected (${step.unfinished} unfinished, failures ${JSON.stringify(step.failures)}), loss ${step.lossPct ?? "–"} %, bitrate p50 ${step.bitrateP50 ?? "–"} of ${BITRATE} kbps`);
       break;
     }
     await new Promise((r) => setTimeout(r, 3000)); // allocations freed, sockets closed
@@ -217,7 +225,7 @@ try {
   // starved, everything is late (freezes), and CPU per call only looks lower.
   const fair = healthy ?? sustained;
   const perCall = (r: Step) => r.botsCpuCores / r.calls;
-  if (sustained) console.log(`sustained (loss < ${MAX_LOSS} %, every call connected): ${sustained.calls} concurrent relayed calls; bots there ${perCall(sustained).toFixed(4)} cores/call with event-loop lag p99 ${sustained.loopLagMs} ms and freezes p95 ${sustained.freezesP95}`);
+  if (sustained) console.log(`sustained (loss < ${MAX_LOSS} %, every call connected, >= 90 % of the bitrate sent): ${sustained.calls} concurrent relayed calls; bots there ${perCall(sustained).toFixed(4)} cores/call with event-loop lag p99 ${sustained.loopLagMs} ms and freezes p95 ${sustained.freezesP95}`);
   else console.log(`no step sustained loss < ${MAX_LOSS} %`);
   console.log(`bot host keeping up (event-loop lag p99 < 100 ms): ${healthy ? `${healthy.calls} calls, ${perCall(healthy).toFixed(4)} cores/call` : "no step"}`);
   const ratio = fair ? chrome.cpuPerCall / perCall(fair) : null;
@@ -225,7 +233,7 @@ try {
   if (ratio !== null) console.log(`Chromium/bots CPU per call: ${ratio.toFixed(1)}x with the bot host keeping up${ratioStarved !== null ? ` (${ratioStarved.toFixed(1)}x at the loss-sustained step, where the bots are starved)` : ""}`);
   // What the machine can hold at all: coturn relays every packet twice and is C, so its cost per
   // call is a floor no bot implementation removes.
-  const widest = sustained ?? results.at(-1);
+  const widest = healthy ?? sustained;
   if (widest && widest.coturnCpuCores > 0) {
     const coturnPerCall = widest.coturnCpuCores / widest.calls;
     console.log(`coturn alone: ${coturnPerCall.toFixed(4)} cores/call, so 250 relayed calls need ${(250 * coturnPerCall).toFixed(2)} of this machine's ${availableParallelism()} cores for coturn before any bot runs; bots at ${fair ? perCall(fair).toFixed(4) : "–"} cores/call would need ${fair ? (250 * perCall(fair)).toFixed(1) : "–"} more`);
