@@ -44,5 +44,8 @@ describe("vchat bots views", () => {
     expect(text).toMatch(/matched → first media \(setup\)/);
     expect(text).toMatch(/FAIL {2}minConnectedPct ≥ 95: 0/);
     expect(text).toMatch(/result: FAIL/);
+    expect(text).not.toMatch(/overloaded/);
+    const late = summaryText({ ...report, host: { ...report.host, loopLagP99Ms: 450 } });
+    expect(late).toMatch(/warning: the bot host was overloaded .* not the network/);
   });
 });

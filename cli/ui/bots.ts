@@ -10,6 +10,9 @@ import type { Dist } from "../../bots/metrics.ts";
 
 const h = React.createElement;
 
+/** Event-loop lag (p99) past which the bots' own host, not the network, shapes the figures. */
+const overloadedLagMs = 100;
+
 const fmt = (x: number | null | undefined, unit = "") => (x === null || x === undefined ? "–" : `${Math.round(x * 10) / 10}${unit}`);
 
 /** Live figures: calls up, connecting, failed; rates; loss; setup; the bot host's own load. */
@@ -72,6 +75,12 @@ export function summaryText(r: BotsReport): string {
   }
   out.push("");
   out.push(`bot host: CPU ${r.host.cpuPct} % of one core on average, event-loop lag p99 ${fmt(r.host.loopLagP99Ms, " ms")}, ${r.host.workers} worker(s)`);
+  if ((r.host.loopLagP99Ms ?? 0) > overloadedLagMs) {
+    out.push(
+      `warning: the bot host was overloaded (event-loop lag p99 over ${overloadedLagMs} ms): senders ran late and skipped media, so delay, jitter, ` +
+        "freezes and bitrate describe this machine, not the network. Run fewer bots per host.",
+    );
+  }
   if (r.errors.count) out.push(`errors: ${r.errors.count} (${r.errors.sample.slice(0, 3).join("; ")})`);
   for (const t of r.thresholds) out.push(`${t.ok ? "PASS" : "FAIL"}  ${t.name} ${t.name.startsWith("max") ? "≤" : "≥"} ${t.limit}: ${fmt(t.value)}`);
   out.push(r.pass ? "result: pass" : "result: FAIL");
