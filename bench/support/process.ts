@@ -98,6 +98,8 @@ export interface CpuPerMatch {
    * ceiling the clients alone put on any target measured with them here.
    */
   clientCeiling: number;
+  /** Matches/s at which every measured process together would fill the machine. */
+  machineCeiling: number;
 }
 
 export interface ClientRun {
@@ -171,12 +173,16 @@ function cpuPerMatch(
     msPerMatch[name] = (seconds * 1000) / matches;
   }
   const cores = availableParallelism();
-  return { msPerMatch, cores, clientCeiling: (cores * 1000) / msPerMatch.clients! };
+  const total = Object.values(msPerMatch).reduce((a, b) => a + b, 0);
+  return { msPerMatch, cores, clientCeiling: (cores * 1000) / msPerMatch.clients!, machineCeiling: (cores * 1000) / total };
 }
 
-/** One line: CPU ms per match of each group, and the ceiling the clients alone put on this machine. */
+/** One line: CPU ms per match of each group, and the ceilings they put on this machine. */
 export function formatCpu(label: string, cpu: CpuPerMatch | null): string {
   if (!cpu) return `${label}: no CPU figures (no /proc here)`;
   const parts = Object.entries(cpu.msPerMatch).map(([name, ms]) => `${name} ${ms.toFixed(2)}`);
-  return `${label}: CPU ms per match: ${parts.join(", ")}; the clients alone would fill ${cpu.cores} cores at ${cpu.clientCeiling.toFixed(0)} matches/s`;
+  return (
+    `${label}: CPU ms per match: ${parts.join(", ")}; all together fill ${cpu.cores} cores at ${cpu.machineCeiling.toFixed(0)} matches/s, ` +
+    `the clients alone at ${cpu.clientCeiling.toFixed(0)}`
+  );
 }
