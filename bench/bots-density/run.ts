@@ -170,9 +170,10 @@ async function chromiumBaseline(url: string, calls: number) {
   const server = http.createServer((_, res) => res.writeHead(200, { "content-type": "text/html" }).end(page));
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   const port = (server.address() as { port: number }).port;
+  // The fake camera runs at 20 fps unless told otherwise: 30, as the bots send.
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream=fps=30", "--use-fake-ui-for-media-stream"],
   });
   try {
     const root = childPids(process.pid, "chrom")[0];
