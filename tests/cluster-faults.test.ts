@@ -6,11 +6,12 @@ import { join } from "node:path";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Ack, MatchFound, ReadyResponse } from "../protocol/index.ts";
-import { startLocalCluster, type LocalCluster } from "../server/cluster/local-cluster.ts";
+import type { LocalCluster } from "../server/cluster/local-cluster.ts";
 import type { NodeMatchmaker } from "../server/cluster/node-matchmaker.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/testing/redis-server.ts";
 import { freePort } from "../server/turn/coturn-process.ts";
-import { api, next, record, request, sleep, user, type TestUser } from "./support/client.ts";
+import { api, next, pair, record, request, sleep, user, type TestUser } from "./support/client.ts";
+import { testCluster } from "./support/cluster.ts";
 import { crowd, pairingReport, pool, until, type CrowdUser } from "./support/crowd.ts";
 
 const available = redisInstalled();
@@ -59,14 +60,6 @@ async function ready(url: string) {
   return api<ReadyResponse>(url, "/readyz");
 }
 
-async function pair(a: TestUser, b: TestUser): Promise<[MatchFound, MatchFound]> {
-  const fa = next(a.socket, "match:found");
-  const fb = next(b.socket, "match:found");
-  expect(await request(a.socket, "lobby:join", {})).toMatchObject({ ok: true });
-  expect(await request(b.socket, "lobby:join", {})).toMatchObject({ ok: true });
-  return Promise.all([fa, fb]);
-}
-
 /** a signals b in their session and b receives it within ms. */
 async function signals(a: TestUser, b: TestUser, sessionId: string, ms = 3000): Promise<void> {
   const got = next(b.socket, "signal", ms);
@@ -91,7 +84,7 @@ describe.skipIf(!available)("cluster faults: Redis down and back", () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    cluster = await startLocalCluster({ nodes: 2, port: 0, db: ":memory:", redis: redis.url, turn: false, quiet: true, webDir: null, config: { tuning } });
+    cluster = await testCluster(redis.url, 2, { tuning });
   }, 60_000);
   afterAll(async () => {
     users.forEach((u) => u.socket.disconnect());
@@ -178,16 +171,7 @@ describe.skipIf(!available)("cluster faults: Redis restarted in the middle of a 
     redis = await startRedis();
     // Half of the users name an interest nobody shares: they wait a second for a match, so many
     // are in the queue when Redis loses it.
-    cluster = await startLocalCluster({
-      nodes: 2,
-      port: 0,
-      db: ":memory:",
-      redis: redis.url,
-      turn: false,
-      quiet: true,
-      webDir: null,
-      config: { tuning: { ...tuning, interestWaitMs: 1000 } },
-    });
+    cluster = await testCluster(redis.url, 2, { tuning: { ...tuning, interestWaitMs: 1000 } });
   }, 60_000);
   afterAll(async () => {
     users.forEach((u) => u.socket.disconnect());
@@ -252,7 +236,7 @@ describe.skipIf(!available)("cluster faults: Redis back with its data after a lo
     dir = mkdtempSync(join(tmpdir(), "vchat-redis-aof-"));
     port = await freePort();
     redis = await redisOn(port, dir);
-    cluster = await startLocalCluster({ nodes: 2, port: 0, db: ":memory:", redis: `redis://127.0.0.1:${port}`, turn: false, quiet: true, webDir: null, config: { tuning } });
+    cluster = await testCluster(`redis://127.0.0.1:${port}`, 2, { tuning });
   }, 60_000);
   afterAll(async () => {
     users.forEach((u) => u.socket.disconnect());

@@ -5,9 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { MatchFound } from "../protocol/index.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/testing/redis-server.ts";
-import { api, next, record, request, sleep, user, type TestUser } from "./support/client.ts";
+import { api, next, pair, record, request, sleep, user, type TestUser } from "./support/client.ts";
 
 const available = redisInstalled();
 if (!available) console.warn("SKIPPED: redis-server is not installed, so the node-crash test did not run");
@@ -46,14 +45,6 @@ function serveProcess(redisUrl: string, db: string, jwtSecret: string): Promise<
       resolve({ url: start.url.replace(/\/$/, ""), nodeId: start.nodeId, proc, log: () => stderr });
     });
   });
-}
-
-async function pair(a: TestUser, b: TestUser): Promise<[MatchFound, MatchFound]> {
-  const fa = next(a.socket, "match:found");
-  const fb = next(b.socket, "match:found");
-  expect(await request(a.socket, "lobby:join", {})).toMatchObject({ ok: true });
-  expect(await request(b.socket, "lobby:join", {})).toMatchObject({ ok: true });
-  return Promise.all([fa, fb]);
 }
 
 describe.skipIf(!available)("a node killed with SIGKILL", () => {

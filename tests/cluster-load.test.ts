@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Ack } from "../protocol/index.ts";
-import { startLocalCluster, type LocalCluster } from "../server/cluster/local-cluster.ts";
+import type { LocalCluster } from "../server/cluster/local-cluster.ts";
 import type { NodeMatchmaker } from "../server/cluster/node-matchmaker.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/testing/redis-server.ts";
+import { testCluster } from "./support/cluster.ts";
 import { crowd, pairingReport, until, type CrowdUser } from "./support/crowd.ts";
 
 const available = redisInstalled();
@@ -17,16 +18,7 @@ describe.skipIf(!available)("1,000 users joining at once across 3 nodes on Redis
 
   beforeAll(async () => {
     redis = await startRedis();
-    cluster = await startLocalCluster({
-      nodes: 3,
-      port: 0,
-      db: ":memory:",
-      redis: redis.url,
-      turn: false,
-      quiet: true,
-      webDir: null,
-      config: { tuning: { signupsPerMinute: 100_000, interestWaitMs: 300 } },
-    });
+    cluster = await testCluster(redis.url, 3, { tuning: { signupsPerMinute: 100_000, interestWaitMs: 300 } });
   }, 60_000);
   afterAll(async () => {
     for (const u of users) u.socket.disconnect();

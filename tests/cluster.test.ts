@@ -1,8 +1,9 @@
 import { io as connect } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalCluster, type LocalCluster } from "../server/cluster/local-cluster.ts";
+import type { LocalCluster } from "../server/cluster/local-cluster.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/testing/redis-server.ts";
 import { api, guest, next, request, type ClientSocket } from "./support/client.ts";
+import { testCluster } from "./support/cluster.ts";
 import { signalingSuite } from "./signaling.suite.ts";
 
 const available = redisInstalled();
@@ -19,7 +20,7 @@ describe.skipIf(!available)("cluster on a real redis-server", () => {
   for (const nodes of [2, 3]) {
     signalingSuite(`${nodes} nodes on Redis (vchat serve)`, async () => {
       const redis = await startRedis();
-      const cluster = await startLocalCluster({ nodes, port: 0, db: ":memory:", redis: redis.url, turn: false, quiet: true, webDir: null, config: testConfig });
+      const cluster = await testCluster(redis.url, nodes, testConfig);
       return {
         urls: cluster.urls,
         store: cluster.store,
@@ -51,16 +52,7 @@ describe.skipIf(!available)("cluster on a real redis-server: shared state betwee
 
   beforeAll(async () => {
     redis = await startRedis();
-    cluster = await startLocalCluster({
-      nodes: 2,
-      port: 0,
-      db: ":memory:",
-      redis: redis.url,
-      turn: false,
-      quiet: true,
-      webDir: null,
-      config: { ...testConfig, tuning: { interestWaitMs: 300, signupsPerMinute: 6 } },
-    });
+    cluster = await testCluster(redis.url, 2, { ...testConfig, tuning: { interestWaitMs: 300, signupsPerMinute: 6 } });
   }, 60_000);
   afterAll(async () => {
     sockets.forEach((s) => s.disconnect());

@@ -1,11 +1,9 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Browser } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import type { BotsReport } from "../bots/report.ts";
-import { startDevServer, type DevServer } from "../server/dev.ts";
 import { coturnInstalled } from "../server/turn/coturn-process.ts";
-import { buildWebOnce, hasChromium, launchChromium, phonePage, removeBuild, screenshot, waitForRemoteVideo } from "./support/browser.ts";
+import { hasChromium, phonePage, screenshot, waitForRemoteVideo, webClientBed } from "./support/browser.ts";
 
 const missing = [!hasChromium && "Chromium (/usr/bin/chromium)", !coturnInstalled() && "coturn (turnserver)"].filter(Boolean);
 if (missing.length) console.warn(`[skipped] web client with a bot: ${missing.join(" and ")} not installed`);
@@ -48,32 +46,18 @@ async function queueLength(url: string): Promise<number> {
  * bot's report counts the browser's media.
  */
 describe.skipIf(missing.length > 0)("web client with a vchat bot", () => {
-  let webDir: string | undefined;
-  let dev: DevServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    webDir = await buildWebOnce();
-    dev = await startDevServer({ port: 0, db: ":memory:", turn: true, quiet: true, webDir });
-    browser = await launchChromium("allow");
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await dev?.stop();
-    removeBuild(webDir);
-  });
+  const bed = webClientBed();
 
   it("matches the browser with a relay-only VP8 bot; both receive the other's media", async () => {
-    const bots = runBotsCli(["--url", dev.url, "--peers", "1", "--media", "vp8", "--relay", "only", "--duration", "20s", "--workers", "0", "--json"], 100_000);
+    const bots = runBotsCli(["--url", bed.dev.url, "--peers", "1", "--media", "vp8", "--relay", "only", "--duration", "20s", "--workers", "0", "--json"], 100_000);
 
-    const { page } = await phonePage(browser);
-    await page.goto(dev.url);
+    const { page } = await phonePage(bed.browser);
+    await page.goto(bed.dev.url);
     await page.getByLabel("Nickname").fill("Erin");
     await page.getByLabel("I am 18 or older").check();
     // The bot waits in the lobby first, so it is the offerer (the one who waited longer offers).
     const t0 = Date.now();
-    await expect.poll(() => queueLength(dev.url), { timeout: 45_000, interval: 200 }).toBe(1);
+    await expect.poll(() => queueLength(bed.dev.url), { timeout: 45_000, interval: 200 }).toBe(1);
     console.log(`bot waiting in the lobby after ${Date.now() - t0} ms`);
     await page.getByRole("button", { name: "Start", exact: true }).click();
     await expect.poll(() => page.getByText(/Talking with bot-/).isVisible(), { timeout: 15_000 }).toBe(true);
@@ -102,14 +86,14 @@ describe.skipIf(missing.length > 0)("web client with a vchat bot", () => {
   }, 120_000);
 
   it("the other way round: the browser waits and offers, the bot answers without the extension the browser did not offer", async () => {
-    const { page } = await phonePage(browser);
-    await page.goto(dev.url);
+    const { page } = await phonePage(bed.browser);
+    await page.goto(bed.dev.url);
     await page.getByLabel("Nickname").fill("Finn");
     await page.getByLabel("I am 18 or older").check();
     await page.getByRole("button", { name: "Start", exact: true }).click();
-    await expect.poll(() => queueLength(dev.url), { timeout: 15_000, interval: 200 }).toBe(1);
+    await expect.poll(() => queueLength(bed.dev.url), { timeout: 15_000, interval: 200 }).toBe(1);
 
-    const bots = runBotsCli(["--url", dev.url, "--peers", "1", "--media", "vp8", "--relay", "only", "--duration", "12s", "--workers", "0", "--json"], 60_000);
+    const bots = runBotsCli(["--url", bed.dev.url, "--peers", "1", "--media", "vp8", "--relay", "only", "--duration", "12s", "--workers", "0", "--json"], 60_000);
     await expect.poll(() => page.getByText(/Talking with bot-/).isVisible(), { timeout: 30_000 }).toBe(true);
     const video = await waitForRemoteVideo(page, { growBy: 15, timeoutMs: 15_000 });
     expect(video.last.videoWidth).toBeGreaterThan(0);

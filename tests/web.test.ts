@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Browser, Page } from "playwright-core";
-import { startDevServer, type DevServer } from "../server/dev.ts";
+import { describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
 import { coturnInstalled } from "../server/turn/coturn-process.ts";
-import { buildWebOnce, hasChromium, launchChromium, phonePage, removeBuild, screenshot, waitForRemoteVideo } from "./support/browser.ts";
+import { hasChromium, phonePage, screenshot, waitForRemoteVideo, webClientBed } from "./support/browser.ts";
 
 const missing = [!hasChromium && "Chromium (/usr/bin/chromium)", !coturnInstalled() && "coturn (turnserver)"].filter(Boolean);
 if (missing.length) console.warn(`[skipped] web client e2e: ${missing.join(" and ")} not installed`);
@@ -13,24 +12,10 @@ if (missing.length) console.warn(`[skipped] web client e2e: ${missing.join(" and
  * machine's LAN address).
  */
 describe.skipIf(missing.length > 0)("web client: two browser users", () => {
-  let webDir: string | undefined;
-  let dev: DevServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    webDir = await buildWebOnce();
-    dev = await startDevServer({ port: 0, db: ":memory:", turn: true, quiet: true, webDir });
-    browser = await launchChromium("allow");
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await dev?.stop();
-    removeBuild(webDir);
-  });
+  const bed = webClientBed();
 
   async function enter(page: Page, nickname: string, interests: string, hideIp: boolean): Promise<void> {
-    await page.goto(dev.url);
+    await page.goto(bed.dev.url);
     await page.getByLabel("Nickname").fill(nickname);
     await page.getByLabel(/Interests/).fill(interests);
     await page.getByLabel("I am 18 or older").check();
@@ -40,8 +25,8 @@ describe.skipIf(missing.length > 0)("web client: two browser users", () => {
   }
 
   it("matches them, plays video both ways, chats, Next sends both back to waiting, a closed tab is told", async () => {
-    const a = await phonePage(browser);
-    const b = await phonePage(browser);
+    const a = await phonePage(bed.browser);
+    const b = await phonePage(bed.browser);
     const alice = a.page;
     const bob = b.page;
 

@@ -31,17 +31,8 @@ export interface UserDoc {
   passwordHash?: string | null;
 }
 
-export interface SessionDoc {
-  _id: string;
-  participants: SessionParticipant[];
-  relayOnly: boolean;
-  sharedInterests: string[];
-  startedAt: string;
-  endedAt: string | null;
-  endReason: EndReason | null;
-  endedBy: string | null;
-  stats: Record<string, CallStats>;
-}
+/** A session record keyed by `_id`; participants are a plain array in BSON. */
+export type SessionDoc = Omit<SessionRecord, "id" | "participants"> & { _id: string; participants: SessionParticipant[] };
 
 export interface ChatDoc {
   // An ObjectId made by this process: it grows with every insert, so it keeps messages of the

@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
+import { startDevServer, type DevServer } from "../../server/dev.ts";
 
 /** Debian's Chromium; the browser tests skip (and say so) when it is missing. */
 export const chromiumPath = process.env.VCHAT_CHROMIUM ?? "/usr/bin/chromium";
@@ -137,4 +139,23 @@ export async function waitForRemoteVideo(page: Page, { growBy = 10, timeoutMs = 
     await page.waitForTimeout(200);
   }
   throw new Error(`remote video did not play: first ${JSON.stringify(first)}, last ${JSON.stringify(last)}`);
+}
+
+/**
+ * For the describe block it is called in: `vchat dev` with the local coturn serving the built
+ * web client, and a Chromium that allows the camera. Read the fields inside tests.
+ */
+export function webClientBed(): { dev: DevServer; browser: Browser } {
+  const bed = {} as { dev: DevServer; browser: Browser; webDir?: string };
+  beforeAll(async () => {
+    bed.webDir = await buildWebOnce();
+    bed.dev = await startDevServer({ port: 0, db: ":memory:", turn: true, quiet: true, webDir: bed.webDir });
+    bed.browser = await launchChromium("allow");
+  }, 60_000);
+  afterAll(async () => {
+    await bed.browser?.close();
+    await bed.dev?.stop();
+    removeBuild(bed.webDir);
+  });
+  return bed;
 }

@@ -1,5 +1,6 @@
 import { io as connect, type Socket } from "socket.io-client";
-import type { Ack, AuthResponse, ClientToServerEvents, ServerToClientEvents } from "../../protocol/index.ts";
+import { expect } from "vitest";
+import type { Ack, AuthResponse, ClientToServerEvents, MatchFound, ServerToClientEvents } from "../../protocol/index.ts";
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -81,3 +82,12 @@ export function record<E extends keyof ServerToClientEvents>(socket: ClientSocke
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Both join the lobby (each join acknowledged) and are matched with each other. */
+export async function pair(a: TestUser, b: TestUser): Promise<[MatchFound, MatchFound]> {
+  const fa = next(a.socket, "match:found");
+  const fb = next(b.socket, "match:found");
+  expect(await request(a.socket, "lobby:join", {})).toMatchObject({ ok: true });
+  expect(await request(b.socket, "lobby:join", {})).toMatchObject({ ok: true });
+  return Promise.all([fa, fb]);
+}
