@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import type { Browser, Page } from "playwright-core";
+import { paths } from "../protocol/rest.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
 import { coturnInstalled } from "../server/turn/coturn-process.ts";
 import { buildWebOnce, hasChromium, launchChromium, phonePage, removeBuild, screenshot, waitForRemoteVideo } from "./support/browser.ts";
@@ -61,6 +62,13 @@ describe.skipIf(missing.length > 0)("web client: no camera, camera denied, netwo
   it("explains a denied camera, goes on chat-only, survives a drop and a server restart, reports and blocks", async () => {
     const carol = (await phonePage(deny)).page;
     const dave = (await phonePage(allow)).page;
+    // What each user saw when a step failed: the next person reading a CI log needs it.
+    onTestFailed(async () => {
+      for (const [name, page] of [["Carol", carol], ["Dave", dave]] as const) {
+        const text = await page.locator("body").innerText({ timeout: 1000 }).catch((err: Error) => err.message);
+        console.error(`${name}'s page when the test failed:\n${text.slice(0, 800)}`);
+      }
+    });
 
     // Camera denied: an explanation, Retry (denied again), then chat only.
     await carol.goto(dev.url);
@@ -122,10 +130,22 @@ describe.skipIf(missing.length > 0)("web client: no camera, camera denied, netwo
     await screenshot(carol, "13-server-unreachable");
 
     // It comes back on the same address (with new secrets: old tokens are refused). Dave
-    // signs in again by himself and waits; Carol presses Start and they meet.
+    // signs in again by himself and waits; Carol presses Start and they meet. Carol's socket
+    // also signs in again by itself; that sign-in is held until she has pressed Start, so her
+    // Start races it (a race CI once lost: two sign-ins, and the second one dropped the socket
+    // the first had just joined the lobby on).
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const resigning = new Promise<void>((resolve) =>
+      carol.route(`**${paths.guest}`, async (route) => (resolve(), await held, await route.continue()), { times: 1 }),
+    );
     dev = await startDevServer({ port, ...devOptions() });
     await expect.poll(visible(dave, /Reconnected to the server/), { timeout: 15_000 }).toBe(true);
+    await resigning;
     await carol.getByRole("button", { name: "Start", exact: true }).click();
+    // A second sign-in, if the client makes one, goes first.
+    await carol.waitForRequest(`**${paths.guest}`, { timeout: 1000 }).catch(() => undefined);
+    release();
     await expect.poll(visible(carol, "Talking with Dave"), { timeout: 15_000 }).toBe(true);
     await expect.poll(visible(dave, "Talking with Carol")).toBe(true);
     await waitForRemoteVideo(carol, { growBy: 5 });

@@ -112,6 +112,7 @@ export class VchatClient {
   private mediaRequest = 0;
   private socket: VchatSocket | null = null;
   private token: string | null = null;
+  private signingIn: Promise<void> | null = null;
   private peerCall: PeerCall | null = null;
   private joinOptions: StartOptions | null = null;
   private everConnected = false;
@@ -215,8 +216,19 @@ export class VchatClient {
 
   // ---- server session ---------------------------------------------------------------
 
+  /**
+   * Signs in unless already signed in under this nickname. One sign-in at a time: the socket's
+   * own re-sign-in after a refused token and a Start press must not make two users of one person
+   * (the second would replace the socket the first had just joined the lobby on).
+   */
   private async login(nickname: string): Promise<void> {
+    while (this.signingIn) await this.signingIn.catch(() => undefined);
     if (this.token && this.state.me && (!nickname || this.state.me.nickname === nickname)) return;
+    this.signingIn = this.signIn(nickname).finally(() => (this.signingIn = null));
+    await this.signingIn;
+  }
+
+  private async signIn(nickname: string): Promise<void> {
     const auth = await guestLogin(nickname || undefined);
     const old = this.socket;
     if (old && this.token && this.token !== auth.token) {
@@ -292,7 +304,8 @@ export class VchatClient {
         this.token = null;
         const nickname = this.joinOptions?.nickname ?? "";
         this.login(nickname)
-          .then(() => socket.connect())
+          // Start may have connected (or replaced) the socket meanwhile.
+          .then(() => this.socket === socket && !socket.active && socket.connect())
           .catch(() => this.notify("error", unreachable));
         return;
       }
