@@ -1,5 +1,5 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./cluster/redis.ts";
 import { VchatError } from "../protocol/index.ts";
 import type { ServerConfig } from "./config.ts";
 
@@ -8,7 +8,7 @@ import type { ServerConfig } from "./config.ts";
  * there is one, as requests of one client spread over nodes. Socket event limits stay in
  * process: a socket lives on one node.
  */
-export function createRateLimits(tuning: ServerConfig["tuning"], redis?: Redis) {
+export function createRateLimits(tuning: ServerConfig["tuning"], redis?: RedisClient) {
   const shared = (keyPrefix: string, points: number, duration: number, blockDuration = 0): RateLimiterAbstract =>
     redis
       ? new RateLimiterRedis({ storeClient: redis, keyPrefix: `{vchat}:rl:${keyPrefix}`, points, duration, blockDuration, insuranceLimiter: new RateLimiterMemory({ points, duration }) })

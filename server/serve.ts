@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createAdapter } from "@socket.io/redis-streams-adapter";
-import { Redis, type RedisOptions } from "ioredis";
 import type { ServerOptions } from "socket.io";
 import { nodeMatchmaker, type NodeMatchmaker } from "./cluster/node-matchmaker.ts";
 import { startPresence, type Presence, type PresenceOptions } from "./cluster/presence.ts";
+import { connectRedis, type RedisConnections } from "./cluster/redis.ts";
 import { parseConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
 import { defaultWebDir } from "./dev.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -69,6 +69,8 @@ export interface RunningNode {
   storeKind: "mongodb" | "sqlite" | "shared";
   /** The Redis URL without its password, for logs and start lines. */
   redisUrl: string | null;
+  /** How Redis was found: a standalone server, or a Redis Cluster (asked at connect). */
+  redisMode: RedisConnections["mode"] | null;
   /** Whether new matches are accepted now (every dependency reachable). */
   canMatch(): boolean;
   presence: Presence | null;
@@ -152,9 +154,6 @@ function checkUrl(url: string, name: string, schemes: string[]): void {
   if (!schemes.includes(scheme)) throw new NodeConfigError(`${name} must start with ${schemes.map((s) => s + "://").join(" or ")}`);
 }
 
-/** Reconnects quickly at first, then once a second, forever: Redis coming back is noticed within a second. */
-const retryStrategy = (attempt: number) => Math.min(50 * attempt, 1000);
-
 /**
  * One production node: configuration from options and the environment, MongoDB or SQLite for
  * what is kept, and with Redis the shared matchmaker, cluster presence, the Socket.IO Redis
@@ -221,10 +220,12 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
     // ---- matching and events between nodes ---------------------------------------------
     let matchmaker: Matchmaker;
     let nodeMm: NodeMatchmaker | null = null;
-    let redisDeps: Awaited<ReturnType<typeof connectRedis>> | null = null;
+    let redisDeps: RedisConnections | null = null;
     let socketOptions: Partial<ServerOptions> | undefined;
     if (redisUrl) {
-      redisDeps = await connectRedis(redisUrl, nodeId, log);
+      redisDeps = await connectRedis(redisUrl, nodeId, log).catch((err: Error) => {
+        throw new Error(`Redis at ${redactUrl(redisUrl)} is not reachable: ${err.message}`);
+      });
       const deps = redisDeps;
       cleanups.push(() => deps.close());
       const inner = createRedisMatchmaker(deps.cmd, {
@@ -258,10 +259,10 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
     const canMatch = () => redisUp() && storeHealth.up();
     const readiness: Record<string, () => Promise<void>> = {};
     if (redisDeps) {
-      const { cmd, pub } = redisDeps;
+      const { cmd, pub, ping } = redisDeps;
       readiness.redis = async () => {
         if (cmd.status !== "ready") throw new Error(`redis connection is ${cmd.status}`);
-        await cmd.ping();
+        await ping();
       };
       readiness.events = async () => {
         if (pub.status !== "ready") throw new Error(`socket.io adapter connection is ${pub.status}`);
@@ -295,7 +296,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
 
     const url = await service.listen(config.port, config.host);
     log.info(
-      { url, nodeId, matching: redisDeps ? "redis" : "memory", redis: redisUrl ? redactUrl(redisUrl) : null, store: storeKind, turn: config.turn?.urls ?? [] },
+      { url, nodeId, matching: redisDeps ? "redis" : "memory", redis: redisUrl ? redactUrl(redisUrl) : null, redisMode: redisDeps?.mode, store: storeKind, turn: config.turn?.urls ?? [] },
       "vchat node ready",
     );
 
@@ -310,6 +311,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
       matching: redisDeps ? "redis" : "memory",
       storeKind,
       redisUrl: redisUrl ? redactUrl(redisUrl) : null,
+      redisMode: redisDeps?.mode ?? null,
       canMatch,
       presence,
       matchmaker,
@@ -325,82 +327,6 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
     await cleanUp();
     throw err;
   }
-}
-
-/**
- * Two kinds of Redis connections. Commands (matchmaker, presence, rate limits) fail at once while
- * Redis is unreachable, so users get UNAVAILABLE instead of a hang. The adapter's connections
- * queue what they send for a few reconnection attempts, so a short Redis restart loses no
- * signaling between nodes; after that they fail and local delivery goes on.
- */
-async function connectRedis(url: string, nodeId: string, log: Logger) {
-  const base: RedisOptions = {
-    lazyConnect: true,
-    retryStrategy,
-    connectionName: `vchat-${nodeId}`,
-    // After a failover (ElastiCache Multi-AZ) the old primary answers READONLY: reconnect, which
-    // resolves the primary endpoint again, and send the command again.
-    reconnectOnError: (err) => (err.message.startsWith("READONLY") ? 2 : false),
-  };
-  // Commands issued in one tick go out in one write: under load much of a node's Redis cost was
-  // one syscall per command. (Not for the adapter's connections: its stream reader blocks.)
-  const cmd = new Redis(url, { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true });
-  // Every 150 ms, failing what waits after 11 attempts: a restart within ~1.6 s loses no event
-  // between nodes (a match told to a user on another node above all), and local delivery, which
-  // the adapter runs after publishing, never waits longer than that.
-  // No auto-pipelining here: measured in bench/cluster, it halved matches/s (the adapter awaits
-  // every publish before delivering locally).
-  const pub = new Redis(url, { ...base, retryStrategy: () => 150, maxRetriesPerRequest: 10 });
-  // The adapter duplicates the publisher for its stream readers and subscriber; keep them to close them.
-  const extra: Redis[] = [];
-  const duplicate = pub.duplicate.bind(pub);
-  pub.duplicate = ((override?: Partial<RedisOptions>) => {
-    const client = duplicate(override);
-    extra.push(client);
-    return client;
-  }) as typeof pub.duplicate;
-
-  let down = false;
-  let closing = false;
-  let lastError = "";
-  cmd.on("error", (err: Error) => {
-    // ioredis repeats the error on every reconnection attempt: log each distinct one once.
-    if (err.message !== lastError) log.warn({ err: err.message }, "redis error");
-    lastError = err.message;
-  });
-  pub.on("error", () => {
-    // Reported through `cmd`: both talk to the same server.
-  });
-  cmd.on("close", () => {
-    if (down || closing) return;
-    down = true;
-    log.error("redis is unreachable: new matches are refused (UNAVAILABLE), calls in progress go on, /readyz says 503");
-  });
-  cmd.on("ready", () => {
-    if (!down) return;
-    down = false;
-    lastError = "";
-    log.info("redis is back: matching again");
-  });
-
-  try {
-    await Promise.all([cmd.connect(), pub.connect()]);
-  } catch (err) {
-    cmd.disconnect();
-    pub.disconnect();
-    throw new Error(`Redis at ${redactUrl(url)} is not reachable: ${(err as Error).message}`);
-  }
-  return {
-    cmd,
-    pub,
-    async close() {
-      closing = true;
-      await Promise.allSettled([cmd.quit(), pub.quit()]);
-      for (const c of extra) c.disconnect();
-      cmd.disconnect();
-      pub.disconnect();
-    },
-  };
 }
 
 /** The store's reachability (MongoDB, checked every few seconds) for matching and logs. SQLite is in process: always up. */

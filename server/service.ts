@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./cluster/redis.ts";
 import { Server, type ServerOptions } from "socket.io";
 import { limits as wireLimits } from "../protocol/index.ts";
 import { createAccounts } from "./auth/accounts.ts";
@@ -21,7 +21,7 @@ export interface ServiceDeps {
   matchmaker: Matchmaker;
   logger: Logger;
   /** Shared rate limits across nodes. */
-  redis?: Redis;
+  redis?: RedisClient;
   /** Socket.IO options for the cluster (adapter, connection state recovery). */
   socketOptions?: Partial<ServerOptions>;
   /** Named dependency checks for `/readyz`. */

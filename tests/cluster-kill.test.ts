@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { redisInstalled, startRedis, type RunningRedis } from "../server/testing/redis-server.ts";
+import { redisInstalled, startRedis, startRedisCluster } from "../server/testing/redis-server.ts";
 import { api, next, pair, record, request, sleep, user, type TestUser } from "./support/client.ts";
 
 const available = redisInstalled();
@@ -47,14 +47,26 @@ function serveProcess(redisUrl: string, db: string, jwtSecret: string): Promise<
   });
 }
 
-describe.skipIf(!available)("a node killed with SIGKILL", () => {
-  let redis: RunningRedis;
+/** The Redis the nodes share: one server, or a Redis Cluster reached through one of its masters. */
+const redisKinds = [
+  { name: "on a redis-server", start: () => startRedis() },
+  {
+    name: "on a 3-master Redis Cluster",
+    start: async () => {
+      const cluster = await startRedisCluster(3);
+      return { url: `redis://127.0.0.1:${cluster.nodes[0]!.port}`, stop: cluster.stop };
+    },
+  },
+];
+
+describe.skipIf(!available).each(redisKinds)("a node killed with SIGKILL, $name", ({ start }) => {
+  let redis: { url: string; stop(): Promise<void> };
   let dir: string;
   let nodes: NodeProcess[] = [];
   const users: TestUser[] = [];
 
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = await start();
     dir = mkdtempSync(join(tmpdir(), "vchat-kill-"));
     const secret = randomBytes(32).toString("base64url");
     // One SQLite file for the three processes (WAL): they share users and call records.

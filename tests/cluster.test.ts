@@ -1,7 +1,7 @@
 import { io as connect } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalCluster } from "../server/cluster/local-cluster.ts";
-import { redisInstalled, startRedis, type RunningRedis } from "../server/testing/redis-server.ts";
+import { redisInstalled, startRedis, startRedisCluster, type RunningRedis } from "../server/testing/redis-server.ts";
 import { api, guest, next, request, type ClientSocket } from "./support/client.ts";
 import { testCluster } from "./support/cluster.ts";
 import { signalingSuite } from "./signaling.suite.ts";
@@ -21,6 +21,7 @@ describe.skipIf(!available)("cluster on a real redis-server", () => {
     signalingSuite(`${nodes} nodes on Redis (vchat serve)`, async () => {
       const redis = await startRedis();
       const cluster = await testCluster(redis.url, nodes, testConfig);
+      expect(cluster.nodes.map((n) => n.redisMode)).toEqual(Array(nodes).fill("standalone"));
       return {
         urls: cluster.urls,
         store: cluster.store,
@@ -31,6 +32,24 @@ describe.skipIf(!available)("cluster on a real redis-server", () => {
       };
     });
   }
+});
+
+describe.skipIf(!available)("cluster on a real Redis Cluster (3 masters, as ElastiCache in cluster mode)", () => {
+  // Any one master's address is enough: the node asks it, finds cluster mode and learns the
+  // others. A script or transaction whose keys straddle masters would fail (CROSSSLOT) here.
+  signalingSuite("2 nodes on a Redis Cluster (vchat serve)", async () => {
+    const redis = await startRedisCluster(3);
+    const cluster = await testCluster(`redis://127.0.0.1:${redis.nodes[1]!.port}`, 2, testConfig);
+    expect(cluster.nodes.map((n) => n.redisMode)).toEqual(["cluster", "cluster"]);
+    return {
+      urls: cluster.urls,
+      store: cluster.store,
+      stop: async () => {
+        await cluster.stop();
+        await redis.stop();
+      },
+    };
+  });
 });
 
 describe.skipIf(!available)("cluster on a real redis-server: shared state between nodes", () => {

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis.ts";
 import type { EndReason } from "../../protocol/index.ts";
 import type { Logger } from "../log.ts";
 import type { LiveSession } from "../matching/matchmaker.ts";
@@ -23,7 +23,7 @@ export interface PresenceCalls {
 }
 
 export interface PresenceDeps {
-  redis: Redis;
+  redis: RedisClient;
   io: VchatServer;
   matchmaker: NodeMatchmaker;
   calls: PresenceCalls;
@@ -102,20 +102,23 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
   redis.defineCommand("vchatNodeBeat", { numberOfKeys: 2, lua: BEAT });
   redis.defineCommand("vchatNodeReap", { numberOfKeys: 1, lua: REAP });
   redis.defineCommand("vchatNodeLive", { numberOfKeys: 1, lua: LIVE, readOnly: true });
-  const r = redis as Redis & PresenceScripts;
+  const r = redis as RedisClient & PresenceScripts;
   const local = () => io.of("/").sockets;
 
   // ---- this node's sockets --------------------------------------------------------------
-  const quiet = (what: string) => (err: unknown) => log.debug({ err }, `${what} failed (Redis unreachable?)`);
+  // While Redis is unreachable these fail by the hundred, and the node says so once (see
+  // connectRedis); with Redis up a failure is news (a script's keys on two cluster slots, say).
+  const logFailure = (what: string) => (err: unknown) =>
+    redis.status === "ready" ? log.warn({ err: (err as Error).message }, `${what} failed`) : log.debug({ err }, `${what} failed (Redis unreachable?)`);
   io.on("connection", (socket) => {
-    r.hset(REGISTRY, socket.id, socket.data.user.id).catch(quiet("registering a socket"));
+    r.hset(REGISTRY, socket.id, socket.data.user.id).catch(logFailure("registering a socket"));
     // Before the call use cases take the user out of the queue: remember in socket.data, which
     // connection state recovery keeps with the session, that the user was waiting.
     (socket as unknown as NodeJS.EventEmitter).prependListener("disconnecting", () => {
       if (matchmaker.queued.get(socket.data.user.id) === socket.id) (socket.data as Requeue).requeue = true;
     });
     socket.on("disconnect", () => {
-      r.hdel(REGISTRY, socket.id).catch(quiet("unregistering a socket"));
+      r.hdel(REGISTRY, socket.id).catch(logFailure("unregistering a socket"));
     });
     if (socket.recovered) void checkRecovered(socket);
   });
@@ -194,7 +197,7 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
       if (matchmaker.queued.size > 0) await matchmaker.touch([...matchmaker.queued.keys()]);
       if (matchmaker.pendingEnds.size > 0) await matchmaker.retryEnds();
     } catch (err) {
-      quiet("heartbeat")(err);
+      logFailure("heartbeat")(err);
     } finally {
       beating = false;
     }
@@ -205,7 +208,7 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
   let graceUntil = 0;
   redis.on("ready", () => {
     graceUntil = Date.now() + o.deadAfterMs + o.heartbeatMs;
-    if (registered) writeRegistry().catch(quiet("writing the socket registry again"));
+    if (registered) writeRegistry().catch(logFailure("writing the socket registry again"));
   });
 
   // ---- reaping dead nodes ----------------------------------------------------------------
@@ -223,7 +226,7 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
       const dead = await r.vchatNodeReap(NODES, String(o.deadAfterMs), "10");
       for (const id of dead) if (id !== nodeId) await cleanUp(id);
     } catch (err) {
-      quiet("looking for dead nodes")(err);
+      logFailure("looking for dead nodes")(err);
     } finally {
       reaping = false;
     }
@@ -267,7 +270,7 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
       stopped ??= (async () => {
         clearInterval(beatTimer);
         clearInterval(reapTimer);
-        await r.multi().zrem(NODES, nodeId).del(REGISTRY).exec().catch(quiet("leaving the cluster"));
+        await r.multi().zrem(NODES, nodeId).del(REGISTRY).exec().catch(logFailure("leaving the cluster"));
       })();
       return stopped;
     },

@@ -1,0 +1,163 @@
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import type { Logger } from "../log.ts";
+
+/** What the node's Redis users take: a standalone Redis (ElastiCache cluster mode off) or a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
+/** Reconnects quickly at first, then once a second, forever: Redis coming back is noticed within a second. */
+const retryStrategy = (attempt: number) => Math.min(50 * attempt, 1000);
+
+export interface RedisConnections {
+  /** Commands (matchmaker, presence, rate limits): fail at once while Redis is unreachable. */
+  cmd: RedisClient;
+  /** The Socket.IO adapter's: queue what they send through a short outage. */
+  pub: RedisClient;
+  mode: "standalone" | "cluster";
+  /** Resolves when every master answers. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to the Redis at `url`. A server in cluster mode (ElastiCache's configuration endpoint,
+ * or any node of a Redis Cluster) is found out by asking it, and then reached as a cluster: all of
+ * vchat's keys that a script or transaction touches together share the `{vchat}` hash tag.
+ *
+ * Two kinds of connections. Commands (matchmaker, presence, rate limits) fail at once while Redis
+ * is unreachable, so users get UNAVAILABLE instead of a hang. The adapter's connections queue what
+ * they send for a few reconnection attempts, so a short Redis restart loses no signaling between
+ * nodes; after that they fail and local delivery goes on.
+ *
+ * @example
+ * const redis = await connectRedis("redis://127.0.0.1:6379", "node-1", log);
+ * createRedisMatchmaker(redis.cmd); createAdapter(redis.pub);
+ * await redis.close();
+ */
+export async function connectRedis(url: string, nodeId: string, log: Logger): Promise<RedisConnections> {
+  const mode = (await clusterEnabled(url)) ? "cluster" : "standalone";
+  const node: RedisOptions = { lazyConnect: true, connectionName: `vchat-${nodeId}` };
+  // Commands issued in one tick go out in one write: under load much of a node's Redis cost was
+  // one syscall per command. (Not for the adapter's connections: its stream reader blocks.)
+  const cmdOpts = { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true };
+  // Every 150 ms, failing what waits after 11 attempts: a restart within ~1.6 s loses no event
+  // between nodes (a match told to a user on another node above all), and local delivery, which
+  // the adapter runs after publishing, never waits longer than that.
+  // No auto-pipelining here: measured in bench/cluster, it halved matches/s (the adapter awaits
+  // every publish before delivering locally).
+  const pubRetry = () => 150;
+  let cmd: RedisClient;
+  let pub: RedisClient;
+  if (mode === "cluster") {
+    const { seed, redisOptions } = clusterSeed(url, node);
+    const common: ClusterOptions = {
+      lazyConnect: true,
+      redisOptions,
+      // With TLS (ElastiCache in transit encryption) the certificate names the endpoint, which
+      // the nodes' addresses would not match: connect to the addresses CLUSTER SLOTS gives as is.
+      dnsLookup: (address, callback) => callback(null, address),
+    };
+    cmd = new Cluster([seed], {
+      ...common,
+      clusterRetryStrategy: retryStrategy,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      redisOptions: { ...redisOptions, maxRetriesPerRequest: 1 },
+    });
+    pub = new Cluster([seed], { ...common, clusterRetryStrategy: pubRetry, redisOptions: { ...redisOptions, maxRetriesPerRequest: 10 } });
+  } else {
+    const base: RedisOptions = {
+      ...node,
+      retryStrategy,
+      // After a failover (ElastiCache Multi-AZ) the old primary answers READONLY: reconnect, which
+      // resolves the primary endpoint again, and send the command again.
+      reconnectOnError: (err) => (err.message.startsWith("READONLY") ? 2 : false),
+    };
+    cmd = new Redis(url, { ...base, ...cmdOpts });
+    pub = new Redis(url, { ...base, retryStrategy: pubRetry, maxRetriesPerRequest: 10 });
+  }
+  // The adapter duplicates the publisher for its stream readers and subscriber; keep them to close them.
+  const extra: RedisClient[] = [];
+  const duplicate = pub.duplicate.bind(pub) as (...args: unknown[]) => RedisClient;
+  pub.duplicate = ((...args: unknown[]) => {
+    const client = duplicate(...args);
+    extra.push(client);
+    return client;
+  }) as typeof pub.duplicate;
+
+  let down = false;
+  let closing = false;
+  let lastError = "";
+  cmd.on("error", (err: Error) => {
+    // ioredis repeats the error on every reconnection attempt: log each distinct one once.
+    if (err.message !== lastError) log.warn({ err: err.message }, "redis error");
+    lastError = err.message;
+  });
+  pub.on("error", () => {
+    // Reported through `cmd`: both talk to the same server.
+  });
+  cmd.on("close", () => {
+    if (down || closing) return;
+    down = true;
+    log.error("redis is unreachable: new matches are refused (UNAVAILABLE), calls in progress go on, /readyz says 503");
+  });
+  cmd.on("ready", () => {
+    if (!down) return;
+    down = false;
+    lastError = "";
+    log.info("redis is back: matching again");
+  });
+
+  try {
+    await Promise.all([cmd.connect(), pub.connect()]);
+  } catch (err) {
+    cmd.disconnect();
+    pub.disconnect();
+    throw err;
+  }
+  return {
+    cmd,
+    pub,
+    mode,
+    async ping() {
+      if (cmd instanceof Cluster) await Promise.all(cmd.nodes("master").map((n) => n.ping()));
+      else await cmd.ping();
+    },
+    async close() {
+      closing = true;
+      await Promise.allSettled([cmd.quit(), pub.quit()]);
+      for (const c of extra) c.disconnect();
+      cmd.disconnect();
+      pub.disconnect();
+    },
+  };
+}
+
+/** Asks the server whether it runs in cluster mode. Throws when it cannot be reached. */
+async function clusterEnabled(url: string): Promise<boolean> {
+  const probe = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on("error", () => {
+    // Reported by connect() below.
+  });
+  try {
+    await probe.connect();
+    return /^cluster_enabled:1\b/m.test(await probe.info("cluster"));
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** The seed node and the per-node options of a cluster, from a `redis://` or `rediss://` URL. */
+function clusterSeed(url: string, node: RedisOptions): { seed: { host: string; port: number }; redisOptions: ClusterOptions["redisOptions"] } {
+  const u = new URL(url);
+  const db = u.pathname.replace(/^\//, "");
+  if (db && db !== "0") throw new Error(`a Redis Cluster has only database 0, and the URL asks for database ${db}`);
+  return {
+    seed: { host: u.hostname.replace(/^\[(.*)\]$/, "$1"), port: Number(u.port || 6379) },
+    redisOptions: {
+      connectionName: node.connectionName,
+      ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+      ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+      ...(u.protocol === "rediss:" ? { tls: {} } : {}),
+    },
+  };
+}
