@@ -1,8 +1,10 @@
+import { spawnSync } from "node:child_process";
 import { io as connect } from "socket.io-client";
+import type { ReadyResponse } from "../protocol/index.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalCluster } from "../server/cluster/local-cluster.ts";
 import { redisInstalled, startRedis, startRedisCluster, type RunningRedis } from "../server/testing/redis-server.ts";
-import { api, guest, next, request, type ClientSocket } from "./support/client.ts";
+import { api, guest, next, request, sleep, user, type ClientSocket } from "./support/client.ts";
 import { testCluster } from "./support/cluster.ts";
 import { signalingSuite } from "./signaling.suite.ts";
 
@@ -50,6 +52,29 @@ describe.skipIf(!available)("cluster on a real Redis Cluster (3 masters, as Elas
       },
     };
   });
+});
+
+describe.skipIf(!available)("a node on a Redis Cluster losing one master", () => {
+  it("says 503 in /readyz, naming redis, each time it is asked, and refuses new matches with UNAVAILABLE", async () => {
+    const redis = await startRedisCluster(3);
+    const cluster = await testCluster(`redis://127.0.0.1:${redis.nodes[0]!.port}`, 1, testConfig);
+    try {
+      const url = cluster.urls[0]!;
+      expect(await api<ReadyResponse>(url, "/readyz")).toMatchObject({ status: 200, body: { checks: { redis: { ok: true } } } });
+      spawnSync("redis-cli", ["-p", String(redis.nodes[2]!.port), "shutdown", "nosave"], { timeout: 5000 });
+      let ready = await api<ReadyResponse>(url, "/readyz");
+      for (let i = 0; i < 50 && ready.status === 200; i++) ready = await sleep(100).then(() => api<ReadyResponse>(url, "/readyz"));
+      expect(ready).toMatchObject({ status: 503, body: { checks: { redis: { ok: false } } } });
+      const again = await Promise.all(Array.from({ length: 6 }, () => api<ReadyResponse>(url, "/readyz")));
+      expect(again.map((r) => r.status)).toEqual(Array(6).fill(503));
+      const u = await user(url, "on-a-broken-cluster");
+      expect(await request(u.socket, "lobby:join", {})).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
+      u.socket.disconnect();
+    } finally {
+      await cluster.stop();
+      await redis.stop();
+    }
+  }, 30_000);
 });
 
 describe.skipIf(!available)("cluster on a real redis-server: shared state between nodes", () => {

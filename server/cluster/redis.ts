@@ -13,7 +13,7 @@ export interface RedisConnections {
   /** The Socket.IO adapter's: queue what they send through a short outage. */
   pub: RedisClient;
   mode: "standalone" | "cluster";
-  /** Resolves when every master answers. */
+  /** Resolves when Redis can serve vchat: the server answers, or the cluster serves every slot. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -119,8 +119,12 @@ export async function connectRedis(url: string, nodeId: string, log: Logger): Pr
     pub,
     mode,
     async ping() {
-      if (cmd instanceof Cluster) await Promise.all(cmd.nodes("master").map((n) => n.ping()));
-      else await cmd.ping();
+      if (!(cmd instanceof Cluster)) return void (await cmd.ping());
+      // The shard of vchat's keys must answer, and the cluster must serve all its slots (the
+      // adapter's session keys are spread over them). A lost master drops out of ioredis' pool,
+      // so pinging the masters it knows would not see it; the other masters do.
+      const [info] = await Promise.all([cmd.cluster("INFO"), cmd.exists("{vchat}:ready")]);
+      if (!/^cluster_state:ok\b/m.test(String(info))) throw new Error("the Redis Cluster does not serve all its slots (cluster_state is not ok)");
     },
     async close() {
       closing = true;
