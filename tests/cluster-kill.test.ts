@@ -5,8 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { redisInstalled, startRedis, startRedisCluster } from "../server/testing/redis-server.ts";
+import { redisInstalled } from "../server/testing/redis-server.ts";
 import { api, next, pair, record, request, sleep, user, type TestUser } from "./support/client.ts";
+import { redisKinds } from "./support/cluster.ts";
 
 const available = redisInstalled();
 if (!available) console.warn("SKIPPED: redis-server is not installed, so the node-crash test did not run");
@@ -47,19 +48,7 @@ function serveProcess(redisUrl: string, db: string, jwtSecret: string): Promise<
   });
 }
 
-/** The Redis the nodes share: one server, or a Redis Cluster reached through one of its masters. */
-const redisKinds = [
-  { name: "on a redis-server", start: () => startRedis() },
-  {
-    name: "on a 3-master Redis Cluster",
-    start: async () => {
-      const cluster = await startRedisCluster(3);
-      return { url: `redis://127.0.0.1:${cluster.nodes[0]!.port}`, stop: cluster.stop };
-    },
-  },
-];
-
-describe.skipIf(!available).each(redisKinds)("a node killed with SIGKILL, $name", ({ start }) => {
+describe.skipIf(!available).each(redisKinds)("a node killed with SIGKILL, on $name", ({ start }) => {
   let redis: { url: string; stop(): Promise<void> };
   let dir: string;
   let nodes: NodeProcess[] = [];

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalCluster } from "../server/cluster/local-cluster.ts";
 import { redisInstalled, startRedis, startRedisCluster, type RunningRedis } from "../server/testing/redis-server.ts";
 import { api, guest, next, request, sleep, user, type ClientSocket } from "./support/client.ts";
-import { testCluster } from "./support/cluster.ts";
+import { redisKinds, testCluster } from "./support/cluster.ts";
 import { signalingSuite } from "./signaling.suite.ts";
 
 const available = redisInstalled();
@@ -18,12 +18,14 @@ const testConfig = {
   tuning: { interestWaitMs: 300, signupsPerMinute: 10_000 },
 };
 
-describe.skipIf(!available)("cluster on a real redis-server", () => {
-  for (const nodes of [2, 3]) {
-    signalingSuite(`${nodes} nodes on Redis (vchat serve)`, async () => {
-      const redis = await startRedis();
+describe.skipIf(!available)("cluster on real Redis", () => {
+  // On a Redis Cluster a script or transaction whose keys straddle masters would fail (CROSSSLOT).
+  const runs = [[redisKinds[0], 2], [redisKinds[0], 3], [redisKinds[1], 2]] as const;
+  for (const [kind, nodes] of runs) {
+    signalingSuite(`${nodes} nodes on ${kind.name} (vchat serve)`, async () => {
+      const redis = await kind.start();
       const cluster = await testCluster(redis.url, nodes, testConfig);
-      expect(cluster.nodes.map((n) => n.redisMode)).toEqual(Array(nodes).fill("standalone"));
+      expect(cluster.nodes.map((n) => n.redisMode)).toEqual(Array(nodes).fill(kind.mode));
       return {
         urls: cluster.urls,
         store: cluster.store,
@@ -34,24 +36,6 @@ describe.skipIf(!available)("cluster on a real redis-server", () => {
       };
     });
   }
-});
-
-describe.skipIf(!available)("cluster on a real Redis Cluster (3 masters, as ElastiCache in cluster mode)", () => {
-  // Any one master's address is enough: the node asks it, finds cluster mode and learns the
-  // others. A script or transaction whose keys straddle masters would fail (CROSSSLOT) here.
-  signalingSuite("2 nodes on a Redis Cluster (vchat serve)", async () => {
-    const redis = await startRedisCluster(3);
-    const cluster = await testCluster(`redis://127.0.0.1:${redis.nodes[1]!.port}`, 2, testConfig);
-    expect(cluster.nodes.map((n) => n.redisMode)).toEqual(["cluster", "cluster"]);
-    return {
-      urls: cluster.urls,
-      store: cluster.store,
-      stop: async () => {
-        await cluster.stop();
-        await redis.stop();
-      },
-    };
-  });
 });
 
 describe.skipIf(!available)("a node on a Redis Cluster losing one master", () => {
