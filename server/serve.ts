@@ -224,7 +224,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
     let socketOptions: Partial<ServerOptions> | undefined;
     if (redisUrl) {
       redisDeps = await connectRedis(redisUrl, nodeId, log).catch((err: Error) => {
-        throw new Error(`Redis at ${redactUrl(redisUrl)} is not reachable: ${err.message}`);
+        throw new Error(`could not connect to Redis at ${redactUrl(redisUrl)}: ${err.message}`);
       });
       const deps = redisDeps;
       cleanups.push(() => deps.close());

@@ -1,52 +1,15 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisInstalled } from "../server/testing/redis-server.ts";
 import { api, next, pair, record, request, sleep, user, type TestUser } from "./support/client.ts";
 import { redisKinds } from "./support/cluster.ts";
+import { serveProcess, type NodeProcess } from "./support/serve.ts";
 
 const available = redisInstalled();
 if (!available) console.warn("SKIPPED: redis-server is not installed, so the node-crash test did not run");
-
-interface NodeProcess {
-  url: string;
-  nodeId: string;
-  proc: ChildProcess;
-  log(): string;
-}
-
-const cli = join(import.meta.dirname, "../cli/vchat.ts");
-
-/** `vchat serve` in a child process of its own, as in production; resolves on its JSON start line. */
-function serveProcess(redisUrl: string, db: string, jwtSecret: string): Promise<NodeProcess> {
-  const proc = spawn(process.execPath, [cli, "serve", "--host", "127.0.0.1", "--port", "0", "--json", "--redis", redisUrl, "--db", db], {
-    env: { PATH: process.env.PATH, VCHAT_JWT_SECRET: jwtSecret, VCHAT_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  proc.stderr!.on("data", (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-20_000);
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill("SIGKILL");
-      reject(new Error(`vchat serve did not start within 60 s:\n${stderr}`));
-    }, 60_000);
-    proc.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`vchat serve exited with ${code}:\n${stderr}`));
-    });
-    createInterface({ input: proc.stdout! }).once("line", (line) => {
-      clearTimeout(timer);
-      const start = JSON.parse(line) as { url: string; nodeId: string };
-      resolve({ url: start.url.replace(/\/$/, ""), nodeId: start.nodeId, proc, log: () => stderr });
-    });
-  });
-}
 
 describe.skipIf(!available).each(redisKinds)("a node killed with SIGKILL, on $name", ({ start }) => {
   let redis: { url: string; stop(): Promise<void> };
@@ -59,21 +22,11 @@ describe.skipIf(!available).each(redisKinds)("a node killed with SIGKILL, on $na
     dir = mkdtempSync(join(tmpdir(), "vchat-kill-"));
     const secret = randomBytes(32).toString("base64url");
     // One SQLite file for the three processes (WAL): they share users and call records.
-    nodes = await Promise.all([1, 2, 3].map(() => serveProcess(redis.url, join(dir, "vchat.db"), secret)));
+    nodes = await Promise.all([1, 2, 3].map(() => serveProcess(["--redis", redis.url, "--db", join(dir, "vchat.db")], { VCHAT_JWT_SECRET: secret })));
   }, 90_000);
   afterAll(async () => {
     users.forEach((u) => u.socket.disconnect());
-    await Promise.all(
-      nodes.map(
-        (n) =>
-          new Promise<void>((resolve) => {
-            if (n.proc.exitCode !== null || n.proc.signalCode !== null) return resolve();
-            n.proc.once("exit", () => resolve());
-            n.proc.kill("SIGTERM");
-            setTimeout(() => n.proc.kill("SIGKILL"), 5000).unref();
-          }),
-      ),
-    );
+    await Promise.all(nodes.map((n) => n.stop()));
     await redis?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 30_000);

@@ -139,12 +139,15 @@ export async function connectRedis(url: string, nodeId: string, log: Logger): Pr
 /** Asks the server whether it runs in cluster mode. Throws when it cannot be reached. */
 async function clusterEnabled(url: string): Promise<boolean> {
   const probe = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on("error", () => {
-    // Reported by connect() below.
-  });
+  // connect() only says "Connection is closed"; the reason (a refused password, a certificate
+  // not trusted, a refused connection) comes as an error event.
+  let reason: Error | undefined;
+  probe.on("error", (err: Error) => (reason ??= err));
   try {
     await probe.connect();
     return /^cluster_enabled:1\b/m.test(await probe.info("cluster"));
+  } catch (err) {
+    throw reason ?? err;
   } finally {
     probe.disconnect();
   }

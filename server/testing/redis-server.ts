@@ -11,9 +11,11 @@ export function redisInstalled(): boolean {
 }
 
 export interface RunningRedis {
-  /** `redis://127.0.0.1:PORT` */
+  /** `redis://127.0.0.1:PORT` (with `:password@` when there is one) */
   url: string;
   port: number;
+  /** `rediss://127.0.0.1:TLS_PORT` (with the password) when started with `tls`. */
+  tlsUrl?: string;
   /** The current redis-server process id (changes on restart). */
   pid(): number | undefined;
   /** Everything redis-server printed so far. */
@@ -32,6 +34,10 @@ export interface StartRedisOptions {
   readyTimeoutMs?: number;
   /** Extra `--name value` arguments for redis-server. */
   args?: string[];
+  /** Clients must AUTH with it (as ElastiCache's auth token). */
+  password?: string;
+  /** Also listen with TLS on another port, with this certificate (clients are not asked for one). */
+  tls?: { cert: string; key: string };
 }
 
 /**
@@ -48,12 +54,16 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RunningR
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
   let port = 0;
+  let tlsPort = 0;
+  const secure = (p: number) =>
+    opts.tls ? ["--tls-port", String(p), "--tls-cert-file", opts.tls.cert, "--tls-key-file", opts.tls.key, "--tls-auth-clients", "no"] : [];
+  const auth = opts.password ? ["--requirepass", opts.password] : [];
 
   const launch = async (p: number): Promise<void> => {
     // `--save ""` and `--appendonly no`: tests want a clean, fast, disposable server; `--dir`
     // keeps any file redis-server might still write out of the checkout.
     const args = ["--port", String(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
-    const proc = spawn("redis-server", [...args, ...(opts.args ?? [])], { stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn("redis-server", [...args, ...secure(tlsPort), ...auth, ...(opts.args ?? [])], { stdio: ["ignore", "pipe", "pipe"] });
     child = proc;
     const keep = (chunk: Buffer) => {
       output += chunk.toString();
@@ -62,7 +72,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RunningR
     proc.stdout?.on("data", keep);
     proc.stderr?.on("data", keep);
     exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-    await waitPing(p, opts.readyTimeoutMs ?? 5000, () => proc.exitCode !== null || proc.signalCode !== null);
+    await waitPing(p, opts.password, opts.readyTimeoutMs ?? 5000, () => proc.exitCode !== null || proc.signalCode !== null);
   };
 
   const kill = async (): Promise<void> => {
@@ -80,6 +90,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RunningR
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     port = await freePort();
+    if (opts.tls) tlsPort = await freePort();
     try {
       await launch(port);
       lastError = undefined;
@@ -95,9 +106,11 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RunningR
   }
 
   let stopped = false;
+  const userinfo = opts.password ? `:${encodeURIComponent(opts.password)}@` : "";
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${userinfo}127.0.0.1:${port}`,
     port,
+    ...(opts.tls ? { tlsUrl: `rediss://${userinfo}127.0.0.1:${tlsPort}` } : {}),
     pid: () => child?.pid,
     log: () => output,
     async stop() {
@@ -125,19 +138,19 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RunningR
   };
 }
 
-async function waitPing(port: number, timeoutMs: number, died: () => boolean): Promise<void> {
+async function waitPing(port: number, password: string | undefined, timeoutMs: number, died: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (died()) throw new Error("redis-server exited");
     // Checked again after the PONG: another server on a reused port must not pass for ours.
-    if ((await ping(port)) && !died()) return;
+    if ((await ping(port, password)) && !died()) return;
     await new Promise((r) => setTimeout(r, 30));
   }
   throw new Error(`no PONG on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
 
-/** One inline PING over RESP; true on +PONG. */
-function ping(port: number): Promise<boolean> {
+/** One inline PING over RESP (after AUTH with a password); true on +PONG. */
+function ping(port: number, password?: string): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = net.connect(port, "127.0.0.1");
     let reply = "";
@@ -147,10 +160,12 @@ function ping(port: number): Promise<boolean> {
       resolve(ok);
     };
     const timer = setTimeout(() => done(false), 500);
-    sock.once("connect", () => sock.write("PING\r\n"));
+    sock.once("connect", () => sock.write(password ? `AUTH ${password}\r\nPING\r\n` : "PING\r\n"));
+    const last = password ? 1 : 0;
     sock.on("data", (d) => {
       reply += d.toString();
-      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"));
+      const lines = reply.split("\r\n");
+      if (lines.length > last + 1) done(lines[last]!.startsWith("+PONG"));
     });
     sock.once("error", () => done(false));
   });
