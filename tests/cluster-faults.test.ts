@@ -140,6 +140,10 @@ describe.skipIf(!available)("cluster faults: Redis down and back", () => {
     const [fv, fw] = await Promise.all([next(v.socket, "match:found"), next(w.socket, "match:found"), request(v.socket, "lobby:join", {})]);
     expect(fv.peer.id).toBe(w.id);
     expect(fw.peer.id).toBe(v.id);
+    // w kept their place: the wait counts from before the outage (over 3.5 s), not from the re-queue.
+    const live = await cluster.nodes[0]!.matchmaker.getSession(fv.sessionId);
+    expect(live?.offerer.userId).toBe(w.id);
+    expect(live?.waitedMs.offerer).toBeGreaterThan(3500);
 
     // The calls of before the outage still signal, across nodes too, and end properly.
     await signals(x1, y1, fx1.sessionId);

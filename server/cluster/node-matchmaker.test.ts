@@ -29,12 +29,26 @@ describe.skipIf(!available)("the node's view of the Redis matchmaker", () => {
   it("remembers its waiting users until they are matched or leave", async () => {
     const mm = fresh();
     expect(await mm.join(entry("a"))).toBeNull();
-    expect(mm.queued.get("a")).toBe("sock-a");
+    expect(mm.queued.get("a")).toEqual({ socketId: "sock-a", since: expect.any(Number) });
     expect(await mm.join(entry("b"))).not.toBeNull();
     expect(mm.queued.size).toBe(0);
     expect(await mm.join(entry("c"))).toBeNull();
     await mm.leave("c");
     expect(mm.queued.size).toBe(0);
+  });
+
+  it("queues a waiting user whom Redis lost at their old place when they join again", async () => {
+    const mm = fresh();
+    const t0 = Date.now();
+    expect(await mm.join(entry("a"), t0)).toBeNull();
+    // Redis replaced without its data; c comes meanwhile and will not meet a.
+    const keys = await client.keys(`${mm.keys.prefix}*`);
+    await client.del(...keys);
+    expect(await mm.join({ ...entry("c"), avoid: ["a"] }, t0 + 1000)).toBeNull();
+    expect(await mm.join(entry("a"), t0 + 2000)).toBeNull();
+    const s = await mm.join(entry("d"), t0 + 2001);
+    expect(s!.offerer.userId).toBe("a");
+    expect(s!.waitedMs.offerer).toBe(2001);
   });
 
   it("ends a session that the joining socket is no longer in (its end was lost), then queues it", async () => {

@@ -8,9 +8,16 @@ import type { RedisMatchmaker } from "../matching/redis-matchmaker.ts";
  * again when Redis comes back empty (a replaced server) — they did nothing wrong and must not be
  * left waiting forever.
  */
+/** One of this node's waiting users. */
+export interface Waiter {
+  socketId: string;
+  /** When they started waiting (Unix ms): a join after Redis lost them gets this place back. */
+  since: number;
+}
+
 export interface NodeMatchmaker extends RedisMatchmaker {
-  /** userId → socketId of this node's users that joined and were not matched or taken out since. */
-  readonly queued: Map<string, string>;
+  /** This node's users that joined and were not matched or taken out since, by user id. */
+  readonly queued: Map<string, Waiter>;
   /** Sessions whose end could not reach Redis; `retryEnds` ends them once it is back. */
   readonly pendingEnds: Set<string>;
   retryEnds(): Promise<void>;
@@ -29,7 +36,7 @@ export interface NodeMatchmakerOptions {
 
 export function nodeMatchmaker(inner: RedisMatchmaker, opts: Partial<NodeMatchmakerOptions> = {}): NodeMatchmaker {
   const staleAfterMs = opts.staleAfterMs ?? 5000;
-  const queued = new Map<string, string>();
+  const queued = new Map<string, Waiter>();
   const pendingEnds = new Set<string>();
 
   const forget = (session: LiveSession) => {
@@ -42,7 +49,10 @@ export function nodeMatchmaker(inner: RedisMatchmaker, opts: Partial<NodeMatchma
     queued,
     pendingEnds,
 
-    async join(entry: QueueEntry, now?: number) {
+    async join(input: QueueEntry, now?: number) {
+      // A user this node knows as waiting keeps their place, even when Redis has lost it.
+      const known = queued.get(input.userId);
+      const entry = known ? { ...input, since: known.since } : input;
       let session: LiveSession | null;
       try {
         session = await inner.join(entry, now);
@@ -51,12 +61,12 @@ export function nodeMatchmaker(inner: RedisMatchmaker, opts: Partial<NodeMatchma
         session = await inner.join(entry, now);
       }
       if (session) forget(session);
-      else queued.set(entry.userId, entry.socketId);
+      else queued.set(entry.userId, { socketId: entry.socketId, since: known?.since ?? Math.min(now ?? Date.now(), entry.since ?? Infinity) });
       return session;
     },
 
     async leave(userId, socketId) {
-      if (socketId === undefined || queued.get(userId) === socketId) queued.delete(userId);
+      if (socketId === undefined || queued.get(userId)?.socketId === socketId) queued.delete(userId);
       return inner.leave(userId, socketId);
     },
 

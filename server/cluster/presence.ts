@@ -115,7 +115,7 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
     // Before the call use cases take the user out of the queue: remember in socket.data, which
     // connection state recovery keeps with the session, that the user was waiting.
     (socket as unknown as NodeJS.EventEmitter).prependListener("disconnecting", () => {
-      if (matchmaker.queued.get(socket.data.user.id) === socket.id) (socket.data as Requeue).requeue = true;
+      if (matchmaker.queued.get(socket.data.user.id)?.socketId === socket.id) (socket.data as Requeue).requeue = true;
     });
     socket.on("disconnect", () => {
       r.hdel(REGISTRY, socket.id).catch(logFailure("unregistering a socket"));
@@ -126,7 +126,7 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
   io.of("/").adapter.on("join-room", (room: string, id: string) => {
     if (!isCallRoom(room)) return;
     const socket = local().get(id);
-    if (socket && matchmaker.queued.get(socket.data.user.id) === id) matchmaker.queued.delete(socket.data.user.id);
+    if (socket && matchmaker.queued.get(socket.data.user.id)?.socketId === id) matchmaker.queued.delete(socket.data.user.id);
   });
 
   /**
@@ -159,7 +159,7 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
   /** Queues again this node's users who wait but are no longer in Redis' queue. */
   async function requeue(): Promise<void> {
     let n = 0;
-    for (const [userId, socketId] of [...matchmaker.queued]) {
+    for (const [userId, { socketId }] of [...matchmaker.queued]) {
       const socket = local().get(socketId);
       if (!socket || [...socket.rooms].some(isCallRoom)) {
         matchmaker.queued.delete(userId);

@@ -246,6 +246,29 @@ export function matchmakerContract(
       expect(pairOf(open2)).toEqual(["d", "f"]);
     });
 
+    it("gives a user queued again with `since` their old place and interest wait; a later or repeated `since` changes nothing", async () => {
+      const mm = await make();
+      await mm.join(user("a", { avoid: ["b", "c"] }), T0 + 100);
+      await mm.join(user("b", { avoid: ["c"] }), T0 + 300);
+      // c waited since T0 + 200 before the matchmaker lost them: between a and b.
+      expect(await mm.join(user("c", { since: T0 + 200 }), T0 + 1000)).toBeNull();
+      expect(pairOf(await mm.join(user("d"), T0 + 1001))).toEqual(["a", "d"]);
+      const s = await mm.join(user("e"), T0 + 1002);
+      expect(pairOf(s)).toEqual(["c", "e"]);
+      expect(s!.offerer.userId).toBe("c");
+      expect(s!.waitedMs.offerer).toBe(802);
+
+      // A `since` in the future is now; a re-join keeps the place it has.
+      await mm.join(user("f", { since: T0 + 99_999, avoid: ["b"] }), T0 + 2000);
+      await mm.join(user("f", { since: T0, avoid: ["b"] }), T0 + 2001);
+      expect((await mm.join(user("g"), T0 + 2002))!.offerer.userId).toBe("b");
+      expect((await mm.join(user("h"), T0 + 2003))!.waitedMs.offerer).toBe(3);
+
+      // The interest wait counts from `since`: open at once when it ran out meanwhile.
+      await mm.join(user("i", { interests: ["x"], since: T0 + 3000 - WAIT }), T0 + 3000);
+      expect(pairOf(await mm.join(user("j"), T0 + 3001))).toEqual(["i", "j"]);
+    });
+
     it("pairs a re-joining user whose new interests match a waiter", async () => {
       const mm = await make();
       await mm.join(user("a", { interests: ["x"] }), T0);

@@ -14,6 +14,12 @@ export interface QueueEntry {
   relayOnly: boolean;
   /** Users never to be paired with this one (blocks either way); recent partners are added by the matchmaker. */
   avoid: string[];
+  /**
+   * When the user started waiting (Unix ms), for a user queued again after the matchmaker lost
+   * them (a Redis replaced without its data): they get back their place in the FIFO and their
+   * interest wait. Later than `now`, or for a user who is queued already, it changes nothing.
+   */
+  since?: number;
 }
 
 export interface Party {

@@ -54,6 +54,8 @@ export function createMemoryMatchmaker(opts: Partial<MatchmakerOptions> = {}): M
   const apart = new Map<string, number>();
 
   let seq = 0;
+  /** The latest `joinedAt` so far: a join at or after it goes to the end of every ordered map. */
+  let latest = -Infinity;
   let closed = false;
 
   const pairKey = (a: string, b: string): string => (a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`);
@@ -121,10 +123,11 @@ export function createMemoryMatchmaker(opts: Partial<MatchmakerOptions> = {}): M
     return best;
   }
 
-  /** Sets `w` into an ordered map at its FIFO place (the end for new joins; a rebuild after a re-join moved it). */
+  /** Sets `w` into an ordered map at its FIFO place (the end for new joins; a rebuild for a re-join or an earlier `since`). */
   function insertOrdered(map: Map<string, Waiting>, w: Waiting): void {
-    // Fast path: a fresh join has the highest seq; only re-joins that change interests rebuild.
-    if (map.size === 0 || w.seq === seq) {
+    // Fast path: a fresh join is the latest; only re-joins that change interests and users
+    // queued again with their old place rebuild.
+    if (map.size === 0 || (w.seq === seq && w.joinedAt >= latest)) {
       map.set(w.entry.userId, w);
       return;
     }
@@ -215,9 +218,10 @@ export function createMemoryMatchmaker(opts: Partial<MatchmakerOptions> = {}): M
         self.avoid = new Set(entry.avoid);
         if (!sameInterests) index(self);
       } else {
-        self = { entry, avoid: new Set(entry.avoid), joinedAt: now, seq: ++seq };
-        queue.set(userId, self);
+        self = { entry, avoid: new Set(entry.avoid), joinedAt: Math.min(now, entry.since ?? now), seq: ++seq };
+        insertOrdered(queue, self);
         index(self);
+        latest = Math.max(latest, self.joinedAt);
       }
       const partner = findPartner(self, now);
       return partner ? pair(self, partner, now) : null;
@@ -303,5 +307,6 @@ export function normalise(entry: QueueEntry): QueueEntry {
     interests,
     relayOnly: entry.relayOnly === true,
     avoid: [...new Set(entry.avoid)],
+    ...(entry.since !== undefined && Number.isFinite(entry.since) ? { since: Math.floor(entry.since) } : {}),
   };
 }

@@ -250,10 +250,15 @@ end
 -- A newcomer is looked at before it is stored: most joins either match at once (nothing to
 -- store) or wait (stored once). Its provisional score sorts after every waiter of this ms.
 local self = decode(raw, now * M + M - 1)
+if self.since and self.since < now then
+  -- Queued again with the place it had (see QueueEntry.since).
+  self.t = math.floor(self.since)
+  self.score = self.t * M + M - 1
+end
 self.queued = false
 local partner = findPartner(self, now, wait, limit)
 if partner then return {'match', pair(partner, self, sid, now, ttl)} end
-self.score = now * M + (redis.call('INCR', SEQ) % M)
+self.score = self.t * M + (redis.call('INCR', SEQ) % M)
 redis.call('ZADD', Q, num(self.score), uid)
 index(self)
 redis.call('HSET', E, uid, raw)
