@@ -52,8 +52,8 @@ export async function connectRedis(url: string, nodeId: string, log: Logger): Pr
     const common: ClusterOptions = {
       lazyConnect: true,
       redisOptions,
-      // With TLS (ElastiCache in transit encryption) the certificate names the endpoint, which
-      // the nodes' addresses would not match: connect to the addresses CLUSTER SLOTS gives as is.
+      // Connect to the names CLUSTER SLOTS gives, unresolved: ioredis would otherwise connect to
+      // their IPs, which ElastiCache's TLS certificates (naming hosts) do not cover.
       dnsLookup: (address, callback) => callback(null, address),
     };
     cmd = new Cluster([seed], {
