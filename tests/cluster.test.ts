@@ -41,7 +41,7 @@ describe.skipIf(!available)("cluster on real Redis", () => {
 describe.skipIf(!available)("a node on a Redis Cluster losing one master", () => {
   it("says 503 in /readyz, naming redis, each time it is asked, and refuses new matches with UNAVAILABLE", async () => {
     const redis = await startRedisCluster(3);
-    const cluster = await testCluster(`redis://127.0.0.1:${redis.nodes[0]!.port}`, 1, testConfig);
+    const cluster = await testCluster(redis.urls[0]!, 1, testConfig);
     try {
       const url = cluster.urls[0]!;
       expect(await api<ReadyResponse>(url, "/readyz")).toMatchObject({ status: 200, body: { checks: { redis: { ok: true } } } });

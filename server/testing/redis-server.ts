@@ -56,7 +56,9 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RunningR
   let port = 0;
   let tlsPort = 0;
   const secure = (p: number) =>
-    opts.tls ? ["--tls-port", String(p), "--tls-cert-file", opts.tls.cert, "--tls-key-file", opts.tls.key, "--tls-auth-clients", "no"] : [];
+    opts.tls
+      ? ["--tls-port", String(p), "--tls-cert-file", opts.tls.cert, "--tls-key-file", opts.tls.key, "--tls-ca-cert-file", opts.tls.cert, "--tls-auth-clients", "no"]
+      : [];
   const auth = opts.password ? ["--requirepass", opts.password] : [];
 
   const launch = async (p: number): Promise<void> => {
@@ -174,6 +176,9 @@ function ping(port: number, password?: string): Promise<boolean> {
 export interface RunningRedisCluster {
   /** The masters' loopback addresses, for `new Cluster(nodes)`. */
   nodes: { host: string; port: number }[];
+  /** Each master's `redis://` URL (with the password), and its `rediss://` one when started with `tls`. */
+  urls: string[];
+  tlsUrls?: string[];
   stop(): Promise<void>;
 }
 
@@ -186,7 +191,7 @@ export interface RunningRedisCluster {
  * const cluster = await startRedisCluster();
  * const client = new Cluster(cluster.nodes);
  */
-export async function startRedisCluster(masters = 3): Promise<RunningRedisCluster> {
+export async function startRedisCluster(masters = 3, opts: Pick<StartRedisOptions, "password" | "tls"> = {}): Promise<RunningRedisCluster> {
   const servers: RunningRedis[] = [];
   const stop = async () => {
     await Promise.all(servers.map((s) => s.stop()));
@@ -194,12 +199,14 @@ export async function startRedisCluster(masters = 3): Promise<RunningRedisCluste
   try {
     for (let i = 0; i < masters; i++) {
       // A relative cluster-config-file lands in the server's own --dir, removed on stop.
-      servers.push(
-        await startRedis({ args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"] }),
-      );
+      // With TLS the cluster bus speaks it too, and clients on TLS are told the masters' TLS ports.
+      const args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"];
+      servers.push(await startRedis({ ...opts, args: opts.tls ? [...args, "--tls-cluster", "yes"] : args }));
     }
-    const addrs = servers.map((s) => `127.0.0.1:${s.port}`);
-    const create = spawnSync("redis-cli", ["--cluster", "create", ...addrs, "--cluster-replicas", "0", "--cluster-yes"], {
+    const auth = opts.password ? ["-a", opts.password, "--no-auth-warning"] : [];
+    const addrs = servers.map((s) => `127.0.0.1:${opts.tls ? new URL(s.tlsUrl!).port : s.port}`);
+    const tls = opts.tls ? ["--tls", "--cacert", opts.tls.cert] : [];
+    const create = spawnSync("redis-cli", [...tls, ...auth, "--cluster", "create", ...addrs, "--cluster-replicas", "0", "--cluster-yes"], {
       encoding: "utf8",
       timeout: 20_000,
     });
@@ -207,13 +214,18 @@ export async function startRedisCluster(masters = 3): Promise<RunningRedisCluste
     const deadline = Date.now() + 10_000;
     for (;;) {
       const states = servers.map(
-        (s) => spawnSync("redis-cli", ["-p", String(s.port), "cluster", "info"], { encoding: "utf8", timeout: 2000 }).stdout ?? "",
+        (s) => spawnSync("redis-cli", ["-p", String(s.port), ...auth, "cluster", "info"], { encoding: "utf8", timeout: 2000 }).stdout ?? "",
       );
       if (states.every((info) => info.includes("cluster_state:ok"))) break;
       if (Date.now() > deadline) throw new Error(`the cluster did not become ready:\n${states.join("\n")}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    return { nodes: servers.map((s) => ({ host: "127.0.0.1", port: s.port })), stop };
+    return {
+      nodes: servers.map((s) => ({ host: "127.0.0.1", port: s.port })),
+      urls: servers.map((s) => s.url),
+      ...(opts.tls ? { tlsUrls: servers.map((s) => s.tlsUrl!) } : {}),
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -1,5 +1,8 @@
 import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from "../../server/cluster/local-cluster.ts";
-import { startRedis, startRedisCluster } from "../../server/testing/redis-server.ts";
+import { startRedis, startRedisCluster, type StartRedisOptions } from "../../server/testing/redis-server.ts";
+
+/** An auth password and TLS (the URL is then the `rediss://` one). */
+type RedisSecurity = Pick<StartRedisOptions, "password" | "tls">;
 
 /**
  * `nodes` nodes of `vchat serve` in this process on one Redis, as the cluster tests run them:
@@ -11,14 +14,21 @@ export function testCluster(redis: string, nodes: number, config: LocalClusterOp
 
 /** What the nodes share: one `redis-server`, or a Redis Cluster of 3 masters reached through one of them. */
 export const redisKinds = [
-  { name: "a redis-server", mode: "standalone", start: () => startRedis() },
+  {
+    name: "a redis-server",
+    mode: "standalone",
+    start: async (opts: RedisSecurity = {}) => {
+      const redis = await startRedis(opts);
+      return { url: opts.tls ? redis.tlsUrl! : redis.url, stop: redis.stop };
+    },
+  },
   {
     name: "a 3-master Redis Cluster",
     mode: "cluster",
-    start: async () => {
-      const cluster = await startRedisCluster(3);
+    start: async (opts: RedisSecurity = {}) => {
+      const cluster = await startRedisCluster(3, opts);
       // Any master will do: the node asks it, finds cluster mode and learns the others.
-      return { url: `redis://127.0.0.1:${cluster.nodes[1]!.port}`, stop: cluster.stop };
+      return { url: (opts.tls ? cluster.tlsUrls! : cluster.urls)[1]!, stop: cluster.stop };
     },
   },
 ] as const;
