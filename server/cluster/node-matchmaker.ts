@@ -2,12 +2,6 @@ import { VchatError } from "../../protocol/index.ts";
 import type { LiveSession, QueueEntry } from "../matching/matchmaker.ts";
 import type { RedisMatchmaker } from "../matching/redis-matchmaker.ts";
 
-/**
- * The shared Redis matchmaker as one node uses it. The queue lives in Redis, but a node must
- * remember which of its own users wait: to keep them alive there (`touch`), and to queue them
- * again when Redis comes back empty (a replaced server) — they did nothing wrong and must not be
- * left waiting forever.
- */
 /** One of this node's waiting users. */
 export interface Waiter {
   socketId: string;
@@ -15,6 +9,12 @@ export interface Waiter {
   since: number;
 }
 
+/**
+ * The shared Redis matchmaker as one node uses it. The queue lives in Redis, but a node must
+ * remember which of its own users wait: to keep them alive there (`touch`), and to queue them
+ * again when Redis comes back empty (a replaced server) — they did nothing wrong and must not be
+ * left waiting forever.
+ */
 export interface NodeMatchmaker extends RedisMatchmaker {
   /** This node's users that joined and were not matched or taken out since, by user id. */
   readonly queued: Map<string, Waiter>;
