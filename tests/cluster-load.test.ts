@@ -38,7 +38,26 @@ describe.skipIf(!available)("1,000 users joining at once across 3 nodes on Redis
       () => users.every((u) => u.matches.length > 0),
       60_000,
       () => `${users.filter((u) => u.matches.length === 0).length} users still wait`,
-    );
+    ).catch(async (err: Error) => {
+      // Where the users who wait are, as the service sees them: the next person needs it.
+      const mm = cluster.nodes[0]!.matchmaker as NodeMatchmaker;
+      const where = await Promise.all(
+        users
+          .filter((u) => u.matches.length === 0)
+          .map(async (u) => {
+            const session = await mm.sessionOf(u.id);
+            return {
+              user: u.nickname,
+              node: u.node,
+              connected: u.socket.connected,
+              queuedInRedis: await mm.isQueued(u.id),
+              waitingOnNode: (cluster.nodes[u.node]!.matchmaker as NodeMatchmaker).queued.get(u.id) ?? null,
+              session: session && { id: session.id, offerer: session.offerer, answerer: session.answerer },
+            };
+          }),
+      );
+      throw new Error(`${err.message}\n${JSON.stringify(where, null, 1)}`);
+    });
     const elapsed = performance.now() - started;
     // Late duplicates would arrive after the last first match: give them time to show up.
     await new Promise((r) => setTimeout(r, 500));
