@@ -84,9 +84,11 @@ interface PresenceScripts {
  * older than `deadAfterMs` is claimed by one of the others (atomically), which ends the calls of
  * its sockets (`call:ended` with `disconnected` to their peers) and takes its users out of the queue.
  *
- * It also keeps this node's part of Redis true after an outage: when the heartbeat finds the node
- * unregistered (Redis replaced without its data), it writes its sockets again and queues its
- * waiting users again; sessions whose end failed during the outage are ended once Redis is back.
+ * It also keeps this node's part of Redis true: when the heartbeat finds the node unregistered
+ * (Redis replaced without its data, or the node taken for dead while it was only slow), it writes
+ * its sockets again; every heartbeat checks that the node's waiting users are still in the queue
+ * and queues again, at their old place, those lost to it on two beats running; sessions whose end
+ * failed during an outage are ended once Redis is back.
  */
 export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, options }: PresenceDeps): Presence {
   const o: PresenceOptions = { ...defaultPresenceOptions, ...options };
@@ -156,11 +158,13 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
     await tx.pexpire(REGISTRY, registryTtl).exec();
   }
 
-  /** Queues again this node's users who wait but are no longer in Redis' queue. */
-  async function requeue(): Promise<void> {
+  /** Queues again these users of this node, who wait but are no longer in Redis' queue. */
+  async function requeue(userIds: string[]): Promise<void> {
     let n = 0;
-    for (const [userId, { socketId }] of [...matchmaker.queued]) {
-      const socket = local().get(socketId);
+    for (const userId of userIds) {
+      const waiter = matchmaker.queued.get(userId);
+      if (!waiter) continue;
+      const socket = local().get(waiter.socketId);
       if (!socket || [...socket.rooms].some(isCallRoom)) {
         matchmaker.queued.delete(userId);
         continue;
@@ -175,6 +179,8 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
 
   // ---- heartbeat ------------------------------------------------------------------------
   let registered = false;
+  /** This node's waiting users that the last beat found lost to Redis' queue. */
+  let lostBefore = new Set<string>();
   let lastBeat = 0;
   let beating = false;
   async function beat(): Promise<void> {
@@ -185,16 +191,16 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
       lastBeat = Date.now();
       if (added === 1) {
         await writeRegistry();
-        if (registered) {
-          log.warn("this node was missing from Redis (Redis replaced, or the node was declared dead): registered again");
-          // A beat later: matches made just before the outage, whose room joins other nodes
-          // publish once they reconnect, land first, so their users are not queued twice.
-          const timer = setTimeout(() => void requeue(), o.heartbeatMs);
-          timer.unref();
-        }
+        if (registered) log.warn("this node was missing from Redis (Redis replaced, or the node was declared dead): registered again");
         registered = true;
       }
-      if (matchmaker.queued.size > 0) await matchmaker.touch([...matchmaker.queued.keys()]);
+      const lost = new Set(matchmaker.queued.size > 0 ? await matchmaker.touch([...matchmaker.queued.keys()]) : []);
+      // Queued again once lost on two beats running: a match made just before (its room join
+      // still on its way from another node, maybe held up by an outage) lands first, so its
+      // users are not queued twice.
+      const again = [...lost].filter((u) => lostBefore.has(u));
+      lostBefore = lost;
+      if (again.length > 0) await requeue(again);
       if (matchmaker.pendingEnds.size > 0) await matchmaker.retryEnds();
     } catch (err) {
       logFailure("heartbeat")(err);

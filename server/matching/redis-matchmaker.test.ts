@@ -88,12 +88,23 @@ describe.skipIf(!available)("Redis matchmaker on a real redis-server", () => {
     expect(await client.pttl(`${mm.keys.prefix}us:a`)).toBeGreaterThan(50_000);
   });
 
+  it("tells which touched users are lost to it: neither queued nor in a call", async () => {
+    const mm = createRedisMatchmaker(client, { keyPrefix: prefix() });
+    await mm.join(user("a", { avoid: ["waits"] }));
+    await mm.join(user("waits"));
+    await mm.join(user("b"));
+    // a and b are in a call, waits is queued, gone was never here.
+    expect(await mm.touch(["a", "waits", "b", "gone"])).toEqual(["gone"]);
+    await mm.leave("waits");
+    expect(await mm.touch(["a", "waits"])).toEqual(["waits"]);
+  });
+
   it("drops waiters not seen for queueTtlMs (a crashed node's users) unless touched", async () => {
     const mm = createRedisMatchmaker(client, { keyPrefix: prefix(), queueTtlMs: 60_000 });
     const t = 1_700_000_000_000;
     await mm.join(user("ghost", { avoid: ["kept"] }), t);
     await mm.join(user("kept"), t + 1);
-    await mm.touch(["kept", "nobody"], t + 50_000);
+    expect(await mm.touch(["kept", "nobody"], t + 50_000)).toEqual(["nobody"]);
     expect(await mm.sweep(t + 60_001)).toEqual([]);
     expect(await mm.isQueued("ghost")).toBe(false);
     expect(await mm.isQueued("kept")).toBe(true);

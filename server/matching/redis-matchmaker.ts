@@ -41,8 +41,12 @@ export const defaultRedisMatchmakerOptions: RedisMatchmakerOptions = {
 
 /** The Redis matchmaker also lets a node keep its own waiting users alive (see `queueTtlMs`). */
 export interface RedisMatchmaker extends Matchmaker {
-  /** Marks queued users as still there; unknown or matched ones are ignored. */
-  touch(userIds: string[], now?: number): Promise<void>;
+  /**
+   * Marks queued users as still there. Returns those of them that are neither queued nor in a
+   * call: lost to the queue behind their node's back (a Redis replaced without its data, a reap
+   * while their node was alive, a prune), for the node to queue them again.
+   */
+  touch(userIds: string[], now?: number): Promise<string[]>;
   /** The key names, for tests and operators. */
   readonly keys: { queue: string; prefix: string };
 }
@@ -326,8 +330,24 @@ if not sid then return false end
 return redis.call('GET', P..'s:'..sid)
 `;
 
+// KEYS[1] = P q. ARGV: now, userIds... Marks the queued ones as seen; returns the others that
+// are in no call either: lost to this queue (a replaced Redis, a reap or prune behind their node's back).
+const TOUCH = `${LUA_LIB}
+local lost = {}
+for i = 2, #ARGV do
+  local u = ARGV[i]
+  if redis.call('ZSCORE', Q, u) then
+    redis.call('ZADD', SEEN, ARGV[1], u)
+  elseif redis.call('EXISTS', P..'us:'..u) == 0 then
+    lost[#lost + 1] = u
+  end
+end
+return lost
+`;
+
 interface Scripts {
   vchatMmJoin(key: string, ...args: string[]): Promise<[string, string?]>;
+  vchatMmTouch(key: string, ...args: string[]): Promise<string[]>;
   vchatMmSweep(key: string, ...args: string[]): Promise<string[]>;
   vchatMmLeave(key: string, userId: string, socketId?: string): Promise<number>;
   vchatMmEnd(key: string, ...args: string[]): Promise<string | null>;
@@ -359,6 +379,7 @@ export function createRedisMatchmaker(redis: Redis | Cluster, opts: Partial<Redi
   redis.defineCommand("vchatMmLeave", { numberOfKeys: 1, lua: LEAVE });
   redis.defineCommand("vchatMmEnd", { numberOfKeys: 1, lua: END });
   redis.defineCommand("vchatMmSessionOf", { numberOfKeys: 1, lua: SESSION_OF, readOnly: true });
+  redis.defineCommand("vchatMmTouch", { numberOfKeys: 1, lua: TOUCH });
   const r = redis as unknown as (Redis | Cluster) & Scripts;
 
   let closed = false;
@@ -481,9 +502,11 @@ export function createRedisMatchmaker(redis: Redis | Cluster, opts: Partial<Redi
 
     touch(userIds, now = Date.now()) {
       return call(async () => {
-        if (userIds.length === 0) return;
         const t = String(Math.floor(now));
-        await r.zadd(`${P}seen`, "XX", ...userIds.flatMap((u) => [t, u]));
+        const lost: string[] = [];
+        // A thousand at a time: one script never holds Redis for long.
+        for (let i = 0; i < userIds.length; i += 1000) lost.push(...(await r.vchatMmTouch(Q, t, ...userIds.slice(i, i + 1000))));
+        return lost;
       });
     },
 
