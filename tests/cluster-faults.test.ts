@@ -68,7 +68,7 @@ async function signals(a: TestUser, b: TestUser, sessionId: string, ms = 3000): 
   expect((await got).candidate).toEqual(candidate);
 }
 
-describe.skipIf(!available)("cluster faults: Redis down and back", () => {
+describe.skipIf(!available)("cluster faults: Redis down and back, a waiting user lost to the queue", () => {
   let redis: RunningRedis;
   let again: { stop(): Promise<void> } | null = null;
   let cluster: LocalCluster;
@@ -164,6 +164,29 @@ describe.skipIf(!available)("cluster faults: Redis down and back", () => {
     const counts = Object.fromEntries([...seen].map(([name, list]) => [name, list.length]));
     expect(counts).toEqual({ x1: 1, y1: 2, x2: 2, y2: 1, w: 1, z: 0, v: 1 });
   }, 60_000);
+
+  it("a waiting user taken out of the queue while their node lives is queued again at their place within a few heartbeats", async () => {
+    const w = await newUser(0, "lost-w");
+    const since = Date.now();
+    expect(await request(w.socket, "lobby:join", {})).toMatchObject({ ok: true });
+    const mm = cluster.nodes[1]!.matchmaker;
+    // Another node takes w out of the queue, as a reaper does with a node it took for dead while
+    // it was only slow (the node's own list of its waiting users still has w).
+    expect(await mm.leave(w.id)).toBe(true);
+    expect(await mm.isQueued(w.id)).toBe(false);
+    const deadline = Date.now() + 5000;
+    while (!(await mm.isQueued(w.id))) {
+      if (Date.now() > deadline) throw new Error("w was not queued again within 5 s");
+      await sleep(50);
+    }
+    const v = await newUser(1, "lost-v");
+    const [fv, fw] = await Promise.all([next(v.socket, "match:found"), next(w.socket, "match:found"), request(v.socket, "lobby:join", {})]);
+    expect(fv.peer.id).toBe(w.id);
+    expect(fw.peer.id).toBe(v.id);
+    // The wait counts from the first join: w kept its place.
+    const waited = (await mm.getSession(fv.sessionId))?.waitedMs.offerer ?? 0;
+    expect(waited).toBeGreaterThanOrEqual(Date.now() - since - 300);
+  }, 30_000);
 });
 
 describe.skipIf(!available)("cluster faults: Redis restarted in the middle of a run", () => {
@@ -277,45 +300,4 @@ describe.skipIf(!available)("cluster faults: Redis back with its data after a lo
     const [fv] = await Promise.all([next(v.socket, "match:found"), request(v.socket, "lobby:join", {})]);
     expect(fv.peer.id).toBe(w.id);
   }, 60_000);
-});
-
-describe.skipIf(!available)("cluster faults: a waiting user lost to the queue while their node lives", () => {
-  let redis: RunningRedis;
-  let cluster: LocalCluster;
-  const users: TestUser[] = [];
-
-  beforeAll(async () => {
-    redis = await startRedis();
-    cluster = await testCluster(redis.url, 2, { tuning });
-  }, 60_000);
-  afterAll(async () => {
-    users.forEach((u) => u.socket.disconnect());
-    await cluster?.stop();
-    await redis?.stop();
-  }, 60_000);
-
-  it("is queued again at their place by their node within a few heartbeats, and matched", async () => {
-    const w = await user(cluster.urls[0]!, "w");
-    users.push(w);
-    const since = Date.now();
-    expect(await request(w.socket, "lobby:join", {})).toMatchObject({ ok: true });
-    const mm = cluster.nodes[1]!.matchmaker;
-    // Another node takes w out of the queue, as a reaper does with a node it took for dead while
-    // it was only slow (the node's own list of its waiting users still has w).
-    expect(await mm.leave(w.id)).toBe(true);
-    expect(await mm.isQueued(w.id)).toBe(false);
-    const deadline = Date.now() + 5000;
-    while (!(await mm.isQueued(w.id))) {
-      if (Date.now() > deadline) throw new Error("w was not queued again within 5 s");
-      await sleep(50);
-    }
-    const v = await user(cluster.urls[1]!, "v");
-    users.push(v);
-    const [fv, fw] = await Promise.all([next(v.socket, "match:found"), next(w.socket, "match:found"), request(v.socket, "lobby:join", {})]);
-    expect(fv.peer.id).toBe(w.id);
-    expect(fw.peer.id).toBe(v.id);
-    // The wait counts from the first join: w kept its place.
-    const waited = (await mm.getSession(fv.sessionId))?.waitedMs.offerer ?? 0;
-    expect(waited).toBeGreaterThanOrEqual(Date.now() - since - 300);
-  }, 30_000);
 });
