@@ -131,11 +131,7 @@ describe.skipIf(!available)("cluster faults: Redis down and back, a waiting user
       expect(res.body).toMatchObject({ ready: true, checks: { redis: { ok: true }, events: { ok: true }, store: { ok: true } } });
     }
     // The user who waited through the outage is queued again by their node (Redis lost the queue).
-    const deadline = Date.now() + 5000;
-    while ((await cluster.nodes[0]!.matchmaker.queueLength()) !== 1) {
-      if (Date.now() > deadline) throw new Error("w was not queued again after Redis came back");
-      await sleep(50);
-    }
+    await until(async () => (await cluster.nodes[0]!.matchmaker.queueLength()) === 1, 5000, () => "w was not queued again after Redis came back");
     const v = await newUser(0, "v");
     const [fv, fw] = await Promise.all([next(v.socket, "match:found"), next(w.socket, "match:found"), request(v.socket, "lobby:join", {})]);
     expect(fv.peer.id).toBe(w.id);
@@ -174,11 +170,7 @@ describe.skipIf(!available)("cluster faults: Redis down and back, a waiting user
     // it was only slow (the node's own list of its waiting users still has w).
     expect(await mm.leave(w.id)).toBe(true);
     expect(await mm.isQueued(w.id)).toBe(false);
-    const deadline = Date.now() + 5000;
-    while (!(await mm.isQueued(w.id))) {
-      if (Date.now() > deadline) throw new Error("w was not queued again within 5 s");
-      await sleep(50);
-    }
+    await until(() => mm.isQueued(w.id), 5000, () => "w was not queued again");
     const v = await newUser(1, "lost-v");
     const [fv, fw] = await Promise.all([next(v.socket, "match:found"), next(w.socket, "match:found"), request(v.socket, "lobby:join", {})]);
     expect(fv.peer.id).toBe(w.id);

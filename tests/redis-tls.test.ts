@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReadyResponse } from "../protocol/index.ts";
 import { redisInstalled, startRedis } from "../server/testing/redis-server.ts";
-import { opensslInstalled, selfSignedCertificate, type TestCertificate } from "../server/testing/tls.ts";
+import { opensslInstalled, selfSignedCert } from "../doctor/testing.ts";
 import { api, next, pair, request, user, type TestUser } from "./support/client.ts";
 import { redisKinds } from "./support/cluster.ts";
 import { serveProcess, type NodeProcess } from "./support/serve.ts";
@@ -21,16 +21,19 @@ if (missing.length) console.warn(`SKIPPED: ${missing.join(" and ")} not installe
  */
 const token = `auth-token-${randomBytes(12).toString("hex")}`;
 const jwt = randomBytes(32).toString("base64url");
-let cert: TestCertificate;
+let cert: ReturnType<typeof selfSignedCert>;
+/** The certificate as redis-server takes it. */
+let tls: { cert: string; key: string };
 let dir: string;
 
 beforeAll(() => {
   if (missing.length) return;
-  cert = selfSignedCertificate();
+  cert = selfSignedCert(1);
+  tls = { cert: cert.certFile, key: cert.keyFile };
   dir = mkdtempSync(join(tmpdir(), "vchat-tls-nodes-"));
 });
 afterAll(() => {
-  cert?.remove();
+  cert?.cleanup();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -39,7 +42,7 @@ const node = (redisUrl: string, trust = true) =>
   serveProcess(["--db", join(dir, "vchat.db")], {
     VCHAT_JWT_SECRET: jwt,
     VCHAT_REDIS_URL: redisUrl,
-    ...(trust ? { NODE_EXTRA_CA_CERTS: cert.cert } : {}),
+    ...(trust ? { NODE_EXTRA_CA_CERTS: cert.certFile } : {}),
   });
 
 describe.skipIf(missing.length > 0).each(redisKinds)("vchat serve on $name with TLS and an auth token", ({ mode, start }) => {
@@ -48,7 +51,7 @@ describe.skipIf(missing.length > 0).each(redisKinds)("vchat serve on $name with 
   const users: TestUser[] = [];
 
   beforeAll(async () => {
-    redis = await start({ password: token, tls: cert });
+    redis = await start({ password: token, tls });
   }, 30_000);
   afterAll(async () => {
     users.forEach((u) => u.socket.disconnect());
@@ -78,7 +81,7 @@ describe.skipIf(missing.length > 0).each(redisKinds)("vchat serve on $name with 
 describe.skipIf(missing.length > 0)("vchat serve on a TLS Redis it cannot use", () => {
   let redis: { tlsUrl?: string; stop(): Promise<void> };
   beforeAll(async () => {
-    redis = await startRedis({ password: token, tls: cert });
+    redis = await startRedis({ password: token, tls });
   }, 30_000);
   afterAll(() => redis?.stop());
 

@@ -46,9 +46,9 @@ export async function crowd(urls: string[], n: number, opts: { prefix?: string; 
 }
 
 /** Resolves once check() holds, or rejects after ms with what describe() says. */
-export async function until(check: () => boolean, ms: number, describe: () => string): Promise<void> {
+export async function until(check: () => boolean | Promise<boolean>, ms: number, describe: () => string): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${describe()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
