@@ -5,9 +5,9 @@
  */
 import dgram from "node:dgram";
 import { afterEach, describe, expect, it } from "vitest";
-import { addressAttr, attr, decode, encode, message, methods, xorAddressAttr } from "./stun.ts";
+import { addressAttr, attr, decode, encode, message, methods, xorAddressAttr } from "../turn/stun.ts";
 import { checkStun, isPublic } from "./servers.ts";
-import { parseIceUrl } from "./urls.ts";
+import { parseIceUrl } from "../turn/urls.ts";
 
 let sock: dgram.Socket | undefined;
 afterEach(() => {

@@ -8,8 +8,8 @@ import { run } from "../cli/program.ts";
 import { NodeConfigError, nodeConfigInput, redactUrl, startNode, type RunningNode } from "../server/serve.ts";
 import { openSqliteStore } from "../server/store/sqlite-store.ts";
 import type { Store } from "../server/store/store.ts";
-import { redisInstalled } from "../server/testing/redis-server.ts";
-import { freePort } from "../server/turn/coturn-process.ts";
+import { redisInstalled } from "../server/cluster/redis-process.ts";
+import { freePort } from "../lib/ports.ts";
 import { api, next, request, sleep, user } from "./support/client.ts";
 
 const secret = "s".repeat(40);

@@ -3,11 +3,11 @@
  * and the error answers it has to name.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { coturnInstalled, startCoturn, type RunningCoturn } from "../server/turn/coturn-process.ts";
-import { turnCredentials } from "../server/turn/credentials.ts";
+import { coturnInstalled, startCoturn, type RunningCoturn } from "./coturn-process.ts";
+import { turnCredentials } from "./credentials.ts";
 import { StunSocket, type TransportKind } from "./transport.ts";
-import { TurnAllocation, TurnError, describeError } from "./turn.ts";
-import { classifyAllocateError } from "./servers.ts";
+import { TurnAllocation, TurnError, describeError } from "./client.ts";
+import { classifyAllocateError } from "../doctor/servers.ts";
 
 const hasCoturn = coturnInstalled();
 if (!hasCoturn) console.log("SKIPPED TURN client tests: turnserver (coturn) is not installed");
