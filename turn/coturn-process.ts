@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { coturnConfig, type CoturnOptions } from "./coturn-config.ts";
 import { freePort } from "../lib/ports.ts";
+import { formatTurnUrl } from "./urls.ts";
 
 /** Whether Debian's `turnserver` (coturn) is on PATH. */
 export function coturnInstalled(): boolean {
@@ -98,11 +99,10 @@ export async function startCoturn(opts: StartCoturnOptions = {}): Promise<Runnin
     throw new Error(`coturn did not start: ${(err as Error).message}\n${output.slice(-2000)}`);
   }
 
-  const h = host.includes(":") ? `[${host}]` : host;
   const urls: string[] = [];
-  if (!opts.noUdp) urls.push(`turn:${h}:${port}?transport=udp`);
-  if (!opts.noTcp) urls.push(`turn:${h}:${port}?transport=tcp`);
-  if (tlsPort) urls.push(`turns:${h}:${tlsPort}?transport=tcp`);
+  if (!opts.noUdp) urls.push(formatTurnUrl(host, port, "udp"));
+  if (!opts.noTcp) urls.push(formatTurnUrl(host, port, "tcp"));
+  if (tlsPort) urls.push(formatTurnUrl(host, tlsPort, "tls"));
   return { host, port, tlsPort, secret, realm, urls, config, process: child, log: () => output, stop };
 }
 
