@@ -91,7 +91,7 @@ describe("UDP impairment proxy", () => {
     let seed = 7;
     // A fixed pseudo-random sequence: the share dropped is then exact to check.
     const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-    const proxy = await startUdpProxy({ host: "127.0.0.1", port: (echo.address() as net.AddressInfo).port }, { lossPct: 5, random });
+    const proxy = await startUdpProxy({ host: "127.0.0.1", port: (echo.address()).port }, { lossPct: 5, random });
     const media = Array.from({ length: 2000 }, () => channelData(rtp, false));
     const control = Array.from({ length: 200 }, () => channelData(dtls, false));
     const got = await roundTrips(proxy.port, [...media, ...control], 0);
@@ -105,7 +105,7 @@ describe("UDP impairment proxy", () => {
   });
 
   it("adds the asked one-way delay on the uplink only", async () => {
-    const proxy = await startUdpProxy({ host: "127.0.0.1", port: (echo.address() as net.AddressInfo).port }, { delayMs: 50 });
+    const proxy = await startUdpProxy({ host: "127.0.0.1", port: (echo.address()).port }, { delayMs: 50 });
     const got = await roundTrips(proxy.port, Array.from({ length: 40 }, () => channelData(rtp, false)), 10);
     const rtts = got.map((g) => g.rtt).sort((a, b) => a - b);
     const median = rtts[Math.floor(rtts.length / 2)]!;

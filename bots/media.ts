@@ -12,7 +12,7 @@ import { StreamStats } from "./metrics.ts";
 
 import type { MediaKind } from "./types.ts";
 
-export { mediaKinds, type MediaKind } from "./types.ts";
+export type { MediaKind } from "./types.ts";
 
 /** URI of our measuring header extension (seq uint32 + send time float64, 12 bytes). */
 export const measureExtUri = "urn:vchat:bots:seq-send-time";

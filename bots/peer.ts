@@ -149,7 +149,7 @@ export class BotPeer {
       if (this.closed) return;
       if (c) this.gatheredTypes.add(c.candidate.split(" ")[7] ?? "");
       // `null` is end-of-candidates.
-      this.opts.sendSignal({ candidate: c ? (c.toJSON() as Candidate) : null });
+      this.opts.sendSignal({ candidate: c ? (c.toJSON()) : null });
     });
     pc.iceConnectionStateChange.subscribe((state) => {
       if ((state === "connected" || state === "completed") && this.iceAt === null) this.iceAt = now();
@@ -422,14 +422,14 @@ function fastSrtpKeys(pc: RTCPeerConnection): void {
           const cipher = ctx?.cipher;
           if (!cipher) continue;
           for (const k of ["srtpSessionKey", "srtcpSessionKey"]) {
-            if (Buffer.isBuffer(cipher[k])) cipher[k] = createSecretKey(cipher[k] as Buffer);
+            if (Buffer.isBuffer(cipher[k])) cipher[k] = createSecretKey(cipher[k]);
           }
         }
       }
       // The DTLS record cipher (data channel traffic): `dtls.cipher.cipher.{client,server}WriteKey`.
       const record = (t as unknown as { dtls?: { cipher?: { cipher?: Record<string, unknown> } } }).dtls?.cipher?.cipher;
       for (const k of ["clientWriteKey", "serverWriteKey"]) {
-        if (record && Buffer.isBuffer(record[k])) record[k] = createSecretKey(record[k] as Buffer);
+        if (record && Buffer.isBuffer(record[k])) record[k] = createSecretKey(record[k]);
       }
     }
   } catch {

@@ -77,13 +77,12 @@ export async function checkExposure(target: ServerTarget | undefined, ip: string
   const results: ProbeResult[] = [];
   const v6 = probes.filter((p) => p.address.includes(":"));
   let alloc4: TurnAllocation;
-  let software: string | undefined;
   try {
     alloc4 = await openAllocation(target, ip, timeoutMs, 4);
   } catch (err) {
     return { status: "fail", verdict: `could not allocate to ask: ${transportWords(err)}` };
   }
-  software = alloc4.software;
+  const software = alloc4.software;
   try {
     // IPv6 peer forms go to an IPv4 allocation too: a server that mishandles mapped forms may accept them there.
     results.push(...(await Promise.all(probes.map((p, i) => ask(alloc4, p, 0x4000 + i)))));

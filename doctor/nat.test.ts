@@ -48,7 +48,7 @@ async function simulatedNatServer(mapping: NatBehaviour, filtering: NatBehaviour
     socks = await bindAll(port);
   }
   if (!socks) throw new Error("no free port pair");
-  const at = (ipIdx: number, portIdx: number) => socks![ipIdx * 2 + portIdx]!;
+  const at = (ipIdx: number, portIdx: number) => socks[ipIdx * 2 + portIdx]!;
   socks.forEach((sock, idx) => {
     const ipIdx = Math.floor(idx / 2);
     const portIdx = idx % 2;
@@ -80,7 +80,7 @@ async function simulatedNatServer(mapping: NatBehaviour, filtering: NatBehaviour
       from.send(encode(res, { fingerprint: true }), rinfo.port, rinfo.address);
     });
   });
-  return { port, close: async () => socks!.forEach((s) => s.close()) };
+  return { port, close: async () => socks.forEach((s) => s.close()) };
 }
 
 let server: Simulated | undefined;
@@ -118,7 +118,7 @@ describe("RFC 5780 mapping and filtering decisions", () => {
     const out = await new Promise<string>((resolve) => {
       let text = "";
       const child = spawn("turnutils_natdiscovery", ["-m", "-f", "-p", String(port), "127.0.0.1"]);
-      child.stdout.on("data", (d: Buffer) => (text += d));
+      child.stdout.on("data", (d: Buffer) => (text += d.toString()));
       const timer = setTimeout(() => child.kill(), 20_000);
       child.on("exit", () => {
         clearTimeout(timer);

@@ -129,7 +129,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   if (opts.turn?.length) {
     const creds = opts.secret
       ? (() => {
-          const c = turnCredentials(opts.secret!, "vchat-doctor", 3600);
+          const c = turnCredentials(opts.secret, "vchat-doctor", 3600);
           return { username: c.username, password: c.credential };
         })()
       : opts.username

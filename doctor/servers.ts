@@ -94,7 +94,7 @@ export async function checkDns(targets: ServerTarget[], timeoutMs: number): Prom
   );
   const bad = rows.filter((r) => !r.ok);
   const details = { urls: rows };
-  if (bad.length === rows.length) return { resolved, status: "fail", verdict: `no STUN/TURN URL is reachable: ${bad[0]?.error}`, details };
+  if (bad.length === rows.length) return { resolved, status: "fail", verdict: `no STUN/TURN URL is reachable: ${String(bad[0]?.error)}`, details };
   if (bad.length) return { resolved, status: "warn", verdict: `${bad.length} of ${rows.length} URLs unreachable: ${bad.map((b) => b.error).join("; ")}`, details };
   return { resolved, status: "pass", verdict: `all ${rows.length} URL(s) resolve and answer`, details };
 }
@@ -274,7 +274,7 @@ export async function checkTurn(target: ServerTarget | undefined, kind: Transpor
       }
     }
     const verdict = [
-      `relayed address ${alloc.relayed.address}:${alloc.relayed.port}, lifetime ${alloc.lifetime} s${challenged ? ", 401 challenge then success" : ""}, allocated in ${details.allocateMs} ms`,
+      `relayed address ${alloc.relayed.address}:${alloc.relayed.port}, lifetime ${alloc.lifetime} s${challenged ? ", 401 challenge then success" : ""}, allocated in ${String(details.allocateMs)} ms`,
       ...notes,
     ].join("; ");
     return { status: warn ? "warn" : "pass", verdict, details };

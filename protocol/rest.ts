@@ -59,6 +59,7 @@ export const reportBody = z.object({
 });
 export type ReportBody = z.infer<typeof reportBody>;
 export const reportResponse = z.object({ id });
+export type ReportResponse = z.infer<typeof reportResponse>;
 
 export const blockBody = z.object({ userId: id });
 export type BlockBody = z.infer<typeof blockBody>;

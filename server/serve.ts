@@ -190,7 +190,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
   const logger = createLogger(config.logLevel).child({ nodeId });
   const log = logger.child({ module: "node" });
 
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  const cleanups: (() => unknown)[] = [];
   const cleanUp = async () => {
     for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => {});
   };

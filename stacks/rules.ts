@@ -161,7 +161,7 @@ export const rules: readonly SecurityRule[] = [
       const m = (r.props.metadataOptions ?? {}) as Record<string, unknown>;
       const out: string[] = [];
       if (m.httpTokens !== "required") out.push(`metadataOptions.httpTokens is ${JSON.stringify(m.httpTokens ?? "optional")}, not "required"`);
-      if (num(m.httpPutResponseHopLimit, 2) > 1) out.push(`metadataOptions.httpPutResponseHopLimit is ${m.httpPutResponseHopLimit ?? "unset"}, not 1`);
+      if (num(m.httpPutResponseHopLimit, 2) > 1) out.push(`metadataOptions.httpPutResponseHopLimit is ${String(m.httpPutResponseHopLimit ?? "unset")}, not 1`);
       return out;
     },
   },

@@ -136,7 +136,7 @@ export class Service extends pulumi.ComponentResource {
       .all([repo.repositoryUrl, logs.name, args.secretArns.jwt, args.secretArns.turn, args.secretArns.mongoUri, args.secretArns.redisUrl, args.turnUrls, args.webUrl, apiUrl])
       .apply(([repoUrl, logGroup, jwt, turn, mongo, redisUrl, turnUrls, webUrl, publicUrl]) => JSON.stringify([{
         name: "vchat",
-        image: `${repoUrl}:${cfg.service.imageTag}`,
+        image: `${String(repoUrl)}:${cfg.service.imageTag}`,
         essential: true,
         command: ["node", "cli/vchat.ts", "serve"],
         portMappings: [{ containerPort: port, protocol: "tcp" }],

@@ -3,6 +3,7 @@ import type { ResourceRecord } from "./rules.ts";
 import { ingressOf } from "./rules.ts";
 import { embeddedCoturnConfig } from "./turn-userdata.ts";
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- resource inputs as Pulumi records them, of any shape
 type Props = Record<string, any>;
 
 const onOff = (v: unknown) => (v === true || v === "true" ? "on" : "off");

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Ack, MatchFound, ReadyResponse } from "../protocol/index.ts";
+import type { MatchFound, ReadyResponse } from "../protocol/index.ts";
 import type { LocalCluster } from "../server/cluster/local-cluster.ts";
 import type { NodeMatchmaker } from "../server/cluster/node-matchmaker.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
@@ -205,7 +205,7 @@ describe.skipIf(!available)("cluster faults: Redis restarted in the middle of a 
     /** Joins like a client app: UNAVAILABLE means try again shortly. */
     const joinUntilOk = async (u: CrowdUser, prefs: object) => {
       for (let attempt = 0; attempt < 100; attempt++) {
-        const ack = (await request(u.socket, "lobby:join", prefs)) as Ack<object>;
+        const ack = await request(u.socket, "lobby:join", prefs);
         if (ack.ok) return;
         if (ack.error.code !== "UNAVAILABLE") throw new Error(`${u.nickname}: ${ack.error.code}`);
         refused++;

@@ -80,7 +80,7 @@ describe("vchat serve configuration", () => {
     delete process.env.VCHAT_JWT_SECRET;
     const errors: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string) => (errors.push(String(chunk)), true)) as typeof process.stderr.write;
+    process.stderr.write = ((chunk: string) => (errors.push(String(chunk)), true));
     try {
       expect(await run(["node", "vchat", "serve", "--port", "0", "--db", ":memory:"])).toBe(2);
     } finally {
@@ -108,7 +108,7 @@ describe("a node whose store (MongoDB) is unreachable", () => {
     };
     const store = new Proxy(inner, {
       get: (target, prop) => (prop === "ping" ? ping : (Reflect.get(target, prop) as (...a: unknown[]) => unknown).bind(target)),
-    }) as Store;
+    });
     node = await startNode({ host: "127.0.0.1", port: 0, env: { VCHAT_JWT_SECRET: secret }, store, storeCheckMs: 100, quiet: true, webDir: null });
   });
   afterAll(async () => {

@@ -166,7 +166,7 @@ describe("vchat dev (the command)", () => {
     });
     try {
       const line = await new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stdout! }).once("line", resolve);
+        createInterface({ input: child.stdout }).once("line", resolve);
         child.once("exit", (code) => reject(new Error(`exited ${code}`)));
       });
       const start = JSON.parse(line) as { url: string; api: string; turn: string[] };

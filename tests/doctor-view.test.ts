@@ -18,7 +18,7 @@ describe.skipIf(!hasCoturn)("vchat doctor on a terminal", () => {
     tty.on("data", (d: Buffer) => (frames += d.toString()));
     try {
       const report = await doctorCommand({ turn: turn.urls, secret: turn.secret, call: false, timeoutMs: 1000 }, false, {
-        stdout: tty as unknown as NodeJS.WriteStream,
+        stdout: tty,
         setExitCode: () => {},
         // A terminal even when the suite runs in CI (ink would then write only the final frame).
         interactive: true,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Ack, MatchFound, SessionsResponse } from "../protocol/index.ts";
+import type { MatchFound, SessionsResponse } from "../protocol/index.ts";
 import type { Store } from "../server/store/store.ts";
 import { api, next, record, request, sleep, socketFor, user, type TestUser } from "./support/client.ts";
 
@@ -177,7 +177,7 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       await request(a!.socket, "chat:typing", { sessionId: fa.sessionId, typing: true });
       expect(await typing).toEqual({ sessionId: fa.sessionId, typing: true });
       const got = next(b!.socket, "chat:message");
-      const ack = (await request(a!.socket, "chat:send", { sessionId: fa.sessionId, text: "  hello, bob  " })) as Ack<{ id: string; at: string }>;
+      const ack = await request<{ id: string; at: string }>(a!.socket, "chat:send", { sessionId: fa.sessionId, text: "  hello, bob  " });
       expect(ack.ok).toBe(true);
       const message = await got;
       expect(message).toMatchObject({ sessionId: fa.sessionId, from: a!.id, text: "hello, bob" });

@@ -96,7 +96,7 @@ export async function startCoturn(opts: StartCoturnOptions = {}): Promise<Runnin
     await waitReady(host, port, !opts.noUdp, opts.readyTimeoutMs ?? 5000, () => child.exitCode !== null);
   } catch (err) {
     await stop();
-    throw new Error(`coturn did not start: ${(err as Error).message}\n${output.slice(-2000)}`);
+    throw new Error(`coturn did not start: ${(err as Error).message}\n${output.slice(-2000)}`, { cause: err });
   }
 
   const urls: string[] = [];

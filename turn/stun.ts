@@ -25,7 +25,7 @@ export const methods = {
   createPermission: 0x008,
   channelBind: 0x009,
 } as const;
-export type Method = (typeof methods)[keyof typeof methods];
+type Method = (typeof methods)[keyof typeof methods];
 
 export const messageClasses = ["request", "indication", "success", "error"] as const;
 export type MessageClass = (typeof messageClasses)[number];
@@ -244,6 +244,7 @@ export function verifyFingerprint(msg: StunMessage): boolean {
  */
 export function preparePassword(password: string): string {
   return password
+    // eslint-disable-next-line no-misleading-character-class -- RFC 8265 §3.3 lists these code points (some combining) one by one
     .replace(/[\u00ad\u034f\u1806\u180b-\u180d\u200b-\u200d\u2060\ufe00-\ufe0f\ufeff]/g, "")
     .replace(/[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/g, " ")
     .normalize("NFKC");
@@ -357,11 +358,6 @@ export function readAddress(msg: StunMessage, type: number): TransportAddress | 
 export function readXorAddress(msg: StunMessage, type: number): TransportAddress | undefined {
   const v = getAttr(msg, type);
   return v ? readAddressValue(v, xorKey(msg.transactionId)) : undefined;
-}
-
-/** All values of a repeatable address attribute (e.g. XOR-RELAYED-ADDRESS for dual allocations). */
-export function readXorAddresses(msg: StunMessage, type: number): TransportAddress[] {
-  return msg.attributes.filter((a) => a.type === type).map((a) => readAddressValue(a.value, xorKey(msg.transactionId)));
 }
 
 export function errorCodeAttr(code: number, reason: string): Attribute {

@@ -24,7 +24,7 @@ const { values } = parseArgs({
     "max-loss": { type: "string", default: "0.5" },
   },
 });
-const steps = values.steps!.split(",").map(Number).filter((n) => n > 0 && n <= 1000);
+const steps = values.steps.split(",").map(Number).filter((n) => n > 0 && n <= 1000);
 const HOLD_S = Math.min(Math.max(5, Number(values.hold)), 120);
 const CHROMIUM_CALLS = Math.min(Math.max(1, Number(values["chromium-calls"])), 20);
 const MAX_LOSS = Number(values["max-loss"]);
@@ -33,7 +33,7 @@ async function startDev(): Promise<{ url: string; child: ChildProcess; coturnPid
   const cli = new URL("../../cli/vchat.ts", import.meta.url).pathname;
   const child = spawn(process.execPath, [cli, "dev", "--port", "0", "--db", ":memory:", "--json"], { stdio: ["ignore", "pipe", "inherit"] });
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once("line", resolve);
+    createInterface({ input: child.stdout }).once("line", resolve);
     child.once("exit", (code) => reject(new Error(`vchat dev exited ${code}`)));
   });
   const ready = JSON.parse(line) as { url: string; turn: string[] };
@@ -182,7 +182,7 @@ async function chromiumBaseline(url: string, calls: number) {
     // localhost: getUserMedia needs a secure context.
     await tab.goto(`http://localhost:${port}/`);
     await Promise.race([
-      tab.evaluate(([n, servers]) => (window as unknown as { startCalls(n: number, s: unknown): Promise<void> }).startCalls(n as number, servers), [calls, iceSets] as const),
+      tab.evaluate(([n, servers]) => (window as unknown as { startCalls(n: number, s: unknown): Promise<void> }).startCalls(n, servers), [calls, iceSets] as const),
       new Promise((_, reject) => setTimeout(() => reject(new Error("Chromium calls did not connect within 60 s")), 60_000)),
     ]);
     await new Promise((r) => setTimeout(r, 6000)); // encoders ramp up

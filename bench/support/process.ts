@@ -141,7 +141,7 @@ export async function runClients(run: ClientRun): Promise<{ matchesPerSecond: nu
     const next = clients.map((c, i) => lines(c, `client ${i}`));
     await Promise.all(next.map((line) => line()));
     const startAt = Date.now() + 500;
-    for (const c of clients) c.stdin!.write(`${startAt}\n`);
+    for (const c of clients) c.stdin.write(`${startAt}\n`);
     // CPU time of every process over exactly the matching phase.
     const groups: Record<string, (number | undefined)[]> = { ...run.measure, clients: clients.map((c) => c.pid) };
     const sample = () => Object.entries(groups).map(([name, pids]) => [name, pids.map(cpuSeconds)] as const);

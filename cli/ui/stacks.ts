@@ -22,7 +22,10 @@ export interface PlanViewProps {
   violations: { rule: string; resource: string; message: string }[];
 }
 
-/** The planned resource tree of `vchat preview --offline`, key settings under each resource. */
+/**
+ * The planned resource tree of `vchat preview --offline`, key settings under each resource.
+ * @public rendered through the lazy `ui()` import of cli/commands/stacks.ts
+ */
 export function PlanView(props: PlanViewProps) {
   const children = new Map<string | undefined, PlanNode[]>();
   for (const r of props.resources) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
@@ -78,7 +81,10 @@ export interface ProgressViewProps {
 const statusMark = { running: "…", done: "✔", failed: "✘" } as const;
 const statusColor = { running: "yellow", done: "green", failed: "red" } as const;
 
-/** The live progress tree of `vchat up/preview/down`: resource, operation, status, duration. */
+/**
+ * The live progress tree of `vchat up/preview/down`: resource, operation, status, duration.
+ * @public rendered through the lazy `ui()` import of cli/commands/stacks.ts
+ */
 export function ProgressView(props: ProgressViewProps) {
   return h(Box, { flexDirection: "column" },
     h(Text, { bold: true }, props.title),
@@ -104,6 +110,7 @@ export interface OutputsViewProps {
   outputs: Record<string, { value: unknown; secret: boolean }>;
 }
 
+/** @public rendered through the lazy `ui()` import of cli/commands/stacks.ts */
 export function OutputsView(props: OutputsViewProps) {
   const entries = Object.entries(props.outputs);
   const width = Math.max(0, ...entries.map(([k]) => k.length));

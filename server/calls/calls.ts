@@ -196,7 +196,7 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       member(socket, sessionId);
       await finish(sessionId, "next", partyOf(socket));
       // The cluster adapter applies socketsLeave locally only once it is published: leave now, so join sees it.
-      socket.leave(roomOf(sessionId));
+      void socket.leave(roomOf(sessionId));
       return join(socket, socket.data.lobby ?? {});
     },
 
@@ -204,7 +204,7 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       member(socket, sessionId);
       await finish(sessionId, "ended", partyOf(socket));
       // As in `next`: out of the room before the ack, not once the adapter has published it.
-      socket.leave(roomOf(sessionId));
+      void socket.leave(roomOf(sessionId));
     },
 
     /** Client-side call quality, accepted from either participant during or after the call. */

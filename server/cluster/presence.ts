@@ -140,7 +140,7 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
       const sessionId = room.slice(2);
       const live = await matchmaker.getSession(sessionId).catch(() => null);
       if (live && (live.offerer.socketId === socket.id || live.answerer.socketId === socket.id)) continue;
-      socket.leave(room);
+      void socket.leave(room);
       socket.emit("call:ended", { sessionId, reason: "disconnected" });
     }
     // A user who was waiting when the connection dropped still waits, as far as they know.

@@ -132,7 +132,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RunningR
           return;
         } catch (err) {
           await kill();
-          if (Date.now() > deadline) throw new Error(`redis-server did not restart on ${port}: ${(err as Error).message}`);
+          if (Date.now() > deadline) throw new Error(`redis-server did not restart on ${port}: ${(err as Error).message}`, { cause: err });
           await new Promise((r) => setTimeout(r, 100));
         }
       }

@@ -232,11 +232,11 @@ local function pruneStale(now, queueTtl, max)
 end
 `;
 
-// KEYS[1] = P q. ARGV: userId, entry JSON, now, interestWaitMs, session id, sessionTtlMs, queueTtlMs, scanLimit.
+// KEYS[1] = P q. ARGV: userId, entry JSON, now, interestWaitMs, session id, sessionTtlMs, scanLimit.
 // Returns {'busy'} | {'wait'} | {'match', sessionJSON}.
 const JOIN = `${LUA_LIB}
 local uid, raw, now, wait, sid, ttl, limit =
-  ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[8])
+  ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
 if redis.call('EXISTS', P..'us:'..uid) == 1 then return {'busy'} end
 local old = entry(uid)
 if old then
@@ -410,7 +410,6 @@ export function createRedisMatchmaker(redis: Redis | Cluster, opts: Partial<Redi
           String(o.interestWaitMs),
           randomUUID(),
           String(o.sessionTtlMs),
-          String(o.queueTtlMs),
           String(o.scanLimit),
         );
         if (status === "busy") throw new VchatError("ALREADY_IN_CALL", "You are already in a call");

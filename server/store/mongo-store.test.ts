@@ -55,7 +55,7 @@ describe("MongoDB store without a server", () => {
    * query for these schemas; `validateSync()` would do the same but is deprecated in mongoose 9.
    */
   const failing = async (doc: { validate(): Promise<void> }) => {
-    const err = await doc.validate().then(() => null, (e: unknown) => e);
+    const err = await doc.validate().then(() => null, (e: unknown) => e as Error);
     if (err === null) return [];
     if (!(err instanceof mongoose.Error.ValidationError)) throw err;
     return Object.keys(err.errors).sort();

@@ -1,4 +1,4 @@
-import mongoose, { Schema, type Connection, type Model } from "mongoose";
+import mongoose, { Schema, type Connection } from "mongoose";
 import { VchatError, endReasons, limits, reportReasons, userKinds, type CallStats, type EndReason, type ReportReason } from "../../protocol/index.ts";
 import { checkBlock, checkId, checkLimit, checkParticipants, checkStats, checkTime, emailKey, invalid, isoTime } from "./checks.ts";
 import type { ChatRecord, ReportRecord, SessionParticipant, SessionRecord, Store, UserRecord } from "./store.ts";

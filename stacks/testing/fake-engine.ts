@@ -3,7 +3,7 @@
  * stream shaped like the Automation API's (via `toStackEvent`), records its calls, and can be
  * told to fail or to wait for Ctrl-C.
  */
-import { mapAutomationError, toStackEvent, type ActionOptions, type ActionResult, type StackEngine, type StackEvent, type StackOutput } from "../engine.ts";
+import { mapAutomationError, toStackEvent, type ActionOptions, type ActionResult, type StackEngine, type StackOutput } from "../engine.ts";
 import type { EnvName } from "../config.ts";
 
 export interface FakeEngineOptions {
@@ -48,7 +48,7 @@ export class FakeEngine implements StackEngine {
     let t = 1_000;
     for (const [i, raw] of events.entries()) {
       const ev = toStackEvent(raw, (t += 250));
-      if (ev) o?.onEvent?.(ev as StackEvent);
+      if (ev) o?.onEvent?.(ev);
       if (i === 2 && this.opts.waitForAbort) {
         await new Promise<void>((resolve) => {
           if (o?.signal?.aborted) return resolve();

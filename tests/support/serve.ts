@@ -27,7 +27,7 @@ export function serveProcess(args: string[], env: Record<string, string>): Promi
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
-  proc.stderr!.on("data", (d: Buffer) => {
+  proc.stderr.on("data", (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-20_000);
   });
   const stop = () =>
@@ -46,7 +46,7 @@ export function serveProcess(args: string[], env: Record<string, string>): Promi
       clearTimeout(timer);
       reject(Object.assign(new Error(`vchat serve exited with ${code}:\n${stderr}`), { code, stderr }));
     });
-    createInterface({ input: proc.stdout! }).once("line", (line) => {
+    createInterface({ input: proc.stdout }).once("line", (line) => {
       clearTimeout(timer);
       const start = JSON.parse(line) as { url: string; nodeId: string };
       resolve({ url: start.url.replace(/\/$/, ""), nodeId: start.nodeId, start, proc, log: () => stderr, stop });

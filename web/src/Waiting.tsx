@@ -20,7 +20,7 @@ export function Waiting({ client, state }: { client: VchatClient; state: State }
 }
 
 export function useNow(everyMs: number): number {
-  const [now, setNow] = useState(Date.now());
+  const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), everyMs);
     return () => clearInterval(t);

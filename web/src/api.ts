@@ -1,8 +1,9 @@
 import type {
   AuthResponse,
-  ErrorBody,
-  IceResponse,
+  BlockBody,
+  ErrorResponse,
   ReportReason,
+  ReportResponse,
 } from "../../protocol/index.ts";
 import { paths } from "../../protocol/rest.ts";
 
@@ -40,7 +41,7 @@ async function call<T>(path: string, init: { method?: string; token?: string; bo
     // A proxy's HTML error page: reported below by status.
   }
   if (!res.ok) {
-    const err = (data as { error?: ErrorBody } | undefined)?.error;
+    const err = (data as Partial<ErrorResponse> | undefined)?.error;
     // 502/503/504 from a proxy in front of a dead node means the same as no answer at all.
     const code = err?.code ?? (res.status >= 502 ? "NETWORK" : "INTERNAL");
     throw new ApiError(code, err?.message ?? `The server answered ${res.status}.`, res.status);
@@ -52,14 +53,11 @@ export function guestLogin(nickname: string | undefined): Promise<AuthResponse> 
   return call<AuthResponse>(paths.guest, { body: nickname ? { nickname } : {} });
 }
 
-export function fetchIce(token: string): Promise<IceResponse> {
-  return call<IceResponse>(paths.ice, { token });
-}
-
-export function sendReport(token: string, sessionId: string, reason: ReportReason, details?: string): Promise<{ id: string }> {
-  return call<{ id: string }>(paths.reports, { token, body: { sessionId, reason, ...(details ? { details } : {}) } });
+export function sendReport(token: string, sessionId: string, reason: ReportReason, details?: string): Promise<ReportResponse> {
+  return call<ReportResponse>(paths.reports, { token, body: { sessionId, reason, ...(details ? { details } : {}) } });
 }
 
 export function blockUser(token: string, userId: string): Promise<unknown> {
-  return call<unknown>(paths.blocks, { token, body: { userId } });
+  const body: BlockBody = { userId };
+  return call<unknown>(paths.blocks, { token, body });
 }

@@ -169,10 +169,12 @@ function toDescription(d: RTCSessionDescription): Description {
 }
 
 /** The part of `RTCStatsReport` we read; a plain Map of stats objects works too. */
+/* eslint-disable @typescript-eslint/no-explicit-any -- each stats type has its own fields */
 export interface StatsLike {
   forEach(fn: (s: any) => void): void;
   get(id: string): any;
 }
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /**
  * The route and receive counters from a `getStats()` report. The selected pair is the

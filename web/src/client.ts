@@ -254,7 +254,7 @@ export class VchatClient {
         reconnectionDelay: 500,
         reconnectionDelayMax: 4000,
         timeout: 8000,
-      }) as VchatSocket);
+      }));
     if (!existing) {
       this.socket = socket;
       this.wire(socket);
@@ -350,7 +350,7 @@ export class VchatClient {
       // The typed overloads of emitWithAck do not follow optional acks; the event map types the payloads.
       return (await (socket.timeout(ackTimeoutMs) as unknown as {
         emitWithAck(ev: string, ...a: unknown[]): Promise<Ack<T>>;
-      }).emitWithAck(event, ...args)) as Ack<T>;
+      }).emitWithAck(event, ...args));
     } catch {
       return { ok: false, error: { code: "UNAVAILABLE", message: "The server did not answer in time." } };
     }
