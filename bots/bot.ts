@@ -270,7 +270,7 @@ export function toCallStats(leg: CallLeg): CallStats {
   put("dtlsMs", leg.dtlsMs ?? undefined);
   put("firstMediaMs", leg.firstMediaMs ?? undefined);
   const types = ["host", "srflx", "prflx", "relay"] as const;
-  const asType = (t: string | null) => (types as readonly string[]).includes(t ?? "") ? (t as (typeof types)[number]) : undefined;
+  const asType = (t: string | null) => ((types as readonly string[]).includes(t ?? "") ? (t as (typeof types)[number]) : undefined);
   put("localCandidateType", asType(leg.localCandidateType));
   put("remoteCandidateType", asType(leg.remoteCandidateType));
   put("transport", leg.transport === "udp" || leg.transport === "tcp" || leg.transport === "tls" ? leg.transport : undefined);

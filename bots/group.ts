@@ -59,7 +59,20 @@ export function runGroup(init: WorkerInit, out: { leg(leg: CallLeg): void }): Gr
   }
 
   const counts = (): BotCounts => {
-    const c: BotCounts = { bots: bots.length, starting: 0, waiting: 0, connecting: 0, up: 0, callsDone: 0, callsFailed: 0, lost: finishedLost, expected: finishedExpected, loopLagMs: 0, errors, lastError };
+    const c: BotCounts = {
+      bots: bots.length,
+      starting: 0,
+      waiting: 0,
+      connecting: 0,
+      up: 0,
+      callsDone: 0,
+      callsFailed: 0,
+      lost: finishedLost,
+      expected: finishedExpected,
+      loopLagMs: 0,
+      errors,
+      lastError,
+    };
     for (const b of bots) {
       if (b.state === "starting") c.starting++;
       else if (b.state === "waiting") c.waiting++;

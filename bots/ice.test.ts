@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { parseTurnUrl, pickTurnUrl, rewriteTurnUrls, turnEndpoints } from "./ice.ts";
 
-const servers = [{ urls: ["stun:127.0.0.1:3478", "turn:127.0.0.1:3478?transport=udp", "turn:127.0.0.1:3478?transport=tcp", "turns:turn.example.com:5349?transport=tcp"], username: "u", credential: "c" }];
+const servers = [
+  {
+    urls: ["stun:127.0.0.1:3478", "turn:127.0.0.1:3478?transport=udp", "turn:127.0.0.1:3478?transport=tcp", "turns:turn.example.com:5349?transport=tcp"],
+    username: "u",
+    credential: "c",
+  },
+];
 
 describe("TURN URLs", () => {
   it("parses RFC 7065 URLs with default ports and transports", () => {
@@ -12,15 +18,27 @@ describe("TURN URLs", () => {
   });
 
   it("picks the URL of the asked transport, keeping the credentials", () => {
-    expect(pickTurnUrl(servers, "tcp")).toEqual({ url: "turn:127.0.0.1:3478?transport=tcp", server: { urls: "turn:127.0.0.1:3478?transport=tcp", username: "u", credential: "c" } });
+    expect(pickTurnUrl(servers, "tcp")).toEqual({
+      url: "turn:127.0.0.1:3478?transport=tcp",
+      server: { urls: "turn:127.0.0.1:3478?transport=tcp", username: "u", credential: "c" },
+    });
     expect(pickTurnUrl(servers, "tls")?.url).toBe("turns:turn.example.com:5349?transport=tcp");
     expect(pickTurnUrl([{ urls: "stun:x" }], "udp")).toBeNull();
   });
 
   it("rewrites only the endpoints named", () => {
     const out = rewriteTurnUrls(servers, { "udp/127.0.0.1:3478": "127.0.0.1:40000" });
-    expect(out[0]!.urls).toEqual(["stun:127.0.0.1:3478", "turn:127.0.0.1:40000?transport=udp", "turn:127.0.0.1:3478?transport=tcp", "turns:turn.example.com:5349?transport=tcp"]);
+    expect(out[0]!.urls).toEqual([
+      "stun:127.0.0.1:3478",
+      "turn:127.0.0.1:40000?transport=udp",
+      "turn:127.0.0.1:3478?transport=tcp",
+      "turns:turn.example.com:5349?transport=tcp",
+    ]);
     expect(out[0]!.credential).toBe("c");
-    expect(turnEndpoints(servers).map((e) => `${e.transport}/${e.host}:${e.port}`)).toEqual(["udp/127.0.0.1:3478", "tcp/127.0.0.1:3478", "tls/turn.example.com:5349"]);
+    expect(turnEndpoints(servers).map((e) => `${e.transport}/${e.host}:${e.port}`)).toEqual([
+      "udp/127.0.0.1:3478",
+      "tcp/127.0.0.1:3478",
+      "tls/turn.example.com:5349",
+    ]);
   });
 });

@@ -64,9 +64,10 @@ export function rewriteTurnUrls(servers: IceServer[], rewrites: Record<string, s
 /** All TURN endpoints named in `servers`. */
 export function turnEndpoints(servers: IceServer[]): TurnUrl[] {
   const out = new Map<string, TurnUrl>();
-  for (const s of servers) for (const url of urlsOf(s)) {
-    const t = tryParseTurnUrl(url);
-    if (t) out.set(turnKey(t), t);
-  }
+  for (const s of servers)
+    for (const url of urlsOf(s)) {
+      const t = tryParseTurnUrl(url);
+      if (t) out.set(turnKey(t), t);
+    }
   return [...out.values()];
 }

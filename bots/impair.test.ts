@@ -90,8 +90,8 @@ describe("UDP impairment proxy", () => {
   it("drops the asked share of media and nothing else", async () => {
     let seed = 7;
     // A fixed pseudo-random sequence: the share dropped is then exact to check.
-    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-    const proxy = await startUdpProxy({ host: "127.0.0.1", port: (echo.address()).port }, { lossPct: 5, random });
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const proxy = await startUdpProxy({ host: "127.0.0.1", port: echo.address().port }, { lossPct: 5, random });
     const media = Array.from({ length: 2000 }, () => channelData(rtp, false));
     const control = Array.from({ length: 200 }, () => channelData(dtls, false));
     const got = await roundTrips(proxy.port, [...media, ...control], 0);
@@ -105,8 +105,12 @@ describe("UDP impairment proxy", () => {
   });
 
   it("adds the asked one-way delay on the uplink only", async () => {
-    const proxy = await startUdpProxy({ host: "127.0.0.1", port: (echo.address()).port }, { delayMs: 50 });
-    const got = await roundTrips(proxy.port, Array.from({ length: 40 }, () => channelData(rtp, false)), 10);
+    const proxy = await startUdpProxy({ host: "127.0.0.1", port: echo.address().port }, { delayMs: 50 });
+    const got = await roundTrips(
+      proxy.port,
+      Array.from({ length: 40 }, () => channelData(rtp, false)),
+      10,
+    );
     const rtts = got.map((g) => g.rtt).sort((a, b) => a - b);
     const median = rtts[Math.floor(rtts.length / 2)]!;
     expect(got).toHaveLength(40);
@@ -127,7 +131,10 @@ describe("TCP impairment proxy", () => {
     const server = net.createServer((s) => s.on("data", (d) => received.push(d)));
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     let n = 0;
-    const proxy = await startTcpProxy({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port }, { lossPct: 50, random: () => (n++ % 2 ? 0.9 : 0.1) });
+    const proxy = await startTcpProxy(
+      { host: "127.0.0.1", port: (server.address() as net.AddressInfo).port },
+      { lossPct: 50, random: () => (n++ % 2 ? 0.9 : 0.1) },
+    );
     const client = net.connect(proxy.port, "127.0.0.1");
     await new Promise((r) => client.once("connect", r));
     const frames = Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? sendIndication(dtls) : channelData(rtp)));

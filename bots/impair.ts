@@ -56,13 +56,16 @@ class DelayLine<T> {
   private arm(): void {
     const head = this.queue[0];
     if (!head) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      const t = performance.now();
-      // Release everything due; a late timer must not stretch the delay of the packets behind.
-      while (this.queue.length && this.queue[0]!.at <= t + 0.5) this.out(this.queue.shift()!.item);
-      this.arm();
-    }, Math.max(0, head.at - performance.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        const t = performance.now();
+        // Release everything due; a late timer must not stretch the delay of the packets behind.
+        while (this.queue.length && this.queue[0]!.at <= t + 0.5) this.out(this.queue.shift()!.item);
+        this.arm();
+      },
+      Math.max(0, head.at - performance.now()),
+    );
   }
   clear(): void {
     if (this.timer) clearTimeout(this.timer);
@@ -269,10 +272,7 @@ export async function startImpairment(
     for (const e of endpoints) {
       // Loss cannot be applied inside TLS: such endpoints are left out rather than half-impaired.
       if (e.transport === "tls" && (imp.lossPct ?? 0) > 0) continue;
-      const proxy =
-        e.transport === "udp"
-          ? await startUdpProxy(e, imp)
-          : await startTcpProxy(e, imp, { opaque: e.transport === "tls" });
+      const proxy = e.transport === "udp" ? await startUdpProxy(e, imp) : await startTcpProxy(e, imp, { opaque: e.transport === "tls" });
       proxies.push(proxy);
       rewrites[`${e.transport}/${e.host}:${e.port}`] = `${proxy.host}:${proxy.port}`;
     }

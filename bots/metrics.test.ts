@@ -48,15 +48,52 @@ describe("StreamStats", () => {
 });
 
 const leg = (over: Partial<CallLeg>): CallLeg => ({
-  sessionId: "s1", bot: "bot-0", userId: "u", role: "offerer", peerId: "p", joinToMatchMs: 10, iceMs: 100, dtlsMs: 200,
-  firstMediaMs: 210, connected: true, localCandidateType: "relay", remoteCandidateType: "relay", transport: "udp",
-  packetsExpected: 1000, packetsLost: 10, lossPct: 1, jitterMs: 1, oneWayDelayMs: 2, rttMs: 5, bitrateKbps: 300,
-  framesReceived: 300, freezes: 0, freezeMs: 0, foreignPackets: 0, mediaSeconds: 10, failure: null, end: "run-end", ...over,
+  sessionId: "s1",
+  bot: "bot-0",
+  userId: "u",
+  role: "offerer",
+  peerId: "p",
+  joinToMatchMs: 10,
+  iceMs: 100,
+  dtlsMs: 200,
+  firstMediaMs: 210,
+  connected: true,
+  localCandidateType: "relay",
+  remoteCandidateType: "relay",
+  transport: "udp",
+  packetsExpected: 1000,
+  packetsLost: 10,
+  lossPct: 1,
+  jitterMs: 1,
+  oneWayDelayMs: 2,
+  rttMs: 5,
+  bitrateKbps: 300,
+  framesReceived: 300,
+  freezes: 0,
+  freezeMs: 0,
+  foreignPackets: 0,
+  mediaSeconds: 10,
+  failure: null,
+  end: "run-end",
+  ...over,
 });
 
 describe("report", () => {
   it("groups legs by session and counts unmatched bots as calls not made", () => {
-    const legs = [leg({}), leg({ bot: "bot-1", role: "answerer", packetsLost: 30, lossPct: 3 }), leg({ sessionId: "s2", bot: "bot-2", connected: false, failure: "no relay candidate: TURN 127.0.0.1:3478 answered 401 Unauthorized", dtlsMs: null, firstMediaMs: null, packetsExpected: 0, packetsLost: 0 })];
+    const legs = [
+      leg({}),
+      leg({ bot: "bot-1", role: "answerer", packetsLost: 30, lossPct: 3 }),
+      leg({
+        sessionId: "s2",
+        bot: "bot-2",
+        connected: false,
+        failure: "no relay candidate: TURN 127.0.0.1:3478 answered 401 Unauthorized",
+        dtlsMs: null,
+        firstMediaMs: null,
+        packetsExpected: 0,
+        packetsLost: 0,
+      }),
+    ];
     const { summary, calls } = summarize(legs, { bots: 6, unmatchedBots: 2, durationS: 10, expectedCalls: 3 });
     expect(calls).toHaveLength(2);
     expect(summary.requested).toBe(3);
@@ -66,7 +103,11 @@ describe("report", () => {
     expect(summary.candidatePairs).toEqual({ "relay/relay": 2 });
     expect(Object.keys(summary.failures)[0]).toContain("401 Unauthorized");
     const t = checkThresholds(summary, { maxLossPct: 1, minConnectedPct: 30, maxSetupMs: 500 });
-    expect(t.map((x) => [x.name, x.ok])).toEqual([["maxLossPct", false], ["maxSetupMs", true], ["minConnectedPct", true]]);
+    expect(t.map((x) => [x.name, x.ok])).toEqual([
+      ["maxLossPct", false],
+      ["maxSetupMs", true],
+      ["minConnectedPct", true],
+    ]);
   });
 
   it("leaves calls cut by the end of the run out of the counts", () => {

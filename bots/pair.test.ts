@@ -82,7 +82,11 @@ describe.skipIf(!hasCoturn)("a bot pair relayed through a real coturn", () => {
   it("names a wrong TURN secret as the reason a relay-only call failed", async () => {
     const wrong = turnCredentials("not-the-secret-of-this-server", "bot-wrong", 600);
     const started = Date.now();
-    const { offerer, answerer } = await runPair({ iceServers: [{ urls: turn.urls, username: wrong.username, credential: wrong.credential }], durationMs: 0, connectTimeoutMs: 10_000 });
+    const { offerer, answerer } = await runPair({
+      iceServers: [{ urls: turn.urls, username: wrong.username, credential: wrong.credential }],
+      durationMs: 0,
+      connectTimeoutMs: 10_000,
+    });
     // Named by asking the server, well before the connect timeout.
     expect(Date.now() - started).toBeLessThan(8000);
     for (const r of [offerer, answerer]) {

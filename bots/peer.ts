@@ -149,7 +149,7 @@ export class BotPeer {
       if (this.closed) return;
       if (c) this.gatheredTypes.add(c.candidate.split(" ")[7] ?? "");
       // `null` is end-of-candidates.
-      this.opts.sendSignal({ candidate: c ? (c.toJSON()) : null });
+      this.opts.sendSignal({ candidate: c ? c.toJSON() : null });
     });
     pc.iceConnectionStateChange.subscribe((state) => {
       if ((state === "connected" || state === "completed") && this.iceAt === null) this.iceAt = now();

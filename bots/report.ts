@@ -103,7 +103,9 @@ export function failureKey(reason: string): string {
  * It counts as unfinished, unless a leg saw a real cause (say, a TURN error) before the end.
  */
 export function isUnfinished(call: CallRecord): boolean {
-  return !call.connected && call.legs.some((l) => l.end === "run-end") && call.legs.every((l) => l.connected || (l.failure ?? "").startsWith("call ended before"));
+  return (
+    !call.connected && call.legs.some((l) => l.end === "run-end") && call.legs.every((l) => l.connected || (l.failure ?? "").startsWith("call ended before"))
+  );
 }
 
 export function summarize(
@@ -153,7 +155,9 @@ export function summarize(
 export function checkThresholds(s: Summary, t: Thresholds): ThresholdResult[] {
   const out: ThresholdResult[] = [];
   if (t.maxLossPct !== undefined) out.push({ name: "maxLossPct", limit: t.maxLossPct, value: s.lossPct, ok: s.lossPct !== null && s.lossPct <= t.maxLossPct });
-  if (t.maxSetupMs !== undefined) out.push({ name: "maxSetupMs", limit: t.maxSetupMs, value: s.setupMs.p95, ok: s.setupMs.p95 !== null && s.setupMs.p95 <= t.maxSetupMs });
-  if (t.minConnectedPct !== undefined) out.push({ name: "minConnectedPct", limit: t.minConnectedPct, value: s.connectedPct, ok: s.connected > 0 && s.connectedPct >= t.minConnectedPct });
+  if (t.maxSetupMs !== undefined)
+    out.push({ name: "maxSetupMs", limit: t.maxSetupMs, value: s.setupMs.p95, ok: s.setupMs.p95 !== null && s.setupMs.p95 <= t.maxSetupMs });
+  if (t.minConnectedPct !== undefined)
+    out.push({ name: "minConnectedPct", limit: t.minConnectedPct, value: s.connectedPct, ok: s.connected > 0 && s.connectedPct >= t.minConnectedPct });
   return out;
 }

@@ -65,11 +65,15 @@ export interface Progress {
   workers: number;
 }
 
-
 async function probe(url: string): Promise<{ iceServers: import("../protocol/index.ts").IceServer[] }> {
   const base = url.replace(/\/+$/, "");
   try {
-    const res = await fetch(`${base}${paths.guest}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ nickname: "bots-probe" }), signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(`${base}${paths.guest}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ nickname: "bots-probe" }),
+      signal: AbortSignal.timeout(10_000),
+    });
     if (!res.ok) throw new Error(`${paths.guest} answered ${res.status}`);
     const auth = authResponse.parse(await res.json());
     const ice = await fetch(`${base}${paths.ice}`, { headers: { authorization: `Bearer ${auth.token}` }, signal: AbortSignal.timeout(10_000) });
@@ -182,7 +186,20 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   }
 
   const aggregate = (): BotCounts => {
-    const c: BotCounts = { bots: 0, starting: 0, waiting: 0, connecting: 0, up: 0, callsDone: 0, callsFailed: 0, lost: 0, expected: 0, loopLagMs: 0, errors: 0, lastError: null };
+    const c: BotCounts = {
+      bots: 0,
+      starting: 0,
+      waiting: 0,
+      connecting: 0,
+      up: 0,
+      callsDone: 0,
+      callsFailed: 0,
+      lost: 0,
+      expected: 0,
+      loopLagMs: 0,
+      errors: 0,
+      lastError: null,
+    };
     for (const w of counts.values()) {
       for (const k of ["bots", "starting", "waiting", "connecting", "up", "callsDone", "callsFailed", "lost", "expected", "errors"] as const) c[k] += w[k];
       c.loopLagMs = Math.max(c.loopLagMs, w.loopLagMs);
@@ -216,10 +233,14 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
 
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, opts.durationMs);
-    opts.signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    opts.signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
   await Promise.all(stops.map((s) => s()));
   clearInterval(ticker);

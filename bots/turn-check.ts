@@ -15,7 +15,12 @@ import { parseTurnUrl } from "./ice.ts";
  * `answered` is true when the server itself said no (an error code), as opposed to silence,
  * which on a busy host may only mean slow.
  */
-export async function diagnoseTurn(url: string, username: string, credential: string, timeoutMs = 3000): Promise<{ ok: boolean; answered: boolean; reason: string }> {
+export async function diagnoseTurn(
+  url: string,
+  username: string,
+  credential: string,
+  timeoutMs = 3000,
+): Promise<{ ok: boolean; answered: boolean; reason: string }> {
   let target: ReturnType<typeof parseTurnUrl>;
   try {
     target = parseTurnUrl(url);
@@ -35,7 +40,11 @@ export async function diagnoseTurn(url: string, username: string, credential: st
       return { ok: false, answered: true, reason: `TURN ${url} answered ${what}` };
     }
     const message = (err as Error).message;
-    return { ok: false, answered: false, reason: /time/i.test(message) ? `TURN ${url} did not answer within ${timeoutMs / 1000} s (unreachable or filtered)` : `TURN ${url} failed: ${message}` };
+    return {
+      ok: false,
+      answered: false,
+      reason: /time/i.test(message) ? `TURN ${url} did not answer within ${timeoutMs / 1000} s (unreachable or filtered)` : `TURN ${url} failed: ${message}`,
+    };
   } finally {
     socket?.close();
   }

@@ -38,7 +38,8 @@ export async function checkHealth(base: string, timeoutMs: number): Promise<Outc
   } catch (err) {
     return { status: "fail", verdict: `the API does not answer: ${networkWords(err)}`, details: { url: base } };
   }
-  if (live.status !== 200) return { status: "fail", verdict: `/healthz answered HTTP ${live.status}: the server is not running properly`, details: { healthz: live.status } };
+  if (live.status !== 200)
+    return { status: "fail", verdict: `/healthz answered HTTP ${live.status}: the server is not running properly`, details: { healthz: live.status } };
   let ready: { status: number; body: unknown };
   try {
     ready = await getJson(new URL(paths.readyz, base).href, timeoutMs);
@@ -47,14 +48,22 @@ export async function checkHealth(base: string, timeoutMs: number): Promise<Outc
   }
   const parsed = readyResponse.safeParse(ready.body);
   if (ready.status !== 200) {
-    const down = parsed.success ? Object.entries(parsed.data.checks).filter(([, c]) => !c.ok).map(([n]) => n) : [];
+    const down = parsed.success
+      ? Object.entries(parsed.data.checks)
+          .filter(([, c]) => !c.ok)
+          .map(([n]) => n)
+      : [];
     return {
       status: "fail",
       verdict: `the server is up but not ready${down.length ? `: ${down.join(", ")} unreachable` : ` (HTTP ${ready.status})`}`,
       details: { healthz: 200, readyz: ready.status, checks: parsed.success ? parsed.data.checks : undefined },
     };
   }
-  return { status: "pass", verdict: "the API is up and its dependencies are reachable", details: { healthz: 200, readyz: 200, checks: parsed.success ? parsed.data.checks : undefined } };
+  return {
+    status: "pass",
+    verdict: "the API is up and its dependencies are reachable",
+    details: { healthz: 200, readyz: 200, checks: parsed.success ? parsed.data.checks : undefined },
+  };
 }
 
 /** A guest login: the token the socket and `/api/ice` need. */
@@ -122,7 +131,8 @@ export async function checkIce(base: string, token: string | undefined, timeoutM
   }
   if (r.status !== 200) return { status: "fail", verdict: `/api/ice answered HTTP ${r.status}`, details: { status: r.status } };
   const parsed = iceResponse.safeParse(r.body);
-  if (!parsed.success) return { status: "fail", verdict: "/api/ice answered something that is not an ICE configuration", details: { issues: parsed.error.issues.slice(0, 3) } };
+  if (!parsed.success)
+    return { status: "fail", verdict: "/api/ice answered something that is not an ICE configuration", details: { issues: parsed.error.issues.slice(0, 3) } };
   const ice = parsed.data;
   const urls = ice.iceServers.flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]));
   const turn = ice.iceServers.filter((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).some((u) => /^turns?:/i.test(u)));
@@ -134,7 +144,8 @@ export async function checkIce(base: string, token: string | undefined, timeoutM
   const expiry = Number(/^(\d+):/.exec(turn[0]!.username!)?.[1]);
   const left = Number.isFinite(expiry) ? expiry - Math.floor(nowMs / 1000) : undefined;
   details.credentialExpiresInSeconds = left;
-  if (left !== undefined && left <= 0) return { status: "fail", ice, verdict: "the TURN credentials are already expired: the server clock or the TTL is wrong", details };
+  if (left !== undefined && left <= 0)
+    return { status: "fail", ice, verdict: "the TURN credentials are already expired: the server clock or the TTL is wrong", details };
   const life = left ?? ice.ttlSeconds;
   if (life < 600)
     return { status: "warn", ice, verdict: `TURN credentials live only ${life} s: calls that need TURN cannot refresh their allocation after that`, details };

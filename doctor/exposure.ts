@@ -56,7 +56,8 @@ async function ask(alloc: TurnAllocation, p: Probe, channel: number): Promise<Pr
       return { ...p, answer: "allowed", via };
     } catch (err) {
       if (err instanceof TurnError && err.code === 403) refusedBy = err.reason;
-      else if (err instanceof TurnError && (err.code === 443 || err.code === 440)) return { ...p, answer: "family-mismatch", detail: `${err.code} ${err.reason}` };
+      else if (err instanceof TurnError && (err.code === 443 || err.code === 440))
+        return { ...p, answer: "family-mismatch", detail: `${err.code} ${err.reason}` };
       else return { ...p, answer: "error", detail: (err as Error).message };
     }
   }
@@ -66,7 +67,8 @@ async function ask(alloc: TurnAllocation, p: Probe, channel: number): Promise<Pr
 /** Settings that close each hole, for the verdict. */
 const fixes: Record<ExposureCategory, string> = {
   loopback: "remove allow-loopback-peers and add denied-peer-ip=127.0.0.0-127.255.255.255 and denied-peer-ip=::1",
-  private: "add denied-peer-ip for 10.0.0.0-10.255.255.255, 172.16.0.0-172.31.255.255, 192.168.0.0-192.168.255.255, 100.64.0.0-100.127.255.255 and fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+  private:
+    "add denied-peer-ip for 10.0.0.0-10.255.255.255, 172.16.0.0-172.31.255.255, 192.168.0.0-192.168.255.255, 100.64.0.0-100.127.255.255 and fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
   "link-local": "add denied-peer-ip=169.254.0.0-169.254.255.255 and denied-peer-ip=fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
   mapped: "add denied-peer-ip=::ffff:0.0.0.0-::ffff:255.255.255.255 and 64:ff9b::-64:ff9b::ffff:ffff, and run coturn 4.9 or newer (CVE-2026-27624)",
   control: "",

@@ -135,4 +135,3 @@ describe("RFC 5780 mapping and filtering decisions", () => {
     expect(ours.filtering).toBe(theirs("Filtering"));
   });
 });
-

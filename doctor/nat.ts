@@ -48,12 +48,16 @@ export async function checkNat(server: { host: string; port: number } | undefine
   let mapping: NatBehaviour;
   try {
     // Test II: the alternate IP, primary port. Test III: the alternate IP and port.
-    const r2 = (await sock.request(message(methods.binding, "request"), { timeoutMs, to: { address: other.address, port: server.port }, encode: { fingerprint: true } })).res;
+    const r2 = (
+      await sock.request(message(methods.binding, "request"), { timeoutMs, to: { address: other.address, port: server.port }, encode: { fingerprint: true } })
+    ).res;
     const mapped2 = mappedOf(r2);
     details.mappedViaOtherIp = mapped2;
     if (sameAddr(mapped1, mapped2)) mapping = "endpoint-independent";
     else {
-      const r3 = (await sock.request(message(methods.binding, "request"), { timeoutMs, to: { address: other.address, port: other.port }, encode: { fingerprint: true } })).res;
+      const r3 = (
+        await sock.request(message(methods.binding, "request"), { timeoutMs, to: { address: other.address, port: other.port }, encode: { fingerprint: true } })
+      ).res;
       const mapped3 = mappedOf(r3);
       details.mappedViaOtherIpPort = mapped3;
       mapping = sameAddr(mapped2, mapped3) ? "address-dependent" : "address-and-port-dependent";
@@ -70,7 +74,10 @@ export async function checkNat(server: { host: string; port: number } | undefine
   try {
     const answered = async (changeIp: boolean, changePort: boolean) => {
       try {
-        await fsock.request(message(methods.binding, "request", [changeRequestAttr(changeIp, changePort)]), { timeoutMs: quietMs, encode: { fingerprint: true } });
+        await fsock.request(message(methods.binding, "request", [changeRequestAttr(changeIp, changePort)]), {
+          timeoutMs: quietMs,
+          encode: { fingerprint: true },
+        });
         return true;
       } catch (err) {
         if (err instanceof TransportError && err.code === "TIMEOUT") return false;
@@ -90,7 +97,11 @@ export async function checkNat(server: { host: string; port: number } | undefine
   const words = (b: NatBehaviour) => b.replace(/-/g, " ");
   const prefix = nat ? "behind NAT" : "no NAT between you and the server";
   const verdict = `${prefix}: ${words(mapping)} mapping, ${words(filtering)} filtering`;
-  if (mapping !== "endpoint-independent")
-    return { status: "warn", nat: result, verdict: `${verdict}: a symmetric NAT, so calls from here need TURN`, details };
-  return { status: "pass", nat: result, verdict: `${verdict}${filtering === "endpoint-independent" ? "" : " (peers reach you after you contact them)"}`, details };
+  if (mapping !== "endpoint-independent") return { status: "warn", nat: result, verdict: `${verdict}: a symmetric NAT, so calls from here need TURN`, details };
+  return {
+    status: "pass",
+    nat: result,
+    verdict: `${verdict}${filtering === "endpoint-independent" ? "" : " (peers reach you after you contact them)"}`,
+    details,
+  };
 }

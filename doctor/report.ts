@@ -3,20 +3,7 @@
 export const checkStatuses = ["pending", "running", "pass", "warn", "fail", "skipped"] as const;
 export type CheckStatus = (typeof checkStatuses)[number];
 
-export const checkIds = [
-  "api-health",
-  "api-socket",
-  "api-ice",
-  "dns",
-  "stun",
-  "turn-udp",
-  "turn-tcp",
-  "turn-tls",
-  "relay",
-  "call",
-  "nat",
-  "exposure",
-] as const;
+export const checkIds = ["api-health", "api-socket", "api-ice", "dns", "stun", "turn-udp", "turn-tcp", "turn-tls", "relay", "call", "nat", "exposure"] as const;
 export type CheckId = (typeof checkIds)[number];
 
 export const checkTitles: Record<CheckId, string> = {

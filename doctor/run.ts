@@ -88,7 +88,14 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const list = () => checkIds.map((id) => ({ ...results.get(id)! }));
   const emit = () => opts.onUpdate?.(list());
   const set = (id: CheckId, o: Outcome, ms?: number) => {
-    results.set(id, { id, title: checkTitles[id], status: o.status, verdict: o.verdict, ms: ms === undefined ? undefined : Math.round(ms), details: o.details });
+    results.set(id, {
+      id,
+      title: checkTitles[id],
+      status: o.status,
+      verdict: o.verdict,
+      ms: ms === undefined ? undefined : Math.round(ms),
+      details: o.details,
+    });
     emit();
   };
   const timed = async <T extends Outcome>(id: CheckId, fn: () => Promise<T>): Promise<T> => {

@@ -21,10 +21,15 @@ async function fakeStun(rewrite: boolean): Promise<number> {
   sock.on("message", (buf, rinfo) => {
     const req = decode(buf);
     const real = { family: 4 as const, address: rinfo.address, port: rinfo.port };
-    const res = message(methods.binding, "success", [
-      xorAddressAttr(attr.xorMappedAddress, real, req.transactionId),
-      addressAttr(attr.mappedAddress, rewrite ? { family: 4, address: "192.168.1.20", port: 5060 } : real),
-    ], req.transactionId);
+    const res = message(
+      methods.binding,
+      "success",
+      [
+        xorAddressAttr(attr.xorMappedAddress, real, req.transactionId),
+        addressAttr(attr.mappedAddress, rewrite ? { family: 4, address: "192.168.1.20", port: 5060 } : real),
+      ],
+      req.transactionId,
+    );
     sock!.send(encode(res), rinfo.port, rinfo.address);
   });
   await new Promise<void>((r) => sock!.bind(0, "127.0.0.1", () => r()));

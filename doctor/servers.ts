@@ -95,7 +95,8 @@ export async function checkDns(targets: ServerTarget[], timeoutMs: number): Prom
   const bad = rows.filter((r) => !r.ok);
   const details = { urls: rows };
   if (bad.length === rows.length) return { resolved, status: "fail", verdict: `no STUN/TURN URL is reachable: ${String(bad[0]?.error)}`, details };
-  if (bad.length) return { resolved, status: "warn", verdict: `${bad.length} of ${rows.length} URLs unreachable: ${bad.map((b) => b.error).join("; ")}`, details };
+  if (bad.length)
+    return { resolved, status: "warn", verdict: `${bad.length} of ${rows.length} URLs unreachable: ${bad.map((b) => b.error).join("; ")}`, details };
   return { resolved, status: "pass", verdict: `all ${rows.length} URL(s) resolve and answer`, details };
 }
 
@@ -108,7 +109,11 @@ function same(a?: TransportAddress, b?: TransportAddress): boolean {
  * detection: an ALG that rewrites addresses in payloads changes MAPPED-ADDRESS, but cannot
  * recognise the XORed form, so the two differ.
  */
-export async function checkStun(target: ServerTarget | undefined, ip: string | undefined, timeoutMs: number): Promise<Outcome & { reflexive?: TransportAddress; local?: string }> {
+export async function checkStun(
+  target: ServerTarget | undefined,
+  ip: string | undefined,
+  timeoutMs: number,
+): Promise<Outcome & { reflexive?: TransportAddress; local?: string }> {
   if (!target || !ip) return { status: "skipped", verdict: "no STUN or TURN URL over UDP to ask" };
   let sock: StunSocket;
   try {
@@ -131,7 +136,15 @@ export async function checkStun(target: ServerTarget | undefined, ip: string | u
     rtts.sort((a, b) => a - b);
     const rtt = Math.round(rtts[1]! * 10) / 10;
     const local = await localAddressTowards(ip, target.url.port);
-    const details: Record<string, unknown> = { server: target.url.raw, reflexive: xor, mapped: plain, rttMs: rtt, localAddress: local, localPort: sock.local.port, software: serverSoftware };
+    const details: Record<string, unknown> = {
+      server: target.url.raw,
+      reflexive: xor,
+      mapped: plain,
+      rttMs: rtt,
+      localAddress: local,
+      localPort: sock.local.port,
+      software: serverSoftware,
+    };
     if (!xor) return { status: "fail", verdict: "the server answered without XOR-MAPPED-ADDRESS", details };
     const behindNat = xor.address !== local || xor.port !== sock.local.port;
     details.behindNat = behindNat;
@@ -173,7 +186,11 @@ export async function openAllocation(target: ServerTarget, ip: string, timeoutMs
 }
 
 /** Why an authentication failed, in words; `category` is "authentication" for credential problems. */
-export function classifyAllocateError(err: unknown, creds: TurnCredentials | undefined, nowMs = Date.now()): { category: string; verdict: string; code?: number } {
+export function classifyAllocateError(
+  err: unknown,
+  creds: TurnCredentials | undefined,
+  nowMs = Date.now(),
+): { category: string; verdict: string; code?: number } {
   if (err instanceof TurnError) {
     const code = err.code;
     if (code === 401) {
@@ -295,7 +312,17 @@ export function isPublic(ip: string): boolean {
     return true;
   }
   const l = ip.toLowerCase();
-  return !(l === "::" || l === "::1" || l.startsWith("fe8") || l.startsWith("fe9") || l.startsWith("fea") || l.startsWith("feb") || l.startsWith("fc") || l.startsWith("fd") || l.startsWith("::ffff:"));
+  return !(
+    l === "::" ||
+    l === "::1" ||
+    l.startsWith("fe8") ||
+    l.startsWith("fe9") ||
+    l.startsWith("fea") ||
+    l.startsWith("feb") ||
+    l.startsWith("fc") ||
+    l.startsWith("fd") ||
+    l.startsWith("::ffff:")
+  );
 }
 
 /** coturn's version from its SOFTWARE attribute ("Coturn-4.6.1 'Gorst'"), or undefined. */

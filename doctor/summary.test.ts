@@ -20,7 +20,9 @@ describe("summary verdict", () => {
   });
 
   it("TURN required behind a symmetric NAT", () => {
-    const s = summarize(checks({ stun: { status: "pass" }, "turn-udp": { status: "pass" }, nat: { status: "warn", details: { mapping: "address-and-port-dependent" } } }));
+    const s = summarize(
+      checks({ stun: { status: "pass" }, "turn-udp": { status: "pass" }, nat: { status: "warn", details: { mapping: "address-and-port-dependent" } } }),
+    );
     expect(s.verdict).toBe("turn-required");
     expect(s.reason).toMatch(/symmetric NAT/);
   });

@@ -36,7 +36,10 @@ export function summarize(checks: CheckResult[]): Summary {
   if (mapping === "endpoint-independent") {
     const filtering = nat?.details?.filtering as string;
     const natted = nat?.details?.nat ? "behind a NAT with" : "no NAT;";
-    return out("direct-likely", `${natted} endpoint-independent mapping, ${filtering.replace(/-/g, " ")} filtering: direct calls should connect; TURN stays as fallback`);
+    return out(
+      "direct-likely",
+      `${natted} endpoint-independent mapping, ${filtering.replace(/-/g, " ")} filtering: direct calls should connect; TURN stays as fallback`,
+    );
   }
   const behindNat = get("stun")?.details?.behindNat;
   if (behindNat === false) return out("direct-likely", "no NAT between you and the server: direct calls should connect");

@@ -5,23 +5,16 @@ import { limits } from "./limits.ts";
 // bidi overrides (they make a name read as something else). Emoji joiners stay allowed.
 const printable = /^[^\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069]*$/u;
 
-export const id = z.string().min(1).max(limits.idMax).regex(/^[A-Za-z0-9_-]+$/, "must be an id");
-
-export const nickname = z
+export const id = z
   .string()
-  .trim()
   .min(1)
-  .max(limits.nicknameMax)
-  .regex(printable, "must not contain control characters");
+  .max(limits.idMax)
+  .regex(/^[A-Za-z0-9_-]+$/, "must be an id");
+
+export const nickname = z.string().trim().min(1).max(limits.nicknameMax).regex(printable, "must not contain control characters");
 
 /** Interests are matched case-insensitively, so they are normalised at the edge. */
-export const interest = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .min(1)
-  .max(limits.interestMax)
-  .regex(printable, "must not contain control characters");
+export const interest = z.string().trim().toLowerCase().min(1).max(limits.interestMax).regex(printable, "must not contain control characters");
 
 export const interests = z
   .array(interest)

@@ -11,7 +11,11 @@ export const serverConfigSchema = z.object({
   /** Signs the JWTs; at least 32 characters. Never logged. */
   jwtSecret: z.string().min(32, "jwtSecret must be at least 32 characters"),
   /** Lifetime of issued tokens. */
-  tokenTtlSeconds: z.number().int().positive().default(24 * 3600),
+  tokenTtlSeconds: z
+    .number()
+    .int()
+    .positive()
+    .default(24 * 3600),
   /** TURN servers using coturn's `use-auth-secret`; null when there is none. */
   turn: z
     .object({

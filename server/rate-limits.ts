@@ -11,7 +11,14 @@ import type { ServerConfig } from "./config.ts";
 export function createRateLimits(tuning: ServerConfig["tuning"], redis?: RedisClient) {
   const shared = (keyPrefix: string, points: number, duration: number, blockDuration = 0): RateLimiterAbstract =>
     redis
-      ? new RateLimiterRedis({ storeClient: redis, keyPrefix: `{vchat}:rl:${keyPrefix}`, points, duration, blockDuration, insuranceLimiter: new RateLimiterMemory({ points, duration }) })
+      ? new RateLimiterRedis({
+          storeClient: redis,
+          keyPrefix: `{vchat}:rl:${keyPrefix}`,
+          points,
+          duration,
+          blockDuration,
+          insuranceLimiter: new RateLimiterMemory({ points, duration }),
+        })
       : new RateLimiterMemory({ keyPrefix, points, duration, blockDuration });
   return {
     signup: shared("signup", tuning.signupsPerMinute, 60),

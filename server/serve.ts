@@ -112,7 +112,9 @@ export function nodeConfigInput(opts: NodeOptions, env: Record<string, string | 
   } else if (env.VCHAT_TURN_SECRET) {
     throw new NodeConfigError("VCHAT_TURN_SECRET is set but VCHAT_TURN_URLS is not: list the TURN servers (turn:host:3478?transport=udp,...)");
   }
-  const badStun = list(env.VCHAT_STUN_URLS).map((u) => iceUrlProblem(u, "stun")).find(Boolean);
+  const badStun = list(env.VCHAT_STUN_URLS)
+    .map((u) => iceUrlProblem(u, "stun"))
+    .find(Boolean);
   if (badStun) throw new NodeConfigError(`VCHAT_STUN_URLS: ${badStun}`);
 
   const port = opts.port ?? (env.VCHAT_PORT !== undefined ? Number(env.VCHAT_PORT) : 8080);
@@ -192,7 +194,10 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
 
   const cleanups: (() => unknown)[] = [];
   const cleanUp = async () => {
-    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => {});
+    for (const fn of cleanups.reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => {});
   };
 
   try {
@@ -203,7 +208,10 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
       store = opts.store;
       storeKind = "shared";
     } else if (mongoUri) {
-      const mongoOpts = { ...(retentionDays !== undefined ? { chatRetentionDays: retentionDays } : {}), ...(opts.mongoTimeoutMs ? { serverSelectionTimeoutMS: opts.mongoTimeoutMs } : {}) };
+      const mongoOpts = {
+        ...(retentionDays !== undefined ? { chatRetentionDays: retentionDays } : {}),
+        ...(opts.mongoTimeoutMs ? { serverSelectionTimeoutMS: opts.mongoTimeoutMs } : {}),
+      };
       store = await openMongoStore(mongoUri, mongoOpts).catch((err: Error) => {
         // The driver's message can carry the URI; the log gets the redacted one only.
         throw new Error(`MongoDB at ${redactUrl(mongoUri)} is not reachable: ${err.name}`);
@@ -297,7 +305,15 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
 
     const url = await service.listen(config.port, config.host);
     log.info(
-      { url, nodeId, matching: redisDeps ? "redis" : "memory", redis: redisUrl ? redactUrl(redisUrl) : null, redisMode: redisDeps?.mode, store: storeKind, turn: config.turn?.urls ?? [] },
+      {
+        url,
+        nodeId,
+        matching: redisDeps ? "redis" : "memory",
+        redis: redisUrl ? redactUrl(redisUrl) : null,
+        redisMode: redisDeps?.mode,
+        store: storeKind,
+        turn: config.turn?.urls ?? [],
+      },
       "vchat node ready",
     );
 

@@ -49,7 +49,11 @@ export const envConfigSchema = z.object({
     minTasks: z.number().int().min(1),
     maxTasks: z.number().int().min(1),
     /** ALB idle timeout; must stay above the Socket.IO heartbeat or idle sockets get cut. */
-    idleTimeoutSeconds: z.number().int().min(socketIoHeartbeatSeconds + 1).max(4000),
+    idleTimeoutSeconds: z
+      .number()
+      .int()
+      .min(socketIoHeartbeatSeconds + 1)
+      .max(4000),
   }),
   turn: z.object({
     instanceType: z.string().min(1),
@@ -201,7 +205,12 @@ export function resolveEnvConfig(env: EnvName, o: ConfigOverrides): EnvConfig {
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => {
       const key = i.path.join(".");
-      const hint = key === "certificateArn" ? " (pulumi config set vchat:certificateArn arn:aws:acm:...)" : key === "atlas.orgId" ? " (pulumi config set vchat:atlasOrgId <org id>)" : "";
+      const hint =
+        key === "certificateArn"
+          ? " (pulumi config set vchat:certificateArn arn:aws:acm:...)"
+          : key === "atlas.orgId"
+            ? " (pulumi config set vchat:atlasOrgId <org id>)"
+            : "";
       return `${key}: ${i.message}${hint}`;
     });
     throw new ConfigError(`stack config for ${env} is invalid:\n  ${problems.join("\n  ")}`);
@@ -211,7 +220,9 @@ export function resolveEnvConfig(env: EnvName, o: ConfigOverrides): EnvConfig {
   if (cfg.turn.minInstances > cfg.turn.maxInstances) throw new ConfigError("turn.minInstances must not exceed turn.maxInstances");
   if (cfg.service.minTasks > cfg.service.maxTasks) throw new ConfigError("service.minTasks must not exceed service.maxTasks");
   if (compareVersions(coturnVersionOf(cfg.turn.coturnImage), minCoturnVersion) < 0) {
-    throw new ConfigError(`coturnImage ${cfg.turn.coturnImage} is older than ${minCoturnVersion}: earlier coturn lets IPv4-mapped IPv6 peers bypass denied-peer-ip`);
+    throw new ConfigError(
+      `coturnImage ${cfg.turn.coturnImage} is older than ${minCoturnVersion}: earlier coturn lets IPv4-mapped IPv6 peers bypass denied-peer-ip`,
+    );
   }
   return deepFreeze(cfg);
 }

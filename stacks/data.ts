@@ -34,69 +34,95 @@ export class Data extends pulumi.ComponentResource {
     const tags = { "vchat:env": cfg.env };
 
     // --- Redis ---
-    const sg = new aws.ec2.SecurityGroup(`${name}-redis-sg`, {
-      vpcId: network.vpcId,
-      description: "vchat Redis: reachable from the service tasks only",
-      tags,
-    }, parent);
+    const sg = new aws.ec2.SecurityGroup(
+      `${name}-redis-sg`,
+      {
+        vpcId: network.vpcId,
+        description: "vchat Redis: reachable from the service tasks only",
+        tags,
+      },
+      parent,
+    );
     const subnets = new aws.elasticache.SubnetGroup(`${name}-redis-subnets`, { subnetIds: network.privateSubnetIds, tags }, parent);
     const authToken = new random.RandomPassword(`${name}-redis-token`, { length: 64, special: false }, parent);
-    const redis = new aws.elasticache.ReplicationGroup(`${name}-redis`, {
-      description: `vchat ${cfg.env} matchmaking, presence and Socket.IO streams`,
-      engine: "redis",
-      engineVersion: cfg.redis.engineVersion,
-      nodeType: cfg.redis.nodeType,
-      numCacheClusters: cfg.redis.nodes,
-      port: redisPort,
-      parameterGroupName: "default.redis7",
-      subnetGroupName: subnets.name,
-      securityGroupIds: [sg.id],
-      transitEncryptionEnabled: true,
-      atRestEncryptionEnabled: true,
-      authToken: authToken.result,
-      automaticFailoverEnabled: true,
-      multiAzEnabled: true,
-      snapshotRetentionLimit: cfg.retainData ? 7 : 0,
-      applyImmediately: !cfg.retainData,
-      tags,
-    }, parent);
+    const redis = new aws.elasticache.ReplicationGroup(
+      `${name}-redis`,
+      {
+        description: `vchat ${cfg.env} matchmaking, presence and Socket.IO streams`,
+        engine: "redis",
+        engineVersion: cfg.redis.engineVersion,
+        nodeType: cfg.redis.nodeType,
+        numCacheClusters: cfg.redis.nodes,
+        port: redisPort,
+        parameterGroupName: "default.redis7",
+        subnetGroupName: subnets.name,
+        securityGroupIds: [sg.id],
+        transitEncryptionEnabled: true,
+        atRestEncryptionEnabled: true,
+        authToken: authToken.result,
+        automaticFailoverEnabled: true,
+        multiAzEnabled: true,
+        snapshotRetentionLimit: cfg.retainData ? 7 : 0,
+        applyImmediately: !cfg.retainData,
+        tags,
+      },
+      parent,
+    );
     const redisUrl = pulumi.interpolate`rediss://:${authToken.result}@${redis.primaryEndpointAddress}:${redisPort}`;
 
     // --- MongoDB Atlas ---
     const project = new mongodbatlas.Project(`${name}-atlas-project`, { orgId: cfg.atlas.orgId, name: `vchat-${cfg.env}` }, parent);
-    const cluster = new mongodbatlas.AdvancedCluster(`${name}-atlas-cluster`, {
-      projectId: project.id,
-      name: `vchat-${cfg.env}`,
-      clusterType: "REPLICASET",
-      mongoDbMajorVersion: cfg.atlas.mongoVersion,
-      backupEnabled: cfg.atlas.backup,
-      terminationProtectionEnabled: cfg.retainData,
-      replicationSpecs: [{
-        regionConfigs: [{
-          providerName: "AWS",
-          regionName: atlasRegionName(cfg.region),
-          priority: 7,
-          electableSpecs: { instanceSize: cfg.atlas.instanceSize, nodeCount: 3 },
-        }],
-      }],
-    }, parent);
-    const dbPassword = new random.RandomPassword(`${name}-atlas-password`, { length: 40, special: false }, parent);
-    const dbUser = new mongodbatlas.DatabaseUser(`${name}-atlas-user`, {
-      projectId: project.id,
-      authDatabaseName: "admin",
-      username: `vchat-${cfg.env}`,
-      password: dbPassword.result,
-      roles: [{ roleName: "readWrite", databaseName: "vchat" }],
-      scopes: [{ name: cluster.name, type: "CLUSTER" }],
-    }, parent);
-    network.natPublicIps.forEach((ip, i) => {
-      new mongodbatlas.ProjectIpAccessList(`${name}-atlas-nat-${i}`, {
+    const cluster = new mongodbatlas.AdvancedCluster(
+      `${name}-atlas-cluster`,
+      {
         projectId: project.id,
-        ipAddress: ip,
-        comment: `vchat ${cfg.env} NAT ${i}`,
-      }, parent);
+        name: `vchat-${cfg.env}`,
+        clusterType: "REPLICASET",
+        mongoDbMajorVersion: cfg.atlas.mongoVersion,
+        backupEnabled: cfg.atlas.backup,
+        terminationProtectionEnabled: cfg.retainData,
+        replicationSpecs: [
+          {
+            regionConfigs: [
+              {
+                providerName: "AWS",
+                regionName: atlasRegionName(cfg.region),
+                priority: 7,
+                electableSpecs: { instanceSize: cfg.atlas.instanceSize, nodeCount: 3 },
+              },
+            ],
+          },
+        ],
+      },
+      parent,
+    );
+    const dbPassword = new random.RandomPassword(`${name}-atlas-password`, { length: 40, special: false }, parent);
+    const dbUser = new mongodbatlas.DatabaseUser(
+      `${name}-atlas-user`,
+      {
+        projectId: project.id,
+        authDatabaseName: "admin",
+        username: `vchat-${cfg.env}`,
+        password: dbPassword.result,
+        roles: [{ roleName: "readWrite", databaseName: "vchat" }],
+        scopes: [{ name: cluster.name, type: "CLUSTER" }],
+      },
+      parent,
+    );
+    network.natPublicIps.forEach((ip, i) => {
+      new mongodbatlas.ProjectIpAccessList(
+        `${name}-atlas-nat-${i}`,
+        {
+          projectId: project.id,
+          ipAddress: ip,
+          comment: `vchat ${cfg.env} NAT ${i}`,
+        },
+        parent,
+      );
     });
-    const atlasUri = pulumi.secret(pulumi.interpolate`mongodb+srv://${dbUser.username}:${dbPassword.result}@${cluster.connectionStrings.apply((c) => (c?.standardSrv ?? "").replace(/^mongodb\+srv:\/\//, ""))}/vchat?retryWrites=true&w=majority`);
+    const atlasUri = pulumi.secret(
+      pulumi.interpolate`mongodb+srv://${dbUser.username}:${dbPassword.result}@${cluster.connectionStrings.apply((c) => (c?.standardSrv ?? "").replace(/^mongodb\+srv:\/\//, ""))}/vchat?retryWrites=true&w=majority`,
+    );
 
     this.redisSecurityGroupId = sg.id;
     this.redisEndpoint = redis.primaryEndpointAddress;

@@ -25,7 +25,9 @@ function fakePulumi(upError: string, config = validConfig): { root: string; call
   roots.push(root);
   mkdirSync(join(root, "bin"));
   const log = join(root, "calls.log");
-  writeFileSync(join(root, "bin", "pulumi"), `#!/bin/sh
+  writeFileSync(
+    join(root, "bin", "pulumi"),
+    `#!/bin/sh
 echo "$*" >> '${log}'
 case "$1 $2" in
   "version "*) echo "v3.276.0"; exit 0;;
@@ -39,7 +41,8 @@ case "$1" in
 esac
 echo "unexpected: $*" >&2
 exit 2
-`);
+`,
+  );
   chmodSync(join(root, "bin", "pulumi"), 0o755);
   return { root, calls: () => readFileSync(log, "utf8").trim().split("\n") };
 }
@@ -47,7 +50,9 @@ exit 2
 describe("localEngine on a stand-in pulumi binary", () => {
   it("outputs of a missing stack: STACK_NOT_FOUND with what to run", async () => {
     const fake = fakePulumi("");
-    const err = await localEngine({ pulumiRoot: fake.root }).outputs("prod").catch((e: unknown) => e);
+    const err = await localEngine({ pulumiRoot: fake.root })
+      .outputs("prod")
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StackError);
     expect(err).toMatchObject({ code: "STACK_NOT_FOUND", exitCode: 1 });
     expect((err as Error).message).toBe("stack prod does not exist yet: run `vchat up --env prod` first");
@@ -55,7 +60,9 @@ describe("localEngine on a stand-in pulumi binary", () => {
 
   it("up creates the missing stack, sets aws:region, passes the policy pack, maps a concurrent update", async () => {
     const fake = fakePulumi("error: [409] Conflict: Another update is currently in progress.");
-    const err = await localEngine({ pulumiRoot: fake.root }).up("dev").catch((e: unknown) => e);
+    const err = await localEngine({ pulumiRoot: fake.root })
+      .up("dev")
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "STACK_BUSY" });
     const calls = fake.calls();
     // createOrSelectStack: select fails (no such stack), so it creates it.
@@ -68,7 +75,9 @@ describe("localEngine on a stand-in pulumi binary", () => {
 
   it("a mandatory policy violation becomes POLICY_VIOLATION", async () => {
     const fake = fakePulumi("error: preview failed: mandatory policy violation: only-turn-and-web-ports-public");
-    const err = await localEngine({ pulumiRoot: fake.root }).preview("dev").catch((e: unknown) => e);
+    const err = await localEngine({ pulumiRoot: fake.root })
+      .preview("dev")
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "POLICY_VIOLATION", exitCode: 1 });
   }, 20_000);
 });
@@ -76,7 +85,9 @@ describe("localEngine on a stand-in pulumi binary", () => {
 describe("stack config is checked before the engine runs", () => {
   it("up without a certificate ARN or Atlas org: STACK_CONFIG_INVALID, exit 2, no up started", async () => {
     const fake = fakePulumi("should not get here", "{}");
-    const err = await localEngine({ pulumiRoot: fake.root }).up("prod").catch((e: unknown) => e);
+    const err = await localEngine({ pulumiRoot: fake.root })
+      .up("prod")
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "STACK_CONFIG_INVALID", exitCode: 2 });
     expect((err as Error).message).toMatch(/certificateArn[\s\S]*pulumi config set vchat:certificateArn/);
     expect((err as Error).message).toMatch(/atlas\.orgId/);

@@ -113,27 +113,45 @@ export function checkPrerequisites(action: StackAction | "outputs", probe: Prere
   const e = probe.env;
   const problems: { code: StackErrorCode; text: string }[] = [];
   if (!probe.which("pulumi")) {
-    problems.push({ code: "PULUMI_NOT_INSTALLED", text: "the pulumi CLI is not on PATH: install it (curl -fsSL https://get.pulumi.com | sh, or brew install pulumi) and open a new shell; `vchat preview --offline` works without it" });
+    problems.push({
+      code: "PULUMI_NOT_INSTALLED",
+      text: "the pulumi CLI is not on PATH: install it (curl -fsSL https://get.pulumi.com | sh, or brew install pulumi) and open a new shell; `vchat preview --offline` works without it",
+    });
   }
   const loggedIn = !!e.PULUMI_BACKEND_URL || !!e.PULUMI_ACCESS_TOKEN || probe.exists(join(probe.home, ".pulumi", "credentials.json"));
   if (!loggedIn) {
-    problems.push({ code: "PULUMI_BACKEND_MISSING", text: "no Pulumi state backend: run `pulumi login` (Pulumi Cloud or e.g. `pulumi login s3://my-state-bucket`), or set PULUMI_BACKEND_URL (and PULUMI_CONFIG_PASSPHRASE for self-managed backends)" });
+    problems.push({
+      code: "PULUMI_BACKEND_MISSING",
+      text: "no Pulumi state backend: run `pulumi login` (Pulumi Cloud or e.g. `pulumi login s3://my-state-bucket`), or set PULUMI_BACKEND_URL (and PULUMI_CONFIG_PASSPHRASE for self-managed backends)",
+    });
   }
   if (action !== "outputs") {
     const awsKeys = !!e.AWS_ACCESS_KEY_ID && !!e.AWS_SECRET_ACCESS_KEY;
     const awsRole = !!e.AWS_WEB_IDENTITY_TOKEN_FILE && !!e.AWS_ROLE_ARN;
     const awsContainer = !!e.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI || !!e.AWS_CONTAINER_CREDENTIALS_FULL_URI;
-    const awsFiles = probe.exists(e.AWS_SHARED_CREDENTIALS_FILE ?? join(probe.home, ".aws", "credentials")) || probe.exists(e.AWS_CONFIG_FILE ?? join(probe.home, ".aws", "config"));
+    const awsFiles =
+      probe.exists(e.AWS_SHARED_CREDENTIALS_FILE ?? join(probe.home, ".aws", "credentials")) ||
+      probe.exists(e.AWS_CONFIG_FILE ?? join(probe.home, ".aws", "config"));
     if (!awsKeys && !awsRole && !awsContainer && !awsFiles) {
-      problems.push({ code: "AWS_CREDENTIALS_MISSING", text: "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/config (aws configure / aws sso login)" });
+      problems.push({
+        code: "AWS_CREDENTIALS_MISSING",
+        text: "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/config (aws configure / aws sso login)",
+      });
     }
     const atlas = (!!e.MONGODB_ATLAS_PUBLIC_KEY && !!e.MONGODB_ATLAS_PRIVATE_KEY) || (!!e.MONGODB_ATLAS_CLIENT_ID && !!e.MONGODB_ATLAS_CLIENT_SECRET);
     if (!atlas) {
-      problems.push({ code: "ATLAS_CREDENTIALS_MISSING", text: "no MongoDB Atlas API key: set MONGODB_ATLAS_PUBLIC_KEY and MONGODB_ATLAS_PRIVATE_KEY (an organisation API key with Project Creator)" });
+      problems.push({
+        code: "ATLAS_CREDENTIALS_MISSING",
+        text: "no MongoDB Atlas API key: set MONGODB_ATLAS_PUBLIC_KEY and MONGODB_ATLAS_PRIVATE_KEY (an organisation API key with Project Creator)",
+      });
     }
   }
   if (problems.length > 0) {
-    throw new StackError(problems[0]!.code, `cannot ${action === "destroy" ? "run down" : action === "outputs" ? "read outputs" : `run ${action}`}, nothing was changed:\n  - ${problems.map((p) => p.text).join("\n  - ")}`, 2);
+    throw new StackError(
+      problems[0]!.code,
+      `cannot ${action === "destroy" ? "run down" : action === "outputs" ? "read outputs" : `run ${action}`}, nothing was changed:\n  - ${problems.map((p) => p.text).join("\n  - ")}`,
+      2,
+    );
   }
 }
 
@@ -166,7 +184,13 @@ export function toStackEvent(e: AutomationEvent, now = Date.now()): StackEvent |
     return { kind: "diagnostic", urn: e.diagnosticEvent.urn, severity: sev, message: e.diagnosticEvent.message.trim() };
   }
   if (e.policyEvent) {
-    return { kind: "policy", urn: e.policyEvent.resourceUrn, policy: e.policyEvent.policyName, level: e.policyEvent.enforcementLevel, message: e.policyEvent.message.trim() };
+    return {
+      kind: "policy",
+      urn: e.policyEvent.resourceUrn,
+      policy: e.policyEvent.policyName,
+      level: e.policyEvent.enforcementLevel,
+      message: e.policyEvent.message.trim(),
+    };
   }
   if (e.summaryEvent) {
     const changes: Record<string, number> = {};
@@ -182,10 +206,18 @@ export function mapAutomationError(err: unknown, env: EnvName, action: StackActi
   const e = err as Error & { commandResult?: { stderr?: string; stdout?: string } };
   const text = `${e?.message ?? String(err)}\n${e?.commandResult?.stderr ?? ""}`;
   if (signal?.aborted || /\bcancel(l)?ed\b|context canceled/i.test(text)) {
-    return new StackError("CANCELLED", `${action} of ${env} cancelled; resources already changed stay as they are, run \`vchat ${action === "destroy" ? "down" : action} --env ${env}\` again to converge`, 130);
+    return new StackError(
+      "CANCELLED",
+      `${action} of ${env} cancelled; resources already changed stay as they are, run \`vchat ${action === "destroy" ? "down" : action} --env ${env}\` again to converge`,
+      130,
+    );
   }
   if (e?.name === "ConcurrentUpdateError" || /conflict: Another update is currently in progress|\[409\] Conflict/i.test(text)) {
-    return new StackError("STACK_BUSY", `another update is running on stack ${env}; wait for it, or if it crashed, run \`pulumi cancel --stack ${env}\` in stacks/`, 1);
+    return new StackError(
+      "STACK_BUSY",
+      `another update is running on stack ${env}; wait for it, or if it crashed, run \`pulumi cancel --stack ${env}\` in stacks/`,
+      1,
+    );
   }
   if (e?.name === "StackNotFoundError" || /no stack named|stack .* not found/i.test(text)) {
     return new StackError("STACK_NOT_FOUND", `stack ${env} does not exist yet: run \`vchat up --env ${env}\` first`, 1);
@@ -198,9 +230,18 @@ export function mapAutomationError(err: unknown, env: EnvName, action: StackActi
     return new StackError("POLICY_VIOLATION", `the vchat policy pack refused the ${action} of ${env}; see the policy messages above`, 1);
   }
   if (/NoCredentialProviders|no valid credential sources|ExpiredToken|InvalidClientTokenId/i.test(text)) {
-    return new StackError("AWS_CREDENTIALS_MISSING", "AWS rejected the credentials (missing, expired or invalid): refresh them (aws sso login / new keys) and try again", 2);
+    return new StackError(
+      "AWS_CREDENTIALS_MISSING",
+      "AWS rejected the credentials (missing, expired or invalid): refresh them (aws sso login / new keys) and try again",
+      2,
+    );
   }
-  const lastLines = text.split("\n").map((l) => l.trim()).filter(Boolean).slice(-6).join("\n  ");
+  const lastLines = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-6)
+    .join("\n  ");
   return new StackError("OPERATION_FAILED", `${action} of ${env} failed:\n  ${lastLines}`, 1);
 }
 
@@ -242,7 +283,8 @@ export function localEngine(opts: { pulumiRoot?: string } = {}): StackEngine {
   };
   const outputsOf = (o: Record<string, { value: unknown; secret: boolean }>, showSecrets: boolean) =>
     Object.fromEntries(Object.entries(o).map(([k, v]) => [k, { value: v.secret && !showSecrets ? "[secret]" : v.value, secret: v.secret }]));
-  const changesOf = (m: Record<string, number | undefined> | undefined) => Object.fromEntries(Object.entries(m ?? {}).filter(([, v]) => v)) as Record<string, number>;
+  const changesOf = (m: Record<string, number | undefined> | undefined) =>
+    Object.fromEntries(Object.entries(m ?? {}).filter(([, v]) => v)) as Record<string, number>;
 
   return {
     async preview(env, opts) {

@@ -17,16 +17,20 @@ export class KinesisSignaling extends pulumi.ComponentResource {
   constructor(name: string, args: KinesisArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vchat:stacks:KinesisSignaling", name, {}, opts);
     const { cfg } = args;
-    const stack = new aws.cloudformation.Stack(`${name}-channel`, {
-      name: `vchat-${cfg.env}-kvs-signaling`,
-      templateBody: JSON.stringify({
-        Resources: {
-          Channel: { Type: "AWS::KinesisVideo::SignalingChannel", Properties: { Name: `vchat-${cfg.env}`, Type: "SINGLE_MASTER", MessageTtlSeconds: 60 } },
-        },
-        Outputs: { ChannelArn: { Value: { "Fn::GetAtt": ["Channel", "Arn"] } } },
-      }),
-      tags: { "vchat:env": cfg.env },
-    }, { parent: this });
+    const stack = new aws.cloudformation.Stack(
+      `${name}-channel`,
+      {
+        name: `vchat-${cfg.env}-kvs-signaling`,
+        templateBody: JSON.stringify({
+          Resources: {
+            Channel: { Type: "AWS::KinesisVideo::SignalingChannel", Properties: { Name: `vchat-${cfg.env}`, Type: "SINGLE_MASTER", MessageTtlSeconds: 60 } },
+          },
+          Outputs: { ChannelArn: { Value: { "Fn::GetAtt": ["Channel", "Arn"] } } },
+        }),
+        tags: { "vchat:env": cfg.env },
+      },
+      { parent: this },
+    );
     this.channelArn = stack.outputs.apply((o) => o?.["ChannelArn"] ?? "");
     this.registerOutputs({ channelArn: this.channelArn });
   }

@@ -70,7 +70,13 @@ function maskSecrets(v: unknown): unknown {
   return v;
 }
 
-const resolve = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((res) => o.apply((v) => { res(v); return v; }));
+const resolve = <T>(o: pulumi.Output<T>): Promise<T> =>
+  new Promise((res) =>
+    o.apply((v) => {
+      res(v);
+      return v;
+    }),
+  );
 
 let queue: Promise<unknown> = Promise.resolve();
 
@@ -82,26 +88,39 @@ let queue: Promise<unknown> = Promise.resolve();
  * const plan = await planOffline("prod");
  * plan.violations.length === 0
  */
-export function planOffline(env: EnvName, overrides: ConfigOverrides = {}, build: (cfg: EnvConfig, opts: pulumi.ComponentResourceOptions) => Record<string, unknown> = (cfg, opts) => ({ ...vchatProgram(cfg, opts) })): Promise<OfflinePlan> {
+export function planOffline(
+  env: EnvName,
+  overrides: ConfigOverrides = {},
+  build: (cfg: EnvConfig, opts: pulumi.ComponentResourceOptions) => Record<string, unknown> = (cfg, opts) => ({ ...vchatProgram(cfg, opts) }),
+): Promise<OfflinePlan> {
   const run = queue.then(() => runOnce(env, overrides, build));
   queue = run.catch(() => undefined);
   return run;
 }
 
-async function runOnce(env: EnvName, overrides: ConfigOverrides, build: (cfg: EnvConfig, opts: pulumi.ComponentResourceOptions) => Record<string, unknown>): Promise<OfflinePlan> {
+async function runOnce(
+  env: EnvName,
+  overrides: ConfigOverrides,
+  build: (cfg: EnvConfig, opts: pulumi.ComponentResourceOptions) => Record<string, unknown>,
+): Promise<OfflinePlan> {
   const config = offlineEnvConfig(env, overrides);
   const inputsByKey = new Map<string, { inputs: Record<string, unknown>; id: string; custom: boolean }>();
-  await pulumi.runtime.setMocks({
-    newResource(args) {
-      const id = `${args.name}-id`;
-      const state = mockState(args.type, args.name, args.inputs ?? {});
-      inputsByKey.set(`${args.type}::${args.name}`, { inputs: args.inputs ?? {}, id: String(state.bucket ?? id), custom: args.custom !== false });
-      return { id: String(state.bucket ?? id), state };
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const id = `${args.name}-id`;
+        const state = mockState(args.type, args.name, args.inputs ?? {});
+        inputsByKey.set(`${args.type}::${args.name}`, { inputs: args.inputs ?? {}, id: String(state.bucket ?? id), custom: args.custom !== false });
+        return { id: String(state.bucket ?? id), state };
+      },
+      call() {
+        return {};
+      },
     },
-    call() {
-      return {};
-    },
-  }, "vchat", env, false);
+    "vchat",
+    env,
+    false,
+  );
 
   // Transformations run in-process for a resource and, inherited, for all its children: the
   // only place that sees each resource next to its parent.
@@ -133,5 +152,11 @@ async function runOnce(env: EnvName, overrides: ConfigOverrides, build: (cfg: En
     return { type: s.type, name: s.name, id: rec?.id, parent: s.parent, component: rec ? !rec.custom : true, props: rec?.inputs ?? {} };
   });
   const violations = checkAll(resources.filter((r) => !r.component));
-  return { env, config, resources: resources.map((r) => ({ ...r, props: maskSecrets(r.props) as Record<string, unknown> })), outputs: resolvedOutputs, violations };
+  return {
+    env,
+    config,
+    resources: resources.map((r) => ({ ...r, props: maskSecrets(r.props) as Record<string, unknown> })),
+    outputs: resolvedOutputs,
+    violations,
+  };
 }

@@ -63,7 +63,12 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
     expect(props(service)).toMatchObject({ launchType: "FARGATE", networkConfiguration: { assignPublicIp: false } });
     const task = one(plan(), "/taskDefinition:TaskDefinition");
     const container = JSON.parse(props(task).containerDefinitions)[0];
-    expect(container.secrets.map((s: { name: string }) => s.name).sort()).toEqual(["VCHAT_JWT_SECRET", "VCHAT_MONGODB_URI", "VCHAT_REDIS_URL", "VCHAT_TURN_SECRET"]);
+    expect(container.secrets.map((s: { name: string }) => s.name).sort()).toEqual([
+      "VCHAT_JWT_SECRET",
+      "VCHAT_MONGODB_URI",
+      "VCHAT_REDIS_URL",
+      "VCHAT_TURN_SECRET",
+    ]);
     for (const s of container.secrets) expect(s.valueFrom).toMatch(/^arn:aws:/);
     const envVars = Object.fromEntries(container.environment.map((e: { name: string; value: string }) => [e.name, e.value]));
     expect(envVars).toMatchObject({ VCHAT_HOST: "0.0.0.0", VCHAT_PORT: String(cfg.service.port), VCHAT_TRUST_PROXY: "1" });
@@ -83,22 +88,40 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
     const tgs = ofType(plan(), "/targetGroup:TargetGroup").filter((t) => t.parent === nlb.parent);
     for (const tg of tgs) expect(props(tg).healthCheck).toMatchObject({ protocol: "TCP", port: "3478" });
     const asg = one(plan(), "autoscaling/group:Group");
-    expect(props(asg).initialLifecycleHooks[0]).toMatchObject({ lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING", heartbeatTimeout: cfg.turn.drainTimeoutSeconds });
+    expect(props(asg).initialLifecycleHooks[0]).toMatchObject({
+      lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
+      heartbeatTimeout: cfg.turn.drainTimeoutSeconds,
+    });
     expect(props(asg)).toMatchObject({ minSize: cfg.turn.minInstances, maxSize: cfg.turn.maxInstances });
     const policy = ofType(plan(), "autoscaling/policy:Policy")[0]!;
     expect(props(policy).targetTrackingConfiguration.predefinedMetricSpecification.predefinedMetricType).toBe("ASGAverageNetworkOut");
     // Least privilege: exactly three actions, each on named resources.
     const rolePolicy = ofType(plan(), "/rolePolicy:RolePolicy").find((r) => r.parent?.endsWith("-turn"))!;
     const doc = JSON.parse(props(rolePolicy).policy);
-    expect(doc.Statement.flatMap((s: { Action: string[] }) => s.Action).sort()).toEqual(["autoscaling:CompleteLifecycleAction", "logs:CreateLogStream", "logs:PutLogEvents", "secretsmanager:GetSecretValue"]);
+    expect(doc.Statement.flatMap((s: { Action: string[] }) => s.Action).sort()).toEqual([
+      "autoscaling:CompleteLifecycleAction",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "secretsmanager:GetSecretValue",
+    ]);
     for (const s of doc.Statement) for (const r of s.Resource) expect(r).not.toBe("*");
     const sg = ofType(plan(), "/securityGroup:SecurityGroup").find((s) => s.parent?.endsWith("-turn"))!;
-    expect(props(sg).ingress.map((i: any) => `${i.protocol}:${i.fromPort}-${i.toPort}`).sort()).toEqual(["tcp:3478-3478", "udp:3478-3478", `udp:${cfg.turn.minPort}-${cfg.turn.maxPort}`].sort());
+    expect(
+      props(sg)
+        .ingress.map((i: any) => `${i.protocol}:${i.fromPort}-${i.toPort}`)
+        .sort(),
+    ).toEqual(["tcp:3478-3478", "udp:3478-3478", `udp:${cfg.turn.minPort}-${cfg.turn.maxPort}`].sort());
   });
 
   it("keeps Redis 7 encrypted, authenticated and Multi-AZ, reachable only from the tasks", () => {
     const redis = props(one(plan(), "/replicationGroup:ReplicationGroup"));
-    expect(redis).toMatchObject({ engine: "redis", transitEncryptionEnabled: true, atRestEncryptionEnabled: true, multiAzEnabled: true, automaticFailoverEnabled: true });
+    expect(redis).toMatchObject({
+      engine: "redis",
+      transitEncryptionEnabled: true,
+      atRestEncryptionEnabled: true,
+      multiAzEnabled: true,
+      automaticFailoverEnabled: true,
+    });
     expect(redis.engineVersion).toMatch(/^7/);
     expect(redis.authToken).toBeTruthy();
     expect(redis.numCacheClusters).toBeGreaterThanOrEqual(2);
@@ -125,7 +148,12 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
   });
 
   it("serves the web client from a private bucket through CloudFront OAC, HTTPS only", () => {
-    expect(props(one(plan(), "bucketPublicAccessBlock:BucketPublicAccessBlock"))).toMatchObject({ blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+    expect(props(one(plan(), "bucketPublicAccessBlock:BucketPublicAccessBlock"))).toMatchObject({
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
     const cdn = props(one(plan(), "distribution:Distribution"));
     expect(cdn.defaultCacheBehavior.viewerProtocolPolicy).toBe("redirect-to-https");
     expect(cdn.origins[0].originAccessControlId).toBeTruthy();
@@ -138,7 +166,13 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
     const o = plan().outputs;
     expect(o.webUrl).toMatch(/^https:\/\//);
     expect(o.apiUrl).toMatch(/^https:\/\//);
-    expect(o.turnUrls).toEqual(expect.arrayContaining([expect.stringMatching(/^turn:.*:3478\?transport=udp$/), expect.stringMatching(/^turns:.*:5349\?transport=tcp$/), expect.stringMatching(/^turns:.*:443\?transport=tcp$/)]));
+    expect(o.turnUrls).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^turn:.*:3478\?transport=udp$/),
+        expect.stringMatching(/^turns:.*:5349\?transport=tcp$/),
+        expect.stringMatching(/^turns:.*:443\?transport=tcp$/),
+      ]),
+    );
     expect(o.redisEndpoint).toBeTruthy();
     expect(o.atlasConnectionString).toBe("[secret]");
     expect(o.kinesisChannelArn).toBeUndefined();
@@ -191,26 +225,53 @@ describe("stack configuration", () => {
 const rec = (type: string, p: Record<string, unknown>, name = "bad"): ResourceRecord => ({ type, name, props: p });
 const sg = (ingress: unknown[]) => rec("aws:ec2/securityGroup:SecurityGroup", { ingress });
 const ud = (text: string) => Buffer.from(text).toString("base64");
-const goodCoturn = (plans_: () => OfflinePlan) => Buffer.from(String(plans_().resources.find((r) => r.type.endsWith("launchTemplate:LaunchTemplate"))!.props.userData), "base64").toString("utf8");
-const violations = (name: string, r: ResourceRecord[]) => checkAll(r, rules.filter((x) => x.name === name));
+const goodCoturn = (plans_: () => OfflinePlan) =>
+  Buffer.from(String(plans_().resources.find((r) => r.type.endsWith("launchTemplate:LaunchTemplate"))!.props.userData), "base64").toString("utf8");
+const violations = (name: string, r: ResourceRecord[]) =>
+  checkAll(
+    r,
+    rules.filter((x) => x.name === name),
+  );
 
 describe("each security rule catches a violating resource", () => {
   it("has the rules the issue asks for", () => {
-    expect(rules.map((r) => r.name)).toEqual(expect.arrayContaining(["no-ssh-from-anywhere", "redis-encrypted", "imdsv2-required", "s3-public-access-blocked", "turn-denies-private-peers", "only-turn-and-web-ports-public"]));
+    expect(rules.map((r) => r.name)).toEqual(
+      expect.arrayContaining([
+        "no-ssh-from-anywhere",
+        "redis-encrypted",
+        "imdsv2-required",
+        "s3-public-access-blocked",
+        "turn-denies-private-peers",
+        "only-turn-and-web-ports-public",
+      ]),
+    );
   });
 
   it("no-ssh-from-anywhere", () => {
     expect(violations("no-ssh-from-anywhere", [sg([{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }])])).toHaveLength(1);
     expect(violations("no-ssh-from-anywhere", [sg([{ protocol: "-1", fromPort: 0, toPort: 0, ipv6CidrBlocks: ["::/0"] }])])).toHaveLength(1);
-    expect(violations("no-ssh-from-anywhere", [rec("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", { ipProtocol: "tcp", fromPort: 20, toPort: 25, cidrIpv4: "0.0.0.0/0" })])).toHaveLength(1);
+    expect(
+      violations("no-ssh-from-anywhere", [
+        rec("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", { ipProtocol: "tcp", fromPort: 20, toPort: 25, cidrIpv4: "0.0.0.0/0" }),
+      ]),
+    ).toHaveLength(1);
     expect(violations("no-ssh-from-anywhere", [sg([{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["10.0.0.0/8"] }])])).toHaveLength(0);
   });
 
   it("only-turn-and-web-ports-public", () => {
     expect(violations("only-turn-and-web-ports-public", [sg([{ protocol: "tcp", fromPort: 6379, toPort: 6379, cidrBlocks: ["0.0.0.0/0"] }])])).toHaveLength(1);
     expect(violations("only-turn-and-web-ports-public", [sg([{ protocol: "udp", fromPort: 1000, toPort: 65535, cidrBlocks: ["0.0.0.0/0"] }])])).toHaveLength(1);
-    expect(violations("only-turn-and-web-ports-public", [sg([{ protocol: "tcp", fromPort: 49152, toPort: 65535, cidrBlocks: ["0.0.0.0/0"] }])])).toHaveLength(1);
-    expect(violations("only-turn-and-web-ports-public", [sg([{ protocol: "udp", fromPort: 49152, toPort: 65535, cidrBlocks: ["0.0.0.0/0"] }, { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] }])])).toHaveLength(0);
+    expect(violations("only-turn-and-web-ports-public", [sg([{ protocol: "tcp", fromPort: 49152, toPort: 65535, cidrBlocks: ["0.0.0.0/0"] }])])).toHaveLength(
+      1,
+    );
+    expect(
+      violations("only-turn-and-web-ports-public", [
+        sg([
+          { protocol: "udp", fromPort: 49152, toPort: 65535, cidrBlocks: ["0.0.0.0/0"] },
+          { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] },
+        ]),
+      ]),
+    ).toHaveLength(0);
   });
 
   it("redis-encrypted", () => {
@@ -230,18 +291,35 @@ describe("each security rule catches a violating resource", () => {
 
   it("s3-public-access-blocked", () => {
     const pab = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock";
-    expect(violations("s3-public-access-blocked", [rec(pab, { bucket: "b", blockPublicAcls: true, blockPublicPolicy: false, ignorePublicAcls: true, restrictPublicBuckets: true })])).toHaveLength(1);
+    expect(
+      violations("s3-public-access-blocked", [
+        rec(pab, { bucket: "b", blockPublicAcls: true, blockPublicPolicy: false, ignorePublicAcls: true, restrictPublicBuckets: true }),
+      ]),
+    ).toHaveLength(1);
     // A bucket without any block is caught by the stack-level check.
-    expect(violations("s3-public-access-blocked", [{ type: "aws:s3/bucket:Bucket", name: "lonely", id: "lonely-123", props: {} }])).toEqual([expect.objectContaining({ resource: "lonely" })]);
-    expect(violations("s3-public-access-blocked", [{ type: "aws:s3/bucket:Bucket", name: "b", id: "b-1", props: { acl: "public-read" } }, rec(pab, { bucket: "b-1", blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true })])).toHaveLength(1);
+    expect(violations("s3-public-access-blocked", [{ type: "aws:s3/bucket:Bucket", name: "lonely", id: "lonely-123", props: {} }])).toEqual([
+      expect.objectContaining({ resource: "lonely" }),
+    ]);
+    expect(
+      violations("s3-public-access-blocked", [
+        { type: "aws:s3/bucket:Bucket", name: "b", id: "b-1", props: { acl: "public-read" } },
+        rec(pab, { bucket: "b-1", blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true }),
+      ]),
+    ).toHaveLength(1);
   });
 
   it("turn-denies-private-peers", () => {
     const type = "aws:ec2/launchTemplate:LaunchTemplate";
     const good = goodCoturn(() => plans.dev!);
     expect(violations("turn-denies-private-peers", [rec(type, { userData: ud(good) })])).toHaveLength(0);
-    expect(violations("turn-denies-private-peers", [rec(type, { userData: ud(good.replace("denied-peer-ip=10.0.0.0-10.255.255.255\n", "")) })])).toEqual([expect.objectContaining({ message: "denied-peer-ip=10.0.0.0-10.255.255.255 missing" })]);
-    expect(violations("turn-denies-private-peers", [rec(type, { userData: ud(good.replace("no-multicast-peers\n", "no-multicast-peers\nallow-loopback-peers\n")) })])).toEqual([expect.objectContaining({ message: "allow-loopback-peers is set" })]);
+    expect(violations("turn-denies-private-peers", [rec(type, { userData: ud(good.replace("denied-peer-ip=10.0.0.0-10.255.255.255\n", "")) })])).toEqual([
+      expect.objectContaining({ message: "denied-peer-ip=10.0.0.0-10.255.255.255 missing" }),
+    ]);
+    expect(
+      violations("turn-denies-private-peers", [
+        rec(type, { userData: ud(good.replace("no-multicast-peers\n", "no-multicast-peers\nallow-loopback-peers\n")) }),
+      ]),
+    ).toEqual([expect.objectContaining({ message: "allow-loopback-peers is set" })]);
     expect(violations("turn-denies-private-peers", [rec(type, { userData: ud(good.replace("denied-peer-ip=169.254.169.254\n", "")) })])).toHaveLength(1);
   });
 
@@ -249,11 +327,17 @@ describe("each security rule catches a violating resource", () => {
     const type = "aws:ec2/launchTemplate:LaunchTemplate";
     const good = goodCoturn(() => plans.dev!);
     expect(violations("coturn-version-pinned", [rec(type, { userData: ud(good) })])).toHaveLength(0);
-    expect(violations("coturn-version-pinned", [rec(type, { userData: ud(good.replace(/coturn\/coturn:\S+/, "coturn/coturn:4.6.1")) })])).toEqual([expect.objectContaining({ message: "coturn 4.6.1 is older than 4.9.0" })]);
+    expect(violations("coturn-version-pinned", [rec(type, { userData: ud(good.replace(/coturn\/coturn:\S+/, "coturn/coturn:4.6.1")) })])).toEqual([
+      expect.objectContaining({ message: "coturn 4.6.1 is older than 4.9.0" }),
+    ]);
   });
 
   it("https-only", () => {
-    expect(violations("https-only", [rec("aws:cloudfront/distribution:Distribution", { defaultCacheBehavior: { viewerProtocolPolicy: "allow-all" } })])).toHaveLength(1);
-    expect(violations("https-only", [rec("aws:lb/listener:Listener", { protocol: "HTTP", port: 80, defaultActions: [{ type: "forward", targetGroupArn: "x" }] })])).toHaveLength(1);
+    expect(
+      violations("https-only", [rec("aws:cloudfront/distribution:Distribution", { defaultCacheBehavior: { viewerProtocolPolicy: "allow-all" } })]),
+    ).toHaveLength(1);
+    expect(
+      violations("https-only", [rec("aws:lb/listener:Listener", { protocol: "HTTP", port: 80, defaultActions: [{ type: "forward", targetGroupArn: "x" }] })]),
+    ).toHaveLength(1);
   });
 });

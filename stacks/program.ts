@@ -25,7 +25,16 @@ export interface EnvironmentOutputs {
   kinesisChannelArn?: pulumi.Output<string>;
 }
 
-export const outputNames = ["webUrl", "apiUrl", "turnUrls", "redisEndpoint", "atlasConnectionString", "repositoryUrl", "webBucket", "kinesisChannelArn"] as const;
+export const outputNames = [
+  "webUrl",
+  "apiUrl",
+  "turnUrls",
+  "redisEndpoint",
+  "atlasConnectionString",
+  "repositoryUrl",
+  "webBucket",
+  "kinesisChannelArn",
+] as const;
 
 export class Environment extends pulumi.ComponentResource {
   readonly outputs: EnvironmentOutputs;
@@ -38,14 +47,18 @@ export class Environment extends pulumi.ComponentResource {
     const data = new Data(`${name}-data`, { cfg, network }, child);
     const web = new Web(`${name}-web`, { cfg }, child);
     const turn = new Turn(`${name}-turn`, { cfg, network, turnSecretArn: secrets.turnSecretArn }, child);
-    const service = new Service(`${name}-svc`, {
-      cfg,
-      network,
-      secretArns: { jwt: secrets.jwtSecretArn, turn: secrets.turnSecretArn, mongoUri: data.mongoUriSecretArn, redisUrl: data.redisUrlSecretArn },
-      redisSecurityGroupId: data.redisSecurityGroupId,
-      turnUrls: turn.urls,
-      webUrl: web.url,
-    }, child);
+    const service = new Service(
+      `${name}-svc`,
+      {
+        cfg,
+        network,
+        secretArns: { jwt: secrets.jwtSecretArn, turn: secrets.turnSecretArn, mongoUri: data.mongoUriSecretArn, redisUrl: data.redisUrlSecretArn },
+        redisSecurityGroupId: data.redisSecurityGroupId,
+        turnUrls: turn.urls,
+        webUrl: web.url,
+      },
+      child,
+    );
     const kinesis = cfg.kinesisSignaling ? new KinesisSignaling(`${name}-kvs`, { cfg }, child) : undefined;
 
     this.outputs = {

@@ -74,14 +74,28 @@ export function ingressOf(r: ResourceRecord): Ingress[] {
   if (r.type === T.sg) {
     return asArray(p.ingress).map((e) => {
       const i = (e ?? {}) as Record<string, unknown>;
-      return { protocol: norm(str(i.protocol)), from: num(i.fromPort, 0), to: num(i.toPort, 65535), cidrs: [...asArray(i.cidrBlocks), ...asArray(i.ipv6CidrBlocks)].map(str) };
+      return {
+        protocol: norm(str(i.protocol)),
+        from: num(i.fromPort, 0),
+        to: num(i.toPort, 65535),
+        cidrs: [...asArray(i.cidrBlocks), ...asArray(i.ipv6CidrBlocks)].map(str),
+      };
     });
   }
   if (r.type === T.sgRule && p.type === "ingress") {
-    return [{ protocol: norm(str(p.protocol)), from: num(p.fromPort, 0), to: num(p.toPort, 65535), cidrs: [...asArray(p.cidrBlocks), ...asArray(p.ipv6CidrBlocks)].map(str) }];
+    return [
+      {
+        protocol: norm(str(p.protocol)),
+        from: num(p.fromPort, 0),
+        to: num(p.toPort, 65535),
+        cidrs: [...asArray(p.cidrBlocks), ...asArray(p.ipv6CidrBlocks)].map(str),
+      },
+    ];
   }
   if (r.type === T.ingressRule) {
-    return [{ protocol: norm(str(p.ipProtocol)), from: num(p.fromPort, 0), to: num(p.toPort, 65535), cidrs: [str(p.cidrIpv4), str(p.cidrIpv6)].filter(Boolean) }];
+    return [
+      { protocol: norm(str(p.ipProtocol)), from: num(p.fromPort, 0), to: num(p.toPort, 65535), cidrs: [str(p.cidrIpv4), str(p.cidrIpv6)].filter(Boolean) },
+    ];
   }
   return [];
 }
@@ -223,7 +237,8 @@ export const rules: readonly SecurityRule[] = [
       }
       if (r.type === T.listener && str(r.props.protocol) === "HTTP") {
         const actions = asArray(r.props.defaultActions) as Record<string, unknown>[];
-        const ok = actions.length > 0 && actions.every((a) => a.type === "redirect" && str((a.redirect as Record<string, unknown> | undefined)?.protocol) === "HTTPS");
+        const ok =
+          actions.length > 0 && actions.every((a) => a.type === "redirect" && str((a.redirect as Record<string, unknown> | undefined)?.protocol) === "HTTPS");
         return ok ? [] : ["HTTP listener does not redirect to HTTPS"];
       }
       return [];

@@ -4,13 +4,23 @@ import * as random from "@pulumi/random";
 import type { EnvConfig } from "./config.ts";
 
 /** Stores a value in Secrets Manager; the service and TURN roles may read only the ARNs they name. */
-export function storedSecret(name: string, description: string, value: pulumi.Input<string>, cfg: EnvConfig, parent: pulumi.Resource): aws.secretsmanager.Secret {
-  const secret = new aws.secretsmanager.Secret(name, {
-    description,
-    // prod keeps a week to undo a mistaken delete; dev frees the name at once for the next `up`.
-    recoveryWindowInDays: cfg.retainData ? 7 : 0,
-    tags: { "vchat:env": cfg.env },
-  }, { parent });
+export function storedSecret(
+  name: string,
+  description: string,
+  value: pulumi.Input<string>,
+  cfg: EnvConfig,
+  parent: pulumi.Resource,
+): aws.secretsmanager.Secret {
+  const secret = new aws.secretsmanager.Secret(
+    name,
+    {
+      description,
+      // prod keeps a week to undo a mistaken delete; dev frees the name at once for the next `up`.
+      recoveryWindowInDays: cfg.retainData ? 7 : 0,
+      tags: { "vchat:env": cfg.env },
+    },
+    { parent },
+  );
   new aws.secretsmanager.SecretVersion(`${name}-value`, { secretId: secret.id, secretString: pulumi.secret(value) }, { parent });
   return secret;
 }

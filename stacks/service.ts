@@ -39,171 +39,243 @@ export class Service extends pulumi.ComponentResource {
     const tags = { "vchat:env": cfg.env };
     const port = cfg.service.port;
 
-    const repo = new aws.ecr.Repository(`${name}-repo`, {
-      name: `vchat-${cfg.env}`,
-      imageScanningConfiguration: { scanOnPush: true },
-      imageTagMutability: "MUTABLE",
-      encryptionConfigurations: [{ encryptionType: "AES256" }],
-      forceDelete: !cfg.retainData,
-      tags,
-    }, parent);
+    const repo = new aws.ecr.Repository(
+      `${name}-repo`,
+      {
+        name: `vchat-${cfg.env}`,
+        imageScanningConfiguration: { scanOnPush: true },
+        imageTagMutability: "MUTABLE",
+        encryptionConfigurations: [{ encryptionType: "AES256" }],
+        forceDelete: !cfg.retainData,
+        tags,
+      },
+      parent,
+    );
     const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/vchat/${cfg.env}/service`, retentionInDays: cfg.retainData ? 30 : 7, tags }, parent);
     const cluster = new aws.ecs.Cluster(`${name}-cluster`, { settings: [{ name: "containerInsights", value: "enabled" }], tags }, parent);
 
     // --- security groups ---
-    const albSg = new aws.ec2.SecurityGroup(`${name}-alb-sg`, {
-      vpcId: network.vpcId,
-      description: "vchat ALB: HTTPS and the HTTP redirect from the internet",
-      ingress: [
-        { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"], description: "HTTPS" },
-        { protocol: "tcp", fromPort: 80, toPort: 80, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"], description: "HTTP, redirected to HTTPS" },
-      ],
-      egress: [{ protocol: "tcp", fromPort: port, toPort: port, cidrBlocks: [network.vpcCidr], description: "to the service tasks" }],
-      tags,
-    }, parent);
-    const taskSg = new aws.ec2.SecurityGroup(`${name}-task-sg`, {
-      vpcId: network.vpcId,
-      description: "vchat service tasks: only the ALB may connect",
-      ingress: [{ protocol: "tcp", fromPort: port, toPort: port, securityGroups: [albSg.id], description: "from the ALB" }],
-      // Out to Atlas (via NAT), ECR, Secrets Manager, CloudWatch and Redis.
-      egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "outbound" }],
-      tags,
-    }, parent);
-    new aws.vpc.SecurityGroupIngressRule(`${name}-redis-from-tasks`, {
-      securityGroupId: args.redisSecurityGroupId,
-      referencedSecurityGroupId: taskSg.id,
-      ipProtocol: "tcp",
-      fromPort: redisPort,
-      toPort: redisPort,
-      description: "Redis from the vchat service tasks",
-    }, parent);
+    const albSg = new aws.ec2.SecurityGroup(
+      `${name}-alb-sg`,
+      {
+        vpcId: network.vpcId,
+        description: "vchat ALB: HTTPS and the HTTP redirect from the internet",
+        ingress: [
+          { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"], description: "HTTPS" },
+          { protocol: "tcp", fromPort: 80, toPort: 80, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"], description: "HTTP, redirected to HTTPS" },
+        ],
+        egress: [{ protocol: "tcp", fromPort: port, toPort: port, cidrBlocks: [network.vpcCidr], description: "to the service tasks" }],
+        tags,
+      },
+      parent,
+    );
+    const taskSg = new aws.ec2.SecurityGroup(
+      `${name}-task-sg`,
+      {
+        vpcId: network.vpcId,
+        description: "vchat service tasks: only the ALB may connect",
+        ingress: [{ protocol: "tcp", fromPort: port, toPort: port, securityGroups: [albSg.id], description: "from the ALB" }],
+        // Out to Atlas (via NAT), ECR, Secrets Manager, CloudWatch and Redis.
+        egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "outbound" }],
+        tags,
+      },
+      parent,
+    );
+    new aws.vpc.SecurityGroupIngressRule(
+      `${name}-redis-from-tasks`,
+      {
+        securityGroupId: args.redisSecurityGroupId,
+        referencedSecurityGroupId: taskSg.id,
+        ipProtocol: "tcp",
+        fromPort: redisPort,
+        toPort: redisPort,
+        description: "Redis from the vchat service tasks",
+      },
+      parent,
+    );
 
     // --- load balancer ---
-    const alb = new aws.lb.LoadBalancer(`${name}-alb`, {
-      loadBalancerType: "application",
-      internal: false,
-      subnets: network.publicSubnetIds,
-      securityGroups: [albSg.id],
-      idleTimeout: cfg.service.idleTimeoutSeconds,
-      dropInvalidHeaderFields: true,
-      enableDeletionProtection: cfg.retainData,
-      tags,
-    }, parent);
-    const tg = new aws.lb.TargetGroup(`${name}-tg`, {
-      vpcId: network.vpcId,
-      port,
-      protocol: "HTTP",
-      targetType: "ip",
-      healthCheck: { path: "/healthz", matcher: "200", interval: 15, timeout: 5, healthyThreshold: 2, unhealthyThreshold: 3 },
-      // WebSocket-only transport: one TCP connection per client, nothing to stick.
-      stickiness: { type: "lb_cookie", enabled: false },
-      // Long enough for Socket.IO clients to be told and reconnect elsewhere during deploys.
-      deregistrationDelay: 30,
-      tags,
-    }, parent);
-    new aws.lb.Listener(`${name}-http`, {
-      loadBalancerArn: alb.arn,
-      port: 80,
-      protocol: "HTTP",
-      defaultActions: [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }],
-    }, parent);
-    const https = new aws.lb.Listener(`${name}-https`, {
-      loadBalancerArn: alb.arn,
-      port: 443,
-      protocol: "HTTPS",
-      sslPolicy: tlsPolicy,
-      certificateArn: cfg.certificateArn,
-      defaultActions: [{ type: "forward", targetGroupArn: tg.arn }],
-    }, parent);
+    const alb = new aws.lb.LoadBalancer(
+      `${name}-alb`,
+      {
+        loadBalancerType: "application",
+        internal: false,
+        subnets: network.publicSubnetIds,
+        securityGroups: [albSg.id],
+        idleTimeout: cfg.service.idleTimeoutSeconds,
+        dropInvalidHeaderFields: true,
+        enableDeletionProtection: cfg.retainData,
+        tags,
+      },
+      parent,
+    );
+    const tg = new aws.lb.TargetGroup(
+      `${name}-tg`,
+      {
+        vpcId: network.vpcId,
+        port,
+        protocol: "HTTP",
+        targetType: "ip",
+        healthCheck: { path: "/healthz", matcher: "200", interval: 15, timeout: 5, healthyThreshold: 2, unhealthyThreshold: 3 },
+        // WebSocket-only transport: one TCP connection per client, nothing to stick.
+        stickiness: { type: "lb_cookie", enabled: false },
+        // Long enough for Socket.IO clients to be told and reconnect elsewhere during deploys.
+        deregistrationDelay: 30,
+        tags,
+      },
+      parent,
+    );
+    new aws.lb.Listener(
+      `${name}-http`,
+      {
+        loadBalancerArn: alb.arn,
+        port: 80,
+        protocol: "HTTP",
+        defaultActions: [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }],
+      },
+      parent,
+    );
+    const https = new aws.lb.Listener(
+      `${name}-https`,
+      {
+        loadBalancerArn: alb.arn,
+        port: 443,
+        protocol: "HTTPS",
+        sslPolicy: tlsPolicy,
+        certificateArn: cfg.certificateArn,
+        defaultActions: [{ type: "forward", targetGroupArn: tg.arn }],
+      },
+      parent,
+    );
 
     // --- roles ---
     const assume = aws.iam.assumeRolePolicyForPrincipal({ Service: "ecs-tasks.amazonaws.com" });
     const execRole = new aws.iam.Role(`${name}-exec-role`, { assumeRolePolicy: JSON.stringify(assume), tags }, parent);
-    new aws.iam.RolePolicyAttachment(`${name}-exec-managed`, { role: execRole.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy" }, parent);
+    new aws.iam.RolePolicyAttachment(
+      `${name}-exec-managed`,
+      { role: execRole.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy" },
+      parent,
+    );
     const secretArns = [args.secretArns.jwt, args.secretArns.turn, args.secretArns.mongoUri, args.secretArns.redisUrl];
-    new aws.iam.RolePolicy(`${name}-exec-secrets`, {
-      role: execRole.id,
-      policy: pulumi.all(secretArns).apply((arns) => JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: arns }],
-      })),
-    }, parent);
+    new aws.iam.RolePolicy(
+      `${name}-exec-secrets`,
+      {
+        role: execRole.id,
+        policy: pulumi.all(secretArns).apply((arns) =>
+          JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: arns }],
+          }),
+        ),
+      },
+      parent,
+    );
     // The node itself calls no AWS API: its task role has no policy at all.
     const taskRole = new aws.iam.Role(`${name}-task-role`, { assumeRolePolicy: JSON.stringify(assume), tags }, parent);
 
     const apiUrl = cfg.apiDomain ? pulumi.output(`https://${cfg.apiDomain}`) : pulumi.interpolate`https://${alb.dnsName}`;
     const containerDefinitions = pulumi
-      .all([repo.repositoryUrl, logs.name, args.secretArns.jwt, args.secretArns.turn, args.secretArns.mongoUri, args.secretArns.redisUrl, args.turnUrls, args.webUrl, apiUrl])
-      .apply(([repoUrl, logGroup, jwt, turn, mongo, redisUrl, turnUrls, webUrl, publicUrl]) => JSON.stringify([{
-        name: "vchat",
-        image: `${String(repoUrl)}:${cfg.service.imageTag}`,
-        essential: true,
-        command: ["node", "cli/vchat.ts", "serve"],
-        portMappings: [{ containerPort: port, protocol: "tcp" }],
-        // The settings `vchat serve` reads (cli/commands/serve.ts); secrets come below.
-        environment: [
-          { name: "VCHAT_HOST", value: "0.0.0.0" },
-          { name: "VCHAT_PORT", value: String(port) },
-          { name: "VCHAT_TRUST_PROXY", value: "1" },
-          { name: "VCHAT_CORS_ORIGINS", value: [webUrl, publicUrl].join(",") },
-          { name: "VCHAT_TURN_URLS", value: (turnUrls as string[]).join(",") },
-          { name: "VCHAT_LOG_LEVEL", value: "info" },
-        ],
-        secrets: [
-          { name: "VCHAT_JWT_SECRET", valueFrom: jwt },
-          { name: "VCHAT_TURN_SECRET", valueFrom: turn },
-          { name: "VCHAT_MONGODB_URI", valueFrom: mongo },
-          { name: "VCHAT_REDIS_URL", valueFrom: redisUrl },
-        ],
-        logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": logGroup, "awslogs-region": cfg.region, "awslogs-stream-prefix": "vchat" } },
-        // SIGTERM first: the node stops taking sockets and hands them over before ECS kills it.
-        stopTimeout: 30,
-      }]));
-    const taskDef = new aws.ecs.TaskDefinition(`${name}-task`, {
-      family: `vchat-${cfg.env}`,
-      cpu: String(cfg.service.cpu),
-      memory: String(cfg.service.memory),
-      networkMode: "awsvpc",
-      requiresCompatibilities: ["FARGATE"],
-      runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
-      executionRoleArn: execRole.arn,
-      taskRoleArn: taskRole.arn,
-      containerDefinitions,
-      tags,
-    }, parent);
-    const service = new aws.ecs.Service(`${name}-service`, {
-      cluster: cluster.arn,
-      taskDefinition: taskDef.arn,
-      launchType: "FARGATE",
-      desiredCount: cfg.service.minTasks,
-      networkConfiguration: { subnets: network.privateSubnetIds, securityGroups: [taskSg.id], assignPublicIp: false },
-      loadBalancers: [{ targetGroupArn: tg.arn, containerName: "vchat", containerPort: port }],
-      healthCheckGracePeriodSeconds: 30,
-      deploymentCircuitBreaker: { enable: true, rollback: true },
-      deploymentMinimumHealthyPercent: 100,
-      deploymentMaximumPercent: 200,
-      propagateTags: "SERVICE",
-      tags,
-    }, { parent: this, dependsOn: [https], ignoreChanges: ["desiredCount"] });
-    const scaling = new aws.appautoscaling.Target(`${name}-scaling`, {
-      serviceNamespace: "ecs",
-      scalableDimension: "ecs:service:DesiredCount",
-      resourceId: pulumi.interpolate`service/${cluster.name}/${service.name}`,
-      minCapacity: cfg.service.minTasks,
-      maxCapacity: cfg.service.maxTasks,
-    }, parent);
-    new aws.appautoscaling.Policy(`${name}-scale-cpu`, {
-      policyType: "TargetTrackingScaling",
-      serviceNamespace: scaling.serviceNamespace,
-      scalableDimension: scaling.scalableDimension,
-      resourceId: scaling.resourceId,
-      targetTrackingScalingPolicyConfiguration: {
-        predefinedMetricSpecification: { predefinedMetricType: "ECSServiceAverageCPUUtilization" },
-        targetValue: 60,
-        scaleInCooldown: 300,
-        scaleOutCooldown: 60,
+      .all([
+        repo.repositoryUrl,
+        logs.name,
+        args.secretArns.jwt,
+        args.secretArns.turn,
+        args.secretArns.mongoUri,
+        args.secretArns.redisUrl,
+        args.turnUrls,
+        args.webUrl,
+        apiUrl,
+      ])
+      .apply(([repoUrl, logGroup, jwt, turn, mongo, redisUrl, turnUrls, webUrl, publicUrl]) =>
+        JSON.stringify([
+          {
+            name: "vchat",
+            image: `${String(repoUrl)}:${cfg.service.imageTag}`,
+            essential: true,
+            command: ["node", "cli/vchat.ts", "serve"],
+            portMappings: [{ containerPort: port, protocol: "tcp" }],
+            // The settings `vchat serve` reads (cli/commands/serve.ts); secrets come below.
+            environment: [
+              { name: "VCHAT_HOST", value: "0.0.0.0" },
+              { name: "VCHAT_PORT", value: String(port) },
+              { name: "VCHAT_TRUST_PROXY", value: "1" },
+              { name: "VCHAT_CORS_ORIGINS", value: [webUrl, publicUrl].join(",") },
+              { name: "VCHAT_TURN_URLS", value: (turnUrls as string[]).join(",") },
+              { name: "VCHAT_LOG_LEVEL", value: "info" },
+            ],
+            secrets: [
+              { name: "VCHAT_JWT_SECRET", valueFrom: jwt },
+              { name: "VCHAT_TURN_SECRET", valueFrom: turn },
+              { name: "VCHAT_MONGODB_URI", valueFrom: mongo },
+              { name: "VCHAT_REDIS_URL", valueFrom: redisUrl },
+            ],
+            logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": logGroup, "awslogs-region": cfg.region, "awslogs-stream-prefix": "vchat" } },
+            // SIGTERM first: the node stops taking sockets and hands them over before ECS kills it.
+            stopTimeout: 30,
+          },
+        ]),
+      );
+    const taskDef = new aws.ecs.TaskDefinition(
+      `${name}-task`,
+      {
+        family: `vchat-${cfg.env}`,
+        cpu: String(cfg.service.cpu),
+        memory: String(cfg.service.memory),
+        networkMode: "awsvpc",
+        requiresCompatibilities: ["FARGATE"],
+        runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
+        executionRoleArn: execRole.arn,
+        taskRoleArn: taskRole.arn,
+        containerDefinitions,
+        tags,
       },
-    }, parent);
+      parent,
+    );
+    const service = new aws.ecs.Service(
+      `${name}-service`,
+      {
+        cluster: cluster.arn,
+        taskDefinition: taskDef.arn,
+        launchType: "FARGATE",
+        desiredCount: cfg.service.minTasks,
+        networkConfiguration: { subnets: network.privateSubnetIds, securityGroups: [taskSg.id], assignPublicIp: false },
+        loadBalancers: [{ targetGroupArn: tg.arn, containerName: "vchat", containerPort: port }],
+        healthCheckGracePeriodSeconds: 30,
+        deploymentCircuitBreaker: { enable: true, rollback: true },
+        deploymentMinimumHealthyPercent: 100,
+        deploymentMaximumPercent: 200,
+        propagateTags: "SERVICE",
+        tags,
+      },
+      { parent: this, dependsOn: [https], ignoreChanges: ["desiredCount"] },
+    );
+    const scaling = new aws.appautoscaling.Target(
+      `${name}-scaling`,
+      {
+        serviceNamespace: "ecs",
+        scalableDimension: "ecs:service:DesiredCount",
+        resourceId: pulumi.interpolate`service/${cluster.name}/${service.name}`,
+        minCapacity: cfg.service.minTasks,
+        maxCapacity: cfg.service.maxTasks,
+      },
+      parent,
+    );
+    new aws.appautoscaling.Policy(
+      `${name}-scale-cpu`,
+      {
+        policyType: "TargetTrackingScaling",
+        serviceNamespace: scaling.serviceNamespace,
+        scalableDimension: scaling.scalableDimension,
+        resourceId: scaling.resourceId,
+        targetTrackingScalingPolicyConfiguration: {
+          predefinedMetricSpecification: { predefinedMetricType: "ECSServiceAverageCPUUtilization" },
+          targetValue: 60,
+          scaleInCooldown: 300,
+          scaleOutCooldown: 60,
+        },
+      },
+      parent,
+    );
 
     this.apiUrl = apiUrl;
     this.albDnsName = alb.dnsName;

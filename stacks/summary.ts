@@ -39,11 +39,17 @@ export function keySettings(r: ResourceRecord): string[] {
       return ["NAT egress"];
     case "SecurityGroup":
     case "SecurityGroupIngressRule": {
-      const ing = ingressOf(r).map((i) => `in ${i.protocol === "-1" ? "all" : `${i.protocol} ${ports(i.from, i.to)}`} from ${i.cidrs.join(", ") || "security group"}`);
+      const ing = ingressOf(r).map(
+        (i) => `in ${i.protocol === "-1" ? "all" : `${i.protocol} ${ports(i.from, i.to)}`} from ${i.cidrs.join(", ") || "security group"}`,
+      );
       return ing.length ? ing : ["in: nothing"];
     }
     case "LoadBalancer":
-      return [`${p.loadBalancerType} ${p.internal ? "internal" : "internet-facing"}`, ...(p.idleTimeout ? [`idle timeout ${p.idleTimeout}s`] : []), ...(p.dropInvalidHeaderFields ? ["drops invalid headers"] : [])];
+      return [
+        `${p.loadBalancerType} ${p.internal ? "internal" : "internet-facing"}`,
+        ...(p.idleTimeout ? [`idle timeout ${p.idleTimeout}s`] : []),
+        ...(p.dropInvalidHeaderFields ? ["drops invalid headers"] : []),
+      ];
     case "Listener": {
       const a = p.defaultActions?.[0] ?? {};
       const action = a.type === "redirect" ? `redirect to ${a.redirect?.protocol}:${a.redirect?.port}` : a.type;
@@ -71,26 +77,46 @@ export function keySettings(r: ResourceRecord): string[] {
         `IMDS tokens ${p.metadataOptions?.httpTokens}, hop limit ${p.metadataOptions?.httpPutResponseHopLimit}`,
         `root volume encrypted ${onOff(p.blockDeviceMappings?.[0]?.ebs?.encrypted)}`,
         ...(image ? [`coturn ${image}`] : []),
-        ...(conf ? [`coturn config: ${conf.split("\n").filter((l) => l.startsWith("denied-peer-ip=")).length} denied peer ranges, ${conf.includes("allow-loopback-peers") ? "ALLOWS" : "no"} loopback peers, relay ${/min-port=(\d+)/.exec(conf)?.[1]}-${/max-port=(\d+)/.exec(conf)?.[1]}`] : []),
+        ...(conf
+          ? [
+              `coturn config: ${conf.split("\n").filter((l) => l.startsWith("denied-peer-ip=")).length} denied peer ranges, ${conf.includes("allow-loopback-peers") ? "ALLOWS" : "no"} loopback peers, relay ${/min-port=(\d+)/.exec(conf)?.[1]}-${/max-port=(\d+)/.exec(conf)?.[1]}`,
+            ]
+          : []),
       ];
     }
     case "Group":
-      return [`${p.minSize}-${p.maxSize} instances, health ${p.healthCheckType}`, ...(p.initialLifecycleHooks ?? []).map((h: Props) => `hook ${h.name} on ${h.lifecycleTransition} (${h.heartbeatTimeout}s)`)];
+      return [
+        `${p.minSize}-${p.maxSize} instances, health ${p.healthCheckType}`,
+        ...(p.initialLifecycleHooks ?? []).map((h: Props) => `hook ${h.name} on ${h.lifecycleTransition} (${h.heartbeatTimeout}s)`),
+      ];
     case "Policy":
-      if (p.targetTrackingConfiguration) return [`track ${p.targetTrackingConfiguration.predefinedMetricSpecification?.predefinedMetricType} at ${p.targetTrackingConfiguration.targetValue}`];
-      if (p.targetTrackingScalingPolicyConfiguration) return [`track ${p.targetTrackingScalingPolicyConfiguration.predefinedMetricSpecification?.predefinedMetricType} at ${p.targetTrackingScalingPolicyConfiguration.targetValue}`];
+      if (p.targetTrackingConfiguration)
+        return [`track ${p.targetTrackingConfiguration.predefinedMetricSpecification?.predefinedMetricType} at ${p.targetTrackingConfiguration.targetValue}`];
+      if (p.targetTrackingScalingPolicyConfiguration)
+        return [
+          `track ${p.targetTrackingScalingPolicyConfiguration.predefinedMetricSpecification?.predefinedMetricType} at ${p.targetTrackingScalingPolicyConfiguration.targetValue}`,
+        ];
       return [];
     case "BucketPublicAccessBlock":
-      return [`block public ACLs ${onOff(p.blockPublicAcls)}, policy ${onOff(p.blockPublicPolicy)}, ignore ACLs ${onOff(p.ignorePublicAcls)}, restrict ${onOff(p.restrictPublicBuckets)}`];
+      return [
+        `block public ACLs ${onOff(p.blockPublicAcls)}, policy ${onOff(p.blockPublicPolicy)}, ignore ACLs ${onOff(p.ignorePublicAcls)}, restrict ${onOff(p.restrictPublicBuckets)}`,
+      ];
     case "BucketServerSideEncryptionConfiguration":
       return [`encryption ${p.rules?.[0]?.applyServerSideEncryptionByDefault?.sseAlgorithm}`];
     case "Distribution":
-      return [`viewer ${p.defaultCacheBehavior?.viewerProtocolPolicy}`, `TLS ≥ ${p.viewerCertificate?.minimumProtocolVersion}`, `origin via OAC ${p.origins?.[0]?.originAccessControlId ? "on" : "off"}`];
+      return [
+        `viewer ${p.defaultCacheBehavior?.viewerProtocolPolicy}`,
+        `TLS ≥ ${p.viewerCertificate?.minimumProtocolVersion}`,
+        `origin via OAC ${p.origins?.[0]?.originAccessControlId ? "on" : "off"}`,
+      ];
     case "OriginAccessControl":
       return [`signing ${p.signingBehavior} (${p.signingProtocol})`];
     case "AdvancedCluster": {
       const rc = p.replicationSpecs?.[0]?.regionConfigs?.[0] ?? {};
-      return [`${p.clusterType} ${rc.electableSpecs?.instanceSize} × ${rc.electableSpecs?.nodeCount} in ${rc.providerName} ${rc.regionName}`, `MongoDB ${p.mongoDbMajorVersion}, backup ${onOff(p.backupEnabled)}`];
+      return [
+        `${p.clusterType} ${rc.electableSpecs?.instanceSize} × ${rc.electableSpecs?.nodeCount} in ${rc.providerName} ${rc.regionName}`,
+        `MongoDB ${p.mongoDbMajorVersion}, backup ${onOff(p.backupEnabled)}`,
+      ];
     }
     case "ProjectIpAccessList":
       return [`allow ${p.ipAddress ?? p.cidrBlock}`];
@@ -99,7 +125,10 @@ export function keySettings(r: ResourceRecord): string[] {
     case "Secret":
       return [`recovery window ${p.recoveryWindowInDays} days`];
     case "Service":
-      return [`${p.launchType}, ${p.desiredCount} task(s), public IP ${onOff(p.networkConfiguration?.assignPublicIp)}`, `circuit breaker ${onOff(p.deploymentCircuitBreaker?.enable)}`];
+      return [
+        `${p.launchType}, ${p.desiredCount} task(s), public IP ${onOff(p.networkConfiguration?.assignPublicIp)}`,
+        `circuit breaker ${onOff(p.deploymentCircuitBreaker?.enable)}`,
+      ];
     case "TaskDefinition": {
       let secrets: string[] = [];
       try {

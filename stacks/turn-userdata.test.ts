@@ -35,14 +35,34 @@ describe("TURN user data", () => {
   });
 
   it("reads IMDS with v2 tokens, pins the coturn image, and drains on scale-in", () => {
-    const ud = turnUserData({ config: "realm=x\n", region: "eu-west-1", secretArn: "arn:aws:secretsmanager:eu-west-1:1:secret:t", image: "coturn/coturn:4.10.0", asgName: "vchat-dev-turn", hookName: "drain", drainTimeoutSeconds: 600, logGroup: "/vchat/dev/turn" });
+    const ud = turnUserData({
+      config: "realm=x\n",
+      region: "eu-west-1",
+      secretArn: "arn:aws:secretsmanager:eu-west-1:1:secret:t",
+      image: "coturn/coturn:4.10.0",
+      asgName: "vchat-dev-turn",
+      hookName: "drain",
+      drainTimeoutSeconds: 600,
+      logGroup: "/vchat/dev/turn",
+    });
     expect(ud).toContain("X-aws-ec2-metadata-token-ttl-seconds");
     expect(ud).toContain("meta-data/public-ipv4");
     expect(ud).toContain("coturn/coturn:4.10.0 -c /etc/coturn/turnserver.conf");
     expect(ud).toContain("docker kill --signal=SIGUSR1 coturn");
     expect(ud).toContain("autoscaling/target-lifecycle-state");
     expect(ud).toContain("complete-lifecycle-action");
-    expect(() => turnUserData({ config: "x\n", region: "eu-west-1; rm -rf /", secretArn: "arn:aws:x", image: "i:1.0.0", asgName: "a", hookName: "h", drainTimeoutSeconds: 600, logGroup: "l" })).toThrow(/unsafe/);
+    expect(() =>
+      turnUserData({
+        config: "x\n",
+        region: "eu-west-1; rm -rf /",
+        secretArn: "arn:aws:x",
+        image: "i:1.0.0",
+        asgName: "a",
+        hookName: "h",
+        drainTimeoutSeconds: 600,
+        logGroup: "l",
+      }),
+    ).toThrow(/unsafe/);
   });
 });
 
@@ -67,7 +87,12 @@ describe.skipIf(!hasCoturn)("the cloud coturn config on a real coturn", () => {
   beforeAll(async () => {
     // The cloud options with only what a single loopback machine forces: ports, paths and the
     // external address (the instance would put its own public/private IPs there).
-    turn = await startCoturn({ ...cloudCoturnOptions(offlineEnvConfig("dev"), { secret, externalIp: "127.0.0.1" }), listeningPort: undefined, minPort: undefined, maxPort: undefined });
+    turn = await startCoturn({
+      ...cloudCoturnOptions(offlineEnvConfig("dev"), { secret, externalIp: "127.0.0.1" }),
+      listeningPort: undefined,
+      minPort: undefined,
+      maxPort: undefined,
+    });
     const cred = turnCredentials(secret, "stacks-test", 600);
     socket = await StunSocket.open("udp", { host: turn.host, port: turn.port, timeoutMs: 2000 });
     session = await TurnAllocation.allocate(socket, { username: cred.username, password: cred.credential }, { timeoutMs: 2000 });
@@ -79,7 +104,9 @@ describe.skipIf(!hasCoturn)("the cloud coturn config on a real coturn", () => {
   });
 
   it("runs the production deny list (no loopback peers allowed)", () => {
-    const cloud = cloudCoturnConfig(offlineEnvConfig("dev")).split("\n").filter((l) => l.startsWith("denied-peer-ip=") || l.includes("loopback"));
+    const cloud = cloudCoturnConfig(offlineEnvConfig("dev"))
+      .split("\n")
+      .filter((l) => l.startsWith("denied-peer-ip=") || l.includes("loopback"));
     const running = turn.config.split("\n").filter((l) => l.startsWith("denied-peer-ip=") || l.includes("loopback"));
     expect(running).toEqual(cloud);
     expect(session.relayed.address).toBe("127.0.0.1");

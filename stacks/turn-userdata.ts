@@ -25,10 +25,7 @@ const sixToFour = "2002::-2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
  * terminates TLS on 5349 and 443 and forwards to it), the VPC and the instance metadata address
  * denied explicitly on top of the generator's private ranges.
  */
-export function cloudCoturnOptions(
-  cfg: EnvConfig,
-  at: { secret?: string; externalIp?: string } = {},
-): CoturnOptions {
+export function cloudCoturnOptions(cfg: EnvConfig, at: { secret?: string; externalIp?: string } = {}): CoturnOptions {
   return {
     mode: "production",
     secret: at.secret ?? secretPlaceholder,

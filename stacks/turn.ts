@@ -37,117 +37,192 @@ export class Turn extends pulumi.ComponentResource {
     const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/vchat/${cfg.env}/turn`, retentionInDays: cfg.retainData ? 30 : 7, tags }, parent);
 
     // Clients reach 3478 directly too: the NLB keeps their source address (instance targets).
-    const sg = new aws.ec2.SecurityGroup(`${name}-sg`, {
-      vpcId: network.vpcId,
-      description: "vchat TURN: the TURN ports and the relay range, nothing else",
-      ingress: [
-        { protocol: "udp", fromPort: listen, toPort: listen, cidrBlocks: ["0.0.0.0/0"], description: "TURN/STUN over UDP" },
-        { protocol: "tcp", fromPort: listen, toPort: listen, cidrBlocks: ["0.0.0.0/0"], description: "TURN over TCP, and TLS unwrapped by the NLB" },
-        { protocol: "udp", fromPort: cfg.turn.minPort, toPort: cfg.turn.maxPort, cidrBlocks: ["0.0.0.0/0"], description: "relay range" },
-      ],
-      egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "relayed media to peers, AWS APIs" }],
-      tags,
-    }, parent);
+    const sg = new aws.ec2.SecurityGroup(
+      `${name}-sg`,
+      {
+        vpcId: network.vpcId,
+        description: "vchat TURN: the TURN ports and the relay range, nothing else",
+        ingress: [
+          { protocol: "udp", fromPort: listen, toPort: listen, cidrBlocks: ["0.0.0.0/0"], description: "TURN/STUN over UDP" },
+          { protocol: "tcp", fromPort: listen, toPort: listen, cidrBlocks: ["0.0.0.0/0"], description: "TURN over TCP, and TLS unwrapped by the NLB" },
+          { protocol: "udp", fromPort: cfg.turn.minPort, toPort: cfg.turn.maxPort, cidrBlocks: ["0.0.0.0/0"], description: "relay range" },
+        ],
+        egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "relayed media to peers, AWS APIs" }],
+        tags,
+      },
+      parent,
+    );
 
     // Least privilege: read its one secret, write its one log group, complete its own lifecycle hook.
-    const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: JSON.stringify(aws.iam.assumeRolePolicyForPrincipal({ Service: "ec2.amazonaws.com" })), tags }, parent);
-    new aws.iam.RolePolicy(`${name}-policy`, {
-      role: role.id,
-      policy: pulumi.all([args.turnSecretArn, logs.arn]).apply(([secretArn, logArn]) => JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [
-          { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [secretArn] },
-          { Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [`${logArn}:*`] },
-          { Effect: "Allow", Action: ["autoscaling:CompleteLifecycleAction"], Resource: [`arn:aws:autoscaling:${cfg.region}:*:autoScalingGroup:*:autoScalingGroupName/${asgName}`] },
-        ],
-      })),
-    }, parent);
+    const role = new aws.iam.Role(
+      `${name}-role`,
+      { assumeRolePolicy: JSON.stringify(aws.iam.assumeRolePolicyForPrincipal({ Service: "ec2.amazonaws.com" })), tags },
+      parent,
+    );
+    new aws.iam.RolePolicy(
+      `${name}-policy`,
+      {
+        role: role.id,
+        policy: pulumi.all([args.turnSecretArn, logs.arn]).apply(([secretArn, logArn]) =>
+          JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [secretArn] },
+              { Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [`${logArn}:*`] },
+              {
+                Effect: "Allow",
+                Action: ["autoscaling:CompleteLifecycleAction"],
+                Resource: [`arn:aws:autoscaling:${cfg.region}:*:autoScalingGroup:*:autoScalingGroupName/${asgName}`],
+              },
+            ],
+          }),
+        ),
+      },
+      parent,
+    );
     if (cfg.turn.ssmAccess) {
       new aws.iam.RolePolicyAttachment(`${name}-ssm`, { role: role.name, policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" }, parent);
     }
     const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name }, parent);
 
-    const userData = pulumi.all([args.turnSecretArn, logs.name]).apply(([secretArn, logGroup]) => Buffer.from(turnUserData({
-      config: cloudCoturnConfig(cfg),
-      region: cfg.region,
-      secretArn,
-      image: cfg.turn.coturnImage,
-      asgName,
-      hookName: drainHookName,
-      drainTimeoutSeconds: cfg.turn.drainTimeoutSeconds,
-      logGroup,
-    })).toString("base64"));
-    const template = new aws.ec2.LaunchTemplate(`${name}-lt`, {
-      namePrefix: `vchat-${cfg.env}-turn-`,
-      imageId: turnImageId,
-      instanceType: cfg.turn.instanceType,
-      iamInstanceProfile: { arn: profile.arn },
-      networkInterfaces: [{ associatePublicIpAddress: "true", securityGroups: [sg.id], deleteOnTermination: "true" }],
-      metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
-      blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true", volumeSize: 16, volumeType: "gp3", deleteOnTermination: "true" } }],
-      // One-minute NetworkOut for the scaling policy.
-      monitoring: { enabled: true },
-      userData,
-      tagSpecifications: [{ resourceType: "instance", tags: { ...tags, Name: asgName } }],
-      tags,
-    }, parent);
+    const userData = pulumi.all([args.turnSecretArn, logs.name]).apply(([secretArn, logGroup]) =>
+      Buffer.from(
+        turnUserData({
+          config: cloudCoturnConfig(cfg),
+          region: cfg.region,
+          secretArn,
+          image: cfg.turn.coturnImage,
+          asgName,
+          hookName: drainHookName,
+          drainTimeoutSeconds: cfg.turn.drainTimeoutSeconds,
+          logGroup,
+        }),
+      ).toString("base64"),
+    );
+    const template = new aws.ec2.LaunchTemplate(
+      `${name}-lt`,
+      {
+        namePrefix: `vchat-${cfg.env}-turn-`,
+        imageId: turnImageId,
+        instanceType: cfg.turn.instanceType,
+        iamInstanceProfile: { arn: profile.arn },
+        networkInterfaces: [{ associatePublicIpAddress: "true", securityGroups: [sg.id], deleteOnTermination: "true" }],
+        metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
+        blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true", volumeSize: 16, volumeType: "gp3", deleteOnTermination: "true" } }],
+        // One-minute NetworkOut for the scaling policy.
+        monitoring: { enabled: true },
+        userData,
+        tagSpecifications: [{ resourceType: "instance", tags: { ...tags, Name: asgName } }],
+        tags,
+      },
+      parent,
+    );
 
-    const nlb = new aws.lb.LoadBalancer(`${name}-nlb`, {
-      loadBalancerType: "network",
-      internal: false,
-      subnets: network.publicSubnetIds,
-      enableCrossZoneLoadBalancing: true,
-      enableDeletionProtection: cfg.retainData,
-      tags,
-    }, parent);
+    const nlb = new aws.lb.LoadBalancer(
+      `${name}-nlb`,
+      {
+        loadBalancerType: "network",
+        internal: false,
+        subnets: network.publicSubnetIds,
+        enableCrossZoneLoadBalancing: true,
+        enableDeletionProtection: cfg.retainData,
+        tags,
+      },
+      parent,
+    );
     const healthCheck = { protocol: "TCP", port: String(listen), interval: 10, healthyThreshold: 2, unhealthyThreshold: 2 };
-    const tgPlain = new aws.lb.TargetGroup(`${name}-tg-3478`, {
-      vpcId: network.vpcId, port: listen, protocol: "TCP_UDP", targetType: "instance", healthCheck,
-      // Open TURN-over-TCP sessions may finish while the instance drains.
-      deregistrationDelay: 300, connectionTermination: false, preserveClientIp: "true", tags,
-    }, parent);
-    const tgTls = new aws.lb.TargetGroup(`${name}-tg-tls`, {
-      vpcId: network.vpcId, port: listen, protocol: "TCP", targetType: "instance", healthCheck,
-      deregistrationDelay: 300, preserveClientIp: "true", tags,
-    }, parent);
-    new aws.lb.Listener(`${name}-listen-${listen}`, {
-      loadBalancerArn: nlb.arn, port: listen, protocol: "TCP_UDP",
-      defaultActions: [{ type: "forward", targetGroupArn: tgPlain.arn }],
-    }, parent);
+    const tgPlain = new aws.lb.TargetGroup(
+      `${name}-tg-3478`,
+      {
+        vpcId: network.vpcId,
+        port: listen,
+        protocol: "TCP_UDP",
+        targetType: "instance",
+        healthCheck,
+        // Open TURN-over-TCP sessions may finish while the instance drains.
+        deregistrationDelay: 300,
+        connectionTermination: false,
+        preserveClientIp: "true",
+        tags,
+      },
+      parent,
+    );
+    const tgTls = new aws.lb.TargetGroup(
+      `${name}-tg-tls`,
+      {
+        vpcId: network.vpcId,
+        port: listen,
+        protocol: "TCP",
+        targetType: "instance",
+        healthCheck,
+        deregistrationDelay: 300,
+        preserveClientIp: "true",
+        tags,
+      },
+      parent,
+    );
+    new aws.lb.Listener(
+      `${name}-listen-${listen}`,
+      {
+        loadBalancerArn: nlb.arn,
+        port: listen,
+        protocol: "TCP_UDP",
+        defaultActions: [{ type: "forward", targetGroupArn: tgPlain.arn }],
+      },
+      parent,
+    );
     for (const port of [tls, altTls]) {
-      new aws.lb.Listener(`${name}-listen-${port}`, {
-        loadBalancerArn: nlb.arn, port, protocol: "TLS", sslPolicy: tlsPolicy, certificateArn: cfg.certificateArn,
-        defaultActions: [{ type: "forward", targetGroupArn: tgTls.arn }],
-      }, parent);
+      new aws.lb.Listener(
+        `${name}-listen-${port}`,
+        {
+          loadBalancerArn: nlb.arn,
+          port,
+          protocol: "TLS",
+          sslPolicy: tlsPolicy,
+          certificateArn: cfg.certificateArn,
+          defaultActions: [{ type: "forward", targetGroupArn: tgTls.arn }],
+        },
+        parent,
+      );
     }
 
-    const asg = new aws.autoscaling.Group(`${name}-asg`, {
-      name: asgName,
-      minSize: cfg.turn.minInstances,
-      maxSize: cfg.turn.maxInstances,
-      vpcZoneIdentifiers: network.publicSubnetIds,
-      launchTemplate: { id: template.id, version: template.latestVersion.apply(String) },
-      targetGroupArns: [tgPlain.arn, tgTls.arn],
-      healthCheckType: "ELB",
-      healthCheckGracePeriod: 180,
-      initialLifecycleHooks: [{
-        name: drainHookName,
-        lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
-        heartbeatTimeout: cfg.turn.drainTimeoutSeconds,
-        defaultResult: "CONTINUE",
-      }],
-      instanceRefresh: { strategy: "Rolling", preferences: { minHealthyPercentage: 50 } },
-      tags: [{ key: "vchat:env", value: cfg.env, propagateAtLaunch: true }],
-    }, { parent: this, ignoreChanges: ["desiredCapacity"] });
-    new aws.autoscaling.Policy(`${name}-scale-network`, {
-      autoscalingGroupName: asg.name,
-      policyType: "TargetTrackingScaling",
-      estimatedInstanceWarmup: 180,
-      targetTrackingConfiguration: {
-        predefinedMetricSpecification: { predefinedMetricType: "ASGAverageNetworkOut" },
-        targetValue: cfg.turn.scaleOnNetworkOutBytes,
+    const asg = new aws.autoscaling.Group(
+      `${name}-asg`,
+      {
+        name: asgName,
+        minSize: cfg.turn.minInstances,
+        maxSize: cfg.turn.maxInstances,
+        vpcZoneIdentifiers: network.publicSubnetIds,
+        launchTemplate: { id: template.id, version: template.latestVersion.apply(String) },
+        targetGroupArns: [tgPlain.arn, tgTls.arn],
+        healthCheckType: "ELB",
+        healthCheckGracePeriod: 180,
+        initialLifecycleHooks: [
+          {
+            name: drainHookName,
+            lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
+            heartbeatTimeout: cfg.turn.drainTimeoutSeconds,
+            defaultResult: "CONTINUE",
+          },
+        ],
+        instanceRefresh: { strategy: "Rolling", preferences: { minHealthyPercentage: 50 } },
+        tags: [{ key: "vchat:env", value: cfg.env, propagateAtLaunch: true }],
       },
-    }, parent);
+      { parent: this, ignoreChanges: ["desiredCapacity"] },
+    );
+    new aws.autoscaling.Policy(
+      `${name}-scale-network`,
+      {
+        autoscalingGroupName: asg.name,
+        policyType: "TargetTrackingScaling",
+        estimatedInstanceWarmup: 180,
+        targetTrackingConfiguration: {
+          predefinedMetricSpecification: { predefinedMetricType: "ASGAverageNetworkOut" },
+          targetValue: cfg.turn.scaleOnNetworkOutBytes,
+        },
+      },
+      parent,
+    );
 
     const host: pulumi.Output<string> = cfg.turnDomain ? pulumi.output(cfg.turnDomain) : nlb.dnsName;
     this.urls = host.apply((h) => [

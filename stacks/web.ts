@@ -25,65 +25,89 @@ export class Web extends pulumi.ComponentResource {
     const tags = { "vchat:env": cfg.env };
 
     const bucket = new aws.s3.Bucket(`${name}-bucket`, { forceDestroy: !cfg.retainData, tags }, parent);
-    const block = new aws.s3.BucketPublicAccessBlock(`${name}-bucket-block`, {
-      bucket: bucket.id,
-      blockPublicAcls: true,
-      blockPublicPolicy: true,
-      ignorePublicAcls: true,
-      restrictPublicBuckets: true,
-    }, parent);
+    const block = new aws.s3.BucketPublicAccessBlock(
+      `${name}-bucket-block`,
+      {
+        bucket: bucket.id,
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      },
+      parent,
+    );
     new aws.s3.BucketOwnershipControls(`${name}-bucket-ownership`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, parent);
-    new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-bucket-sse`, {
-      bucket: bucket.id,
-      rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
-    }, parent);
+    new aws.s3.BucketServerSideEncryptionConfiguration(
+      `${name}-bucket-sse`,
+      {
+        bucket: bucket.id,
+        rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
+      },
+      parent,
+    );
 
-    const oac = new aws.cloudfront.OriginAccessControl(`${name}-oac`, {
-      description: `vchat ${cfg.env} web bucket`,
-      originAccessControlOriginType: "s3",
-      signingBehavior: "always",
-      signingProtocol: "sigv4",
-    }, parent);
+    const oac = new aws.cloudfront.OriginAccessControl(
+      `${name}-oac`,
+      {
+        description: `vchat ${cfg.env} web bucket`,
+        originAccessControlOriginType: "s3",
+        signingBehavior: "always",
+        signingProtocol: "sigv4",
+      },
+      parent,
+    );
     const cert = cfg.webCertificateArn
       ? { acmCertificateArn: cfg.webCertificateArn, sslSupportMethod: "sni-only", minimumProtocolVersion: "TLSv1.2_2021" }
       : { cloudfrontDefaultCertificate: true, minimumProtocolVersion: "TLSv1.2_2021" };
-    const cdn = new aws.cloudfront.Distribution(`${name}-cdn`, {
-      enabled: true,
-      isIpv6Enabled: true,
-      comment: `vchat ${cfg.env} web client`,
-      aliases: cfg.webDomain && cfg.webCertificateArn ? [cfg.webDomain] : [],
-      defaultRootObject: "index.html",
-      priceClass: cfg.env === "prod" ? "PriceClass_All" : "PriceClass_100",
-      httpVersion: "http2and3",
-      origins: [{ originId: "web", domainName: bucket.bucketRegionalDomainName, originAccessControlId: oac.id }],
-      defaultCacheBehavior: {
-        targetOriginId: "web",
-        viewerProtocolPolicy: "redirect-to-https",
-        allowedMethods: ["GET", "HEAD"],
-        cachedMethods: ["GET", "HEAD"],
-        cachePolicyId: cachingOptimized,
-        compress: true,
+    const cdn = new aws.cloudfront.Distribution(
+      `${name}-cdn`,
+      {
+        enabled: true,
+        isIpv6Enabled: true,
+        comment: `vchat ${cfg.env} web client`,
+        aliases: cfg.webDomain && cfg.webCertificateArn ? [cfg.webDomain] : [],
+        defaultRootObject: "index.html",
+        priceClass: cfg.env === "prod" ? "PriceClass_All" : "PriceClass_100",
+        httpVersion: "http2and3",
+        origins: [{ originId: "web", domainName: bucket.bucketRegionalDomainName, originAccessControlId: oac.id }],
+        defaultCacheBehavior: {
+          targetOriginId: "web",
+          viewerProtocolPolicy: "redirect-to-https",
+          allowedMethods: ["GET", "HEAD"],
+          cachedMethods: ["GET", "HEAD"],
+          cachePolicyId: cachingOptimized,
+          compress: true,
+        },
+        // The single-page app routes client-side: unknown paths get index.html.
+        customErrorResponses: [403, 404].map((code) => ({ errorCode: code, responseCode: 200, responsePagePath: "/index.html" })),
+        restrictions: { geoRestriction: { restrictionType: "none" } },
+        viewerCertificate: cert,
+        tags,
       },
-      // The single-page app routes client-side: unknown paths get index.html.
-      customErrorResponses: [403, 404].map((code) => ({ errorCode: code, responseCode: 200, responsePagePath: "/index.html" })),
-      restrictions: { geoRestriction: { restrictionType: "none" } },
-      viewerCertificate: cert,
-      tags,
-    }, parent);
-    new aws.s3.BucketPolicy(`${name}-bucket-policy`, {
-      bucket: bucket.id,
-      policy: pulumi.all([bucket.arn, cdn.arn]).apply(([bucketArn, cdnArn]) => JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [{
-          Sid: "CloudFrontReadOnly",
-          Effect: "Allow",
-          Principal: { Service: "cloudfront.amazonaws.com" },
-          Action: "s3:GetObject",
-          Resource: `${bucketArn}/*`,
-          Condition: { StringEquals: { "AWS:SourceArn": cdnArn } },
-        }],
-      })),
-    }, { parent: this, dependsOn: [block] });
+      parent,
+    );
+    new aws.s3.BucketPolicy(
+      `${name}-bucket-policy`,
+      {
+        bucket: bucket.id,
+        policy: pulumi.all([bucket.arn, cdn.arn]).apply(([bucketArn, cdnArn]) =>
+          JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Sid: "CloudFrontReadOnly",
+                Effect: "Allow",
+                Principal: { Service: "cloudfront.amazonaws.com" },
+                Action: "s3:GetObject",
+                Resource: `${bucketArn}/*`,
+                Condition: { StringEquals: { "AWS:SourceArn": cdnArn } },
+              },
+            ],
+          }),
+        ),
+      },
+      { parent: this, dependsOn: [block] },
+    );
 
     this.url = cfg.webDomain && cfg.webCertificateArn ? pulumi.output(`https://${cfg.webDomain}`) : pulumi.interpolate`https://${cdn.domainName}`;
     this.bucketName = bucket.bucket;

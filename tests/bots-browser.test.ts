@@ -81,12 +81,21 @@ describe.skipIf(!ready)("a browser matched with a bot", () => {
       });
       await bot!.start();
       await offered;
-      const answer = await tab.evaluate(([servers, o]) => (window as unknown as { answer(s: unknown, o: unknown): Promise<Description> }).answer(servers, o), [iceServers, offer] as const);
+      const answer = await tab.evaluate(([servers, o]) => (window as unknown as { answer(s: unknown, o: unknown): Promise<Description> }).answer(servers, o), [
+        iceServers,
+        offer,
+      ] as const);
       await bot!.onSignal({ description: answer });
       for (const s of pending) await bot!.onSignal(s);
       expect(await bot!.settled).toBe(true);
       // Let the browser decode a couple of seconds of video.
-      let video: { framesDecoded: number; width: number; videoWidth: number; keyFrames: number; state: string } = { framesDecoded: 0, width: 0, videoWidth: 0, keyFrames: 0, state: "" };
+      let video: { framesDecoded: number; width: number; videoWidth: number; keyFrames: number; state: string } = {
+        framesDecoded: 0,
+        width: 0,
+        videoWidth: 0,
+        keyFrames: 0,
+        state: "",
+      };
       for (let i = 0; i < 20 && video.framesDecoded < 45; i++) {
         await new Promise((r) => setTimeout(r, 250));
         video = await tab.evaluate(() => (window as unknown as { video(): Promise<typeof video> }).video());

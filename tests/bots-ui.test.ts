@@ -9,14 +9,36 @@ import { BotsDashboard, summaryText } from "../cli/ui/bots.ts";
 
 /** A stdout ink can write to, keeping the last frame. */
 function fakeStdout() {
-  const out = Object.assign(new EventEmitter(), { columns: 120, rows: 40, isTTY: true, frames: [] as string[], write(s: string) { out.frames.push(s); return true; } });
+  const out = Object.assign(new EventEmitter(), {
+    columns: 120,
+    rows: 40,
+    isTTY: true,
+    frames: [] as string[],
+    write(s: string) {
+      out.frames.push(s);
+      return true;
+    },
+  });
   return out;
 }
 
 const progress: Progress = {
   elapsedS: 12.5,
   durationS: 30,
-  counts: { bots: 20, starting: 0, waiting: 2, connecting: 3, up: 14, callsDone: 4, callsFailed: 1, lost: 5, expected: 1000, loopLagMs: 80, errors: 1, lastError: "lobby:join: RATE_LIMITED" },
+  counts: {
+    bots: 20,
+    starting: 0,
+    waiting: 2,
+    connecting: 3,
+    up: 14,
+    callsDone: 4,
+    callsFailed: 1,
+    lost: 5,
+    expected: 1000,
+    loopLagMs: 80,
+    errors: 1,
+    lastError: "lobby:join: RATE_LIMITED",
+  },
   lossPct: 0.5,
   setupP50Ms: 800,
   setupP95Ms: 1200,
@@ -29,15 +51,38 @@ const progress: Progress = {
 describe("vchat bots views", () => {
   it("the dashboard shows calls, loss, setup and the bot host's own load", () => {
     const stdout = fakeStdout();
-    const app = render(React.createElement(BotsDashboard, { progress, url: "http://127.0.0.1:8080" }), { stdout: stdout as unknown as NodeJS.WriteStream, patchConsole: false, exitOnCtrlC: false });
+    const app = render(React.createElement(BotsDashboard, { progress, url: "http://127.0.0.1:8080" }), {
+      stdout: stdout as unknown as NodeJS.WriteStream,
+      patchConsole: false,
+      exitOnCtrlC: false,
+    });
     app.unmount();
     const text = stdout.frames.join("");
-    for (const part of ["up 14", "connecting 3", "failed 1", "loss 0.5 %", "setup p50 800 ms", "p95 1200 ms", "CPU 190 % of 200 %", "lag p99 80 ms", "overloaded", "RATE_LIMITED"]) expect(text).toContain(part);
+    for (const part of [
+      "up 14",
+      "connecting 3",
+      "failed 1",
+      "loss 0.5 %",
+      "setup p50 800 ms",
+      "p95 1200 ms",
+      "CPU 190 % of 200 %",
+      "lag p99 80 ms",
+      "overloaded",
+      "RATE_LIMITED",
+    ])
+      expect(text).toContain(part);
   });
 
   it("the summary table has p50/p95/max of every figure and the verdict", () => {
     const { summary, calls } = summarize([], { bots: 2, unmatchedBots: 2, durationS: 5, expectedCalls: 1 });
-    const report: BotsReport = { summary, calls, thresholds: [{ name: "minConnectedPct", limit: 95, value: 0, ok: false }], pass: false, host: { cpuPct: 20, loopLagP99Ms: 3, workers: 1 }, errors: { count: 0, sample: [] } };
+    const report: BotsReport = {
+      summary,
+      calls,
+      thresholds: [{ name: "minConnectedPct", limit: 95, value: 0, ok: false }],
+      pass: false,
+      host: { cpuPct: 20, loopLagP99Ms: 3, workers: 1 },
+      errors: { count: 0, sample: [] },
+    };
     const text = summaryText(report);
     expect(text).toMatch(/calls: 0\/1 connected/);
     expect(text).toMatch(/figure\s+p50\s+p95\s+max/);

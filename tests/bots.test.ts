@@ -35,7 +35,17 @@ function runCli(args: string[], timeoutMs = 60_000): Promise<{ code: number | nu
 
 describe("vchat bots: bad input", () => {
   // In-process: these need no server, and a CLI start costs seconds on a busy host.
-  const raw = { url: "http://127.0.0.1:9", duration: "1s", ramp: "20", relay: "auto", turnTransport: "udp", bitrate: 300, media: "synthetic", minConnected: "95", connectTimeout: "20s" };
+  const raw = {
+    url: "http://127.0.0.1:9",
+    duration: "1s",
+    ramp: "20",
+    relay: "auto",
+    turnTransport: "udp",
+    bitrate: 300,
+    media: "synthetic",
+    minConnected: "95",
+    connectTimeout: "20s",
+  };
 
   it("rejects bad options with a usage error (exit 2)", () => {
     expect(() => parseBotsOptions({ ...raw, relay: "maybe" })).toThrow(UsageError);
@@ -79,9 +89,24 @@ describe.skipIf(!hasCoturn)("vchat bots against vchat dev with a real coturn", (
 
   for (const transport of ["udp", "tcp"] as const) {
     it(`10 pairs relay-only over TURN/${transport}: every call connects on relay candidates, loss 0`, async () => {
-      const { code, report, stdout } = await runBots(`relay-${transport}`, ["--pairs", "10", "--duration", "12s", "--relay", "only", "--turn-transport", transport, "--max-loss", "0", "--min-connected", "100"]);
+      const { code, report, stdout } = await runBots(`relay-${transport}`, [
+        "--pairs",
+        "10",
+        "--duration",
+        "12s",
+        "--relay",
+        "only",
+        "--turn-transport",
+        transport,
+        "--max-loss",
+        "0",
+        "--min-connected",
+        "100",
+      ]);
       const s = report.summary;
-      console.log(`${transport}: ${s.connected}/${s.requested} connected (${s.unfinished} unfinished), loss ${s.lossPct} %, setup p50/p95 ${s.setupMs.p50}/${s.setupMs.p95} ms, RTT p50 ${s.rttMs.p50} ms, bot host CPU ${report.host.cpuPct} %, lag p99 ${report.host.loopLagP99Ms} ms`);
+      console.log(
+        `${transport}: ${s.connected}/${s.requested} connected (${s.unfinished} unfinished), loss ${s.lossPct} %, setup p50/p95 ${s.setupMs.p50}/${s.setupMs.p95} ms, RTT p50 ${s.rttMs.p50} ms, bot host CPU ${report.host.cpuPct} %, lag p99 ${report.host.loopLagP99Ms} ms`,
+      );
       if (s.connected < 10) console.log("failures:", s.failures, report.errors);
       expect(code).toBe(0);
       expect(s.requested).toBe(10);
@@ -104,7 +129,9 @@ describe.skipIf(!hasCoturn)("vchat bots against vchat dev with a real coturn", (
 
   it("SIGINT stops the run cleanly and reports what was measured so far", async () => {
     const file = join(dir, "sigint.json");
-    const child = spawn(process.execPath, [cli, "bots", "--url", dev.url, "--pairs", "2", "--duration", "5m", "--relay", "only", "--json", file], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [cli, "bots", "--url", dev.url, "--pairs", "2", "--duration", "5m", "--relay", "only", "--json", file], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -136,7 +163,16 @@ describe.skipIf(!hasCoturn)("vchat bots against vchat dev with a real coturn", (
     try {
       const udp = dev.turn!.urls.find((u) => u.includes("transport=udp"))!;
       const from = /^turn:([^?]+)/.exec(udp)![1]!;
-      const { code, report, stdout } = await runBots("wrong-secret", ["--pairs", "3", "--duration", "9s", "--relay", "only", "--turn-rewrite", `udp/${from}=127.0.0.1:${other.port}`]);
+      const { code, report, stdout } = await runBots("wrong-secret", [
+        "--pairs",
+        "3",
+        "--duration",
+        "9s",
+        "--relay",
+        "only",
+        "--turn-rewrite",
+        `udp/${from}=127.0.0.1:${other.port}`,
+      ]);
       expect(code).toBe(1);
       const s = report.summary;
       console.log("wrong secret:", s.failures, `${s.unfinished} unfinished`);

@@ -105,7 +105,11 @@ describe.skipIf(!available)("cluster faults: Redis down and back, a waiting user
     expect((await ready(n1)).status).toBe(200);
 
     await redis.stop();
-    await until(() => cluster.nodes.every((n) => !n.canMatch()), 5000, () => "nodes still match with Redis down");
+    await until(
+      () => cluster.nodes.every((n) => !n.canMatch()),
+      5000,
+      () => "nodes still match with Redis down",
+    );
     const down = await ready(n1);
     expect(down.status).toBe(503);
     expect(down.body.checks.redis?.ok).toBe(false);
@@ -124,14 +128,22 @@ describe.skipIf(!available)("cluster faults: Redis down and back, a waiting user
 
     // Redis comes back empty, as a replaced server would.
     again = await redisOn(redis.port);
-    await until(() => cluster.nodes.every((n) => n.canMatch()), 5000, () => "nodes did not reconnect");
+    await until(
+      () => cluster.nodes.every((n) => n.canMatch()),
+      5000,
+      () => "nodes did not reconnect",
+    );
     for (const url of [n1, n2]) {
       let res = await ready(url);
       for (let i = 0; i < 50 && res.status !== 200; i++) res = await sleep(100).then(() => ready(url));
       expect(res.body).toMatchObject({ ready: true, checks: { redis: { ok: true }, events: { ok: true }, store: { ok: true } } });
     }
     // The user who waited through the outage is queued again by their node (Redis lost the queue).
-    await until(async () => (await cluster.nodes[0]!.matchmaker.queueLength()) === 1, 5000, () => "w was not queued again after Redis came back");
+    await until(
+      async () => (await cluster.nodes[0]!.matchmaker.queueLength()) === 1,
+      5000,
+      () => "w was not queued again after Redis came back",
+    );
     const v = await newUser(0, "v");
     const [fv, fw] = await Promise.all([next(v.socket, "match:found"), next(w.socket, "match:found"), request(v.socket, "lobby:join", {})]);
     expect(fv.peer.id).toBe(w.id);
@@ -170,7 +182,11 @@ describe.skipIf(!available)("cluster faults: Redis down and back, a waiting user
     // it was only slow (the node's own list of its waiting users still has w).
     expect(await mm.leave(w.id)).toBe(true);
     expect(await mm.isQueued(w.id)).toBe(false);
-    await until(() => mm.isQueued(w.id), 5000, () => "w was not queued again");
+    await until(
+      () => mm.isQueued(w.id),
+      5000,
+      () => "w was not queued again",
+    );
     const v = await newUser(1, "lost-v");
     const [fv, fw] = await Promise.all([next(v.socket, "match:found"), next(w.socket, "match:found"), request(v.socket, "lobby:join", {})]);
     expect(fv.peer.id).toBe(w.id);
@@ -281,7 +297,11 @@ describe.skipIf(!available)("cluster faults: Redis back with its data after a lo
     // Longer than a node may stay silent (3 s) before the others take it for dead.
     await sleep(4000);
     redis = await redisOn(port, dir);
-    await until(() => cluster.nodes.every((n) => n.canMatch()), 5000, () => "nodes did not reconnect");
+    await until(
+      () => cluster.nodes.every((n) => n.canMatch()),
+      5000,
+      () => "nodes did not reconnect",
+    );
     // Long enough for any node to have judged the others.
     await sleep(3000);
     expect(ended.map((e) => e.length)).toEqual([0, 0]);

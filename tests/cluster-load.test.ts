@@ -84,5 +84,7 @@ describe.skipIf(!available)("1,000 users joining at once across 3 nodes on Redis
 function joinWithin(u: CrowdUser, ms: number): Promise<Ack<object>> {
   const timed = u.socket.timeout(ms) as unknown as { emitWithAck(e: string, p: object): Promise<Ack<object>> };
   // A missing ack counts as a failure (UNAVAILABLE is the closest stable code).
-  return timed.emitWithAck("lobby:join", {}).catch((err: Error): Ack<object> => ({ ok: false, error: { code: "UNAVAILABLE", message: `no ack: ${err.message}` } }));
+  return timed
+    .emitWithAck("lobby:join", {})
+    .catch((err: Error): Ack<object> => ({ ok: false, error: { code: "UNAVAILABLE", message: `no ack: ${err.message}` } }));
 }

@@ -24,7 +24,9 @@ describe("vchat serve configuration", () => {
   it("needs the TURN secret with TURN URLs, and checks URL schemes", () => {
     expect(() => nodeConfigInput({}, { VCHAT_JWT_SECRET: secret, VCHAT_TURN_URLS: "turn:t.example:3478" })).toThrow(/VCHAT_TURN_SECRET is not set/);
     expect(() => nodeConfigInput({}, { VCHAT_JWT_SECRET: secret, VCHAT_TURN_SECRET: "x".repeat(20) })).toThrow(/VCHAT_TURN_URLS is not/);
-    expect(() => nodeConfigInput({}, { VCHAT_JWT_SECRET: secret, VCHAT_TURN_URLS: "http://t", VCHAT_TURN_SECRET: "x".repeat(20) })).toThrow(/VCHAT_TURN_URLS: not a STUN\/TURN URL: "http:\/\/t"/);
+    expect(() => nodeConfigInput({}, { VCHAT_JWT_SECRET: secret, VCHAT_TURN_URLS: "http://t", VCHAT_TURN_SECRET: "x".repeat(20) })).toThrow(
+      /VCHAT_TURN_URLS: not a STUN\/TURN URL: "http:\/\/t"/,
+    );
     expect(() => nodeConfigInput({}, { VCHAT_JWT_SECRET: secret, VCHAT_STUN_URLS: "turn:x" })).toThrow(/VCHAT_STUN_URLS/);
   });
 
@@ -61,7 +63,9 @@ describe("vchat serve configuration", () => {
     await expect(startNode({ env: { VCHAT_JWT_SECRET: secret }, redis: "http://x", quiet: true })).rejects.toThrow(/must start with redis:\/\/ or rediss:\/\//);
     await expect(startNode({ env: { VCHAT_JWT_SECRET: secret }, mongo: "postgres://x", quiet: true })).rejects.toThrow(NodeConfigError);
     const port = await freePort();
-    const err = await startNode({ env: { VCHAT_JWT_SECRET: secret }, db: ":memory:", redis: `redis://:hunter2@127.0.0.1:${port}`, quiet: true }).catch((e: Error) => e);
+    const err = await startNode({ env: { VCHAT_JWT_SECRET: secret }, db: ":memory:", redis: `redis://:hunter2@127.0.0.1:${port}`, quiet: true }).catch(
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toContain(`127.0.0.1:${port}`);
     expect((err as Error).message).not.toContain("hunter2");
@@ -69,7 +73,12 @@ describe("vchat serve configuration", () => {
 
   it("fails to start on an unreachable MongoDB, naming it without its password", async () => {
     const port = await freePort();
-    const err = await startNode({ env: { VCHAT_JWT_SECRET: secret }, mongo: `mongodb://vchat:hunter2@127.0.0.1:${port}/vchat`, mongoTimeoutMs: 300, quiet: true }).catch((e: Error) => e);
+    const err = await startNode({
+      env: { VCHAT_JWT_SECRET: secret },
+      mongo: `mongodb://vchat:hunter2@127.0.0.1:${port}/vchat`,
+      mongoTimeoutMs: 300,
+      quiet: true,
+    }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(new RegExp(`MongoDB at mongodb://vchat:\\*\\*\\*@127\\.0\\.0\\.1:${port}/vchat is not reachable`));
     expect((err as Error).message).not.toContain("hunter2");
@@ -80,7 +89,7 @@ describe("vchat serve configuration", () => {
     delete process.env.VCHAT_JWT_SECRET;
     const errors: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string) => (errors.push(String(chunk)), true));
+    process.stderr.write = (chunk: string) => (errors.push(String(chunk)), true);
     try {
       expect(await run(["node", "vchat", "serve", "--port", "0", "--db", ":memory:"])).toBe(2);
     } finally {
@@ -147,9 +156,13 @@ if (!hasRedis) console.warn("SKIPPED: redis-server is not installed, so `vchat d
 
 describe.skipIf(!hasRedis)("vchat dev --nodes 2", () => {
   it("starts two nodes over a local redis-server, matches users across them, and stops it all on SIGTERM", async () => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, "../cli/vchat.ts"), "dev", "--nodes", "2", "--port", "0", "--db", ":memory:", "--no-turn", "--json"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(import.meta.dirname, "../cli/vchat.ts"), "dev", "--nodes", "2", "--port", "0", "--db", ":memory:", "--no-turn", "--json"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));

@@ -20,7 +20,11 @@ const testConfig = {
 
 describe.skipIf(!available)("cluster on real Redis", () => {
   // On a Redis Cluster a script or transaction whose keys straddle masters would fail (CROSSSLOT).
-  const runs = [[redisKinds[0], 2], [redisKinds[0], 3], [redisKinds[1], 2]] as const;
+  const runs = [
+    [redisKinds[0], 2],
+    [redisKinds[0], 3],
+    [redisKinds[1], 2],
+  ] as const;
   for (const [kind, nodes] of runs) {
     signalingSuite(`${nodes} nodes on ${kind.name} (vchat serve)`, async () => {
       const redis = await kind.start();
@@ -69,7 +73,13 @@ describe.skipIf(!available)("cluster on a real redis-server: shared state betwee
   /** A user whose client reconnects by itself, as browsers do. */
   const reconnecting = async (url: string, name: string) => {
     const auth = await guest(url, name);
-    const socket: ClientSocket = connect(url, { auth: { token: auth.token }, transports: ["websocket"], forceNew: true, reconnectionDelay: 100, reconnectionDelayMax: 200 });
+    const socket: ClientSocket = connect(url, {
+      auth: { token: auth.token },
+      transports: ["websocket"],
+      forceNew: true,
+      reconnectionDelay: 100,
+      reconnectionDelayMax: 200,
+    });
     sockets.push(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", () => resolve());

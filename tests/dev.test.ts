@@ -54,8 +54,14 @@ describe("REST API on vchat dev", () => {
   });
 
   it("validates bodies with stable codes", async () => {
-    expect(await api(dev.url, "/api/auth/register", { body: { email: "not-an-email", password: "long enough", nickname: "x" } })).toMatchObject({ status: 400, body: { error: { code: "VALIDATION_FAILED" } } });
-    expect(await api(dev.url, "/api/auth/register", { body: { email: "c@example.org", password: "short", nickname: "x" } })).toMatchObject({ status: 400, body: { error: { code: "VALIDATION_FAILED" } } });
+    expect(await api(dev.url, "/api/auth/register", { body: { email: "not-an-email", password: "long enough", nickname: "x" } })).toMatchObject({
+      status: 400,
+      body: { error: { code: "VALIDATION_FAILED" } },
+    });
+    expect(await api(dev.url, "/api/auth/register", { body: { email: "c@example.org", password: "short", nickname: "x" } })).toMatchObject({
+      status: 400,
+      body: { error: { code: "VALIDATION_FAILED" } },
+    });
     expect(await api(dev.url, "/api/auth/guest", { raw: "{not json" })).toMatchObject({ status: 400, body: { error: { code: "VALIDATION_FAILED" } } });
     expect(await api(dev.url, "/api/auth/guest", { body: { nickname: "a\u0000b" } })).toMatchObject({ status: 400 });
     expect(await api(dev.url, "/api/nothing-here")).toMatchObject({ status: 404, body: { error: { code: "NOT_FOUND" } } });
@@ -172,7 +178,8 @@ describe("vchat dev (the command)", () => {
       const start = JSON.parse(line) as { url: string; api: string; turn: string[] };
       expect(start.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
       expect((await fetch(new URL("/healthz", start.url))).status).toBe(200);
-      if (coturnInstalled()) expect(start.turn).toEqual([expect.stringMatching(/^turn:127\.0\.0\.1:\d+\?transport=udp$/), expect.stringMatching(/transport=tcp$/)]);
+      if (coturnInstalled())
+        expect(start.turn).toEqual([expect.stringMatching(/^turn:127\.0\.0\.1:\d+\?transport=udp$/), expect.stringMatching(/transport=tcp$/)]);
       else console.log("coturn not installed: the TURN part of this test was skipped");
       const exit = new Promise<number | null>((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");

@@ -14,7 +14,8 @@ let dir: string;
 
 /** Writes `files` (path → imports) into a fresh tree and returns the violations depcruise reports. */
 function cruise(files: Record<string, string[]>): { rule: string; from: string }[] {
-  for (const layer of ["protocol", "lib", "turn", "server", "doctor", "bots", "stacks", "cli", "web", "tests"]) rmSync(join(dir, layer), { recursive: true, force: true });
+  for (const layer of ["protocol", "lib", "turn", "server", "doctor", "bots", "stacks", "cli", "web", "tests"])
+    rmSync(join(dir, layer), { recursive: true, force: true });
   for (const [path, imports] of Object.entries(files)) {
     const file = join(dir, path);
     mkdirSync(dirname(file), { recursive: true });
@@ -22,7 +23,14 @@ function cruise(files: Record<string, string[]>): { rule: string; from: string }
   }
   const r = spawnSync(
     process.execPath,
-    [join(root, "node_modules/dependency-cruiser/bin/dependency-cruiser.mjs"), "--config", join(root, ".dependency-cruiser.cjs"), "--output-type", "json", ...Object.keys(files)],
+    [
+      join(root, "node_modules/dependency-cruiser/bin/dependency-cruiser.mjs"),
+      "--config",
+      join(root, ".dependency-cruiser.cjs"),
+      "--output-type",
+      "json",
+      ...Object.keys(files),
+    ],
     { cwd: dir, encoding: "utf8", timeout: 60_000 },
   );
   if (r.error || !r.stdout) throw new Error(`depcruise failed: ${r.error?.message ?? r.stderr}`);
@@ -32,7 +40,10 @@ function cruise(files: Record<string, string[]>): { rule: string; from: string }
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "vchat-layers-"));
-  writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", allowImportingTsExtensions: true, noEmit: true } }));
+  writeFileSync(
+    join(dir, "tsconfig.json"),
+    JSON.stringify({ compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", allowImportingTsExtensions: true, noEmit: true } }),
+  );
   writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", devDependencies: { vitest: "*" } }));
   symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
 });

@@ -117,14 +117,18 @@ function payloadArb(sessionId: string) {
     { sessionId, typing: true },
     { sessionId, stats: { lossPct: 1 } },
   ];
-  const broken = fc.tuple(fc.constantFrom(...shapes), anyValue, fc.constantFrom("sessionId", "description", "candidate", "text", "typing", "stats", "interests", "relayOnly", "sdp")).map(
-    ([shape, value, key]) => {
+  const broken = fc
+    .tuple(
+      fc.constantFrom(...shapes),
+      anyValue,
+      fc.constantFrom("sessionId", "description", "candidate", "text", "typing", "stats", "interests", "relayOnly", "sdp"),
+    )
+    .map(([shape, value, key]) => {
       const copy: Record<string, unknown> = structuredClone(shape);
       if (key === "sdp" && copy.description) (copy.description as Record<string, unknown>).sdp = value;
       else copy[key] = value;
       return copy;
-    },
-  );
+    });
   const oversized = fc.constantFrom(
     { sessionId, text: "x".repeat(limits.chatTextMax + 1) },
     { sessionId, description: { type: "offer", sdp: "x".repeat(limits.sdpMax + 1) } },
@@ -192,13 +196,21 @@ describe("malformed and oversized input", () => {
     const { token } = await (await import("./support/client.ts")).guest(dev.url, "rest-fuzz");
     const routes = ["/api/auth/guest", "/api/auth/register", "/api/auth/login", "/api/reports", "/api/blocks"];
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...routes), fc.oneof(fc.jsonValue().map((v) => JSON.stringify(v)), fc.string({ maxLength: 200 }), fc.constant("x".repeat(limits.bodyMax + 10))), async (route, raw) => {
-        const res = await api<{ error?: { code: string } }>(dev.url, route, { token, raw });
-        if (res.status >= 400) {
-          expect(res.status).toBeLessThan(500);
-          expect(codes(res.body.error?.code)).toBe(true);
-        }
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...routes),
+        fc.oneof(
+          fc.jsonValue().map((v) => JSON.stringify(v)),
+          fc.string({ maxLength: 200 }),
+          fc.constant("x".repeat(limits.bodyMax + 10)),
+        ),
+        async (route, raw) => {
+          const res = await api<{ error?: { code: string } }>(dev.url, route, { token, raw });
+          if (res.status >= 400) {
+            expect(res.status).toBeLessThan(500);
+            expect(codes(res.body.error?.code)).toBe(true);
+          }
+        },
+      ),
       { numRuns: 200 },
     );
     expect((await api(dev.url, "/healthz")).status).toBe(200);

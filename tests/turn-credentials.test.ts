@@ -56,6 +56,8 @@ describe.skipIf(!hasCoturn)("TURN credentials against a real coturn", () => {
     await expect(allocate("udp", forged.username, forged.credential)).rejects.toSatisfy((e: unknown) => e instanceof TurnError && e.code === 401);
     const turn = ice.iceServers.find((s) => s.username)!;
     const [expiry] = turn.username!.split(":");
-    await expect(allocate("udp", `${Number(expiry) + 86400}:${userId}`, turn.credential!)).rejects.toSatisfy((e: unknown) => e instanceof TurnError && e.code === 401);
+    await expect(allocate("udp", `${Number(expiry) + 86400}:${userId}`, turn.credential!)).rejects.toSatisfy(
+      (e: unknown) => e instanceof TurnError && e.code === 401,
+    );
   });
 });

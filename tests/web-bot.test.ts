@@ -49,7 +49,10 @@ describe.skipIf(missing.length > 0)("web client with a vchat bot", () => {
   const bed = webClientBed();
 
   it("matches the browser with a relay-only VP8 bot; both receive the other's media", async () => {
-    const bots = runBotsCli(["--url", bed.dev.url, "--peers", "1", "--media", "vp8", "--relay", "only", "--duration", "20s", "--workers", "0", "--json"], 100_000);
+    const bots = runBotsCli(
+      ["--url", bed.dev.url, "--peers", "1", "--media", "vp8", "--relay", "only", "--duration", "20s", "--workers", "0", "--json"],
+      100_000,
+    );
 
     const { page } = await phonePage(bed.browser);
     await page.goto(bed.dev.url);
@@ -93,7 +96,10 @@ describe.skipIf(missing.length > 0)("web client with a vchat bot", () => {
     await page.getByRole("button", { name: "Start", exact: true }).click();
     await expect.poll(() => queueLength(bed.dev.url), { timeout: 15_000, interval: 200 }).toBe(1);
 
-    const bots = runBotsCli(["--url", bed.dev.url, "--peers", "1", "--media", "vp8", "--relay", "only", "--duration", "12s", "--workers", "0", "--json"], 60_000);
+    const bots = runBotsCli(
+      ["--url", bed.dev.url, "--peers", "1", "--media", "vp8", "--relay", "only", "--duration", "12s", "--workers", "0", "--json"],
+      60_000,
+    );
     await expect.poll(() => page.getByText(/Talking with bot-/).isVisible(), { timeout: 30_000 }).toBe(true);
     const video = await waitForRemoteVideo(page, { growBy: 15, timeoutMs: 15_000 });
     expect(video.last.videoWidth).toBeGreaterThan(0);

@@ -64,8 +64,14 @@ describe.skipIf(missing.length > 0)("web client: no camera, camera denied, netwo
     const dave = (await phonePage(allow)).page;
     // What each user saw when a step failed: the next person reading a CI log needs it.
     onTestFailed(async () => {
-      for (const [name, page] of [["Carol", carol], ["Dave", dave]] as const) {
-        const text = await page.locator("body").innerText({ timeout: 1000 }).catch((err: Error) => err.message);
+      for (const [name, page] of [
+        ["Carol", carol],
+        ["Dave", dave],
+      ] as const) {
+        const text = await page
+          .locator("body")
+          .innerText({ timeout: 1000 })
+          .catch((err: Error) => err.message);
         console.error(`${name}'s page when the test failed:\n${text.slice(0, 800)}`);
       }
     });

@@ -158,7 +158,10 @@ export class TurnAllocation {
       if (!realm || !nonce) throw fail();
       const key = longTermKey(creds.username, realm, creds.password);
       const attrs = [...baseAttrs(), stringAttr(attr.username, creds.username), stringAttr(attr.realm, realm), stringAttr(attr.nonce, nonce)];
-      const r = await socket.request(message(methods.allocate, "request", attrs), { timeoutMs: opts.timeoutMs, encode: { integrityKey: key, fingerprint: true } });
+      const r = await socket.request(message(methods.allocate, "request", attrs), {
+        timeoutMs: opts.timeoutMs,
+        encode: { integrityKey: key, fingerprint: true },
+      });
       res = r.res;
       rtt = r.rttMs;
     }
@@ -266,4 +269,3 @@ export class TurnAllocation {
     this.socket.close();
   }
 }
-

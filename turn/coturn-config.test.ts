@@ -3,17 +3,41 @@ import { coturnConfig, deniedPeerRanges } from "./coturn-config.ts";
 import { turnCredentials } from "./credentials.ts";
 
 const lines = (text: string) => text.trim().split("\n");
-const values = (text: string, key: string) => lines(text).filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+const values = (text: string, key: string) =>
+  lines(text)
+    .filter((l) => l.startsWith(`${key}=`))
+    .map((l) => l.slice(key.length + 1));
 
 describe("coturnConfig", () => {
   it("production: REST auth, quotas, no CLI, and every private, loopback, link-local and IPv4-mapped range denied", () => {
     const conf = coturnConfig({ secret: "s3cret", realm: "example.org", minPort: 50000, maxPort: 50999 });
     expect(lines(conf)).toEqual(
-      expect.arrayContaining(["use-auth-secret", "static-auth-secret=s3cret", "realm=example.org", "fingerprint", "no-cli", "no-multicast-peers", "min-port=50000", "max-port=50999", "user-quota=12", "total-quota=10000"]),
+      expect.arrayContaining([
+        "use-auth-secret",
+        "static-auth-secret=s3cret",
+        "realm=example.org",
+        "fingerprint",
+        "no-cli",
+        "no-multicast-peers",
+        "min-port=50000",
+        "max-port=50999",
+        "user-quota=12",
+        "total-quota=10000",
+      ]),
     );
     expect(conf).not.toContain("allow-loopback-peers");
     const denied = values(conf, "denied-peer-ip");
-    for (const range of ["127.0.0.0-127.255.255.255", "10.0.0.0-10.255.255.255", "172.16.0.0-172.31.255.255", "192.168.0.0-192.168.255.255", "169.254.0.0-169.254.255.255", "::1", "::ffff:0.0.0.0-::ffff:255.255.255.255", "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"]) {
+    for (const range of [
+      "127.0.0.0-127.255.255.255",
+      "10.0.0.0-10.255.255.255",
+      "172.16.0.0-172.31.255.255",
+      "192.168.0.0-192.168.255.255",
+      "169.254.0.0-169.254.255.255",
+      "::1",
+      "::ffff:0.0.0.0-::ffff:255.255.255.255",
+      "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+      "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    ]) {
       expect(denied).toContain(range);
     }
     expect(denied).toEqual([...deniedPeerRanges]);

@@ -100,10 +100,7 @@ describe("RFC 5769 §2.2/§2.3 sample responses", () => {
   });
 
   it("IPv4: encodes byte for byte", () => {
-    const attrs = [
-      stringAttr(attr.software, "test vector"),
-      xorAddressAttr(attr.xorMappedAddress, { family: 4, address: "192.0.2.1", port: 32853 }, txid),
-    ];
+    const attrs = [stringAttr(attr.software, "test vector"), xorAddressAttr(attr.xorMappedAddress, { family: 4, address: "192.0.2.1", port: 32853 }, txid)];
     const out = encode(message(methods.binding, "success", attrs, txid), {
       integrityKey: shortTermKey(shortTermPassword),
       fingerprint: true,

@@ -25,7 +25,6 @@ export const methods = {
   createPermission: 0x008,
   channelBind: 0x009,
 } as const;
-type Method = (typeof methods)[keyof typeof methods];
 
 export const messageClasses = ["request", "indication", "success", "error"] as const;
 export type MessageClass = (typeof messageClasses)[number];
@@ -243,16 +242,20 @@ export function verifyFingerprint(msg: StunMessage): boolean {
  * the RFC 5769 §2.4 vector) does.
  */
 export function preparePassword(password: string): string {
-  return password
-    // eslint-disable-next-line no-misleading-character-class -- RFC 8265 §3.3 lists these code points (some combining) one by one
-    .replace(/[\u00ad\u034f\u1806\u180b-\u180d\u200b-\u200d\u2060\ufe00-\ufe0f\ufeff]/g, "")
-    .replace(/[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/g, " ")
-    .normalize("NFKC");
+  return (
+    password
+      // eslint-disable-next-line no-misleading-character-class -- RFC 8265 §3.3 lists these code points (some combining) one by one
+      .replace(/[\u00ad\u034f\u1806\u180b-\u180d\u200b-\u200d\u2060\ufe00-\ufe0f\ufeff]/g, "")
+      .replace(/[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/g, " ")
+      .normalize("NFKC")
+  );
 }
 
 /** Long-term credential key (§9.2.2): MD5(username ":" realm ":" password). */
 export function longTermKey(username: string, realm: string, password: string): Buffer {
-  return createHash("md5").update(`${username}:${realm}:${preparePassword(password)}`, "utf8").digest();
+  return createHash("md5")
+    .update(`${username}:${realm}:${preparePassword(password)}`, "utf8")
+    .digest();
 }
 
 /** Short-term credential key (§9.1.1): the prepared password itself. */
@@ -307,11 +310,17 @@ function ipText(b: Buffer): string {
   // Compress the longest run of zero groups (RFC 5952 §4.2).
   let best = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== "0") { i++; continue; }
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== "0") {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === "0") j++;
-    if (j - i > bestLen && j - i > 1) { best = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i > 1) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   if (best < 0) return groups.join(":");

@@ -49,7 +49,8 @@ function classifySocketError(err: NodeJS.ErrnoException): TransportError {
   if (err.code === "ECONNREFUSED") return new TransportError("REFUSED", "connection refused");
   if (err.code === "EHOSTUNREACH" || err.code === "ENETUNREACH") return new TransportError("UNREACHABLE", `host unreachable (${err.code})`);
   if (err.code === "ECONNRESET" || err.code === "EPIPE") return new TransportError("CLOSED", `connection closed by the server (${err.code})`);
-  if (err.code?.startsWith("ERR_TLS") || err.code?.startsWith("ERR_SSL") || /SSL|TLS/i.test(err.message)) return new TransportError("TLS", `TLS failed: ${err.message}`);
+  if (err.code?.startsWith("ERR_TLS") || err.code?.startsWith("ERR_SSL") || /SSL|TLS/i.test(err.message))
+    return new TransportError("TLS", `TLS failed: ${err.message}`);
   return new TransportError("NETWORK", err.message);
 }
 
@@ -269,7 +270,11 @@ export class StunSocket {
 function describeTls(sock: tls.TLSSocket, expectedName: string): TlsInfo {
   const cert = sock.getPeerCertificate();
   const name = (o: unknown) =>
-    o && typeof o === "object" ? Object.entries(o as Record<string, unknown>).map(([k, v]) => `${k}=${String(v)}`).join(", ") : undefined;
+    o && typeof o === "object"
+      ? Object.entries(o as Record<string, unknown>)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(", ")
+      : undefined;
   const err = sock.authorizationError ? String((sock.authorizationError as unknown as { code?: string }).code ?? sock.authorizationError) : undefined;
   let authorizationError = err;
   // Node checks the chain but not the name when rejectUnauthorized is off; check it ourselves.

@@ -24,7 +24,10 @@ const { values } = parseArgs({
     "max-loss": { type: "string", default: "0.5" },
   },
 });
-const steps = values.steps.split(",").map(Number).filter((n) => n > 0 && n <= 1000);
+const steps = values.steps
+  .split(",")
+  .map(Number)
+  .filter((n) => n > 0 && n <= 1000);
 const HOLD_S = Math.min(Math.max(5, Number(values.hold)), 120);
 const CHROMIUM_CALLS = Math.min(Math.max(1, Number(values["chromium-calls"])), 20);
 const MAX_LOSS = Number(values["max-loss"]);
@@ -100,7 +103,10 @@ async function botsStep(url: string, calls: number, devPid: number, coturnPid: n
   });
   const a = first as Mark | null;
   const b = last as Mark | null;
-  const measured = a && b ? { bots: b.bots - a.bots, coturn: b.coturn - a.coturn, server: b.server - a.server, seconds: b.t - a.t } : { bots: 0, coturn: 0, server: 0, seconds: 0 };
+  const measured =
+    a && b
+      ? { bots: b.bots - a.bots, coturn: b.coturn - a.coturn, server: b.server - a.server, seconds: b.t - a.t }
+      : { bots: 0, coturn: 0, server: 0, seconds: 0 };
   const s = report.summary;
   const per = (x: number) => (measured.seconds > 0 ? x / measured.seconds : 0);
   return {
@@ -162,8 +168,12 @@ async function chromiumBaseline(url: string, calls: number) {
   const { chromium } = await import("playwright-core");
   const iceSets: unknown[][] = [];
   for (let i = 0; i < calls * 2; i++) {
-    const guest = (await (await fetch(`${url}/api/auth/guest`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json()) as { token: string };
-    const ice = (await (await fetch(`${url}/api/ice`, { headers: { authorization: `Bearer ${guest.token}` } })).json()) as { iceServers: Array<{ urls: string[] }> };
+    const guest = (await (await fetch(`${url}/api/auth/guest`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json()) as {
+      token: string;
+    };
+    const ice = (await (await fetch(`${url}/api/ice`, { headers: { authorization: `Bearer ${guest.token}` } })).json()) as {
+      iceServers: Array<{ urls: string[] }>;
+    };
     // The UDP TURN URL only, as the bots use: one allocation per peer.
     iceSets.push(ice.iceServers.map((s) => ({ ...s, urls: [s.urls].flat().filter((u) => u.includes("transport=udp")) })));
   }
@@ -173,7 +183,17 @@ async function chromiumBaseline(url: string, calls: number) {
   // The fake camera runs at 20 fps unless told otherwise: 30, as the bots send.
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream=fps=30", "--use-fake-ui-for-media-stream"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--use-fake-device-for-media-stream=fps=30",
+      "--use-fake-ui-for-media-stream",
+    ],
   });
   try {
     const root = childPids(process.pid, "chrom")[0];
@@ -182,19 +202,33 @@ async function chromiumBaseline(url: string, calls: number) {
     // localhost: getUserMedia needs a secure context.
     await tab.goto(`http://localhost:${port}/`);
     await Promise.race([
-      tab.evaluate(([n, servers]) => (window as unknown as { startCalls(n: number, s: unknown): Promise<void> }).startCalls(n, servers), [calls, iceSets] as const),
+      tab.evaluate(([n, servers]) => (window as unknown as { startCalls(n: number, s: unknown): Promise<void> }).startCalls(n, servers), [
+        calls,
+        iceSets,
+      ] as const),
       new Promise((_, reject) => setTimeout(() => reject(new Error("Chromium calls did not connect within 60 s")), 60_000)),
     ]);
     await new Promise((r) => setTimeout(r, 6000)); // encoders ramp up
     const cpu0 = treeCpuSeconds(root);
     const t0 = performance.now();
-    const stats0 = await tab.evaluate(() => (window as unknown as { callStats(): Promise<{ lost: number; received: number; frames: number; relay: number }> }).callStats());
+    const stats0 = await tab.evaluate(() =>
+      (window as unknown as { callStats(): Promise<{ lost: number; received: number; frames: number; relay: number }> }).callStats(),
+    );
     await new Promise((r) => setTimeout(r, HOLD_S * 1000));
-    const stats1 = await tab.evaluate(() => (window as unknown as { callStats(): Promise<{ lost: number; received: number; frames: number; relay: number }> }).callStats());
+    const stats1 = await tab.evaluate(() =>
+      (window as unknown as { callStats(): Promise<{ lost: number; received: number; frames: number; relay: number }> }).callStats(),
+    );
     const cores = (treeCpuSeconds(root) - cpu0) / ((performance.now() - t0) / 1000);
     const lost = stats1.lost - stats0.lost;
     const received = stats1.received - stats0.received;
-    return { calls, cpuCores: cores, cpuPerCall: cores / calls, lossPct: received ? (100 * lost) / (lost + received) : null, fps: (stats1.frames - stats0.frames) / HOLD_S / (calls * 2), relayCandidates: stats1.relay };
+    return {
+      calls,
+      cpuCores: cores,
+      cpuPerCall: cores / calls,
+      lossPct: received ? (100 * lost) / (lost + received) : null,
+      fps: (stats1.frames - stats0.frames) / HOLD_S / (calls * 2),
+      relayCandidates: stats1.relay,
+    };
   } finally {
     await browser.close();
     server.close();
@@ -213,7 +247,9 @@ try {
         `CPU bots ${step.botsCpuCores.toFixed(2)} coturn ${step.coturnCpuCores.toFixed(2)} server ${step.serverCpuCores.toFixed(2)} cores, lag p99 ${step.loopLagMs} ms ${step.ok ? (step.healthy ? "ok" : "ok (bot host lagging)") : "OVER"}`,
     );
     if (!step.ok) {
-      console.log(`  not sustained: ${step.connected} of ${calls} connected (${step.unfinished} unfinished, failures ${JSON.stringify(step.failures)}), loss ${step.lossPct ?? "–"} %, bitrate p50 ${step.bitrateP50 ?? "–"} of ${BITRATE} kbps`);
+      console.log(
+        `  not sustained: ${step.connected} of ${calls} connected (${step.unfinished} unfinished, failures ${JSON.stringify(step.failures)}), loss ${step.lossPct ?? "–"} %, bitrate p50 ${step.bitrateP50 ?? "–"} of ${BITRATE} kbps`,
+      );
       break;
     }
     await new Promise((r) => setTimeout(r, 3000)); // allocations freed, sockets closed
@@ -221,26 +257,51 @@ try {
   const sustained = results.filter((r) => r.ok).at(-1);
   const healthy = results.filter((r) => r.healthy).at(-1);
   const chrome = await chromiumBaseline(dev.url, CHROMIUM_CALLS);
-  console.log(`chromium ${chrome.calls} calls in one page: ${chrome.cpuCores.toFixed(2)} cores, ${chrome.cpuPerCall.toFixed(3)} cores/call, loss ${chrome.lossPct?.toFixed(2) ?? "–"} %, ${chrome.fps.toFixed(1)} fps decoded per stream, ${chrome.relayCandidates} relay candidates`);
+  console.log(
+    `chromium ${chrome.calls} calls in one page: ${chrome.cpuCores.toFixed(2)} cores, ${chrome.cpuPerCall.toFixed(3)} cores/call, loss ${chrome.lossPct?.toFixed(2) ?? "–"} %, ${chrome.fps.toFixed(1)} fps decoded per stream, ${chrome.relayCandidates} relay candidates`,
+  );
   // CPU per call is compared where the bots still keep up: past that point their threads are
   // starved, everything is late (freezes), and CPU per call only looks lower.
   const fair = healthy ?? sustained;
   const perCall = (r: Step) => r.botsCpuCores / r.calls;
-  if (sustained) console.log(`sustained (loss < ${MAX_LOSS} %, every call connected, >= 90 % of the bitrate sent): ${sustained.calls} concurrent relayed calls; bots there ${perCall(sustained).toFixed(4)} cores/call with event-loop lag p99 ${sustained.loopLagMs} ms and freezes p95 ${sustained.freezesP95}`);
+  if (sustained)
+    console.log(
+      `sustained (loss < ${MAX_LOSS} %, every call connected, >= 90 % of the bitrate sent): ${sustained.calls} concurrent relayed calls; bots there ${perCall(sustained).toFixed(4)} cores/call with event-loop lag p99 ${sustained.loopLagMs} ms and freezes p95 ${sustained.freezesP95}`,
+    );
   else console.log(`no step sustained loss < ${MAX_LOSS} %`);
-  console.log(`bot host keeping up (event-loop lag p99 < 100 ms): ${healthy ? `${healthy.calls} calls, ${perCall(healthy).toFixed(4)} cores/call` : "no step"}`);
+  console.log(
+    `bot host keeping up (event-loop lag p99 < 100 ms): ${healthy ? `${healthy.calls} calls, ${perCall(healthy).toFixed(4)} cores/call` : "no step"}`,
+  );
   const ratio = fair ? chrome.cpuPerCall / perCall(fair) : null;
   const ratioStarved = sustained ? chrome.cpuPerCall / perCall(sustained) : null;
-  if (ratio !== null) console.log(`Chromium/bots CPU per call: ${ratio.toFixed(1)}x with the bot host keeping up${ratioStarved !== null ? ` (${ratioStarved.toFixed(1)}x at the loss-sustained step, where the bots are starved)` : ""}`);
+  if (ratio !== null)
+    console.log(
+      `Chromium/bots CPU per call: ${ratio.toFixed(1)}x with the bot host keeping up${ratioStarved !== null ? ` (${ratioStarved.toFixed(1)}x at the loss-sustained step, where the bots are starved)` : ""}`,
+    );
   // What the machine can hold at all: coturn relays every packet twice and is C, so its cost per
   // call is a floor no bot implementation removes.
   const widest = healthy ?? sustained;
   if (widest && widest.coturnCpuCores > 0) {
     const coturnPerCall = widest.coturnCpuCores / widest.calls;
-    console.log(`coturn alone: ${coturnPerCall.toFixed(4)} cores/call, so 250 relayed calls need ${(250 * coturnPerCall).toFixed(2)} of this machine's ${availableParallelism()} cores for coturn before any bot runs; bots at ${fair ? perCall(fair).toFixed(4) : "–"} cores/call would need ${fair ? (250 * perCall(fair)).toFixed(1) : "–"} more`);
+    console.log(
+      `coturn alone: ${coturnPerCall.toFixed(4)} cores/call, so 250 relayed calls need ${(250 * coturnPerCall).toFixed(2)} of this machine's ${availableParallelism()} cores for coturn before any bot runs; bots at ${fair ? perCall(fair).toFixed(4) : "–"} cores/call would need ${fair ? (250 * perCall(fair)).toFixed(1) : "–"} more`,
+    );
   }
-  console.log(`targets: >= 250 concurrent relayed calls ${sustained && sustained.calls >= 250 ? "met" : "NOT met"}; >= 15x less CPU per call than Chromium ${ratio !== null && ratio >= 15 ? "met" : "NOT met"}`);
-  console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, steps: results, sustainedCalls: sustained?.calls ?? 0, healthyCalls: healthy?.calls ?? 0, chromium: chrome, ratio, ratioStarved }));
+  console.log(
+    `targets: >= 250 concurrent relayed calls ${sustained && sustained.calls >= 250 ? "met" : "NOT met"}; >= 15x less CPU per call than Chromium ${ratio !== null && ratio >= 15 ? "met" : "NOT met"}`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: "bots-density",
+      holdS: HOLD_S,
+      steps: results,
+      sustainedCalls: sustained?.calls ?? 0,
+      healthyCalls: healthy?.calls ?? 0,
+      chromium: chrome,
+      ratio,
+      ratioStarved,
+    }),
+  );
 } finally {
   dev.child.kill("SIGINT");
   await new Promise((r) => dev.child.once("exit", r));

@@ -33,14 +33,21 @@ if (!redisInstalled()) {
   process.exit(1);
 }
 
-
 async function run(label: string, nodeArgs: string[][], redisPid?: number) {
   const prof = process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
   const nodes = nodeArgs.map((args) => spawn(process.execPath, [...prof, here("./node.ts"), ...args, secret], { stdio: ["ignore", "pipe", "inherit"] }));
   try {
     const urls = await Promise.all(nodes.map(async (n, i) => (JSON.parse(await lines(n, `node ${i + 1}`)()) as { url: string }).url));
     const measure = { nodes: nodes.map((n) => n.pid), ...(redisPid ? { redis: [redisPid] } : {}) };
-    const result = await runClients({ urls, users: USERS, procs: PROCS, seconds: SECONDS, relaySeconds: RELAY_SECONDS, relayIntervalMs: RELAY_INTERVAL, measure });
+    const result = await runClients({
+      urls,
+      users: USERS,
+      procs: PROCS,
+      seconds: SECONDS,
+      relaySeconds: RELAY_SECONDS,
+      relayIntervalMs: RELAY_INTERVAL,
+      measure,
+    });
     return { label, nodes: nodes.length, ...result };
   } finally {
     await Promise.all(nodes.map(stop));
@@ -50,17 +57,23 @@ async function run(label: string, nodeArgs: string[][], redisPid?: number) {
 const redis = await startRedis();
 try {
   const single = await run("1 node, in-process matching", [["single", "-"]]);
-  const cluster = await run("2 nodes on Redis", [
-    ["redis", redis.url],
-    ["redis", redis.url],
-  ], redis.pid());
+  const cluster = await run(
+    "2 nodes on Redis",
+    [
+      ["redis", redis.url],
+      ["redis", redis.url],
+    ],
+    redis.pid(),
+  );
   const fmt = (n: number, d = 2) => n.toFixed(d);
   console.log(
     `bench/cluster: ${USERS} users in ${PROCS} client processes; per target ${SECONDS} s of matching, then ${RELAY_SECONDS} s of candidates every ${RELAY_INTERVAL} ms per call side (${Math.round((USERS * 1000) / RELAY_INTERVAL)}/s); every node in its own process`,
   );
   console.log("target                        matches/s  signals  relay p50 ms  relay p99 ms");
   for (const r of [single, cluster]) {
-    console.log(`${r.label.padEnd(29)} ${fmt(r.matchesPerSecond, 0).padStart(9)}  ${String(r.signals).padStart(7)}  ${fmt(r.p50).padStart(12)}  ${fmt(r.p99).padStart(12)}`);
+    console.log(
+      `${r.label.padEnd(29)} ${fmt(r.matchesPerSecond, 0).padStart(9)}  ${String(r.signals).padStart(7)}  ${fmt(r.p50).padStart(12)}  ${fmt(r.p99).padStart(12)}`,
+    );
   }
   for (const r of [single, cluster]) console.log(formatCpu(r.label, r.cpu));
   console.log(

@@ -13,7 +13,9 @@ import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { formatCpu, lines, runClients, stop } from "../support/process.ts";
 
-const { values } = parseArgs({ options: { users: { type: "string", default: "400" }, seconds: { type: "string", default: "10" }, "relay-interval": { type: "string", default: "100" } } });
+const { values } = parseArgs({
+  options: { users: { type: "string", default: "400" }, seconds: { type: "string", default: "10" }, "relay-interval": { type: "string", default: "100" } },
+});
 const USERS = Math.max(4, Math.min(Number(values.users), 4000));
 const SECONDS = Math.max(1, Math.min(Number(values.seconds), 60));
 const RELAY_INTERVAL = Math.max(20, Math.min(Number(values["relay-interval"]), 5000));
@@ -50,8 +52,15 @@ console.log(
   `bench/signaling: ${USERS} users in ${PROCS} client processes; per target ${SECONDS} s of matching (offer, answer, 10 candidates per call), then ${RELAY_SECONDS} s of candidates every ${RELAY_INTERVAL} ms per call side (${Math.round((USERS * 1000) / RELAY_INTERVAL)}/s); server in its own process`,
 );
 console.log("target  matches/s  signals  relay p50 ms  relay p99 ms");
-for (const r of [bare, vchat]) console.log(`${r.mode.padEnd(7)} ${fmt(r.matchesPerSecond, 0).padStart(9)}  ${String(r.signals).padStart(7)}  ${fmt(r.p50).padStart(12)}  ${fmt(r.p99).padStart(12)}`);
+for (const r of [bare, vchat])
+  console.log(
+    `${r.mode.padEnd(7)} ${fmt(r.matchesPerSecond, 0).padStart(9)}  ${String(r.signals).padStart(7)}  ${fmt(r.p50).padStart(12)}  ${fmt(r.p99).padStart(12)}`,
+  );
 for (const r of [bare, vchat]) console.log(formatCpu(r.mode, r.cpu));
-console.log(`ratio vchat/bare: matches/s ${fmt(vchat.matchesPerSecond / bare.matchesPerSecond)}x, relay p50 ${fmt(vchat.p50 / bare.p50)}x, relay p99 ${fmt(vchat.p99 / bare.p99)}x`);
-console.log(`targets: >= 2000 matches/s ${vchat.matchesPerSecond >= 2000 ? "met" : "NOT met"}; relay p99 <= 1.5x bare ${vchat.p99 <= 1.5 * bare.p99 ? "met" : "NOT met"}`);
+console.log(
+  `ratio vchat/bare: matches/s ${fmt(vchat.matchesPerSecond / bare.matchesPerSecond)}x, relay p50 ${fmt(vchat.p50 / bare.p50)}x, relay p99 ${fmt(vchat.p99 / bare.p99)}x`,
+);
+console.log(
+  `targets: >= 2000 matches/s ${vchat.matchesPerSecond >= 2000 ? "met" : "NOT met"}; relay p99 <= 1.5x bare ${vchat.p99 <= 1.5 * bare.p99 ? "met" : "NOT met"}`,
+);
 console.log(JSON.stringify({ bench: "signaling", users: USERS, procs: PROCS, seconds: SECONDS, relayIntervalMs: RELAY_INTERVAL, bare, vchat }));

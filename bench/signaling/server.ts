@@ -13,7 +13,15 @@ const mode = process.argv[2];
 
 if (mode === "vchat") {
   const dir = mkdtempSync(join(tmpdir(), "vchat-bench-"));
-  const dev = await startDevServer({ port: 0, db: join(dir, "bench.db"), stateDir: dir, turn: false, quiet: true, webDir: null, config: { tuning: { eventsPerSecond: 1000 } } });
+  const dev = await startDevServer({
+    port: 0,
+    db: join(dir, "bench.db"),
+    stateDir: dir,
+    turn: false,
+    quiet: true,
+    webDir: null,
+    config: { tuning: { eventsPerSecond: 1000 } },
+  });
   process.stdout.write(JSON.stringify({ url: dev.url }) + "\n");
   process.once("SIGTERM", async () => {
     await dev.stop();

@@ -32,7 +32,11 @@ const now = () => performance.timeOrigin + performance.now();
 async function connectOnce(i: number): Promise<Socket> {
   let auth = {};
   if (!values["no-auth"]) {
-    const res = await fetch(`${url}/api/auth/guest`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ nickname: `bench${i}` }) });
+    const res = await fetch(`${url}/api/auth/guest`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ nickname: `bench${i}` }),
+    });
     if (res.status !== 201) throw new Error(`sign-up failed: ${res.status} ${await res.text()}`);
     auth = { token: ((await res.json()) as { token: string }).token };
   }
@@ -65,7 +69,10 @@ const latencies: number[] = [];
 const join = (socket: Socket) => socket.emit("lobby:join", {}, () => {});
 const candidate = (n: number) => ({ candidate: `candidate:${n} 1 udp 2122260223 127.0.0.1 ${50000 + n} typ host t=${now()}`, sdpMid: "0", sdpMLineIndex: 0 });
 // A realistic size: browser offers with audio, video and a data channel are 3-6 KB.
-const sdp = (type: "offer" | "answer") => ({ type, sdp: `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n` + "a=x-filler:0123456789abcdef0123456789abcdef\r\n".repeat(100) });
+const sdp = (type: "offer" | "answer") => ({
+  type,
+  sdp: `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n` + "a=x-filler:0123456789abcdef0123456789abcdef\r\n".repeat(100),
+});
 
 for (const socket of sockets) {
   let pinger: NodeJS.Timeout | undefined;

@@ -155,7 +155,13 @@ export async function runClients(run: ClientRun): Promise<{ matchesPerSecond: nu
     const results = (await Promise.all(next.map((line) => line()))).map((l) => JSON.parse(l) as { matches: number; latencies: number[] });
     const matches = results.reduce((n, r) => n + r.matches, 0);
     const sorted = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
-    return { matchesPerSecond: matches / run.seconds, signals: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), cpu: cpuPerMatch(await cpu, matches) };
+    return {
+      matchesPerSecond: matches / run.seconds,
+      signals: sorted.length,
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      cpu: cpuPerMatch(await cpu, matches),
+    };
   } finally {
     await Promise.all(clients.map(stop));
   }

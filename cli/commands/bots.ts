@@ -66,7 +66,12 @@ export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: str
     rewrites[`${m[1]}/${m[2]}`] = m[3]!;
   }
   const rampPerSec = num("--ramp", raw.ramp, 0.01, 10_000)!;
-  const interests = raw.interests ? raw.interests.split(",").map((s) => s.trim()).filter(Boolean) : [];
+  const interests = raw.interests
+    ? raw.interests
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
   return {
     url: url.toString().replace(/\/$/, ""),
     pairs: raw.peers === undefined ? (raw.pairs ?? 10) : undefined,
@@ -128,7 +133,10 @@ export function registerBots(program: Command): void {
 }
 
 /** Runs the bots with a live dashboard (TTY) or progress lines, prints the summary, returns the exit code. */
-export async function bots(opts: ReturnType<typeof parseBotsOptions>, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process): Promise<number> {
+export async function bots(
+  opts: ReturnType<typeof parseBotsOptions>,
+  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process,
+): Promise<number> {
   // Loaded here, not at start-up: werift, socket.io-client and ink cost seconds that
   // `vchat --help` and the other commands should not pay.
   const [{ BotError, runBots }, { render }, React, { BotsDashboard, summaryText }] = await Promise.all([
@@ -151,7 +159,9 @@ export async function bots(opts: ReturnType<typeof parseBotsOptions>, io: { stdo
     if (p.elapsedS - lastLine >= 5) {
       lastLine = p.elapsedS;
       const c = p.counts;
-      io.stderr.write(`bots ${p.elapsedS}s: up ${c.up} connecting ${c.connecting} waiting ${c.waiting} failed ${c.callsFailed} loss ${p.lossPct ?? "–"} % cpu ${p.cpuPct} % lag ${p.loopLagMs} ms\n`);
+      io.stderr.write(
+        `bots ${p.elapsedS}s: up ${c.up} connecting ${c.connecting} waiting ${c.waiting} failed ${c.callsFailed} loss ${p.lossPct ?? "–"} % cpu ${p.cpuPct} % lag ${p.loopLagMs} ms\n`,
+      );
     }
   };
   let report: BotsReport;

@@ -44,12 +44,14 @@ export function clusterStartLine(cluster: LocalCluster, opts: Pick<DevNodesOptio
 
 function banner(cluster: LocalCluster, opts: DevNodesOptions): string {
   const s = clusterStartLine(cluster, opts);
-  return [
-    `vchat dev is running ${s.nodes.length} nodes`,
-    ...s.nodes.map((n, i) => `  node ${i + 1}   ${n.url}`),
-    `  redis    ${s.redis}${s.redisSpawned ? "  (a local redis-server, stopped with vchat dev)" : ""}`,
-    `  turn     ${s.turn.length ? s.turn.join("  ") : opts.turn ? "none (install coturn for relayed calls)" : "off (--no-turn)"}`,
-    `  db       ${s.db}`,
-    "Users on different nodes are matched with each other. Ctrl-C stops it.",
-  ].join("\n") + "\n";
+  return (
+    [
+      `vchat dev is running ${s.nodes.length} nodes`,
+      ...s.nodes.map((n, i) => `  node ${i + 1}   ${n.url}`),
+      `  redis    ${s.redis}${s.redisSpawned ? "  (a local redis-server, stopped with vchat dev)" : ""}`,
+      `  turn     ${s.turn.length ? s.turn.join("  ") : opts.turn ? "none (install coturn for relayed calls)" : "off (--no-turn)"}`,
+      `  db       ${s.db}`,
+      "Users on different nodes are matched with each other. Ctrl-C stops it.",
+    ].join("\n") + "\n"
+  );
 }

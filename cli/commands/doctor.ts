@@ -14,7 +14,13 @@ const h = React.createElement;
 /** The doctor, ink and the view load only when the command runs: together they take ~1.5 s to import. */
 async function load() {
   const [ink, run, view] = await Promise.all([import("ink"), import("../../doctor/run.ts"), import("../ui/doctor.ts")]);
-  return { render: ink.render, renderToString: ink.renderToString, runDoctor: run.runDoctor, DoctorOptionError: run.DoctorOptionError, DoctorView: view.DoctorView };
+  return {
+    render: ink.render,
+    renderToString: ink.renderToString,
+    runDoctor: run.runDoctor,
+    DoctorOptionError: run.DoctorOptionError,
+    DoctorView: view.DoctorView,
+  };
 }
 
 export interface DoctorDeps {
@@ -49,7 +55,10 @@ export function registerDoctor(program: Command, deps: DoctorDeps = defaultDocto
     .command("doctor")
     .description("diagnose API, STUN, TURN per transport, relay, NAT behaviour and TURN security exposure of a deployment")
     .option("--url <url>", "the deployment's base URL; TURN URLs and credentials come from its /api/ice")
-    .option("--turn <url>", "a bare STUN/TURN URL, e.g. turn:turn.example.com:3478?transport=udp (repeatable)", (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
+    .option("--turn <url>", "a bare STUN/TURN URL, e.g. turn:turn.example.com:3478?transport=udp (repeatable)", (v: string, acc: string[] | undefined) => [
+      ...(acc ?? []),
+      v,
+    ])
     .option("--secret <secret>", "TURN REST shared secret (coturn static-auth-secret) to mint credentials for --turn; or set VCHAT_TURN_SECRET")
     .option("--username <name>", "TURN user name for --turn")
     .option("--credential <password>", "TURN password for --turn")
@@ -84,7 +93,9 @@ export async function doctorCommand(opts: DoctorOptions, json: boolean, deps: Do
   const target = opts.url ?? (opts.turn ?? []).join(" ");
   const live = !json && deps.stdout.isTTY;
   // patchConsole off: nothing here logs, and test runners replace console with objects ink cannot wrap.
-  const ink = live ? render(h(DoctorView, { target, checks: [] }), { stdout: deps.stdout as NodeJS.WriteStream, patchConsole: false, interactive: deps.interactive }) : undefined;
+  const ink = live
+    ? render(h(DoctorView, { target, checks: [] }), { stdout: deps.stdout as NodeJS.WriteStream, patchConsole: false, interactive: deps.interactive })
+    : undefined;
   let report: DoctorReport;
   try {
     report = await runDoctor({ ...opts, onUpdate: (checks: CheckResult[]) => ink?.rerender(h(DoctorView, { target, checks })) });

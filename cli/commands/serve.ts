@@ -33,7 +33,10 @@ export function registerServe(program: Command): void {
     .option("--host <address>", "address to listen on (default 0.0.0.0)")
     .option("--port <port>", "port to listen on (0 picks a free one; default 8080)", intOption("--port", 0, 65535))
     .option("--db <file>", "SQLite database file when there is no MongoDB (default .vchat/vchat.db)")
-    .option("--redis <url>", "Redis for matching, presence and events between nodes (redis:// or rediss:// for TLS; a standalone server or any node of a Redis Cluster)")
+    .option(
+      "--redis <url>",
+      "Redis for matching, presence and events between nodes (redis:// or rediss:// for TLS; a standalone server or any node of a Redis Cluster)",
+    )
     .option("--mongo <uri>", "MongoDB for users, calls, chat, reports and blocks (mongodb:// or mongodb+srv://)")
     .option("--json", "print one JSON start line for machines", false)
     .addHelpText("after", environment)
@@ -79,14 +82,16 @@ export function startLine(node: RunningNode) {
 
 function banner(node: RunningNode): string {
   const s = startLine(node);
-  return [
-    `vchat serve: node ${s.nodeId} is running`,
-    `  api      ${s.api}`,
-    `  socket   ${s.ws}`,
-    `  readyz   ${s.readyz}`,
-    `  matching ${s.matching === "redis" ? `redis ${s.redisMode === "cluster" ? "cluster " : ""}${s.redis}` : "in this process (one node only; pass --redis for many)"}`,
-    `  store    ${s.store}`,
-    `  turn     ${s.turn.length ? s.turn.join("  ") : "none (set VCHAT_TURN_URLS and VCHAT_TURN_SECRET)"}`,
-    "Ctrl-C stops it.",
-  ].join("\n") + "\n";
+  return (
+    [
+      `vchat serve: node ${s.nodeId} is running`,
+      `  api      ${s.api}`,
+      `  socket   ${s.ws}`,
+      `  readyz   ${s.readyz}`,
+      `  matching ${s.matching === "redis" ? `redis ${s.redisMode === "cluster" ? "cluster " : ""}${s.redis}` : "in this process (one node only; pass --redis for many)"}`,
+      `  store    ${s.store}`,
+      `  turn     ${s.turn.length ? s.turn.join("  ") : "none (set VCHAT_TURN_URLS and VCHAT_TURN_SECRET)"}`,
+      "Ctrl-C stops it.",
+    ].join("\n") + "\n"
+  );
 }

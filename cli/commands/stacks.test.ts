@@ -32,7 +32,10 @@ interface Run {
   engine: FakeEngine;
 }
 
-async function vchat(argv: string[], o: { engine?: FakeEngine; probe?: PrerequisiteProbe; tty?: boolean; answer?: boolean; abortAfterEvents?: number } = {}): Promise<Run> {
+async function vchat(
+  argv: string[],
+  o: { engine?: FakeEngine; probe?: PrerequisiteProbe; tty?: boolean; answer?: boolean; abortAfterEvents?: number } = {},
+): Promise<Run> {
   const engine = o.engine ?? new FakeEngine();
   let out = "";
   let err = "";
@@ -48,7 +51,13 @@ async function vchat(argv: string[], o: { engine?: FakeEngine; probe?: Prerequis
       const v = Reflect.get(target, prop, recv);
       if (typeof v !== "function" || !["up", "destroy", "preview"].includes(String(prop))) return v;
       return (env: never, opts: { onEvent?: (e: StackEvent) => void; signal?: AbortSignal }) =>
-        v.call(target, env, { ...opts, onEvent: (e: StackEvent) => { opts.onEvent?.(e); if (o.abortAfterEvents && ++seen === o.abortAfterEvents) ctl.abort(); } });
+        v.call(target, env, {
+          ...opts,
+          onEvent: (e: StackEvent) => {
+            opts.onEvent?.(e);
+            if (o.abortAfterEvents && ++seen === o.abortAfterEvents) ctl.abort();
+          },
+        });
     },
   });
   const deps: Partial<StacksDeps> = {
@@ -214,7 +223,10 @@ describe("engine event handling", () => {
 
   it("maps policy and credential failures", () => {
     expect(mapAutomationError(new Error("error: mandatory policy violation"), "dev", "up").code).toBe("POLICY_VIOLATION");
-    expect(mapAutomationError(new Error("NoCredentialProviders: no valid providers"), "dev", "up")).toMatchObject({ code: "AWS_CREDENTIALS_MISSING", exitCode: 2 });
+    expect(mapAutomationError(new Error("NoCredentialProviders: no valid providers"), "dev", "up")).toMatchObject({
+      code: "AWS_CREDENTIALS_MISSING",
+      exitCode: 2,
+    });
     expect(mapAutomationError(new Error("boom\nline2"), "dev", "up")).toMatchObject({ code: "OPERATION_FAILED", exitCode: 1 });
   });
 });
@@ -223,7 +235,11 @@ describe("vchat preview --offline", () => {
   it("--json from the shell: the resource tree with key settings, outputs and no rule violations", async () => {
     const res = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
       // No pulumi, no AWS: the offline preview needs neither.
-      const child = spawn(process.execPath, ["cli/vchat.ts", "preview", "--offline", "--json", "--env", "prod"], { cwd: root, env: { PATH: "/usr/bin:/bin", HOME: tmpdir() }, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, ["cli/vchat.ts", "preview", "--offline", "--json", "--env", "prod"], {
+        cwd: root,
+        env: { PATH: "/usr/bin:/bin", HOME: tmpdir() },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let out = "";
       let err = "";
       child.stdout.on("data", (c) => (out += c.toString()));
@@ -234,7 +250,9 @@ describe("vchat preview --offline", () => {
     const plan = JSON.parse(res.out);
     expect(plan).toMatchObject({ ok: true, env: "prod", offline: true, violations: [] });
     const byType = (t: string) => plan.resources.filter((r: { type: string }) => r.type.endsWith(t));
-    expect(byType("launchTemplate:LaunchTemplate")[0].settings).toEqual(expect.arrayContaining(["IMDS tokens required, hop limit 1", "coturn coturn/coturn:4.10.0"]));
+    expect(byType("launchTemplate:LaunchTemplate")[0].settings).toEqual(
+      expect.arrayContaining(["IMDS tokens required, hop limit 1", "coturn coturn/coturn:4.10.0"]),
+    );
     expect(byType("replicationGroup:ReplicationGroup")[0].settings).toContain("TLS in transit on, at rest on, auth token on");
     expect(byType("turn/securityGroup:SecurityGroup").length + byType("ec2/securityGroup:SecurityGroup").length).toBeGreaterThan(0);
     expect(plan.outputs.atlasConnectionString).toBe("[secret]");

@@ -132,13 +132,33 @@ export async function stacksPreview(opts: PreviewOptions, deps: StacksDeps = def
 }
 
 async function previewOffline(opts: PreviewOptions, deps: StacksDeps): Promise<number> {
-  const [{ planOffline }, { keySettings }, { renderToString, PlanView }] = await Promise.all([import("../../stacks/offline.ts"), import("../../stacks/summary.ts"), ui()]);
+  const [{ planOffline }, { keySettings }, { renderToString, PlanView }] = await Promise.all([
+    import("../../stacks/offline.ts"),
+    import("../../stacks/summary.ts"),
+    ui(),
+  ]);
   const plan = await planOffline(opts.env);
-  const resources = plan.resources.map((r) => ({ name: r.name, type: r.type, parent: r.parent, component: r.component, settings: keySettings(r), props: r.props }));
+  const resources = plan.resources.map((r) => ({
+    name: r.name,
+    type: r.type,
+    parent: r.parent,
+    component: r.component,
+    settings: keySettings(r),
+    props: r.props,
+  }));
   if (opts.json) {
-    deps.stdout.write(JSON.stringify({ ok: plan.violations.length === 0, env: plan.env, offline: true, resources, outputs: plan.outputs, violations: plan.violations }, null, 2) + "\n");
+    deps.stdout.write(
+      JSON.stringify(
+        { ok: plan.violations.length === 0, env: plan.env, offline: true, resources, outputs: plan.outputs, violations: plan.violations },
+        null,
+        2,
+      ) + "\n",
+    );
   } else {
-    deps.stdout.write(renderToString(h(PlanView, { env: plan.env, resources, outputs: plan.outputs, violations: plan.violations }), { columns: deps.stdout.columns ?? 120 }) + "\n");
+    deps.stdout.write(
+      renderToString(h(PlanView, { env: plan.env, resources, outputs: plan.outputs, violations: plan.violations }), { columns: deps.stdout.columns ?? 120 }) +
+        "\n",
+    );
   }
   return plan.violations.length === 0 ? exitCodes.ok : exitCodes.failed;
 }
@@ -149,7 +169,14 @@ export function progressReducer(rows: ProgressRow[], ev: StackEvent, starts: Map
     if (ev.type === "pulumi:pulumi:Stack") return rows;
     starts.set(ev.urn, ev.at);
     const parent = ev.parentUrn ? rows.find((r) => r.urn === ev.parentUrn) : undefined;
-    const row: ProgressRow = { urn: ev.urn, name: ev.name || urnName(ev.urn), type: ev.type, depth: parent ? parent.depth + 1 : 0, op: ev.op, status: "running" };
+    const row: ProgressRow = {
+      urn: ev.urn,
+      name: ev.name || urnName(ev.urn),
+      type: ev.type,
+      depth: parent ? parent.depth + 1 : 0,
+      op: ev.op,
+      status: "running",
+    };
     const i = rows.findIndex((r) => r.urn === ev.urn);
     if (i >= 0) return rows.map((r, j) => (j === i ? row : r));
     // Children go under their parent's subtree, in arrival order.
@@ -162,7 +189,11 @@ export function progressReducer(rows: ProgressRow[], ev: StackEvent, starts: Map
   }
   if (ev.kind === "resource-done" || ev.kind === "resource-failed") {
     const start = starts.get(ev.urn);
-    return rows.map((r) => (r.urn === ev.urn ? { ...r, status: ev.kind === "resource-done" ? "done" : "failed", durationMs: start !== undefined ? Math.max(0, ev.at - start) : undefined } : r));
+    return rows.map((r) =>
+      r.urn === ev.urn
+        ? { ...r, status: ev.kind === "resource-done" ? "done" : "failed", durationMs: start !== undefined ? Math.max(0, ev.at - start) : undefined }
+        : r,
+    );
   }
   return rows;
 }
@@ -178,7 +209,15 @@ export async function stacksChange(action: StackAction, opts: ChangeOptions, dep
   }
   const interactive = !!deps.stdout.isTTY && !opts.json;
   if (action !== "preview" && !opts.yes && !interactive) {
-    return fail(deps, new StackError("OPERATION_FAILED", `vchat ${verb[action]} changes real cloud resources: pass --yes to confirm when not on a terminal (nothing was changed)`, exitCodes.usage), opts.json);
+    return fail(
+      deps,
+      new StackError(
+        "OPERATION_FAILED",
+        `vchat ${verb[action]} changes real cloud resources: pass --yes to confirm when not on a terminal (nothing was changed)`,
+        exitCodes.usage,
+      ),
+      opts.json,
+    );
   }
   const engine = deps.engine();
   const { renderToString, OutputsView, formatChanges } = await ui();
@@ -197,7 +236,20 @@ export async function stacksChange(action: StackAction, opts: ChangeOptions, dep
   if (typeof done === "number") return done;
   const { result, events } = done;
   if (opts.json) {
-    deps.stdout.write(JSON.stringify({ ok: true, env: opts.env, action: verb[action], changes: result.changes, outputs: result.outputs ? Object.fromEntries(Object.entries(result.outputs).map(([k, o]) => [k, o.value])) : undefined, events }, null, 2) + "\n");
+    deps.stdout.write(
+      JSON.stringify(
+        {
+          ok: true,
+          env: opts.env,
+          action: verb[action],
+          changes: result.changes,
+          outputs: result.outputs ? Object.fromEntries(Object.entries(result.outputs).map(([k, o]) => [k, o.value])) : undefined,
+          events,
+        },
+        null,
+        2,
+      ) + "\n",
+    );
   } else if (result.outputs) {
     deps.stdout.write(renderToString(h(OutputsView, { env: opts.env, outputs: result.outputs }), { columns: deps.stdout.columns ?? 120 }) + "\n");
   }
@@ -205,13 +257,22 @@ export async function stacksChange(action: StackAction, opts: ChangeOptions, dep
 }
 
 /** Runs one engine action, rendering the progress tree live on a terminal. */
-async function runWithProgress(action: StackAction, opts: ChangeOptions, engine: StackEngine, deps: StacksDeps, previewOfDestroy: boolean): Promise<{ result: ActionResult; events: StackEvent[] } | number> {
+async function runWithProgress(
+  action: StackAction,
+  opts: ChangeOptions,
+  engine: StackEngine,
+  deps: StacksDeps,
+  previewOfDestroy: boolean,
+): Promise<{ result: ActionResult; events: StackEvent[] } | number> {
   const { render, ProgressView, formatChanges } = await ui();
   const title = previewOfDestroy ? `vchat down --env ${opts.env}: planned deletions` : `vchat ${verb[action]} --env ${opts.env}`;
   const starts = new Map<string, number>();
   const events: StackEvent[] = [];
   const state: ProgressViewProps = { title, rows: [], messages: [] };
-  const live = deps.stdout.isTTY && !opts.json ? render(h(ProgressView, state), { stdout: deps.stdout as NodeJS.WriteStream, patchConsole: false, exitOnCtrlC: false }) : undefined;
+  const live =
+    deps.stdout.isTTY && !opts.json
+      ? render(h(ProgressView, state), { stdout: deps.stdout as NodeJS.WriteStream, patchConsole: false, exitOnCtrlC: false })
+      : undefined;
   let pending: NodeJS.Timeout | undefined;
   const redraw = () => {
     if (!live || pending) return;
@@ -225,11 +286,15 @@ async function runWithProgress(action: StackAction, opts: ChangeOptions, engine:
     events.push(ev);
     state.rows = progressReducer(state.rows, ev, starts);
     if (ev.kind === "diagnostic" && ev.severity !== "info") state.messages = [...state.messages, { severity: ev.severity, text: ev.message }];
-    if (ev.kind === "policy") state.messages = [...state.messages, { severity: ev.level === "mandatory" ? "error" : "warning", text: `policy ${ev.policy}: ${ev.message}` }];
+    if (ev.kind === "policy")
+      state.messages = [...state.messages, { severity: ev.level === "mandatory" ? "error" : "warning", text: `policy ${ev.policy}: ${ev.message}` }];
     if (ev.kind === "summary") state.summary = { changes: ev.changes, durationSeconds: ev.durationSeconds };
     if (!live && !opts.json && (ev.kind === "resource-done" || ev.kind === "resource-failed")) {
       const row = state.rows.find((r) => r.urn === ev.urn);
-      if (row) deps.stdout.write(`${ev.kind === "resource-done" ? "ok  " : "FAIL"} ${row.op} ${row.name} (${row.type.split(":").pop()})${row.durationMs !== undefined ? ` ${row.durationMs}ms` : ""}\n`);
+      if (row)
+        deps.stdout.write(
+          `${ev.kind === "resource-done" ? "ok  " : "FAIL"} ${row.op} ${row.name} (${row.type.split(":").pop()})${row.durationMs !== undefined ? ` ${row.durationMs}ms` : ""}\n`,
+        );
     }
     redraw();
   };
@@ -267,7 +332,18 @@ export async function stacksOutputs(opts: OutputsOptions, deps: StacksDeps = def
     const outputs = await deps.engine().outputs(opts.env, { showSecrets: opts.showSecrets });
     const { renderToString, OutputsView } = await ui();
     if (opts.json) {
-      deps.stdout.write(JSON.stringify({ ok: true, env: opts.env, outputs: Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, o.value])), secrets: Object.keys(outputs).filter((k) => outputs[k]!.secret) }, null, 2) + "\n");
+      deps.stdout.write(
+        JSON.stringify(
+          {
+            ok: true,
+            env: opts.env,
+            outputs: Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, o.value])),
+            secrets: Object.keys(outputs).filter((k) => outputs[k]!.secret),
+          },
+          null,
+          2,
+        ) + "\n",
+      );
     } else {
       deps.stdout.write(renderToString(h(OutputsView, { env: opts.env, outputs }), { columns: deps.stdout.columns ?? 120 }) + "\n");
     }

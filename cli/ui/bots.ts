@@ -21,21 +21,37 @@ export function BotsDashboard(props: { progress: Progress | null; url: string })
   if (!p) return h(Text, null, `vchat bots → ${props.url}: starting…`);
   const c = p.counts;
   const overloaded = p.cpuPct > p.cores * 85 || p.loopLagMs > 50;
-  return h(Box, { flexDirection: "column" },
+  return h(
+    Box,
+    { flexDirection: "column" },
     h(Text, { bold: true }, `vchat bots → ${props.url}   ${fmt(p.elapsedS)} / ${p.durationS} s`),
-    h(Text, null,
-      h(Text, { color: "green" }, `up ${c.up}`), "   ",
-      h(Text, { color: "yellow" }, `connecting ${c.connecting}`), "   ",
-      `waiting ${c.waiting}`, "   ",
-      `starting ${c.starting}`, "   ",
-      h(Text, { color: c.callsFailed ? "red" : undefined }, `failed ${c.callsFailed}`), "   ",
-      `done ${c.callsDone}`),
-    h(Text, null,
+    h(
+      Text,
+      null,
+      h(Text, { color: "green" }, `up ${c.up}`),
+      "   ",
+      h(Text, { color: "yellow" }, `connecting ${c.connecting}`),
+      "   ",
+      `waiting ${c.waiting}`,
+      "   ",
+      `starting ${c.starting}`,
+      "   ",
+      h(Text, { color: c.callsFailed ? "red" : undefined }, `failed ${c.callsFailed}`),
+      "   ",
+      `done ${c.callsDone}`,
+    ),
+    h(
+      Text,
+      null,
       `loss ${fmt(p.lossPct, " %")}   setup p50 ${fmt(p.setupP50Ms, " ms")}  p95 ${fmt(p.setupP95Ms, " ms")}   `,
-      `calls/s ${fmt(p.elapsedS > 0 ? (c.callsDone + c.callsFailed + c.up) / p.elapsedS : 0)}`),
-    h(Text, { color: overloaded ? "red" : "gray" },
+      `calls/s ${fmt(p.elapsedS > 0 ? (c.callsDone + c.callsFailed + c.up) / p.elapsedS : 0)}`,
+    ),
+    h(
+      Text,
+      { color: overloaded ? "red" : "gray" },
       `bot host: CPU ${p.cpuPct} % of ${p.cores * 100} %, event-loop lag p99 ${fmt(p.loopLagMs, " ms")}, ${p.workers} worker(s)`,
-      overloaded ? "  — the client is overloaded: figures may reflect it, not the network" : ""),
+      overloaded ? "  — the client is overloaded: figures may reflect it, not the network" : "",
+    ),
     c.lastError ? h(Text, { color: "red" }, `last error: ${c.lastError}`) : null,
   );
 }
@@ -57,9 +73,21 @@ const rows: Array<[string, keyof BotsReport["summary"], string]> = [
 export function summaryText(r: BotsReport): string {
   const s = r.summary;
   const out: string[] = [];
-  out.push(`calls: ${s.connected}/${s.requested} connected (${s.connectedPct} %), ${s.failed} failed, ${s.unmatchedBots} bot(s) never matched, ${s.unfinished} still connecting at the end, ${s.bots} bots, ${s.durationS} s`);
+  out.push(
+    `calls: ${s.connected}/${s.requested} connected (${s.connectedPct} %), ${s.failed} failed, ${s.unmatchedBots} bot(s) never matched, ${s.unfinished} still connecting at the end, ${s.bots} bots, ${s.durationS} s`,
+  );
   out.push(`loss: ${fmt(s.lossPct, " %")} (${s.packetsLost} of ${s.packetsExpected} packets)`);
-  out.push(`candidate pairs: ${Object.entries(s.candidatePairs).map(([k, v]) => `${k} ×${v}`).join(", ") || "–"}; transports: ${Object.entries(s.transports).map(([k, v]) => `${k} ×${v}`).join(", ") || "–"}`);
+  out.push(
+    `candidate pairs: ${
+      Object.entries(s.candidatePairs)
+        .map(([k, v]) => `${k} ×${v}`)
+        .join(", ") || "–"
+    }; transports: ${
+      Object.entries(s.transports)
+        .map(([k, v]) => `${k} ×${v}`)
+        .join(", ") || "–"
+    }`,
+  );
   const pad = (t: string, n: number) => t.padEnd(n);
   const num = (t: string, n: number) => t.padStart(n);
   out.push("");

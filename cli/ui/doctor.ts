@@ -28,24 +28,38 @@ const summaryColors = { "direct-likely": "green", "turn-required": "yellow", "ud
 
 export function DoctorView(props: DoctorViewProps) {
   const width = Math.max(...props.checks.map((c) => c.title.length));
-  return h(Box, { flexDirection: "column" },
+  return h(
+    Box,
+    { flexDirection: "column" },
     h(Text, { bold: true }, `vchat doctor ${props.target}`),
     ...props.checks.map((c) => {
       const m = marks[c.status];
       const time = c.ms === undefined || c.status === "skipped" ? "" : `${c.ms} ms`;
-      return h(Box, { key: c.id, flexDirection: "row" },
+      return h(
+        Box,
+        { key: c.id, flexDirection: "row" },
         h(Box, { width: 2, flexShrink: 0 }, h(Text, { color: m.color }, m.mark)),
         h(Box, { width: width + 1, flexShrink: 0 }, h(Text, { dimColor: c.status === "skipped" || c.status === "pending" }, c.title)),
         h(Box, { width: 9, flexShrink: 0 }, h(Text, { color: "gray" }, time.padStart(7))),
-        h(Box, { flexGrow: 1, flexShrink: 1 },
-          h(Text, { color: c.status === "fail" ? "red" : c.status === "warn" ? "yellow" : undefined, dimColor: c.status === "skipped" }, c.status === "skipped" ? `skipped: ${c.verdict}` : c.verdict)),
+        h(
+          Box,
+          { flexGrow: 1, flexShrink: 1 },
+          h(
+            Text,
+            { color: c.status === "fail" ? "red" : c.status === "warn" ? "yellow" : undefined, dimColor: c.status === "skipped" },
+            c.status === "skipped" ? `skipped: ${c.verdict}` : c.verdict,
+          ),
+        ),
       );
     }),
     props.summary
-      ? h(Box, { marginTop: 1, flexDirection: "column" },
+      ? h(
+          Box,
+          { marginTop: 1, flexDirection: "column" },
           h(Text, { bold: true, color: summaryColors[props.summary.verdict] }, `Verdict: ${props.summary.text}`),
           h(Text, null, `  ${props.summary.reason}`),
-          props.ms === undefined ? null : h(Text, { color: "gray" }, `  finished in ${(props.ms / 1000).toFixed(1)} s`))
+          props.ms === undefined ? null : h(Text, { color: "gray" }, `  finished in ${(props.ms / 1000).toFixed(1)} s`),
+        )
       : null,
   );
 }

@@ -34,10 +34,13 @@ export function PlanView(props: PlanViewProps) {
     for (const r of children.get(parent) ?? []) {
       const pad = "  ".repeat(depth);
       rows.push(
-        h(Text, { key: `${r.type}:${r.name}` },
+        h(
+          Text,
+          { key: `${r.type}:${r.name}` },
           pad,
           r.component ? h(Text, { bold: true }, `▸ ${r.name}`) : h(Text, null, `+ ${r.name}`),
-          h(Text, { dimColor: true }, ` ${shortType(r.type)}`)),
+          h(Text, { dimColor: true }, ` ${shortType(r.type)}`),
+        ),
       );
       for (const [i, s] of r.settings.entries()) rows.push(h(Text, { key: `${r.type}:${r.name}:${i}`, color: "gray" }, `${pad}    ${s}`));
       walk(r.name, depth + 1);
@@ -45,7 +48,9 @@ export function PlanView(props: PlanViewProps) {
   };
   walk(undefined, 0);
   const custom = props.resources.filter((r) => !r.component).length;
-  return h(Box, { flexDirection: "column" },
+  return h(
+    Box,
+    { flexDirection: "column" },
     h(Text, { bold: true }, `vchat ${props.env}: planned offline on Pulumi mocks (${custom} resources)`),
     ...rows,
     h(Text, null, " "),
@@ -54,9 +59,12 @@ export function PlanView(props: PlanViewProps) {
     h(Text, null, " "),
     props.violations.length === 0
       ? h(Text, { color: "green" }, "security rules: all passed")
-      : h(Box, { flexDirection: "column" },
+      : h(
+          Box,
+          { flexDirection: "column" },
           h(Text, { color: "red", bold: true }, `security rules: ${props.violations.length} violation(s)`),
-          ...props.violations.map((v, i) => h(Text, { key: `v${i}`, color: "red" }, `  ${v.rule} on ${v.resource}: ${v.message}`))),
+          ...props.violations.map((v, i) => h(Text, { key: `v${i}`, color: "red" }, `  ${v.rule} on ${v.resource}: ${v.message}`)),
+        ),
   );
 }
 
@@ -86,21 +94,32 @@ const statusColor = { running: "yellow", done: "green", failed: "red" } as const
  * @public rendered through the lazy `ui()` import of cli/commands/stacks.ts
  */
 export function ProgressView(props: ProgressViewProps) {
-  return h(Box, { flexDirection: "column" },
+  return h(
+    Box,
+    { flexDirection: "column" },
     h(Text, { bold: true }, props.title),
     ...props.rows.map((r) =>
-      h(Text, { key: r.urn },
+      h(
+        Text,
+        { key: r.urn },
         "  ".repeat(r.depth + 1),
         h(Text, { color: statusColor[r.status] }, statusMark[r.status]),
         ` ${r.name} `,
         h(Text, { dimColor: true }, shortType(r.type)),
         ` ${r.op}`,
-        r.durationMs !== undefined ? h(Text, { dimColor: true }, ` ${formatMs(r.durationMs)}`) : null)),
+        r.durationMs !== undefined ? h(Text, { dimColor: true }, ` ${formatMs(r.durationMs)}`) : null,
+      ),
+    ),
     ...props.messages.map((m, i) =>
-      h(Text, { key: `m${i}`, color: m.severity === "error" ? "red" : m.severity === "warning" ? "yellow" : undefined }, `${m.severity}: ${m.text}`)),
+      h(Text, { key: `m${i}`, color: m.severity === "error" ? "red" : m.severity === "warning" ? "yellow" : undefined }, `${m.severity}: ${m.text}`),
+    ),
     props.cancelling ? h(Text, { color: "yellow" }, "cancelling… (the engine finishes the steps in flight)") : null,
     props.summary
-      ? h(Text, { bold: true }, `changes: ${formatChanges(props.summary.changes)}${props.summary.durationSeconds !== undefined ? ` in ${props.summary.durationSeconds}s` : ""}`)
+      ? h(
+          Text,
+          { bold: true },
+          `changes: ${formatChanges(props.summary.changes)}${props.summary.durationSeconds !== undefined ? ` in ${props.summary.durationSeconds}s` : ""}`,
+        )
       : null,
   );
 }
@@ -114,15 +133,25 @@ export interface OutputsViewProps {
 export function OutputsView(props: OutputsViewProps) {
   const entries = Object.entries(props.outputs);
   const width = Math.max(0, ...entries.map(([k]) => k.length));
-  return h(Box, { flexDirection: "column" },
+  return h(
+    Box,
+    { flexDirection: "column" },
     h(Text, { bold: true }, `vchat ${props.env} outputs`),
     ...entries.map(([k, o]) =>
-      h(Text, { key: k }, `  ${k.padEnd(width)}  `, o.secret ? h(Text, { dimColor: true }, String(o.value)) : h(Text, null, Array.isArray(o.value) ? o.value.join(" ") : String(o.value)))),
+      h(
+        Text,
+        { key: k },
+        `  ${k.padEnd(width)}  `,
+        o.secret ? h(Text, { dimColor: true }, String(o.value)) : h(Text, null, Array.isArray(o.value) ? o.value.join(" ") : String(o.value)),
+      ),
+    ),
   );
 }
 
 export function formatChanges(changes: Record<string, number>): string {
-  const parts = Object.entries(changes).filter(([, n]) => n > 0).map(([op, n]) => `${n} ${op}`);
+  const parts = Object.entries(changes)
+    .filter(([, n]) => n > 0)
+    .map(([op, n]) => `${n} ${op}`);
   return parts.length ? parts.join(", ") : "none";
 }
 

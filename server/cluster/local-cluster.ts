@@ -126,4 +126,3 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     throw err;
   }
 }
-

@@ -291,4 +291,3 @@ interface Requeue {
 function hasSocket(session: LiveSession, socketId: string): boolean {
   return session.offerer.socketId === socketId || session.answerer.socketId === socketId;
 }
-

@@ -57,7 +57,18 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RunningR
   let tlsPort = 0;
   const secure = (p: number) =>
     opts.tls
-      ? ["--tls-port", String(p), "--tls-cert-file", opts.tls.cert, "--tls-key-file", opts.tls.key, "--tls-ca-cert-file", opts.tls.cert, "--tls-auth-clients", "no"]
+      ? [
+          "--tls-port",
+          String(p),
+          "--tls-cert-file",
+          opts.tls.cert,
+          "--tls-key-file",
+          opts.tls.key,
+          "--tls-ca-cert-file",
+          opts.tls.cert,
+          "--tls-auth-clients",
+          "no",
+        ]
       : [];
   const auth = opts.password ? ["--requirepass", opts.password] : [];
 

@@ -3,18 +3,7 @@ import { join } from "node:path";
 import cors from "cors";
 import express, { type NextFunction, type Request, type Response } from "express";
 import helmet from "helmet";
-import {
-  VchatError,
-  blockBody,
-  guestBody,
-  httpStatus,
-  limits,
-  loginBody,
-  paths,
-  registerBody,
-  reportBody,
-  type ReadyResponse,
-} from "../../protocol/index.ts";
+import { VchatError, blockBody, guestBody, httpStatus, limits, loginBody, paths, registerBody, reportBody, type ReadyResponse } from "../../protocol/index.ts";
 import type { Accounts } from "../auth/accounts.ts";
 import { bearer, verifyToken, type TokenClaims } from "../auth/tokens.ts";
 import type { Calls } from "../calls/calls.ts";

@@ -10,11 +10,7 @@ import type { LiveSession, Matchmaker, MatchmakerOptions, QueueEntry } from "./m
  * @example
  * matchmakerContract("memory", async (opts) => createMemoryMatchmaker(opts));
  */
-export function matchmakerContract(
-  name: string,
-  create: (opts: MatchmakerOptions) => Promise<Matchmaker>,
-  cleanup?: () => Promise<void>,
-): void {
+export function matchmakerContract(name: string, create: (opts: MatchmakerOptions) => Promise<Matchmaker>, cleanup?: () => Promise<void>): void {
   const WAIT = 5000;
   const COOLDOWN = 15000;
   const T0 = 1_700_000_000_000;

@@ -1,12 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { VchatError } from "../../protocol/index.ts";
-import {
-  defaultMatchmakerOptions,
-  type LiveSession,
-  type Matchmaker,
-  type MatchmakerOptions,
-  type QueueEntry,
-} from "./matchmaker.ts";
+import { defaultMatchmakerOptions, type LiveSession, type Matchmaker, type MatchmakerOptions, type QueueEntry } from "./matchmaker.ts";
 
 /** One queued user as the matchmaker keeps it. */
 interface Waiting {
@@ -107,10 +101,17 @@ export function createMemoryMatchmaker(opts: Partial<MatchmakerOptions> = {}): M
     // Sharers: the head of each of self's buckets.
     for (const interest of self.entry.interests) {
       const bucket = buckets.get(interest);
-      if (bucket) best = earlier(best, firstIn(bucket, self, (w) => mayMeet(self, w, now)));
+      if (bucket)
+        best = earlier(
+          best,
+          firstIn(bucket, self, (w) => mayMeet(self, w, now)),
+        );
     }
     if (isOpen(self, now)) {
-      best = earlier(best, firstIn(plain, self, (w) => mayMeet(self, w, now)));
+      best = earlier(
+        best,
+        firstIn(plain, self, (w) => mayMeet(self, w, now)),
+      );
       // Interested waiters whose wait ran out are a prefix of `interested`: stop at the first still waiting.
       for (const w of interested.values()) {
         if (!isOpen(w, now)) break;
@@ -210,9 +211,7 @@ export function createMemoryMatchmaker(opts: Partial<MatchmakerOptions> = {}): M
       let self = queue.get(userId);
       if (self) {
         // Re-join: new details, same place in the queue and the same start of the interest wait.
-        const sameInterests =
-          self.entry.interests.length === entry.interests.length &&
-          self.entry.interests.every((i) => entry.interests.includes(i));
+        const sameInterests = self.entry.interests.length === entry.interests.length && self.entry.interests.every((i) => entry.interests.includes(i));
         if (!sameInterests) unindex(self);
         self.entry = entry;
         self.avoid = new Set(entry.avoid);

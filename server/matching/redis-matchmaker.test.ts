@@ -1,13 +1,7 @@
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../lib/ports.ts";
-import {
-  redisInstalled,
-  startRedis,
-  startRedisCluster,
-  type RunningRedis,
-  type RunningRedisCluster,
-} from "../cluster/redis-process.ts";
+import { redisInstalled, startRedis, startRedisCluster, type RunningRedis, type RunningRedisCluster } from "../cluster/redis-process.ts";
 import { matchmakerContract, user } from "./matchmaker.contract.ts";
 import type { LiveSession } from "./matchmaker.ts";
 import { createRedisMatchmaker } from "./redis-matchmaker.ts";

@@ -2,12 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import { VchatError } from "../../protocol/index.ts";
 import { normalise } from "./memory-matchmaker.ts";
-import {
-  defaultMatchmakerOptions,
-  type LiveSession,
-  type Matchmaker,
-  type MatchmakerOptions,
-} from "./matchmaker.ts";
+import { defaultMatchmakerOptions, type LiveSession, type Matchmaker, type MatchmakerOptions } from "./matchmaker.ts";
 
 export interface RedisMatchmakerOptions extends MatchmakerOptions {
   /**
@@ -468,13 +463,7 @@ export function createRedisMatchmaker(redis: Redis | Cluster, opts: Partial<Redi
 
     endSession(sessionId, opts = {}) {
       return call(async () => {
-        const json = await r.vchatMmEnd(
-          Q,
-          sessionId,
-          opts.keepApart ? "1" : "0",
-          String(Math.floor(opts.now ?? Date.now())),
-          String(o.rematchCooldownMs),
-        );
+        const json = await r.vchatMmEnd(Q, sessionId, opts.keepApart ? "1" : "0", String(Math.floor(opts.now ?? Date.now())), String(o.rematchCooldownMs));
         return json ? parseSession(json) : null;
       });
     },

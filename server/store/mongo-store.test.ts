@@ -55,7 +55,10 @@ describe("MongoDB store without a server", () => {
    * query for these schemas; `validateSync()` would do the same but is deprecated in mongoose 9.
    */
   const failing = async (doc: { validate(): Promise<void> }) => {
-    const err = await doc.validate().then(() => null, (e: unknown) => e as Error);
+    const err = await doc.validate().then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
     if (err === null) return [];
     if (!(err instanceof mongoose.Error.ValidationError)) throw err;
     return Object.keys(err.errors).sort();
@@ -63,7 +66,11 @@ describe("MongoDB store without a server", () => {
 
   describe("schema validation (without a server)", () => {
     it("accepts a registered user and a guest", async () => {
-      expect(await failing(new m.User({ _id: "u1", nickname: "Ana", kind: "registered", email: "Ana@x.io", emailKey: "ana@x.io", createdAt: at, passwordHash: "h" }))).toEqual([]);
+      expect(
+        await failing(
+          new m.User({ _id: "u1", nickname: "Ana", kind: "registered", email: "Ana@x.io", emailKey: "ana@x.io", createdAt: at, passwordHash: "h" }),
+        ),
+      ).toEqual([]);
       expect(await failing(new m.User({ _id: "u2", nickname: "Zoë 🦊", kind: "guest", createdAt: at }))).toEqual([]);
     });
 
@@ -75,14 +82,19 @@ describe("MongoDB store without a server", () => {
         "nickname",
       ]);
       expect(await failing(new m.User({ _id: "u1", nickname: "", kind: "guest" }))).toEqual(["createdAt", "nickname"]);
-      expect(await failing(new m.User({ _id: "u1", nickname: "a", kind: "guest", createdAt: at, email: `${"e".repeat(limits.emailMax)}@x` }))).toEqual(["email"]);
+      expect(await failing(new m.User({ _id: "u1", nickname: "a", kind: "guest", createdAt: at, email: `${"e".repeat(limits.emailMax)}@x` }))).toEqual([
+        "email",
+      ]);
       expect(await failing(new m.User({ _id: "u1", nickname: "a", kind: "registered", createdAt: at, email: "" }))).toEqual(["email"]);
     });
 
     it("accepts a new session and defaults it to open with empty stats", async () => {
       const doc = new m.Session({
         _id: "s1",
-        participants: [{ userId: "a", nickname: "A" }, { userId: "b", nickname: "B" }],
+        participants: [
+          { userId: "a", nickname: "A" },
+          { userId: "b", nickname: "B" },
+        ],
         relayOnly: false,
         sharedInterests: ["jazz"],
         startedAt: at,
@@ -94,8 +106,21 @@ describe("MongoDB store without a server", () => {
     it("refuses sessions without two different participants, with bad ends or too many interests", async () => {
       const base = { _id: "s1", relayOnly: true, startedAt: at };
       expect(await failing(new m.Session({ ...base, participants: [{ userId: "a", nickname: "A" }] }))).toEqual(["participants"]);
-      expect(await failing(new m.Session({ ...base, participants: [{ userId: "a", nickname: "A" }, { userId: "a", nickname: "A" }] }))).toEqual(["participants"]);
-      const two = [{ userId: "a", nickname: "A" }, { userId: "b", nickname: "B" }];
+      expect(
+        await failing(
+          new m.Session({
+            ...base,
+            participants: [
+              { userId: "a", nickname: "A" },
+              { userId: "a", nickname: "A" },
+            ],
+          }),
+        ),
+      ).toEqual(["participants"]);
+      const two = [
+        { userId: "a", nickname: "A" },
+        { userId: "b", nickname: "B" },
+      ];
       expect(await failing(new m.Session({ ...base, participants: two, endReason: "bored", endedAt: "later" }))).toEqual(["endReason", "endedAt"]);
       const interests = Array.from({ length: limits.interestsMax + 1 }, (_, i) => `i${i}`);
       expect(await failing(new m.Session({ ...base, participants: two, sharedInterests: interests }))).toEqual(["sharedInterests"]);
@@ -125,8 +150,7 @@ describe("MongoDB store without a server", () => {
   });
 
   describe("index definitions (schema.indexes())", () => {
-    const find = (schema: mongoose.Schema, key: Record<string, number>) =>
-      schema.indexes().find(([fields]) => JSON.stringify(fields) === JSON.stringify(key));
+    const find = (schema: mongoose.Schema, key: Record<string, number>) => schema.indexes().find(([fields]) => JSON.stringify(fields) === JSON.stringify(key));
 
     it("expires chat messages after the configured days, 30 by default", () => {
       expect(find(mongoSchemas().chat, { sentAt: 1 })?.[1]).toMatchObject({ expireAfterSeconds: 30 * 86_400 });
@@ -180,9 +204,9 @@ describe("MongoDB store without a server", () => {
       expect(await codeOf(store.createUser({ ...base, kind: "guest", nickname: "x".repeat(limits.nicknameMax + 1) }))).toBe("VALIDATION_FAILED");
       expect(await codeOf(store.endSession("s1", { at, reason: "bored" as "ended", by: null }))).toBe("VALIDATION_FAILED");
       expect(await codeOf(store.addChatMessage({ id: "m1", sessionId: "s1", from: "u1", text: "", at }))).toBe("VALIDATION_FAILED");
-      expect(await codeOf(store.addReport({ id: "r1", sessionId: "s1", reporterId: "a", reportedId: "b", reason: "boring" as "spam", details: null, at }))).toBe(
-        "VALIDATION_FAILED",
-      );
+      expect(
+        await codeOf(store.addReport({ id: "r1", sessionId: "s1", reporterId: "a", reportedId: "b", reason: "boring" as "spam", details: null, at })),
+      ).toBe("VALIDATION_FAILED");
     });
 
     it("fails every call at once with UNAVAILABLE instead of queueing it", async () => {
@@ -192,7 +216,16 @@ describe("MongoDB store without a server", () => {
         store.createUser({ id: "u1", nickname: "Ana", kind: "guest", createdAt: at }),
         store.getUser("u1"),
         store.getUserByEmail("a@b.c"),
-        store.createSession({ id: "s1", participants: [{ userId: "a", nickname: "A" }, { userId: "b", nickname: "B" }], relayOnly: false, sharedInterests: [], startedAt: at }),
+        store.createSession({
+          id: "s1",
+          participants: [
+            { userId: "a", nickname: "A" },
+            { userId: "b", nickname: "B" },
+          ],
+          relayOnly: false,
+          sharedInterests: [],
+          startedAt: at,
+        }),
         store.endSession("s1", { at, reason: "ended", by: null }),
         store.saveCallStats("s1", "a", { rttMs: 1 }),
         store.getSession("s1"),

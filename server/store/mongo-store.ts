@@ -162,10 +162,7 @@ export function mongoSchemas(opts: MongoStoreOptions = {}) {
   );
   report.index({ sessionId: 1, at: 1, _id: 1 });
 
-  const block = new Schema<BlockDoc>(
-    { blockerId: idField, blockedId: idField, at: timeField },
-    { ...options, collection: "blocks" },
-  );
+  const block = new Schema<BlockDoc>({ blockerId: idField, blockedId: idField, at: timeField }, { ...options, collection: "blocks" });
   // Makes addBlock idempotent even when two nodes add the same block at once.
   block.index({ blockerId: 1, blockedId: 1 }, { unique: true });
   // "Who blocked me".
@@ -259,7 +256,13 @@ class MongoStore implements Store {
   }
 
   async getUserByEmail(email: string): Promise<UserRecord | null> {
-    return this.#run(async () => toUser(await this.#m.User.findOne({ emailKey: emailKey(String(email)) }).lean<UserDoc>().exec()));
+    return this.#run(async () =>
+      toUser(
+        await this.#m.User.findOne({ emailKey: emailKey(String(email)) })
+          .lean<UserDoc>()
+          .exec(),
+      ),
+    );
   }
 
   async createSession(s: Omit<SessionRecord, "endedAt" | "endReason" | "endedBy" | "stats">): Promise<void> {
@@ -333,14 +336,15 @@ class MongoStore implements Store {
   async addChatMessage(m: ChatRecord): Promise<void> {
     checkId(m.id, "id");
     checkTime(m.at, "at");
-    await this.#run(() =>
-      this.#m.Chat.create({ messageId: m.id, sessionId: m.sessionId, from: m.from, text: m.text, at: m.at, sentAt: new Date(m.at) }),
-    );
+    await this.#run(() => this.#m.Chat.create({ messageId: m.id, sessionId: m.sessionId, from: m.from, text: m.text, at: m.at, sentAt: new Date(m.at) }));
   }
 
   async listChatMessages(sessionId: string): Promise<ChatRecord[]> {
     return this.#run(async () => {
-      const docs = await this.#m.Chat.find({ sessionId: String(sessionId) }).sort({ at: 1, _id: 1 }).lean<ChatDoc[]>().exec();
+      const docs = await this.#m.Chat.find({ sessionId: String(sessionId) })
+        .sort({ at: 1, _id: 1 })
+        .lean<ChatDoc[]>()
+        .exec();
       return docs.map((d) => ({ id: d.messageId, sessionId: d.sessionId, from: d.from, text: d.text, at: d.at }));
     });
   }
@@ -363,7 +367,10 @@ class MongoStore implements Store {
 
   async listReports(sessionId: string): Promise<ReportRecord[]> {
     return this.#run(async () => {
-      const docs = await this.#m.Report.find({ sessionId: String(sessionId) }).sort({ at: 1, _id: 1 }).lean<ReportDoc[]>().exec();
+      const docs = await this.#m.Report.find({ sessionId: String(sessionId) })
+        .sort({ at: 1, _id: 1 })
+        .lean<ReportDoc[]>()
+        .exec();
       return docs.map((d) => ({
         id: d._id,
         sessionId: d.sessionId,

@@ -19,10 +19,20 @@ describe("sqlite file store", () => {
   it("creates the parent folder, uses WAL, and keeps the data when reopened", async () => {
     const path = join(dir, "nested", "deeper", "vchat.db");
     const first = await openSqliteStore(path);
-    await first.createUser({ id: "u1", nickname: "Ana", kind: "registered", email: "Ana@Example.com", passwordHash: "h", createdAt: "2026-01-01T00:00:00.000Z" });
+    await first.createUser({
+      id: "u1",
+      nickname: "Ana",
+      kind: "registered",
+      email: "Ana@Example.com",
+      passwordHash: "h",
+      createdAt: "2026-01-01T00:00:00.000Z",
+    });
     await first.createSession({
       id: "s1",
-      participants: [{ userId: "u1", nickname: "Ana" }, { userId: "u2", nickname: "Bob" }],
+      participants: [
+        { userId: "u1", nickname: "Ana" },
+        { userId: "u2", nickname: "Bob" },
+      ],
       relayOnly: true,
       sharedInterests: ["jazz"],
       startedAt: "2026-01-01T00:00:01.000Z",
@@ -73,8 +83,7 @@ describe("sqlite file store", () => {
     await (await openSqliteStore(path)).close();
     const db = new DatabaseSync(path);
     try {
-      const plan = (sql: string) =>
-        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join(" | ");
+      const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join(" | ");
       const sessions = plan(
         "SELECT s.id FROM session_users su JOIN sessions s ON s.id = su.session_id WHERE su.user_id = 'u' ORDER BY su.started_at DESC, su.session_id DESC LIMIT 5",
       );
@@ -96,7 +105,16 @@ describe("sqlite file store", () => {
     const results = await Promise.allSettled([
       store.createUser({ id: "g1", nickname: "Ana", kind: "registered", email: "ana@example.com", createdAt: at }),
       store.createUser({ id: "g2", nickname: "Ann", kind: "registered", email: "ANA@example.com", createdAt: at }),
-      store.createSession({ id: "gs", participants: [{ userId: "g1", nickname: "Ana" }, { userId: "g3", nickname: "Bob" }], relayOnly: false, sharedInterests: [], startedAt: at }),
+      store.createSession({
+        id: "gs",
+        participants: [
+          { userId: "g1", nickname: "Ana" },
+          { userId: "g3", nickname: "Bob" },
+        ],
+        relayOnly: false,
+        sharedInterests: [],
+        startedAt: at,
+      }),
       store.endSession("gs", { at, reason: "ended", by: "g1" }),
       store.addChatMessage({ id: "gm", sessionId: "gs", from: "g1", text: "hi", at }),
     ]);

@@ -11,8 +11,7 @@ const SCHEMA_VERSION = 1;
 const list = (values: readonly string[]) => values.map((v) => `'${v}'`).join(", ");
 // The exact shape `Date.toISOString()` produces (see checks.ts); GLOB keeps the check in SQL so
 // rows written by other tools are held to it as well.
-const iso = (col: string) =>
-  `${col} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'`;
+const iso = (col: string) => `${col} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'`;
 // SQLite's length() counts code points and JS counts UTF-16 units, so these caps never reject
 // what passed the protocol's zod limits; they stop only what bypassed them.
 const schema = `
@@ -328,14 +327,13 @@ class SqliteStore implements Store {
 
 function prepare(db: DatabaseSync) {
   const q = (sql: string): StatementSync => db.prepare(sql);
-  const sessionCols = "s.id, s.a_id, s.a_nickname, s.b_id, s.b_nickname, s.relay_only, s.shared_interests, s.started_at, s.ended_at, s.end_reason, s.ended_by, s.stats";
+  const sessionCols =
+    "s.id, s.a_id, s.a_nickname, s.b_id, s.b_nickname, s.relay_only, s.shared_interests, s.started_at, s.ended_at, s.end_reason, s.ended_by, s.stats";
   return {
     insertUser: q("INSERT INTO users (id, nickname, kind, email, email_key, created_at, password_hash) VALUES (?, ?, ?, ?, ?, ?, ?)"),
     userById: q("SELECT * FROM users WHERE id = ?"),
     userByEmail: q("SELECT * FROM users WHERE email_key = ?"),
-    insertSession: q(
-      "INSERT INTO sessions (id, a_id, a_nickname, b_id, b_nickname, relay_only, shared_interests, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    ),
+    insertSession: q("INSERT INTO sessions (id, a_id, a_nickname, b_id, b_nickname, relay_only, shared_interests, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
     insertSessionUser: q("INSERT INTO session_users (user_id, started_at, session_id) VALUES (?, ?, ?)"),
     endSession: q("UPDATE sessions SET ended_at = ?, end_reason = ?, ended_by = ? WHERE id = ? AND ended_at IS NULL"),
     sessionStats: q("SELECT stats FROM sessions WHERE id = ? AND (a_id = ? OR b_id = ?)"),
@@ -349,15 +347,11 @@ function prepare(db: DatabaseSync) {
     insertChat: q("INSERT INTO chat_messages (id, session_id, sender, text, at) VALUES (?, ?, ?, ?, ?)"),
     // rowid breaks ties: messages within one millisecond stay in the order they were sent.
     chatBySession: q("SELECT id, session_id, sender, text, at FROM chat_messages WHERE session_id = ? ORDER BY at, rowid"),
-    insertReport: q(
-      "INSERT INTO reports (id, session_id, reporter_id, reported_id, reason, details, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    ),
+    insertReport: q("INSERT INTO reports (id, session_id, reporter_id, reported_id, reason, details, at) VALUES (?, ?, ?, ?, ?, ?, ?)"),
     reportsBySession: q("SELECT * FROM reports WHERE session_id = ? ORDER BY at, rowid"),
     // The first block is kept: its time is when the user first asked for it.
     insertBlock: q("INSERT INTO blocks (blocker_id, blocked_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
-    blockedEitherWay: q(
-      "SELECT blocked_id AS id FROM blocks WHERE blocker_id = ? UNION SELECT blocker_id FROM blocks WHERE blocked_id = ?",
-    ),
+    blockedEitherWay: q("SELECT blocked_id AS id FROM blocks WHERE blocker_id = ? UNION SELECT blocker_id FROM blocks WHERE blocked_id = ?"),
     ping: q("SELECT 1"),
     savepoint: q("SAVEPOINT write"),
     release: q("RELEASE write"),

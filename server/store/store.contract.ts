@@ -106,7 +106,10 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
 
       it("refuses a second user with the same id, and not as EMAIL_TAKEN", async () => {
         await store.createUser(user("ana"));
-        const err = await store.createUser(user("ana", { nickname: "other" })).then(() => null, (e: unknown) => e);
+        const err = await store.createUser(user("ana", { nickname: "other" })).then(
+          () => null,
+          (e: unknown) => e,
+        );
         expect(err).toBeInstanceOf(Error);
         expect((err as Partial<VchatError>).code).not.toBe("EMAIL_TAKEN");
         expect((await store.getUser(id("ana")))?.nickname).toBe("ana");
@@ -165,7 +168,16 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
 
       it("keeps call stats per user; a second report replaces the first", async () => {
         await store.createSession(session("s1", "ana", "bob", time(1)));
-        const anaStats: CallStats = { setupMs: 812.5, localCandidateType: "relay", transport: "udp", lossPct: 0, rttMs: 23, extraFlag: true, note: "ünïcode", none: null };
+        const anaStats: CallStats = {
+          setupMs: 812.5,
+          localCandidateType: "relay",
+          transport: "udp",
+          lossPct: 0,
+          rttMs: 23,
+          extraFlag: true,
+          note: "ünïcode",
+          none: null,
+        };
         const bobFirst: CallStats = { setupMs: 1000, framesDecoded: 3 };
         const bobLast: CallStats = { setupMs: 950, framesDecoded: 300, failure: "ice-failed" };
         await store.saveCallStats(id("s1"), id("ana"), anaStats);
@@ -331,10 +343,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
 
       it("keeps both participants' stats when they arrive at once", async () => {
         await store.createSession(session("s1", "ana", "bob", time(1)));
-        await Promise.all([
-          store.saveCallStats(id("s1"), id("ana"), { rttMs: 1 }),
-          store.saveCallStats(id("s1"), id("bob"), { rttMs: 2 }),
-        ]);
+        await Promise.all([store.saveCallStats(id("s1"), id("ana"), { rttMs: 1 }), store.saveCallStats(id("s1"), id("bob"), { rttMs: 2 })]);
         expect((await store.getSession(id("s1")))?.stats).toStrictEqual({ [id("ana")]: { rttMs: 1 }, [id("bob")]: { rttMs: 2 } });
       });
 

@@ -22,12 +22,23 @@ function validate(type: string, props: Record<string, unknown>, name = "r"): str
 }
 
 function policyResource(type: string, name: string, deps: PolicyResource[] = []): PolicyResource {
-  return { type, name, urn: `urn:pulumi:s::vchat::${type}::${name}`, props: {}, dependencies: deps, propertyDependencies: deps.length ? { bucket: deps } : {} } as unknown as PolicyResource;
+  return {
+    type,
+    name,
+    urn: `urn:pulumi:s::vchat::${type}::${name}`,
+    props: {},
+    dependencies: deps,
+    propertyDependencies: deps.length ? { bucket: deps } : {},
+  } as unknown as PolicyResource;
 }
 
 describe("the policy pack", () => {
   it("carries every security rule, all mandatory", () => {
-    for (const rule of rules) expect(policies.some((p) => p.name === rule.name || p.name === `${rule.name}-stack`), rule.name).toBe(true);
+    for (const rule of rules)
+      expect(
+        policies.some((p) => p.name === rule.name || p.name === `${rule.name}-stack`),
+        rule.name,
+      ).toBe(true);
     for (const p of policies) expect(p.enforcementLevel).toBe("mandatory");
   });
 
@@ -40,7 +51,9 @@ describe("the policy pack", () => {
     expect(validate("aws:ec2/securityGroup:SecurityGroup", { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }] })).toEqual(
       expect.arrayContaining([expect.stringMatching(/^no-ssh-from-anywhere:/), expect.stringMatching(/^only-turn-and-web-ports-public:/)]),
     );
-    expect(validate("aws:elasticache/replicationGroup:ReplicationGroup", { transitEncryptionEnabled: false, atRestEncryptionEnabled: true, authToken: "t" })).toEqual([expect.stringMatching(/^redis-encrypted: transitEncryptionEnabled/)]);
+    expect(
+      validate("aws:elasticache/replicationGroup:ReplicationGroup", { transitEncryptionEnabled: false, atRestEncryptionEnabled: true, authToken: "t" }),
+    ).toEqual([expect.stringMatching(/^redis-encrypted: transitEncryptionEnabled/)]);
   });
 
   it("ties a public access block to its bucket through dependencies (names are unknown in previews)", () => {

@@ -12,7 +12,11 @@ export interface TestUser {
   socket: ClientSocket;
 }
 
-export async function api<T = unknown>(url: string, path: string, init: { method?: string; token?: string; body?: unknown; raw?: string } = {}): Promise<{ status: number; body: T }> {
+export async function api<T = unknown>(
+  url: string,
+  path: string,
+  init: { method?: string; token?: string; body?: unknown; raw?: string } = {},
+): Promise<{ status: number; body: T }> {
   const headers: Record<string, string> = {};
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.body !== undefined || init.raw !== undefined) headers["content-type"] = "application/json";
@@ -54,9 +58,7 @@ export async function user(url: string, nickname?: string): Promise<TestUser> {
 
 /** Emits with an ack and resolves to the tagged result. */
 export function request<T extends object = object>(socket: ClientSocket, event: string, ...args: unknown[]): Promise<Ack<T>> {
-  return (socket as unknown as { timeout(ms: number): { emitWithAck(e: string, ...a: unknown[]): Promise<Ack<T>> } })
-    .timeout(5000)
-    .emitWithAck(event, ...args);
+  return (socket as unknown as { timeout(ms: number): { emitWithAck(e: string, ...a: unknown[]): Promise<Ack<T>> } }).timeout(5000).emitWithAck(event, ...args);
 }
 
 /** The next `event` on the socket, or a rejection after `ms`. */

@@ -88,11 +88,7 @@ export function pairingReport(users: CrowdUser[]): PairingReport {
   for (const [id, sides] of sessions) {
     const [a, b] = sides;
     const ok =
-      sides.length === 2 &&
-      a!.userId !== b!.userId &&
-      a!.m.peer.id === b!.userId &&
-      b!.m.peer.id === a!.userId &&
-      new Set([a!.m.role, b!.m.role]).size === 2;
+      sides.length === 2 && a!.userId !== b!.userId && a!.m.peer.id === b!.userId && b!.m.peer.id === a!.userId && new Set([a!.m.role, b!.m.role]).size === 2;
     if (!ok) report.inconsistent.push(id);
     else if (byId.get(a!.userId)!.node !== byId.get(b!.userId)!.node) report.crossNode++;
   }

@@ -34,11 +34,7 @@ export function Home({ client, state }: { client: VchatClient; state: State }) {
           <Video stream={media.stream} label="Your camera" self className="local-big" />
         ) : media.problem ? (
           <div className="media-problem" role={media.chatOnly ? "status" : "alert"}>
-            {media.chatOnly ? (
-              <p>Chat only: you will see and hear your partner, they will not see you.</p>
-            ) : (
-              <p>{media.problem.message}</p>
-            )}
+            {media.chatOnly ? <p>Chat only: you will see and hear your partner, they will not see you.</p> : <p>{media.problem.message}</p>}
             <div className="row">
               <button type="button" onClick={() => void client.openMedia()}>
                 Retry
@@ -98,13 +94,7 @@ export function Home({ client, state }: { client: VchatClient; state: State }) {
 
       <label>
         Nickname
-        <input
-          value={nickname}
-          maxLength={limits.nicknameMax}
-          placeholder="Guest"
-          autoComplete="nickname"
-          onChange={(e) => setNickname(e.target.value)}
-        />
+        <input value={nickname} maxLength={limits.nicknameMax} placeholder="Guest" autoComplete="nickname" onChange={(e) => setNickname(e.target.value)} />
       </label>
       <label>
         Interests (optional, separated by commas)

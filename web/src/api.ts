@@ -1,10 +1,4 @@
-import type {
-  AuthResponse,
-  BlockBody,
-  ErrorResponse,
-  ReportReason,
-  ReportResponse,
-} from "../../protocol/index.ts";
+import type { AuthResponse, BlockBody, ErrorResponse, ReportReason, ReportResponse } from "../../protocol/index.ts";
 import { paths } from "../../protocol/rest.ts";
 
 /** A failed REST call: `code` is the server's stable code, or `NETWORK` when it was unreachable. */

@@ -34,11 +34,21 @@ describe("readStats: direct or relayed from the selected candidate pair", () => 
 
   it("calls host/srflx pairs direct, and a pair is relayed when only the peer's end is a relay", () => {
     const direct = readStats(
-      report({ id: "T", type: "transport", selectedCandidatePairId: "P" }, { id: "P", type: "candidate-pair", localCandidateId: "L", remoteCandidateId: "R" }, cand("L", "host"), cand("R", "srflx")),
+      report(
+        { id: "T", type: "transport", selectedCandidatePairId: "P" },
+        { id: "P", type: "candidate-pair", localCandidateId: "L", remoteCandidateId: "R" },
+        cand("L", "host"),
+        cand("R", "srflx"),
+      ),
     );
     expect(direct.route).toMatchObject({ kind: "direct", local: "host", remote: "srflx", protocol: "udp" });
     const half = readStats(
-      report({ id: "T", type: "transport", selectedCandidatePairId: "P" }, { id: "P", type: "candidate-pair", localCandidateId: "L", remoteCandidateId: "R" }, cand("L", "prflx"), cand("R", "relay")),
+      report(
+        { id: "T", type: "transport", selectedCandidatePairId: "P" },
+        { id: "P", type: "candidate-pair", localCandidateId: "L", remoteCandidateId: "R" },
+        cand("L", "prflx"),
+        cand("R", "relay"),
+      ),
     );
     expect(half.route?.kind).toBe("relayed");
   });
@@ -72,7 +82,11 @@ describe("readStats: direct or relayed from the selected candidate pair", () => 
 
   it("ignores a pair whose candidates are missing or of an unknown type", () => {
     const { route } = readStats(
-      report({ id: "T", type: "transport", selectedCandidatePairId: "P" }, { id: "P", type: "candidate-pair", localCandidateId: "L", remoteCandidateId: "gone" }, cand("L", "host")),
+      report(
+        { id: "T", type: "transport", selectedCandidatePairId: "P" },
+        { id: "P", type: "candidate-pair", localCandidateId: "L", remoteCandidateId: "gone" },
+        cand("L", "host"),
+      ),
     );
     expect(route).toBeNull();
   });

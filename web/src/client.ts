@@ -248,13 +248,13 @@ export class VchatClient {
     if (existing?.connected) return Promise.resolve(existing);
     const socket =
       existing ??
-      (io({
+      io({
         // A function, so a reconnect after re-login carries the new token.
         auth: (cb) => cb({ token: this.token ?? "" }),
         reconnectionDelay: 500,
         reconnectionDelayMax: 4000,
         timeout: 8000,
-      }));
+      });
     if (!existing) {
       this.socket = socket;
       this.wire(socket);
@@ -340,17 +340,16 @@ export class VchatClient {
     }
   }
 
-  private async emit<E extends keyof ClientToServerEvents, T extends object>(
-    event: E,
-    ...args: unknown[]
-  ): Promise<Ack<T>> {
+  private async emit<E extends keyof ClientToServerEvents, T extends object>(event: E, ...args: unknown[]): Promise<Ack<T>> {
     const socket = this.socket;
     if (!socket?.connected) return { ok: false, error: { code: "UNAVAILABLE", message: unreachable } };
     try {
       // The typed overloads of emitWithAck do not follow optional acks; the event map types the payloads.
-      return (await (socket.timeout(ackTimeoutMs) as unknown as {
-        emitWithAck(ev: string, ...a: unknown[]): Promise<Ack<T>>;
-      }).emitWithAck(event, ...args));
+      return await (
+        socket.timeout(ackTimeoutMs) as unknown as {
+          emitWithAck(ev: string, ...a: unknown[]): Promise<Ack<T>>;
+        }
+      ).emitWithAck(event, ...args);
     } catch {
       return { ok: false, error: { code: "UNAVAILABLE", message: "The server did not answer in time." } };
     }

@@ -45,8 +45,7 @@ export function describeMediaError(err: unknown): MediaProblem {
     case "NotAllowedError":
       return {
         kind: "denied",
-        message:
-          "Camera and microphone access was denied. Allow it in your browser's site settings and press Retry, or continue with text chat only.",
+        message: "Camera and microphone access was denied. Allow it in your browser's site settings and press Retry, or continue with text chat only.",
       };
     case "NotFoundError":
     case "OverconstrainedError":
