@@ -6,7 +6,7 @@ import reactHooks from "eslint-plugin-react-hooks";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "web/dist/", ".vchat/", "test-artifacts/", "**/*.cjs"] },
+  { ignores: ["node_modules/", "web/dist/", "dist/", ".vchat/", "test-artifacts/", "**/*.cjs"] },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {

@@ -16,6 +16,9 @@ import { checkThresholds, summarize, type BotsReport, type Thresholds } from "./
 import { runGroup, type GroupHandle } from "./group.ts";
 import type { BotConfig, BotCounts, CallLeg, RelayMode, WorkerInit, WorkerMessage } from "./types.ts";
 
+/** The worker beside this module: TypeScript from the sources, JavaScript in the installed package. */
+const workerUrl = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
+
 // Set-up errors carry a stable code (VALIDATION_FAILED exits 2, others 1), like the bots' own.
 export { BotError };
 
@@ -160,7 +163,7 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
     });
   } else {
     for (const init of plan) {
-      const worker = new Worker(new URL("./worker.ts", import.meta.url), { workerData: init });
+      const worker = new Worker(workerUrl, { workerData: init });
       let fatal: string | null = null;
       const done = new Promise<void>((resolve) => {
         worker.on("message", (m: WorkerMessage) => {

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { findPackageJSON } from "node:module";
 import { Command, CommanderError } from "commander";
 import { registerBots } from "./commands/bots.ts";
 import { registerDev } from "./commands/dev.ts";
@@ -6,11 +8,17 @@ import { registerServe } from "./commands/serve.ts";
 import { registerStacks } from "./commands/stacks.ts";
 import { exitCodes, UsageError } from "./exit.ts";
 
+/** The version in vchat's package.json, from the sources or from the installed package's dist/. */
+function version(): string {
+  const file = findPackageJSON("..", import.meta.url);
+  return file ? (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version : "unknown";
+}
+
 /** Builds the `vchat` program. Commands only parse options and call plain async functions. */
 export function buildProgram(): Command {
   const program = new Command("vchat")
     .description("1:1 random video chat: run the service, soak-test it, diagnose TURN, deploy it")
-    .version(process.env.npm_package_version ?? "0.1.0")
+    .version(version())
     .showHelpAfterError()
     .exitOverride();
   registerDev(program);
