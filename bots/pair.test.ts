@@ -2,7 +2,8 @@
  * Two werift bots through in-memory signaling and a real coturn (relay only): the call itself,
  * the calibration of the impairment proxy, a wrong TURN secret, and the VP8 media path.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeIf } from "../tests/support/skip.ts";
 import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
 import { turnCredentials } from "../turn/credentials.ts";
 import type { IceServer } from "../protocol/index.ts";
@@ -14,11 +15,10 @@ import type { PeerResult } from "./peer.ts";
 import { loadVp8Clip } from "./vp8.ts";
 
 const hasCoturn = coturnInstalled();
-if (!hasCoturn) console.warn("bots/pair.test.ts skipped: turnserver (coturn) is not installed");
 
 const loss = (r: PeerResult) => ({ lost: r.audio.packetsLost + r.video.packetsLost, expected: r.audio.packetsExpected + r.video.packetsExpected });
 
-describe.skipIf(!hasCoturn)("a bot pair relayed through a real coturn", () => {
+describeIf(hasCoturn, "turnserver (coturn) is not installed")("a bot pair relayed through a real coturn", () => {
   let turn: RunningCoturn;
   let servers: IceServer[];
   beforeAll(async () => {

@@ -8,6 +8,7 @@
 import dgram from "node:dgram";
 import { spawn } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
+import { itIf } from "../tests/support/skip.ts";
 import { addressAttr, attr, decode, encode, getAttr, message, methods, xorAddressAttr } from "../turn/stun.ts";
 import { checkNat, type NatBehaviour } from "./nat.ts";
 import { natdiscoveryInstalled } from "../turn/testing/coturn.ts";
@@ -107,31 +108,33 @@ describe("RFC 5780 mapping and filtering decisions", () => {
   });
 
   const hasTool = natdiscoveryInstalled();
-  if (!hasTool) console.log("SKIPPED comparison with turnutils_natdiscovery: it is not installed");
   // natdiscovery waits seconds for each dropped answer; three cases cover each of its verdict paths.
   const compared: [NatBehaviour, NatBehaviour][] = [cases[0]!, cases[1]!, cases[3]!];
-  it.skipIf(!hasTool).each(compared)("turnutils_natdiscovery judges the same server: %s mapping, %s filtering", async (mapping, filtering) => {
-    server = await simulatedNatServer(mapping, filtering);
-    const ours = (await checkNat({ host: "127.0.0.1", port: server.port }, 400)).details!;
-    const port = server.port;
-    // Spawned asynchronously: our fake server lives on this process's event loop.
-    const out = await new Promise<string>((resolve) => {
-      let text = "";
-      const child = spawn("turnutils_natdiscovery", ["-m", "-f", "-p", String(port), "127.0.0.1"]);
-      child.stdout.on("data", (d: Buffer) => (text += d.toString()));
-      const timer = setTimeout(() => child.kill(), 20_000);
-      child.on("exit", () => {
-        clearTimeout(timer);
-        resolve(text);
+  itIf(hasTool, "turnutils_natdiscovery (coturn-utils) is not installed").each(compared)(
+    "turnutils_natdiscovery judges the same server: %s mapping, %s filtering",
+    async (mapping, filtering) => {
+      server = await simulatedNatServer(mapping, filtering);
+      const ours = (await checkNat({ host: "127.0.0.1", port: server.port }, 400)).details!;
+      const port = server.port;
+      // Spawned asynchronously: our fake server lives on this process's event loop.
+      const out = await new Promise<string>((resolve) => {
+        let text = "";
+        const child = spawn("turnutils_natdiscovery", ["-m", "-f", "-p", String(port), "127.0.0.1"]);
+        child.stdout.on("data", (d: Buffer) => (text += d.toString()));
+        const timer = setTimeout(() => child.kill(), 20_000);
+        child.on("exit", () => {
+          clearTimeout(timer);
+          resolve(text);
+        });
       });
-    });
-    const theirs = (kind: string) => new RegExp(`NAT with (.+?) ${kind}!`).exec(out)?.[1]?.toLowerCase().replace(/ /g, "-") ?? `none in: ${out.slice(-200)}`;
-    expect(ours.mapping).toBe(mapping);
-    // coturn 4.6's natdiscovery sends its test III to the primary address with the alternate port,
-    // where RFC 5780 §4.3 says the alternate address and port; so behind an address-dependent
-    // mapping it sees a new mapping in test III and reports address-and-port-dependent.
-    const expectedTheirs = mapping === "address-dependent" ? "address-and-port-dependent" : mapping;
-    expect(theirs("Mapping")).toBe(expectedTheirs);
-    expect(ours.filtering).toBe(theirs("Filtering"));
-  });
+      const theirs = (kind: string) => new RegExp(`NAT with (.+?) ${kind}!`).exec(out)?.[1]?.toLowerCase().replace(/ /g, "-") ?? `none in: ${out.slice(-200)}`;
+      expect(ours.mapping).toBe(mapping);
+      // coturn 4.6's natdiscovery sends its test III to the primary address with the alternate port,
+      // where RFC 5780 §4.3 says the alternate address and port; so behind an address-dependent
+      // mapping it sees a new mapping in test III and reports address-and-port-dependent.
+      const expectedTheirs = mapping === "address-dependent" ? "address-and-port-dependent" : mapping;
+      expect(theirs("Mapping")).toBe(expectedTheirs);
+      expect(ours.filtering).toBe(theirs("Filtering"));
+    },
+  );
 });

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describeIf } from "../tests/support/skip.ts";
 import { coturnConfig } from "../turn/coturn-config.ts";
 import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
 import { turnCredentials } from "../turn/credentials.ts";
@@ -67,9 +68,8 @@ describe("TURN user data", () => {
 });
 
 const hasCoturn = coturnInstalled();
-if (!hasCoturn) console.warn("SKIPPED: production coturn config against a real coturn — turnserver is not installed (apt-get install coturn)");
 
-describe.skipIf(!hasCoturn)("the cloud coturn config on a real coturn", () => {
+describeIf(hasCoturn, "turnserver (coturn) is not installed")("the cloud coturn config on a real coturn", () => {
   const secret = randomBytes(16).toString("hex");
   let turn: RunningCoturn;
   let socket: StunSocket;

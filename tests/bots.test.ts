@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describeIf } from "./support/skip.ts";
 import { isUnfinished, type BotsReport } from "../bots/report.ts";
 import { bots, parseBotsOptions } from "../cli/commands/bots.ts";
 import { UsageError } from "../cli/exit.ts";
@@ -14,7 +15,6 @@ import { startDevServer, type DevServer } from "../server/dev.ts";
 import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
 
 const hasCoturn = coturnInstalled();
-if (!hasCoturn) console.warn("tests/bots.test.ts skipped: turnserver (coturn) is not installed");
 
 const cli = join(import.meta.dirname, "..", "cli", "vchat.ts");
 
@@ -67,7 +67,7 @@ describe("vchat bots: bad input", () => {
   });
 });
 
-describe.skipIf(!hasCoturn)("vchat bots against vchat dev with a real coturn", () => {
+describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat bots against vchat dev with a real coturn", () => {
   let dev: DevServer;
   let dir: string;
   let baselineDelayMs: number | null = null;

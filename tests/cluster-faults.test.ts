@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeIf } from "./support/skip.ts";
 import type { MatchFound, ReadyResponse } from "../protocol/index.ts";
 import type { LocalCluster } from "../server/cluster/local-cluster.ts";
 import type { NodeMatchmaker } from "../server/cluster/node-matchmaker.ts";
@@ -15,7 +16,6 @@ import { testCluster } from "./support/cluster.ts";
 import { crowd, pairingReport, pool, until, type CrowdUser } from "./support/crowd.ts";
 
 const available = redisInstalled();
-if (!available) console.warn("SKIPPED: redis-server is not installed, so the cluster fault tests did not run");
 
 const tuning = { signupsPerMinute: 100_000, interestWaitMs: 300 };
 
@@ -68,7 +68,7 @@ async function signals(a: TestUser, b: TestUser, sessionId: string, ms = 3000): 
   expect((await got).candidate).toEqual(candidate);
 }
 
-describe.skipIf(!available)("cluster faults: Redis down and back, a waiting user lost to the queue", () => {
+describeIf(available, "redis-server is not installed")("cluster faults: Redis down and back, a waiting user lost to the queue", () => {
   let redis: RunningRedis;
   let again: { stop(): Promise<void> } | null = null;
   let cluster: LocalCluster;
@@ -197,7 +197,7 @@ describe.skipIf(!available)("cluster faults: Redis down and back, a waiting user
   }, 30_000);
 });
 
-describe.skipIf(!available)("cluster faults: Redis restarted in the middle of a run", () => {
+describeIf(available, "redis-server is not installed")("cluster faults: Redis restarted in the middle of a run", () => {
   let redis: RunningRedis;
   let cluster: LocalCluster;
   let users: CrowdUser[] = [];
@@ -260,7 +260,7 @@ describe.skipIf(!available)("cluster faults: Redis restarted in the middle of a 
   }, 90_000);
 });
 
-describe.skipIf(!available)("cluster faults: Redis back with its data after a long outage", () => {
+describeIf(available, "redis-server is not installed")("cluster faults: Redis back with its data after a long outage", () => {
   let dir: string;
   let port: number;
   let redis: { stop(): Promise<void> } | null = null;

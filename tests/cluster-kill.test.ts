@@ -2,16 +2,16 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeIf } from "./support/skip.ts";
 import { redisInstalled } from "../server/cluster/redis-process.ts";
 import { api, next, pair, record, request, sleep, user, type TestUser } from "./support/client.ts";
 import { redisKinds } from "./support/cluster.ts";
 import { serveProcess, type NodeProcess } from "./support/serve.ts";
 
 const available = redisInstalled();
-if (!available) console.warn("SKIPPED: redis-server is not installed, so the node-crash test did not run");
 
-describe.skipIf(!available).each(redisKinds)("a node killed with SIGKILL, on $name", ({ start }) => {
+describeIf(available, "redis-server is not installed").each(redisKinds)("a node killed with SIGKILL, on $name", ({ start }) => {
   let redis: { url: string; stop(): Promise<void> };
   let dir: string;
   let nodes: NodeProcess[] = [];

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeIf } from "./support/skip.ts";
 import type { Ack } from "../protocol/index.ts";
 import type { LocalCluster } from "../server/cluster/local-cluster.ts";
 import type { NodeMatchmaker } from "../server/cluster/node-matchmaker.ts";
@@ -7,11 +8,10 @@ import { testCluster } from "./support/cluster.ts";
 import { crowd, pairingReport, until, type CrowdUser } from "./support/crowd.ts";
 
 const available = redisInstalled();
-if (!available) console.warn("SKIPPED: redis-server is not installed, so the 1,000-user cluster test did not run");
 
 const USERS = 1000;
 
-describe.skipIf(!available)("1,000 users joining at once across 3 nodes on Redis", () => {
+describeIf(available, "redis-server is not installed")("1,000 users joining at once across 3 nodes on Redis", () => {
   let redis: RunningRedis;
   let cluster: LocalCluster;
   let users: CrowdUser[] = [];

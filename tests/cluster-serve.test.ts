@@ -3,6 +3,7 @@ import net from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describeIf } from "./support/skip.ts";
 import type { ReadyResponse } from "../protocol/index.ts";
 import { run } from "../cli/program.ts";
 import { NodeConfigError, nodeConfigInput, redactUrl, startNode, type RunningNode } from "../server/serve.ts";
@@ -152,9 +153,8 @@ describe("a node whose store (MongoDB) is unreachable", () => {
 });
 
 const hasRedis = redisInstalled();
-if (!hasRedis) console.warn("SKIPPED: redis-server is not installed, so `vchat dev --nodes` was not tried");
 
-describe.skipIf(!hasRedis)("vchat dev --nodes 2", () => {
+describeIf(hasRedis, "redis-server is not installed")("vchat dev --nodes 2", () => {
   it("starts two nodes over a local redis-server, matches users across them, and stops it all on SIGTERM", async () => {
     const child = spawn(
       process.execPath,

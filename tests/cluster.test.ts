@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { io as connect } from "socket.io-client";
 import type { ReadyResponse } from "../protocol/index.ts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeIf } from "./support/skip.ts";
 import type { LocalCluster } from "../server/cluster/local-cluster.ts";
 import { redisInstalled, startRedis, startRedisCluster, type RunningRedis } from "../server/cluster/redis-process.ts";
 import { api, guest, next, request, sleep, user, type ClientSocket } from "./support/client.ts";
@@ -9,7 +10,6 @@ import { redisKinds, testCluster } from "./support/cluster.ts";
 import { signalingSuite } from "./signaling.suite.ts";
 
 const available = redisInstalled();
-if (!available) console.warn("SKIPPED: redis-server is not installed, so the cluster tests did not run");
 
 const testConfig = {
   turn: { secret: "test-turn-secret-0123456789", urls: ["turn:127.0.0.1:3478?transport=udp"] },
@@ -18,7 +18,7 @@ const testConfig = {
   tuning: { interestWaitMs: 300, signupsPerMinute: 10_000 },
 };
 
-describe.skipIf(!available)("cluster on real Redis", () => {
+describeIf(available, "redis-server is not installed")("cluster on real Redis", () => {
   // On a Redis Cluster a script or transaction whose keys straddle masters would fail (CROSSSLOT).
   const runs = [
     [redisKinds[0], 2],
@@ -42,7 +42,7 @@ describe.skipIf(!available)("cluster on real Redis", () => {
   }
 });
 
-describe.skipIf(!available)("a node on a Redis Cluster losing one master", () => {
+describeIf(available, "redis-server is not installed")("a node on a Redis Cluster losing one master", () => {
   it("says 503 in /readyz, naming redis, each time it is asked, and refuses new matches with UNAVAILABLE", async () => {
     const redis = await startRedisCluster(3);
     const cluster = await testCluster(redis.urls[0]!, 1, testConfig);
@@ -65,7 +65,7 @@ describe.skipIf(!available)("a node on a Redis Cluster losing one master", () =>
   }, 30_000);
 });
 
-describe.skipIf(!available)("cluster on a real redis-server: shared state between nodes", () => {
+describeIf(available, "redis-server is not installed")("cluster on a real redis-server: shared state between nodes", () => {
   let redis: RunningRedis;
   let cluster: LocalCluster;
   const sockets: ClientSocket[] = [];

@@ -3,6 +3,7 @@
  * API, WebSocket auth, /api/ice, then everything TURN, within the 5 s budget.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describeIf } from "./support/skip.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
 import { coturnInstalled } from "../turn/coturn-process.ts";
 import { freePort } from "../lib/ports.ts";
@@ -11,11 +12,10 @@ import { runDoctor } from "../doctor/run.ts";
 import type { CheckId, DoctorReport } from "../doctor/report.ts";
 
 const hasCoturn = coturnInstalled();
-if (!hasCoturn) console.log("SKIPPED doctor API tests: turnserver (coturn) is not installed");
 
 const check = (r: DoctorReport, id: CheckId) => r.checks.find((c) => c.id === id)!;
 
-describe.skipIf(!hasCoturn)("vchat doctor --url against a healthy local deployment", () => {
+describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat doctor --url against a healthy local deployment", () => {
   let dev: DevServer;
   beforeAll(async () => {
     dev = await startDevServer({ port: 0, db: ":memory:", turn: true, quiet: true, webDir: null });

@@ -5,6 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describeIf, itIf } from "./support/skip.ts";
 import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
 import { turnCredentials } from "../turn/credentials.ts";
 import { runDoctor } from "../doctor/run.ts";
@@ -17,7 +18,6 @@ import { StunSocket } from "../turn/transport.ts";
 import { parseIceUrl } from "../turn/urls.ts";
 
 const hasCoturn = coturnInstalled();
-if (!hasCoturn) console.log("SKIPPED doctor TURN tests: turnserver (coturn) is not installed");
 
 const check = (r: DoctorReport, id: CheckId) => r.checks.find((c) => c.id === id)!;
 
@@ -42,7 +42,7 @@ async function cli(args: string[]): Promise<{ code: number; report?: DoctorRepor
 
 const turnArgs = (t: RunningCoturn, urls = t.urls) => urls.flatMap((u) => ["--turn", u]);
 
-describe.skipIf(!hasCoturn)("doctor against a healthy local coturn", () => {
+describeIf(hasCoturn, "turnserver (coturn) is not installed")("doctor against a healthy local coturn", () => {
   let turn: RunningCoturn;
   beforeAll(async () => {
     turn = await startCoturn({ mode: "local" });
@@ -113,7 +113,7 @@ describe.skipIf(!hasCoturn)("doctor against a healthy local coturn", () => {
   });
 });
 
-describe.skipIf(!hasCoturn)("doctor when UDP is disabled", () => {
+describeIf(hasCoturn, "turnserver (coturn) is not installed")("doctor when UDP is disabled", () => {
   let turn: RunningCoturn;
   beforeAll(async () => {
     turn = await startCoturn({ mode: "local", noUdp: true });
@@ -135,9 +135,8 @@ describe.skipIf(!hasCoturn)("doctor when UDP is disabled", () => {
 });
 
 const hasOpenssl = opensslInstalled();
-if (!hasOpenssl) console.log("SKIPPED doctor TLS test: openssl is not installed");
 
-describe.skipIf(!hasCoturn || !hasOpenssl)("doctor with TURN over TLS and a self-signed certificate", () => {
+describeIf(hasCoturn && hasOpenssl, "needs turnserver (coturn) and openssl")("doctor with TURN over TLS and a self-signed certificate", () => {
   let turn: RunningCoturn;
   let cert: ReturnType<typeof selfSignedCert>;
   beforeAll(async () => {
@@ -181,7 +180,7 @@ describe.skipIf(!hasCoturn || !hasOpenssl)("doctor with TURN over TLS and a self
   });
 });
 
-describe.skipIf(!hasCoturn)("TURN security exposure", () => {
+describeIf(hasCoturn, "turnserver (coturn) is not installed")("TURN security exposure", () => {
   it("the generated production config refuses loopback, private and metadata peers: pass", async () => {
     const turn = await startCoturn({ mode: "production" });
     try {
@@ -265,9 +264,8 @@ describe.skipIf(!hasCoturn)("TURN security exposure", () => {
 });
 
 const hasNatdiscovery = natdiscoveryInstalled();
-if (!hasNatdiscovery) console.log("SKIPPED comparison with turnutils_natdiscovery: it is not installed");
 
-describe.skipIf(!hasCoturn)("RFC 5780 NAT behaviour on coturn listening on 127.0.0.1 and 127.0.0.2", () => {
+describeIf(hasCoturn, "turnserver (coturn) is not installed")("RFC 5780 NAT behaviour on coturn listening on 127.0.0.1 and 127.0.0.2", () => {
   let turn: RunningCoturn;
   beforeAll(async () => {
     turn = await startCoturn({ mode: "local", rfc5780: true, listeningIps: ["127.0.0.1", "127.0.0.2"] });
@@ -285,17 +283,20 @@ describe.skipIf(!hasCoturn)("RFC 5780 NAT behaviour on coturn listening on 127.0
     expect(nat.verdict).toMatch(/no NAT.*endpoint independent mapping, endpoint independent filtering/);
   });
 
-  it.skipIf(!hasNatdiscovery)("agrees with coturn's turnutils_natdiscovery on the same server", async () => {
-    const r = await runDoctor({ turn: [`stun:127.0.0.1:${turn.port}`], timeoutMs: 1000, call: false });
-    const nat = check(r, "nat").details!;
-    const out = spawnSync("turnutils_natdiscovery", ["-m", "-f", "-p", String(turn.port), "127.0.0.1"], { encoding: "utf8", timeout: 20_000 }).stdout;
-    const theirs = (kind: string) => {
-      const m = new RegExp(`NAT with (.+?) ${kind}!`).exec(out);
-      return m ? m[1]!.toLowerCase().replace(/ /g, "-") : `no ${kind} verdict in: ${out.slice(-300)}`;
-    };
-    expect(nat.mapping).toBe(theirs("Mapping"));
-    expect(nat.filtering).toBe(theirs("Filtering"));
-  });
+  itIf(hasNatdiscovery, "turnutils_natdiscovery (coturn-utils) is not installed")(
+    "agrees with coturn's turnutils_natdiscovery on the same server",
+    async () => {
+      const r = await runDoctor({ turn: [`stun:127.0.0.1:${turn.port}`], timeoutMs: 1000, call: false });
+      const nat = check(r, "nat").details!;
+      const out = spawnSync("turnutils_natdiscovery", ["-m", "-f", "-p", String(turn.port), "127.0.0.1"], { encoding: "utf8", timeout: 20_000 }).stdout;
+      const theirs = (kind: string) => {
+        const m = new RegExp(`NAT with (.+?) ${kind}!`).exec(out);
+        return m ? m[1]!.toLowerCase().replace(/ /g, "-") : `no ${kind} verdict in: ${out.slice(-300)}`;
+      };
+      expect(nat.mapping).toBe(theirs("Mapping"));
+      expect(nat.filtering).toBe(theirs("Filtering"));
+    },
+  );
 
   it("without OTHER-ADDRESS it says inconclusive and why", async () => {
     const plain = await startCoturn({ mode: "local" });

@@ -3,14 +3,14 @@
  * A stand-in TTY stream records the frames.
  */
 import { PassThrough } from "node:stream";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
+import { describeIf } from "./support/skip.ts";
 import { doctorCommand } from "../cli/commands/doctor.ts";
 import { coturnInstalled, startCoturn } from "../turn/coturn-process.ts";
 
 const hasCoturn = coturnInstalled();
-if (!hasCoturn) console.log("SKIPPED doctor live view test: turnserver (coturn) is not installed");
 
-describe.skipIf(!hasCoturn)("vchat doctor on a terminal", () => {
+describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat doctor on a terminal", () => {
   it("fills the checklist in live and ends with the verdict", async () => {
     const turn = await startCoturn({ mode: "local" });
     const tty = Object.assign(new PassThrough(), { isTTY: true, columns: 160, rows: 50 });

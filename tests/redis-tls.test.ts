@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeIf } from "./support/skip.ts";
 import type { ReadyResponse } from "../protocol/index.ts";
 import { redisInstalled, startRedis } from "../server/cluster/redis-process.ts";
 import { opensslInstalled, selfSignedCert } from "../turn/testing/coturn.ts";
@@ -11,7 +12,6 @@ import { redisKinds } from "./support/cluster.ts";
 import { serveProcess, type NodeProcess } from "./support/serve.ts";
 
 const missing = [!redisInstalled() && "redis-server", !opensslInstalled() && "openssl"].filter(Boolean);
-if (missing.length) console.warn(`SKIPPED: ${missing.join(" and ")} not installed, so vchat serve was not tried on a TLS Redis`);
 
 /**
  * What the stacks deploy: ElastiCache with TLS in transit and an auth token, reached as
@@ -45,40 +45,43 @@ const node = (redisUrl: string, trust = true) =>
     ...(trust ? { NODE_EXTRA_CA_CERTS: cert.certFile } : {}),
   });
 
-describe.skipIf(missing.length > 0).each(redisKinds)("vchat serve on $name with TLS and an auth token", ({ mode, start }) => {
-  let redis: { url: string; stop(): Promise<void> };
-  let nodes: NodeProcess[] = [];
-  const users: TestUser[] = [];
+describeIf(missing.length === 0, `${missing.join(" and ")} not installed`).each(redisKinds)(
+  "vchat serve on $name with TLS and an auth token",
+  ({ mode, start }) => {
+    let redis: { url: string; stop(): Promise<void> };
+    let nodes: NodeProcess[] = [];
+    const users: TestUser[] = [];
 
-  beforeAll(async () => {
-    redis = await start({ password: token, tls });
-  }, 30_000);
-  afterAll(async () => {
-    users.forEach((u) => u.socket.disconnect());
-    await Promise.all(nodes.map((n) => n.stop()));
-    await redis?.stop();
-  }, 30_000);
+    beforeAll(async () => {
+      redis = await start({ password: token, tls });
+    }, 30_000);
+    afterAll(async () => {
+      users.forEach((u) => u.socket.disconnect());
+      await Promise.all(nodes.map((n) => n.stop()));
+      await redis?.stop();
+    }, 30_000);
 
-  it("two nodes share it over rediss://: users on different nodes are matched and signal, and the token is never printed", async () => {
-    nodes = await Promise.all([node(redis.url), node(redis.url)]);
-    const [n1, n2] = nodes as [NodeProcess, NodeProcess];
-    expect(n1.start).toMatchObject({ matching: "redis", redisMode: mode, redis: `rediss://:***@127.0.0.1:${new URL(redis.url).port}` });
-    for (const n of nodes) {
-      expect(await api<ReadyResponse>(n.url, "/readyz")).toMatchObject({ status: 200, body: { checks: { redis: { ok: true }, events: { ok: true } } } });
-    }
-    const [a, b] = [await user(n1.url, "tls-a"), await user(n2.url, "tls-b")];
-    users.push(a, b);
-    const [fa, fb] = await pair(a, b);
-    expect(fa.peer.id).toBe(b.id);
-    expect(fb.peer.id).toBe(a.id);
-    const got = next(b.socket, "signal");
-    expect(await request(a.socket, "signal", { sessionId: fa.sessionId, candidate: null })).toEqual({ ok: true });
-    expect(await got).toEqual({ sessionId: fa.sessionId, candidate: null });
-    expect(nodes.map((n) => JSON.stringify(n.start) + n.log()).join("")).not.toContain(token);
-  }, 60_000);
-});
+    it("two nodes share it over rediss://: users on different nodes are matched and signal, and the token is never printed", async () => {
+      nodes = await Promise.all([node(redis.url), node(redis.url)]);
+      const [n1, n2] = nodes as [NodeProcess, NodeProcess];
+      expect(n1.start).toMatchObject({ matching: "redis", redisMode: mode, redis: `rediss://:***@127.0.0.1:${new URL(redis.url).port}` });
+      for (const n of nodes) {
+        expect(await api<ReadyResponse>(n.url, "/readyz")).toMatchObject({ status: 200, body: { checks: { redis: { ok: true }, events: { ok: true } } } });
+      }
+      const [a, b] = [await user(n1.url, "tls-a"), await user(n2.url, "tls-b")];
+      users.push(a, b);
+      const [fa, fb] = await pair(a, b);
+      expect(fa.peer.id).toBe(b.id);
+      expect(fb.peer.id).toBe(a.id);
+      const got = next(b.socket, "signal");
+      expect(await request(a.socket, "signal", { sessionId: fa.sessionId, candidate: null })).toEqual({ ok: true });
+      expect(await got).toEqual({ sessionId: fa.sessionId, candidate: null });
+      expect(nodes.map((n) => JSON.stringify(n.start) + n.log()).join("")).not.toContain(token);
+    }, 60_000);
+  },
+);
 
-describe.skipIf(missing.length > 0)("vchat serve on a TLS Redis it cannot use", () => {
+describeIf(missing.length === 0, `${missing.join(" and ")} not installed`)("vchat serve on a TLS Redis it cannot use", () => {
   let redis: { tlsUrl?: string; stop(): Promise<void> };
   beforeAll(async () => {
     redis = await startRedis({ password: token, tls });

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeIf } from "./support/skip.ts";
 import { StunSocket } from "../turn/transport.ts";
 import { TurnAllocation, TurnError } from "../turn/client.ts";
 import type { AuthResponse, IceResponse } from "../protocol/index.ts";
@@ -8,13 +9,12 @@ import { turnCredentials } from "../turn/credentials.ts";
 import { api } from "./support/client.ts";
 
 const hasCoturn = coturnInstalled();
-if (!hasCoturn) console.log("SKIPPED turn-credentials: `turnserver` (Debian package coturn) is not installed");
 
 /**
  * `vchat dev` starts a real coturn with the generated config; the credentials `/api/ice` issues
  * must open an allocation, and expired or forged ones must not.
  */
-describe.skipIf(!hasCoturn)("TURN credentials against a real coturn", () => {
+describeIf(hasCoturn, "turnserver (coturn) is not installed")("TURN credentials against a real coturn", () => {
   let dev: DevServer;
   let ice: IceResponse;
   let userId: string;

@@ -1,12 +1,12 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
+import { describeIf } from "./support/skip.ts";
 import type { BotsReport } from "../bots/report.ts";
 import { coturnInstalled } from "../turn/coturn-process.ts";
 import { hasChromium, phonePage, screenshot, waitForRemoteVideo, webClientBed } from "./support/browser.ts";
 
 const missing = [!hasChromium && "Chromium (/usr/bin/chromium)", !coturnInstalled() && "coturn (turnserver)"].filter(Boolean);
-if (missing.length) console.warn(`[skipped] web client with a bot: ${missing.join(" and ")} not installed`);
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 
@@ -45,7 +45,7 @@ async function queueLength(url: string): Promise<number> {
  * coturn: the browser decodes the bot's real VP8 video, shows the call as relayed, and the
  * bot's report counts the browser's media.
  */
-describe.skipIf(missing.length > 0)("web client with a vchat bot", () => {
+describeIf(missing.length === 0, `${missing.join(" and ")} not installed`)("web client with a vchat bot", () => {
   const bed = webClientBed();
 
   it("matches the browser with a relay-only VP8 bot; both receive the other's media", async () => {

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { afterAll, beforeAll, expect, it, onTestFailed } from "vitest";
+import { describeIf } from "./support/skip.ts";
 import type { Browser, Page } from "playwright-core";
 import { paths } from "../protocol/rest.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
@@ -6,14 +7,13 @@ import { coturnInstalled } from "../turn/coturn-process.ts";
 import { buildWebOnce, hasChromium, launchChromium, phonePage, removeBuild, screenshot, waitForRemoteVideo } from "./support/browser.ts";
 
 const missing = [!hasChromium && "Chromium (/usr/bin/chromium)", !coturnInstalled() && "coturn (turnserver)"].filter(Boolean);
-if (missing.length) console.warn(`[skipped] web client recovery e2e: ${missing.join(" and ")} not installed`);
 
 /**
  * The unhappy paths on the bundled client in real Chromium: a camera the user refused, a
  * network drop, a server that is gone and comes back, and Report/Block. Carol's browser never
  * grants the camera; Dave's has a fake one. Both ask to hide their IP, so media stays on loopback.
  */
-describe.skipIf(missing.length > 0)("web client: no camera, camera denied, network drop, server unreachable", () => {
+describeIf(missing.length === 0, `${missing.join(" and ")} not installed`)("web client: no camera, camera denied, network drop, server unreachable", () => {
   let webDir: string | undefined;
   let dev: DevServer;
   let deny: Browser;

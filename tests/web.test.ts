@@ -1,17 +1,17 @@
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
+import { describeIf } from "./support/skip.ts";
 import type { Page } from "playwright-core";
 import { coturnInstalled } from "../turn/coturn-process.ts";
 import { hasChromium, phonePage, screenshot, waitForRemoteVideo, webClientBed } from "./support/browser.ts";
 
 const missing = [!hasChromium && "Chromium (/usr/bin/chromium)", !coturnInstalled() && "coturn (turnserver)"].filter(Boolean);
-if (missing.length) console.warn(`[skipped] web client e2e: ${missing.join(" and ")} not installed`);
 
 /**
  * Two people on the bundled web client in real Chromium. "Hide my IP" makes the call relay-only
  * through the local coturn, which keeps all media on loopback (host candidates would use the
  * machine's LAN address).
  */
-describe.skipIf(missing.length > 0)("web client: two browser users", () => {
+describeIf(missing.length === 0, `${missing.join(" and ")} not installed`)("web client: two browser users", () => {
   const bed = webClientBed();
 
   async function enter(page: Page, nickname: string, interests: string, hideIp: boolean): Promise<void> {

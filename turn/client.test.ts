@@ -3,13 +3,13 @@
  * and the error answers it has to name.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describeIf } from "../tests/support/skip.ts";
 import { coturnInstalled, startCoturn, type RunningCoturn } from "./coturn-process.ts";
 import { turnCredentials } from "./credentials.ts";
 import { StunSocket, type TransportKind } from "./transport.ts";
 import { TurnAllocation, TurnError, describeError } from "./client.ts";
 
 const hasCoturn = coturnInstalled();
-if (!hasCoturn) console.log("SKIPPED TURN client tests: turnserver (coturn) is not installed");
 
 const creds = (t: RunningCoturn, user = "tester") => {
   const c = turnCredentials(t.secret, user, 600);
@@ -19,7 +19,7 @@ const open = (t: RunningCoturn, kind: TransportKind = "udp") => StunSocket.open(
 const allocate = async (t: RunningCoturn, kind: TransportKind = "udp", user = "tester") =>
   TurnAllocation.allocate(await open(t, kind), creds(t, user), { timeoutMs: 2000 });
 
-describe.skipIf(!hasCoturn)("TURN client against coturn", () => {
+describeIf(hasCoturn, "turnserver (coturn) is not installed")("TURN client against coturn", () => {
   let turn: RunningCoturn;
   beforeAll(async () => {
     turn = await startCoturn({ mode: "local" });
@@ -95,7 +95,7 @@ describe.skipIf(!hasCoturn)("TURN client against coturn", () => {
   });
 });
 
-describe.skipIf(!hasCoturn)("TURN capacity errors", () => {
+describeIf(hasCoturn, "turnserver (coturn) is not installed")("TURN capacity errors", () => {
   it("486 when one user holds more allocations than user-quota; closing frees the slot (Refresh lifetime 0)", async () => {
     const turn = await startCoturn({ mode: "local", userQuota: 1 });
     try {

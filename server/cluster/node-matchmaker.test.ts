@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeIf } from "../../tests/support/skip.ts";
 import { VchatError } from "../../protocol/index.ts";
 import type { LiveSession, QueueEntry } from "../matching/matchmaker.ts";
 import { createRedisMatchmaker } from "../matching/redis-matchmaker.ts";
@@ -7,11 +8,10 @@ import { redisInstalled, startRedis, type RunningRedis } from "./redis-process.t
 import { nodeMatchmaker } from "./node-matchmaker.ts";
 
 const available = redisInstalled();
-if (!available) console.warn("SKIPPED: redis-server is not installed, so the node matchmaker tests did not run");
 
 const entry = (userId: string, socketId = `sock-${userId}`): QueueEntry => ({ userId, socketId, nickname: userId, interests: [], relayOnly: false, avoid: [] });
 
-describe.skipIf(!available)("the node's view of the Redis matchmaker", () => {
+describeIf(available, "redis-server is not installed")("the node's view of the Redis matchmaker", () => {
   let server: RunningRedis;
   let client: Redis;
   let n = 0;

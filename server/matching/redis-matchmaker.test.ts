@@ -1,5 +1,6 @@
 import { Cluster, Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeIf } from "../../tests/support/skip.ts";
 import { freePort } from "../../lib/ports.ts";
 import { redisInstalled, startRedis, startRedisCluster, type RunningRedis, type RunningRedisCluster } from "../cluster/redis-process.ts";
 import { matchmakerContract, user } from "./matchmaker.contract.ts";
@@ -7,9 +8,8 @@ import type { LiveSession } from "./matchmaker.ts";
 import { createRedisMatchmaker } from "./redis-matchmaker.ts";
 
 const available = redisInstalled();
-if (!available) console.warn("SKIPPED: redis-server is not installed, so the Redis matchmaker tests did not run");
 
-describe.skipIf(!available)("Redis matchmaker on a real redis-server", () => {
+describeIf(available, "redis-server is not installed")("Redis matchmaker on a real redis-server", () => {
   let server: RunningRedis;
   let client: Redis;
   const extra: Redis[] = [];
@@ -133,7 +133,7 @@ function pairIds(s: LiveSession | null): string[] | null {
   return s ? [s.offerer.userId, s.answerer.userId].sort() : null;
 }
 
-describe.skipIf(!available)("Redis matchmaker on a real 3-master Redis Cluster", () => {
+describeIf(available, "redis-server is not installed")("Redis matchmaker on a real 3-master Redis Cluster", () => {
   let cluster: RunningRedisCluster;
   let client: Cluster;
   let n = 0;
