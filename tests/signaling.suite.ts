@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MatchFound, SessionsResponse } from "../protocol/index.ts";
 import type { Store } from "../server/store/store.ts";
 import { api, next, record, request, sleep, socketFor, user, type TestUser } from "./support/client.ts";
+import { until } from "./support/crowd.ts";
 
 /** What the suite needs of a deployment: one or more node URLs sharing one service, and its store. */
 export interface Deployment {
@@ -59,12 +60,17 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       expect(fb.role).toBe("answerer");
       expect(fa.sessionId).toBe(fb.sessionId);
       await join(c!);
-      await sleep(150);
-      expect(seenC).toHaveLength(0);
       const fd = next(d!.socket, "match:found");
       await join(d!);
       expect((await fd).peer.id).toBe(c!.id);
       expect((await fd).role).toBe("answerer");
+      // c waited for d: it was never matched with a or b, who were in their call.
+      await until(
+        () => seenC.length > 0,
+        5000,
+        () => "c was not told of its match with d",
+      );
+      expect(seenC.map((m) => m.peer.id)).toEqual([d!.id]);
       done(a!, b!, c!, d!);
     });
 
@@ -99,11 +105,16 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       const seenA = record(a!.socket, "match:found");
       await join(a!);
       await join(b!);
-      await sleep(200);
-      expect(seenA).toHaveLength(0);
       const fc = next(c!.socket, "match:found");
       await join(c!);
       expect((await fc).peer.id).toBe(a!.id);
+      // a, first in the queue, waited through b's join for c.
+      await until(
+        () => seenA.length > 0,
+        5000,
+        () => "a was not told of its match with c",
+      );
+      expect(seenA.map((m) => m.peer.id)).toEqual([c!.id]);
       done(a!, b!, c!);
     });
 
@@ -125,11 +136,11 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       expect(await ended).toEqual({ sessionId: fa.sessionId, reason: "next" });
       const seenB = record(b!.socket, "match:found");
       await join(b!);
-      await sleep(200);
-      expect(seenB).toHaveLength(0);
       const fc = next(c!.socket, "match:found");
       await join(c!);
+      // a (queued again by call:next) and b waited side by side until c came: a got c.
       expect((await fc).peer.id).toBe(a!.id);
+      expect(seenB).toHaveLength(0);
       done(a!, b!, c!);
     });
 
@@ -204,8 +215,14 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       b!.socket.disconnect();
       expect(await gone).toEqual({ sessionId: fb2.sessionId, reason: "disconnected" });
 
-      await sleep(100);
-      const history = await api<SessionsResponse>(url(), "/api/sessions", { token: b!.token });
+      // The disconnect's end is stored just after call:ended reaches the peer.
+      let history = await api<SessionsResponse>(url(), "/api/sessions", { token: b!.token });
+      await until(
+        async () =>
+          (history = await api<SessionsResponse>(url(), "/api/sessions", { token: b!.token })).body.sessions.some((s) => s.id === fb2.sessionId && s.endedAt),
+        5000,
+        () => `b's history: ${JSON.stringify(history.body)}`,
+      );
       expect(history.status).toBe(200);
       const byId = new Map(history.body.sessions.map((s) => [s.id, s]));
       expect(byId.get(fa.sessionId)).toMatchObject({ peer: { id: a!.id }, endReason: "ended" });
