@@ -18,6 +18,13 @@ import { crowd, pairingReport, pool, until, type CrowdUser } from "./support/cro
 const available = redisInstalled();
 
 const tuning = { signupsPerMinute: 100_000, interestWaitMs: 300 };
+/**
+ * Presence four times faster than production's (1 s beats, dead after 3 s), so that outages
+ * longer than `deadAfterMs` take 1.5 s, not 4; still slow enough for a loaded machine.
+ */
+const presence = { heartbeatMs: 250, deadAfterMs: 1000, reapIntervalMs: 125 };
+/** Longer than a node may stay silent before the others take it for dead. */
+const outageMs = presence.deadAfterMs + 500;
 
 /**
  * A redis-server on a given port: empty (what a crashed and replaced Redis looks like), or with an
@@ -84,7 +91,7 @@ describeIf(available, "redis-server is not installed")("cluster faults: Redis do
 
   beforeAll(async () => {
     redis = await startRedis();
-    cluster = await testCluster(redis.url, 2, { tuning });
+    cluster = await testCluster(redis.url, 2, { tuning }, presence);
   }, 60_000);
   afterAll(async () => {
     users.forEach((u) => u.socket.disconnect());
@@ -122,9 +129,9 @@ describeIf(available, "redis-server is not installed")("cluster faults: Redis do
     expect(await request(y2.socket, "chat:send", { sessionId: fx2.sessionId, text: "still here" })).toMatchObject({ ok: true });
     expect((await chat).text).toBe("still here");
 
-    // Longer than a node may stay silent (3 s): when Redis is back every heartbeat is old, and
-    // still no node may take the others for dead and end their calls.
-    await sleep(3500);
+    // Longer than a node may stay silent: when Redis is back every heartbeat is old, and still
+    // no node may take the others for dead and end their calls.
+    await sleep(outageMs);
 
     // Redis comes back empty, as a replaced server would.
     again = await redisOn(redis.port);
@@ -148,10 +155,10 @@ describeIf(available, "redis-server is not installed")("cluster faults: Redis do
     const [fv, fw] = await Promise.all([next(v.socket, "match:found"), next(w.socket, "match:found"), request(v.socket, "lobby:join", {})]);
     expect(fv.peer.id).toBe(w.id);
     expect(fw.peer.id).toBe(v.id);
-    // w kept their place: the wait counts from before the outage (over 3.5 s), not from the re-queue.
+    // w kept their place: the wait counts from before the outage, not from the re-queue.
     const live = await cluster.nodes[0]!.matchmaker.getSession(fv.sessionId);
     expect(live?.offerer.userId).toBe(w.id);
-    expect(live?.waitedMs.offerer).toBeGreaterThan(3500);
+    expect(live?.waitedMs.offerer).toBeGreaterThan(outageMs);
 
     // The calls of before the outage still signal, across nodes too, and end properly.
     await signals(x1, y1, fx1.sessionId);
@@ -206,7 +213,7 @@ describeIf(available, "redis-server is not installed")("cluster faults: Redis re
     redis = await startRedis();
     // Half of the users name an interest nobody shares: they wait a second for a match, so many
     // are in the queue when Redis loses it.
-    cluster = await testCluster(redis.url, 2, { tuning: { ...tuning, interestWaitMs: 1000 } });
+    cluster = await testCluster(redis.url, 2, { tuning: { ...tuning, interestWaitMs: 1000 } }, presence);
   }, 60_000);
   afterAll(async () => {
     users.forEach((u) => u.socket.disconnect());
@@ -271,7 +278,7 @@ describeIf(available, "redis-server is not installed")("cluster faults: Redis ba
     dir = mkdtempSync(join(tmpdir(), "vchat-redis-aof-"));
     port = await freePort();
     redis = await redisOn(port, dir);
-    cluster = await testCluster(`redis://127.0.0.1:${port}`, 2, { tuning });
+    cluster = await testCluster(`redis://127.0.0.1:${port}`, 2, { tuning }, presence);
   }, 60_000);
   afterAll(async () => {
     users.forEach((u) => u.socket.disconnect());
@@ -294,8 +301,7 @@ describeIf(available, "redis-server is not installed")("cluster faults: Redis ba
 
     await redis!.stop();
     redis = null;
-    // Longer than a node may stay silent (3 s) before the others take it for dead.
-    await sleep(4000);
+    await sleep(outageMs);
     redis = await redisOn(port, dir);
     await until(
       () => cluster.nodes.every((n) => n.canMatch()),
@@ -303,7 +309,7 @@ describeIf(available, "redis-server is not installed")("cluster faults: Redis ba
       () => "nodes did not reconnect",
     );
     // Long enough for any node to have judged the others.
-    await sleep(3000);
+    await sleep(outageMs);
     expect(ended.map((e) => e.length)).toEqual([0, 0]);
     await signals(x, y, fx.sessionId);
     expect((await cluster.nodes[0]!.presence!.liveNodes()).sort()).toEqual(cluster.nodes.map((n) => n.nodeId).sort());

@@ -6,10 +6,16 @@ type RedisSecurity = Pick<StartRedisOptions, "password" | "tls">;
 
 /**
  * `nodes` nodes of `vchat serve` in this process on one Redis, as the cluster tests run them:
- * free ports, one in-memory store, no coturn, no web client, no logs.
+ * free ports, one in-memory store, no coturn, no web client, no logs; `presence` timings
+ * (heartbeat, death) default to production's.
  */
-export function testCluster(redis: string, nodes: number, config: LocalClusterOptions["config"]): Promise<LocalCluster> {
-  return startLocalCluster({ nodes, port: 0, db: ":memory:", redis, turn: false, quiet: true, webDir: null, config });
+export function testCluster(
+  redis: string,
+  nodes: number,
+  config: LocalClusterOptions["config"],
+  presence?: LocalClusterOptions["presence"],
+): Promise<LocalCluster> {
+  return startLocalCluster({ nodes, port: 0, db: ":memory:", redis, turn: false, quiet: true, webDir: null, config, presence });
 }
 
 /** What the nodes share: one `redis-server`, or a Redis Cluster of 3 masters reached through one of them. */
