@@ -58,6 +58,11 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
   }
 }
 
+/** What the mocked `getAvailabilityZones` answers: like an account whose zone `a` is not offered first. */
+export function mockZones(region: string): string[] {
+  return ["b", "c", "a"].map((z) => `${region}${z}`);
+}
+
 function hash(s: string): number {
   let h = 0;
   for (const c of s) h = (h * 31 + c.charCodeAt(0)) >>> 0;
@@ -98,18 +103,21 @@ async function runOnce(env: EnvName, overrides: ConfigOverrides, build: (cfg: En
       inputsByKey.set(`${args.type}::${args.name}`, { inputs: args.inputs ?? {}, id: String(state.bucket ?? id), custom: args.custom !== false });
       return { id: String(state.bucket ?? id), state };
     },
-    call() {
+    call(args) {
+      if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") {
+        return { names: mockZones(config.region), zoneIds: [2, 3, 1].map((n) => `mock-az${n}`) };
+      }
       return {};
     },
   }, "vchat", env, false);
 
   // Transformations run in-process for a resource and, inherited, for all its children: the
   // only place that sees each resource next to its parent.
-  const seen: { resource: pulumi.Resource; type: string; name: string; parent?: string }[] = [];
+  const seen: { resource: pulumi.Resource; type: string; name: string; parent?: string; props: Record<string, unknown>; protect: boolean }[] = [];
   const names = new WeakMap<pulumi.Resource, string>();
-  const record: pulumi.ResourceTransformation = ({ resource, type, name, opts }) => {
+  const record: pulumi.ResourceTransformation = ({ resource, type, name, props, opts }) => {
     names.set(resource, name);
-    seen.push({ resource, type, name, parent: opts.parent ? names.get(opts.parent) : undefined });
+    seen.push({ resource, type, name, parent: opts.parent ? names.get(opts.parent) : undefined, props, protect: opts.protect === true });
     return undefined;
   };
 
@@ -130,8 +138,9 @@ async function runOnce(env: EnvName, overrides: ConfigOverrides, build: (cfg: En
   }
   const resources: PlannedResource[] = seen.map((s) => {
     const rec = inputsByKey.get(`${s.type}::${s.name}`);
-    return { type: s.type, name: s.name, id: rec?.id, parent: s.parent, component: rec ? !rec.custom : true, props: rec?.inputs ?? {} };
+    // Components' inputs are what they passed to super() (the Turn's coturn options).
+    return { type: s.type, name: s.name, id: rec?.id, parent: s.parent, component: rec ? !rec.custom : true, props: rec?.inputs ?? s.props ?? {}, protect: s.protect };
   });
-  const violations = checkAll(resources.filter((r) => !r.component));
+  const violations = checkAll(resources.filter((r) => !r.component || r.type === "vchat:stacks:Turn").map((r) => ({ ...r, stack: env })));
   return { env, config, resources: resources.map((r) => ({ ...r, props: maskSecrets(r.props) as Record<string, unknown> })), outputs: resolvedOutputs, violations };
 }

@@ -3,6 +3,7 @@
  * under `vchat up` (Automation API, inline program) and on Pulumi's mocks for
  * `vchat preview --offline` and the tests.
  */
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { configKeys, resolveEnvConfig, type ConfigOverrides, type EnvConfig, type EnvName } from "./config.ts";
 import { Data } from "./data.ts";
@@ -32,12 +33,16 @@ export class Environment extends pulumi.ComponentResource {
 
   constructor(name: string, cfg: EnvConfig, opts?: pulumi.ComponentResourceOptions) {
     super("vchat:stacks:Environment", name, {}, opts);
-    const child = { parent: this };
+    // The region comes from the configuration, not from `aws:region` in the stack file: nothing
+    // has to be written into the stack before a preview.
+    const provider = new aws.Provider(`${name}-aws`, { region: cfg.region as aws.Region, defaultTags: { tags: { "vchat:env": cfg.env } } }, { parent: this });
+    const child = { parent: this, providers: { aws: provider } };
+    const alerts = new Alerts(`${name}-alerts`, { cfg }, child);
     const network = new Network(`${name}-net`, { cfg }, child);
     const secrets = new Secrets(`${name}-secrets`, { cfg }, child);
     const data = new Data(`${name}-data`, { cfg, network }, child);
     const web = new Web(`${name}-web`, { cfg }, child);
-    const turn = new Turn(`${name}-turn`, { cfg, network, turnSecretArn: secrets.turnSecretArn }, child);
+    const turn = new Turn(`${name}-turn`, { cfg, network, turnSecretArn: secrets.turnSecretArn, turnSecretName: secrets.turnSecretName, alarmTopicArn: alerts.topicArn }, child);
     const service = new Service(`${name}-svc`, {
       cfg,
       network,
@@ -59,6 +64,48 @@ export class Environment extends pulumi.ComponentResource {
       ...(kinesis ? { kinesisChannelArn: kinesis.channelArn } : {}),
     };
     this.registerOutputs({ ...this.outputs });
+  }
+}
+
+/**
+ * Where alarms and the budget report: an SNS topic (with an e-mail subscription when
+ * `alertEmail` is set) and a monthly cost budget with forecast and actual thresholds.
+ * The budget counts the whole account: tag filters need `vchat:env` activated as a cost
+ * allocation tag first (Billing console), after which a filter can be added here.
+ */
+export class Alerts extends pulumi.ComponentResource {
+  readonly topicArn: pulumi.Output<string>;
+
+  constructor(name: string, args: { cfg: EnvConfig }, opts?: pulumi.ComponentResourceOptions) {
+    super("vchat:stacks:Alerts", name, {}, opts);
+    const { cfg } = args;
+    const parent = { parent: this };
+    const topic = new aws.sns.Topic(`${name}-topic`, { name: `vchat-${cfg.env}-alerts` }, parent);
+    new aws.sns.TopicPolicy(`${name}-topic-policy`, {
+      arn: topic.arn,
+      policy: topic.arn.apply((arn) => JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"] }, Action: "sns:Publish", Resource: arn }],
+      })),
+    }, parent);
+    if (cfg.alertEmail) new aws.sns.TopicSubscription(`${name}-email`, { topic: topic.arn, protocol: "email", endpoint: cfg.alertEmail }, parent);
+    const notify = (threshold: number, notificationType: "FORECASTED" | "ACTUAL") => ({
+      comparisonOperator: "GREATER_THAN",
+      threshold,
+      thresholdType: "PERCENTAGE",
+      notificationType,
+      subscriberSnsTopicArns: [topic.arn],
+    });
+    new aws.budgets.Budget(`${name}-budget`, {
+      name: `vchat-${cfg.env}-monthly`,
+      budgetType: "COST",
+      limitAmount: cfg.monthlyBudgetUsd.toFixed(2),
+      limitUnit: "USD",
+      timeUnit: "MONTHLY",
+      notifications: [notify(80, "FORECASTED"), notify(100, "ACTUAL")],
+    }, parent);
+    this.topicArn = topic.arn;
+    this.registerOutputs({ topicArn: this.topicArn });
   }
 }
 

@@ -40,6 +40,8 @@ type Authed = Request & { auth: TokenClaims };
 export function createApp({ config, accounts, calls, metrics, readiness, logger }: AppDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
+  // Paths match exactly as written: a load balancer rule hiding /metrics must not be dodged by /METRICS.
+  app.set("case sensitive routing", true);
   // Exactly one hop: the load balancer appends the address it saw to X-Forwarded-For, and
   // everything left of it is whatever the client sent. `true` would take the left-most entry,
   // letting any client pick the address the per-address limits count against.

@@ -18,8 +18,15 @@ export function stackRecords(resources: PolicyResource[]): ResourceRecord[] {
       const bucket = (r.propertyDependencies?.bucket ?? r.dependencies).find((d) => bucketTypes.has(d.type));
       return { type: r.type, name: r.name, props: { bucket: bucket?.urn ?? "" } };
     }
+    // Cost guards look at which metric an alarm watches.
+    if (r.type === resourceTypes.alarm || r.type === resourceTypes.budget) return { type: r.type, name: r.name, props: { metricName: r.props.metricName } };
     return { type: r.type, name: r.name, props: {} };
   });
+}
+
+/** `urn:pulumi:prod::vchat::…` → `prod`. */
+export function stackOf(urn: string): string {
+  return urn.split("::")[0]?.split(":").pop() ?? "";
 }
 
 export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = rules.flatMap((rule) => {
@@ -33,7 +40,7 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = ru
       // Reading a property that is still unknown (preview) throws the SDK's UnknownValueError,
       // which it reports as "cannot check yet" rather than as a violation.
       validateResource: (args, report) => {
-        for (const message of check({ type: args.type, name: args.name, props: args.props })) report(message);
+        for (const message of check({ type: args.type, name: args.name, props: args.props, protect: args.opts?.protect, stack: stackOf(args.urn) })) report(message);
       },
     });
   }
