@@ -234,7 +234,9 @@ describe("vchat preview --offline", () => {
     const plan = JSON.parse(res.out);
     expect(plan).toMatchObject({ ok: true, env: "prod", offline: true, violations: [] });
     const byType = (t: string) => plan.resources.filter((r: { type: string }) => r.type.endsWith(t));
-    expect(byType("launchTemplate:LaunchTemplate")[0].settings).toEqual(expect.arrayContaining(["IMDS tokens required, hop limit 1", "coturn coturn/coturn:4.10.0"]));
+    expect(byType("launchTemplate:LaunchTemplate")[0].settings).toEqual(expect.arrayContaining(["IMDS tokens required, hop limit 1", expect.stringMatching(/^coturn coturn\/coturn:4\.10\.0@sha256:/), expect.stringMatching(/^TCP relays refused, max \d+ B\/s per session/)]));
+    // No line shows a value the plan did not have.
+    expect(plan.resources.flatMap((r: { settings: string[] }) => r.settings).filter((l: string) => /undefined|NaN/.test(l))).toEqual([]);
     expect(byType("replicationGroup:ReplicationGroup")[0].settings).toContain("TLS in transit on, at rest on, auth token on");
     expect(byType("turn/securityGroup:SecurityGroup").length + byType("ec2/securityGroup:SecurityGroup").length).toBeGreaterThan(0);
     expect(plan.outputs.atlasConnectionString).toBe("[secret]");
