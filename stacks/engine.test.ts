@@ -17,6 +17,7 @@ afterAll(() => {
 
 const validConfig = JSON.stringify({
   "vchat:certificateArn": { value: "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123", secret: false },
+  "vchat:apiDomain": { value: "api.example.org", secret: false },
   "vchat:atlasOrgId": { value: "5f0000000000000000000000", secret: false },
 });
 
@@ -53,14 +54,22 @@ describe("localEngine on a stand-in pulumi binary", () => {
     expect((err as Error).message).toBe("stack prod does not exist yet: run `vchat up --env prod` first");
   });
 
-  it("up creates the missing stack, sets aws:region, passes the policy pack, maps a concurrent update", async () => {
+  it("preview never creates or writes a stack: a missing one is STACK_NOT_FOUND, no init, no config set", async () => {
+    const fake = fakePulumi("should not get here");
+    const err = await localEngine({ pulumiRoot: fake.root }).preview("dev").catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "STACK_NOT_FOUND" });
+    expect(fake.calls().filter((c) => /^(stack init|config set|preview)/.test(c))).toEqual([]);
+  }, 20_000);
+
+  it("up creates the missing stack, writes no config, passes the policy pack, maps a concurrent update", async () => {
     const fake = fakePulumi("error: [409] Conflict: Another update is currently in progress.");
     const err = await localEngine({ pulumiRoot: fake.root }).up("dev").catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "STACK_BUSY" });
     const calls = fake.calls();
     // createOrSelectStack: select fails (no such stack), so it creates it.
     expect(calls).toEqual(expect.arrayContaining(["stack select --stack dev --non-interactive", "stack init dev --non-interactive"]));
-    expect(calls.some((c) => /^config set .*aws:region/.test(c) && c.includes("eu-west-1"))).toBe(true);
+    // The region goes to the program's provider: nothing is written into the stack.
+    expect(calls.some((c) => c.startsWith("config set"))).toBe(false);
     const up = calls.find((c) => c.startsWith("up "))!;
     expect(up).toContain(`--policy-pack ${policyPackDir}`);
     expect(up).toContain("--stack dev");
@@ -68,18 +77,22 @@ describe("localEngine on a stand-in pulumi binary", () => {
 
   it("a mandatory policy violation becomes POLICY_VIOLATION", async () => {
     const fake = fakePulumi("error: preview failed: mandatory policy violation: only-turn-and-web-ports-public");
-    const err = await localEngine({ pulumiRoot: fake.root }).preview("dev").catch((e: unknown) => e);
+    const err = await localEngine({ pulumiRoot: fake.root }).up("dev").catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "POLICY_VIOLATION", exitCode: 1 });
   }, 20_000);
 });
 
 describe("stack config is checked before the engine runs", () => {
-  it("up without a certificate ARN or Atlas org: STACK_CONFIG_INVALID, exit 2, no up started", async () => {
+  it("a fresh stack with no config: every missing key named, one per line, exit 2, no up started", async () => {
     const fake = fakePulumi("should not get here", "{}");
-    const err = await localEngine({ pulumiRoot: fake.root }).up("prod").catch((e: unknown) => e);
+    const err = await localEngine({ pulumiRoot: fake.root }).up("dev").catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "STACK_CONFIG_INVALID", exitCode: 2 });
-    expect((err as Error).message).toMatch(/certificateArn[\s\S]*pulumi config set vchat:certificateArn/);
-    expect((err as Error).message).toMatch(/atlas\.orgId/);
+    const lines = (err as Error).message.split("\n").map((l) => l.trim());
+    expect(lines).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^vchat:apiDomain is not set \(pulumi config set vchat:apiDomain /),
+      expect.stringMatching(/^vchat:certificateArn is not set \(pulumi config set vchat:certificateArn arn:aws:acm:/),
+      expect.stringMatching(/^vchat:atlasOrgId is not set/),
+    ]));
     expect(fake.calls().some((c) => c.startsWith("up "))).toBe(false);
   }, 20_000);
 });
@@ -96,18 +109,27 @@ describe("checkPrerequisites", () => {
   it("accepts a profile file, web identity, or container credentials for AWS", () => {
     expect(() => checkPrerequisites("up", probe({ ...atlas }, ["/home/op/.pulumi/credentials.json", "/home/op/.aws/config"]))).not.toThrow();
     expect(() => checkPrerequisites("up", probe({ ...atlas, PULUMI_ACCESS_TOKEN: "t", AWS_WEB_IDENTITY_TOKEN_FILE: "/t", AWS_ROLE_ARN: "arn" }))).not.toThrow();
-    expect(() => checkPrerequisites("destroy", probe({ ...atlas, PULUMI_BACKEND_URL: "s3://b", AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "/v2" }))).not.toThrow();
+    expect(() => checkPrerequisites("destroy", probe({ ...atlas, PULUMI_BACKEND_URL: "s3://b", PULUMI_CONFIG_PASSPHRASE_FILE: "/p", AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "/v2" }))).not.toThrow();
   });
 
   it("says which piece is missing, with a stable code and exit 2", () => {
     const e = (() => {
       try {
-        checkPrerequisites("up", probe({ PULUMI_BACKEND_URL: "s3://b", AWS_PROFILE: "x" }));
+        checkPrerequisites("up", probe({ PULUMI_BACKEND_URL: "s3://b", PULUMI_CONFIG_PASSPHRASE: "x", AWS_PROFILE: "x" }));
       } catch (err) {
         return err as StackError;
       }
     })();
     expect(e).toMatchObject({ code: "AWS_CREDENTIALS_MISSING", exitCode: 2 });
     expect(e!.message).toMatch(/Atlas API key: set MONGODB_ATLAS_PUBLIC_KEY/);
+  });
+
+  it("asks for the passphrase of a self-managed backend up front (env or `pulumi login` state)", () => {
+    const aws = { AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "b", ...atlas };
+    expect(() => checkPrerequisites("preview", probe({ ...aws, PULUMI_BACKEND_URL: "s3://state" }))).toThrow(/PULUMI_CONFIG_PASSPHRASE/);
+    expect(() => checkPrerequisites("preview", probe({ ...aws, PULUMI_BACKEND_URL: "s3://state", PULUMI_CONFIG_PASSPHRASE: "x" }))).not.toThrow();
+    const loggedIn: PrerequisiteProbe = { ...probe(aws, ["/home/op/.pulumi/credentials.json"]), read: () => JSON.stringify({ current: "file:///srv/state" }) };
+    expect(() => checkPrerequisites("up", loggedIn)).toThrow(/the state backend file:\/\/\/srv\/state is self-managed/);
+    expect(() => checkPrerequisites("up", probe({ ...aws, PULUMI_ACCESS_TOKEN: "t" }))).not.toThrow();
   });
 });
