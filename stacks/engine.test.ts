@@ -30,13 +30,16 @@ function fakePulumi(upError: string, config = validConfig): { root: string; call
 echo "$*" >> '${log}'
 case "$1 $2" in
   "version "*) echo "v3.276.0"; exit 0;;
-  "stack select") echo "error: no stack named '$4' found" >&2; exit 255;;
+  "stack select") [ -n "$VCHAT_FAKE_STACK_EXISTS" ] && exit 0; echo "error: no stack named '$4' found" >&2; exit 255;;
   "stack init") exit 0;;
   "config --show-secrets") echo '${config}'; exit 0;;
   "config set") exit 0;;
 esac
+case "$1 $2" in
+  "stack select") ;;
+esac
 case "$1" in
-  up|preview) echo "${upError}" >&2; exit 255;;
+  up|preview|destroy) echo "${upError}" >&2; exit 255;;
 esac
 echo "unexpected: $*" >&2
 exit 2
@@ -79,6 +82,39 @@ describe("localEngine on a stand-in pulumi binary", () => {
     const fake = fakePulumi("error: preview failed: mandatory policy violation: only-turn-and-web-ports-public");
     const err = await localEngine({ pulumiRoot: fake.root }).up("dev").catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "POLICY_VIOLATION", exitCode: 1 });
+  }, 20_000);
+});
+
+describe("plans and destroys on an existing stack", () => {
+  const existing = <T>(run: () => Promise<T>) => {
+    process.env.VCHAT_FAKE_STACK_EXISTS = "1";
+    return run().finally(() => delete process.env.VCHAT_FAKE_STACK_EXISTS);
+  };
+
+  it("preview saves the update plan and up applies that plan (--save-plan / --plan)", async () => {
+    const fake = fakePulumi("error: something else");
+    await existing(() => localEngine({ pulumiRoot: fake.root }).preview("dev", { savePlanTo: "/tmp/dev.plan.json" }).catch(() => undefined));
+    await existing(() => localEngine({ pulumiRoot: fake.root }).up("dev", { plan: "/tmp/dev.plan.json" }).catch(() => undefined));
+    const calls = fake.calls();
+    expect(calls.find((c) => c.startsWith("preview "))).toContain("--save-plan /tmp/dev.plan.json");
+    expect(calls.find((c) => c.startsWith("up "))).toContain("--plan /tmp/dev.plan.json");
+  }, 20_000);
+
+  it("down's preview is a destroy preview, and both leave protected resources", async () => {
+    const fake = fakePulumi("error: something else");
+    await existing(() => localEngine({ pulumiRoot: fake.root }).previewDestroy("prod").catch(() => undefined));
+    await existing(() => localEngine({ pulumiRoot: fake.root }).destroy("prod").catch(() => undefined));
+    const destroys = fake.calls().filter((c) => c.startsWith("destroy "));
+    expect(destroys).toHaveLength(2);
+    expect(destroys[0]).toMatch(/--preview-only/);
+    for (const d of destroys) expect(d).toContain("--exclude-protected");
+    expect(destroys[1]).not.toMatch(/--preview-only/);
+  }, 20_000);
+
+  it("a plan that no longer matches becomes PLAN_CHANGED", async () => {
+    const fake = fakePulumi("error: resource urn:pulumi:dev::vchat::aws:ec2/vpc:Vpc::x violates plan: properties changed");
+    const err = await existing(() => localEngine({ pulumiRoot: fake.root }).up("dev", { plan: "/tmp/p.json" }).catch((e: unknown) => e));
+    expect(err).toMatchObject({ code: "PLAN_CHANGED" });
   }, 20_000);
 });
 

@@ -233,7 +233,8 @@ export function mapAutomationError(err: unknown, env: EnvName, action: StackActi
   if (/incorrect passphrase|passphrase must be set|PULUMI_CONFIG_PASSPHRASE/i.test(text)) {
     return new StackError("PULUMI_PASSPHRASE_MISSING", `the passphrase does not open stack ${env}'s secrets: set PULUMI_CONFIG_PASSPHRASE to the one the stack was created with`, 2);
   }
-  if (/plan.*(constraint|did not match|violat)|update plan/i.test(text)) {
+  // The engine's words when an update strays from its plan (pkg/engine/lifecycletest/update_plan_test.go).
+  if (/violates plan|is not allowed by the plan|expected resource operations for .* but none were seen/i.test(text)) {
     return new StackError("PLAN_CHANGED", `${env} or the program changed since the plan you confirmed; nothing beyond it was applied: run \`vchat up --env ${env}\` again to see the new plan`, 1);
   }
   if (/mandatory policy violation|policy violations?/i.test(text)) {
