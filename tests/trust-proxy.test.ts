@@ -31,6 +31,16 @@ function post(port: number, path: string, body: unknown, headers: Record<string,
   });
 }
 
+function get(port: number, path: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: "127.0.0.1", port, path }, (res) => {
+      let text = "";
+      res.on("data", (c) => (text += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    }).on("error", reject);
+  });
+}
+
 /** A different, made-up client address each call. */
 let spoofs = 0;
 const spoofed = () => ({ "x-forwarded-for": `198.51.100.${++spoofs % 250}` });
@@ -59,6 +69,8 @@ defaults
 frontend web
   bind 127.0.0.1:${port}
   option forwardfor
+  # The ALB's listener rule of stacks/service.ts (internalPaths): a case-sensitive prefix match.
+  http-request return status 404 content-type application/json string "{}" if { path_beg /metrics /readyz }
   default_backend vchat
 backend vchat
   server node ${backend.hostname}:${backend.port}
@@ -89,6 +101,17 @@ backend vchat
     expect(statuses.slice(30)).toEqual([429, 429]);
     // Another real client address (haproxy sees 127.0.0.2) still gets in: the limit is per address, not global.
     expect((await post(port, "/api/auth/guest", {}, spoofed(), "127.0.0.2")).status).toBe(201);
+  });
+
+  it("monitoring paths hidden by a case-sensitive proxy rule stay hidden in any letter case", async () => {
+    expect((await get(port, "/healthz")).status).toBe(200);
+    for (const path of ["/metrics", "/readyz", "/metrics/"]) expect((await get(port, path)).status, path).toBe(404);
+    // Other spellings reach the node, which must not answer them with monitoring data (it may
+    // serve the web client's index.html for an unknown path).
+    for (const path of ["/METRICS", "/Metrics", "/READYZ", "/ReadyZ"]) {
+      const res = await get(port, path);
+      expect(res.text, path).not.toMatch(/# HELP|vchat_|"checks"/);
+    }
   });
 
   it("the login lock-out cannot be dodged by a new X-Forwarded-For per attempt", async () => {
