@@ -32,6 +32,20 @@ const cidr = z.string().regex(/^\d{1,3}\.\d{1,3}\.0\.0\/16$/, "must be an IPv4 /
 const acmArn = z.string().regex(/^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/, "must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)");
 const hostName = z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "must be a DNS name like api.example.org");
 
+/**
+ * Whether a certificate with these names serves `host`: an exact name, or a wildcard standing
+ * for exactly one label (`*.example.org` covers `api.example.org`, not `a.b.example.org`).
+ */
+export function certificateCovers(names: readonly string[], host: string): boolean {
+  const h = host.toLowerCase();
+  return names.some((n) => {
+    const name = n.toLowerCase();
+    if (!name.startsWith("*.")) return name === h;
+    const dot = h.indexOf(".");
+    return dot > 0 && h.slice(dot + 1) === name.slice(2);
+  });
+}
+
 /** The region an ACM certificate ARN lives in. */
 export function certificateRegion(arn: string): string {
   return arn.split(":")[3] ?? "";

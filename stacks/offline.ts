@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { offlineEnvConfig, type ConfigOverrides, type EnvConfig, type EnvName } from "./config.ts";
-import { outputNames, vchatProgram } from "./program.ts";
+import { Environment, outputNames } from "./program.ts";
 import { checkAll, type ResourceRecord, type RuleViolation } from "./rules.ts";
 
 export interface PlannedResource extends ResourceRecord {
@@ -47,6 +47,9 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       return { ...base, repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${String(inputs.name ?? name)}` };
     case "aws:elasticache/replicationGroup:ReplicationGroup":
       return { ...base, primaryEndpointAddress: `master.${name}.mock.cache.amazonaws.com` };
+    case "aws:acm/certificate:Certificate":
+      // The placeholder certificates cover the placeholder domains of offlineEnvConfig().
+      return { ...base, domainName: "example.org", subjectAlternativeNames: ["*.dev.example.org", "*.prod.example.org", "*.example.org"] };
     case "aws:ec2/launchTemplate:LaunchTemplate":
       return { ...base, latestVersion: 1 };
     case "mongodbatlas:index/advancedCluster:AdvancedCluster":
@@ -79,6 +82,12 @@ const resolve = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((res) => o.a
 
 let queue: Promise<unknown> = Promise.resolve();
 
+/** The program as `vchatProgram` builds it, with the certificate check as data instead of a failure. */
+function offlineProgram(cfg: EnvConfig, opts: pulumi.ComponentResourceOptions): Record<string, unknown> {
+  const environment = new Environment(`vchat-${cfg.env}`, cfg, opts);
+  return { ...environment.outputs, certificateProblems: environment.certificateProblems };
+}
+
 /**
  * Runs the program for `env` on mocks and returns the planned resources, outputs and rule
  * violations. Calls are serialised: Pulumi's runtime state is process-wide.
@@ -87,7 +96,7 @@ let queue: Promise<unknown> = Promise.resolve();
  * const plan = await planOffline("prod");
  * plan.violations.length === 0
  */
-export function planOffline(env: EnvName, overrides: ConfigOverrides = {}, build: (cfg: EnvConfig, opts: pulumi.ComponentResourceOptions) => Record<string, unknown> = (cfg, opts) => ({ ...vchatProgram(cfg, opts) })): Promise<OfflinePlan> {
+export function planOffline(env: EnvName, overrides: ConfigOverrides = {}, build: (cfg: EnvConfig, opts: pulumi.ComponentResourceOptions) => Record<string, unknown> = offlineProgram): Promise<OfflinePlan> {
   const run = queue.then(() => runOnce(env, overrides, build));
   queue = run.catch(() => undefined);
   return run;
@@ -141,6 +150,8 @@ async function runOnce(env: EnvName, overrides: ConfigOverrides, build: (cfg: En
     // Components' inputs are what they passed to super() (the Turn's coturn options).
     return { type: s.type, name: s.name, id: rec?.id, parent: s.parent, component: rec ? !rec.custom : true, props: rec?.inputs ?? s.props ?? {}, protect: s.protect };
   });
-  const violations = checkAll(resources.filter((r) => !r.component || r.type === "vchat:stacks:Turn").map((r) => ({ ...r, stack: env })));
+  const certificateProblems = pulumi.Output.isInstance(outputs.certificateProblems) ? ((await resolve(outputs.certificateProblems)) as string[]) : [];
+  const violations = certificateProblems.map((message) => ({ rule: "certificates-cover-domains", resource: "config", message }));
+  violations.push(...checkAll(resources.filter((r) => !r.component || r.type === "vchat:stacks:Turn").map((r) => ({ ...r, stack: env }))));
   return { env, config, resources: resources.map((r) => ({ ...r, props: maskSecrets(r.props) as Record<string, unknown> })), outputs: resolvedOutputs, violations };
 }

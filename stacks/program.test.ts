@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, cidrToRange, offlineEnvConfig, requiredKeys, resolveEnvConfig } from "./config.ts";
+import { certificateCovers, ConfigError, cidrToRange, offlineEnvConfig, requiredKeys, resolveEnvConfig } from "./config.ts";
 import { embeddedCoturnConfig } from "./turn-userdata.ts";
 import { mockZones, planOffline, type OfflinePlan, type PlannedResource } from "./offline.ts";
 import { checkAll, rules, type ResourceRecord } from "./rules.ts";
@@ -277,6 +277,15 @@ describe("stack configuration", () => {
     expect(() => offlineEnvConfig("dev", { webDomain: "chat.example.org" })).toThrow(/webDomain and vchat:webCertificateArn go together/);
     expect(offlineEnvConfig("dev", { webDomain: "chat.example.org", webCertificateArn: arn("us-east-1") }).webDomain).toBe("chat.example.org");
     expect(() => offlineEnvConfig("dev", { imageTag: "latest" })).toThrow(/vchat:imageTag must be a content tag/);
+  });
+
+  it("certificates must cover the API and TURN names (read at preview; one-label wildcards)", async () => {
+    expect(certificateCovers(["*.example.org"], "api.example.org")).toBe(true);
+    expect(certificateCovers(["*.example.org"], "a.b.example.org")).toBe(false);
+    expect(certificateCovers(["example.org"], "api.example.org")).toBe(false);
+    expect(certificateCovers(["API.Example.org"], "api.example.org")).toBe(true);
+    const plan = await planOffline("dev", { apiDomain: "api.other.net" });
+    expect(plan.violations).toEqual([expect.objectContaining({ rule: "certificates-cover-domains", message: expect.stringMatching(/vchat:certificateArn .* does not cover api\.other\.net$/) })]);
   });
 
   it("a fresh stack needs exactly what Pulumi.yaml declares without a default, and docs/stacks.md lists", () => {

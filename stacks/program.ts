@@ -5,7 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { configKeys, resolveEnvConfig, type ConfigOverrides, type EnvConfig, type EnvName } from "./config.ts";
+import { certificateCovers, ConfigError, configKeys, resolveEnvConfig, type ConfigOverrides, type EnvConfig, type EnvName } from "./config.ts";
 import { Data } from "./data.ts";
 import { KinesisSignaling } from "./kinesis.ts";
 import { Network } from "./network.ts";
@@ -30,6 +30,8 @@ export const outputNames = ["webUrl", "apiUrl", "turnUrls", "redisEndpoint", "at
 
 export class Environment extends pulumi.ComponentResource {
   readonly outputs: EnvironmentOutputs;
+  /** Names clients will use that the configured certificates do not cover; `vchatProgram` fails on any. */
+  readonly certificateProblems: pulumi.Output<string[]>;
 
   constructor(name: string, cfg: EnvConfig, opts?: pulumi.ComponentResourceOptions) {
     super("vchat:stacks:Environment", name, {}, opts);
@@ -37,6 +39,7 @@ export class Environment extends pulumi.ComponentResource {
     // has to be written into the stack before a preview.
     const provider = new aws.Provider(`${name}-aws`, { region: cfg.region as aws.Region, defaultTags: { tags: { "vchat:env": cfg.env } } }, { parent: this });
     const child = { parent: this, providers: { aws: provider } };
+    this.certificateProblems = certificateProblems(name, cfg, this, provider);
     const alerts = new Alerts(`${name}-alerts`, { cfg }, child);
     const network = new Network(`${name}-net`, { cfg }, child);
     const secrets = new Secrets(`${name}-secrets`, { cfg }, child);
@@ -65,6 +68,28 @@ export class Environment extends pulumi.ComponentResource {
     };
     this.registerOutputs({ ...this.outputs });
   }
+}
+
+/**
+ * Reads the configured certificates (at preview too) and lists the names clients will use that
+ * they do not cover: a browser refuses `apiUrl` then, and TLS TURN fails.
+ */
+function certificateProblems(name: string, cfg: EnvConfig, parent: pulumi.Resource, provider: aws.Provider): pulumi.Output<string[]> {
+  const check = (key: string, arn: string, hosts: (string | undefined)[], p: aws.Provider) => {
+    const cert = aws.acm.Certificate.get(`${name}-${key}`, arn, undefined, { parent, provider: p });
+    return pulumi.all([cert.domainName, cert.subjectAlternativeNames]).apply(([domain, alternatives]) => {
+      const names = [domain, ...(alternatives ?? [])].filter((n): n is string => !!n);
+      const missing = hosts.filter((h): h is string => !!h && !certificateCovers(names, h));
+      return missing.length > 0 ? [`vchat:${key} (${names.join(", ") || "no names"}) does not cover ${missing.join(", ")}`] : [];
+    });
+  };
+  const problems = [check("certificateArn", cfg.certificateArn, [cfg.apiDomain, cfg.turnDomain], provider)];
+  if (cfg.webCertificateArn) {
+    // CloudFront's certificates live in us-east-1.
+    const usEast1 = new aws.Provider(`${name}-aws-us-east-1`, { region: "us-east-1" }, { parent });
+    problems.push(check("webCertificateArn", cfg.webCertificateArn, [cfg.webDomain], usEast1));
+  }
+  return pulumi.all(problems).apply((lists) => lists.flat());
 }
 
 /**
@@ -111,7 +136,12 @@ export class Alerts extends pulumi.ComponentResource {
 
 /** Builds the environment from a resolved configuration and returns the stack outputs. */
 export function vchatProgram(cfg: EnvConfig, opts?: pulumi.ComponentResourceOptions): EnvironmentOutputs {
-  return new Environment(`vchat-${cfg.env}`, cfg, opts).outputs;
+  const environment = new Environment(`vchat-${cfg.env}`, cfg, opts);
+  // Fails the run (a preview too) with the same kind of message as any other config problem.
+  environment.certificateProblems.apply((problems) => {
+    if (problems.length > 0) throw new ConfigError(`stack config for ${cfg.env} is invalid:\n  ${problems.join("\n  ")}`);
+  });
+  return environment.outputs;
 }
 
 /** Reads the `vchat:*` keys of the current stack's Pulumi config. */
