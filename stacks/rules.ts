@@ -4,7 +4,7 @@
  * deployments through the policy pack in `stacks/policy/` that `vchat up` applies.
  * Pure: no Pulumi imports, so the policy pack can load this file as is.
  */
-import { coturnConfig, type CoturnOptions } from "../server/turn/coturn-config.ts";
+import { coturnConfig, type CoturnOptions } from "../turn/coturn-config.ts";
 import { compareVersions, minCoturnVersion } from "./config.ts";
 
 export interface ResourceRecord {

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { EnvConfig } from "./config.ts";
-import { coturnConfig } from "../server/turn/coturn-config.ts";
+import { coturnConfig } from "../turn/coturn-config.ts";
 import type { Network } from "./network.ts";
 import { tlsPolicy } from "./service.ts";
 import { cloudCoturnOptions, turnPorts, turnUserData } from "./turn-userdata.ts";

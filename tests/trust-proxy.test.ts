@@ -10,7 +10,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../server/turn/coturn-process.ts";
+import { freePort } from "../lib/ports.ts";
 import { serveProcess, type NodeProcess } from "./support/serve.ts";
 
 const haproxyBin = "/usr/sbin/haproxy";
