@@ -4,11 +4,12 @@
  * and fails the way the real one does. This checks the wiring (stack selection, region config,
  * policy pack) and the error mapping without a cloud.
  */
+import { createCipheriv, pbkdf2Sync, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkPrerequisites, localEngine, policyPackDir, StackError, type PrerequisiteProbe } from "./engine.ts";
+import { checkPassphrase, checkPrerequisites, localEngine, policyPackDir, StackError, type PrerequisiteProbe } from "./engine.ts";
 
 const roots: string[] = [];
 afterAll(() => {
@@ -131,6 +132,31 @@ describe("stack config is checked before the engine runs", () => {
     ]));
     expect(fake.calls().some((c) => c.startsWith("up "))).toBe(false);
   }, 20_000);
+});
+
+describe("the passphrase is checked against the stack file before anything starts", () => {
+  // A stack file's encryptionsalt, made the way Pulumi's passphrase secrets manager makes it.
+  function encryptionSalt(passphrase: string): string {
+    const salt = randomBytes(8);
+    const nonce = randomBytes(12);
+    const key = pbkdf2Sync(passphrase, salt, 1_000_000, 32, "sha256");
+    const cipher = createCipheriv("aes-256-gcm", key, nonce);
+    const sealed = Buffer.concat([cipher.update("pulumi", "utf8"), cipher.final(), cipher.getAuthTag()]);
+    return `v1:${salt.toString("base64")}:v1:${nonce.toString("base64")}:${sealed.toString("base64")}`;
+  }
+
+  it("refuses a wrong or missing passphrase with a stable code, accepts the right one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "vchat-stackfile-"));
+    roots.push(dir);
+    writeFileSync(join(dir, "Pulumi.dev.yaml"), `encryptionsalt: ${encryptionSalt("correct horse")}\nconfig:\n  vchat:apiDomain: api.example.org\n`);
+    expect(() => checkPassphrase("dev", { PULUMI_CONFIG_PASSPHRASE: "correct horse" }, dir)).not.toThrow();
+    expect(() => checkPassphrase("dev", { PULUMI_CONFIG_PASSPHRASE: "wrong horse" }, dir)).toThrow(expect.objectContaining({ code: "PULUMI_PASSPHRASE_WRONG", exitCode: 2 }));
+    expect(() => checkPassphrase("dev", {}, dir)).toThrow(expect.objectContaining({ code: "PULUMI_PASSPHRASE_MISSING" }));
+    writeFileSync(join(dir, "pass"), "correct horse\n");
+    expect(() => checkPassphrase("dev", { PULUMI_CONFIG_PASSPHRASE_FILE: join(dir, "pass") }, dir)).not.toThrow();
+    // No stack file, or one without a salt (Pulumi Cloud or KMS secrets): nothing to check.
+    expect(() => checkPassphrase("prod", {}, dir)).not.toThrow();
+  }, 30_000);
 });
 
 describe("checkPrerequisites", () => {

@@ -4,6 +4,7 @@
  * (`LocalWorkspace`, inline program); `checkPrerequisites()` says what is missing before any
  * of it starts, so nothing is left half-done.
  */
+import { createDecipheriv, pbkdf2Sync } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
@@ -70,6 +71,7 @@ export const stackErrorCodes = [
   "PULUMI_NOT_INSTALLED",
   "PULUMI_BACKEND_MISSING",
   "PULUMI_PASSPHRASE_MISSING",
+  "PULUMI_PASSPHRASE_WRONG",
   "AWS_CREDENTIALS_MISSING",
   "ATLAS_CREDENTIALS_MISSING",
   "STACK_NOT_FOUND",
@@ -173,6 +175,51 @@ function currentBackend(probe: PrerequisiteProbe): string | undefined {
   }
 }
 
+/**
+ * Whether `passphrase` opens a stack whose config file carries this `encryptionsalt`, checked as
+ * Pulumi's passphrase secrets manager does: the state is `v1:<salt>:v1:<nonce>:<ciphertext+tag>`,
+ * the key PBKDF2-HMAC-SHA256(passphrase, salt, 1,000,000 rounds, 32 bytes), and AES-256-GCM must
+ * decrypt the ciphertext to `pulumi`. About a second of CPU, spent before anything else starts.
+ */
+export function passphraseOpens(encryptionSalt: string, passphrase: string): boolean {
+  const [v1, salt, v1b, nonce, sealed] = encryptionSalt.split(":");
+  if (v1 !== "v1" || v1b !== "v1" || !salt || !nonce || !sealed) return false;
+  const data = Buffer.from(sealed, "base64");
+  if (data.length < 17) return false;
+  const key = pbkdf2Sync(passphrase, Buffer.from(salt, "base64"), 1_000_000, 32, "sha256");
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(nonce, "base64"));
+    decipher.setAuthTag(data.subarray(data.length - 16));
+    return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString("utf8") === "pulumi";
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses a passphrase that does not open `stacks/Pulumi.<env>.yaml`'s secrets, before the CLI would prompt or fail. */
+export function checkPassphrase(env: EnvName, processEnv: NodeJS.ProcessEnv = process.env, dir = stacksDir): void {
+  let file: string;
+  try {
+    file = readFileSync(join(dir, `Pulumi.${env}.yaml`), "utf8");
+  } catch {
+    return; // no stack file yet: nothing to check against
+  }
+  const salt = /^encryptionsalt:\s*(\S+)\s*$/m.exec(file)?.[1];
+  if (!salt) return; // not a passphrase stack
+  let passphrase = processEnv.PULUMI_CONFIG_PASSPHRASE;
+  if (passphrase === undefined && processEnv.PULUMI_CONFIG_PASSPHRASE_FILE) {
+    try {
+      passphrase = readFileSync(processEnv.PULUMI_CONFIG_PASSPHRASE_FILE, "utf8").replace(/\r?\n$/, "");
+    } catch {
+      throw new StackError("PULUMI_PASSPHRASE_MISSING", `PULUMI_CONFIG_PASSPHRASE_FILE ${processEnv.PULUMI_CONFIG_PASSPHRASE_FILE} cannot be read`, 2);
+    }
+  }
+  if (passphrase === undefined) throw new StackError("PULUMI_PASSPHRASE_MISSING", `stack ${env} encrypts its secrets with a passphrase: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE)`, 2);
+  if (!passphraseOpens(salt, passphrase)) {
+    throw new StackError("PULUMI_PASSPHRASE_WRONG", `PULUMI_CONFIG_PASSPHRASE does not open stack ${env}'s secrets (stacks/Pulumi.${env}.yaml): nothing was started`, 2);
+  }
+}
+
 interface AutomationEvent {
   resourcePreEvent?: { metadata: { op: string; urn: string; type: string; new?: { parent?: string }; old?: { parent?: string } } };
   resOutputsEvent?: { metadata: { op: string; urn: string } };
@@ -253,6 +300,7 @@ export function mapAutomationError(err: unknown, env: EnvName, action: StackActi
  */
 export function localEngine(opts: { pulumiRoot?: string } = {}): StackEngine {
   async function open(env: EnvName, create: boolean) {
+    checkPassphrase(env);
     const { LocalWorkspace, PulumiCommand } = await import("@pulumi/pulumi/automation/index.js");
     const { inlineProgram } = await import("./program.ts");
     const args = { stackName: env, projectName: "vchat", program: inlineProgram(env) };
