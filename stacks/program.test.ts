@@ -417,7 +417,7 @@ describe("each security rule catches a violating resource", () => {
   });
 
   it("prod-data-protected", () => {
-    const redis = { ...rec("aws:elasticache/replicationGroup:ReplicationGroup", {}), stack: "prod" };
+    const redis = { ...rec("aws:elasticache/replicationGroup:ReplicationGroup", { finalSnapshotIdentifier: "vchat-prod-redis-final" }), stack: "prod" };
     expect(violations("prod-data-protected", [redis])).toHaveLength(1);
     expect(violations("prod-data-protected", [{ ...redis, protect: true }])).toHaveLength(0);
     expect(violations("prod-data-protected", [{ ...redis, stack: "dev" }])).toHaveLength(0);
@@ -434,6 +434,28 @@ describe("each security rule catches a violating resource", () => {
     expect(violations("security-group-ports-match-role", [group("tasks", [{ protocol: "tcp", fromPort: 8080, toPort: 8080, securityGroups: ["sg-1"] }])])).toHaveLength(0);
     expect(violations("security-group-ports-match-role", [group("alb", [{ protocol: "udp", fromPort: 3478, toPort: 3478, cidrBlocks: ["0.0.0.0/0"] }])])).toHaveLength(1);
     expect(violations("security-group-ports-match-role", [group(undefined, [])])).toHaveLength(1);
+  });
+
+  it("tls-names-covered", () => {
+    const task = (turnUrls: string) => rec("aws:ecs/taskDefinition:TaskDefinition", { containerDefinitions: JSON.stringify([{ environment: [{ name: "VCHAT_TURN_URLS", value: turnUrls }] }]) });
+    expect(violations("tls-names-covered", [task("turn:x.elb.eu-west-1.amazonaws.com:3478?transport=udp,turns:x.elb.eu-west-1.amazonaws.com:5349?transport=tcp")])).toEqual([expect.objectContaining({ message: expect.stringMatching(/^VCHAT_TURN_URLS offers turns:x\.elb/) })]);
+    expect(violations("tls-names-covered", [task("turn:x.elb.eu-west-1.amazonaws.com:3478?transport=udp,turns:turn.example.org:5349?transport=tcp")])).toEqual([]);
+  });
+
+  it("service-rollout-checked, turn-refresh-keeps-capacity", () => {
+    expect(violations("service-rollout-checked", [rec("aws:ecs/service:Service", { deploymentCircuitBreaker: { enable: true, rollback: true } })])).toEqual([expect.objectContaining({ message: expect.stringMatching(/^waitForSteadyState/) })]);
+    expect(violations("turn-refresh-keeps-capacity", [rec("aws:autoscaling/group:Group", { minSize: 1, instanceRefresh: { strategy: "Rolling", preferences: { minHealthyPercentage: 50 } } })])).toHaveLength(1);
+  });
+
+  it("prod-data-protected wants Redis's final snapshot", () => {
+    const redis = { ...rec("aws:elasticache/replicationGroup:ReplicationGroup", {}), stack: "prod", protect: true };
+    expect(violations("prod-data-protected", [redis])).toEqual([expect.objectContaining({ message: expect.stringMatching(/finalSnapshotIdentifier/) })]);
+  });
+
+  it("monitoring-not-public, s3-gateway-endpoint (across the stack)", () => {
+    const all = plans.prod!.resources.filter((r) => !r.component);
+    expect(violations("monitoring-not-public", all.filter((r) => !r.type.endsWith("listenerRule:ListenerRule"))).map((v) => v.message)).toEqual(["no fixed-response rule for /metrics*, /readyz*"]);
+    expect(violations("s3-gateway-endpoint", all.filter((r) => !(r.type.endsWith("vpcEndpoint:VpcEndpoint") && (r.props as any).vpcEndpointType === "Gateway"))).map((v) => v.message)).toEqual(["no S3 gateway endpoint"]);
   });
 
   it("turn-nlb-no-cross-zone, web-index-not-cached, cost-guards", () => {

@@ -60,6 +60,10 @@ const T = {
   budget: "aws:budgets/budget:Budget",
   alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
   turnComponent: "vchat:stacks:Turn",
+  listenerRule: "aws:lb/listenerRule:ListenerRule",
+  ecsService: "aws:ecs/service:Service",
+  vpcEndpoint: "aws:ec2/vpcEndpoint:VpcEndpoint",
+  asg: "aws:autoscaling/group:Group",
 } as const;
 export const resourceTypes = T;
 
@@ -311,7 +315,10 @@ export const rules: readonly SecurityRule[] = [
     name: "prod-data-protected",
     description: "In prod, Redis, Atlas, the web bucket, the image repository and the secrets are protected from deletion.",
     check(r) {
-      return r.stack === "prod" && dataTypes.has(r.type) && r.protect !== true ? ["prod data without protect: `vchat down` would delete it"] : [];
+      if (r.stack !== "prod") return [];
+      const out = dataTypes.has(r.type) && r.protect !== true ? ["prod data without protect: `vchat down` would delete it"] : [];
+      if (r.type === T.redisGroup && !r.props.finalSnapshotIdentifier) out.push("no finalSnapshotIdentifier: deleting the group takes its automatic snapshots with it");
+      return out;
     },
   },
   {
@@ -346,6 +353,64 @@ export const rules: readonly SecurityRule[] = [
       const behaviours = asArray(r.props.orderedCacheBehaviors) as Record<string, unknown>[];
       const index = behaviours.find((b) => b && b.pathPattern === "/index.html");
       return index && index.cachePolicyId === "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" ? [] : ["index.html is cached (no /index.html behaviour with the CachingDisabled policy)"];
+    },
+  },
+  {
+    name: "tls-names-covered",
+    description: "The service hands out TLS URLs (turns:, https:) only under the configured domains, never a load balancer's own name, which no certificate covers.",
+    check(r) {
+      if (r.type !== T.taskDefinition || typeof r.props.containerDefinitions !== "string") return [];
+      try {
+        const env = (JSON.parse(r.props.containerDefinitions) as { environment?: { name: string; value: string }[] }[]).flatMap((c) => c.environment ?? []);
+        return env
+          .flatMap((e) => e.value.split(",").map((url) => ({ name: e.name, url: url.trim() })))
+          .filter(({ url }) => /^(turns|https):/.test(url) && /\.elb\.[\w.-]*amazonaws\.com/.test(url))
+          .map(({ name, url }) => `${name} offers ${url}: no certificate covers a load balancer's own name`);
+      } catch {
+        return [];
+      }
+    },
+  },
+  {
+    name: "service-rollout-checked",
+    description: "ECS services wait for steady state and roll back through the circuit breaker, so `up` fails when tasks crash-loop.",
+    check(r) {
+      if (r.type !== T.ecsService) return [];
+      const out: string[] = [];
+      if (r.props.waitForSteadyState !== true) out.push("waitForSteadyState is not true: up succeeds while tasks crash-loop");
+      const breaker = (r.props.deploymentCircuitBreaker ?? {}) as Record<string, unknown>;
+      if (breaker.enable !== true || breaker.rollback !== true) out.push("deployment circuit breaker with rollback is off");
+      return out;
+    },
+  },
+  {
+    name: "turn-refresh-keeps-capacity",
+    description: "An instance refresh never takes the TURN group below its healthy capacity (launch before terminate).",
+    check(r) {
+      if (r.type !== T.asg) return [];
+      const prefs = ((r.props.instanceRefresh ?? {}) as Record<string, unknown>).preferences as Record<string, unknown> | undefined;
+      if (!r.props.instanceRefresh) return [];
+      return num(prefs?.minHealthyPercentage, 90) < 100 ? [`instance refresh keeps only ${num(prefs?.minHealthyPercentage, 90)} % healthy: a group of one goes dark`] : [];
+    },
+  },
+  {
+    name: "monitoring-not-public",
+    description: "An internet-facing ALB answers /metrics and /readyz itself (a fixed-response rule); monitoring is scraped inside the VPC.",
+    checkStack(all) {
+      const albs = all.filter((r) => r.type === T.loadBalancer && r.props.loadBalancerType === "application" && r.props.internal !== true);
+      if (albs.length === 0) return [];
+      const hidden = new Set(all.filter((r) => r.type === T.listenerRule).filter((r) => (asArray(r.props.actions) as Record<string, unknown>[]).some((a) => a?.type === "fixed-response")).flatMap((r) => (asArray(r.props.conditions) as Record<string, any>[]).flatMap((c) => asArray(c?.pathPattern?.values).map(str))));
+      const missing = ["/metrics*", "/readyz*"].filter((p) => !hidden.has(p));
+      return missing.length ? [{ rule: "monitoring-not-public", resource: albs[0]!.name, message: `no fixed-response rule for ${missing.join(", ")}` }] : [];
+    },
+  },
+  {
+    name: "s3-gateway-endpoint",
+    description: "Each VPC reaches S3 through a gateway endpoint, not through NAT's per-GB fee.",
+    checkStack(all) {
+      const vpcs = all.filter((r) => r.type === "aws:ec2/vpc:Vpc");
+      const gateway = all.some((r) => r.type === T.vpcEndpoint && r.props.vpcEndpointType === "Gateway" && /\.s3$/.test(str(r.props.serviceName)));
+      return vpcs.length > 0 && !gateway ? [{ rule: "s3-gateway-endpoint", resource: vpcs[0]!.name, message: "no S3 gateway endpoint" }] : [];
     },
   },
   {

@@ -127,9 +127,9 @@ export class Turn extends pulumi.ComponentResource {
       loadBalancerType: "network",
       internal: false,
       subnets: network.publicSubnetIds,
-      // Off: each AZ's NLB node forwards to its own AZ's instances; on, relayed TCP/TLS TURN
-      // would cross AZs (and be billed per GB) about half the time for no resilience gain,
-      // since every AZ has an instance while minInstances >= AZs or the ASG rebalances.
+      // Off: each AZ's NLB node forwards to its own AZ's instances; on, TURN over TCP/TLS would
+      // cross AZs (billed per GB) for a share of sessions. An AZ without a healthy instance
+      // (dev runs one) is taken out of the NLB's DNS, so clients go where an instance is.
       enableCrossZoneLoadBalancing: false,
       enableDeletionProtection: cfg.retainData,
       tags,

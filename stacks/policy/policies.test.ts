@@ -57,6 +57,19 @@ describe("the policy pack", () => {
     expect(validate("aws:elasticache/replicationGroup:ReplicationGroup", { transitEncryptionEnabled: false, atRestEncryptionEnabled: true, authToken: "t" })).toEqual([expect.stringMatching(/^redis-encrypted: transitEncryptionEnabled/)]);
   });
 
+  it("stack rules read the constant inputs they need from the policy resources", () => {
+    const run = (name: string, resources: PolicyResource[]) => {
+      const found: string[] = [];
+      const p = stackPolicies.find((x) => x.name === name)!;
+      (p.validateStack as (a: unknown, r: (m: string) => void) => void)({ resources }, (m) => found.push(m));
+      return found;
+    };
+    const asPolicy = (r: (typeof plan.resources)[number]) => ({ type: r.type, name: r.name, urn: `urn:pulumi:prod::vchat::${r.type}::${r.name}`, props: r.props, dependencies: [], propertyDependencies: {} }) as unknown as PolicyResource;
+    const all = plan.resources.filter((r) => !r.component).map(asPolicy);
+    for (const name of ["monitoring-not-public-stack", "s3-gateway-endpoint-stack", "cost-guards-stack"]) expect(run(name, all), name).toEqual([]);
+    expect(run("cost-guards-stack", all.filter((r) => !r.type.endsWith("metricAlarm:MetricAlarm")))).toEqual(["stack: no alarm on TURN NetworkOut"]);
+  });
+
   it("ties a public access block to its bucket through dependencies (names are unknown in previews)", () => {
     const stackCheck = stackPolicies.find((p) => p.name === "s3-public-access-blocked-stack")!;
     const run = (resources: PolicyResource[]) => {

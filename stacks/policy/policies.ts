@@ -18,8 +18,14 @@ export function stackRecords(resources: PolicyResource[]): ResourceRecord[] {
       const bucket = (r.propertyDependencies?.bucket ?? r.dependencies).find((d) => bucketTypes.has(d.type));
       return { type: r.type, name: r.name, props: { bucket: bucket?.urn ?? "" } };
     }
-    // Cost guards look at which metric an alarm watches.
-    if (r.type === resourceTypes.alarm || r.type === resourceTypes.budget) return { type: r.type, name: r.name, props: { metricName: r.props.metricName } };
+    // Stack rules read a few inputs that are constants of the program, known at preview.
+    const keep: Record<string, string[]> = {
+      [resourceTypes.alarm]: ["metricName"],
+      [resourceTypes.loadBalancer]: ["loadBalancerType", "internal"],
+      [resourceTypes.listenerRule]: ["actions", "conditions"],
+      [resourceTypes.vpcEndpoint]: ["vpcEndpointType", "serviceName"],
+    };
+    if (keep[r.type]) return { type: r.type, name: r.name, props: Object.fromEntries(keep[r.type]!.map((k) => [k, r.props[k]])) };
     return { type: r.type, name: r.name, props: {} };
   });
 }
