@@ -184,8 +184,8 @@ export const presets: Record<EnvName, Preset> = {
     natGateways: "single",
     interfaceEndpoints: false,
     service: { ...common.service, cpu: 256, memory: 512, minTasks: 1, maxTasks: 2, containerInsights: false },
-    // t3.small: 0.17 Gbit/s baseline (~21 MB/s); coturn gets most of it.
-    turn: { ...common.turn, instanceType: "t3.small", minInstances: 1, maxInstances: 2, bpsCapacity: 16_000_000, totalQuota: 500, scaleOnNetworkOutBytes: 500_000_000, alarmNetworkOutGbPerHour: 20 },
+    // t3.micro: 0.064 Gbit/s baseline (~8 MB/s): a dozen test calls; coturn gets most of it.
+    turn: { ...common.turn, instanceType: "t3.micro", minInstances: 1, maxInstances: 2, bpsCapacity: 6_000_000, totalQuota: 500, scaleOnNetworkOutBytes: 500_000_000, alarmNetworkOutGbPerHour: 20 },
     redis: { nodeType: "cache.t4g.micro", nodes: 1, engineVersion: "7.1" },
     atlas: { instanceSize: "M10", mongoVersion: "8.0", backup: false },
     monthlyBudgetUsd: 150,
