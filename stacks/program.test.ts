@@ -321,6 +321,8 @@ const violations = (name: string, r: ResourceRecord[]) => checkAll(r, rules.filt
 describe("each security rule catches a violating resource", () => {
   it("has the rules the issue asks for", () => {
     expect(rules.map((r) => r.name)).toEqual(expect.arrayContaining(["no-ssh-from-anywhere", "redis-encrypted", "imdsv2-required", "s3-public-access-blocked", "turn-denies-private-peers", "only-turn-and-web-ports-public"]));
+    // And those of issue #16, each with a violating resource below.
+    expect(rules.map((r) => r.name)).toEqual(expect.arrayContaining(["turn-not-an-open-proxy", "atlas-not-open-to-the-internet", "images-immutable", "prod-data-protected", "security-group-ports-match-role", "turn-nlb-no-cross-zone", "web-index-not-cached", "cost-guards", "tls-names-covered", "service-rollout-checked", "turn-refresh-keeps-capacity", "monitoring-not-public", "s3-gateway-endpoint"]));
   });
 
   it("no-ssh-from-anywhere", () => {
