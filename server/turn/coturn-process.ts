@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,7 +32,16 @@ export type StartCoturnOptions = Partial<CoturnOptions> & {
   host?: string;
   /** Milliseconds to wait for the listener to answer. @default 5000 */
   readyTimeoutMs?: number;
+  /**
+   * The folder for its configuration (with the secret, mode 600), user db and pid file, created
+   * and removed at stop. A coturn that a killed owner left running there is killed first.
+   * @default a fresh folder under the system's temp folder
+   */
+  dir?: string;
 };
+
+/** Whether `setpriv` can ask the kernel to kill coturn when its parent dies (util-linux, Linux). */
+const watchdog = spawnSync("sh", ["-c", "command -v setpriv"], { stdio: "ignore" }).status === 0;
 
 /**
  * Starts a real coturn on loopback with the generated configuration, on a free port and a relay
@@ -52,7 +61,8 @@ export async function startCoturn(opts: StartCoturnOptions = {}): Promise<Runnin
   // and leftover allocations of crashed runs rarely collide.
   const minPort = opts.minPort ?? 10000 + Math.floor(Math.random() * 20) * 1000;
   const maxPort = opts.maxPort ?? minPort + 999;
-  const dir = mkdtempSync(join(tmpdir(), "vchat-coturn-"));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "vchat-coturn-"));
+  if (opts.dir) takeOver(opts.dir);
   const config = coturnConfig({
     ...opts,
     secret,
@@ -70,7 +80,13 @@ export async function startCoturn(opts: StartCoturnOptions = {}): Promise<Runnin
   const configFile = join(dir, "turnserver.conf");
   writeFileSync(configFile, config, { mode: 0o600 });
 
-  const child = spawn("turnserver", ["-c", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+  // coturn dies with this process even on `kill -9`: the kernel sends it SIGKILL when its parent
+  // dies (PR_SET_PDEATHSIG, kept across setpriv's exec). Without setpriv, the owner file below
+  // lets the next start find and kill it.
+  const child = watchdog
+    ? spawn("setpriv", ["--pdeathsig", "KILL", "--", "turnserver", "-c", configFile], { stdio: ["ignore", "pipe", "pipe"] })
+    : spawn("turnserver", ["-c", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+  writeFileSync(join(dir, ownerFile), JSON.stringify({ owner: process.pid, coturn: child.pid }) + "\n", { mode: 0o600 });
   let output = "";
   const keep = (chunk: Buffer) => {
     output += chunk.toString();
@@ -103,6 +119,43 @@ export async function startCoturn(opts: StartCoturnOptions = {}): Promise<Runnin
   if (!opts.noTcp) urls.push(`turn:${h}:${port}?transport=tcp`);
   if (tlsPort) urls.push(`turns:${h}:${tlsPort}?transport=tcp`);
   return { host, port, tlsPort, secret, realm, urls, config, process: child, log: () => output, stop };
+}
+
+const ownerFile = "owner.json";
+
+/**
+ * Makes `dir` ours: refuses it while another live process runs a coturn there; kills a coturn
+ * whose owner died (`kill -9`), and clears what it left (its configuration holds the secret).
+ */
+function takeOver(dir: string): void {
+  const file = join(dir, ownerFile);
+  if (existsSync(file)) {
+    const { owner, coturn } = JSON.parse(readFileSync(file, "utf8")) as { owner?: number; coturn?: number };
+    if (coturn && isTurnserver(coturn)) {
+      if (parentOf(coturn) === owner) throw new Error(`another vchat (pid ${owner}) runs a coturn in ${dir}`);
+      process.kill(coturn, "SIGKILL");
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { mode: 0o700 });
+}
+
+function isTurnserver(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("turnserver");
+  } catch {
+    return false;
+  }
+}
+
+function parentOf(pid: number): number | null {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid ...", comm may hold spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return null;
+  }
 }
 
 /** A port free on both UDP and TCP at the moment of asking. */
