@@ -13,8 +13,10 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BotsReport } from "../bots/report.ts";
 import type { SessionsResponse } from "../protocol/index.ts";
+import { parseConfig } from "../server/config.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
-import { redisInstalled } from "../server/testing/redis-server.ts";
+import { startNode } from "../server/node.ts";
+import { redisInstalled, startRedis } from "../server/testing/redis-server.ts";
 import { coturnInstalled } from "../server/turn/coturn-process.ts";
 import { api, pair, user } from "./support/client.ts";
 import { until } from "./support/crowd.ts";
@@ -195,6 +197,37 @@ describe.skipIf(!hasRedis)("vchat dev --nodes 2", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe.skipIf(!hasRedis)("a node starting on a cluster", () => {
+  it("closes the calls a crash left open, but not the live calls of the other nodes", async () => {
+    const redis = await startRedis();
+    const cluster = await startDevServer({ nodes: 1, redis: redis.url, port: 0, db: ":memory:", turn: false, quiet: true, webDir: null });
+    try {
+      const [a, b] = [await user(cluster.url, "live-a"), await user(cluster.url, "live-b")];
+      const [live] = await pair(a, b);
+      // A call of a node that crashed with Redis' state of it lost: only the store has it.
+      const at = new Date().toISOString();
+      const participants = [
+        { userId: "ghost-a", nickname: "ghost a" },
+        { userId: "ghost-b", nickname: "ghost b" },
+      ] as const;
+      await cluster.store.createSession({ id: "crashed-call", participants: [...participants], relayOnly: false, sharedInterests: [], startedAt: at });
+
+      const late = await startNode(parseConfig({ ...cluster.config, port: 0, nodeId: "late-node" }), { store: cluster.store });
+      try {
+        expect(await cluster.store.getSession("crashed-call")).toMatchObject({ endReason: "server-restart" });
+        expect(await cluster.store.getSession(live.sessionId)).toMatchObject({ endedAt: null, endReason: null });
+      } finally {
+        await late.stop();
+      }
+      a.socket.disconnect();
+      b.socket.disconnect();
+    } finally {
+      await cluster.stop();
+      await redis.stop();
+    }
+  });
 });
 
 describe("--state-dir", () => {
