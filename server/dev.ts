@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { devTuning, parseConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
 import { resources, type StopFailure } from "./lifecycle.ts";
@@ -120,7 +121,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
         webDir: opts.webDir === undefined ? builtWebDir() : opts.webDir,
         db,
         redis: redisUrl,
-        ...(clustered ? { nodeId: `node${i + 1}-${Math.random().toString(16).slice(2, 8)}` } : {}),
+        ...(clustered ? { nodeId: `node${i + 1}-${randomBytes(3).toString("hex")}` } : {}),
         ...(opts.keyPrefix ? { keyPrefix: opts.keyPrefix } : {}),
         ...opts.config,
         logLevel,

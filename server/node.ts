@@ -177,7 +177,7 @@ export async function startNode(config: ServerConfig, deps: NodeDeps = {}): Prom
     opened.add("service", () => service.close());
     const url = await service.listen(config.port, config.host);
     const redisUrl = config.redis ? redactUrl(config.redis) : null;
-    log.info({ url, nodeId, matching: redis ? "redis" : "memory", redis: redisUrl, redisMode: redis?.mode, store: storeKind, turn: config.turn?.urls ?? [] }, "vchat node ready");
+    log.info({ url, matching: redis ? "redis" : "memory", redis: redisUrl, redisMode: redis?.mode, store: storeKind, turn: config.turn?.urls ?? [] }, "vchat node ready");
 
     let stopped: Promise<StopFailure[]> | undefined;
     return {
