@@ -171,7 +171,7 @@ const hasRedis = redisInstalled();
 if (!hasRedis) console.log("redis-server is not installed: `vchat dev --nodes 2` with bots is skipped");
 
 describe.skipIf(!hasRedis)("vchat dev --nodes 2", () => {
-  it("carries 20 bot pairs signing up from one address without RATE_LIMITED (the dev preset on every node)", async () => {
+  it("carries 20 bot pairs signing up from one address without RATE_LIMITED (the dev preset on every node), and leaves no redis-server when killed", async () => {
     const dir = mkdtempSync(join(tmpdir(), "vchat-nodes-"));
     const dev = await devProcess(["--nodes", "2", "--no-turn", "--db", ":memory:"], dir);
     try {
@@ -191,8 +191,14 @@ describe.skipIf(!hasRedis)("vchat dev --nodes 2", () => {
       // The bots report the server's message ("too many requests; retry in 59 s") or its code.
       expect(JSON.stringify(report) + stderr).not.toMatch(/RATE_LIMITED|too many requests/);
       expect(report.summary.requested).toBe(20);
+
+      // Killed with -9, it leaves no redis-server behind.
+      const redisPort = Number(new URL(String(dev.start.redis)).port);
+      dev.child.kill("SIGKILL");
+      await exited(dev.child);
+      await until(async () => !(await tcpOpen(redisPort)), 5000, () => `redis-server still answers on ${redisPort} after vchat dev was killed`);
     } finally {
-      dev.child.kill("SIGTERM");
+      if (dev.child.exitCode === null && dev.child.signalCode === null) dev.child.kill("SIGTERM");
       await exited(dev.child);
       rmSync(dir, { recursive: true, force: true });
     }

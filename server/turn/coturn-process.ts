@@ -40,8 +40,17 @@ export type StartCoturnOptions = Partial<CoturnOptions> & {
   dir?: string;
 };
 
-/** Whether `setpriv` can ask the kernel to kill coturn when its parent dies (util-linux, Linux). */
+/** Whether `setpriv` can ask the kernel to kill a child when its parent dies (util-linux, Linux). */
 const watchdog = spawnSync("sh", ["-c", "command -v setpriv"], { stdio: "ignore" }).status === 0;
+
+/**
+ * The command and arguments that run `command` so that it dies with this process, even on
+ * `kill -9`: the kernel sends it SIGKILL when its parent dies (PR_SET_PDEATHSIG, kept across
+ * setpriv's exec, so the child's pid is the command's). Unchanged where setpriv is missing.
+ */
+export function diesWithParent(command: string, args: string[]): [string, string[]] {
+  return watchdog ? ["setpriv", ["--pdeathsig", "KILL", "--", command, ...args]] : [command, args];
+}
 
 /**
  * Starts a real coturn on loopback with the generated configuration, on a free port and a relay
@@ -80,12 +89,9 @@ export async function startCoturn(opts: StartCoturnOptions = {}): Promise<Runnin
   const configFile = join(dir, "turnserver.conf");
   writeFileSync(configFile, config, { mode: 0o600 });
 
-  // coturn dies with this process even on `kill -9`: the kernel sends it SIGKILL when its parent
-  // dies (PR_SET_PDEATHSIG, kept across setpriv's exec). Without setpriv, the owner file below
-  // lets the next start find and kill it.
-  const child = watchdog
-    ? spawn("setpriv", ["--pdeathsig", "KILL", "--", "turnserver", "-c", configFile], { stdio: ["ignore", "pipe", "pipe"] })
-    : spawn("turnserver", ["-c", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+  // coturn dies with this process even on `kill -9`; without setpriv, the owner file below lets
+  // the next start find and kill it.
+  const child = spawn(...diesWithParent("turnserver", ["-c", configFile]), { stdio: ["ignore", "pipe", "pipe"] });
   writeFileSync(join(dir, ownerFile), JSON.stringify({ owner: process.pid, coturn: child.pid }) + "\n", { mode: 0o600 });
   let output = "";
   const keep = (chunk: Buffer) => {
