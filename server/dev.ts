@@ -9,8 +9,8 @@ import { builtWebDir } from "./serve.ts";
 import type { Service } from "./service.ts";
 import { openSqliteStore } from "./store/sqlite-store.ts";
 import type { Store } from "./store/store.ts";
-import { redisInstalled, startRedis, type RunningRedis } from "./testing/redis-server.ts";
-import { coturnInstalled, startCoturn, type RunningCoturn, type StartCoturnOptions } from "./turn/coturn-process.ts";
+import { redisInstalled, startRedis, type RunningRedis } from "./cluster/redis-process.ts";
+import { coturnInstalled, startCoturn, type RunningCoturn, type StartCoturnOptions } from "../turn/coturn-process.ts";
 
 export { defaultWebDir } from "./serve.ts";
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisKeys } from "./cluster/keys.ts";
 import { defaultTuning } from "./config.ts";
 import { consume, createRateLimits } from "./rate-limits.ts";
-import { redisInstalled, startRedis, type RunningRedis } from "./testing/redis-server.ts";
+import { redisInstalled, startRedis, type RunningRedis } from "./cluster/redis-process.ts";
 
 const available = redisInstalled();
 if (!available) console.warn("SKIPPED: redis-server is not installed, so the shared rate limit tests did not run");

@@ -16,8 +16,8 @@ import type { SessionsResponse } from "../protocol/index.ts";
 import { parseConfig } from "../server/config.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
 import { startNode } from "../server/node.ts";
-import { redisInstalled, startRedis } from "../server/testing/redis-server.ts";
-import { coturnInstalled } from "../server/turn/coturn-process.ts";
+import { redisInstalled, startRedis } from "../server/cluster/redis-process.ts";
+import { coturnInstalled } from "../turn/coturn-process.ts";
 import { api, pair, user } from "./support/client.ts";
 import { until } from "./support/crowd.ts";
 
