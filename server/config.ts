@@ -13,7 +13,7 @@ const presenceSchema = z.object({
 });
 
 /** Tuning knobs: sensible defaults, changed for tests, benches and `vchat dev`'s preset. */
-export const tuningSchema = z.object({
+const tuningSchema = z.object({
   interestWaitMs: z.number().int().min(0).default(5000),
   rematchCooldownMs: z.number().int().min(0).default(15000),
   /** How often waiting users whose interest wait ran out are paired. */
@@ -93,7 +93,7 @@ export const serverConfigSchema = z.object({
 export type ServerConfig = Readonly<z.output<typeof serverConfigSchema>>;
 export type ServerConfigInput = z.input<typeof serverConfigSchema>;
 export type Tuning = ServerConfig["tuning"];
-export type TuningInput = z.input<typeof tuningSchema>;
+type TuningInput = z.input<typeof tuningSchema>;
 
 /** Every tuning default, from the schema: the one place they are written. */
 export const defaultTuning: Tuning = deepFreeze(tuningSchema.parse({}));

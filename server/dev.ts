@@ -12,8 +12,6 @@ import type { Store } from "./store/store.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "./cluster/redis-process.ts";
 import { coturnInstalled, startCoturn, type RunningCoturn, type StartCoturnOptions } from "../turn/coturn-process.ts";
 
-export { defaultWebDir } from "./serve.ts";
-
 export interface DevServerOptions {
   /** How many nodes: 1 matches in process; more share a Redis, as `vchat serve` nodes do. @default 1 */
   nodes?: number;

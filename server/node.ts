@@ -15,8 +15,6 @@ import { openMongoStore } from "./store/mongo-store.ts";
 import { openSqliteStore } from "./store/sqlite-store.ts";
 import type { Store } from "./store/store.ts";
 
-export type { StopFailure };
-
 /** What a node is given rather than opening it itself. */
 export interface NodeDeps {
   /** A store to use instead of opening one (nodes in one process share one). The node does not close it. */

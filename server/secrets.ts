@@ -19,7 +19,7 @@ export const defaultDb = ".vchat/vchat.db";
 
 const minLength: Record<keyof LocalSecrets, number> = { jwtSecret: 32, turnSecret: 16 };
 
-export function freshSecrets(): LocalSecrets {
+function freshSecrets(): LocalSecrets {
   return { jwtSecret: randomBytes(32).toString("base64url"), turnSecret: randomBytes(24).toString("hex") };
 }
 

@@ -9,7 +9,7 @@ import { iceUrlProblem } from "../turn/urls.ts";
 export { redactUrl, type RunningNode };
 
 /** The web client's build shipped in the package, served when it exists. */
-export const defaultWebDir = fileURLToPath(new URL("../web/dist", import.meta.url));
+const defaultWebDir = fileURLToPath(new URL("../web/dist", import.meta.url));
 
 /** The package's web client build, or null when it was not built. */
 export function builtWebDir(): string | null {
@@ -134,7 +134,7 @@ function checkUrl(url: string, name: string, schemes: string[]): void {
 }
 
 /** The configuration of `vchat serve`, parsed once; a wrong setting is a NodeConfigError naming it. */
-export function serveConfig(opts: NodeOptions, env: Record<string, string | undefined> = opts.env ?? process.env): ServerConfig {
+function serveConfig(opts: NodeOptions, env: Record<string, string | undefined> = opts.env ?? process.env): ServerConfig {
   const input = nodeConfigInput(opts, env);
   try {
     return parseConfig(input);
