@@ -87,6 +87,30 @@ describe("stopping", () => {
   }, 15_000);
 });
 
+describe("vchat dev stopping with a request sent by half", () => {
+  it("exits 0 within a few seconds of SIGTERM", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vchat-half-"));
+    const dev = await devProcess(["--no-turn", "--db", ":memory:"], dir);
+    const socket = net.connect(Number(new URL(String(dev.start.url)).port), "127.0.0.1");
+    socket.on("error", () => {});
+    try {
+      await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+      socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+      // The server reads the half request: it answers nothing, so wait for the bytes to leave.
+      await new Promise<void>((resolve) => (socket.writableLength === 0 ? resolve() : socket.once("drain", () => resolve())));
+      const t0 = Date.now();
+      dev.child.kill("SIGTERM");
+      const code = await Promise.race([exited(dev.child), new Promise<string>((r) => setTimeout(() => r("still running after 10 s"), 10_000).unref())]);
+      console.log(`vchat dev with a half-sent request open exited ${code} after ${Date.now() - t0} ms`);
+      expect(code).toBe(0);
+    } finally {
+      socket.destroy();
+      if (dev.child.exitCode === null && dev.child.signalCode === null) dev.child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
 /** `vchat dev --json` in a child process; resolves on its start line. */
 function devProcess(args: string[], cwd: string): Promise<{ child: ChildProcess; start: Record<string, unknown>; stderr: () => string }> {
   const child = spawn(process.execPath, [cli, "dev", "--port", "0", "--json", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
