@@ -126,7 +126,13 @@ const ownerFile = "owner.json";
 function takeOver(dir: string): void {
   const file = join(dir, ownerFile);
   if (existsSync(file)) {
-    const { owner, coturn } = JSON.parse(readFileSync(file, "utf8")) as { owner?: number; coturn?: number };
+    let left: { owner?: number; coturn?: number } = {};
+    try {
+      left = JSON.parse(readFileSync(file, "utf8")) as typeof left;
+    } catch {
+      // Cut short by a crash while it was written: nothing to go by.
+    }
+    const { owner, coturn } = left;
     if (coturn && isTurnserver(coturn)) {
       if (parentOf(coturn) === owner) throw new Error(`another vchat (pid ${owner}) runs a coturn in ${dir}`);
       process.kill(coturn, "SIGKILL");
