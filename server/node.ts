@@ -10,6 +10,7 @@ import { createLogger, type Logger } from "./log.ts";
 import type { Matchmaker } from "./matching/matchmaker.ts";
 import { createMemoryMatchmaker } from "./matching/memory-matchmaker.ts";
 import { createRedisMatchmaker } from "./matching/redis-matchmaker.ts";
+import type { Calls } from "./calls/calls.ts";
 import { createService, type Service } from "./service.ts";
 import { openMongoStore } from "./store/mongo-store.ts";
 import { openSqliteStore } from "./store/sqlite-store.ts";
@@ -136,8 +137,6 @@ export async function startNode(config: ServerConfig, deps: NodeDeps = {}): Prom
     const matchmaker: Matchmaker = nodeMm ?? createMemoryMatchmaker(tuning);
     opened.add("matchmaker", () => matchmaker.close());
 
-    await closeLeftOpen(store, matchmaker, log);
-
     const socketOptions: Partial<ServerOptions> | undefined = redis
       ? {
           adapter: createAdapter(redis.pub, { ...keys.adapter, readCount: 500, blockTimeInMs: 2000, onlyPlaintext: true }) as ServerOptions["adapter"],
@@ -170,6 +169,8 @@ export async function startNode(config: ServerConfig, deps: NodeDeps = {}): Prom
       presence = p;
       opened.add("presence", () => p.stop());
     }
+
+    await closeLeftOpen({ store, matchmaker, presence, calls: service.calls, log });
 
     // ---- serving: last in, first out ---------------------------------------------------------
     opened.add("service", () => service.close());
@@ -207,15 +208,19 @@ export async function startNode(config: ServerConfig, deps: NodeDeps = {}): Prom
 }
 
 /**
- * Closes, with `server-restart`, the sessions that a crash left open: those the matchmaker does
- * not know as live. In process that is all of them; on a cluster those of no live node (a live
- * node's calls are live in Redis; a dead node's are ended by presence, and those Redis lost are
- * closed here).
+ * Closes, with `server-restart`, the calls that a crash left open, before the node serves. In
+ * process that is every open session. On a cluster only those of no live node: a dead node's
+ * calls are ended by presence when its socket list is still there; those of nodes that died
+ * together and stayed down until their socket lists expired are ended here, and so are the
+ * sessions that Redis no longer has at all.
  */
-async function closeLeftOpen(store: Store, matchmaker: Matchmaker, log: Logger): Promise<void> {
+async function closeLeftOpen({ store, matchmaker, presence, calls, log }: { store: Store; matchmaker: Matchmaker; presence: Presence | null; calls: Calls; log: Logger }): Promise<void> {
   try {
     const at = new Date().toISOString();
     let closed = 0;
+    for (const session of presence ? await presence.orphanedSessions() : []) {
+      if (await calls.endCall(session.id, "server-restart")) closed++;
+    }
     for (const session of await store.listOpenSessions()) {
       if (await matchmaker.getSession(session.id)) continue;
       if (await store.endSession(session.id, { at, reason: "server-restart", by: null })) closed++;

@@ -243,11 +243,30 @@ describe.skipIf(!hasRedis)("a node starting on a cluster", () => {
         { userId: "ghost-b", nickname: "ghost b" },
       ] as const;
       await cluster.store.createSession({ id: "crashed-call", participants: [...participants], relayOnly: false, sharedInterests: [], startedAt: at });
+      // A call still live in Redis, of nodes that all died and stayed down until their socket
+      // lists expired: no live node has its sockets.
+      const mm = cluster.nodes[0]!.matchmaker;
+      const entry = (userId: string) => ({ userId, socketId: `gone-${userId}`, nickname: userId, interests: [], relayOnly: false, avoid: [] });
+      await mm.join(entry("orphan-a"));
+      const orphan = (await mm.join(entry("orphan-b")))!;
+      await cluster.store.createSession({
+        id: orphan.id,
+        participants: [
+          { userId: "orphan-a", nickname: "orphan-a" },
+          { userId: "orphan-b", nickname: "orphan-b" },
+        ],
+        relayOnly: false,
+        sharedInterests: [],
+        startedAt: at,
+      });
 
       const late = await startNode(parseConfig({ ...cluster.config, port: 0, nodeId: "late-node" }), { store: cluster.store });
       try {
         expect(await cluster.store.getSession("crashed-call")).toMatchObject({ endReason: "server-restart" });
+        expect(await cluster.store.getSession(orphan.id)).toMatchObject({ endReason: "server-restart" });
+        expect(await mm.sessionOf("orphan-a")).toBeNull();
         expect(await cluster.store.getSession(live.sessionId)).toMatchObject({ endedAt: null, endReason: null });
+        expect((await mm.getSession(live.sessionId))?.id).toBe(live.sessionId);
       } finally {
         await late.stop();
       }

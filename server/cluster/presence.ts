@@ -28,6 +28,11 @@ export interface PresenceDeps {
 export interface Presence {
   /** Ids of the nodes that are alive now (by their heartbeats). */
   liveNodes(): Promise<string[]>;
+  /**
+   * Live sessions none of whose sockets is on a live node: the calls of nodes that died together
+   * and stayed down until their socket lists expired, so no reap could end them.
+   */
+  orphanedSessions(): Promise<LiveSession[]>;
   /** Leaves the cluster on purpose: the others will not reap this node. */
   stop(): Promise<void>;
 }
@@ -264,6 +269,22 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
   return {
     async liveNodes() {
       return r.vchatNodeLive(NODES, String(o.deadAfterMs));
+    },
+    async orphanedSessions() {
+      const nodes = await r.vchatNodeLive(NODES, String(o.deadAfterMs));
+      const orphaned: LiveSession[] = [];
+      for (const session of await matchmaker.liveSessions()) {
+        const sockets = [session.offerer.socketId, session.answerer.socketId];
+        let onLiveNode = false;
+        for (const node of nodes) {
+          if ((await r.hmget(registryOf(node), ...sockets)).some(Boolean)) {
+            onLiveNode = true;
+            break;
+          }
+        }
+        if (!onLiveNode) orphaned.push(session);
+      }
+      return orphaned;
     },
     stop() {
       stopped ??= (async () => {
