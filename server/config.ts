@@ -2,6 +2,9 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { iceUrlSchema } from "../turn/urls.ts";
 
+/** The shortest secrets accepted, wherever they come from (environment, `secrets.json`, options). */
+export const secretMinLength = { jwt: 32, turn: 16 } as const;
+
 /** How often nodes beat and judge each other (cluster presence, `cluster/presence.ts`). */
 const presenceSchema = z.object({
   /** How often the node says it is alive. */
@@ -52,14 +55,14 @@ export const serverConfigSchema = z.object({
     .string()
     .regex(/^[\w.-]{1,64}$/, "nodeId: letters, digits, '.', '-' or '_', at most 64")
     .default(() => randomBytes(6).toString("hex")),
-  /** Signs the JWTs; at least 32 characters. Never logged. */
-  jwtSecret: z.string().min(32, "jwtSecret must be at least 32 characters"),
+  /** Signs the JWTs; at least `secretMinLength.jwt` characters. Never logged. */
+  jwtSecret: z.string().min(secretMinLength.jwt, `jwtSecret must be at least ${secretMinLength.jwt} characters`),
   /** Lifetime of issued tokens. */
   tokenTtlSeconds: z.number().int().positive().default(24 * 3600),
   /** TURN servers using coturn's `use-auth-secret`; null when there is none. */
   turn: z
     .object({
-      secret: z.string().min(16, "turn.secret must be at least 16 characters"),
+      secret: z.string().min(secretMinLength.turn, `turn.secret must be at least ${secretMinLength.turn} characters`),
       urls: z.array(iceUrlSchema("turn")).min(1),
       /** Lifetime of the TURN credentials that `/api/ice` and `match:found` hand out. */
       ttlSeconds: z.number().int().min(60).default(3600),

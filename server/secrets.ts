@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { secretMinLength } from "./config.ts";
 import type { Logger } from "./log.ts";
 
 /** The secrets a local deployment (`vchat dev`, one node or several) generates for itself. */
@@ -17,7 +18,7 @@ export class StateError extends Error {
 /** `vchat dev`'s database when none is named; its folder is the one state folder ever created. */
 export const defaultDb = ".vchat/vchat.db";
 
-const minLength: Record<keyof LocalSecrets, number> = { jwtSecret: 32, turnSecret: 16 };
+const minLength: Record<keyof LocalSecrets, number> = { jwtSecret: secretMinLength.jwt, turnSecret: secretMinLength.turn };
 
 function freshSecrets(): LocalSecrets {
   return { jwtSecret: randomBytes(32).toString("base64url"), turnSecret: randomBytes(24).toString("hex") };

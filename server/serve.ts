@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
+import { parseConfig, secretMinLength, type ServerConfig, type ServerConfigInput } from "./config.ts";
 import { redactUrl, startNode, type NodeDeps, type RunningNode } from "./node.ts";
 import type { Store } from "./store/store.ts";
 import { iceUrlProblem } from "../turn/urls.ts";
@@ -66,23 +66,20 @@ const list = (text: string | undefined) =>
  * out of process listings and shell history.
  */
 export function nodeConfigInput(opts: NodeOptions, env: Record<string, string | undefined>): ServerConfigInput {
-  const jwtSecret = opts.config?.jwtSecret ?? env.VCHAT_JWT_SECRET;
-  if (!jwtSecret) {
-    throw new NodeConfigError(
-      "VCHAT_JWT_SECRET is not set: every node of one service needs the same secret of at least 32 characters to sign and check tokens (e.g. `openssl rand -base64 48`)",
-    );
-  }
-  if (jwtSecret.length < 32) throw new NodeConfigError(`VCHAT_JWT_SECRET is too short: it needs at least 32 characters, it has ${jwtSecret.length}`);
+  const jwtSecret = secret(
+    "VCHAT_JWT_SECRET",
+    opts.config?.jwtSecret ?? env.VCHAT_JWT_SECRET,
+    secretMinLength.jwt,
+    `every node of one service needs the same secret of at least ${secretMinLength.jwt} characters to sign and check tokens (e.g. \`openssl rand -base64 48\`)`,
+  );
 
   let turn: ServerConfigInput["turn"] = null;
   const turnUrls = list(env.VCHAT_TURN_URLS);
   if (turnUrls.length > 0) {
-    const secret = env.VCHAT_TURN_SECRET;
-    if (!secret) throw new NodeConfigError("VCHAT_TURN_SECRET is not set: VCHAT_TURN_URLS needs coturn's static-auth-secret to hand out TURN credentials");
-    if (secret.length < 16) throw new NodeConfigError(`VCHAT_TURN_SECRET is too short: it needs at least 16 characters, it has ${secret.length}`);
+    const turnSecret = secret("VCHAT_TURN_SECRET", env.VCHAT_TURN_SECRET, secretMinLength.turn, "VCHAT_TURN_URLS needs coturn's static-auth-secret to hand out TURN credentials");
     const bad = turnUrls.map((u) => iceUrlProblem(u, "turn")).find(Boolean);
     if (bad) throw new NodeConfigError(`VCHAT_TURN_URLS: ${bad}`);
-    turn = { secret, urls: turnUrls, ...(env.VCHAT_TURN_TTL_SECONDS ? { ttlSeconds: Number(env.VCHAT_TURN_TTL_SECONDS) } : {}) };
+    turn = { secret: turnSecret, urls: turnUrls, ...(env.VCHAT_TURN_TTL_SECONDS ? { ttlSeconds: Number(env.VCHAT_TURN_TTL_SECONDS) } : {}) };
   } else if (env.VCHAT_TURN_SECRET) {
     throw new NodeConfigError("VCHAT_TURN_SECRET is set but VCHAT_TURN_URLS is not: list the TURN servers (turn:host:3478?transport=udp,...)");
   }
@@ -121,6 +118,13 @@ export function nodeConfigInput(opts: NodeOptions, env: Record<string, string | 
       ...opts.config?.tuning,
     },
   };
+}
+
+/** A secret from the environment: set, and long enough. */
+function secret(name: string, value: string | undefined, min: number, why: string): string {
+  if (!value) throw new NodeConfigError(`${name} is not set: ${why}`);
+  if (value.length < min) throw new NodeConfigError(`${name} is too short: it needs at least ${min} characters, it has ${value.length}`);
+  return value;
 }
 
 function checkUrl(url: string, name: string, schemes: string[]): void {
