@@ -74,7 +74,7 @@ export const serverConfigSchema = z.object({
   corsOrigins: z.array(z.string()).default([]),
   /** Folder of the built web client to serve; null serves none. */
   webDir: z.string().nullable().default(null),
-  /** Behind a load balancer: trust X-Forwarded-* for client addresses. */
+  /** Behind one load balancer: take the client address it appends to X-Forwarded-For (one hop, never the client's own entries). */
   trustProxy: z.boolean().default(false),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** SQLite file (or ":memory:") for what is kept, when there is no MongoDB. */

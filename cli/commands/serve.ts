@@ -21,7 +21,8 @@ password is better in VCHAT_REDIS_URL / VCHAT_MONGODB_URI than in a flag, out of
   VCHAT_STUN_URLS      STUN servers, comma-separated
   VCHAT_REDIS_URL      like --redis          VCHAT_MONGODB_URI   like --mongo
   VCHAT_CORS_ORIGINS   origins allowed to call the API from browsers, comma-separated
-  VCHAT_TRUST_PROXY    1 behind a load balancer   VCHAT_LOG_LEVEL   info, debug, ...
+  VCHAT_TRUST_PROXY    1 behind one load balancer (its X-Forwarded-For hop only)
+  VCHAT_LOG_LEVEL      info, debug, ...
   VCHAT_CHAT_RETENTION_DAYS  chat kept in MongoDB (default 30)
   VCHAT_HOST, VCHAT_PORT, VCHAT_DB, VCHAT_WEB_DIR, VCHAT_REDIS_PREFIX
 `;

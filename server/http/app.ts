@@ -40,7 +40,12 @@ type Authed = Request & { auth: TokenClaims };
 export function createApp({ config, accounts, calls, metrics, readiness, logger }: AppDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
-  if (config.trustProxy) app.set("trust proxy", true);
+  // Paths match exactly as written: a load balancer rule hiding /metrics must not be dodged by /METRICS.
+  app.set("case sensitive routing", true);
+  // Exactly one hop: the load balancer appends the address it saw to X-Forwarded-For, and
+  // everything left of it is whatever the client sent. `true` would take the left-most entry,
+  // letting any client pick the address the per-address limits count against.
+  if (config.trustProxy) app.set("trust proxy", 1);
   app.use(helmet());
   if (config.corsOrigins.length > 0) app.use(cors({ origin: [...config.corsOrigins], maxAge: 600 }));
   app.use(express.json({ limit: limits.bodyMax }));
