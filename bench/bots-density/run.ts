@@ -108,16 +108,16 @@ async function botsStep(url: string, calls: number, devPid: number, coturnPid: n
     connected: s.connected,
     lossPct: s.lossPct,
     setupP95Ms: s.setupMs.p95,
-    freezesP95: s.freezes.p95,
-    bitrateP50: s.bitrateKbps.p50,
+    freezesP95: s.freezesPerMin.p95,
+    bitrateP50: s.payloadKbps.p50,
     botsCpuCores: per(measured.bots),
     coturnCpuCores: per(measured.coturn),
     serverCpuCores: per(measured.server),
     loopLagMs: lag,
     failures: s.failures,
     unfinished: s.unfinished,
-    ok: s.connected === calls && s.lossPct !== null && s.lossPct < MAX_LOSS && (s.bitrateKbps.p50 ?? 0) >= 0.9 * BITRATE,
-    healthy: s.connected === calls && s.lossPct !== null && s.lossPct < MAX_LOSS && (s.bitrateKbps.p50 ?? 0) >= 0.9 * BITRATE && lag < 100,
+    ok: s.connected === calls && s.lossPct !== null && s.lossPct < MAX_LOSS && (s.payloadKbps.p50 ?? 0) >= 0.9 * BITRATE,
+    healthy: s.connected === calls && s.lossPct !== null && s.lossPct < MAX_LOSS && (s.payloadKbps.p50 ?? 0) >= 0.9 * BITRATE && lag < 100,
   };
 }
 
