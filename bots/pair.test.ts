@@ -7,10 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coturnInstalled, startCoturn, type RunningCoturn } from "../server/turn/coturn-process.ts";
 import { turnCredentials } from "../server/turn/credentials.ts";
 import type { IceServer } from "../protocol/index.ts";
-import { rewriteTurnUrls, turnEndpoints } from "./ice.ts";
-import { startImpairment, type Impairment } from "./impair.ts";
-import { Pacer } from "./media.ts";
-import { runPair, type PairOptions } from "./pair.ts";
+import { runPair } from "./pair.ts";
 import { loadVp8Clip } from "./vp8.ts";
 
 const hasCoturn = coturnInstalled();
