@@ -338,7 +338,7 @@ export function summarize(
     mosP5: round2(percentile([...mos].sort((a, b) => a - b), 5)),
     candidatePairs: count(up.map((l) => `${l.localCandidateType ?? "?"}/${l.remoteCandidateType ?? "?"}`)),
     transports: count(up.map((l) => l.transport ?? "?")),
-    failures: count(calls.filter((c) => !c.connected).map((c) => failureKey(c.failure ?? "not connected"))),
+    failures: count(calls.filter((c) => c.failure !== null).map((c) => failureKey(c.failure!))),
     durationS: Math.round(opts.durationS * 10) / 10,
   };
   // The per-leg histograms are merged above; the report keeps the merged figures only.

@@ -41,6 +41,8 @@ export interface BotsOptions {
   impairCorruptPct?: number;
   /** Percent of relayed media packets sent twice. */
   impairReplayPct?: number;
+  /** Over UDP: this long after the first bot's first media packet, drop all of its media (one direction dies). */
+  impairCutAfterMs?: number;
   /** A direction silent this long fails its call (`media-stopped`). @default 3000 */
   mediaStoppedMs?: number;
   /** Report an overloaded host's run as valid anyway (exit code from the thresholds only). */
@@ -98,8 +100,8 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   const nBots = opts.peers ?? (opts.pairs ?? 10) * 2;
   const expectedCalls = opts.peers !== undefined ? Math.max(1, Math.floor(opts.peers / 2)) : (opts.pairs ?? 10);
   const relay = opts.relay ?? "auto";
-  const impair = { lossPct: opts.impairLossPct ?? 0, delayMs: opts.impairDelayMs ?? 0, corruptPct: opts.impairCorruptPct ?? 0, replayPct: opts.impairReplayPct ?? 0 };
-  const impaired = impair.lossPct > 0 || impair.delayMs > 0 || impair.corruptPct > 0 || impair.replayPct > 0;
+  const impair = { lossPct: opts.impairLossPct ?? 0, delayMs: opts.impairDelayMs ?? 0, corruptPct: opts.impairCorruptPct ?? 0, replayPct: opts.impairReplayPct ?? 0, cutAfterMs: opts.impairCutAfterMs };
+  const impaired = impair.lossPct > 0 || impair.delayMs > 0 || impair.corruptPct > 0 || impair.replayPct > 0 || impair.cutAfterMs !== undefined;
   if (impaired && relay !== "only") throw new BotError("VALIDATION_FAILED", "--impair-* sit in front of TURN: use them with --relay only");
 
   const { iceServers } = await probe(opts.url);

@@ -21,6 +21,7 @@ interface RawOptions {
   impairDelay?: string;
   impairCorrupt?: string;
   impairReplay?: string;
+  impairCut?: string;
   mediaStopped?: string;
   allowOverload?: boolean;
   minMos?: string;
@@ -61,7 +62,7 @@ export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: str
   const impairDelayMs = num("--impair-delay", raw.impairDelay, 0, 10_000);
   const impairCorruptPct = num("--impair-corrupt", raw.impairCorrupt, 0, 100);
   const impairReplayPct = num("--impair-replay", raw.impairReplay, 0, 100);
-  const touchesMedia = (impairLossPct ?? 0) > 0 || (impairCorruptPct ?? 0) > 0 || (impairReplayPct ?? 0) > 0;
+  const touchesMedia = (impairLossPct ?? 0) > 0 || (impairCorruptPct ?? 0) > 0 || (impairReplayPct ?? 0) > 0 || raw.impairCut !== undefined;
   if ((touchesMedia || (impairDelayMs ?? 0) > 0) && relay !== "only") {
     throw new UsageError("--impair-loss/--impair-delay/--impair-corrupt/--impair-replay act in front of TURN: add --relay only");
   }
@@ -91,6 +92,7 @@ export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: str
     impairDelayMs,
     impairCorruptPct,
     impairReplayPct,
+    impairCutAfterMs: raw.impairCut === undefined ? undefined : parseDuration(raw.impairCut),
     mediaStoppedMs: raw.mediaStopped === undefined ? undefined : parseDuration(raw.mediaStopped),
     allowOverload: raw.allowOverload === true,
     thresholds: {
@@ -136,6 +138,10 @@ export function registerBots(program: Command): void {
     .option("--min-connected <pct>", "fail when fewer calls than this percent connect", "95")
     .option("--workers <n>", "worker threads (0: none; default one per core, one per 50 bots)", intOption("--workers", 0, 64))
     .option("--connect-timeout <time>", "a call not connected by then counts as failed", "20s")
+    .addOption(
+      // Calibration: one direction of one call dies mid-call; the run must fail it (media-stopped).
+      new Option("--impair-cut <time>", "this long after the first bot's first media packet, drop all of its media (needs --relay only)").hideHelp(),
+    )
     .addOption(
       // For tests and odd networks: send the TURN traffic for one endpoint somewhere else.
       new Option("--turn-rewrite <from=to>", "replace a TURN endpoint, e.g. udp/127.0.0.1:3478=127.0.0.1:4000").argParser(collect).hideHelp(),
