@@ -1,8 +1,8 @@
 /**
  * The calibration suite: known impairments injected below the bots (the proxy in front of a
  * real coturn, or a stalled thread), and what `vchat bots` reports must match them within a
- * stated tolerance. The network cases run side by side, each a pair with its own proxy and a
- * few seconds of media; the stall case runs alone, since it stalls the whole thread.
+ * stated tolerance. The network cases run side by side in two batches, each a pair with its own
+ * proxy and a few seconds of media; the stall case runs alone, since it stalls the whole thread.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coturnInstalled, startCoturn, type RunningCoturn } from "../server/turn/coturn-process.ts";
@@ -13,6 +13,7 @@ import { startImpairment, type Impairment, type ProxyCounters } from "./impair.t
 import { Pacer } from "./media.ts";
 import { LoopMonitor, judgeHost } from "./overload.ts";
 import { runPair } from "./pair.ts";
+import { loadVp8Clip } from "./vp8.ts";
 import type { PeerResult } from "./peer.ts";
 import type { CallLeg } from "./types.ts";
 
@@ -40,7 +41,7 @@ describe.skipIf(!hasCoturn)("calibration: injected impairments are reported as i
   let turn: RunningCoturn;
   const outcomes = new Map<string, Outcome>();
 
-  async function pair(name: string, imp: Impairment | null, opts: { durationMs?: number; mediaStoppedMs?: number; drainMs?: number; pacer: Pacer }): Promise<Outcome> {
+  async function pair(name: string, imp: Impairment | null, opts: { durationMs?: number; mediaStoppedMs?: number; drainMs?: number; vp8?: boolean; pacer: Pacer }): Promise<Outcome> {
     // A TURN user per case: coturn's per-user allocation quota must not fail a case.
     const c = turnCredentials(turn.secret, `calibration-${name.replace(/\W/g, "-")}`, 600);
     const servers: IceServer[] = [{ urls: turn.urls, username: c.username, credential: c.credential }];
@@ -54,6 +55,7 @@ describe.skipIf(!hasCoturn)("calibration: injected impairments are reported as i
         mediaStoppedMs: opts.mediaStoppedMs,
         drainMs: opts.drainMs,
         pacer: opts.pacer,
+        ...(opts.vp8 ? { media: "vp8" as const, vp8Frames: () => loadVp8Clip().player() } : {}),
       });
       return { legs: r.legs, results: [r.offerer, r.answerer], proxy: im ? im.proxies[0]!.counters : null };
     } finally {
@@ -63,22 +65,32 @@ describe.skipIf(!hasCoturn)("calibration: injected impairments are reported as i
 
   beforeAll(async () => {
     turn = await startCoturn({ mode: "local" });
-    // Every network case at once: one shared pacer, as the bots of one thread share theirs.
-    const pacer = new Pacer();
-    const cases: Array<[string, Impairment | null, { durationMs?: number; drainMs?: number }?]> = [
-      ["clean", null],
-      ["loss 1", { lossPct: 1 }],
-      ["loss 5", { lossPct: 5 }],
-      ["loss 20", { lossPct: 20 }],
-      ["delay 50", { delayMs: 50 }, { drainMs: 600 }],
-      ["delay 200", { delayMs: 200 }, { drainMs: 900 }],
-      ["corrupt 3", { corruptPct: 3 }],
-      ["replay 3", { replayPct: 3 }],
-      // One direction dies 3 s into the media; the call goes on for 8 s.
-      ["cut", { cutAfterMs: 3000 }, { durationMs: 8000 }],
+    // The network cases side by side, one shared pacer as the bots of one thread share theirs;
+    // the delay cases in a lighter batch of their own, so the thread's own lag stays well
+    // under their ±10 ms.
+    const batches: Array<Array<[string, Impairment | null, { durationMs?: number; drainMs?: number; vp8?: boolean }?]>> = [
+      [
+        ["loss 1", { lossPct: 1 }],
+        ["loss 5", { lossPct: 5 }],
+        ["loss 20", { lossPct: 20 }],
+        ["corrupt 3", { corruptPct: 3 }],
+        ["replay 3", { replayPct: 3 }],
+        // VP8 with NACK: werift resends lost video, so loss after NACK is lower than the raw loss.
+        ["vp8 loss 5", { lossPct: 5 }, { vp8: true }],
+        // One direction dies 3 s into the media; the call goes on for 8 s.
+        ["cut", { cutAfterMs: 3000 }, { durationMs: 8000 }],
+      ],
+      [
+        ["clean", null],
+        ["delay 50", { delayMs: 50 }, { drainMs: 600 }],
+        ["delay 200", { delayMs: 200 }, { drainMs: 900 }],
+      ],
     ];
-    const done = await Promise.all(cases.map(([name, imp, o]) => pair(name, imp, { pacer, ...o })));
-    cases.forEach(([name], i) => outcomes.set(name, done[i]!));
+    for (const cases of batches) {
+      const pacer = new Pacer();
+      const done = await Promise.all(cases.map(([name, imp, o]) => pair(name, imp, { pacer, ...o })));
+      cases.forEach(([name], i) => outcomes.set(name, done[i]!));
+    }
   }, 90_000);
 
   afterAll(async () => {
@@ -113,16 +125,35 @@ describe.skipIf(!hasCoturn)("calibration: injected impairments are reported as i
     });
   }
 
+  it("vp8 with NACK: loss after retransmission is labelled apart from the raw loss, which matches the injected 5 %", () => {
+    const { legs } = outcomes.get("vp8 loss 5")!;
+    const expected = total(legs, (l) => l.packetsExpected);
+    const raw = (100 * total(legs, (l) => l.packetsLost + l.recovered)) / expected;
+    const after = (100 * total(legs, (l) => l.packetsLost)) / expected;
+    console.log(`calibration: vp8 loss 5 % → ${raw.toFixed(2)} % raw, ${after.toFixed(2)} % after NACK (${expected} packets, ${total(legs, (l) => l.recovered)} recovered)`);
+    for (const l of legs) {
+      expect(l.failure).toBeNull();
+      expect(l.nack).toBe(true);
+      expect(l.rawLossPct!).toBeGreaterThanOrEqual(l.lossPct!);
+      expect(l.duplicates).toBe(0);
+    }
+    expect(Math.abs(raw - 5)).toBeLessThanOrEqual(lossWindowPp(5, expected));
+    expect(after).toBeLessThan(raw);
+  });
+
   for (const ms of [50, 200]) {
-    it(`injected delay ${ms} ms is reported within ±10 ms, per leg and per packet`, () => {
+    it(`injected delay ${ms} ms is reported within ±10 ms of what the proxy applied`, () => {
       const base = outcomes.get("clean")!.legs;
-      const { legs } = outcomes.get(`delay ${ms}`)!;
+      const { legs, proxy } = outcomes.get(`delay ${ms}`)!;
       const baseline = Math.max(...base.map((l) => l.oneWayDelayMs!));
+      // The proxy's timers fire a little late on this shared thread: what it really held is the truth.
+      const held = proxy!.held.percentile(50)!;
+      expect(held).toBeGreaterThanOrEqual(ms);
       for (const l of legs) {
-        console.log(`calibration: delay ${ms} ms → leg median ${l.oneWayDelayMs} ms (clean ${baseline} ms), MOS ${l.mos?.mos}`);
+        console.log(`calibration: delay ${ms} ms (proxy held ${held.toFixed(1)} ms) → leg median ${l.oneWayDelayMs} ms (clean ${baseline} ms), MOS ${l.mos?.mos}`);
         expect(l.failure).toBeNull();
         expect(l.packetsLost).toBe(0);
-        expect(Math.abs(l.oneWayDelayMs! - baseline - ms)).toBeLessThanOrEqual(10);
+        expect(Math.abs(l.oneWayDelayMs! - baseline - held)).toBeLessThanOrEqual(10);
       }
     });
   }

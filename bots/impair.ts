@@ -18,6 +18,7 @@
  */
 import dgram from "node:dgram";
 import net from "node:net";
+import { DelayHistogram } from "./metrics.ts";
 
 export interface Impairment {
   /** Percent of uplink packets dropped. @default 0 */
@@ -40,6 +41,8 @@ export interface ProxyCounters {
   uplinkCorrupted: number;
   uplinkReplayed: number;
   downlinkPackets: number;
+  /** Delay the uplink packets really got (timers fire late on a busy loop). */
+  held: DelayHistogram;
 }
 
 export interface ImpairProxy {
@@ -57,9 +60,11 @@ class DelayLine<T> {
   private timer: NodeJS.Timeout | null = null;
   private readonly delayMs: number;
   private readonly out: (item: T) => void;
-  constructor(delayMs: number, out: (item: T) => void) {
+  private readonly counters: ProxyCounters | null;
+  constructor(delayMs: number, out: (item: T) => void, counters: ProxyCounters | null = null) {
     this.delayMs = delayMs;
     this.out = out;
+    this.counters = counters;
   }
   push(item: T): void {
     if (this.delayMs <= 0) return this.out(item);
@@ -73,7 +78,11 @@ class DelayLine<T> {
       this.timer = null;
       const t = performance.now();
       // Release everything due; a late timer must not stretch the delay of the packets behind.
-      while (this.queue.length && this.queue[0]!.at <= t + 0.5) this.out(this.queue.shift()!.item);
+      while (this.queue.length && this.queue[0]!.at <= t + 0.5) {
+        const { at, item } = this.queue.shift()!;
+        this.counters?.held.add(this.delayMs + (t - at));
+        this.out(item);
+      }
       this.arm();
     }, Math.max(0, head.at - performance.now()));
   }
@@ -136,7 +145,7 @@ function impairMedia(frame: Buffer, f: Fate, counters: ProxyCounters): Buffer[] 
  */
 export async function startUdpProxy(target: { host: string; port: number }, imp: Impairment, listenHost = "127.0.0.1"): Promise<ImpairProxy> {
   const fate = validate(imp);
-  const counters: ProxyCounters = { uplinkPackets: 0, uplinkDropped: 0, uplinkCorrupted: 0, uplinkReplayed: 0, downlinkPackets: 0 };
+  const counters: ProxyCounters = { uplinkPackets: 0, uplinkDropped: 0, uplinkCorrupted: 0, uplinkReplayed: 0, downlinkPackets: 0, held: new DelayHistogram() };
   let cut: { key: string; at: number } | null = null;
   const family = listenHost.includes(":") ? "udp6" : "udp4";
   // Large buffers: a busy event loop must not turn into kernel drops the impairment did not ask for.
@@ -153,7 +162,7 @@ export async function startUdpProxy(target: { host: string; port: number }, imp:
         front.send(reply, rinfo.port, rinfo.address);
       });
       sock.on("error", () => undefined);
-      const line = new DelayLine<Buffer>(fate.delay, (buf) => sock.send(buf, target.port, target.host));
+      const line = new DelayLine<Buffer>(fate.delay, (buf) => sock.send(buf, target.port, target.host), counters);
       flow = { sock, line, idle: 0 };
       flows.set(key, flow);
     }
@@ -255,7 +264,7 @@ export async function startTcpProxy(
 ): Promise<ImpairProxy> {
   const fate = validate(imp);
   if (opts.opaque && (fate.loss || fate.corrupt || fate.replay)) throw new RangeError("loss, corruption and replay cannot be applied inside TLS; use UDP or TCP TURN");
-  const counters: ProxyCounters = { uplinkPackets: 0, uplinkDropped: 0, uplinkCorrupted: 0, uplinkReplayed: 0, downlinkPackets: 0 };
+  const counters: ProxyCounters = { uplinkPackets: 0, uplinkDropped: 0, uplinkCorrupted: 0, uplinkReplayed: 0, downlinkPackets: 0, held: new DelayHistogram() };
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     client.setNoDelay(true);
@@ -263,7 +272,7 @@ export async function startTcpProxy(
     upstream.setNoDelay(true);
     sockets.add(client);
     sockets.add(upstream);
-    const line = new DelayLine<Buffer>(fate.delay, (buf) => upstream.write(buf));
+    const line = new DelayLine<Buffer>(fate.delay, (buf) => upstream.write(buf), counters);
     let pending: Buffer = Buffer.alloc(0);
     client.on("data", (chunk) => {
       if (opts.opaque) {
