@@ -4,8 +4,8 @@
  * `calibration.test.ts`.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { coturnInstalled, startCoturn, type RunningCoturn } from "../server/turn/coturn-process.ts";
-import { turnCredentials } from "../server/turn/credentials.ts";
+import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
+import { turnCredentials } from "../turn/credentials.ts";
 import type { IceServer } from "../protocol/index.ts";
 import { runPair } from "./pair.ts";
 import { loadVp8Clip } from "./vp8.ts";
