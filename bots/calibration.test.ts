@@ -5,8 +5,8 @@
  * proxy and a few seconds of media; the stall case runs alone, since it stalls the whole thread.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { coturnInstalled, startCoturn, type RunningCoturn } from "../server/turn/coturn-process.ts";
-import { turnCredentials } from "../server/turn/credentials.ts";
+import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
+import { turnCredentials } from "../turn/credentials.ts";
 import type { IceServer } from "../protocol/index.ts";
 import { rewriteTurnUrls, turnEndpoints } from "./ice.ts";
 import { startImpairment, type Impairment, type ProxyCounters } from "./impair.ts";
