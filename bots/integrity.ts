@@ -8,7 +8,7 @@ import { ProtectionProfileAeadAes128Gcm, SrtpAuthenticationError } from "werift"
 import type { RTCPeerConnection } from "werift";
 
 /** RFC 3711 §3.3.2: "a replay window size of 64 MUST be supported". */
-export const replayWindowSize = 64;
+const replayWindowSize = 64;
 
 /** A sliding window of the highest index accepted and a bitmap of the 64 below it. */
 export class ReplayWindow {

@@ -88,7 +88,7 @@ export function readMeasureExt(header: RtpHeader): { seq: number; sentAt: number
  * Stamps the send time into a packet's measuring fields right before it is written, so the
  * SRTP work of the other bots served by the same pacer tick is not counted as network delay.
  */
-export function stampSendTime(header: RtpHeader, payload: Buffer, t = now()): void {
+function stampSendTime(header: RtpHeader, payload: Buffer, t = now()): void {
   const ext = header.extension ? header.extensions.find((e) => e.id === measureExtId) : undefined;
   if (ext) ext.payload.writeDoubleBE(t, extSentAtOffset);
   else if (payload.length >= syntheticHeaderBytes && payload.readUInt16BE(0) === magic) payload.writeDoubleBE(t, sentAtOffset);

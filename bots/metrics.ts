@@ -38,7 +38,7 @@ export function freezeThresholdMs(frameIntervalMs: number): number {
 }
 
 /** A gap longer than this is a pause, not a freeze (webrtc-stats `pauseCount`). */
-export const pauseAfterMs = 5000;
+const pauseAfterMs = 5000;
 /** Frames averaged for the freeze threshold (webrtc-stats). */
 const freezeWindow = 30;
 
@@ -243,7 +243,7 @@ export class StreamStats {
  * Rendered-frame times → freezes and pauses as webrtc-stats counts them: a gap ≥ the freeze
  * threshold of the last 30 frame durations is a freeze, a gap over 5 s a pause (not a freeze).
  */
-export class FrameClock {
+class FrameClock {
   private readonly nominalMs: number;
   private readonly durations: number[] = [];
   private lastAt: number | null = null;

@@ -37,12 +37,12 @@ export function delayImpairment(ta: number): number {
 }
 
 /** G.107 §7.4: Ie,eff, the equipment impairment with random packet loss. */
-export function lossImpairment(lossPct: number): number {
+function lossImpairment(lossPct: number): number {
   return ie + ((95 - ie) * lossPct) / (lossPct / burstR + bpl);
 }
 
 /** G.107 Annex B: R to the MOS (conversational quality estimate). */
-export function rToMos(r: number): number {
+function rToMos(r: number): number {
   if (r <= 0) return 1;
   if (r >= 100) return 4.5;
   return 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
