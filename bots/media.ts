@@ -297,6 +297,8 @@ export class MediaReceiver {
   /** Longest silence between two media packets of this direction, ms. */
   maxGapMs = 0;
   private lastAt: number | null = null;
+  /** The first media packet of this direction (ours or a browser's), or null. */
+  firstAt: number | null = null;
   private readonly runId: number;
   private firstVideoTs: number | null = null;
 
@@ -313,8 +315,10 @@ export class MediaReceiver {
       this.otherRunPackets++;
       return;
     }
-    if (this.lastAt === null) this.onFirstPacket?.();
-    else this.maxGapMs = Math.max(this.maxGapMs, t - this.lastAt);
+    if (this.lastAt === null) {
+      this.firstAt = t;
+      this.onFirstPacket?.();
+    } else this.maxGapMs = Math.max(this.maxGapMs, t - this.lastAt);
     this.lastAt = t;
     if (synth) {
       if (synth.kind === "audio") this.audio.onPacket(synth.seq, synth.sentAt, t, size, packet.header.timestamp);

@@ -404,7 +404,8 @@ export class BotPeer {
     const rtts = sorted(this.rtts);
     const up = this.dtlsAt;
     // Silence at the start (from connected), between packets, and at the end (to hang-up).
-    const first = this.receiver.audio.firstAt === null && this.receiver.video.firstAt === null ? null : Math.min(audio.firstAt ?? Infinity, video.firstAt ?? Infinity);
+    // Any media counts here, a browser partner's too.
+    const first = this.receiver.firstAt;
     const last = this.receiver.lastPacketAt;
     const mediaGapMs = up === null ? null : first === null || last === null ? end - up : Math.max(this.receiver.maxGapMs, first - up, end - last);
     const stoppedAfter = this.opts.mediaStoppedMs ?? 3000;
