@@ -77,9 +77,8 @@ export interface PeerResult {
   foreignPackets: number;
   /** Packets of another run, not measured. */
   otherRunPackets: number;
-  /** Data-channel echo (through both event loops): median and max, ms. */
+  /** Data-channel echo (through both event loops): median, ms. */
   rttMs: number | null;
-  rttMaxMs: number | null;
   /** RTCP round trip (sender report → receiver report, RFC 3550 §6.4.1): median of samples, ms. */
   rtcpRttMs: number | null;
   /** Packets this bot sent per stream: its partner's expected counts. */
@@ -427,7 +426,6 @@ export class BotPeer {
       foreignPackets: this.receiver.foreignPackets,
       otherRunPackets: this.receiver.otherRunPackets,
       rttMs: percentile(rtts, 50),
-      rttMaxMs: rtts.length ? rtts[rtts.length - 1]! : null,
       rtcpRttMs: percentile(sorted(this.rtcpRtts), 50),
       sent: this.sender.sent(),
       integrity: { ...this.integrity },
