@@ -121,6 +121,8 @@ export class BotPeer {
   private rtcpSeen = { total: 0, n: 0 };
   private sending = false;
   private endAt: number | null = null;
+  /** When the partner said it hangs up (data channel), if it did first. */
+  private byeAt: number | null = null;
   private stalledAtStart = 0;
   private closing: Promise<PeerResult> | null = null;
   private readonly audioTrack = new MediaStreamTrack({ kind: "audio" });
@@ -293,7 +295,11 @@ export class BotPeer {
     this.channel = dc;
     dc.onMessage.subscribe((msg) => {
       const text = msg.toString();
-      if (text === "b:") this.stopSending();
+      if (text === "b:") {
+        // The partner hung up: its media ends here, which is where this leg's call ends too.
+        this.byeAt ??= now();
+        this.stopSending();
+      }
       else if (text.startsWith("p:")) {
         if (dc.readyState === "open") dc.send("e:" + text.slice(2));
       } else if (text.startsWith("e:")) {
@@ -396,7 +402,8 @@ export class BotPeer {
   /** The measurements so far, without closing. */
   result(): PeerResult {
     const since = (t: number | null) => (t === null ? null : Math.round((t - this.matchedAt) * 10) / 10);
-    const end = this.endAt ?? now();
+    // The call's end for this leg: its own hang-up, or the partner's bye if that came first.
+    const end = Math.min(this.endAt ?? now(), this.byeAt ?? Infinity);
     const audio = this.receiver.audio.snapshot(end);
     const video = this.receiver.video.snapshot(end);
     const sorted = (v: number[]) => [...v].sort((a, b) => a - b);
