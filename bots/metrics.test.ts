@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { RtpHeader, RtpPacket } from "werift";
+import { now } from "./clock.ts";
 import { ReplayWindow } from "./integrity.ts";
+import { MediaReceiver, writeSynthetic } from "./media.ts";
 import { DelayHistogram, dist, freezeThresholdMs, percentile, StreamStats } from "./metrics.ts";
 import { delayImpairment, estimateMos } from "./mos.ts";
 import { account, checkThresholds, failureKey, summarize } from "./report.ts";
@@ -236,5 +239,20 @@ describe("report", () => {
 
   it("groups failure reasons that differ only in numbers", () => {
     expect(failureKey("not connected within 20 s (ICE checking)")).toBe(failureKey("not connected within 15 s (ICE checking)"));
+  });
+});
+
+describe("the measuring header", () => {
+  it("carries the run id: a packet of another run is ignored, not measured", () => {
+    const packet = (runId: number, seq: number) =>
+      new RtpPacket(new RtpHeader({ sequenceNumber: seq, timestamp: seq * 960 }), writeSynthetic(Buffer.alloc(100), { kind: "audio", runId, seq, sentAt: now() - 3, frameId: seq, frameStart: true, frameEnd: true }));
+    const rx = new MediaReceiver(7);
+    for (let seq = 0; seq < 10; seq++) rx.onRtp("audio", packet(7, seq));
+    // Another run's bot, its clock maybe elsewhere: 5 packets with a send time an hour off.
+    for (let seq = 0; seq < 5; seq++) rx.onRtp("audio", new RtpPacket(new RtpHeader({ sequenceNumber: seq }), writeSynthetic(Buffer.alloc(100), { kind: "audio", runId: 8, seq: 100 + seq, sentAt: now() - 3_600_000, frameId: 0, frameStart: true, frameEnd: true })));
+    const snap = rx.audio.snapshot();
+    expect(rx.otherRunPackets).toBe(5);
+    expect(snap.packetsReceived).toBe(10);
+    expect(snap.oneWayDelayMaxMs!).toBeLessThan(100);
   });
 });
