@@ -7,7 +7,7 @@ import net from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeIf } from "./support/skip.ts";
 import type { MatchFound, ReadyResponse } from "../protocol/index.ts";
-import type { LocalCluster } from "../server/cluster/local-cluster.ts";
+import type { LocalCluster } from "../server/dev.ts";
 import type { NodeMatchmaker } from "../server/cluster/node-matchmaker.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
 import { freePort } from "../lib/ports.ts";
@@ -91,7 +91,7 @@ describeIf(available, "redis-server is not installed")("cluster faults: Redis do
 
   beforeAll(async () => {
     redis = await startRedis();
-    cluster = await testCluster(redis.url, 2, { tuning }, presence);
+    cluster = await testCluster(redis.url, 2, { tuning: { ...tuning, presence } });
   }, 60_000);
   afterAll(async () => {
     users.forEach((u) => u.socket.disconnect());
@@ -213,7 +213,7 @@ describeIf(available, "redis-server is not installed")("cluster faults: Redis re
     redis = await startRedis();
     // Half of the users name an interest nobody shares: they wait a second for a match, so many
     // are in the queue when Redis loses it.
-    cluster = await testCluster(redis.url, 2, { tuning: { ...tuning, interestWaitMs: 1000 } }, presence);
+    cluster = await testCluster(redis.url, 2, { tuning: { ...tuning, interestWaitMs: 1000, presence } });
   }, 60_000);
   afterAll(async () => {
     users.forEach((u) => u.socket.disconnect());
@@ -278,7 +278,7 @@ describeIf(available, "redis-server is not installed")("cluster faults: Redis ba
     dir = mkdtempSync(join(tmpdir(), "vchat-redis-aof-"));
     port = await freePort();
     redis = await redisOn(port, dir);
-    cluster = await testCluster(`redis://127.0.0.1:${port}`, 2, { tuning }, presence);
+    cluster = await testCluster(`redis://127.0.0.1:${port}`, 2, { tuning: { ...tuning, presence } });
   }, 60_000);
   afterAll(async () => {
     users.forEach((u) => u.socket.disconnect());

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeIf } from "./support/skip.ts";
 import type { Ack } from "../protocol/index.ts";
-import type { LocalCluster } from "../server/cluster/local-cluster.ts";
+import type { LocalCluster } from "../server/dev.ts";
 import type { NodeMatchmaker } from "../server/cluster/node-matchmaker.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
 import { testCluster } from "./support/cluster.ts";

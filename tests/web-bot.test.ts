@@ -48,9 +48,11 @@ async function queueLength(url: string): Promise<number> {
 describeIf(missing.length === 0, `${missing.join(" and ")} not installed`)("web client with a vchat bot", () => {
   const bed = webClientBed();
 
+  // Chromium and the bot share a loaded host: these runs check the interop and pass
+  // --allow-overload; bots/calibration.test.ts checks the host's verdict.
   it("matches the browser with a relay-only VP8 bot; both receive the other's media", async () => {
     const bots = runBotsCli(
-      ["--url", bed.dev.url, "--peers", "1", "--media", "vp8", "--relay", "only", "--duration", "20s", "--workers", "0", "--json"],
+      ["--url", bed.dev.url, "--peers", "1", "--media", "vp8", "--relay", "only", "--duration", "20s", "--workers", "0", "--allow-overload", "--json"],
       100_000,
     );
 
@@ -79,7 +81,7 @@ describeIf(missing.length === 0, `${missing.join(" and ")} not installed`)("web 
     await expect.poll(() => page.getByText(/bot-\S* (left the chat|disconnected)/).isVisible(), { timeout: 10_000 }).toBe(true);
     await screenshot(page, "21-bot-left");
 
-    expect(code, stderr).toBe(0);
+    expect(code, `${stderr}\n${JSON.stringify(report?.calls[0]?.legs[0])}`).toBe(0);
     expect(report!.summary.connected).toBe(1);
     const leg = report!.calls[0]!.legs[0]!;
     expect(leg.connected).toBe(true);
@@ -97,7 +99,7 @@ describeIf(missing.length === 0, `${missing.join(" and ")} not installed`)("web 
     await expect.poll(() => queueLength(bed.dev.url), { timeout: 15_000, interval: 200 }).toBe(1);
 
     const bots = runBotsCli(
-      ["--url", bed.dev.url, "--peers", "1", "--media", "vp8", "--relay", "only", "--duration", "12s", "--workers", "0", "--json"],
+      ["--url", bed.dev.url, "--peers", "1", "--media", "vp8", "--relay", "only", "--duration", "12s", "--workers", "0", "--allow-overload", "--json"],
       60_000,
     );
     await expect.poll(() => page.getByText(/Talking with bot-/).isVisible(), { timeout: 30_000 }).toBe(true);
