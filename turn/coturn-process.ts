@@ -1,13 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import dgram from "node:dgram";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { coturnConfig, type CoturnOptions } from "./coturn-config.ts";
 import { freePort } from "../lib/ports.ts";
 import { diesWithParent } from "../lib/processes.ts";
+import { message, methods } from "./stun.ts";
+import { StunSocket } from "./transport.ts";
 import { formatTurnUrl } from "./urls.ts";
 
 /** Whether Debian's `turnserver` (coturn) is on PATH. */
@@ -164,39 +164,25 @@ async function waitReady(host: string, port: number, udp: boolean, timeoutMs: nu
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (died()) throw new Error("turnserver exited");
-    if (udp ? await stunPing(host, port, 200) : await tcpPing(host, port)) return;
+    if (await answers(host, port, udp)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`no answer on ${host}:${port} within ${timeoutMs} ms`);
 }
 
-/** Sends one STUN Binding request (RFC 8489 §5) and waits for any answer with its transaction id. */
-function stunPing(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
-    const txid = randomBytes(12);
-    const request = Buffer.concat([Buffer.from([0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42]), txid]);
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      sock.close();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    sock.on("error", () => done(false));
-    sock.on("message", (msg) => {
-      if (msg.length >= 20 && msg.subarray(8, 20).equals(txid)) done(true);
-    });
-    sock.send(request, port, host);
-  });
-}
-
-function tcpPing(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, host);
-    sock.once("connect", () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once("error", () => resolve(false));
-  });
+/**
+ * One STUN Binding request (RFC 8489 §5) through our STUN client, over UDP, or over TCP when
+ * UDP is off: true once coturn answers.
+ */
+async function answers(host: string, port: number, udp: boolean): Promise<boolean> {
+  let sock: StunSocket | undefined;
+  try {
+    sock = await StunSocket.open(udp ? "udp" : "tcp", { host, port, timeoutMs: 200 });
+    await sock.request(message(methods.binding, "request"), { timeoutMs: 200 });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    sock?.close();
+  }
 }
