@@ -38,6 +38,7 @@ describe.skipIf(!hasCoturn)("a bot pair relayed through a real coturn", () => {
         expect(r.localCandidateType).toBe("relay");
         expect(r.remoteCandidateType).toBe("relay");
         expect(r.transport).toBe(transport);
+        expect(r.mediaPath).toBe("bots");
         expect(loss(r).lost).toBe(0);
         expect(r.audio.packetsReceived).toBeGreaterThan(80); // 50/s
         expect(r.video.framesReceived).toBeGreaterThan(45); // 30/s
@@ -97,6 +98,7 @@ describe.skipIf(!hasCoturn)("a bot pair relayed through a real coturn", () => {
     for (const r of [offerer, answerer]) {
       expect(r.failure).toBeNull();
       expect(r.foreignPackets).toBe(0); // every packet carried our extension
+      expect(r.mediaPath).toBe("werift"); // header extensions, NACK and PLI: werift's own path
       expect(r.video.framesReceived).toBeGreaterThan(45);
       expect(r.video.packetsLost).toBe(0);
       expect(r.video.oneWayDelayMs).not.toBeNull();
