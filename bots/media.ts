@@ -153,6 +153,7 @@ export class MediaSender implements Paced {
   private startedAt = 0;
   /** The bots' own RTP path (synthetic media, see `rtp-path.ts`); null: werift's tracks. */
   rtpPath: RtpPath | null = null;
+  private readonly scratch = new Map<number, Buffer>();
   /** vp8: seq and send time ride in our RTP header extension, unless the partner did not negotiate it. */
   measureInHeader = true;
   packetsSent = 0;
@@ -203,7 +204,7 @@ export class MediaSender implements Paced {
     const rtpSeq = this.audioRtpSeq;
     this.audioRtpSeq = (this.audioRtpSeq + 1) & 0xffff;
     if (this.kind === "synthetic") {
-      const payload = writeSynthetic(Buffer.alloc(this.audioBytes), { kind: "audio", seq, sentAt: t, frameId: seq, frameEnd: true });
+      const payload = writeSynthetic(this.payloadBuffer(this.audioBytes), { kind: "audio", seq, sentAt: t, frameId: seq, frameEnd: true });
       this.write("audio", rtpSeq, this.audioTs, false, payload, null);
     } else {
       // A valid 20 ms Opus silence frame, so a browser's decoder plays silence instead of noise.
@@ -220,7 +221,7 @@ export class MediaSender implements Paced {
         const end = i === n - 1;
         const rtpSeq = this.videoRtpSeq;
         this.videoRtpSeq = (this.videoRtpSeq + 1) & 0xffff;
-        const payload = writeSynthetic(Buffer.alloc(size), { kind: "video", seq: this.videoSeq++, sentAt: t, frameId, frameEnd: end });
+        const payload = writeSynthetic(this.payloadBuffer(size), { kind: "video", seq: this.videoSeq++, sentAt: t, frameId, frameEnd: end });
         this.write("video", rtpSeq, this.videoTs, end, payload, null);
       }
       return;
@@ -231,6 +232,18 @@ export class MediaSender implements Paced {
       this.videoRtpSeq = (this.videoRtpSeq + 1) & 0xffff;
       this.write("video", rtpSeq, this.videoTs, i === frame.packets.length - 1, payload, { seq: this.videoSeq++, t });
     });
+  }
+
+  /**
+   * A synthetic payload's buffer: zeros after the measuring header. The bots' RTP path encrypts
+   * it into a new packet before `write` returns, so one buffer per size serves every packet;
+   * werift's tracks may hold a payload (queued until DTLS is up), so they get fresh ones.
+   */
+  private payloadBuffer(size: number): Buffer {
+    if (!this.rtpPath) return Buffer.alloc(size);
+    let buf = this.scratch.get(size);
+    if (!buf) this.scratch.set(size, (buf = Buffer.alloc(size)));
+    return buf;
   }
 
   /** `measure`: our seq and send time, in the header extension (vp8) when negotiated. */

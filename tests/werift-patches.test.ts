@@ -98,4 +98,30 @@ describe.each(builds)("werift patches (%s build)", (_name, werift) => {
     }
     expect(calls).toBe(0);
   });
+
+  it("004 dtls-key-objects: the DTLS record cipher holds its write keys as KeyObjects, and data still flows", async () => {
+    // Two peers in this process on loopback host candidates, with a data channel (DTLS records).
+    const a = new werift.RTCPeerConnection({ iceServers: [] });
+    const b = new werift.RTCPeerConnection({ iceServers: [] });
+    try {
+      a.onIceCandidate.subscribe((c) => c && void b.addIceCandidate(c));
+      b.onIceCandidate.subscribe((c) => c && void a.addIceCandidate(c));
+      const received = new Promise<string>((resolve) => b.onDataChannel.subscribe((dc) => dc.onMessage.subscribe((m) => resolve(m.toString()))));
+      const dc = a.createDataChannel("x");
+      await a.setLocalDescription(await a.createOffer());
+      await b.setRemoteDescription(a.localDescription!);
+      await b.setLocalDescription(await b.createAnswer());
+      await a.setRemoteDescription(b.localDescription!);
+      await new Promise<void>((resolve) => (dc.readyState === "open" ? resolve() : dc.stateChanged.subscribe((s) => s === "open" && resolve())));
+      dc.send("over DTLS");
+      expect(await received).toBe("over DTLS");
+      for (const pc of [a, b]) {
+        const record = (pc.dtlsTransports[0] as unknown as { dtls: { cipher: { cipher: Record<string, unknown> } } }).dtls.cipher.cipher;
+        expect(record.clientWriteKey).toBeInstanceOf(KeyObject);
+        expect(record.serverWriteKey).toBeInstanceOf(KeyObject);
+      }
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  }, 20_000);
 });
