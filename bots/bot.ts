@@ -144,6 +144,7 @@ export class Bot {
       iceTransportPolicy: relay === "only" ? "relay" : relay === "never" ? "all" : m.iceTransportPolicy,
       turnTransport: this.cfg.turnTransport,
       media: this.cfg.media,
+      rtpPath: this.cfg.rtpPath,
       bitrateKbps: this.cfg.bitrateKbps,
       pacer: this.deps.pacer,
       vp8Frames: this.deps.vp8Frames,

@@ -30,6 +30,8 @@ export interface PeerOptions {
   /** Which TURN URL of `iceServers` to use (werift uses one TURN server). @default "udp" */
   turnTransport?: TurnTransport;
   media: MediaKind;
+  /** Synthetic media on the bots' own RTP path, or on werift's tracks. @default "bots" */
+  rtpPath?: "bots" | "werift";
   bitrateKbps: number;
   pacer: Pacer;
   /** Makes the VP8 frame source (only for `media: "vp8"`). */
@@ -276,7 +278,7 @@ export class BotPeer {
   private onConnected(): void {
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.connectTimer = null;
-    if (this.opts.media === "synthetic") this.useRtpPath();
+    if (this.opts.media === "synthetic" && this.opts.rtpPath !== "werift") this.useRtpPath();
     this.sender.start();
     this.opts.pacer.add(this.sender);
     // PLI from the partner: the VP8 source jumps to a keyframe.

@@ -35,6 +35,8 @@ export interface BotsOptions {
   /** Per peer, audio + video. @default 300 */
   bitrateKbps?: number;
   media?: MediaKind;
+  /** werift's own RTP pipeline instead of the bots' path: only to measure one against the other. @default "bots" */
+  rtpPath?: "bots" | "werift";
   impairLossPct?: number;
   impairDelayMs?: number;
   thresholds?: Thresholds;
@@ -119,6 +121,7 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
     churnMs: opts.churnMs ?? null,
     bitrateKbps: opts.bitrateKbps ?? 300,
     media: opts.media ?? "synthetic",
+    rtpPath: opts.rtpPath ?? "bots",
     turnRewrites: rewrites,
     connectTimeoutMs: opts.connectTimeoutMs ?? 20_000,
     nickname: "bot-",
