@@ -57,7 +57,7 @@ export interface PeerResult {
   remoteCandidateType: string | null;
   /** Transport between this bot and its first hop: the TURN transport when relayed. */
   transport: string | null;
-  /** Which RTP path carried the media: `bots` (`rtp-path.ts`) or `werift (why)`. */
+  /** Which RTP path carried the media: `bots` (`rtp-path.ts`), `bots (after ICE)` (TCP), or `werift (why)`. */
   mediaPath: string;
   audio: StreamSnapshot;
   video: StreamSnapshot;
@@ -301,7 +301,8 @@ export class BotPeer {
     }
     path.onRtp = (kind, rtp) => this.receiver.onRtp(kind ?? "video", { header: { timestamp: rtp.timestamp, marker: rtp.marker, extensions: [] }, payload: rtp.payload });
     this.sender.rtpPath = path;
-    this.mediaPath = "bots";
+    // Over TURN/TCP the stream's framing stays werift's: RTP is taken after ICE.
+    this.mediaPath = path.below ? "bots" : "bots (after ICE)";
   }
 
   private async readSelectedPair(): Promise<void> {

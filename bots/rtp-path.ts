@@ -29,7 +29,15 @@ interface SrtpContext {
 interface IceConnection {
   send(data: Buffer): Promise<void>;
   onData: { event?: { stack?: Array<{ execute: (data: Buffer) => void }> } };
+  nominated?: { protocol?: { transport?: Socket; turn?: { transport?: Socket; addrByChannel?: Record<number, unknown> } } };
 }
+interface Socket {
+  type?: string;
+  onData?: (data: Buffer, addr: unknown) => void;
+}
+
+/** RTP, not RTCP, by its first two bytes (RFC 7983 §7, RFC 5761 §4: RTCP packet types 192-223). */
+const isRtp = (b0: number | undefined, b1: number | undefined) => b0 !== undefined && b1 !== undefined && b0 > 127 && b0 < 192 && (b1 < 192 || b1 > 223);
 
 export interface RtpPathCounts {
   sent: number;
@@ -39,6 +47,8 @@ export interface RtpPathCounts {
 }
 
 export class RtpPath {
+  /** RTP is taken from the nominated pair's UDP socket, below werift's TURN, STUN and ICE dispatch. */
+  below = false;
   readonly counts: RtpPathCounts = { sent: 0, received: 0, dropped: { short: 0, format: 0, auth: 0 } };
   /** Every RTP packet received and authenticated, with its kind by payload type (null: unknown). */
   onRtp: (kind: Kind | null, rtp: RtpFields) => void = () => undefined;
@@ -89,12 +99,8 @@ export class RtpPath {
     if (!item) return "werift's SRTP receive handler not found";
     const path = new RtpPath(t, out, kindByPt);
     const werift = item.execute;
-    item.execute = (data: Buffer) => {
-      // RFC 7983 demultiplexing: 128-191 is RTP or RTCP; RTCP packet types are 192-223 (RFC 5761 §4).
-      const b0 = data[0]!;
-      if (b0 > 127 && b0 < 192 && data.length > 1 && (data[1]! < 192 || data[1]! > 223)) path.receive(data);
-      else werift(data);
-    };
+    item.execute = (data: Buffer) => (isRtp(data[0], data[1]) ? path.receive(data) : werift(data));
+    path.below = takeBelowIce(t.iceTransport.connection, (data) => path.receive(data));
     return path;
   }
 
@@ -115,4 +121,30 @@ export class RtpPath {
     this.counts.received++;
     this.onRtp(this.kindByPt.get(rtp.payloadType) ?? null, rtp);
   }
+}
+
+/**
+ * Takes RTP where the nominated candidate pair's UDP socket hands datagrams to werift: inside
+ * TURN ChannelData (RFC 8656 §12.4) on a bound channel when relayed, or bare on a host or srflx
+ * pair. What is not RTP goes on to werift as before. Spares each packet werift's TURN and STUN
+ * parsing and three event dispatches; false (the ICE-level hook alone) over TCP or when the
+ * internals are not there.
+ */
+function takeBelowIce(connection: IceConnection, take: (rtp: Buffer) => void): boolean {
+  const protocol = connection.nominated?.protocol;
+  const turn = protocol?.turn;
+  const socket = turn ? turn.transport : protocol?.transport;
+  if (!socket || socket.type !== "udp" || typeof socket.onData !== "function") return false;
+  if (turn && typeof turn.addrByChannel !== "object") return false;
+  const werift = socket.onData;
+  socket.onData = (data, addr) => {
+    if (!turn) {
+      if (isRtp(data[0], data[1])) return take(data);
+    } else if ((data[0]! & 0xc0) === 0x40 && data.length >= 4 && isRtp(data[4], data[5])) {
+      const end = 4 + data.readUInt16BE(2);
+      if (end <= data.length && turn.addrByChannel![data.readUInt16BE(0)]) return take(data.subarray(4, end));
+    }
+    werift(data, addr);
+  };
+  return true;
 }
