@@ -106,3 +106,17 @@ describe.skipIf(!hasCoturn)("a bot pair relayed through a real coturn", () => {
     }
   }, 30_000);
 });
+
+describe("a bot pair on host candidates (no TURN)", () => {
+  it("carries synthetic media on the bots' own RTP path, taken from the UDP socket", async () => {
+    const { offerer, answerer } = await runPair({ iceServers: [], iceTransportPolicy: "all", durationMs: 2000 });
+    for (const r of [offerer, answerer]) {
+      expect(r.failure).toBeNull();
+      expect(r.localCandidateType).toBe("host");
+      expect(r.mediaPath).toBe("bots");
+      expect(loss(r).lost).toBe(0);
+      expect(r.audio.packetsReceived).toBeGreaterThan(70); // 50/s
+      expect(r.video.framesReceived).toBeGreaterThan(40); // 30/s
+    }
+  }, 30_000);
+});
