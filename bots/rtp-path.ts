@@ -2,7 +2,8 @@
  * The bots' own RTP path for synthetic media, on werift's transports and keys. werift keeps ICE,
  * TURN, DTLS, the SRTP keying and RTCP; RTP packets skip its per-packet pipeline (RtpPacket
  * objects, the sender's and receiver's bookkeeping, the router, an event dispatch per hop),
- * which costs several times the cipher and the UDP send. Measured in `bench/bots-density`.
+ * which about doubled the CPU of a packet. Measured in `bench/bots-density` (werift's path is
+ * its baseline).
  *
  * Only for AES-GCM (RFC 7714), which werift offers first and bots always agree on; any other
  * profile, or werift internals that moved, leave the call on werift's own path (`attach`
@@ -39,17 +40,12 @@ interface Socket {
 /** RTP, not RTCP, by its first two bytes (RFC 7983 §7, RFC 5761 §4: RTCP packet types 192-223). */
 const isRtp = (b0: number | undefined, b1: number | undefined) => b0 !== undefined && b1 !== undefined && b0 > 127 && b0 < 192 && (b1 < 192 || b1 > 223);
 
-export interface RtpPathCounts {
-  sent: number;
-  received: number;
-  /** Dropped on receive: failed authentication, too short, not RTP. */
-  dropped: Record<UnprotectError, number>;
-}
 
 export class RtpPath {
   /** RTP is taken from the nominated pair's UDP socket, below werift's TURN, STUN and ICE dispatch. */
   below = false;
-  readonly counts: RtpPathCounts = { sent: 0, received: 0, dropped: { short: 0, format: 0, auth: 0 } };
+  /** Packets dropped on receive: failed authentication (corrupt or forged), too short, malformed. */
+  readonly dropped: Record<UnprotectError, number> = { short: 0, format: 0, auth: 0 };
   /** Every RTP packet received and authenticated, with its kind by payload type (null: unknown). */
   onRtp: (kind: Kind | null, rtp: RtpFields) => void = () => undefined;
   private readonly out: Record<Kind, { ssrc: number; payloadType: number }>;
@@ -108,17 +104,15 @@ export class RtpPath {
   send(kind: Kind, sequenceNumber: number, timestamp: number, marker: boolean, payload: Buffer): void {
     const o = this.out[kind];
     const packet = this.sender.protect({ payloadType: o.payloadType, sequenceNumber, timestamp, marker, ssrc: o.ssrc, payload });
-    this.counts.sent++;
     this.connection.send(packet).catch(this.noop);
   }
 
   private receive(data: Buffer): void {
     const rtp = this.receiver.unprotect(data);
     if (typeof rtp === "string") {
-      this.counts.dropped[rtp]++;
+      this.dropped[rtp]++;
       return;
     }
-    this.counts.received++;
     this.onRtp(this.kindByPt.get(rtp.payloadType) ?? null, rtp);
   }
 }
