@@ -288,9 +288,11 @@ try {
   const healthy = largest(relayed, (r) => r.healthy);
   const hostSustained = largest(host, (r) => r.ok);
   const perCall = (r: Step) => r.botsCpuCores / r.calls;
-  // CPU per call is compared where the bots still keep up: past that point their threads are
-  // starved, everything is late, and CPU per call only looks lower.
-  const fair = healthy ?? sustained;
+  // CPU per call and per packet mean something only where every call was up and carrying media
+  // through the window: a step still doing handshakes (a starved host) spends its CPU on those.
+  const measurable = (r: Step) => r.connected === r.calls && r.unfinished === 0;
+  // Compared at 100 relayed calls (the issue's point), else the largest measurable step.
+  const ref = [relayed.find((r) => r.calls === 100), healthy, sustained, ...[...relayed].reverse()].find((r): r is Step => !!r && measurable(r)) ?? null;
   console.log(
     sustained
       ? `sustained relayed (loss < ${MAX_LOSS} %, every call connected, >= 90 % of the bitrate sent): ${sustained.calls} calls, bound by ${sustained.bound}; bots ${perCall(sustained).toFixed(4)} cores/call, ${fmt(sustained.botsUsPerPacket)} µs/packet, lag p99 ${sustained.loopLagMs} ms`
@@ -298,21 +300,29 @@ try {
   );
   console.log(`bot host keeping up (event-loop lag p99 < 100 ms): ${healthy ? `${healthy.calls} relayed calls, ${perCall(healthy).toFixed(4)} cores/call` : "no relayed step"}`);
   console.log(hostSustained ? `host candidates (no TURN), the bots' own ceiling: ${hostSustained.calls} calls sustained, bound by ${hostSustained.bound}` : `host candidates: no step sustained`);
-  const ratio = fair ? chrome.cpuPerCall / perCall(fair) : null;
-  if (ratio !== null) console.log(`Chromium/bots CPU per call: ${ratio.toFixed(1)}x (bots at ${fair!.calls} relayed calls; µs/packet ${fmt(chrome.usPerPacket)} vs ${fmt(fair!.botsUsPerPacket)})`);
-  const pathRatio = werift && fair && werift.botsUsPerPacket && fair.botsUsPerPacket ? werift.botsUsPerPacket / fair.botsUsPerPacket : null;
-  if (werift) console.log(`werift's RTP pipeline / the bots' path, CPU per packet: ${fmt(pathRatio)}x (${fmt(werift.botsUsPerPacket)} vs ${fmt(fair?.botsUsPerPacket ?? null)} µs/packet)`);
-  const atHundred = relayed.find((r) => r.calls === 100);
-  const ref = atHundred ?? fair ?? relayed.at(-1);
+  const starved = [...relayed, ...host].filter((r) => !r.ok && r.botsCpuCores < 0.5 * availableParallelism() && r.loopLagMs >= 100);
+  if (starved.length) {
+    console.log(
+      `starved: at ${starved.map((r) => `${r.calls} ${r.via}`).join(", ")} calls the bots lagged (p99 >= 100 ms) while using under half the machine: other processes had the cores, so these wall-clock figures are pessimistic; CPU per packet of measurable steps is not`,
+    );
+  }
+  // Chromium per call at its own packet rate; per packet it compares the same unit of work.
+  const ratio = ref ? chrome.cpuPerCall / perCall(ref) : null;
+  const packetRatio = ref && chrome.usPerPacket && ref.botsUsPerPacket ? chrome.usPerPacket / ref.botsUsPerPacket : null;
+  if (ref) console.log(`Chromium/bots: ${fmt(ratio)}x CPU per call, ${fmt(packetRatio)}x per packet (bots at ${ref.calls} relayed calls: ${perCall(ref).toFixed(4)} cores/call, ${fmt(ref.botsUsPerPacket)} µs/packet; Chromium ${chrome.fps.toFixed(1)} fps)`);
+  // The bots' path against werift's pipeline: the relayed step of the same size, same run.
+  const twin = werift ? relayed.find((r) => r.calls === werift.calls && measurable(r)) : undefined;
+  const pathRatio = werift && twin && measurable(werift) && werift.botsUsPerPacket && twin.botsUsPerPacket ? werift.botsUsPerPacket / twin.botsUsPerPacket : null;
+  if (werift) console.log(`werift's RTP pipeline / the bots' path, CPU per packet at ${werift.calls} relayed calls: ${fmt(pathRatio)}x (${fmt(werift.botsUsPerPacket)} vs ${fmt(twin?.botsUsPerPacket ?? null)} µs/packet)`);
   const met = (ok: boolean) => (ok ? "met" : "NOT met");
   console.log(
-    `targets: <= 20 µs/packet at 100 relayed calls ${ref ? `${fmt(ref.botsUsPerPacket)}: ${met((ref.botsUsPerPacket ?? Infinity) <= 20)}` : "not measured"}; ` +
+    `targets: <= 20 µs/packet at 100 relayed calls ${ref ? `${fmt(ref.botsUsPerPacket)} at ${ref.calls}: ${met((ref.botsUsPerPacket ?? Infinity) <= 20)}` : "not measured"}; ` +
       `<= 0.007 cores/call ${ref ? `${perCall(ref).toFixed(4)}: ${met(perCall(ref) <= 0.007)}` : "not measured"}; ` +
       `>= 20x less CPU per call than Chromium ${met(ratio !== null && ratio >= 20)}; ` +
       `>= 150 relayed calls sustained ${met(!!sustained && sustained.calls >= 150)}; ` +
       `>= 250 calls on host candidates ${met(!!hostSustained && hostSustained.calls >= 250)}`,
   );
-  console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, relayed, host, werift, sustainedCalls: sustained?.calls ?? 0, healthyCalls: healthy?.calls ?? 0, hostCalls: hostSustained?.calls ?? 0, chromium: chrome, ratio, pathRatio }));
+  console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, relayed, host, werift, sustainedCalls: sustained?.calls ?? 0, healthyCalls: healthy?.calls ?? 0, hostCalls: hostSustained?.calls ?? 0, chromium: chrome, ratio, packetRatio, pathRatio }));
 } finally {
   dev.child.kill("SIGINT");
   await new Promise((r) => dev.child.once("exit", r));
