@@ -4,7 +4,7 @@
 // Chromium (one page, fake camera at 30 fps).
 //
 //   node bench/bots-density/run.ts [--steps 50,100,150,200,250] [--host-steps 250,300]
-//     [--werift-calls 50] [--hold 20] [--chromium-calls 6] [--all-steps]
+//     [--werift-calls 50] [--vp8-calls 25] [--hold 20] [--chromium-calls 6] [--all-steps]
 //
 // `vchat dev` (API, signaling, coturn) runs in its own process; the bots run in this one, spread
 // over worker threads; Chromium is driven by playwright-core. Relayed calls go through the same
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     steps: { type: "string", default: "50,100,150,200,250" },
     "host-steps": { type: "string", default: "250,300" },
     "werift-calls": { type: "string", default: "50" },
+    "vp8-calls": { type: "string", default: "25" },
     hold: { type: "string", default: "20" },
     "chromium-calls": { type: "string", default: "6" },
     "max-loss": { type: "string", default: "0.5" },
@@ -36,6 +37,7 @@ const list = (s: string) => s.split(",").map(Number).filter((n) => n > 0 && n <=
 const steps = list(values.steps!);
 const hostSteps = list(values["host-steps"]!);
 const WERIFT_CALLS = Math.min(Math.max(0, Number(values["werift-calls"])), 1000);
+const VP8_CALLS = Math.min(Math.max(0, Number(values["vp8-calls"])), 1000);
 const HOLD_S = Math.min(Math.max(5, Number(values.hold)), 120);
 const CHROMIUM_CALLS = Math.min(Math.max(1, Number(values["chromium-calls"])), 20);
 const MAX_LOSS = Number(values["max-loss"]);
@@ -57,6 +59,7 @@ interface Step {
   /** `relay`: relay-only through coturn; `host`: host candidates, no TURN. */
   via: "relay" | "host";
   rtpPath: "bots" | "werift";
+  media: "synthetic" | "vp8";
   /** CPU µs of the bots' process per RTP packet sent or received. */
   botsUsPerPacket: number | null;
   /** CPU µs of coturn per packet it relayed (each bot packet crosses it once). */
@@ -86,7 +89,7 @@ interface Step {
 }
 
 /** One density step: `calls` calls (relayed, or on host candidates) held for HOLD_S seconds after the ramp. */
-async function botsStep(url: string, calls: number, devPid: number, coturnPid: number | null, via: Step["via"] = "relay", rtpPath: Step["rtpPath"] = "bots"): Promise<Step> {
+async function botsStep(url: string, calls: number, devPid: number, coturnPid: number | null, via: Step["via"] = "relay", rtpPath: Step["rtpPath"] = "bots", media: Step["media"] = "synthetic"): Promise<Step> {
   // Joins per second: werift's DTLS handshakes are the costly part of a call's life.
   const ramp = 25;
   const rampS = (calls * 2) / ramp;
@@ -112,6 +115,7 @@ async function botsStep(url: string, calls: number, devPid: number, coturnPid: n
     rampPerSec: ramp,
     relay: via === "relay" ? "only" : "never",
     rtpPath,
+    media,
     bitrateKbps: BITRATE,
     connectTimeoutMs: 45_000,
     onProgress: (p: Progress) => {
@@ -144,6 +148,7 @@ async function botsStep(url: string, calls: number, devPid: number, coturnPid: n
     calls,
     via,
     rtpPath,
+    media,
     botsUsPerPacket: usPer(measured.bots, measured.packets),
     coturnUsPerPacket: via === "relay" ? usPer(measured.coturn, measured.packets / 2) : null,
     bound,
@@ -246,7 +251,7 @@ async function chromiumBaseline(url: string, calls: number) {
 
 const fmt = (x: number | null, digits = 1) => (x === null ? "–" : x.toFixed(digits));
 function printStep(step: Step): void {
-  const label = `${step.via === "relay" ? "relayed" : "host"}${step.rtpPath === "werift" ? " werift-path" : ""}`;
+  const label = `${step.via === "relay" ? "relayed" : "host"}${step.media === "vp8" ? " vp8" : step.rtpPath === "werift" ? " werift-path" : ""}`;
   console.log(
     `bots ${String(step.calls).padStart(4)} ${label} calls: ${step.connected} connected, loss ${step.lossPct ?? "–"} %, setup p95 ${step.setupP95Ms ?? "–"} ms, freezes p95 ${step.freezesP95 ?? "–"}, bitrate p50 ${step.bitrateP50 ?? "–"} kbps, lag p99 ${step.loopLagMs} ms; ` +
       `CPU bots ${step.botsCpuCores.toFixed(2)} (${(step.botsCpuCores / step.calls).toFixed(4)}/call, ${fmt(step.botsUsPerPacket)} µs/packet) coturn ${step.coturnCpuCores.toFixed(2)} (${(step.coturnCpuCores / step.calls).toFixed(4)}/call, ${fmt(step.coturnUsPerPacket)} µs/packet) server ${step.serverCpuCores.toFixed(2)} cores; ` +
@@ -276,6 +281,10 @@ try {
   // The baseline of the bots' own RTP path: werift's pipeline, same calls, same run.
   const werift = WERIFT_CALLS > 0 ? await botsStep(dev.url, WERIFT_CALLS, dev.child.pid!, dev.coturnPid, "relay", "werift") : null;
   if (werift) printStep(werift);
+  await new Promise((r) => setTimeout(r, 3000));
+  // VP8 media (the browser-interop path) stays on werift's pipeline: what it costs.
+  const vp8 = VP8_CALLS > 0 ? await botsStep(dev.url, VP8_CALLS, dev.child.pid!, dev.coturnPid, "relay", "bots", "vp8") : null;
+  if (vp8) printStep(vp8);
   const chrome = await chromiumBaseline(dev.url, CHROMIUM_CALLS);
   console.log(`chromium ${chrome.calls} relayed calls in one page: ${chrome.cpuCores.toFixed(2)} cores, ${chrome.cpuPerCall.toFixed(3)} cores/call, ${fmt(chrome.usPerPacket)} µs/packet, loss ${chrome.lossPct?.toFixed(2) ?? "–"} %, ${chrome.fps.toFixed(1)} fps decoded per stream, ${chrome.relayCandidates} relay candidates`);
 
@@ -322,7 +331,7 @@ try {
       `>= 150 relayed calls sustained ${met(!!sustained && sustained.calls >= 150)}; ` +
       `>= 250 calls on host candidates ${met(!!hostSustained && hostSustained.calls >= 250)}`,
   );
-  console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, relayed, host, werift, sustainedCalls: sustained?.calls ?? 0, healthyCalls: healthy?.calls ?? 0, hostCalls: hostSustained?.calls ?? 0, chromium: chrome, ratio, packetRatio, pathRatio }));
+  console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, relayed, host, werift, sustainedCalls: sustained?.calls ?? 0, healthyCalls: healthy?.calls ?? 0, hostCalls: hostSustained?.calls ?? 0, vp8, chromium: chrome, ratio, packetRatio, pathRatio }));
 } finally {
   dev.child.kill("SIGINT");
   await new Promise((r) => dev.child.once("exit", r));
