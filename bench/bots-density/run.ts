@@ -298,8 +298,9 @@ try {
   const hostSustained = largest(host, (r) => r.ok);
   const perCall = (r: Step) => r.botsCpuCores / r.calls;
   // CPU per call and per packet mean something only where every call was up and carrying media
-  // through the window: a step still doing handshakes (a starved host) spends its CPU on those.
-  const measurable = (r: Step) => r.connected === r.calls && r.unfinished === 0;
+  // through the window: a step still doing handshakes, or redoing failed ones (a starved host),
+  // spends its CPU on those.
+  const measurable = (r: Step) => r.connected === r.calls && r.unfinished === 0 && Object.keys(r.failures).length === 0;
   // Compared at 100 relayed calls (the point), else the largest measurable step.
   const ref = [relayed.find((r) => r.calls === 100), healthy, sustained, ...[...relayed].reverse()].find((r): r is Step => !!r && measurable(r)) ?? null;
   console.log(
