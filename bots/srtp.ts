@@ -71,6 +71,9 @@ export class GcmSender {
   }
 }
 
+/** A received packet and its index, ROC · 2^16 + SEQ (RFC 3711 §3.3.1), for a replay window. */
+export type ReceivedFields = RtpFields & { index: number };
+
 /** Why a packet was not accepted: `short` and `auth` are corrupt or forged, `format` not RTP v2. */
 export type UnprotectError = "short" | "format" | "auth";
 
@@ -86,7 +89,7 @@ export class GcmReceiver {
   }
 
   /** The decrypted packet, or why it was dropped. Header extensions and padding are skipped. */
-  unprotect(buf: Buffer): RtpFields | UnprotectError {
+  unprotect(buf: Buffer): ReceivedFields | UnprotectError {
     if (buf.length < rtpHeaderBytes + gcmTagBytes) return "short";
     const b0 = buf[0]!;
     if (b0 >> 6 !== 2) return "format";
@@ -134,6 +137,7 @@ export class GcmReceiver {
       timestamp: buf.readUInt32BE(4),
       ssrc,
       payload,
+      index: roc * 0x10000 + seq,
     };
   }
 }
