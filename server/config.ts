@@ -9,6 +9,11 @@ export const serverConfigSchema = z.object({
   port: z.number().int().min(0).max(65535).default(8080),
   /** Signs the JWTs; at least 32 characters. Never logged. */
   jwtSecret: z.string().min(32, "jwtSecret must be at least 32 characters"),
+  /**
+   * Checks the operator's admin tokens (`vchat admin token`); null turns the admin API off.
+   * At least 32 characters, and not the JWT secret. Never logged.
+   */
+  adminSecret: z.string().min(32, "adminSecret must be at least 32 characters").nullable().default(null),
   /** Lifetime of issued tokens. */
   tokenTtlSeconds: z.number().int().positive().default(24 * 3600),
   /** TURN servers using coturn's `use-auth-secret`; null when there is none. */
@@ -41,8 +46,17 @@ export const serverConfigSchema = z.object({
       chatPer10s: z.number().int().positive().default(20),
       /** Failed logins per email and address before a 15 minute lock-out. */
       loginFailures: z.number().int().positive().default(5),
+      /** Failed logins per address across all emails (password spraying) before a 15 minute lock-out. */
+      loginFailuresPerAddress: z.number().int().positive().default(20),
       /** Guest and register calls per minute per client address. */
       signupsPerMinute: z.number().int().positive().default(30),
+      /** How long an account check (exists, not banned) is reused: a ban reaches every node within it. */
+      accountCheckMs: z.number().int().min(0).default(2000),
+      /** Different users reporting one user within `autoBanWindowSeconds` that ban them automatically; 0 is off. */
+      autoBanReporters: z.number().int().min(0).default(0),
+      autoBanWindowSeconds: z.number().int().positive().default(3600),
+      /** How long an automatic ban lasts. */
+      autoBanSeconds: z.number().int().positive().default(86_400),
     })
     .default({
       interestWaitMs: 5000,
@@ -51,9 +65,15 @@ export const serverConfigSchema = z.object({
       eventsPerSecond: 100,
       chatPer10s: 20,
       loginFailures: 5,
+      loginFailuresPerAddress: 20,
       signupsPerMinute: 30,
+      accountCheckMs: 2000,
+      autoBanReporters: 0,
+      autoBanWindowSeconds: 3600,
+      autoBanSeconds: 86_400,
     }),
-});
+})
+  .refine((c) => c.adminSecret === null || c.adminSecret !== c.jwtSecret, { message: "adminSecret must differ from jwtSecret", path: ["adminSecret"] });
 
 export type ServerConfig = Readonly<z.output<typeof serverConfigSchema>>;
 export type ServerConfigInput = z.input<typeof serverConfigSchema>;

@@ -75,6 +75,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       host,
       port: opts.port ?? 8080,
       jwtSecret: secrets.jwtSecret,
+      adminSecret: secrets.adminSecret,
       turn: turn ? { secret: turn.secret, urls: turn.urls } : null,
       webDir: opts.webDir === undefined ? (existsSync(join(defaultWebDir, "index.html")) ? defaultWebDir : null) : opts.webDir,
       logLevel: opts.quiet ? "silent" : "info",

@@ -6,10 +6,12 @@ import { dirname, join } from "node:path";
 export interface LocalSecrets {
   jwtSecret: string;
   turnSecret: string;
+  /** Checks the operator's admin tokens (`vchat admin token` reads it from this file). */
+  adminSecret: string;
 }
 
 export function freshSecrets(): LocalSecrets {
-  return { jwtSecret: randomBytes(32).toString("base64url"), turnSecret: randomBytes(24).toString("hex") };
+  return { jwtSecret: randomBytes(32).toString("base64url"), turnSecret: randomBytes(24).toString("hex"), adminSecret: randomBytes(32).toString("base64url") };
 }
 
 /**
@@ -21,10 +23,28 @@ export function localSecrets(db: string, stateDir: string): LocalSecrets {
   const file = join(stateDir, "secrets.json");
   if (existsSync(file)) {
     const saved = JSON.parse(readFileSync(file, "utf8")) as Partial<LocalSecrets>;
-    if (saved.jwtSecret && saved.turnSecret) return { jwtSecret: saved.jwtSecret, turnSecret: saved.turnSecret };
+    if (saved.jwtSecret && saved.turnSecret) {
+      if (saved.adminSecret) return { jwtSecret: saved.jwtSecret, turnSecret: saved.turnSecret, adminSecret: saved.adminSecret };
+      // A file from before the admin API: the admin secret is added, the others are kept.
+      return save(file, { jwtSecret: saved.jwtSecret, turnSecret: saved.turnSecret, adminSecret: freshSecrets().adminSecret });
+    }
   }
-  const secrets = freshSecrets();
+  return save(file, freshSecrets());
+}
+
+function save(file: string, secrets: LocalSecrets): LocalSecrets {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(file, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 });
   return secrets;
+}
+
+/**
+ * The admin secret `vchat dev` keeps in `<stateDir>/secrets.json`, for `vchat admin` on the same
+ * machine; null when there is none yet (the service never ran there).
+ */
+export function savedAdminSecret(stateDir: string): string | null {
+  const file = join(stateDir, "secrets.json");
+  if (!existsSync(file)) return null;
+  const saved = JSON.parse(readFileSync(file, "utf8")) as Partial<LocalSecrets>;
+  return typeof saved.adminSecret === "string" ? saved.adminSecret : null;
 }

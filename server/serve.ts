@@ -114,6 +114,10 @@ export function nodeConfigInput(opts: NodeOptions, env: Record<string, string | 
   const badStun = list(env.VCHAT_STUN_URLS).find((u) => !/^stuns?:/.test(u));
   if (badStun) throw new NodeConfigError(`VCHAT_STUN_URLS: "${badStun}" does not start with stun: or stuns:`);
 
+  const adminSecret = opts.config?.adminSecret ?? env.VCHAT_ADMIN_SECRET ?? null;
+  if (adminSecret !== null && adminSecret.length < 32) throw new NodeConfigError(`VCHAT_ADMIN_SECRET is too short: it needs at least 32 characters, it has ${adminSecret.length}`);
+  if (adminSecret !== null && adminSecret === jwtSecret) throw new NodeConfigError("VCHAT_ADMIN_SECRET must differ from VCHAT_JWT_SECRET: a user's token must never pass as an admin's");
+
   const port = opts.port ?? (env.VCHAT_PORT !== undefined ? Number(env.VCHAT_PORT) : 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new NodeConfigError(`VCHAT_PORT must be a port number, got "${env.VCHAT_PORT}"`);
   const webDir =
@@ -123,6 +127,7 @@ export function nodeConfigInput(opts: NodeOptions, env: Record<string, string | 
     host: opts.host ?? env.VCHAT_HOST ?? "0.0.0.0",
     port,
     jwtSecret,
+    adminSecret,
     turn,
     stunUrls: list(env.VCHAT_STUN_URLS),
     corsOrigins: list(env.VCHAT_CORS_ORIGINS),
@@ -275,6 +280,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<RunningNode> {
       matchmaker,
       logger,
       redis: redisDeps?.cmd,
+      redisKeyPrefix: keyPrefix,
       socketOptions,
       readiness,
       canMatch,

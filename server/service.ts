@@ -3,7 +3,9 @@ import type { AddressInfo } from "node:net";
 import type { RedisClient } from "./cluster/redis.ts";
 import { Server, type ServerOptions } from "socket.io";
 import { limits as wireLimits } from "../protocol/index.ts";
+import { createModeration } from "./admin/moderation.ts";
 import { createAccounts } from "./auth/accounts.ts";
+import { createStanding } from "./auth/standing.ts";
 import { createCalls, type Calls } from "./calls/calls.ts";
 import type { ServerConfig } from "./config.ts";
 import { createApp } from "./http/app.ts";
@@ -22,6 +24,8 @@ export interface ServiceDeps {
   logger: Logger;
   /** Shared rate limits across nodes. */
   redis?: RedisClient;
+  /** Put before every Redis key of the deployment (rate limits here). @default "vchat" */
+  redisKeyPrefix?: string;
   /** Socket.IO options for the cluster (adapter, connection state recovery). */
   socketOptions?: Partial<ServerOptions>;
   /** Named dependency checks for `/readyz`. */
@@ -44,8 +48,9 @@ export interface Service {
 export function createService(deps: ServiceDeps): Service {
   const { config, store, matchmaker, logger } = deps;
   const metrics = createMetrics(() => matchmaker.queueLength());
-  const limits = createRateLimits(config.tuning, deps.redis);
-  const accounts = createAccounts({ config, store, limits });
+  const limits = createRateLimits(config.tuning, deps.redis, deps.redisKeyPrefix);
+  const standing = createStanding({ store, cacheMs: config.tuning.accountCheckMs, logger });
+  const accounts = createAccounts({ config, store, limits, standing });
   // The API is registered before Socket.IO attaches: Socket.IO then answers its own paths
   // (/socket.io/ long-polling) and hands every other request on. A listener added after it would
   // also answer the polling requests and fail with ERR_HTTP_HEADERS_SENT.
@@ -57,10 +62,11 @@ export function createService(deps: ServiceDeps): Service {
     cors: config.corsOrigins.length > 0 ? { origin: [...config.corsOrigins] } : undefined,
     ...deps.socketOptions,
   });
-  const calls = createCalls({ config, store, matchmaker, io, metrics, limits, logger, canMatch: deps.canMatch });
+  const moderation = createModeration({ config, store, standing, io, logger });
+  const calls = createCalls({ config, store, matchmaker, io, metrics, limits, logger, canMatch: deps.canMatch, onReport: (r) => moderation.reported(r) });
   const readiness = { store: () => store.ping(), ...deps.readiness };
-  api = createApp({ config, accounts, calls, metrics, readiness, logger });
-  attachSignaling(io, { jwtSecret: config.jwtSecret, calls, metrics, limits, logger });
+  api = createApp({ config, accounts, standing, moderation, calls, metrics, readiness, logger });
+  attachSignaling(io, { jwtSecret: config.jwtSecret, calls, metrics, limits, standing, logger });
 
   let closed: Promise<void> | undefined;
   return {

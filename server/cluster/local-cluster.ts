@@ -101,6 +101,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
         presence: opts.presence,
         config: {
           jwtSecret: secrets.jwtSecret,
+          adminSecret: secrets.adminSecret,
           turn: turn ? { secret: turn.secret, urls: turn.urls } : null,
           ...opts.config,
         },
