@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthResponse, AuthRevoked, Ban } from "../protocol/index.ts";
 import { signAdminToken } from "../server/admin/admin-token.ts";
 import { startLocalCluster, type LocalCluster } from "../server/cluster/local-cluster.ts";
-import { redisInstalled, startRedis, type RunningRedis } from "../server/testing/redis-server.ts";
+import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
 import { api, next, pair, request, socketFor, user, type ClientSocket, type TestUser } from "./support/client.ts";
 
 /**

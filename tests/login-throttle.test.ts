@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalCluster, type LocalCluster } from "../server/cluster/local-cluster.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
-import { redisInstalled, startRedis, type RunningRedis } from "../server/testing/redis-server.ts";
+import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
 import { api } from "./support/client.ts";
 
 /**

@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
-import { redisInstalled, startRedis, type RunningRedis } from "../../server/testing/redis-server.ts";
+import { redisInstalled, startRedis, type RunningRedis } from "../../server/cluster/redis-process.ts";
 import { lines, stop } from "../support/process.ts";
 import { startUsers, type UserStats } from "./users.ts";
 
