@@ -53,6 +53,12 @@ export const serverConfigSchema = z.object({
       signupsPerMinute: z.number().int().positive().default(30),
       /** How long an account check (exists, not banned) is reused: a ban reaches every node within it. */
       accountCheckMs: z.number().int().min(0).default(2000),
+      /**
+       * How often each node checks the accounts of its idle sockets too (an account deleted or
+       * banned outside the admin API, while its socket sends nothing). One store read per user
+       * not checked lately.
+       */
+      accountSweepMs: z.number().int().min(100).default(30_000),
       /** Different users reporting one user within `autoBanWindowSeconds` that ban them automatically; 0 is off. */
       autoBanReporters: z.number().int().min(0).default(0),
       autoBanWindowSeconds: z.number().int().positive().default(3600),
@@ -69,6 +75,7 @@ export const serverConfigSchema = z.object({
       loginFailuresPerAddress: 20,
       signupsPerMinute: 30,
       accountCheckMs: 2000,
+      accountSweepMs: 30_000,
       autoBanReporters: 0,
       autoBanWindowSeconds: 3600,
       autoBanSeconds: 86_400,

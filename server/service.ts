@@ -66,7 +66,7 @@ export function createService(deps: ServiceDeps): Service {
   const calls = createCalls({ config, store, matchmaker, io, metrics, limits, logger, canMatch: deps.canMatch, onReport: (r) => moderation.reported(r) });
   const readiness = { store: () => store.ping(), ...deps.readiness };
   api = createApp({ config, accounts, standing, moderation, calls, metrics, readiness, logger });
-  attachSignaling(io, { jwtSecret: config.jwtSecret, calls, metrics, limits, standing, logger });
+  const signaling = attachSignaling(io, { jwtSecret: config.jwtSecret, calls, metrics, limits, standing, sweepMs: config.tuning.accountSweepMs, logger });
 
   let closed: Promise<void> | undefined;
   return {
@@ -85,6 +85,7 @@ export function createService(deps: ServiceDeps): Service {
     },
     close() {
       closed ??= (async () => {
+        signaling.stop();
         await calls.shutdown();
         await new Promise<void>((resolve) => io.close(() => resolve()));
       })();

@@ -30,6 +30,12 @@ describe("a deleted account", () => {
     await dev?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
+  // As an operator deleting the row by hand (the store has no delete yet): another connection to the file.
+  const deleteUser = (id: string, file = "vchat.db") => {
+    const db = new DatabaseSync(join(dir, file));
+    db.prepare("DELETE FROM users WHERE id = ?").run(id);
+    db.close();
+  };
 
   it("loses REST access at once (TURN credentials included) and its open socket is closed at its next event", async () => {
     const gone = await user(dev.url, "gone");
@@ -37,10 +43,7 @@ describe("a deleted account", () => {
     await pair(gone, peer);
     expect((await api(dev.url, "/api/ice", { token: gone.token })).status).toBe(200);
 
-    // As an operator deleting the row by hand (the store has no delete yet): another connection to the file.
-    const db = new DatabaseSync(join(dir, "vchat.db"));
-    db.prepare("DELETE FROM users WHERE id = ?").run(gone.id);
-    db.close();
+    deleteUser(gone.id);
     await new Promise((r) => setTimeout(r, 300));
 
     for (const path of ["/api/me", "/api/ice", "/api/sessions"]) {
@@ -54,6 +57,24 @@ describe("a deleted account", () => {
     expect(await closed).toMatchObject({ revoked: { reason: "account-deleted" }, reason: "io server disconnect" });
     expect(await peerTold).toMatchObject({ reason: "disconnected" });
     peer.socket.disconnect();
+  });
+
+  it("closes an idle socket waiting in the lobby within a sweep (tuning.accountSweepMs), so it is never matched (nor handed TURN credentials)", async () => {
+    const swept = await startDevServer({ port: 0, db: join(dir, "swept.db"), stateDir: dir, turn: false, quiet: true, webDir: null, config: { tuning: { accountSweepMs: 300 } } });
+    try {
+      const idle = await user(swept.url, "idle");
+      expect(await request(idle.socket, "lobby:join", {})).toMatchObject({ ok: true });
+      const closed = revokedThenClosed(idle.socket, 3000);
+      deleteUser(idle.id, "swept.db");
+      expect(await closed).toMatchObject({ revoked: { reason: "account-deleted" }, reason: "io server disconnect" });
+      const other = await user(swept.url, "other");
+      const matched = next(other.socket, "match:found", 500).then(() => true, () => false);
+      expect(await request(other.socket, "lobby:join", {})).toMatchObject({ ok: true });
+      expect(await matched).toBe(false);
+      other.socket.disconnect();
+    } finally {
+      await swept.stop();
+    }
   });
 });
 

@@ -15,6 +15,8 @@ export interface SignalingDeps {
   metrics: Metrics;
   limits: RateLimits;
   standing: AccountStanding;
+  /** How often idle sockets' accounts are checked (`tuning.accountSweepMs`). */
+  sweepMs: number;
   logger: Logger;
 }
 
@@ -29,9 +31,10 @@ const timerMax = 2 ** 31 - 1;
  * account again at every event (cached briefly, see `standing.ts`); a socket is told `auth:revoked`
  * and disconnected when its token expires or its account is banned or deleted. Every event is rate
  * limited and validated, and handlers only map to the call use cases. An event with an ack gets a
- * tagged result; one without gets an `error` event when it fails.
+ * tagged result; one without gets an `error` event when it fails. Returns what stops the sweep
+ * of idle sockets' accounts.
  */
-export function attachSignaling(io: VchatServer, { jwtSecret, calls, metrics, limits, standing, logger }: SignalingDeps): void {
+export function attachSignaling(io: VchatServer, { jwtSecret, calls, metrics, limits, standing, sweepMs, logger }: SignalingDeps): { stop(): void } {
   const log = logger.child({ module: "signaling" });
 
   const revoke = (socket: VchatSocket, why: AuthRevoked) => {
@@ -124,4 +127,23 @@ export function attachSignaling(io: VchatServer, { jwtSecret, calls, metrics, li
       else socket.emit("error", error);
     });
   });
+
+  // Idle sockets too: an account deleted or banned outside the admin API is closed within a sweep.
+  let sweeping = false;
+  const sweep = setInterval(async () => {
+    if (sweeping) return;
+    sweeping = true;
+    try {
+      const byUser = new Map<string, VchatSocket[]>();
+      for (const socket of io.of("/").sockets.values()) byUser.set(socket.data.user.id, [...(byUser.get(socket.data.user.id) ?? []), socket]);
+      for (const [userId, sockets] of byUser) {
+        const s = await standing.standing(userId);
+        if (!s.ok) for (const socket of sockets) revoke(socket, revoked(s));
+      }
+    } finally {
+      sweeping = false;
+    }
+  }, sweepMs);
+  sweep.unref();
+  return { stop: () => clearInterval(sweep) };
 }
