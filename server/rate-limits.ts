@@ -1,4 +1,5 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import type { RedisKeys } from "./cluster/keys.ts";
 import type { RedisClient } from "./cluster/redis.ts";
 import { VchatError } from "../protocol/index.ts";
 import type { ServerConfig } from "./config.ts";
@@ -12,12 +13,12 @@ export const loginWindowSeconds = 15 * 60;
  * `keyPrefix`, like every other key of the service. Socket event limits stay in process: a
  * socket lives on one node.
  */
-export function createRateLimits(tuning: ServerConfig["tuning"], redis?: RedisClient, keyPrefix = "vchat") {
+export function createRateLimits(tuning: ServerConfig["tuning"], redis?: { client: RedisClient; keys: RedisKeys }) {
   const shared = (name: string, points: number, duration: number, blockDuration = 0): RateLimiterAbstract =>
     redis
       ? new RateLimiterRedis({
-          storeClient: redis,
-          keyPrefix: `${keyPrefix}:{vchat}:rl:${name}`,
+          storeClient: redis.client,
+          keyPrefix: redis.keys.rateLimit(name),
           points,
           duration,
           blockDuration,

@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { redisKeys } from "./cluster/keys.ts";
 import type { RedisClient } from "./cluster/redis.ts";
 import { Server, type ServerOptions } from "socket.io";
 import { limits as wireLimits } from "../protocol/index.ts";
@@ -24,8 +25,6 @@ export interface ServiceDeps {
   logger: Logger;
   /** Shared rate limits across nodes. */
   redis?: RedisClient;
-  /** Put before every Redis key of the deployment (rate limits here). @default "vchat" */
-  redisKeyPrefix?: string;
   /** Socket.IO options for the cluster (adapter, connection state recovery). */
   socketOptions?: Partial<ServerOptions>;
   /** Named dependency checks for `/readyz`. */
@@ -40,7 +39,11 @@ export interface Service {
   httpServer: http.Server;
   /** Opens the port; resolves to the base URL. */
   listen(port: number, host: string): Promise<string>;
-  /** Ends local calls with `server-shutdown`, closes sockets and the HTTP server. Store and matchmaker stay open (their owner closes them). */
+  /**
+   * Ends local calls with `server-shutdown`, closes sockets and the HTTP server; connections still
+   * open `tuning.shutdownGraceMs` later (a request sent by half) are cut. Store and matchmaker stay
+   * open (their owner closes them).
+   */
   close(): Promise<void>;
 }
 
@@ -48,7 +51,7 @@ export interface Service {
 export function createService(deps: ServiceDeps): Service {
   const { config, store, matchmaker, logger } = deps;
   const metrics = createMetrics(() => matchmaker.queueLength());
-  const limits = createRateLimits(config.tuning, deps.redis, deps.redisKeyPrefix);
+  const limits = createRateLimits(config.tuning, deps.redis && { client: deps.redis, keys: redisKeys(config.keyPrefix) });
   const standing = createStanding({ store, cacheMs: config.tuning.accountCheckMs, logger });
   const accounts = createAccounts({ config, store, limits, standing });
   // The API is registered before Socket.IO attaches: Socket.IO then answers its own paths
@@ -86,8 +89,15 @@ export function createService(deps: ServiceDeps): Service {
     close() {
       closed ??= (async () => {
         signaling.stop();
-        await calls.shutdown();
+        // Redis down at shutdown, say: the sockets and the port close all the same, then it is told.
+        const ended = await calls.shutdown().then(
+          () => null,
+          (err: unknown) => err,
+        );
+        const cut = setTimeout(() => httpServer.closeAllConnections(), config.tuning.shutdownGraceMs);
         await new Promise<void>((resolve) => io.close(() => resolve()));
+        clearTimeout(cut);
+        if (ended) throw new Error(`could not end the calls in progress cleanly: ${(ended as Error).message}`, { cause: ended });
       })();
       return closed;
     },

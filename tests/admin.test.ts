@@ -6,7 +6,7 @@ import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthResponse, AuthRevoked, Ban } from "../protocol/index.ts";
 import { signAdminToken } from "../server/admin/admin-token.ts";
-import { startLocalCluster, type LocalCluster } from "../server/cluster/local-cluster.ts";
+import { startDevServer, type LocalCluster } from "../server/dev.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
 import { api, next, pair, request, socketFor, user, type ClientSocket, type TestUser } from "./support/client.ts";
 
@@ -163,7 +163,7 @@ describe.skipIf(!redisInstalled())("a ban on one node reaches the other nodes (2
   const adminSecret = "the-operators-admin-secret-for-this-test";
   beforeAll(async () => {
     redis = await startRedis();
-    cluster = await startLocalCluster({
+    cluster = await startDevServer({
       nodes: 2,
       port: 0,
       db: ":memory:",

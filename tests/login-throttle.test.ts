@@ -1,8 +1,7 @@
 import http from "node:http";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalCluster, type LocalCluster } from "../server/cluster/local-cluster.ts";
-import { startDevServer, type DevServer } from "../server/dev.ts";
+import { startDevServer, type DevServer, type LocalCluster } from "../server/dev.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
 import { api } from "./support/client.ts";
 
@@ -99,7 +98,7 @@ describe.skipIf(!redisInstalled())("login throttle across 2 nodes on a real redi
   let cluster: LocalCluster;
   beforeAll(async () => {
     redis = await startRedis();
-    cluster = await startLocalCluster({ nodes: 2, port: 0, db: ":memory:", redis: redis.url, turn: false, quiet: true, webDir: null, keyPrefix: "tenant-a" });
+    cluster = await startDevServer({ nodes: 2, port: 0, db: ":memory:", redis: redis.url, turn: false, quiet: true, webDir: null, keyPrefix: "tenant-a" });
   });
   afterAll(async () => {
     await cluster?.stop();

@@ -3,14 +3,14 @@
 // all). Prints {url} once listening; stops on SIGTERM.
 //
 //   node bench/soak/node.ts REDIS_URL DB_FILE PORT   (the JWT secret in VCHAT_JWT_SECRET)
-import { startNode } from "../../server/serve.ts";
+import { serveNode } from "../../server/serve.ts";
 
 const [redisUrl, db, port] = process.argv.slice(2);
 if (!redisUrl || !db || !port) {
   process.stderr.write("usage: node.ts REDIS_URL DB_FILE PORT\n");
   process.exit(2);
 }
-const node = await startNode({
+const node = await serveNode({
   host: "127.0.0.1",
   port: Number(port),
   db,
