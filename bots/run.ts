@@ -38,6 +38,8 @@ export interface BotsOptions {
   /** Per peer, audio + video. @default 300 */
   bitrateKbps?: number;
   media?: MediaKind;
+  /** werift's own RTP pipeline instead of the bots' path: only to measure one against the other. @default "bots" */
+  rtpPath?: "bots" | "werift";
   impairLossPct?: number;
   impairDelayMs?: number;
   /** Percent of relayed media packets with a bit flipped (SRTP authentication then fails). */
@@ -142,6 +144,7 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
     churnMs: opts.churnMs ?? null,
     bitrateKbps: opts.bitrateKbps ?? 300,
     media: opts.media ?? "synthetic",
+    rtpPath: opts.rtpPath ?? "bots",
     turnRewrites: rewrites,
     connectTimeoutMs: opts.connectTimeoutMs ?? 20_000,
     nickname: "bot-",
@@ -265,10 +268,13 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
       { once: true },
     );
   });
+  // The host is judged over the measured run: tearing down (structured clones of every leg,
+  // thread exits) stalls this thread once the figures are taken.
+  const mainStats = mainLoop.stop();
   await Promise.all(stops.map((s) => s()));
   clearInterval(ticker);
   progress();
-  const threads: LoopStats[] = [mainLoop.stop()];
+  const threads: LoopStats[] = [mainStats];
   // With `workers: 0` the group's monitor watched this same thread.
   if (nWorkers > 0) for (const w of counts.values()) if (w.loop) threads.push(w.loop);
   await impairment?.close();

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { findPackageJSON } from "node:module";
 import { Command, CommanderError } from "commander";
+import { registerAdmin } from "./commands/admin.ts";
 import { registerBots } from "./commands/bots.ts";
 import { registerDev } from "./commands/dev.ts";
 import { registerDoctor } from "./commands/doctor.ts";
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerBots(program);
   registerDoctor(program);
   registerStacks(program);
+  registerAdmin(program);
   return program;
 }
 

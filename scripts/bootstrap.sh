@@ -44,11 +44,13 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# npm packages, only when package-lock.json changed since the last install.
+# npm packages, only when package-lock.json or patches/ changed since the last install. npm ci
+# runs the postinstall script, patch-package, which applies patches/ (docs/werift-patches.md).
 stamp=node_modules/.bootstrap-lock
-if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+want=$(cat package-lock.json patches/*.patch | sha256sum)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-fund --no-audit
-  cp package-lock.json "$stamp"
+  echo "$want" >"$stamp"
 fi
 
 # The web client's build, served by `vchat dev`; rebuilt when its sources are newer.

@@ -67,6 +67,7 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
     const task = one(plan(), "/taskDefinition:TaskDefinition");
     const container = JSON.parse(props(task).containerDefinitions)[0];
     expect(container.secrets.map((s: { name: string }) => s.name).sort()).toEqual([
+      "VCHAT_ADMIN_SECRET",
       "VCHAT_JWT_SECRET",
       "VCHAT_MONGODB_URI",
       "VCHAT_REDIS_URL",

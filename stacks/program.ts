@@ -23,6 +23,8 @@ export interface EnvironmentOutputs {
   atlasConnectionString: pulumi.Output<string>;
   repositoryUrl: pulumi.Output<string>;
   webBucket: pulumi.Output<string>;
+  /** The Secrets Manager secret holding VCHAT_ADMIN_SECRET for `vchat admin`. */
+  adminSecretArn: pulumi.Output<string>;
   kinesisChannelArn?: pulumi.Output<string>;
 }
 
@@ -34,6 +36,7 @@ export const outputNames = [
   "atlasConnectionString",
   "repositoryUrl",
   "webBucket",
+  "adminSecretArn",
   "kinesisChannelArn",
 ] as const;
 
@@ -64,7 +67,13 @@ export class Environment extends pulumi.ComponentResource {
       {
         cfg,
         network,
-        secretArns: { jwt: secrets.jwtSecretArn, turn: secrets.turnSecretArn, mongoUri: data.mongoUriSecretArn, redisUrl: data.redisUrlSecretArn },
+        secretArns: {
+          jwt: secrets.jwtSecretArn,
+          admin: secrets.adminSecretArn,
+          turn: secrets.turnSecretArn,
+          mongoUri: data.mongoUriSecretArn,
+          redisUrl: data.redisUrlSecretArn,
+        },
         redisSecurityGroupId: data.redisSecurityGroupId,
         turnUrls: turn.urls,
         webUrl: web.url,
@@ -81,6 +90,7 @@ export class Environment extends pulumi.ComponentResource {
       atlasConnectionString: pulumi.secret(data.atlasConnectionString),
       repositoryUrl: service.repositoryUrl,
       webBucket: web.bucketName,
+      adminSecretArn: secrets.adminSecretArn,
       ...(kinesis ? { kinesisChannelArn: kinesis.channelArn } : {}),
     };
     this.registerOutputs({ ...this.outputs });

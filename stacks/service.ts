@@ -9,6 +9,8 @@ export interface ServiceArgs {
   network: Network;
   secretArns: {
     jwt: pulumi.Input<string>;
+    /** The admin API's signing secret (`vchat admin` with VCHAT_ADMIN_SECRET). */
+    admin: pulumi.Input<string>;
     turn: pulumi.Input<string>;
     mongoUri: pulumi.Input<string>;
     redisUrl: pulumi.Input<string>;
@@ -187,7 +189,7 @@ export class Service extends pulumi.ComponentResource {
       { role: execRole.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy" },
       parent,
     );
-    const secretArns = [args.secretArns.jwt, args.secretArns.turn, args.secretArns.mongoUri, args.secretArns.redisUrl];
+    const secretArns = [args.secretArns.jwt, args.secretArns.admin, args.secretArns.turn, args.secretArns.mongoUri, args.secretArns.redisUrl];
     new aws.iam.RolePolicy(
       `${name}-exec-secrets`,
       {
@@ -214,6 +216,7 @@ export class Service extends pulumi.ComponentResource {
           repo.repositoryUrl,
           logs.name,
           args.secretArns.jwt,
+          args.secretArns.admin,
           args.secretArns.turn,
           args.secretArns.mongoUri,
           args.secretArns.redisUrl,
@@ -221,7 +224,7 @@ export class Service extends pulumi.ComponentResource {
           args.webUrl,
           apiUrl,
         ])
-        .apply(([repoUrl, logGroup, jwt, turn, mongo, redisUrl, turnUrls, webUrl, publicUrl]) =>
+        .apply(([repoUrl, logGroup, jwt, admin, turn, mongo, redisUrl, turnUrls, webUrl, publicUrl]) =>
           JSON.stringify([
             {
               name: "vchat",
@@ -240,6 +243,7 @@ export class Service extends pulumi.ComponentResource {
               ],
               secrets: [
                 { name: "VCHAT_JWT_SECRET", valueFrom: jwt },
+                { name: "VCHAT_ADMIN_SECRET", valueFrom: admin },
                 { name: "VCHAT_TURN_SECRET", valueFrom: turn },
                 { name: "VCHAT_MONGODB_URI", valueFrom: mongo },
                 { name: "VCHAT_REDIS_URL", valueFrom: redisUrl },
