@@ -1,0 +1,84 @@
+/**
+ * `vchat doctor --url` run from inside each client network of the NAT lab (real namespaces,
+ * real nftables NAT, real coturn answering RFC 5780 on two addresses): its mapping, filtering
+ * and summary verdicts must match how the lab built each network.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CheckId, DoctorReport } from "../doctor/report.ts";
+import { coturnInstalled } from "../server/turn/coturn-process.ts";
+import { labAddresses, natlabMissing, startLabService, startNatLab, type LabService, type NatKind, type NatLab } from "./support/natlab.ts";
+
+const missing = natlabMissing() ?? (coturnInstalled() ? null : "turnserver (coturn) is not installed");
+if (missing) console.warn(`tests/natlab-doctor.test.ts skipped: ${missing}`);
+
+const vchat = new URL("../cli/vchat.ts", import.meta.url).pathname;
+
+interface Expected {
+  summary: DoctorReport["summary"]["verdict"];
+  /** The nat check's findings; undefined when it cannot measure (no UDP). */
+  nat?: { nat: boolean; mapping: string; filtering: string };
+  /** Checks that must fail: what the network blocks. */
+  failing: CheckId[];
+}
+
+const table: Record<NatKind, Expected> = {
+  "eim-eif": { summary: "direct-likely", nat: { nat: true, mapping: "endpoint-independent", filtering: "endpoint-independent" }, failing: [] },
+  "eim-adf": { summary: "direct-likely", nat: { nat: true, mapping: "endpoint-independent", filtering: "address-dependent" }, failing: [] },
+  "eim-apdf": { summary: "direct-likely", nat: { nat: true, mapping: "endpoint-independent", filtering: "address-and-port-dependent" }, failing: [] },
+  symmetric: { summary: "turn-required", nat: { nat: true, mapping: "address-and-port-dependent", filtering: "address-and-port-dependent" }, failing: [] },
+  "udp-blocked": { summary: "udp-blocked", failing: ["stun", "turn-udp"] },
+  none: { summary: "direct-likely", nat: { nat: false, mapping: "endpoint-independent", filtering: "endpoint-independent" }, failing: [] },
+};
+const kinds = Object.keys(table) as NatKind[];
+
+describe.skipIf(missing)("vchat doctor through real NATs (network namespaces)", () => {
+  let lab: NatLab;
+  let service: LabService;
+  const reports = new Map<NatKind, { code: number | null; report: DoctorReport }>();
+
+  beforeAll(async () => {
+    lab = await startNatLab({ nets: kinds, serverAddresses: Object.values(labAddresses) });
+    service = await startLabService(lab);
+    // All networks at once: each doctor waits on its own NAT's silences, not on the others'.
+    const t0 = performance.now();
+    await Promise.all(
+      lab.nets.map(async (net) => {
+        const r = await lab.run(net.ns, process.execPath, [vchat, "doctor", "--url", service.url, "--json", "--no-call", "--timeout", "2s"], { timeoutMs: 30_000 });
+        let report: DoctorReport;
+        try {
+          report = JSON.parse(r.stdout) as DoctorReport;
+        } catch {
+          throw new Error(`doctor in ${net.kind} printed no report (exit ${r.code}): ${r.stderr.slice(0, 2000)}`);
+        }
+        reports.set(net.kind, { code: r.code, report });
+      }),
+    );
+    console.log(`natlab doctor: ${kinds.length} networks in ${Math.round(performance.now() - t0)} ms`);
+  }, 60_000);
+
+  afterAll(async () => {
+    await service?.stop();
+    await lab?.destroy();
+  });
+
+  it.each(kinds)("from a %s network, the doctor's verdicts match the network", (kind) => {
+    const { code, report } = reports.get(kind)!;
+    const want = table[kind];
+    const check = (id: CheckId) => report.checks.find((c) => c.id === id)!;
+    const net = lab.nets.find((n) => n.kind === kind)!;
+    expect(report.summary.verdict, report.summary.reason).toBe(want.summary);
+    if (want.nat) {
+      expect(check("nat").details, check("nat").verdict).toMatchObject(want.nat);
+      // The reflexive address the server saw is the NAT's outside address (or the host's own).
+      expect((check("stun").details as { reflexive?: { address: string } }).reflexive?.address).toBe(net.publicAddress);
+    } else {
+      expect(check("nat").verdict).toMatch(/^inconclusive: no STUN answer over UDP/);
+    }
+    for (const id of ["turn-udp", "turn-tcp", "stun", "relay"] as const) {
+      expect(check(id).status, `${id}: ${check(id).verdict}`).toBe(want.failing.includes(id) ? "fail" : "pass");
+    }
+    // A network that blocks UDP reaches TURN over TCP, and the reason says so.
+    if (kind === "udp-blocked") expect(report.summary.reason).toMatch(/TURN over TCP does/);
+    expect(code).toBe(want.failing.length ? 1 : 0);
+  });
+});
