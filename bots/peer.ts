@@ -18,7 +18,7 @@ import type { Candidate, Description, IceServer, Role } from "../protocol/index.
 import { now } from "./clock.ts";
 import { MediaReceiver, MediaSender, measureExtId, measureExtUri, type MediaKind, type Pacer, type VideoFrames } from "./media.ts";
 import type { StreamSnapshot } from "./metrics.ts";
-import { pickTurnUrl, type TurnTransport } from "./ice.ts";
+import { pickTurnUrl, stunUrlOf, type TurnTransport } from "./ice.ts";
 import { diagnoseTurn } from "./turn-check.ts";
 
 export type { TurnTransport } from "./ice.ts";
@@ -111,11 +111,14 @@ export class BotPeer {
     this.matchedAt = opts.matchedAt ?? now();
     this.settled = new Promise((r) => (this.settle = r));
     const picked = pickTurnUrl(opts.iceServers, opts.turnTransport ?? "udp");
-    const stun = opts.iceServers.flatMap((s) => [s.urls].flat()).filter((u) => /^stuns?:/i.test(u));
+    // Relay-only gathers no reflexive candidate, so it needs no STUN server. A bot told to reach
+    // TURN over TCP or TLS may sit where UDP is blocked, and werift holds its candidates back
+    // until a silent STUN server times out (5 s): there, only a configured STUN URL is used.
+    const stun = opts.iceTransportPolicy === "relay" ? null : stunUrlOf(opts.iceServers, { fromTurn: (opts.turnTransport ?? "udp") === "udp" });
     this.pc = new RTCPeerConnection({
       // Always explicit: werift's default is a public STUN server. werift uses one STUN and one
       // TURN URL, so the TURN URL is the one of the asked transport.
-      iceServers: [...(stun.length ? [{ urls: stun[0]! }] : []), ...(picked ? [picked.server] : [])],
+      iceServers: [...(stun ? [{ urls: stun }] : []), ...(picked ? [picked.server] : [])],
       iceTransportPolicy: opts.iceTransportPolicy,
       // One transport for audio, video and data: one TURN allocation per bot, as browsers do.
       bundlePolicy: "max-bundle",

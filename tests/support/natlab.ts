@@ -127,11 +127,15 @@ export function routerRules(kind: Exclude<NatKind, "none">, hostAddress: string)
     kind === "udp-blocked" ? `iifname "lan" meta l4proto tcp tcp dport != 443 drop` : "",
   ];
   const chain = (name: string, hook: string, rules: string[]) =>
-    `  chain ${name} {\n    type ${hook === "forward" ? "filter" : "nat"} hook ${hook} priority ${{ prerouting: "dstnat", forward: "filter", postrouting: "srcnat" }[hook]}; policy accept;\n${rules.filter(Boolean).map((r) => `    ${r}\n`).join("")}  }\n`;
+    `  chain ${name} {\n    type ${hook === "input" || hook === "forward" ? "filter" : "nat"} hook ${hook} priority ${{ prerouting: "dstnat", input: "filter", forward: "filter", postrouting: "srcnat" }[hook]}; policy accept;\n${rules.filter(Boolean).map((r) => `    ${r}\n`).join("")}  }\n`;
   return [
     "table ip natlab {\n",
     kind === "eim-adf" ? `  ${set}\n` : "",
     chain("prerouting", "prerouting", [prerouting]),
+    // Unsolicited packets to the router itself are dropped before conntrack confirms them: a
+    // confirmed entry for a peer's early ICE check would hold the tuple the host's own packet to
+    // that peer needs, so masquerade would move it to another port (no longer endpoint-independent).
+    chain("input", "input", [`iifname "wan" ct state new drop`]),
     chain("forward", "forward", forward),
     chain("postrouting", "postrouting", [`oifname "wan" masquerade${kind === "symmetric" ? " random" : ""}`]),
     "}\n",
