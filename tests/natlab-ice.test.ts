@@ -1,0 +1,120 @@
+/**
+ * ICE as it really happens: `vchat bots --peers 1 --relay auto` in two client networks of the
+ * NAT lab (real namespaces and nftables NAT), matched through the lab's service, each case
+ * paired by an interest of its own so the cases run side by side. The candidate pair each bot
+ * reports must be the one ICE needs for that pair of networks.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BotsReport } from "../bots/report.ts";
+import { coturnInstalled } from "../server/turn/coturn-process.ts";
+import { labAddresses, natlabMissing, startLabService, startNatLab, type LabService, type NatKind, type NatLab } from "./support/natlab.ts";
+
+const missing = natlabMissing() ?? (coturnInstalled() ? null : "turnserver (coturn) is not installed");
+if (missing) console.warn(`tests/natlab-ice.test.ts skipped: ${missing}`);
+
+const vchat = new URL("../cli/vchat.ts", import.meta.url).pathname;
+
+type Pair = { local: string; remote: string };
+const isRelayed = (p: Pair) => p.local === "relay" || p.remote === "relay";
+
+interface Case {
+  name: string;
+  nets: [NatKind, NatKind];
+  /** Extra bot options per side. */
+  args?: [string[], string[]];
+  /** What each side's selected pair must be. */
+  expect: (a: Pair, b: Pair) => void;
+}
+
+const cases: Case[] = [
+  {
+    // Port-restricted cones: each NAT opens once its host has sent to the other; no relay.
+    name: "endpoint-independent ↔ endpoint-independent: direct, server-reflexive",
+    nets: ["eim-apdf", "eim-apdf"],
+    expect: (a, b) => {
+      for (const p of [a, b]) {
+        expect(isRelayed(p), JSON.stringify(p)).toBe(false);
+        expect(["srflx", "prflx"]).toContain(p.remote);
+      }
+    },
+  },
+  {
+    name: "symmetric ↔ symmetric: relay",
+    nets: ["symmetric", "symmetric"],
+    expect: (a, b) => {
+      expect(isRelayed(a), JSON.stringify(a)).toBe(true);
+      expect(isRelayed(b), JSON.stringify(b)).toBe(true);
+    },
+  },
+  {
+    // What `vchat doctor` tells this network's users: TURN over TCP.
+    name: "UDP blocked ↔ endpoint-independent: relay over TCP",
+    nets: ["udp-blocked", "eim-adf"],
+    args: [["--turn-transport", "tcp"], []],
+    expect: (a) => expect(a.local, JSON.stringify(a)).toBe("relay"),
+  },
+  {
+    // The public host's address answers checks from the symmetric NAT's fresh port: direct.
+    name: "no NAT ↔ symmetric: direct, no relay",
+    nets: ["none", "symmetric"],
+    expect: (a, b) => {
+      expect(isRelayed(a), JSON.stringify(a)).toBe(false);
+      expect(isRelayed(b), JSON.stringify(b)).toBe(false);
+    },
+  },
+];
+
+describe.skipIf(missing)("ICE through real NATs: vchat bots in two client networks", () => {
+  let lab: NatLab;
+  let service: LabService;
+  const results = new Map<string, Array<{ code: number | null; report: BotsReport; stderr: string }>>();
+
+  beforeAll(async () => {
+    lab = await startNatLab({ nets: cases.flatMap((c) => c.nets), serverAddresses: Object.values(labAddresses) });
+    service = await startLabService(lab);
+    const t0 = performance.now();
+    await Promise.all(
+      cases.map(async (c, ci) => {
+        const sides = await Promise.all(
+          c.nets.map(async (_, side) => {
+            const net = lab.nets[ci * 2 + side]!;
+            const args = [vchat, "bots", "--url", service.url, "--peers", "1", "--relay", "auto", "--interests", `case-${ci}`];
+            // Long enough for the partner's process to start on a busy machine: a call still
+            // connecting when either run ends counts as unfinished.
+            args.push("--duration", "12s", "--bitrate", "64", "--workers", "0", "--json", ...(c.args?.[side] ?? []));
+            const r = await lab.run(net.ns, process.execPath, args, { timeoutMs: 45_000 });
+            let report: BotsReport;
+            try {
+              report = JSON.parse(r.stdout) as BotsReport;
+            } catch {
+              throw new Error(`bots in ${net.kind} printed no report (exit ${r.code}): ${r.stderr.slice(0, 2000)}`);
+            }
+            return { code: r.code, report, stderr: r.stderr };
+          }),
+        );
+        results.set(c.name, sides);
+      }),
+    );
+    console.log(`natlab ICE: ${cases.length} cases side by side in ${Math.round(performance.now() - t0)} ms`);
+  }, 90_000);
+
+  afterAll(async () => {
+    await service?.stop();
+    await lab?.destroy();
+  });
+
+  it.each(cases.map((c) => [c.name, c] as const))("%s", (_, c) => {
+    const sides = results.get(c.name)!;
+    const pairs = sides.map(({ code, report, stderr }, side) => {
+      const why = `${c.nets[side]}: ${JSON.stringify(report.calls)} ${report.errors.sample.join("; ")} ${stderr.slice(-500)}`;
+      expect(report.summary.connected, why).toBe(1);
+      expect(code, why).toBe(0);
+      const [pair] = Object.keys(report.summary.candidatePairs);
+      const [local, remote] = pair!.split("/");
+      return { local: local!, remote: remote!, transport: Object.keys(report.summary.transports)[0], setupMs: report.summary.setupMs.p50, waitMs: report.summary.joinToMatchMs.p50 };
+    });
+    console.log(`natlab ICE ${c.name}: ${pairs.map((p, i) => `${c.nets[i]} ${p.local}/${p.remote} over ${p.transport}, setup ${Math.round(p.setupMs ?? NaN)} ms (waited ${Math.round(p.waitMs ?? NaN)} ms for the partner)`).join(" | ")}`);
+    c.expect(pairs[0]!, pairs[1]!);
+    if (c.args?.[0]?.includes("tcp")) expect(pairs[0]!.transport).toBe("tcp");
+  });
+});
