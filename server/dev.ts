@@ -48,7 +48,7 @@ export interface DevServer {
 
 /**
  * The whole service on one machine with embedded defaults: in-process matching, SQLite, and a
- * local coturn on 127.0.0.1 when installed.
+ * local coturn on the service's address (127.0.0.1 by default) when installed.
  *
  * @example
  * const dev = await startDevServer({ port: 0, db: ":memory:", quiet: true });
@@ -65,8 +65,14 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   if (wantTurn !== false && (wantTurn !== "auto" || coturnInstalled())) {
     if (!coturnInstalled()) throw new Error("turn: `turnserver` (Debian package coturn) is not installed");
     const turnOpts = typeof wantTurn === "object" ? wantTurn : {};
-    // Loopback peers only in this local mode: two users on one machine relay to each other.
-    turn = await startCoturn({ secret: secrets.turnSecret, realm: "vchat.local", ...turnOpts, mode: "local", host: "127.0.0.1" });
+    // coturn listens where the service does, so its URLs reach whoever reaches the service (a
+    // LAN or lab address); a wildcard is no address to hand out, so it keeps to loopback.
+    const turnHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+    // Loopback peers only in this local mode: two users on one machine relay to each other. On
+    // another address, two relay-only users relay between two ports of that address, which the
+    // production deny list (private and documentation ranges) would refuse.
+    const allowedPeerIps = /^127\.|^::1$/.test(turnHost) ? [] : [turnHost];
+    turn = await startCoturn({ secret: secrets.turnSecret, realm: "vchat.local", ...turnOpts, mode: "local", host: turnHost, allowedPeerIps: [...allowedPeerIps, ...(turnOpts.allowedPeerIps ?? [])] });
   }
 
   let store: Store | undefined;

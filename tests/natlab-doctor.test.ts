@@ -81,4 +81,32 @@ describe.skipIf(missing)("vchat doctor through real NATs (network namespaces)", 
     if (kind === "udp-blocked") expect(report.summary.reason).toMatch(/TURN over TCP does/);
     expect(code).toBe(want.failing.length ? 1 : 0);
   });
+
+  it("vchat dev --host ADDR hands out TURN on ADDR, and a NATed client relays through it", { timeout: 45_000 }, async () => {
+    const dev = lab.spawn(lab.pub, process.execPath, [vchat, "dev", "--host", labAddresses.dev, "--port", "8080", "--db", ":memory:", "--json"]);
+    try {
+      const start = await new Promise<{ url: string; turn: string[] }>((resolve, reject) => {
+        let out = "";
+        dev.stdout!.on("data", (c: Buffer) => {
+          out += c.toString();
+          if (out.includes("\n")) resolve(JSON.parse(out.split("\n")[0]!) as { url: string; turn: string[] });
+        });
+        dev.once("exit", (code) => reject(new Error(`vchat dev exited ${code}`)));
+      });
+      expect(start.turn).toEqual([expect.stringMatching(new RegExp(`^turn:${labAddresses.dev.replace(/\./g, "\\.")}:\\d+\\?transport=udp$`)), expect.stringMatching(/transport=tcp$/)]);
+      const net = lab.nets.find((n) => n.kind === "eim-apdf")!;
+      const r = await lab.run(net.ns, process.execPath, [vchat, "doctor", "--url", start.url.replace(/\/$/, ""), "--json", "--timeout", "2s"], { timeoutMs: 30_000 });
+      const report = JSON.parse(r.stdout) as DoctorReport;
+      // The relay and the relay-only call go from one relay port of ADDR to another.
+      for (const id of ["api-ice", "turn-udp", "turn-tcp", "relay", "call"] as const) {
+        const c = report.checks.find((x) => x.id === id)!;
+        expect(c.status, `${id}: ${c.verdict}`).toBe("pass");
+      }
+    } finally {
+      // Its coturn stops with it; whatever is left dies with the lab.
+      const exited = new Promise((r) => (dev.exitCode !== null ? r(null) : dev.once("exit", r)));
+      dev.kill("SIGTERM");
+      await exited;
+    }
+  });
 });

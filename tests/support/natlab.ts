@@ -260,8 +260,8 @@ export async function startNatLab(opts: NatLabOptions): Promise<NatLab> {
   };
 }
 
-/** The lab's public addresses: the service, coturn and coturn's RFC 5780 alternate. */
-export const labAddresses = { service: "203.0.113.10", turn: "203.0.113.20", turnAlt: "203.0.113.21" } as const;
+/** The lab's public addresses: the service, coturn and coturn's RFC 5780 alternate, and one for `vchat dev --host`. */
+export const labAddresses = { service: "203.0.113.10", turn: "203.0.113.20", turnAlt: "203.0.113.21", dev: "203.0.113.30" } as const;
 
 export interface LabService {
   /** `http://203.0.113.10:443` */
