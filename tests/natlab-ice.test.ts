@@ -4,10 +4,14 @@
  * paired by an interest of its own so the cases run side by side. The candidate pair each bot
  * reports must be the one ICE needs for that pair of networks.
  */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BotsReport } from "../bots/report.ts";
 import { coturnInstalled } from "../server/turn/coturn-process.ts";
-import { labAddresses, natlabMissing, startLabService, startNatLab, type LabService, type NatKind, type NatLab } from "./support/natlab.ts";
+import { chromiumPath, hasChromium, launchChromium, phonePage } from "./support/browser.ts";
+import { labAddresses, natlabMissing, startLabService, startNatLab, type ClientNet, type LabService, type NatKind, type NatLab } from "./support/natlab.ts";
 
 const missing = natlabMissing() ?? (coturnInstalled() ? null : "turnserver (coturn) is not installed");
 if (missing) console.warn(`tests/natlab-ice.test.ts skipped: ${missing}`);
@@ -64,13 +68,17 @@ const cases: Case[] = [
   },
 ];
 
+/** The browser case: a bot behind one port-restricted cone, Chromium behind another. */
+const browserNets: NatKind[] = ["eim-apdf", "eim-apdf"];
+
 describe.skipIf(missing)("ICE through real NATs: vchat bots in two client networks", () => {
   let lab: NatLab;
   let service: LabService;
   const results = new Map<string, Array<{ code: number | null; report: BotsReport; stderr: string }>>();
 
   beforeAll(async () => {
-    lab = await startNatLab({ nets: cases.flatMap((c) => c.nets), serverAddresses: Object.values(labAddresses) });
+    // The last two networks are the browser case's: the bot's, then Chromium's.
+    lab = await startNatLab({ nets: [...cases.flatMap((c) => c.nets), ...browserNets], serverAddresses: Object.values(labAddresses) });
     service = await startLabService(lab);
     const t0 = performance.now();
     await Promise.all(
@@ -116,5 +124,41 @@ describe.skipIf(missing)("ICE through real NATs: vchat bots in two client networ
     console.log(`natlab ICE ${c.name}: ${pairs.map((p, i) => `${c.nets[i]} ${p.local}/${p.remote} over ${p.transport}, setup ${Math.round(p.setupMs ?? NaN)} ms (waited ${Math.round(p.waitMs ?? NaN)} ms for the partner)`).join(" | ")}`);
     c.expect(pairs[0]!, pairs[1]!);
     if (c.args?.[0]?.includes("tcp")) expect(pairs[0]!.transport).toBe("tcp");
+  });
+
+  it.skipIf(!hasChromium)("Chromium behind a port-restricted cone NAT calls a bot behind another: direct, both ways of media", { timeout: 90_000 }, async () => {
+    const [botNet, browserNet] = lab.nets.slice(-2) as [ClientNet, ClientNet];
+    const bot = lab.run(botNet.ns, process.execPath, [vchat, "bots", "--url", service.url, "--peers", "1", "--relay", "auto", "--interests", "browser", "--media", "vp8", "--duration", "20s", "--workers", "0", "--json"], { timeoutMs: 60_000 });
+    // Chromium itself runs inside the client network: playwright talks to it over a pipe.
+    const dir = mkdtempSync(join(tmpdir(), "vchat-natlab-chromium-"));
+    const wrapper = join(dir, "chromium");
+    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${browserNet.ns} ${chromiumPath} "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    // The lab's service is plain http on a public address: camera access needs it treated as secure.
+    const browser = await launchChromium("allow", { executablePath: wrapper, extraArgs: [`--unsafely-treat-insecure-origin-as-secure=${service.url}`] });
+    try {
+      const { page } = await phonePage(browser);
+      await page.goto(service.url);
+      await page.getByLabel("Nickname").fill("Nat");
+      await page.getByLabel(/Interests/).fill("browser");
+      await page.getByLabel("I am 18 or older").check();
+      await page.getByRole("button", { name: "Start", exact: true }).click();
+      await expect.poll(() => page.getByText(/Talking with bot-/).isVisible(), { timeout: 40_000 }).toBe(true);
+      await expect.poll(() => page.getByTestId("route").textContent(), { timeout: 15_000 }).toMatch(/Connection: (direct|relayed)/);
+      const route = await page.getByTestId("route").textContent();
+      const { code, stdout, stderr } = await bot;
+      const report = JSON.parse(stdout) as BotsReport;
+      const leg = report.calls[0]?.legs[0];
+      console.log(`natlab ICE Chromium (eim-apdf) ↔ bot (eim-apdf): page "${route}", bot ${leg?.role} ${leg?.localCandidateType}/${leg?.remoteCandidateType}, setup ${Math.round(leg?.firstMediaMs ?? NaN)} ms`);
+      expect(route).toMatch(/Connection: direct \(udp\)/);
+      expect(leg?.connected, `${JSON.stringify(report.calls)} ${stderr.slice(-500)}`).toBe(true);
+      expect(code).toBe(0);
+      expect(isRelayed({ local: leg!.localCandidateType!, remote: leg!.remoteCandidateType! })).toBe(false);
+      // The browser's own audio and video reached the bot.
+      expect(leg!.foreignPackets).toBeGreaterThan(100);
+    } finally {
+      await browser.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
