@@ -43,7 +43,7 @@ describe.skipIf(missing)("vchat doctor through real NATs (network namespaces)", 
     const t0 = performance.now();
     await Promise.all(
       lab.nets.map(async (net) => {
-        const r = await lab.run(net.ns, process.execPath, [vchat, "doctor", "--url", service.url, "--json", "--no-call", "--timeout", "2s"], { timeoutMs: 30_000 });
+        const r = await lab.run(net.ns, process.execPath, [vchat, "doctor", "--url", service.url, "--json", "--no-call", "--timeout", "2s"], { timeoutMs: 60_000, env: service.env });
         let report: DoctorReport;
         try {
           report = JSON.parse(r.stdout) as DoctorReport;
@@ -54,7 +54,7 @@ describe.skipIf(missing)("vchat doctor through real NATs (network namespaces)", 
       }),
     );
     console.log(`natlab doctor: ${kinds.length} networks in ${Math.round(performance.now() - t0)} ms`);
-  }, 60_000);
+  }, 90_000);
 
   afterAll(async () => {
     await service?.stop();
@@ -74,15 +74,16 @@ describe.skipIf(missing)("vchat doctor through real NATs (network namespaces)", 
     } else {
       expect(check("nat").verdict).toMatch(/^inconclusive: no STUN answer over UDP/);
     }
-    for (const id of ["turn-udp", "turn-tcp", "stun", "relay"] as const) {
+    const transports = ["turn-udp", "turn-tcp", ...(service.certFile ? (["turn-tls"] as const) : [])] as const;
+    for (const id of [...transports, "stun", "relay"] as const) {
       expect(check(id).status, `${id}: ${check(id).verdict}`).toBe(want.failing.includes(id) ? "fail" : "pass");
     }
-    // A network that blocks UDP reaches TURN over TCP, and the reason says so.
-    if (kind === "udp-blocked") expect(report.summary.reason).toMatch(/TURN over TCP does/);
+    // A network that blocks UDP reaches TURN over TCP and TLS on 443, and the reason says which to use.
+    if (kind === "udp-blocked") expect(report.summary.reason).toMatch(service.certFile ? /TURN over TLS \(turns:, ideally on port 443\) does/ : /TURN over TCP does/);
     expect(code).toBe(want.failing.length ? 1 : 0);
   });
 
-  it("vchat dev --host ADDR hands out TURN on ADDR, and a NATed client relays through it", { timeout: 45_000 }, async () => {
+  it("vchat dev --host ADDR hands out TURN on ADDR, and a NATed client relays through it", { timeout: 90_000 }, async () => {
     const dev = lab.spawn(lab.pub, process.execPath, [vchat, "dev", "--host", labAddresses.dev, "--port", "8080", "--db", ":memory:", "--json"]);
     try {
       const start = await new Promise<{ url: string; turn: string[] }>((resolve, reject) => {
@@ -95,7 +96,7 @@ describe.skipIf(missing)("vchat doctor through real NATs (network namespaces)", 
       });
       expect(start.turn).toEqual([expect.stringMatching(new RegExp(`^turn:${labAddresses.dev.replace(/\./g, "\\.")}:\\d+\\?transport=udp$`)), expect.stringMatching(/transport=tcp$/)]);
       const net = lab.nets.find((n) => n.kind === "eim-apdf")!;
-      const r = await lab.run(net.ns, process.execPath, [vchat, "doctor", "--url", start.url.replace(/\/$/, ""), "--json", "--timeout", "2s"], { timeoutMs: 30_000 });
+      const r = await lab.run(net.ns, process.execPath, [vchat, "doctor", "--url", start.url.replace(/\/$/, ""), "--json", "--timeout", "2s"], { timeoutMs: 60_000 });
       const report = JSON.parse(r.stdout) as DoctorReport;
       // The relay and the relay-only call go from one relay port of ADDR to another.
       for (const id of ["api-ice", "turn-udp", "turn-tcp", "relay", "call"] as const) {

@@ -267,6 +267,10 @@ export interface LabService {
   /** `http://203.0.113.10:443` */
   url: string;
   turn: string[];
+  /** coturn's self-signed certificate (TLS on 443), or null without openssl. */
+  certFile: string | null;
+  /** The environment a client in the lab needs: trusts `certFile`. */
+  env: NodeJS.ProcessEnv;
   stop(): Promise<void>;
 }
 
@@ -279,7 +283,7 @@ export async function startLabService(lab: NatLab): Promise<LabService> {
   const child = lab.spawn(lab.pub, process.execPath, [script, labAddresses.service, labAddresses.turn, labAddresses.turnAlt]);
   let err = "";
   child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
-  const ready = await new Promise<{ url: string; turn: string[] }>((resolve, reject) => {
+  const ready = await new Promise<{ url: string; turn: string[]; certFile: string | null }>((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`natlab: the service did not start in 20 s\n${err}`)), 20_000);
     child.stdout!.on("data", (c: Buffer) => {
@@ -287,7 +291,7 @@ export async function startLabService(lab: NatLab): Promise<LabService> {
       const line = out.split("\n").find((l) => l.startsWith("{"));
       if (line && out.includes("\n")) {
         clearTimeout(timer);
-        resolve(JSON.parse(line) as { url: string; turn: string[] });
+        resolve(JSON.parse(line) as { url: string; turn: string[]; certFile: string | null });
       }
     });
     child.once("exit", (code) => {
@@ -298,6 +302,7 @@ export async function startLabService(lab: NatLab): Promise<LabService> {
   const exited = new Promise<void>((r) => (child.exitCode !== null ? r() : child.once("exit", () => r())));
   return {
     ...ready,
+    env: { ...process.env, ...(ready.certFile ? { NODE_EXTRA_CA_CERTS: ready.certFile } : {}) },
     async stop() {
       child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
