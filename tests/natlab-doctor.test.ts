@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CheckId, DoctorReport } from "../doctor/report.ts";
-import { coturnInstalled } from "../server/turn/coturn-process.ts";
+import { coturnInstalled } from "../turn/coturn-process.ts";
 import { labAddresses, natlabMissing, startLabService, startNatLab, type LabService, type NatKind, type NatLab } from "./support/natlab.ts";
 
 const missing = natlabMissing() ?? (coturnInstalled() ? null : "turnserver (coturn) is not installed");

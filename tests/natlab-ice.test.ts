@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BotsReport } from "../bots/report.ts";
-import { coturnInstalled } from "../server/turn/coturn-process.ts";
+import { coturnInstalled } from "../turn/coturn-process.ts";
 import { chromiumPath, hasChromium, launchChromium, phonePage } from "./support/browser.ts";
 import { labAddresses, natlabMissing, startLabService, startNatLab, type ClientNet, type LabService, type NatKind, type NatLab } from "./support/natlab.ts";
 

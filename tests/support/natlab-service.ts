@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevServer } from "../../server/dev.ts";
-import { startCoturn } from "../../server/turn/coturn-process.ts";
+import { startCoturn } from "../../turn/coturn-process.ts";
 
 const [serviceAddress, turnAddress, turnAltAddress] = process.argv.slice(2);
 if (!serviceAddress || !turnAddress || !turnAltAddress) {
