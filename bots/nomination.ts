@@ -1,71 +1,45 @@
 /**
- * Which candidate pair a bot's ICE agent nominates when it is the controlling one.
+ * Which candidate pair a bot's ICE agent sends on.
  *
- * werift 0.25 nominates the first UDP pair whose check succeeds (RFC 8445 §8.1.1 leaves the
- * stopping rule to the agent). Through real NATs that is often a pair ending on a relay: it
- * answers at once, while a direct pair must wait until both NATs are open. Browsers (libwebrtc)
- * keep checking and select the best pair, so a bot would relay calls a browser makes directly
- * (Chromium behind one cone NAT and a bot behind another: tests/natlab-ice.test.ts). werift
- * already nominates TCP pairs the better way: the highest-priority pair once every better pair
- * has finished. Here that rule covers UDP pairs too, bounded: `settleMs` after the first
- * success the best pair that has succeeded is nominated, so a relayed call waits at most that.
- *
- * As the controlled agent, werift keeps the first pair the partner nominated. Chromium, when
- * controlling, nominates the first pair that works (often the relay) and nominates a better one
- * as it finds it; it then sends on the new pair while werift went on sending through the relay.
- * Here the controlled agent follows the partner's latest nomination, as libwebrtc does.
+ * werift 0.25 nominates UDP pairs aggressively (every check of the controlling agent carries
+ * USE-CANDIDATE) and then keeps the first pair nominated, on both sides. Through real NATs that
+ * is often a pair ending on a relay: it answers at once, while a direct pair must wait until
+ * both NATs are open. With aggressive nomination the agents should settle on the
+ * highest-priority nominated pair (RFC 5245 §8.1.1.2); libwebrtc does. Against Chromium behind a
+ * cone NAT, werift went on sending through TURN while the browser had moved to the direct pair
+ * (tests/natlab-ice.test.ts). Here a bot's agent moves to a nominated pair of higher priority
+ * whenever one succeeds; werift's consent checks and sends follow its `nominated` pair.
  */
 import type { RTCPeerConnection } from "werift";
-import { now } from "./clock.ts";
 
 /** What this module uses of werift's ICE `Connection` (its internals, checked against 0.25). */
+interface Pair {
+  state: number;
+  nominated: boolean;
+}
 interface Agent {
-  iceControlling: boolean;
-  remoteIsLite?: boolean;
-  nominated?: unknown;
-  nominating: boolean;
-  /** Sorted, highest priority first (werift sorts on every insert). */
-  checkList: Array<{ state: number }>;
-  usesTcpRegularNomination(pair: unknown): boolean;
-  nominateTcpPairIfReady(): void;
-  nominateTcpPair(pair: unknown): void;
-  checkComplete(pair: { state: number; nominated: boolean }): void;
+  nominated?: Pair;
+  /** Sorted by pair priority, highest first (werift sorts on every insert). */
+  checkList: Pair[];
+  checkComplete(pair: Pair): void;
 }
 
-// werift's CandidatePairState values.
+// werift's CandidatePairState.SUCCEEDED.
 const succeeded = 3;
-const failed = 4;
 
-/** @default settleMs 1000 */
-export function nominateBestPair(pc: RTCPeerConnection, settleMs = 1000): void {
+export function preferBestNominatedPair(pc: RTCPeerConnection): void {
   for (const transport of pc.iceTransports) {
     const agent = transport.connection as unknown as Agent & { vchatBestPair?: true };
-    if (agent.vchatBestPair || typeof agent.nominateTcpPair !== "function") continue;
+    if (agent.vchatBestPair || typeof agent.checkComplete !== "function") continue;
     agent.vchatBestPair = true;
-    let firstSuccessAt: number | null = null;
-    let timer: NodeJS.Timeout | null = null;
     const checkComplete = agent.checkComplete.bind(agent);
     agent.checkComplete = (pair) => {
-      if (!agent.iceControlling && pair.nominated && pair.state === succeeded && agent.nominated && agent.nominated !== pair) agent.nominated = pair;
-      checkComplete(pair);
-    };
-    agent.usesTcpRegularNomination = () => agent.iceControlling && !agent.remoteIsLite;
-    agent.nominateTcpPairIfReady = () => {
-      if (!agent.iceControlling || agent.remoteIsLite || agent.nominated || agent.nominating) return;
-      const best = agent.checkList.find((p) => p.state === succeeded);
-      if (!best) return;
-      firstSuccessAt ??= now();
-      for (const pair of agent.checkList) {
-        if (pair === best) return agent.nominateTcpPair(pair);
-        if (pair.state !== failed) break; // a better pair may still succeed
+      const current = agent.nominated;
+      if (current && pair !== current && pair.nominated && pair.state === succeeded) {
+        const rank = agent.checkList.indexOf(pair);
+        if (rank !== -1 && rank < agent.checkList.indexOf(current)) agent.nominated = pair;
       }
-      const waited = now() - firstSuccessAt;
-      if (waited >= settleMs) return agent.nominateTcpPair(best);
-      timer ??= setTimeout(() => {
-        timer = null;
-        agent.nominateTcpPairIfReady();
-      }, settleMs - waited);
-      timer.unref();
+      checkComplete(pair);
     };
   }
 }

@@ -19,7 +19,7 @@ import { now } from "./clock.ts";
 import { MediaReceiver, MediaSender, measureExtId, measureExtUri, type MediaKind, type Pacer, type VideoFrames } from "./media.ts";
 import type { StreamSnapshot } from "./metrics.ts";
 import { pickTurnUrl, stunUrlOf, type TurnTransport } from "./ice.ts";
-import { nominateBestPair } from "./nomination.ts";
+import { preferBestNominatedPair } from "./nomination.ts";
 import { diagnoseTurn } from "./turn-check.ts";
 
 export type { TurnTransport } from "./ice.ts";
@@ -210,7 +210,7 @@ export class BotPeer {
     this.useChannel(this.pc.createDataChannel("rtt", { ordered: true }));
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
-    nominateBestPair(this.pc);
+    preferBestNominatedPair(this.pc);
     this.opts.sendSignal({ description: { type: "offer", sdp: this.pc.localDescription!.sdp } });
   }
 
@@ -233,7 +233,7 @@ export class BotPeer {
           this.pc.addTrack(this.videoTrack);
           const answer = await this.pc.createAnswer();
           await this.pc.setLocalDescription(answer);
-          nominateBestPair(this.pc);
+          preferBestNominatedPair(this.pc);
           this.opts.sendSignal({ description: { type: "answer", sdp: this.pc.localDescription!.sdp } });
         }
         const queued = this.pendingCandidates;
