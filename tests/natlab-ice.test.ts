@@ -100,7 +100,7 @@ describe.skipIf(missing)("ICE through real NATs: vchat bots in two client networ
             const args = [vchat, "bots", "--url", service.url, "--peers", "1", "--relay", "auto", "--interests", `case-${ci}`];
             // Long enough for the partner's process to start on a busy machine: a call still
             // connecting when either run ends counts as unfinished.
-            args.push("--duration", "12s", "--bitrate", "64", "--workers", "0", "--json", ...(c.args?.[side] ?? []));
+            args.push("--duration", "16s", "--bitrate", "64", "--workers", "0", "--json", ...(c.args?.[side] ?? []));
             const r = await lab.run(net.ns, process.execPath, args, { timeoutMs: 100_000, env: service.env });
             let report: BotsReport;
             try {
@@ -139,9 +139,8 @@ describe.skipIf(missing)("ICE through real NATs: vchat bots in two client networ
     if (transport) expect(pairs[0]!.transport).toBe(transport);
   });
 
-  it.skipIf(!hasChromium)("Chromium behind a port-restricted cone NAT calls a bot behind another: direct, both ways of media", { timeout: 90_000 }, async () => {
+  it.skipIf(!hasChromium)("Chromium behind a port-restricted cone NAT calls a bot behind another: direct, both ways of media", { timeout: 120_000 }, async () => {
     const [botNet, browserNet] = lab.nets.slice(-2) as [ClientNet, ClientNet];
-    const bot = lab.run(botNet.ns, process.execPath, [vchat, "bots", "--url", service.url, "--peers", "1", "--relay", "auto", "--interests", "browser", "--media", "vp8", "--duration", "20s", "--workers", "0", "--json"], { timeoutMs: 60_000 });
     // Chromium itself runs inside the client network: playwright talks to it over a pipe.
     const dir = mkdtempSync(join(tmpdir(), "vchat-natlab-chromium-"));
     const wrapper = join(dir, "chromium");
@@ -156,6 +155,9 @@ describe.skipIf(missing)("ICE through real NATs: vchat bots in two client networ
       await page.getByLabel(/Interests/).fill("browser");
       await page.getByLabel("I am 18 or older").check();
       await page.getByRole("button", { name: "Start", exact: true }).click();
+      // The browser waits first, so it offers and controls ICE: the bot is the side that must
+      // follow the browser's choice of pair.
+      const bot = lab.run(botNet.ns, process.execPath, [vchat, "bots", "--url", service.url, "--peers", "1", "--relay", "auto", "--interests", "browser", "--media", "vp8", "--duration", "15s", "--workers", "0", "--json"], { timeoutMs: 90_000, env: service.env });
       await expect.poll(() => page.getByText(/Talking with bot-/).isVisible(), { timeout: 40_000 }).toBe(true);
       await expect.poll(() => page.getByTestId("route").textContent(), { timeout: 15_000 }).toMatch(/Connection: (direct|relayed)/);
       const route = await page.getByTestId("route").textContent();
