@@ -83,8 +83,15 @@ describe.skipIf(missing)("vchat doctor through real NATs (network namespaces)", 
     expect(code).toBe(want.failing.length ? 1 : 0);
   });
 
-  it("vchat dev --host ADDR hands out TURN on ADDR, and a NATed client relays through it", { timeout: 90_000 }, async () => {
-    const dev = lab.spawn(lab.pub, process.execPath, [vchat, "dev", "--host", labAddresses.dev, "--port", "8080", "--db", ":memory:", "--json"]);
+  /** `vchat dev --host HOST` in the lab's public namespace; resolves to its start line and a stop. */
+  async function labDev(host: string, port: number) {
+    const dev = lab.spawn(lab.pub, process.execPath, [vchat, "dev", "--host", host, "--port", String(port), "--db", ":memory:", "--json"]);
+    const exited = new Promise((r) => (dev.exitCode !== null ? r(null) : dev.once("exit", r)));
+    // Its coturn stops with it; whatever is left dies with the lab.
+    const stop = async () => {
+      dev.kill("SIGTERM");
+      await exited;
+    };
     try {
       const start = await new Promise<{ url: string; turn: string[] }>((resolve, reject) => {
         let out = "";
@@ -94,6 +101,16 @@ describe.skipIf(missing)("vchat doctor through real NATs (network namespaces)", 
         });
         dev.once("exit", (code) => reject(new Error(`vchat dev exited ${code}`)));
       });
+      return { start, stop };
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  }
+
+  it("vchat dev --host ADDR hands out TURN on ADDR, and a NATed client relays through it", { timeout: 90_000 }, async () => {
+    const { start, stop } = await labDev(labAddresses.dev, 8080);
+    try {
       expect(start.turn).toEqual([expect.stringMatching(new RegExp(`^turn:${labAddresses.dev.replace(/\./g, "\\.")}:\\d+\\?transport=udp$`)), expect.stringMatching(/transport=tcp$/)]);
       const net = lab.nets.find((n) => n.kind === "eim-apdf")!;
       const r = await lab.run(net.ns, process.execPath, [vchat, "doctor", "--url", start.url.replace(/\/$/, ""), "--json", "--timeout", "2s"], { timeoutMs: 60_000 });
@@ -104,10 +121,17 @@ describe.skipIf(missing)("vchat doctor through real NATs (network namespaces)", 
         expect(c.status, `${id}: ${c.verdict}`).toBe("pass");
       }
     } finally {
-      // Its coturn stops with it; whatever is left dies with the lab.
-      const exited = new Promise((r) => (dev.exitCode !== null ? r(null) : dev.once("exit", r)));
-      dev.kill("SIGTERM");
-      await exited;
+      await stop();
+    }
+  });
+
+  it("vchat dev --host 0.0.0.0 keeps TURN on 127.0.0.1: a wildcard is no address to hand out", { timeout: 60_000 }, async () => {
+    const { start, stop } = await labDev("0.0.0.0", 8081);
+    try {
+      expect(start.turn.length).toBeGreaterThan(0);
+      for (const url of start.turn) expect(url).toMatch(/^turn:127\.0\.0\.1:\d+\?transport=(udp|tcp)$/);
+    } finally {
+      await stop();
     }
   });
 });
