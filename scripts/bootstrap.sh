@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Brings everything vchat needs on a Debian machine: Node 24, npm packages, and the
-# Debian packages the tests drive (redis-server, coturn, chromium, openssl; nftables and iproute2
-# for the NAT lab). Idempotent and quick when all is there. Run it before `npx vchat dev` or
-# `npm test`.
+# Debian packages the tests drive (redis-server, coturn, chromium, openssl, haproxy; nftables
+# and iproute2 for the NAT lab). Idempotent and quick when all is there. Run it before
+# `npx vchat dev` or `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +28,8 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v turnserver >/dev/null || need+=(coturn)
 command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# A real reverse proxy in front of vchat serve (tests/trust-proxy.test.ts), as the ALB is in the cloud.
+[ -x /usr/sbin/haproxy ] || need+=(haproxy)
 # The NAT lab (tests/support/natlab.ts): network namespaces and nftables NAT, as root.
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need+=(nftables)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || need+=(iproute2)
@@ -39,6 +41,8 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     # Debian's coturn package enables a system service; vchat starts its own instances.
     command -v systemctl >/dev/null && systemctl disable --now coturn >/dev/null 2>&1 || true
+    # Same for haproxy: the tests start their own, on loopback ports.
+    command -v systemctl >/dev/null && systemctl disable --now haproxy >/dev/null 2>&1 || true
   else
     echo "bootstrap: not installing ${need[*]} (needs root and apt-get); tests that need them will say they were skipped"
   fi
