@@ -19,7 +19,7 @@ import { guardSrtp, type IntegrityCounts } from "./integrity.ts";
 import { MediaReceiver, MediaSender, measureExtId, newRunId, measureExtUri, type MediaKind, type Pacer, type VideoFrames } from "./media.ts";
 import { percentile, type StreamSnapshot } from "./metrics.ts";
 import type { LoopMonitor } from "./overload.ts";
-import { pickTurnUrl, type TurnTransport } from "./ice.ts";
+import { pickTurnUrl, stunUrlOf, type TurnTransport } from "./ice.ts";
 import { RtpPath } from "./rtp-path.ts";
 import { diagnoseTurn } from "./turn-check.ts";
 
@@ -155,11 +155,14 @@ export class BotPeer {
     this.matchedAt = opts.matchedAt ?? now();
     this.settled = new Promise((r) => (this.settle = r));
     const picked = pickTurnUrl(opts.iceServers, opts.turnTransport ?? "udp");
-    const stun = opts.iceServers.flatMap((s) => [s.urls].flat()).filter((u) => /^stuns?:/i.test(u));
+    // Relay-only gathers no reflexive candidate, so it needs no STUN server. A bot told to reach
+    // TURN over TCP or TLS may sit where UDP is blocked, and werift holds its candidates back
+    // until a silent STUN server times out (5 s): there, only a configured STUN URL is used.
+    const stun = opts.iceTransportPolicy === "relay" ? null : stunUrlOf(opts.iceServers, { fromTurn: (opts.turnTransport ?? "udp") === "udp" });
     this.pc = new RTCPeerConnection({
       // Always explicit: werift's default is a public STUN server. werift uses one STUN and one
       // TURN URL, so the TURN URL is the one of the asked transport.
-      iceServers: [...(stun.length ? [{ urls: stun[0]! }] : []), ...(picked ? [picked.server] : [])],
+      iceServers: [...(stun ? [{ urls: stun }] : []), ...(picked ? [picked.server] : [])],
       iceTransportPolicy: opts.iceTransportPolicy,
       // One transport for audio, video and data: one TURN allocation per bot, as browsers do.
       bundlePolicy: "max-bundle",

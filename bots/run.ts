@@ -58,6 +58,8 @@ export interface BotsOptions {
   connectTimeoutMs?: number;
   /** TURN endpoints replaced before the impairment (`transport/host:port` → `host:port`). */
   turnRewrites?: Record<string, string>;
+  /** Shared with bots of another process that call these (whole number, 1..2^32-1). @default a random one */
+  runId?: number;
   /** Called about once a second with live figures. */
   onProgress?: (p: Progress) => void;
   /** Aborting stops the run early; the report covers what was measured so far. */
@@ -148,7 +150,7 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
     turnRewrites: rewrites,
     connectTimeoutMs: opts.connectTimeoutMs ?? 20_000,
     nickname: "bot-",
-    runId: newRunId(),
+    runId: opts.runId ?? newRunId(),
     // Both directions' last packets are in flight for up to the added delay after the bye.
     drainMs: 500 + 2 * impair.delayMs,
     mediaStoppedMs: opts.mediaStoppedMs ?? 3000,

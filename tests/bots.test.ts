@@ -65,6 +65,9 @@ describe("vchat bots: bad input", () => {
       thresholds: { minMos: 3.5 },
     });
     expect(parseBotsOptions({ ...raw, churn: "30s", interests: "music, chess" })).toMatchObject({ pairs: 10, churnMs: 30_000, interests: ["music", "chess"] });
+    expect(() => parseBotsOptions({ ...raw, runId: "1.5" })).toThrow(/--run-id must be a whole number/);
+    expect(() => parseBotsOptions({ ...raw, runId: "0" })).toThrow(/--run-id/);
+    expect(parseBotsOptions({ ...raw, runId: "4294967295" }).runId).toBe(4294967295);
   });
 
   it("exits 1 naming the server when it cannot be reached", async () => {
