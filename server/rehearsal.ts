@@ -1,0 +1,111 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { extname, join, resolve, sep } from "node:path";
+import { cacheControlOf, nodePathPatterns, patternRegExp } from "../protocol/routes.ts";
+
+/**
+ * The production shape on one machine: haproxy in front, routing paths as CloudFront does
+ * (`protocol/routes.ts`), round robin over the nodes without stickiness (the web client speaks
+ * WebSocket only), and the web client served as the S3 bucket behind CloudFront serves it.
+ */
+export interface HaproxyOptions {
+  /** The public address, as CloudFront's. */
+  bind: { host: string; port: number };
+  /** `host:port` of each `vchat serve` node. */
+  nodes: string[];
+  /** `host:port` of the bucket (`startBucket`). */
+  bucket: string;
+}
+
+/** haproxy's configuration for the rehearsal. Each response names its backend server in `x-served-by`, so round robin can be seen. */
+export function haproxyConfig({ bind, nodes, bucket }: HaproxyOptions): string {
+  const acls = nodePathPatterns.map((p) => `  acl to_node path_reg ${patternRegExp(p).source}`).join("\n");
+  const servers = nodes.map((n, i) => `  server node${i + 1} ${n} check inter 1s`).join("\n");
+  return `global
+  maxconn 1000
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  # A WebSocket is a tunnel once upgraded: it lives as long as the call.
+  timeout tunnel 1h
+frontend public
+  bind ${bind.host}:${bind.port}
+  option forwardfor
+${acls}
+  use_backend nodes if to_node
+  default_backend bucket
+  http-response set-header x-served-by %s
+backend nodes
+  balance roundrobin
+  option httpchk GET /healthz
+${servers}
+backend bucket
+  server bucket ${bucket}
+`;
+}
+
+const contentTypes: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".map": "application/json",
+  ".json": "application/json",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".txt": "text/plain; charset=utf-8",
+  ".woff2": "font/woff2",
+};
+
+export interface Bucket {
+  /** `host:port`. */
+  address: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The web client's build served as the bucket behind CloudFront serves it: objects by key with
+ * their content type and the Cache-Control the upload gives them (`cacheControlOf`), GET and HEAD
+ * only, and index.html with 200 for a key that does not exist (the distribution's
+ * `customErrorResponses`: the single-page app routes on the client).
+ */
+export async function startBucket(dir: string, host = "127.0.0.1"): Promise<Bucket> {
+  const root = resolve(dir);
+  const index = join(root, "index.html");
+  if (!existsSync(index)) throw new Error(`${dir} has no index.html: build the web client first (npm run build:web)`);
+  const server = createServer((req, res) => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(403, { "content-type": "text/plain" }).end("method not allowed\n");
+      return;
+    }
+    let key = "";
+    try {
+      key = decodeURIComponent(new URL(req.url ?? "/", "http://bucket").pathname).slice(1) || "index.html";
+    } catch {
+      // A malformed escape is a key that does not exist.
+    }
+    const file = resolve(root, key);
+    const found = key !== "" && file.startsWith(root + sep) && existsSync(file) && statSync(file).isFile();
+    const path = found ? file : index;
+    const body = readFileSync(path);
+    res.writeHead(200, {
+      "content-type": contentTypes[extname(path)] ?? "application/octet-stream",
+      "content-length": body.length,
+      "cache-control": found ? cacheControlOf(key) : "no-cache",
+    });
+    res.end(req.method === "HEAD" ? undefined : body);
+  });
+  await new Promise<void>((ok) => server.listen(0, host, ok));
+  const { port } = server.address() as AddressInfo;
+  return {
+    address: `${host}:${port}`,
+    stop: () =>
+      new Promise<void>((ok) => {
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
+  };
+}
