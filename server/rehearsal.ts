@@ -1,8 +1,13 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { extname, join, resolve, sep } from "node:path";
+import { diesWithParent } from "../lib/processes.ts";
+import { freePort } from "../lib/ports.ts";
 import { cacheControlOf, nodePathPatterns, patternRegExp } from "../protocol/routes.ts";
+import { startDevServer, type DevServer } from "./dev.ts";
 
 /**
  * The production shape on one machine: haproxy in front, routing paths as CloudFront does
@@ -108,4 +113,82 @@ export async function startBucket(dir: string, host = "127.0.0.1"): Promise<Buck
         server.close(() => ok());
       }),
   };
+}
+
+export const haproxyBin = "/usr/sbin/haproxy";
+
+export interface RehearsalOptions {
+  /** The web client's build, served by the bucket. */
+  webDir: string;
+  /** The public port (haproxy's). 0 picks a free one. @default 0 */
+  port?: number;
+  /** SQLite file shared by the nodes, or ":memory:". @default ":memory:" */
+  db?: string;
+  /** Where the local secrets and coturn's configuration are kept. @default the database's folder */
+  stateDir?: string;
+  quiet?: boolean;
+}
+
+export interface Rehearsal {
+  /** The public URL: what CloudFront's would be. */
+  url: string;
+  cluster: DevServer;
+  bucket: Bucket;
+  stop(): Promise<void>;
+}
+
+/**
+ * `vchat dev --prod-shape`: two nodes on a local redis-server (`vchat dev --nodes 2`, trusting
+ * one proxy hop as behind the ALB), coturn from the production generator with only local mode's
+ * loopback allowance, the bucket, and haproxy in front on 127.0.0.1, which dies with this process.
+ */
+export async function startRehearsal(opts: RehearsalOptions): Promise<Rehearsal> {
+  if (!existsSync(haproxyBin)) throw new Error(`haproxy is not installed (${haproxyBin}; Debian package haproxy)`);
+  const bucket = await startBucket(opts.webDir);
+  const dir = mkdtempSync(join(tmpdir(), "vchat-haproxy-"));
+  let cluster: DevServer | undefined;
+  let proxy: ChildProcess | undefined;
+  const stop = async () => {
+    if (proxy && proxy.exitCode === null && proxy.signalCode === null) {
+      const exited = new Promise((ok) => proxy!.once("exit", ok));
+      proxy.kill("SIGTERM");
+      await exited;
+    }
+    await cluster?.stop();
+    await bucket.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    cluster = await startDevServer({
+      nodes: 2,
+      port: 0,
+      db: opts.db ?? ":memory:",
+      stateDir: opts.stateDir,
+      turn: true,
+      // The nodes serve no web client: only the bucket does, as in the cloud.
+      webDir: null,
+      quiet: opts.quiet,
+      config: { trustProxy: true },
+    });
+    const port = opts.port || (await freePort());
+    const conf = join(dir, "haproxy.cfg");
+    writeFileSync(conf, haproxyConfig({ bind: { host: "127.0.0.1", port }, nodes: cluster.urls.map((u) => new URL(u).host), bucket: bucket.address }));
+    proxy = spawn(...diesWithParent(haproxyBin, ["-db", "-f", conf]), { stdio: ["ignore", "ignore", "pipe"] });
+    let log = "";
+    proxy.stderr!.on("data", (d: Buffer) => (log = (log + d.toString()).slice(-10_000)));
+    // Ready once haproxy's health checks have seen both nodes up.
+    const seen = new Set<string>();
+    for (const deadline = Date.now() + 10_000; seen.size < 2; ) {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null);
+      const by = res?.headers.get("x-served-by");
+      if (res?.ok && by) seen.add(by);
+      if (proxy.exitCode !== null || Date.now() > deadline) throw new Error(`haproxy did not reach both nodes: ${log.trim() || "no output"}`);
+      if (seen.size < 2) await new Promise((r) => setTimeout(r, 100));
+    }
+    // localhost: browsers give camera and microphone only to a secure context.
+    return { url: `http://localhost:${port}`, cluster, bucket, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }

@@ -1,67 +1,67 @@
 /**
- * The production shape on one machine: a real haproxy in front with CloudFront's path routing
- * (`protocol/routes.ts`), round robin and no stickiness, two `vchat serve` nodes on a real Redis,
- * and the web client served as the bucket serves it.
+ * The production shape on one machine (`vchat dev --prod-shape`): a real haproxy in front with
+ * CloudFront's path routing (`protocol/routes.ts`), round robin and no stickiness, two nodes on a
+ * real Redis, coturn from the production generator, and the web client served as the bucket
+ * serves it. Browsers, `vchat doctor --url` and `vchat bots --url` use only the proxy's URL.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFile } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../lib/ports.ts";
-import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
-import { haproxyConfig, startBucket, type Bucket } from "../server/rehearsal.ts";
-import { buildWebOnce, removeBuild } from "./support/browser.ts";
+import type { BotsReport } from "../bots/report.ts";
+import type { DoctorReport } from "../doctor/report.ts";
+import { redisInstalled } from "../server/cluster/redis-process.ts";
+import { haproxyBin, startRehearsal, type Rehearsal } from "../server/rehearsal.ts";
+import { coturnInstalled } from "../turn/coturn-process.ts";
+import { buildWebOnce, hasChromium, launchChromium, phonePage, removeBuild, screenshot, waitForRemoteVideo } from "./support/browser.ts";
 import { next, pair, request, user, type TestUser } from "./support/client.ts";
-import { serveProcess, type NodeProcess } from "./support/serve.ts";
 
-const haproxyBin = "/usr/sbin/haproxy";
-const missing = [!existsSync(haproxyBin) && "haproxy (/usr/sbin/haproxy)", !redisInstalled() && "redis-server"].filter(Boolean);
-if (missing.length) console.warn(`[skipped] production-shaped rehearsal: ${missing.join(" and ")} not installed`);
+const run = promisify(execFile);
+const repo = join(import.meta.dirname, "..");
+const missing = [
+  !existsSync(haproxyBin) && `haproxy (${haproxyBin})`,
+  !redisInstalled() && "redis-server",
+  !coturnInstalled() && "coturn (turnserver)",
+  !hasChromium && "Chromium (/usr/bin/chromium)",
+].filter(Boolean);
+if (missing.length) console.warn(`[skipped] production-shaped rehearsal: ${missing.join(", ")} not installed`);
 
-describe.skipIf(missing.length > 0)("rehearsal: haproxy routing as CloudFront, two nodes on Redis, the bucket", () => {
-  let dir: string;
+/** `vchat <command> ... --json` as a user runs it; resolves to its exit code and parsed output. */
+async function vchat<T>(args: string[], timeoutMs: number): Promise<{ code: number; out: T | null; stderr: string }> {
+  const done = await run(process.execPath, ["cli/vchat.ts", ...args, "--json"], { cwd: repo, timeout: timeoutMs, maxBuffer: 20_000_000 }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+  let out: T | null = null;
+  try {
+    out = JSON.parse(done.stdout) as T;
+  } catch {
+    // Reported by the assertions, with stderr.
+  }
+  return { code: done.code, out, stderr: done.stderr + (out ? "" : `\nstdout: ${done.stdout.slice(0, 2000)}`) };
+}
+
+describe.skipIf(missing.length > 0)("rehearsal: haproxy routing as CloudFront, two nodes on Redis, coturn, the bucket", () => {
   let webDir: string | undefined;
-  let redis: RunningRedis;
-  let nodes: NodeProcess[] = [];
-  let bucket: Bucket;
-  let proxy: ChildProcess;
+  let shape: Rehearsal;
   let url: string;
+  let browser: Browser;
   const users: TestUser[] = [];
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "vchat-rehearsal-"));
     webDir = await buildWebOnce();
-    redis = await startRedis();
-    const env = { VCHAT_JWT_SECRET: "r".repeat(40), VCHAT_REDIS_URL: redis.url, VCHAT_TRUST_PROXY: "1" };
-    nodes = await Promise.all([1, 2].map(() => serveProcess(["--db", join(dir, "vchat.db")], env)));
-    bucket = await startBucket(webDir);
-    const port = await freePort();
-    const conf = join(dir, "haproxy.cfg");
-    writeFileSync(conf, haproxyConfig({ bind: { host: "127.0.0.1", port }, nodes: nodes.map((n) => new URL(n.url).host), bucket: bucket.address }));
-    proxy = spawn(haproxyBin, ["-db", "-f", conf], { stdio: ["ignore", "ignore", "pipe"] });
-    let log = "";
-    proxy.stderr!.on("data", (d) => (log += d));
-    url = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 10_000;
-    // Up once both nodes passed haproxy's health check.
-    for (const seen = new Set<string>(); seen.size < 2; ) {
-      const res = await fetch(`${url}/healthz`).catch(() => null);
-      const by = res?.headers.get("x-served-by");
-      if (res?.ok && by) seen.add(by);
-      if (proxy.exitCode !== null || Date.now() > deadline) throw new Error(`haproxy did not route to both nodes: ${log}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    shape = await startRehearsal({ webDir, quiet: true });
+    url = shape.url;
+    browser = await launchChromium("allow");
   }, 90_000);
 
   afterAll(async () => {
     users.forEach((u) => u.socket.disconnect());
-    proxy?.kill("SIGTERM");
-    await Promise.all(nodes.map((n) => n.stop()));
-    await bucket?.stop();
-    await redis?.stop();
+    await browser?.close();
+    await shape?.stop();
     removeBuild(webDir);
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("serves the web client from the bucket: index.html not cached, hashed bundles immutable, client routes fall back", async () => {
@@ -104,5 +104,54 @@ describe.skipIf(missing.length > 0)("rehearsal: haproxy routing as CloudFront, t
     const got = next(b.socket, "chat:message");
     expect(await request(a.socket, "chat:send", { sessionId: ma.sessionId, text: "hello through haproxy" })).toMatchObject({ ok: true });
     expect(await got).toMatchObject({ text: "hello through haproxy" });
+    a.socket.disconnect();
+    b.socket.disconnect();
   });
+
+  it("two browsers call each other through the proxy, relay-only, video both ways, chat", async () => {
+    async function enter(page: Page, nickname: string): Promise<void> {
+      await page.goto(url);
+      await page.getByLabel("Nickname").fill(nickname);
+      await page.getByLabel("I am 18 or older").check();
+      await page.getByLabel(/Hide my IP/).check();
+      await page.getByRole("button", { name: "Start", exact: true }).click();
+    }
+    const alice = (await phonePage(browser)).page;
+    const bob = (await phonePage(browser)).page;
+    await enter(alice, "Alice");
+    await enter(bob, "Bob");
+    await expect.poll(() => alice.getByText("Talking with Bob").isVisible(), { timeout: 15_000 }).toBe(true);
+    await expect.poll(() => bob.getByText("Talking with Alice").isVisible()).toBe(true);
+    const [va, vb] = await Promise.all([waitForRemoteVideo(alice), waitForRemoteVideo(bob)]);
+    expect(va.last.frames).toBeGreaterThan(va.first.frames);
+    expect(vb.last.frames).toBeGreaterThan(vb.first.frames);
+    await expect.poll(() => alice.getByTestId("route").textContent(), { timeout: 5000 }).toMatch(/relayed via TURN/);
+    await expect.poll(() => bob.getByTestId("route").textContent(), { timeout: 5000 }).toMatch(/relayed via TURN/);
+    await alice.getByLabel(/Message/).fill("hi Bob, via haproxy");
+    await alice.keyboard.press("Enter");
+    await expect.poll(() => bob.getByText("hi Bob, via haproxy").isVisible()).toBe(true);
+    await screenshot(bob, "30-rehearsal-call");
+    await alice.getByRole("button", { name: "Stop", exact: true }).click();
+    await expect.poll(() => bob.getByText(/Alice left the chat/).isVisible(), { timeout: 10_000 }).toBe(true);
+  }, 60_000);
+
+  it("`vchat doctor --url` passes against the proxy's URL", async () => {
+    const { code, out, stderr } = await vchat<DoctorReport>(["doctor", "--url", url], 60_000);
+    expect(out, stderr).not.toBeNull();
+    const failed = out!.checks.filter((c) => c.status !== "pass" && c.status !== "skipped").map((c) => `${c.id}: ${c.verdict}`);
+    expect(failed).toEqual([]);
+    expect(code).toBe(0);
+    for (const id of ["api-health", "api-socket", "api-ice", "turn-udp", "relay", "call"]) {
+      expect(out!.checks.find((c) => c.id === id)?.status, id).toBe("pass");
+    }
+  }, 70_000);
+
+  it("`vchat bots --url` carries relay-only calls through the proxy's URL", async () => {
+    const args = ["bots", "--url", url, "--pairs", "2", "--relay", "only", "--duration", "6s", "--workers", "0", "--allow-overload"];
+    const { code, out, stderr } = await vchat<BotsReport>(args, 90_000);
+    expect(out, stderr).not.toBeNull();
+    expect(code, stderr).toBe(0);
+    expect(out!.summary.connected).toBe(2);
+    for (const call of out!.calls) for (const leg of call.legs) expect(leg.localCandidateType).toBe("relay");
+  }, 100_000);
 });
