@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings everything vchat needs on a Debian machine: Node 24, npm packages, and the
-# Debian packages the tests drive (redis-server, coturn, chromium, openssl). Idempotent and quick
+# Debian packages the tests drive (redis-server, coturn, chromium, haproxy, openssl). Idempotent and quick
 # when all is there. Run it before `npx vchat dev` or `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,14 +27,15 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v turnserver >/dev/null || need+=(coturn)
 command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/sbin/haproxy ] || need+=(haproxy)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "bootstrap: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null || true
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-    # Debian's coturn package enables a system service; vchat starts its own instances.
-    command -v systemctl >/dev/null && systemctl disable --now coturn >/dev/null 2>&1 || true
+    # Debian's coturn and haproxy packages enable system services; vchat starts its own instances.
+    command -v systemctl >/dev/null && systemctl disable --now coturn haproxy >/dev/null 2>&1 || true
   else
     echo "bootstrap: not installing ${need[*]} (needs root and apt-get); tests that need them will say they were skipped"
   fi
