@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings everything vchat needs on a Debian machine: Node 24, npm packages, and the
-# Debian packages the tests drive (redis-server, coturn, chromium, haproxy, openssl). Idempotent and quick
+# Debian packages the tests drive (redis-server, coturn, chromium, firefox-esr, haproxy, openssl). Idempotent and quick
 # when all is there. Run it before `npx vchat dev` or `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +28,7 @@ command -v turnserver >/dev/null || need+=(coturn)
 command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+[ -x /usr/bin/firefox-esr ] || need+=(firefox-esr)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "bootstrap: installing ${need[*]}"

@@ -4,10 +4,8 @@
  * real Redis, coturn from the production generator, and the web client served as the bucket
  * serves it. Browsers, `vchat doctor --url` and `vchat bots --url` use only the proxy's URL.
  */
-import { execFile } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BotsReport } from "../bots/report.ts";
@@ -17,9 +15,8 @@ import { haproxyBin, startRehearsal, type Rehearsal } from "../server/rehearsal.
 import { coturnInstalled } from "../turn/coturn-process.ts";
 import { buildWebOnce, hasChromium, launchChromium, phonePage, removeBuild, screenshot, waitForRemoteVideo } from "./support/browser.ts";
 import { next, pair, request, user, type TestUser } from "./support/client.ts";
+import { vchatJson } from "./support/vchat-cli.ts";
 
-const run = promisify(execFile);
-const repo = join(import.meta.dirname, "..");
 const missing = [
   !existsSync(haproxyBin) && `haproxy (${haproxyBin})`,
   !redisInstalled() && "redis-server",
@@ -27,21 +24,6 @@ const missing = [
   !hasChromium && "Chromium (/usr/bin/chromium)",
 ].filter(Boolean);
 if (missing.length) console.warn(`[skipped] production-shaped rehearsal: ${missing.join(", ")} not installed`);
-
-/** `vchat <command> ... --json` as a user runs it; resolves to its exit code and parsed output. */
-async function vchat<T>(args: string[], timeoutMs: number): Promise<{ code: number; out: T | null; stderr: string }> {
-  const done = await run(process.execPath, ["cli/vchat.ts", ...args, "--json"], { cwd: repo, timeout: timeoutMs, maxBuffer: 20_000_000 }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
-  let out: T | null = null;
-  try {
-    out = JSON.parse(done.stdout) as T;
-  } catch {
-    // Reported by the assertions, with stderr.
-  }
-  return { code: done.code, out, stderr: done.stderr + (out ? "" : `\nstdout: ${done.stdout.slice(0, 2000)}`) };
-}
 
 describe.skipIf(missing.length > 0)("rehearsal: haproxy routing as CloudFront, two nodes on Redis, coturn, the bucket", () => {
   let webDir: string | undefined;
@@ -127,8 +109,8 @@ describe.skipIf(missing.length > 0)("rehearsal: haproxy routing as CloudFront, t
     expect(vb.last.frames).toBeGreaterThan(vb.first.frames);
     await expect.poll(() => alice.getByTestId("route").textContent(), { timeout: 5000 }).toMatch(/relayed via TURN/);
     await expect.poll(() => bob.getByTestId("route").textContent(), { timeout: 5000 }).toMatch(/relayed via TURN/);
-    await alice.getByLabel(/Message/).fill("hi Bob, via haproxy");
-    await alice.keyboard.press("Enter");
+    await alice.getByRole("textbox", { name: "Message", exact: true }).fill("hi Bob, via haproxy");
+    await alice.getByRole("textbox", { name: "Message", exact: true }).press("Enter");
     await expect.poll(() => bob.getByText("hi Bob, via haproxy").isVisible()).toBe(true);
     await screenshot(bob, "30-rehearsal-call");
     await alice.getByRole("button", { name: "Stop", exact: true }).click();
@@ -136,7 +118,7 @@ describe.skipIf(missing.length > 0)("rehearsal: haproxy routing as CloudFront, t
   }, 60_000);
 
   it("`vchat doctor --url` passes against the proxy's URL", async () => {
-    const { code, out, stderr } = await vchat<DoctorReport>(["doctor", "--url", url], 60_000);
+    const { code, out, stderr } = await vchatJson<DoctorReport>(["doctor", "--url", url], 60_000);
     expect(out, stderr).not.toBeNull();
     const failed = out!.checks.filter((c) => c.status !== "pass" && c.status !== "skipped").map((c) => `${c.id}: ${c.verdict}`);
     expect(failed).toEqual([]);
@@ -148,7 +130,7 @@ describe.skipIf(missing.length > 0)("rehearsal: haproxy routing as CloudFront, t
 
   it("`vchat bots --url` carries relay-only calls through the proxy's URL", async () => {
     const args = ["bots", "--url", url, "--pairs", "2", "--relay", "only", "--duration", "6s", "--workers", "0", "--allow-overload"];
-    const { code, out, stderr } = await vchat<BotsReport>(args, 90_000);
+    const { code, out, stderr } = await vchatJson<BotsReport>(args, 90_000);
     expect(out, stderr).not.toBeNull();
     expect(code, stderr).toBe(0);
     expect(out!.summary.connected).toBe(2);
