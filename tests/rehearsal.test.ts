@@ -15,6 +15,7 @@ import { haproxyBin, startRehearsal, type Rehearsal } from "../server/rehearsal.
 import { coturnInstalled } from "../turn/coturn-process.ts";
 import { buildWebOnce, hasChromium, launchChromium, phonePage, removeBuild, screenshot, waitForRemoteVideo } from "./support/browser.ts";
 import { next, pair, request, user, type TestUser } from "./support/client.ts";
+import { firefoxUser as ff, hasFirefox, launchFirefox } from "./support/firefox.ts";
 import { vchatJson } from "./support/vchat-cli.ts";
 
 const missing = [
@@ -24,6 +25,7 @@ const missing = [
   !hasChromium && "Chromium (/usr/bin/chromium)",
 ].filter(Boolean);
 if (missing.length) console.warn(`[skipped] production-shaped rehearsal: ${missing.join(", ")} not installed`);
+else if (!hasFirefox) console.warn("[skipped] rehearsal with Firefox: firefox-esr (/usr/bin/firefox-esr) not installed");
 
 describe.skipIf(missing.length > 0)("rehearsal: haproxy routing as CloudFront, two nodes on Redis, coturn, the bucket", () => {
   let webDir: string | undefined;
@@ -116,6 +118,32 @@ describe.skipIf(missing.length > 0)("rehearsal: haproxy routing as CloudFront, t
     await alice.getByRole("button", { name: "Stop", exact: true }).click();
     await expect.poll(() => bob.getByText(/Alice left the chat/).isVisible(), { timeout: 10_000 }).toBe(true);
   }, 60_000);
+
+  it.skipIf(!hasFirefox)("Firefox and Chromium call each other through the proxy, relay-only, video both ways", async () => {
+    const firefox = await launchFirefox();
+    const { page: carl, context } = await phonePage(browser);
+    try {
+      const fiona = await firefox.newPage();
+      await ff.enter(fiona, url, "Fiona");
+      await ff.press(fiona, "Start");
+      await ff.waitForText(fiona, "Looking for someone to talk to");
+      await carl.goto(url);
+      await carl.getByLabel("Nickname").fill("Carl");
+      await carl.getByLabel("I am 18 or older").check();
+      await carl.getByLabel(/Hide my IP/).check();
+      await carl.getByRole("button", { name: "Start", exact: true }).click();
+      await ff.waitForText(fiona, "Talking with Carl");
+      const inChromium = await waitForRemoteVideo(carl, { timeoutMs: 20_000 });
+      expect(inChromium.last.frames).toBeGreaterThan(inChromium.first.frames);
+      await expect.poll(async () => (await ff.remoteVideo(fiona)).frames, { timeout: 10_000 }).toBeGreaterThan(10);
+      await ff.waitForText(fiona, "relayed via TURN");
+      await ff.say(fiona, "hello from Firefox");
+      await expect.poll(() => carl.getByText("hello from Firefox").isVisible()).toBe(true);
+    } finally {
+      await context.close();
+      await firefox.close();
+    }
+  }, 90_000);
 
   it("`vchat doctor --url` passes against the proxy's URL", async () => {
     const { code, out, stderr } = await vchatJson<DoctorReport>(["doctor", "--url", url], 60_000);
