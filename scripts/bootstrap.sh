@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings everything vchat needs on a Debian machine: Node 24, npm packages, and the
-# Debian packages the tests drive (redis-server, coturn, chromium, firefox-esr, haproxy, openssl). Idempotent and quick
+# Debian packages the tests drive (redis-server, coturn, chromium, firefox-esr, openssl, haproxy). Idempotent and quick
 # when all is there. Run it before `npx vchat dev` or `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +27,9 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v turnserver >/dev/null || need+=(coturn)
 command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# A real reverse proxy in front of vchat serve (tests/trust-proxy.test.ts, the rehearsal), as the ALB and CloudFront are in the cloud.
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+# Firefox, driven over WebDriver BiDi (tests/web-firefox.test.ts).
 [ -x /usr/bin/firefox-esr ] || need+=(firefox-esr)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
@@ -35,8 +37,10 @@ if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null || true
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-    # Debian's coturn and haproxy packages enable system services; vchat starts its own instances.
-    command -v systemctl >/dev/null && systemctl disable --now coturn haproxy >/dev/null 2>&1 || true
+    # Debian's coturn package enables a system service; vchat starts its own instances.
+    command -v systemctl >/dev/null && systemctl disable --now coturn >/dev/null 2>&1 || true
+    # Same for haproxy: the tests start their own, on loopback ports.
+    command -v systemctl >/dev/null && systemctl disable --now haproxy >/dev/null 2>&1 || true
   else
     echo "bootstrap: not installing ${need[*]} (needs root and apt-get); tests that need them will say they were skipped"
   fi
