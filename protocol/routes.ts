@@ -21,6 +21,9 @@ export function originOf(path: string): "node" | "bucket" {
   return nodePathPatterns.some((p) => patternRegExp(p).test(path)) ? "node" : "bucket";
 }
 
+/** A path that names a file; any other path at the bucket is a client route and gets index.html. */
+export const fileExtension = /\.[A-Za-z0-9]+$/;
+
 /**
  * The bucket's Cache-Control per object: Vite's hashed bundles never change under their name;
  * anything else (index.html, which names the bundles of a release) is checked on every load.

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { extname, join, resolve, sep } from "node:path";
 import { diesWithParent } from "../lib/processes.ts";
 import { freePort } from "../lib/ports.ts";
-import { cacheControlOf, nodePathPatterns, patternRegExp } from "../protocol/routes.ts";
+import { cacheControlOf, fileExtension, nodePathPatterns, patternRegExp } from "../protocol/routes.ts";
 import { startDevServer, type DevServer } from "./dev.ts";
 
 /**
@@ -74,32 +74,34 @@ export interface Bucket {
 /**
  * The web client's build served as the bucket behind CloudFront serves it: objects by key with
  * their content type and the Cache-Control the upload gives them (`cacheControlOf`), GET and HEAD
- * only, and index.html with 200 for a key that does not exist (the distribution's
- * `customErrorResponses`: the single-page app routes on the client).
+ * only; a client route (a path without a file extension) gets index.html, as the distribution's
+ * viewer-request function rewrites it, and a missing file 403, as S3 answers CloudFront.
  */
 export async function startBucket(dir: string, host = "127.0.0.1"): Promise<Bucket> {
   const root = resolve(dir);
-  const index = join(root, "index.html");
-  if (!existsSync(index)) throw new Error(`${dir} has no index.html: build the web client first (npm run build:web)`);
+  if (!existsSync(join(root, "index.html"))) throw new Error(`${dir} has no index.html: build the web client first (npm run build:web)`);
   const server = createServer((req, res) => {
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(403, { "content-type": "text/plain" }).end("method not allowed\n");
       return;
     }
-    let key = "";
+    let path = "/";
     try {
-      key = decodeURIComponent(new URL(req.url ?? "/", "http://bucket").pathname).slice(1) || "index.html";
+      path = decodeURIComponent(new URL(req.url ?? "/", "http://bucket").pathname);
     } catch {
-      // A malformed escape is a key that does not exist.
+      // A malformed escape names no file.
     }
+    const key = fileExtension.test(path) ? path.slice(1) : "index.html";
     const file = resolve(root, key);
-    const found = key !== "" && file.startsWith(root + sep) && existsSync(file) && statSync(file).isFile();
-    const path = found ? file : index;
-    const body = readFileSync(path);
+    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(403, { "content-type": "application/xml" }).end("<Error><Code>AccessDenied</Code></Error>\n");
+      return;
+    }
+    const body = readFileSync(file);
     res.writeHead(200, {
-      "content-type": contentTypes[extname(path)] ?? "application/octet-stream",
+      "content-type": contentTypes[extname(file)] ?? "application/octet-stream",
       "content-length": body.length,
-      "cache-control": found ? cacheControlOf(key) : "no-cache",
+      "cache-control": cacheControlOf(key),
     });
     res.end(req.method === "HEAD" ? undefined : body);
   });

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { nodePathPatterns } from "../protocol/routes.ts";
+import { fileExtension, nodePathPatterns } from "../protocol/routes.ts";
 import { keepData, type EnvConfig } from "./config.ts";
 
 export interface WebArgs {
@@ -19,9 +19,9 @@ const allViewerExceptHostHeader = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
  * extension (a client route) gets index.html. A distribution-wide custom error response would
  * also turn the API's 403/404 into index.html.
  */
-export const spaFallbackCode = String.raw`function handler(event) {
+export const spaFallbackCode = `function handler(event) {
   var request = event.request;
-  if (!/\.[A-Za-z0-9]+$/.test(request.uri)) request.uri = "/index.html";
+  if (!/${fileExtension.source}/.test(request.uri)) request.uri = "/index.html";
   return request;
 }`;
 

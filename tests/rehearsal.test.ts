@@ -64,6 +64,8 @@ describe.skipIf(missing.length > 0)("rehearsal: haproxy routing as CloudFront, t
     const route = await fetch(`${url}/some/client/route`);
     expect(route.status).toBe(200);
     expect(await route.text()).toContain('<div id="root">');
+    // A file that is not there is not the app: a stale bundle name fails loudly.
+    expect((await fetch(`${url}/assets/index-gone1234.js`)).status).toBe(403);
   });
 
   it("sends /api/* and /healthz to the nodes in turn, never the SPA fallback; /readyz and /metrics never reach a node", async () => {
