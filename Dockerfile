@@ -5,7 +5,9 @@
 # Stage 1: the web client, built with the dev dependencies (Vite), which stay in this stage.
 FROM node:24-slim AS web
 WORKDIR /app
+# npm ci's postinstall applies patches/ (patch-package) to the installed packages.
 COPY package.json package-lock.json ./
+COPY patches patches
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build:web
@@ -15,6 +17,7 @@ FROM node:24-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY patches patches
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY . .
 COPY --from=web /app/web/dist web/dist

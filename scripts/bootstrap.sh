@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings everything vchat needs on a Debian machine: Node 24, npm packages, and the
-# Debian packages the tests drive (redis-server, coturn, chromium, firefox-esr, openssl, haproxy). Idempotent and quick
-# when all is there. Run it before `npx vchat dev` or `npm test`.
+# Debian packages the tests drive (redis-server, coturn, chromium, firefox-esr, openssl, haproxy;
+# nftables and iproute2 for the NAT lab). Idempotent and quick when all is there. Run it before
+# `npx vchat dev` or `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,9 @@ command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 # Firefox, driven over WebDriver BiDi (tests/web-firefox.test.ts).
 [ -x /usr/bin/firefox-esr ] || need+=(firefox-esr)
+# The NAT lab (tests/support/natlab.ts): network namespaces and nftables NAT, as root.
+command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need+=(nftables)
+command -v ip >/dev/null || [ -x /usr/sbin/ip ] || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "bootstrap: installing ${need[*]}"
@@ -46,11 +50,13 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# npm packages, only when package-lock.json changed since the last install.
+# npm packages, only when package-lock.json or patches/ changed since the last install. npm ci
+# runs the postinstall script, patch-package, which applies patches/ (docs/werift-patches.md).
 stamp=node_modules/.bootstrap-lock
-if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+want=$(cat package-lock.json patches/*.patch | sha256sum)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-fund --no-audit
-  cp package-lock.json "$stamp"
+  echo "$want" >"$stamp"
 fi
 
 # The web client's build, served by `vchat dev`; rebuilt when its sources are newer.
