@@ -78,6 +78,7 @@ describe.skipIf(!redisInstalled())("the Dockerfile's steps, performed in a tempo
   let webDir: string | undefined;
   let redis: RunningRedis;
   let server: NodeProcess | undefined;
+  let ciOutput = "";
   // Root here; the image runs as `node`. Any unprivileged user shows the same.
   const user = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
 
@@ -85,13 +86,25 @@ describe.skipIf(!redisInstalled())("the Dockerfile's steps, performed in a tempo
     dir = mkdtempSync(join(tmpdir(), "vchat-image-"));
     chmodSync(dir, 0o755);
     app = join(dir, "app");
-    // COPY . . — the build context (COPY package.json package-lock.json comes with it).
-    for (const file of contextFiles(dockerignoreRules(readFileSync(join(repo, ".dockerignore"), "utf8")))) {
-      mkdirSync(dirname(join(app, file)), { recursive: true });
-      cpSync(join(repo, file), join(app, file));
-    }
-    // RUN npm ci --omit=dev, from this machine's npm cache where it can.
-    await run("npm", ["ci", "--omit=dev", "--prefer-offline", "--no-audit", "--no-fund"], { cwd: app, timeout: 300_000 });
+    const context = contextFiles(dockerignoreRules(readFileSync(join(repo, ".dockerignore"), "utf8")));
+    const copy = (files: string[]) => {
+      for (const file of files) {
+        mkdirSync(dirname(join(app, file)), { recursive: true });
+        cpSync(join(repo, file), join(app, file));
+      }
+    };
+    // The final stage's COPY lines before its npm ci (package.json, the lockfile, patches/), in
+    // its words: what npm ci needs and the Dockerfile forgot to copy is missing here too.
+    const stage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM ")).split("\n");
+    const ci = stage.findIndex((l) => l.startsWith("RUN npm ci"));
+    const early = stage.slice(0, ci).filter((l) => l.startsWith("COPY ") && !l.includes("--from")).flatMap((l) => l.split(/\s+/).slice(1, -1));
+    copy(context.filter((f) => early.some((src) => f === src || f.startsWith(`${src}/`))));
+    // RUN npm ci --omit=dev, from this machine's npm cache where it can; scripts in the foreground
+    // so patch-package's report is seen.
+    const installed = await run("npm", ["ci", "--omit=dev", "--prefer-offline", "--no-audit", "--no-fund", "--foreground-scripts"], { cwd: app, timeout: 300_000 });
+    ciOutput = installed.stdout + installed.stderr;
+    // COPY . . — the rest of the build context.
+    copy(context);
     // COPY --from=web /app/web/dist web/dist — the first stage's `npm run build:web`.
     webDir = await buildWebOnce();
     cpSync(webDir, join(app, "web", "dist"), { recursive: true });
@@ -106,6 +119,16 @@ describe.skipIf(!redisInstalled())("the Dockerfile's steps, performed in a tempo
     await redis?.stop();
     removeBuild(webDir);
     if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("applies every patch of patches/ during npm ci", () => {
+    const patches = existsSync(join(repo, "patches")) ? readdirSync(join(repo, "patches")).filter((f) => f.endsWith(".patch")) : [];
+    // patch-package prints `werift@0.25.2 (1 event-sync-dispatch) ✔` for werift+0.25.2+001+event-sync-dispatch.patch.
+    const applied = ciOutput.split("\n").filter((l) => l.trimEnd().endsWith("✔"));
+    for (const patch of patches) {
+      const [pkg, version, , name = ""] = patch.replace(/\.patch$/, "").split("+");
+      expect(applied.some((l) => l.includes(`${pkg}@${version}`) && l.includes(name)), `${patch} in:\n${ciOutput.slice(-3000)}`).toBe(true);
+    }
   });
 
   it("leaves tests and dev tooling out of the image, and no dev dependency is installed", () => {
