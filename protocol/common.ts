@@ -1,18 +1,17 @@
 import { z } from "zod";
 import { limits } from "./limits.ts";
+import { interestProblem, nicknameProblem, normaliseNickname } from "./text.ts";
 
-// Strings reaching other users: no control characters (they break layouts and logs) and no
-// bidi overrides (they make a name read as something else). Emoji joiners stay allowed.
-const printable = /^[^\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069]*$/u;
+/** Adds the issue a `*Problem` function of `text.ts` finds, if any. */
+export const refuse = (problem: (s: string) => string | null) => (s: string, ctx: z.RefinementCtx) => {
+  const message = problem(s);
+  if (message) ctx.addIssue({ code: "custom", message });
+};
 
 export const id = z.string().min(1).max(limits.idMax).regex(/^[A-Za-z0-9_-]+$/, "must be an id");
 
-export const nickname = z
-  .string()
-  .trim()
-  .min(1)
-  .max(limits.nicknameMax)
-  .regex(printable, "must not contain control characters");
+/** A name other users see: see `text.ts` for what it may contain. */
+export const nickname = z.string().overwrite(normaliseNickname).min(1).max(limits.nicknameMax).superRefine(refuse(nicknameProblem));
 
 /** Interests are matched case-insensitively, so they are normalised at the edge. */
 export const interest = z
@@ -21,7 +20,7 @@ export const interest = z
   .toLowerCase()
   .min(1)
   .max(limits.interestMax)
-  .regex(printable, "must not contain control characters");
+  .superRefine(refuse(interestProblem));
 
 export const interests = z
   .array(interest)

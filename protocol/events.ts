@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { limits } from "./limits.ts";
 import type { AckFn, ErrorBody } from "./errors.ts";
-import { id, iceServer, iceTransportPolicies, interests, peer } from "./common.ts";
+import { id, iceServer, iceTransportPolicies, interests, peer, refuse } from "./common.ts";
+import { chatProblem, normaliseChat } from "./text.ts";
 
 // ---- client → server ------------------------------------------------------------------
 
@@ -39,7 +40,8 @@ export type Signal = z.infer<typeof signal>;
 
 export const chatSend = z.object({
   sessionId: id,
-  text: z.string().trim().min(1).max(limits.chatTextMax),
+  /** See `text.ts` for what a message may contain. */
+  text: z.string().overwrite(normaliseChat).min(1).max(limits.chatTextMax).superRefine(refuse(chatProblem)),
 });
 export type ChatSend = z.infer<typeof chatSend>;
 
@@ -114,6 +116,14 @@ export type EndReason = (typeof endReasons)[number];
 export const callEnded = z.object({ sessionId: id, reason: z.enum(endReasons) });
 export type CallEnded = z.infer<typeof callEnded>;
 
+/**
+ * Why the server took a socket out of the lobby without being asked: `replaced` when the same
+ * user joined from another socket (a second tab), which now holds the place in the queue.
+ */
+export const lobbyLeftReasons = ["replaced"] as const;
+export const lobbyLeft = z.object({ reason: z.enum(lobbyLeftReasons) });
+export type LobbyLeft = z.infer<typeof lobbyLeft>;
+
 // ---- event maps -----------------------------------------------------------------------
 
 export type JoinAck = { waitingSince: string };
@@ -134,10 +144,12 @@ export interface ClientToServerEvents {
 /** Events the server sends. */
 export interface ServerToClientEvents {
   "match:found": (payload: MatchFound) => void;
+  "lobby:left": (payload: LobbyLeft) => void;
   signal: (payload: Signal) => void;
   "chat:message": (payload: ChatMessage) => void;
   "chat:typing": (payload: ChatTyping) => void;
   "call:ended": (payload: CallEnded) => void;
+  /** A failed event without an ack, or, just before the server closes the connection, why it does. */
   error: (payload: ErrorBody) => void;
 }
 

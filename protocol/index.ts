@@ -6,5 +6,6 @@
 export * from "./limits.ts";
 export * from "./errors.ts";
 export * from "./common.ts";
+export * from "./text.ts";
 export * from "./rest.ts";
 export * from "./events.ts";
