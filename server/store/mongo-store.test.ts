@@ -153,10 +153,11 @@ describe("MongoDB store without a server", () => {
       expect(find(s, { endedAt: 1, startedAt: 1 })).toBeDefined();
     });
 
-    it("reads chat and reports by session in order, and blocks both ways, unique per pair", () => {
+    it("reads chat and reports by session in order (one report per reporter), and blocks both ways, unique per pair", () => {
       const s = mongoSchemas();
       expect(find(s.chat, { sessionId: 1, at: 1, _id: 1 })).toBeDefined();
       expect(find(s.report, { sessionId: 1, at: 1, _id: 1 })).toBeDefined();
+      expect(find(s.report, { sessionId: 1, reporterId: 1 })?.[1]).toMatchObject({ unique: true });
       expect(find(s.block, { blockerId: 1, blockedId: 1 })?.[1]).toMatchObject({ unique: true });
       expect(find(s.block, { blockedId: 1, blockerId: 1 })).toBeDefined();
     });

@@ -161,6 +161,8 @@ export function mongoSchemas(opts: MongoStoreOptions = {}) {
     { ...options, collection: "reports" },
   );
   report.index({ sessionId: 1, at: 1, _id: 1 });
+  // One report per reporter and session.
+  report.index({ sessionId: 1, reporterId: 1 }, { unique: true });
 
   const block = new Schema<BlockDoc>(
     { blockerId: idField, blockedId: idField, at: timeField },
@@ -348,17 +350,22 @@ class MongoStore implements Store {
   async addReport(r: ReportRecord): Promise<void> {
     checkId(r.id, "id");
     checkTime(r.at, "at");
-    await this.#run(() =>
-      this.#m.Report.create({
-        _id: r.id,
-        sessionId: r.sessionId,
-        reporterId: r.reporterId,
-        reportedId: r.reportedId,
-        reason: r.reason,
-        details: r.details ?? null,
-        at: r.at,
-      }),
-    );
+    await this.#run(async () => {
+      try {
+        await this.#m.Report.create({
+          _id: r.id,
+          sessionId: r.sessionId,
+          reporterId: r.reporterId,
+          reportedId: r.reportedId,
+          reason: r.reason,
+          details: r.details ?? null,
+          at: r.at,
+        });
+      } catch (err) {
+        if (duplicateKey(err, "reporterId")) throw new VchatError("ALREADY_REPORTED", "you reported this call already");
+        throw err;
+      }
+    });
   }
 
   async listReports(sessionId: string): Promise<ReportRecord[]> {
