@@ -78,7 +78,8 @@ export const callStats = z
     failure: z.string().max(200).optional(),
   })
   .catchall(z.union([z.number(), z.string().max(200), z.boolean(), z.null()]))
-  .refine((s) => Object.keys(s).length <= limits.statsKeysMax, { message: "too many stats" });
+  .refine((s) => Object.keys(s).length <= limits.statsKeysMax, { message: "too many stats" })
+  .refine((s) => JSON.stringify(s).length <= limits.statsBytesMax, { message: `stats above ${limits.statsBytesMax} bytes` });
 export type CallStats = z.infer<typeof callStats>;
 
 export const callStatsEvent = z.object({ sessionId: id, stats: callStats });

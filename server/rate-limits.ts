@@ -4,9 +4,10 @@ import { VchatError } from "../protocol/index.ts";
 import type { ServerConfig } from "./config.ts";
 
 /**
- * Rate limits. REST limits (sign-ups, login failures) are shared by all nodes through Redis when
- * there is one, as requests of one client spread over nodes. Socket event limits stay in
- * process: a socket lives on one node.
+ * Rate limits. Limits per client address or per user (sign-ups, login failures, reports, blocks,
+ * call stats) are shared by all nodes through Redis when there is one, as one client's requests
+ * and sockets spread over nodes. Per-socket limits stay in process: a socket lives on one node
+ * (its event budget is `signaling/budget.ts`).
  */
 export function createRateLimits(tuning: ServerConfig["tuning"], redis?: RedisClient) {
   const shared = (keyPrefix: string, points: number, duration: number, blockDuration = 0): RateLimiterAbstract =>
@@ -16,7 +17,9 @@ export function createRateLimits(tuning: ServerConfig["tuning"], redis?: RedisCl
   return {
     signup: shared("signup", tuning.signupsPerMinute, 60),
     loginFailures: shared("login", tuning.loginFailures, 15 * 60, 15 * 60),
-    events: new RateLimiterMemory({ keyPrefix: "events", points: tuning.eventsPerSecond, duration: 1 }),
+    reports: shared("reports", tuning.reportsPerMinute, 60),
+    blocks: shared("blocks", tuning.blocksPerMinute, 60),
+    stats: shared("stats", tuning.statsPerMinute, 60),
     chat: new RateLimiterMemory({ keyPrefix: "chat", points: tuning.chatPer10s, duration: 10 }),
   };
 }

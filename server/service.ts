@@ -60,7 +60,7 @@ export function createService(deps: ServiceDeps): Service {
   const calls = createCalls({ config, store, matchmaker, io, metrics, limits, logger, canMatch: deps.canMatch });
   const readiness = { store: () => store.ping(), ...deps.readiness };
   api = createApp({ config, accounts, calls, metrics, readiness, logger });
-  attachSignaling(io, { jwtSecret: config.jwtSecret, calls, metrics, limits, logger });
+  attachSignaling(io, { jwtSecret: config.jwtSecret, tuning: config.tuning, calls, metrics, logger });
 
   let closed: Promise<void> | undefined;
   return {

@@ -17,7 +17,7 @@ import type { Logger } from "../log.ts";
 import type { LiveSession, Matchmaker, Party } from "../matching/matchmaker.ts";
 import type { Metrics } from "../metrics.ts";
 import { consume, type RateLimits } from "../rate-limits.ts";
-import { isCallRoom, roomOf, type VchatServer, type VchatSocket } from "../signaling/types.ts";
+import { isCallRoom, roomOf, userRoom, type VchatServer, type VchatSocket } from "../signaling/types.ts";
 import type { Store } from "../store/store.ts";
 import { iceFor } from "../turn/ice.ts";
 
@@ -140,13 +140,16 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
     if ([...socket.rooms].some(isCallRoom)) throw new VchatError("ALREADY_IN_CALL", "end or leave your call before joining the lobby");
     socket.data.lobby = prefs;
     const user = socket.data.user;
-    const avoid = await store.listBlockedEitherWay(user.id);
+    const [avoid, queued] = await Promise.all([store.listBlockedEitherWay(user.id), matchmaker.isQueued(user.id)]);
     const session = await matchmaker.join({
       ...partyOf(socket),
       interests: prefs.interests ?? [],
       relayOnly: prefs.relayOnly ?? false,
       avoid,
     });
+    // The user waited already, maybe in another tab: this socket has their place now. Their other
+    // sockets are told; one that was not waiting has nothing to give up and ignores it.
+    if (queued) io.to(userRoom(user.id)).except(socket.id).emit("lobby:left", { reason: "replaced" });
     if (session) await start(session);
     return { waitingSince: new Date().toISOString() };
   }
@@ -207,8 +210,9 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       socket.leave(roomOf(sessionId));
     },
 
-    /** Client-side call quality, accepted from either participant during or after the call. */
+    /** Client-side call quality, accepted from either participant during or after the call; `statsPerMinute` per user. */
     async stats(socket: VchatSocket, { sessionId, stats }: CallStatsEvent): Promise<void> {
+      await consume(limits.stats, socket.data.user.id);
       const session = await store.getSession(sessionId);
       if (!session?.participants.some((p) => p.userId === socket.data.user.id)) {
         throw new VchatError("NOT_IN_SESSION", "you were not in this call");
@@ -240,7 +244,9 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       });
     },
 
+    /** Files a report; one per reporter and call (ALREADY_REPORTED), `reportsPerMinute` per user. */
     async report(userId: string, body: ReportBody): Promise<{ id: string }> {
+      await consume(limits.reports, userId);
       const session = await store.getSession(body.sessionId);
       const reported = session?.participants.find((p) => p.userId !== userId);
       if (!session || !reported || !session.participants.some((p) => p.userId === userId)) {
@@ -260,9 +266,11 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       return { id };
     },
 
-    /** Blocks a user; a call in progress with them ends at once. */
+    /** Blocks a user; a call in progress with them ends at once. `blocksPerMinute` per user. */
     async block(userId: string, blockedId: string): Promise<void> {
       if (blockedId === userId) throw new VchatError("VALIDATION_FAILED", "you cannot block yourself");
+      await consume(limits.blocks, userId);
+      if (!(await store.getUser(blockedId))) throw new VchatError("NOT_FOUND", "no such user");
       await store.addBlock(userId, blockedId, new Date().toISOString());
       const live = await matchmaker.sessionOf(userId);
       if (!live) return;

@@ -1,18 +1,21 @@
 import type { z } from "zod";
-import { VchatError, clientEventSchemas, type ClientToServerEvents } from "../../protocol/index.ts";
+import { VchatError, clientEventSchemas, type ClientToServerEvents, type ErrorBody } from "../../protocol/index.ts";
 import { verifyToken } from "../auth/tokens.ts";
 import type { Calls } from "../calls/calls.ts";
+import type { ServerConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { consume, type RateLimits } from "../rate-limits.ts";
 import { parse, toErrorBody } from "../validate.ts";
+import { eventBudget } from "./budget.ts";
+import { closeSocket } from "./close-socket.ts";
+import { capSockets } from "./socket-cap.ts";
 import type { VchatServer, VchatSocket } from "./types.ts";
 
 export interface SignalingDeps {
   jwtSecret: string;
+  tuning: ServerConfig["tuning"];
   calls: Calls;
   metrics: Metrics;
-  limits: RateLimits;
   logger: Logger;
 }
 
@@ -20,11 +23,13 @@ type EventName = keyof ClientToServerEvents;
 type Payload<E extends EventName> = (typeof clientEventSchemas)[E] extends z.ZodType ? z.output<(typeof clientEventSchemas)[E]> : undefined;
 
 /**
- * Socket.IO signaling: the JWT is checked at connect, every event is rate limited and validated,
- * and handlers only map to the call use cases. An event with an ack gets a tagged result; one
- * without gets an `error` event when it fails.
+ * Socket.IO signaling: the JWT is checked at connect, a user's oldest sockets beyond
+ * `socketsPerUser` are closed, every event (known or not) counts against the socket's budget and
+ * is validated, and handlers only map to the call use cases. An event with an ack gets a tagged
+ * result; one without gets an `error` event when it fails. A socket over its budget for
+ * `abuseSeconds` running is told why and disconnected.
  */
-export function attachSignaling(io: VchatServer, { jwtSecret, calls, metrics, limits, logger }: SignalingDeps): void {
+export function attachSignaling(io: VchatServer, { jwtSecret, tuning, calls, metrics, logger }: SignalingDeps): void {
   const log = logger.child({ module: "signaling" });
 
   io.use((socket, next) => {
@@ -45,21 +50,51 @@ export function attachSignaling(io: VchatServer, { jwtSecret, calls, metrics, li
     socket.on("disconnecting", () => {
       calls.disconnecting(socket).catch((err) => log.error({ err }, "disconnect clean-up failed"));
     });
+    capSockets(io, socket, tuning.socketsPerUser, log).catch((err) => log.error({ err }, "socket cap failed"));
+
+    const fail = (error: ErrorBody, ack: unknown) => {
+      metrics.errors.inc({ code: error.code });
+      if (typeof ack === "function") ack({ ok: false, error });
+      else socket.emit("error", error);
+    };
+
+    // Every event passes here first, before any handler: the budget, then the event name.
+    const budget = eventBudget({ perSecond: tuning.eventsPerSecond, abuseSeconds: tuning.abuseSeconds });
+    let warned = false;
+    socket.use(([event, ...args], next) => {
+      const verdict = budget.take();
+      if (verdict === "abusive") return cutOff(socket);
+      if (verdict === "over") {
+        const error = new VchatError("RATE_LIMITED", `more than ${tuning.eventsPerSecond} events in a second; slow down`).toBody();
+        const ack = args[args.length - 1];
+        // Acks are always answered; without one, one warning per second is enough.
+        if (typeof ack === "function" || !warned) fail(error, ack);
+        warned = true;
+        return;
+      }
+      warned = false;
+      if (!Object.hasOwn(clientEventSchemas, event)) return fail(new VchatError("VALIDATION_FAILED", "unknown event").toBody(), args[args.length - 1]);
+      next();
+    });
+
+    function cutOff(s: VchatSocket): void {
+      if (!s.connected) return;
+      log.warn({ userId: s.data.user.id, socketId: s.id }, "disconnecting a socket over its event budget");
+      metrics.errors.inc({ code: "RATE_LIMITED" });
+      const reason = new VchatError("RATE_LIMITED", `too many events for ${tuning.abuseSeconds} seconds running; disconnected`).toBody();
+      closeSocket(io, s.id, reason).catch((err) => log.error({ err }, "could not close an abusive socket"));
+    }
 
     const on = <E extends EventName>(event: E, handler: (payload: Payload<E>) => unknown) => {
       const schema = clientEventSchemas[event];
       (socket as VchatSocket & { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, async (...args: unknown[]) => {
         const ack = typeof args[args.length - 1] === "function" ? (args.pop() as (result: unknown) => void) : undefined;
         try {
-          await consume(limits.events, socket.id);
           const payload = (schema ? parse(schema, args[0]) : undefined) as Payload<E>;
           const result = await handler(payload);
           ack?.({ ok: true, ...(result ?? {}) });
         } catch (err) {
-          const error = toErrorBody(err, log);
-          metrics.errors.inc({ code: error.code });
-          if (ack) ack({ ok: false, error });
-          else socket.emit("error", error);
+          fail(toErrorBody(err, log), ack);
         }
       });
     };
@@ -72,14 +107,5 @@ export function attachSignaling(io: VchatServer, { jwtSecret, calls, metrics, li
     on("call:next", (p) => calls.next(socket, p));
     on("call:end", (p) => calls.end(socket, p));
     on("call:stats", (p) => calls.stats(socket, p));
-
-    socket.onAny((event: string, ...args: unknown[]) => {
-      if (event in clientEventSchemas) return;
-      const error = new VchatError("VALIDATION_FAILED", "unknown event").toBody();
-      metrics.errors.inc({ code: error.code });
-      const ack = args[args.length - 1];
-      if (typeof ack === "function") ack({ ok: false, error });
-      else socket.emit("error", error);
-    });
   });
 }

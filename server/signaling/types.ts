@@ -16,3 +16,5 @@ export type VchatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Int
 /** The Socket.IO room of a call. Only the server puts sockets in it, so membership is the authorisation. */
 export const roomOf = (sessionId: string) => `s:${sessionId}`;
 export const isCallRoom = (room: string) => room.startsWith("s:");
+/** The Socket.IO room of all of one user's sockets, on every node. */
+export const userRoom = (userId: string) => `u:${userId}`;

@@ -1,0 +1,19 @@
+import type { ErrorBody } from "../../protocol/index.ts";
+import type { VchatServer } from "./types.ts";
+
+/**
+ * Tells a socket, on this node or another, why it is being closed (an `error` event), then closes
+ * it. With connection state recovery every emit goes through the adapter, which on a cluster
+ * first writes it to the Redis stream, while a disconnect of a local socket is immediate: emitting
+ * and disconnecting in one go would close the socket before it is told. So the emit is handed to
+ * the adapter (what `io.to(id).emit` does) and awaited, and the disconnect follows it.
+ */
+/** socket.io-parser's `PacketType.EVENT` (a dependency of socket.io, not one of ours). */
+const EVENT = 2;
+
+export async function closeSocket(io: VchatServer, socketId: string, reason: ErrorBody): Promise<void> {
+  const adapter = io.of("/").adapter;
+  const packet = { type: EVENT, data: ["error", reason], nsp: "/" };
+  await adapter.broadcast(packet, { rooms: new Set([socketId]), except: new Set(), flags: {} });
+  io.in(socketId).disconnectSockets(true);
+}
