@@ -41,6 +41,25 @@ describe.skipIf(!uri)("MongoDB store against a real server (VCHAT_TEST_MONGODB_U
     await (await openMongoStore(uri!)).close();
     expect(await ttlOf()).toBe(defaultChatRetentionDays * 86_400);
   });
+
+  it("opens a database with repeated reports from before one per reporter and session: the first of each stays", async () => {
+    await (await openMongoStore(uri!)).close();
+    const conn = await mongoose.createConnection(uri!).asPromise();
+    try {
+      const reports = conn.collection<{ _id: string }>("reports");
+      await reports.dropIndex("sessionId_1_reporterId_1");
+      const doc = (id: string, reporterId: string, at: string) => ({ _id: id, sessionId: "old-s", reporterId, reportedId: "x", reason: "spam", details: null, at });
+      await reports.insertMany([doc("old-r2", "ana", "2026-01-01T00:00:02.000Z"), doc("old-r1", "ana", "2026-01-01T00:00:01.000Z"), doc("old-r3", "bob", "2026-01-01T00:00:03.000Z")]);
+    } finally {
+      await conn.close();
+    }
+    const store = await openMongoStore(uri!);
+    try {
+      expect((await store.listReports("old-s")).map((r) => r.id)).toStrictEqual(["old-r1", "old-r3"]);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe("MongoDB store without a server", () => {

@@ -211,6 +211,7 @@ export async function openMongoStore(uri: string, opts: MongoStoreOptions = {}):
   try {
     await conn.asPromise();
     const models = mongoModels(conn, opts);
+    await dropRepeatedReports(models.Report);
     // Creates missing collections too. Nodes started with the same options find nothing to change.
     await Promise.all(Object.values(models).map((model) => model.syncIndexes()));
     return new MongoStore(conn, models);
@@ -218,6 +219,22 @@ export async function openMongoStore(uri: string, opts: MongoStoreOptions = {}):
     await conn.close().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Reports made before one per reporter and session was the rule: the first of each stays, so the
+ * unique index can be built. Once that index is there, nothing is read.
+ */
+async function dropRepeatedReports(Report: Model<ReportDoc>): Promise<void> {
+  const indexed = await Report.collection.indexExists("sessionId_1_reporterId_1").catch(() => false);
+  if (indexed) return;
+  const repeats = await Report.aggregate<{ ids: string[] }>([
+    { $sort: { at: 1, _id: 1 } },
+    { $group: { _id: { sessionId: "$sessionId", reporterId: "$reporterId" }, ids: { $push: "$_id" }, n: { $sum: 1 } } },
+    { $match: { n: { $gt: 1 } } },
+  ]);
+  const extra = repeats.flatMap((r) => r.ids.slice(1));
+  if (extra.length > 0) await Report.deleteMany({ _id: { $in: extra } });
 }
 
 /**
