@@ -24,8 +24,11 @@ describe("event budget", () => {
     const u = await newUser("unknown");
     const results = await Promise.all(Array.from({ length: 30 }, (_, i) => request(u.socket, `no:such:event:${i}`, {})));
     const codes = results.map((r) => (r.ok ? "ok" : r.error.code));
-    expect(codes.filter((c) => c === "VALIDATION_FAILED")).toHaveLength(20);
-    expect(codes.filter((c) => c === "RATE_LIMITED")).toHaveLength(10);
+    // 20 a second: the rest are refused for the rate (fewer if the burst straddles a second).
+    const limited = codes.filter((c) => c === "RATE_LIMITED").length;
+    expect(limited).toBeGreaterThan(0);
+    expect(limited).toBeLessThanOrEqual(10);
+    expect(codes.filter((c) => c === "VALIDATION_FAILED")).toHaveLength(30 - limited);
     // Object's own names are unknown events too, not handlers.
     await sleep(1100);
     expect(await request(u.socket, "toString")).toMatchObject({ ok: false, error: { code: "VALIDATION_FAILED" } });
