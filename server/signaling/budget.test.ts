@@ -10,20 +10,22 @@ describe("eventBudget", () => {
     expect(take(budget, 5, 1100)).toEqual(Array(5).fill("ok"));
   });
 
-  it("is abusive only after abuseSeconds seconds running over budget", () => {
+  it("is abusive once over budget in every second for abuseSeconds running", () => {
     const budget = eventBudget({ perSecond: 2, abuseSeconds: 3 }, 0);
-    expect(take(budget, 3, 0).at(-1)).toBe("over");
-    expect(take(budget, 3, 1000).at(-1)).toBe("over");
-    expect(take(budget, 3, 2000)).toEqual(["ok", "ok", "abusive"]);
+    expect(take(budget, 3, 500).at(-1)).toBe("over");
+    expect(take(budget, 3, 1500).at(-1)).toBe("over");
+    expect(take(budget, 3, 2500).at(-1)).toBe("over");
+    expect(take(budget, 3, 3400).at(-1)).toBe("over");
+    expect(budget.take(3500)).toBe("abusive");
   });
 
-  it("a second within budget starts the count again", () => {
+  it("a second within budget, or without events, ends the run", () => {
     const budget = eventBudget({ perSecond: 2, abuseSeconds: 2 }, 0);
     expect(take(budget, 3, 0).at(-1)).toBe("over");
     expect(take(budget, 2, 1000).at(-1)).toBe("ok");
     expect(take(budget, 3, 2000).at(-1)).toBe("over");
-    // A quiet second (no event at all) breaks the run as well.
     expect(take(budget, 3, 4000).at(-1)).toBe("over");
-    expect(take(budget, 3, 5000).at(-1)).toBe("abusive");
+    expect(take(budget, 3, 5000).at(-1)).toBe("over");
+    expect(take(budget, 3, 6000).at(-1)).toBe("abusive");
   });
 });

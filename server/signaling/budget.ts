@@ -11,8 +11,8 @@ export interface EventBudgetOptions {
 /**
  * One socket's event budget: `perSecond` events in each second of its life, every event counted
  * (unknown names and malformed payloads too). An event past the budget is `over` (refused with
- * RATE_LIMITED); once the socket has gone over in `abuseSeconds` seconds running it is
- * `abusive` (disconnected). A second within budget starts the count again, so a client that
+ * RATE_LIMITED); once the socket has been over budget in every second for `abuseSeconds`
+ * running it is `abusive` (disconnected). A second within budget ends the run, so a client that
  * bursts now and then is only slowed down.
  *
  * In process and without timers: a socket lives on one node, and its budget goes with it.
@@ -24,8 +24,8 @@ export interface EventBudgetOptions {
 export function eventBudget({ perSecond, abuseSeconds }: EventBudgetOptions, start = Date.now()) {
   let second = 0;
   let used = 0;
-  /** Seconds running, up to the current one, in which the budget was exceeded. */
-  let overRun = 0;
+  /** When the current run of seconds over budget began, and the last second of it. */
+  let overSince = 0;
   let lastOver = -Infinity;
   return {
     take(now = Date.now()): BudgetVerdict {
@@ -37,10 +37,10 @@ export function eventBudget({ perSecond, abuseSeconds }: EventBudgetOptions, sta
       used++;
       if (used <= perSecond) return "ok";
       if (used === perSecond + 1) {
-        overRun = lastOver === s - 1 ? overRun + 1 : 1;
+        if (lastOver !== s - 1) overSince = now;
         lastOver = s;
       }
-      return overRun >= abuseSeconds ? "abusive" : "over";
+      return now - overSince >= abuseSeconds * 1000 ? "abusive" : "over";
     },
   };
 }

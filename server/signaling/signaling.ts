@@ -61,9 +61,15 @@ export function attachSignaling(io: VchatServer, { jwtSecret, tuning, calls, met
     // Every event passes here first, before any handler: the budget, then the event name.
     const budget = eventBudget({ perSecond: tuning.eventsPerSecond, abuseSeconds: tuning.abuseSeconds });
     let warned = false;
+    let cut = false;
     socket.use(([event, ...args], next) => {
+      // Cut off: nothing more is read or answered while the close goes through the adapter.
+      if (cut) return;
       const verdict = budget.take();
-      if (verdict === "abusive") return cutOff(socket);
+      if (verdict === "abusive") {
+        cut = true;
+        return cutOff(socket);
+      }
       if (verdict === "over") {
         const error = new VchatError("RATE_LIMITED", `more than ${tuning.eventsPerSecond} events in a second; slow down`).toBody();
         const ack = args[args.length - 1];
@@ -78,7 +84,6 @@ export function attachSignaling(io: VchatServer, { jwtSecret, tuning, calls, met
     });
 
     function cutOff(s: VchatSocket): void {
-      if (!s.connected) return;
       log.warn({ userId: s.data.user.id, socketId: s.id }, "disconnecting a socket over its event budget");
       metrics.errors.inc({ code: "RATE_LIMITED" });
       const reason = new VchatError("RATE_LIMITED", `too many events for ${tuning.abuseSeconds} seconds running; disconnected`).toBody();
