@@ -3,9 +3,11 @@
  * impairment proxy or another server.
  */
 import type { IceServer } from "../protocol/index.ts";
+import { formatTurnUrl, tryParseIceUrl, type IceUrl } from "../turn/urls.ts";
+import { transportKinds, type TransportKind } from "../turn/transport.ts";
 
-export const turnTransports = ["udp", "tcp", "tls"] as const;
-export type TurnTransport = (typeof turnTransports)[number];
+export const turnTransports = transportKinds;
+export type TurnTransport = TransportKind;
 
 function urlsOf(server: IceServer): string[] {
   return Array.isArray(server.urls) ? server.urls : [server.urls];
@@ -22,11 +24,7 @@ export function pickTurnUrl(servers: IceServer[], transport: TurnTransport): { u
   return null;
 }
 
-export interface TurnUrl {
-  host: string;
-  port: number;
-  transport: TurnTransport;
-}
+export type TurnUrl = Pick<IceUrl, "host" | "port" | "transport">;
 
 /** host, port and transport of a `turn:`/`turns:` URL (RFC 7065). */
 export function parseTurnUrl(url: string): TurnUrl {
@@ -36,13 +34,8 @@ export function parseTurnUrl(url: string): TurnUrl {
 }
 
 function tryParseTurnUrl(url: string): TurnUrl | null {
-  const m = /^(turns?):(\[[^\]]+\]|[^:?\[\]]+)(?::(\d+))?(?:\?transport=(udp|tcp))?$/i.exec(url.trim());
-  if (!m) return null;
-  const secure = m[1]!.toLowerCase() === "turns";
-  const host = m[2]!.replace(/^\[|\]$/g, "");
-  const port = m[3] ? Number(m[3]) : secure ? 5349 : 3478;
-  const transport: TurnTransport = secure ? "tls" : ((m[4]?.toLowerCase() as "udp" | "tcp" | undefined) ?? "udp");
-  return { host, port, transport };
+  const parsed = tryParseIceUrl(url);
+  return parsed?.isTurn ? { host: parsed.host, port: parsed.port, transport: parsed.transport } : null;
 }
 
 /** Key of a TURN endpoint in a rewrite map: `transport/host:port`. */
@@ -61,11 +54,8 @@ export function rewriteTurnUrls(servers: IceServer[], rewrites: Record<string, s
       const t = tryParseTurnUrl(url);
       const to = t && rewrites[turnKey(t)];
       if (!t || !to) return url;
-      const scheme = t.transport === "tls" ? "turns" : "turn";
-      const host = to.replace(/:(\d+)$/, "");
-      const port = /:(\d+)$/.exec(to)?.[1];
-      const h = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
-      return `${scheme}:${h}:${port}${t.transport === "tls" ? "?transport=tcp" : `?transport=${t.transport}`}`;
+      const host = to.replace(/:(\d+)$/, "").replace(/^\[|\]$/g, "");
+      return formatTurnUrl(host, Number(/:(\d+)$/.exec(to)?.[1]), t.transport);
     });
     return { ...server, urls };
   });

@@ -3,8 +3,8 @@
  * the calibration of the impairment proxy, a wrong TURN secret, and the VP8 media path.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { coturnInstalled, startCoturn, type RunningCoturn } from "../server/turn/coturn-process.ts";
-import { turnCredentials } from "../server/turn/credentials.ts";
+import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
+import { turnCredentials } from "../turn/credentials.ts";
 import type { IceServer } from "../protocol/index.ts";
 import { rewriteTurnUrls, turnEndpoints } from "./ice.ts";
 import { startImpairment, type Impairment } from "./impair.ts";

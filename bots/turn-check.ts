@@ -6,8 +6,8 @@
  */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { TurnAllocation, TurnError } from "../doctor/turn.ts";
-import { StunSocket } from "../doctor/transport.ts";
+import { TurnAllocation, TurnError } from "../turn/client.ts";
+import { StunSocket } from "../turn/transport.ts";
 import { parseTurnUrl } from "./ice.ts";
 
 /**

@@ -7,7 +7,7 @@
  * nothing to the peer (RFC 8656 §9, §12); the answer 403 means refused. No packet ever goes
  * towards these addresses: no Send indication, no ChannelData.
  */
-import { TurnError, type TurnAllocation } from "./turn.ts";
+import { TurnError, type TurnAllocation } from "../turn/client.ts";
 import { coturnVersion, isLoopback, openAllocation, transportWords, type Outcome, type ServerTarget } from "./servers.ts";
 
 export const exposureCategories = ["loopback", "private", "link-local", "mapped", "control"] as const;

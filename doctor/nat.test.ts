@@ -8,9 +8,9 @@
 import dgram from "node:dgram";
 import { spawn } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { addressAttr, attr, decode, encode, getAttr, message, methods, xorAddressAttr } from "./stun.ts";
+import { addressAttr, attr, decode, encode, getAttr, message, methods, xorAddressAttr } from "../turn/stun.ts";
 import { checkNat, type NatBehaviour } from "./nat.ts";
-import { natdiscoveryInstalled } from "./testing.ts";
+import { natdiscoveryInstalled } from "../turn/testing/coturn.ts";
 
 interface Simulated {
   port: number;

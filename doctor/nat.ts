@@ -2,8 +2,8 @@
  * NAT behaviour discovery, RFC 5780 §4.3 (mapping) and §4.4 (filtering), against a server that
  * answers with OTHER-ADDRESS and honours CHANGE-REQUEST.
  */
-import { attr, changeRequestAttr, message, methods, readAddress, readXorAddress, type TransportAddress } from "./stun.ts";
-import { StunSocket, TransportError } from "./transport.ts";
+import { attr, changeRequestAttr, message, methods, readAddress, readXorAddress, type TransportAddress } from "../turn/stun.ts";
+import { StunSocket, TransportError } from "../turn/transport.ts";
 import { localAddressTowards, transportWords, type Outcome } from "./servers.ts";
 
 export const natBehaviours = ["endpoint-independent", "address-dependent", "address-and-port-dependent"] as const;

@@ -3,7 +3,7 @@
  * on a channel to B's relayed address, B's client echoes it back the same way. This is the path
  * media takes when both peers of a call need TURN.
  */
-import { TurnError } from "./turn.ts";
+import { TurnError } from "../turn/client.ts";
 import { isPublic, openAllocation, transportWords, type Outcome, type ServerTarget } from "./servers.ts";
 
 export interface RelayOptions {

@@ -4,7 +4,7 @@
  * progress through `onUpdate`, and returns the report.
  */
 import type { IceServer } from "../protocol/index.ts";
-import { turnCredentials } from "../server/turn/credentials.ts";
+import { turnCredentials } from "../turn/credentials.ts";
 import { checkHealth, checkIce, checkSocket, guestToken } from "./api.ts";
 import { checkCall, preloadWerift } from "./call.ts";
 import { checkExposure } from "./exposure.ts";
@@ -13,8 +13,8 @@ import { checkRelay } from "./relay.ts";
 import { checkIds, checkTitles, type CheckId, type CheckResult, type DoctorReport } from "./report.ts";
 import { checkDns, checkStun, checkTurn, type Outcome, type ServerTarget } from "./servers.ts";
 import { exitCodeOf, summarize } from "./summary.ts";
-import type { TransportKind } from "./transport.ts";
-import { parseIceUrl } from "./urls.ts";
+import type { TransportKind } from "../turn/transport.ts";
+import { parseIceUrl } from "../turn/urls.ts";
 
 export interface DoctorOptions {
   /** The deployment's base URL; its `/api/ice` gives the TURN URLs and credentials. */

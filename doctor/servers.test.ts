@@ -5,9 +5,10 @@
  */
 import dgram from "node:dgram";
 import { afterEach, describe, expect, it } from "vitest";
-import { addressAttr, attr, decode, encode, message, methods, xorAddressAttr } from "./stun.ts";
-import { checkStun, isPublic } from "./servers.ts";
-import { parseIceUrl } from "./urls.ts";
+import { addressAttr, attr, decode, encode, message, methods, xorAddressAttr } from "../turn/stun.ts";
+import { TurnError } from "../turn/client.ts";
+import { checkStun, classifyAllocateError, isPublic } from "./servers.ts";
+import { parseIceUrl } from "../turn/urls.ts";
 
 let sock: dgram.Socket | undefined;
 afterEach(() => {
@@ -70,4 +71,20 @@ describe("public addresses", () => {
     ["fe80::1", false],
     ["::ffff:10.0.0.1", false],
   ])("%s → %s", (ip, expected) => expect(isPublic(ip)).toBe(expected));
+});
+
+describe("TURN allocation errors in words", () => {
+  it("classifies an expired TURN REST user name as expired, not as a wrong password", () => {
+    const err = new TurnError("allocate", 401, "Unauthorized");
+    const now = Date.UTC(2026, 0, 1);
+    expect(classifyAllocateError(err, { username: `${now / 1000 - 60}:u`, password: "x" }, now).verdict).toMatch(/expired 2025-12-31T23:59:00/);
+    expect(classifyAllocateError(err, { username: `${now / 1000 + 60}:u`, password: "x" }, now).verdict).toMatch(/wrong user name or password/);
+  });
+
+  it("names a stale allocation, a quota and an exhausted relay range", () => {
+    const c = (code: number) => classifyAllocateError(new TurnError("allocate", code, "x"), undefined);
+    expect(c(437)).toMatchObject({ category: "authentication", verdict: expect.stringMatching(/old allocation .* still alive/) });
+    expect(c(486)).toMatchObject({ category: "capacity", verdict: expect.stringMatching(/most allocations/) });
+    expect(c(508)).toMatchObject({ category: "capacity", verdict: expect.stringMatching(/no relay ports or capacity left/) });
+  });
 });

@@ -5,10 +5,10 @@
 import { lookup } from "node:dns/promises";
 import dgram from "node:dgram";
 import net from "node:net";
-import { attr, message, methods, readAddress, readString, readXorAddress, type TransportAddress } from "./stun.ts";
-import { StunSocket, TransportError, type TransportKind } from "./transport.ts";
-import { TurnAllocation, TurnError, describeError, type AuthStep, type TurnCredentials } from "./turn.ts";
-import type { IceUrl } from "./urls.ts";
+import { attr, message, methods, readAddress, readString, readXorAddress, type TransportAddress } from "../turn/stun.ts";
+import { StunSocket, TransportError, type TransportKind } from "../turn/transport.ts";
+import { TurnAllocation, TurnError, describeError, type AuthStep, type TurnCredentials } from "../turn/client.ts";
+import type { IceUrl } from "../turn/urls.ts";
 import type { CheckResult } from "./report.ts";
 
 export type Outcome = Pick<CheckResult, "status" | "verdict" | "details">;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { iceUrlSchema } from "../turn/urls.ts";
 
 /**
  * The server's configuration: one typed, frozen object, parsed once at start-up.
@@ -15,13 +16,13 @@ export const serverConfigSchema = z.object({
   turn: z
     .object({
       secret: z.string().min(16, "turn.secret must be at least 16 characters"),
-      urls: z.array(z.string().regex(/^turns?:/, "TURN URLs start with turn: or turns:")).min(1),
+      urls: z.array(iceUrlSchema("turn")).min(1),
       /** Lifetime of the TURN credentials that `/api/ice` and `match:found` hand out. */
       ttlSeconds: z.number().int().min(60).default(3600),
     })
     .nullable()
     .default(null),
-  stunUrls: z.array(z.string().regex(/^stuns?:/, "STUN URLs start with stun: or stuns:")).default([]),
+  stunUrls: z.array(iceUrlSchema("stun")).default([]),
   /** Origins allowed to call the API from a browser; same-origin needs none. */
   corsOrigins: z.array(z.string()).default([]),
   /** Folder of the built web client to serve; null serves none. */

@@ -8,7 +8,7 @@ import { localSecrets } from "./secrets.ts";
 import { createService, type Service } from "./service.ts";
 import { openSqliteStore } from "./store/sqlite-store.ts";
 import type { Store } from "./store/store.ts";
-import { coturnInstalled, startCoturn, type RunningCoturn, type StartCoturnOptions } from "./turn/coturn-process.ts";
+import { coturnInstalled, startCoturn, type RunningCoturn, type StartCoturnOptions } from "../turn/coturn-process.ts";
 
 /** The web client's build shipped in the package, served when it exists. */
 export const defaultWebDir = fileURLToPath(new URL("../web/dist", import.meta.url));

@@ -16,6 +16,7 @@ import { createService, type Service } from "./service.ts";
 import { openMongoStore } from "./store/mongo-store.ts";
 import { openSqliteStore } from "./store/sqlite-store.ts";
 import type { Store } from "./store/store.ts";
+import { iceUrlProblem } from "../turn/urls.ts";
 
 /** A setting is missing or wrong: the node does not start. The message names the setting. */
 export class NodeConfigError extends Error {
@@ -105,14 +106,14 @@ export function nodeConfigInput(opts: NodeOptions, env: Record<string, string | 
     const secret = env.VCHAT_TURN_SECRET;
     if (!secret) throw new NodeConfigError("VCHAT_TURN_SECRET is not set: VCHAT_TURN_URLS needs coturn's static-auth-secret to hand out TURN credentials");
     if (secret.length < 16) throw new NodeConfigError(`VCHAT_TURN_SECRET is too short: it needs at least 16 characters, it has ${secret.length}`);
-    const bad = turnUrls.find((u) => !/^turns?:/.test(u));
-    if (bad) throw new NodeConfigError(`VCHAT_TURN_URLS: "${bad}" does not start with turn: or turns:`);
+    const bad = turnUrls.map((u) => iceUrlProblem(u, "turn")).find(Boolean);
+    if (bad) throw new NodeConfigError(`VCHAT_TURN_URLS: ${bad}`);
     turn = { secret, urls: turnUrls, ...(env.VCHAT_TURN_TTL_SECONDS ? { ttlSeconds: Number(env.VCHAT_TURN_TTL_SECONDS) } : {}) };
   } else if (env.VCHAT_TURN_SECRET) {
     throw new NodeConfigError("VCHAT_TURN_SECRET is set but VCHAT_TURN_URLS is not: list the TURN servers (turn:host:3478?transport=udp,...)");
   }
-  const badStun = list(env.VCHAT_STUN_URLS).find((u) => !/^stuns?:/.test(u));
-  if (badStun) throw new NodeConfigError(`VCHAT_STUN_URLS: "${badStun}" does not start with stun: or stuns:`);
+  const badStun = list(env.VCHAT_STUN_URLS).map((u) => iceUrlProblem(u, "stun")).find(Boolean);
+  if (badStun) throw new NodeConfigError(`VCHAT_STUN_URLS: ${badStun}`);
 
   const port = opts.port ?? (env.VCHAT_PORT !== undefined ? Number(env.VCHAT_PORT) : 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new NodeConfigError(`VCHAT_PORT must be a port number, got "${env.VCHAT_PORT}"`);

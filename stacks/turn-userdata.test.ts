@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { coturnConfig } from "../server/turn/coturn-config.ts";
-import { coturnInstalled, startCoturn, type RunningCoturn } from "../server/turn/coturn-process.ts";
-import { turnCredentials } from "../server/turn/credentials.ts";
+import { coturnConfig } from "../turn/coturn-config.ts";
+import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
+import { turnCredentials } from "../turn/credentials.ts";
 import { offlineEnvConfig } from "./config.ts";
 import { planOffline } from "./offline.ts";
-import { StunSocket } from "../doctor/transport.ts";
-import { TurnAllocation, TurnError } from "../doctor/turn.ts";
+import { StunSocket } from "../turn/transport.ts";
+import { TurnAllocation, TurnError } from "../turn/client.ts";
 import { cloudCoturnConfig, cloudCoturnOptions, embeddedCoturnConfig, secretPlaceholder, turnUserData } from "./turn-userdata.ts";
 
 describe("TURN user data", () => {

@@ -1,10 +1,10 @@
 /**
  * The TURN instances' boot script. It embeds, byte for byte, the configuration the shared
- * generator (`server/turn/coturn-config.ts`) renders for the cloud, with three placeholders
+ * generator (`turn/coturn-config.ts`) renders for the cloud, with three placeholders
  * the instance fills at boot: the shared secret (from Secrets Manager) and its public and
  * private addresses (from IMDSv2), which no one knows when the stack is planned.
  */
-import { coturnConfig, type CoturnOptions } from "../server/turn/coturn-config.ts";
+import { coturnConfig, type CoturnOptions } from "../turn/coturn-config.ts";
 import { cidrToRange, type EnvConfig } from "./config.ts";
 
 export const secretPlaceholder = "@@VCHAT_TURN_SECRET@@";

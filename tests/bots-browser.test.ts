@@ -9,8 +9,8 @@ import type { Candidate, Description } from "../protocol/index.ts";
 import { Pacer } from "../bots/media.ts";
 import { BotPeer } from "../bots/peer.ts";
 import { loadVp8Clip } from "../bots/vp8.ts";
-import { coturnInstalled, startCoturn, type RunningCoturn } from "../server/turn/coturn-process.ts";
-import { turnCredentials } from "../server/turn/credentials.ts";
+import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
+import { turnCredentials } from "../turn/credentials.ts";
 import { hasChromium, launchChromium } from "./support/browser.ts";
 
 const ready = hasChromium && coturnInstalled();

@@ -11,7 +11,7 @@ import { isUnfinished, type BotsReport } from "../bots/report.ts";
 import { bots, parseBotsOptions } from "../cli/commands/bots.ts";
 import { UsageError } from "../cli/exit.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
-import { coturnInstalled, startCoturn, type RunningCoturn } from "../server/turn/coturn-process.ts";
+import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
 
 const hasCoturn = coturnInstalled();
 if (!hasCoturn) console.warn("tests/bots.test.ts skipped: turnserver (coturn) is not installed");

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { redisInstalled } from "../server/testing/redis-server.ts";
+import { redisInstalled } from "../server/cluster/redis-process.ts";
 import { api, next, pair, record, request, sleep, user, type TestUser } from "./support/client.ts";
 import { redisKinds } from "./support/cluster.ts";
 import { serveProcess, type NodeProcess } from "./support/serve.ts";

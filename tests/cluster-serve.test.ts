@@ -8,8 +8,8 @@ import { run } from "../cli/program.ts";
 import { NodeConfigError, nodeConfigInput, redactUrl, startNode, type RunningNode } from "../server/serve.ts";
 import { openSqliteStore } from "../server/store/sqlite-store.ts";
 import type { Store } from "../server/store/store.ts";
-import { redisInstalled } from "../server/testing/redis-server.ts";
-import { freePort } from "../server/turn/coturn-process.ts";
+import { redisInstalled } from "../server/cluster/redis-process.ts";
+import { freePort } from "../lib/ports.ts";
 import { api, next, request, sleep, user } from "./support/client.ts";
 
 const secret = "s".repeat(40);
@@ -24,7 +24,7 @@ describe("vchat serve configuration", () => {
   it("needs the TURN secret with TURN URLs, and checks URL schemes", () => {
     expect(() => nodeConfigInput({}, { VCHAT_JWT_SECRET: secret, VCHAT_TURN_URLS: "turn:t.example:3478" })).toThrow(/VCHAT_TURN_SECRET is not set/);
     expect(() => nodeConfigInput({}, { VCHAT_JWT_SECRET: secret, VCHAT_TURN_SECRET: "x".repeat(20) })).toThrow(/VCHAT_TURN_URLS is not/);
-    expect(() => nodeConfigInput({}, { VCHAT_JWT_SECRET: secret, VCHAT_TURN_URLS: "http://t", VCHAT_TURN_SECRET: "x".repeat(20) })).toThrow(/"http:\/\/t" does not start with turn:/);
+    expect(() => nodeConfigInput({}, { VCHAT_JWT_SECRET: secret, VCHAT_TURN_URLS: "http://t", VCHAT_TURN_SECRET: "x".repeat(20) })).toThrow(/VCHAT_TURN_URLS: not a STUN\/TURN URL: "http:\/\/t"/);
     expect(() => nodeConfigInput({}, { VCHAT_JWT_SECRET: secret, VCHAT_STUN_URLS: "turn:x" })).toThrow(/VCHAT_STUN_URLS/);
   });
 

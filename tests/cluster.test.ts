@@ -3,7 +3,7 @@ import { io as connect } from "socket.io-client";
 import type { ReadyResponse } from "../protocol/index.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalCluster } from "../server/cluster/local-cluster.ts";
-import { redisInstalled, startRedis, startRedisCluster, type RunningRedis } from "../server/testing/redis-server.ts";
+import { redisInstalled, startRedis, startRedisCluster, type RunningRedis } from "../server/cluster/redis-process.ts";
 import { api, guest, next, request, sleep, user, type ClientSocket } from "./support/client.ts";
 import { redisKinds, testCluster } from "./support/cluster.ts";
 import { signalingSuite } from "./signaling.suite.ts";

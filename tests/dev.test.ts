@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthResponse, IceResponse, ReadyResponse, User } from "../protocol/index.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
 import { openSqliteStore } from "../server/store/sqlite-store.ts";
-import { coturnInstalled } from "../server/turn/coturn-process.ts";
+import { coturnInstalled } from "../turn/coturn-process.ts";
 import { api, next, request, user } from "./support/client.ts";
 
 describe("REST API on vchat dev", () => {

@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startDevServer, type DevServer } from "../server/dev.ts";
-import { coturnInstalled, freePort } from "../server/turn/coturn-process.ts";
+import { coturnInstalled } from "../turn/coturn-process.ts";
+import { freePort } from "../lib/ports.ts";
 import { run } from "../cli/program.ts";
 import { runDoctor } from "../doctor/run.ts";
 import type { CheckId, DoctorReport } from "../doctor/report.ts";

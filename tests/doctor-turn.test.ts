@@ -5,16 +5,16 @@
  */
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { coturnInstalled, startCoturn, type RunningCoturn } from "../server/turn/coturn-process.ts";
-import { turnCredentials } from "../server/turn/credentials.ts";
+import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
+import { turnCredentials } from "../turn/credentials.ts";
 import { runDoctor } from "../doctor/run.ts";
 import type { CheckId, DoctorReport } from "../doctor/report.ts";
-import { natdiscoveryInstalled, opensslInstalled, selfSignedCert, startRawCoturn } from "../doctor/testing.ts";
+import { natdiscoveryInstalled, opensslInstalled, selfSignedCert, startRawCoturn } from "../turn/testing/coturn.ts";
 import { run } from "../cli/program.ts";
 import { checkExposure } from "../doctor/exposure.ts";
-import { decode, isChannelData, methods } from "../doctor/stun.ts";
-import { StunSocket } from "../doctor/transport.ts";
-import { parseIceUrl } from "../doctor/urls.ts";
+import { decode, isChannelData, methods } from "../turn/stun.ts";
+import { StunSocket } from "../turn/transport.ts";
+import { parseIceUrl } from "../turn/urls.ts";
 
 const hasCoturn = coturnInstalled();
 if (!hasCoturn) console.log("SKIPPED doctor TURN tests: turnserver (coturn) is not installed");

@@ -5,7 +5,7 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { doctorCommand } from "../cli/commands/doctor.ts";
-import { coturnInstalled, startCoturn } from "../server/turn/coturn-process.ts";
+import { coturnInstalled, startCoturn } from "../turn/coturn-process.ts";
 
 const hasCoturn = coturnInstalled();
 if (!hasCoturn) console.log("SKIPPED doctor live view test: turnserver (coturn) is not installed");

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StunSocket } from "../doctor/transport.ts";
-import { TurnAllocation, TurnError } from "../doctor/turn.ts";
+import { StunSocket } from "../turn/transport.ts";
+import { TurnAllocation, TurnError } from "../turn/client.ts";
 import type { AuthResponse, IceResponse } from "../protocol/index.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
-import { coturnInstalled } from "../server/turn/coturn-process.ts";
-import { turnCredentials } from "../server/turn/credentials.ts";
+import { coturnInstalled } from "../turn/coturn-process.ts";
+import { turnCredentials } from "../turn/credentials.ts";
 import { api } from "./support/client.ts";
 
 const hasCoturn = coturnInstalled();

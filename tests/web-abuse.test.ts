@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import type { AuthResponse } from "../protocol/index.ts";
 import { paths } from "../protocol/rest.ts";
-import { coturnInstalled } from "../server/turn/coturn-process.ts";
+import { coturnInstalled } from "../turn/coturn-process.ts";
 import { hasChromium, phonePage, screenshot, webClientBed } from "./support/browser.ts";
 import { request, socketFor, type ClientSocket } from "./support/client.ts";
 

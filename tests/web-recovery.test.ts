@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest"
 import type { Browser, Page } from "playwright-core";
 import { paths } from "../protocol/rest.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
-import { coturnInstalled } from "../server/turn/coturn-process.ts";
+import { coturnInstalled } from "../turn/coturn-process.ts";
 import { buildWebOnce, hasChromium, launchChromium, phonePage, removeBuild, screenshot, waitForRemoteVideo } from "./support/browser.ts";
 
 const missing = [!hasChromium && "Chromium (/usr/bin/chromium)", !coturnInstalled() && "coturn (turnserver)"].filter(Boolean);

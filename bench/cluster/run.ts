@@ -12,7 +12,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import { redisInstalled, startRedis } from "../../server/testing/redis-server.ts";
+import { redisInstalled, startRedis } from "../../server/cluster/redis-process.ts";
 import { formatCpu, lines, runClients, stop } from "../support/process.ts";
 
 const { values } = parseArgs({

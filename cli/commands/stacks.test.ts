@@ -6,7 +6,7 @@ import { PassThrough } from "node:stream";
 import { Command, CommanderError } from "commander";
 import { describe, expect, it } from "vitest";
 import { mapAutomationError, toStackEvent, type PrerequisiteProbe, type StackEvent } from "../../stacks/engine.ts";
-import { FakeEngine, sampleEngineEvents } from "../../stacks/test-support/fake-engine.ts";
+import { FakeEngine, sampleEngineEvents } from "../../stacks/testing/fake-engine.ts";
 import { progressReducer, registerStacks, type StacksDeps } from "./stacks.ts";
 
 const root = join(import.meta.dirname, "..", "..");

@@ -19,7 +19,7 @@ import type { Metrics } from "../metrics.ts";
 import { consume, type RateLimits } from "../rate-limits.ts";
 import { isCallRoom, roomOf, userRoom, type VchatServer, type VchatSocket } from "../signaling/types.ts";
 import type { Store } from "../store/store.ts";
-import { iceFor } from "../turn/ice.ts";
+import { iceFor } from "../ice.ts";
 
 export interface CallDeps {
   config: ServerConfig;

@@ -4,8 +4,8 @@ import { localSecrets } from "../secrets.ts";
 import { startNode, type NodeOptions, type RunningNode } from "../serve.ts";
 import { openSqliteStore } from "../store/sqlite-store.ts";
 import type { Store } from "../store/store.ts";
-import { redisInstalled, startRedis, type RunningRedis } from "../testing/redis-server.ts";
-import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
+import { redisInstalled, startRedis, type RunningRedis } from "./redis-process.ts";
+import { coturnInstalled, startCoturn, type RunningCoturn } from "../../turn/coturn-process.ts";
 
 export interface LocalClusterOptions {
   /** How many nodes. @default 2 */

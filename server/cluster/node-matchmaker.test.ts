@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VchatError } from "../../protocol/index.ts";
 import type { LiveSession, QueueEntry } from "../matching/matchmaker.ts";
 import { createRedisMatchmaker } from "../matching/redis-matchmaker.ts";
-import { redisInstalled, startRedis, type RunningRedis } from "../testing/redis-server.ts";
+import { redisInstalled, startRedis, type RunningRedis } from "./redis-process.ts";
 import { nodeMatchmaker } from "./node-matchmaker.ts";
 
 const available = redisInstalled();

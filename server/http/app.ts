@@ -21,7 +21,7 @@ import type { Calls } from "../calls/calls.ts";
 import type { ServerConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { iceFor } from "../turn/ice.ts";
+import { iceFor } from "../ice.ts";
 import { parse, toErrorBody } from "../validate.ts";
 
 export interface AppDeps {

@@ -1,13 +1,13 @@
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../turn/coturn-process.ts";
+import { freePort } from "../../lib/ports.ts";
 import {
   redisInstalled,
   startRedis,
   startRedisCluster,
   type RunningRedis,
   type RunningRedisCluster,
-} from "../testing/redis-server.ts";
+} from "../cluster/redis-process.ts";
 import { matchmakerContract, user } from "./matchmaker.contract.ts";
 import type { LiveSession } from "./matchmaker.ts";
 import { createRedisMatchmaker } from "./redis-matchmaker.ts";

@@ -1,5 +1,5 @@
 import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from "../../server/cluster/local-cluster.ts";
-import { startRedis, startRedisCluster, type StartRedisOptions } from "../../server/testing/redis-server.ts";
+import { startRedis, startRedisCluster, type StartRedisOptions } from "../../server/cluster/redis-process.ts";
 
 /** An auth password and TLS (the URL is then the `rediss://` one). */
 type RedisSecurity = Pick<StartRedisOptions, "password" | "tls">;

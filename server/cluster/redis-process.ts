@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../turn/coturn-process.ts";
+import { freePort } from "../../lib/ports.ts";
 
 /** Whether Debian's `redis-server` is on PATH. Tests that need it skip (and say so) without it. */
 export function redisInstalled(): boolean {

@@ -1,6 +1,6 @@
-import type { IceResponse, IceServer, IceTransportPolicy } from "../../protocol/index.ts";
-import type { ServerConfig } from "../config.ts";
-import { turnCredentials } from "./credentials.ts";
+import type { IceResponse, IceServer, IceTransportPolicy } from "../protocol/index.ts";
+import type { ServerConfig } from "./config.ts";
+import { turnCredentials } from "../turn/credentials.ts";
 
 /**
  * The ICE configuration a user gets from `/api/ice` and in `match:found`: the configured STUN

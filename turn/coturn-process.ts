@@ -6,6 +6,8 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { coturnConfig, type CoturnOptions } from "./coturn-config.ts";
+import { freePort } from "../lib/ports.ts";
+import { formatTurnUrl } from "./urls.ts";
 
 /** Whether Debian's `turnserver` (coturn) is on PATH. */
 export function coturnInstalled(): boolean {
@@ -97,33 +99,11 @@ export async function startCoturn(opts: StartCoturnOptions = {}): Promise<Runnin
     throw new Error(`coturn did not start: ${(err as Error).message}\n${output.slice(-2000)}`);
   }
 
-  const h = host.includes(":") ? `[${host}]` : host;
   const urls: string[] = [];
-  if (!opts.noUdp) urls.push(`turn:${h}:${port}?transport=udp`);
-  if (!opts.noTcp) urls.push(`turn:${h}:${port}?transport=tcp`);
-  if (tlsPort) urls.push(`turns:${h}:${tlsPort}?transport=tcp`);
+  if (!opts.noUdp) urls.push(formatTurnUrl(host, port, "udp"));
+  if (!opts.noTcp) urls.push(formatTurnUrl(host, port, "tcp"));
+  if (tlsPort) urls.push(formatTurnUrl(host, tlsPort, "tls"));
   return { host, port, tlsPort, secret, realm, urls, config, process: child, log: () => output, stop };
-}
-
-/** A port free on both UDP and TCP at the moment of asking. */
-export async function freePort(host = "127.0.0.1"): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once("error", reject);
-      srv.listen(0, host, () => {
-        const p = (srv.address() as net.AddressInfo).port;
-        srv.close(() => resolve(p));
-      });
-    });
-    const udpFree = await new Promise<boolean>((resolve) => {
-      const sock = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
-      sock.once("error", () => resolve(false));
-      sock.bind(port, host, () => sock.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
-  }
-  throw new Error("no free port found");
 }
 
 async function waitReady(host: string, port: number, udp: boolean, timeoutMs: number, died: () => boolean) {

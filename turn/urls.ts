@@ -2,6 +2,7 @@
  * STUN/TURN URIs (RFC 7064 `stun:`/`stuns:`, RFC 7065 `turn:`/`turns:`):
  * `turn:host[:port][?transport=udp|tcp]`, IPv6 hosts in brackets.
  */
+import { z } from "zod";
 import type { TransportKind } from "./transport.ts";
 
 export const iceSchemes = ["stun", "stuns", "turn", "turns"] as const;
@@ -33,4 +34,39 @@ export function parseIceUrl(raw: string): IceUrl {
   if (secure && param === "udp") throw new IceUrlError(`"${raw}": TLS runs over TCP; DTLS (transport=udp) is not supported`);
   const transport: TransportKind = secure ? "tls" : (param ?? "udp");
   return { raw: raw.trim(), scheme, host: m[2]!.replace(/^\[|\]$/g, ""), port, transport, isTurn: scheme.startsWith("turn") };
+}
+
+/** `parseIceUrl`, or null for a string that is not a STUN/TURN URL. */
+export function tryParseIceUrl(raw: string): IceUrl | null {
+  try {
+    return parseIceUrl(raw);
+  } catch {
+    return null;
+  }
+}
+
+/** Why `raw` is not a URL of `kind`, or null when it is one. */
+export function iceUrlProblem(raw: string, kind: "stun" | "turn"): string | null {
+  let url: IceUrl;
+  try {
+    url = parseIceUrl(raw);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (url.isTurn !== (kind === "turn")) return `"${raw}" is a ${url.isTurn ? "TURN" : "STUN"} URL, not a ${kind.toUpperCase()} one`;
+  return null;
+}
+
+/** A configuration field holding a STUN or TURN URL, checked with `parseIceUrl`. */
+export function iceUrlSchema(kind: "stun" | "turn") {
+  return z.string().check((ctx) => {
+    const problem = iceUrlProblem(ctx.value, kind);
+    if (problem) ctx.issues.push({ code: "custom", message: problem, input: ctx.value });
+  });
+}
+
+/** The URL of a TURN server at `host:port` over `transport` (`turns:` for TLS; IPv6 in brackets). */
+export function formatTurnUrl(host: string, port: number, transport: TransportKind): string {
+  const h = host.includes(":") ? `[${host}]` : host;
+  return transport === "tls" ? `turns:${h}:${port}?transport=tcp` : `turn:${h}:${port}?transport=${transport}`;
 }

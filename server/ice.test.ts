@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../config.ts";
+import { parseConfig } from "./config.ts";
 import { iceFor } from "./ice.ts";
 
 const config = parseConfig({

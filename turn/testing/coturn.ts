@@ -6,9 +6,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../server/turn/coturn-process.ts";
-import { StunSocket } from "./transport.ts";
-import { message, methods } from "./stun.ts";
+import { freePort } from "../../lib/ports.ts";
+import { StunSocket } from "../transport.ts";
+import { message, methods } from "../stun.ts";
 
 export function opensslInstalled(): boolean {
   return spawnSync("sh", ["-c", "command -v openssl"], { stdio: "ignore" }).status === 0;

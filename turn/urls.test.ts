@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { IceUrlError, parseIceUrl } from "./urls.ts";
+import { formatTurnUrl, IceUrlError, iceUrlProblem, iceUrlSchema, parseIceUrl } from "./urls.ts";
 
 describe("STUN/TURN URLs (RFC 7064, RFC 7065)", () => {
   it.each([
@@ -21,5 +21,21 @@ describe("STUN/TURN URLs (RFC 7064, RFC 7065)", () => {
     } catch (e) {
       expect((e as IceUrlError).code).toBe("BAD_ICE_URL");
     }
+  });
+
+  it.each([
+    ["::1", 3478, "udp", "turn:[::1]:3478?transport=udp"],
+    ["turn.example.com", 5349, "tls", "turns:turn.example.com:5349?transport=tcp"],
+    ["10.0.0.1", 3479, "tcp", "turn:10.0.0.1:3479?transport=tcp"],
+  ] as const)("formats %s:%s over %s as a URL that parses back", (host, port, transport, url) => {
+    expect(formatTurnUrl(host, port, transport)).toBe(url);
+    expect(parseIceUrl(url)).toMatchObject({ host, port, transport, isTurn: true });
+  });
+
+  it("a configuration field takes only URLs of its kind, saying why", () => {
+    expect(iceUrlSchema("turn").parse("turn:a:3478")).toBe("turn:a:3478");
+    expect(iceUrlProblem("stun:a", "turn")).toMatch(/STUN URL, not a TURN one/);
+    expect(iceUrlSchema("stun").safeParse("turn:a").error?.issues[0]?.message).toMatch(/TURN URL, not a STUN one/);
+    expect(iceUrlSchema("turn").safeParse("turn:a/b").error?.issues[0]?.message).toMatch(/not a STUN\/TURN URL/);
   });
 });
