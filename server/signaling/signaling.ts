@@ -68,7 +68,11 @@ export function attachSignaling(io: VchatServer, { jwtSecret, tuning, calls, met
       const verdict = budget.take();
       if (verdict === "abusive") {
         cut = true;
-        return cutOff(socket);
+        log.warn({ userId: socket.data.user.id, socketId: socket.id }, "disconnecting a socket over its event budget");
+        metrics.errors.inc({ code: "RATE_LIMITED" });
+        const reason = new VchatError("RATE_LIMITED", `too many events for ${tuning.abuseSeconds} seconds running; disconnected`).toBody();
+        closeSocket(io, socket.id, reason).catch((err) => log.error({ err }, "could not close an abusive socket"));
+        return;
       }
       if (verdict === "over") {
         const error = new VchatError("RATE_LIMITED", `more than ${tuning.eventsPerSecond} events in a second; slow down`).toBody();
@@ -82,13 +86,6 @@ export function attachSignaling(io: VchatServer, { jwtSecret, tuning, calls, met
       if (!Object.hasOwn(clientEventSchemas, event)) return fail(new VchatError("VALIDATION_FAILED", "unknown event").toBody(), args[args.length - 1]);
       next();
     });
-
-    function cutOff(s: VchatSocket): void {
-      log.warn({ userId: s.data.user.id, socketId: s.id }, "disconnecting a socket over its event budget");
-      metrics.errors.inc({ code: "RATE_LIMITED" });
-      const reason = new VchatError("RATE_LIMITED", `too many events for ${tuning.abuseSeconds} seconds running; disconnected`).toBody();
-      closeSocket(io, s.id, reason).catch((err) => log.error({ err }, "could not close an abusive socket"));
-    }
 
     const on = <E extends EventName>(event: E, handler: (payload: Payload<E>) => unknown) => {
       const schema = clientEventSchemas[event];
