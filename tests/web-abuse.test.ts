@@ -40,6 +40,23 @@ describe.skipIf(missing.length > 0)("web client: replaced in the queue, closed f
     return socket;
   };
 
+  it("a nickname with an invisible character is refused on the page, before any request", async () => {
+    const { page, context } = await phonePage(bed.browser);
+    try {
+      const signIns: string[] = [];
+      page.on("request", (r) => r.url().endsWith(paths.guest) && signIns.push(r.url()));
+      await page.goto(bed.dev.url);
+      await page.getByLabel("Nickname").fill("ad\u200bmin");
+      await page.getByLabel("I am 18 or older").check();
+      await page.getByRole("button", { name: "Start", exact: true }).click();
+      await expect.poll(visible(page, "That nickname must not contain invisible characters."), { timeout: 5000 }).toBe(true);
+      expect(signIns).toEqual([]);
+      expect(await page.getByRole("button", { name: "Start", exact: true }).isVisible()).toBe(true);
+    } finally {
+      await context.close();
+    }
+  }, 30_000);
+
   it("a waiting tab whose place another tab took says so and offers Start again", async () => {
     const { page, context } = await phonePage(bed.browser);
     const sockets: ClientSocket[] = [];

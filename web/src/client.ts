@@ -16,7 +16,7 @@ import type {
   User,
 } from "../../protocol/index.ts";
 import { limits } from "../../protocol/limits.ts";
-import { chatProblem, nicknameProblem, normaliseChat, normaliseNickname } from "../../protocol/text.ts";
+import { chatProblem, interestProblem, nicknameProblem, normaliseChat, normaliseNickname } from "../../protocol/text.ts";
 import { ApiError, blockUser, guestLogin, sendReport } from "./api.ts";
 import { PeerCall, type Route } from "./call.ts";
 import { describeMediaError, listDevices, openMedia, stopStream, type MediaProblem } from "./media.ts";
@@ -382,6 +382,11 @@ export class VchatClient {
     const problem = nickname ? nicknameProblem(nickname) : null;
     if (problem) {
       this.notify("error", `That nickname ${problem}.`);
+      return;
+    }
+    const badInterest = interests.find((i) => interestProblem(i));
+    if (badInterest !== undefined) {
+      this.notify("error", `The interest "${badInterest}" ${interestProblem(badInterest)}.`);
       return;
     }
     this.joinOptions = { ...opts, nickname, interests };
