@@ -342,6 +342,18 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       done(a!, b!);
     });
 
+    it("lobby:leave from another tab of a waiting user leaves the waiting tab's place alone", async () => {
+      const [a, b] = await Promise.all(["a", "b"].map((n) => newUser(`otherleave-${n}`)));
+      await join(a!);
+      const second = await tab(a!);
+      expect(await request(second, "lobby:leave")).toEqual({ ok: true });
+      const found = next(a!.socket, "match:found");
+      await join(b!);
+      expect((await found).peer.id).toBe(b!.id);
+      done(a!, b!);
+      second.disconnect();
+    });
+
     it("lobby:leave takes a user out of the queue", async () => {
       const [a, b, c] = await Promise.all(["a", "b", "c"].map((n) => newUser(`leave-${n}`)));
       await join(a!);

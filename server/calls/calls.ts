@@ -171,8 +171,9 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
   return {
     join,
 
+    /** Leaves the queue if this socket holds the user's place: another tab's Stop leaves a waiting one alone. */
     async leave(socket: VchatSocket): Promise<void> {
-      await matchmaker.leave(socket.data.user.id);
+      await matchmaker.leave(socket.data.user.id, socket.id);
     },
 
     signal(socket: VchatSocket, signal: Signal): void {
