@@ -1,19 +1,28 @@
-import type { ErrorBody } from "../../protocol/index.ts";
+import type { ServerToClientEvents } from "../../protocol/index.ts";
 import type { VchatServer } from "./types.ts";
 
-/**
- * Tells a socket, on this node or another, why it is being closed (an `error` event), then closes
- * it. With connection state recovery every emit goes through the adapter, which on a cluster
- * first writes it to the Redis stream, while a disconnect of a local socket is immediate: emitting
- * and disconnecting in one go would close the socket before it is told. So the emit is handed to
- * the adapter (what `io.to(id).emit` does) and awaited, and the disconnect follows it.
- */
 /** socket.io-parser's `PacketType.EVENT` (a dependency of socket.io, not one of ours). */
 const EVENT = 2;
 
-export async function closeSocket(io: VchatServer, socketId: string, reason: ErrorBody): Promise<void> {
+/**
+ * Tells a socket, on this node or another, why it is being closed (an `error` event, or any
+ * other the client handles), then closes it. With connection state recovery every emit goes
+ * through the adapter, which on a cluster first writes it to the Redis stream, while a disconnect
+ * of a local socket is immediate: emitting and disconnecting in one go would close the socket
+ * before it is told. So the emit is handed to the adapter (what `io.to(id).emit` does) and
+ * awaited, and the disconnect follows it.
+ *
+ * @example
+ * await closeSocket(io, socket.id, "error", { code: "RATE_LIMITED", message: "..." });
+ */
+export async function closeSocket<E extends keyof ServerToClientEvents>(
+  io: VchatServer,
+  socketId: string,
+  event: E,
+  payload: Parameters<ServerToClientEvents[E]>[0],
+): Promise<void> {
   const adapter = io.of("/").adapter;
-  const packet = { type: EVENT, data: ["error", reason], nsp: "/" };
+  const packet = { type: EVENT, data: [event, payload], nsp: "/" };
   await adapter.broadcast(packet, { rooms: new Set([socketId]), except: new Set(), flags: {} });
   io.in(socketId).disconnectSockets(true);
 }

@@ -71,7 +71,7 @@ export function attachSignaling(io: VchatServer, { jwtSecret, tuning, calls, met
         log.warn({ userId: socket.data.user.id, socketId: socket.id }, "disconnecting a socket over its event budget");
         metrics.errors.inc({ code: "RATE_LIMITED" });
         const reason = new VchatError("RATE_LIMITED", `too many events for ${tuning.abuseSeconds} seconds running; disconnected`).toBody();
-        closeSocket(io, socket.id, reason).catch((err) => log.error({ err }, "could not close an abusive socket"));
+        closeSocket(io, socket.id, "error", reason).catch((err) => log.error({ err }, "could not close an abusive socket"));
         return;
       }
       if (verdict === "over") {
