@@ -25,6 +25,9 @@ describe("content rules (protocol/text.ts)", () => {
     expect(nickOk("ad\u2060min")).toBe(false);
     expect(nickOk("admin\u200d")).toBe(false);
     expect(nickOk("\u200e\u0627\u0644\u0639")).toBe(false);
+    // Tag characters only as part of a subdivision flag.
+    expect(nickOk("admin\u{E0041}")).toBe(false);
+    expect(nickOk("\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F} Ailsa")).toBe(true);
     expect(guestBody.safeParse({ nickname: "ann\u202egnp.exe" }).error?.issues[0]?.message).toBe("must not contain text direction controls");
     expect(guestBody.safeParse({ nickname: "\u200b" }).error?.issues[0]?.message).toMatch(/invisible|visible/);
     for (const name of ["👩\u200d💻 dev", "❤\ufe0f", "Zoë", "\u0645\u062d\u0645\u062f", "\u0928\u092e\u0938\u094d\u200d\u0924\u0947", "李小龙", "o'brien-2"]) {

@@ -16,8 +16,10 @@ const bidiMarks = /[\u200E\u200F\u061C]/u;
 // Lone surrogates cannot be stored or shown.
 const surrogates = /\p{Cs}/u;
 // Invisible in a name: format characters (zero-width space, word joiner, BOM, soft hyphen...),
-// except the joiners that emoji sequences and some scripts need.
-const invisibleFormat = /[^\P{Cf}\u200C\u200D]/u;
+// except the joiners that emoji sequences and some scripts need, and the tag characters of
+// subdivision flags (🏴 followed by tags), which are refused anywhere else.
+const invisibleFormat = /[^\P{Cf}\u200C\u200D\u{E0020}-\u{E007F}]/u;
+const strayTag = /(?<![\u{1F3F4}\u{E0020}-\u{E007F}])[\u{E0020}-\u{E007F}]/u;
 // A character that shows: not a space, not a format character, not a mark on its own, not a
 // default-ignorable code point (Hangul fillers, variation selectors) and not the blank braille cell.
 const visible = /[^\p{White_Space}\p{Cf}\p{M}\p{Default_Ignorable_Code_Point}\u2800]/u;
@@ -28,7 +30,7 @@ const outerJoiner = /^[\u200C\u200D]|[\u200C\u200D]$/u;
 export function nicknameProblem(name: string): string | null {
   if (controls.test(name) || surrogates.test(name)) return "must not contain control characters";
   if (bidiControls.test(name) || bidiMarks.test(name)) return "must not contain text direction controls";
-  if (invisibleFormat.test(name) || outerJoiner.test(name)) return "must not contain invisible characters";
+  if (invisibleFormat.test(name) || strayTag.test(name) || outerJoiner.test(name)) return "must not contain invisible characters";
   if (!visible.test(name)) return "must contain a visible character";
   return null;
 }
