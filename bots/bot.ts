@@ -18,7 +18,9 @@ import {
 import { now } from "./clock.ts";
 import { rewriteTurnUrls } from "./ice.ts";
 import type { Pacer, VideoFrames } from "./media.ts";
+import type { LoopMonitor } from "./overload.ts";
 import { BotPeer, type PeerResult } from "./peer.ts";
+import { peerLeg } from "./report.ts";
 import type { BotConfig, CallLeg } from "./types.ts";
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -46,6 +48,7 @@ interface ActiveCall {
 
 export interface BotDeps {
   pacer: Pacer;
+  loop?: LoopMonitor;
   vp8Frames?: () => VideoFrames;
   onLeg: (leg: CallLeg) => void;
   onError: (err: Error) => void;
@@ -149,6 +152,10 @@ export class Bot {
       vp8Frames: this.deps.vp8Frames,
       matchedAt,
       connectTimeoutMs: this.cfg.connectTimeoutMs,
+      runId: this.cfg.runId,
+      drainMs: this.cfg.drainMs,
+      mediaStoppedMs: this.cfg.mediaStoppedMs,
+      loop: this.deps.loop,
       sendSignal: (s) => this.socket?.emit("signal", { sessionId: m.sessionId, ...s }),
     });
     const call: ActiveCall = {
@@ -207,39 +214,15 @@ export class Bot {
   }
 
   private toLeg(call: ActiveCall, r: PeerResult, end: string): CallLeg {
-    const expected = r.audio.packetsExpected + r.video.packetsExpected;
-    const lost = r.audio.packetsLost + r.video.packetsLost;
-    const bytes = r.audio.bytesReceived + r.video.bytesReceived;
-    const round = (x: number | null) => (x === null ? null : Math.round(x * 100) / 100);
-    return {
+    return peerLeg(r, {
       sessionId: call.match.sessionId,
       bot: this.name,
       userId: this.userId,
-      role: call.match.role,
       peerId: call.match.peer.id,
       joinToMatchMs: call.joinToMatchMs,
-      iceMs: r.iceMs,
-      dtlsMs: r.dtlsMs,
-      firstMediaMs: r.firstMediaMs,
-      connected: r.connected,
-      localCandidateType: r.localCandidateType,
-      remoteCandidateType: r.remoteCandidateType,
-      transport: r.transport,
-      packetsExpected: expected,
-      packetsLost: lost,
-      lossPct: expected > 0 ? round((100 * lost) / expected) : null,
-      jitterMs: r.video.packetsReceived ? round(r.video.jitterMs) : r.audio.packetsReceived ? round(r.audio.jitterMs) : null,
-      oneWayDelayMs: round(r.audio.oneWayDelayMs ?? r.video.oneWayDelayMs),
-      rttMs: round(r.rttMs),
-      bitrateKbps: r.mediaSeconds > 0 ? round((bytes * 8) / 1000 / r.mediaSeconds) : null,
-      framesReceived: r.video.framesReceived,
-      freezes: r.video.freezes,
-      freezeMs: Math.round(r.video.freezeMs),
-      foreignPackets: r.foreignPackets,
-      mediaSeconds: round(r.mediaSeconds) ?? 0,
-      failure: r.failure,
       end,
-    };
+      nack: this.cfg.media === "vp8",
+    });
   }
 
   /** Ends the current call (its leg counts, stats are sent) and leaves. */
@@ -278,10 +261,10 @@ export function toCallStats(leg: CallLeg): CallStats {
   put("jitterMs", leg.jitterMs ?? undefined);
   put("oneWayDelayMs", leg.oneWayDelayMs ?? undefined);
   put("rttMs", leg.rttMs ?? undefined);
-  put("bitrateKbps", leg.bitrateKbps ?? undefined);
+  put("bitrateKbps", leg.payloadKbps ?? undefined);
   put("freezes", leg.freezes);
   put("packetsLost", leg.packetsLost);
-  put("packetsReceived", Math.max(0, leg.packetsExpected - leg.packetsLost));
+  put("packetsReceived", leg.received.audio + leg.received.video);
   put("framesDecoded", leg.framesReceived);
   if (leg.failure) put("failure", leg.failure.slice(0, 200));
   return stats;

@@ -3,10 +3,10 @@
  * and finished calls, and stops them on request. Runs inside a worker thread (`worker.ts`) or,
  * with `workers: 0`, in the caller's thread.
  */
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Bot } from "./bot.ts";
 import { now } from "./clock.ts";
 import { Pacer, type VideoFrames } from "./media.ts";
+import { LoopMonitor } from "./overload.ts";
 import type { BotCounts, CallLeg, WorkerInit } from "./types.ts";
 import { loadVp8Clip } from "./vp8.ts";
 
@@ -18,8 +18,7 @@ export interface GroupHandle {
 
 export function runGroup(init: WorkerInit, out: { leg(leg: CallLeg): void }): GroupHandle {
   const pacer = new Pacer();
-  const lag = monitorEventLoopDelay({ resolution: 10 });
-  lag.enable();
+  const loop = new LoopMonitor(`worker ${init.worker}`).start();
   let vp8: (() => VideoFrames) | undefined;
   if (init.config.media === "vp8") {
     const clip = loadVp8Clip();
@@ -38,6 +37,7 @@ export function runGroup(init: WorkerInit, out: { leg(leg: CallLeg): void }): Gr
   for (const { index, startAtMs } of init.bots) {
     const bot = new Bot(init.config, index, {
       pacer,
+      loop,
       vp8Frames: vp8,
       onLeg: (leg) => {
         finishedLost += leg.packetsLost;
@@ -71,8 +71,8 @@ export function runGroup(init: WorkerInit, out: { leg(leg: CallLeg): void }): Gr
       c.lost += live.lost;
       c.expected += live.expected;
     }
-    c.loopLagMs = Math.round(lag.percentile(99) / 1e4) / 100;
-    lag.reset();
+    c.loop = loop.stats();
+    c.loopLagMs = c.loop.lagP99Ms ?? 0;
     return c;
   };
 
@@ -81,8 +81,9 @@ export function runGroup(init: WorkerInit, out: { leg(leg: CallLeg): void }): Gr
     async stop() {
       for (const t of timers) clearTimeout(t);
       await Promise.all(bots.map((b) => b.stop().catch(onError)));
-      lag.disable();
-      return counts();
+      const c = counts();
+      c.loop = loop.stop();
+      return c;
     },
   };
 }

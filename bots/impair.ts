@@ -10,15 +10,27 @@
  * for good at 5 % loss, which would measure werift's handshake rather than the call's media.
  * Over TCP the TURN frames are parsed (RFC 8656 §12.5) so whole messages are dropped, which is
  * what a lost datagram on the peer side looks like. TLS is opaque: delay only.
+ *
+ * Corruption flips one bit of the peer payload past its RTP header (after the TURN framing, so
+ * TURN still relays it; the receiver's SRTP authentication then fails), replay sends a media
+ * packet twice, and a cut drops every media packet of the first client after a while (one
+ * direction of one call dying mid-call).
  */
 import dgram from "node:dgram";
 import net from "node:net";
+import { DelayHistogram } from "./metrics.ts";
 
 export interface Impairment {
   /** Percent of uplink packets dropped. @default 0 */
   lossPct?: number;
   /** Milliseconds added to every uplink packet. @default 0 */
   delayMs?: number;
+  /** Percent of uplink media packets with one bit flipped. @default 0 */
+  corruptPct?: number;
+  /** Percent of uplink media packets sent twice. @default 0 */
+  replayPct?: number;
+  /** UDP: this long after the first client's first media packet, drop all of its media. */
+  cutAfterMs?: number;
   /** Random source in [0, 1), replaceable for tests. @default Math.random */
   random?: () => number;
 }
@@ -26,7 +38,11 @@ export interface Impairment {
 export interface ProxyCounters {
   uplinkPackets: number;
   uplinkDropped: number;
+  uplinkCorrupted: number;
+  uplinkReplayed: number;
   downlinkPackets: number;
+  /** Delay the uplink packets really got (timers fire late on a busy loop). */
+  held: DelayHistogram;
 }
 
 export interface ImpairProxy {
@@ -44,9 +60,11 @@ class DelayLine<T> {
   private timer: NodeJS.Timeout | null = null;
   private readonly delayMs: number;
   private readonly out: (item: T) => void;
-  constructor(delayMs: number, out: (item: T) => void) {
+  private readonly counters: ProxyCounters | null;
+  constructor(delayMs: number, out: (item: T) => void, counters: ProxyCounters | null = null) {
     this.delayMs = delayMs;
     this.out = out;
+    this.counters = counters;
   }
   push(item: T): void {
     if (this.delayMs <= 0) return this.out(item);
@@ -60,7 +78,11 @@ class DelayLine<T> {
       this.timer = null;
       const t = performance.now();
       // Release everything due; a late timer must not stretch the delay of the packets behind.
-      while (this.queue.length && this.queue[0]!.at <= t + 0.5) this.out(this.queue.shift()!.item);
+      while (this.queue.length && this.queue[0]!.at <= t + 0.5) {
+        const { at, item } = this.queue.shift()!;
+        this.counters?.held.add(this.delayMs + (t - at));
+        this.out(item);
+      }
       this.arm();
     }, Math.max(0, head.at - performance.now()));
   }
@@ -71,12 +93,50 @@ class DelayLine<T> {
   }
 }
 
-function validate(imp: Impairment): { loss: number; delay: number; random: () => number } {
-  const loss = imp.lossPct ?? 0;
+interface Fate {
+  loss: number;
+  corrupt: number;
+  replay: number;
+  delay: number;
+  random: () => number;
+}
+
+function validate(imp: Impairment): Fate {
+  const share = (name: string, v = 0) => {
+    if (!(v >= 0 && v <= 100)) throw new RangeError(`impairment ${name} must be 0–100 %, got ${v}`);
+    return v / 100;
+  };
   const delay = imp.delayMs ?? 0;
-  if (!(loss >= 0 && loss <= 100)) throw new RangeError(`impairment loss must be 0–100 %, got ${loss}`);
   if (!(delay >= 0 && delay <= 10_000)) throw new RangeError(`impairment delay must be 0–10000 ms, got ${delay}`);
-  return { loss: loss / 100, delay, random: imp.random ?? Math.random };
+  return { loss: share("loss", imp.lossPct), corrupt: share("corruption", imp.corruptPct), replay: share("replay", imp.replayPct), delay, random: imp.random ?? Math.random };
+}
+
+/**
+ * What happens to one uplink TURN message: dropped (null), or sent once or twice, maybe with a
+ * bit flipped in its media. Only SRTP/SRTCP is touched.
+ */
+function impairMedia(frame: Buffer, f: Fate, counters: ProxyCounters): Buffer[] {
+  if (!(f.loss || f.corrupt || f.replay) || !carriesMedia(frame)) return [frame];
+  if (f.loss && f.random() < f.loss) {
+    counters.uplinkDropped++;
+    return [];
+  }
+  let out = frame;
+  if (f.corrupt && f.random() < f.corrupt) {
+    const payload = peerPayload(frame)!;
+    // Past the 12-byte RTP/RTCP header, so the packet still reads as media and fails only its authentication.
+    if (payload.length > 12) {
+      out = Buffer.from(frame);
+      const at = payload.byteOffset - frame.byteOffset + 12 + Math.floor(f.random() * (payload.length - 12));
+      out[at]! ^= 1 << Math.floor(f.random() * 8);
+      counters.uplinkCorrupted++;
+    }
+  }
+  if (f.replay && f.random() < f.replay) {
+    counters.uplinkReplayed++;
+    return [out, out];
+  }
+  return [out];
 }
 
 /**
@@ -84,8 +144,9 @@ function validate(imp: Impairment): { loss: number; delay: number; random: () =>
  * bot exactly as without the proxy.
  */
 export async function startUdpProxy(target: { host: string; port: number }, imp: Impairment, listenHost = "127.0.0.1"): Promise<ImpairProxy> {
-  const { loss, delay, random } = validate(imp);
-  const counters: ProxyCounters = { uplinkPackets: 0, uplinkDropped: 0, downlinkPackets: 0 };
+  const fate = validate(imp);
+  const counters: ProxyCounters = { uplinkPackets: 0, uplinkDropped: 0, uplinkCorrupted: 0, uplinkReplayed: 0, downlinkPackets: 0, held: new DelayHistogram() };
+  let cut: { key: string; at: number } | null = null;
   const family = listenHost.includes(":") ? "udp6" : "udp4";
   // Large buffers: a busy event loop must not turn into kernel drops the impairment did not ask for.
   const front = dgram.createSocket({ type: family, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
@@ -101,17 +162,20 @@ export async function startUdpProxy(target: { host: string; port: number }, imp:
         front.send(reply, rinfo.port, rinfo.address);
       });
       sock.on("error", () => undefined);
-      const line = new DelayLine<Buffer>(delay, (buf) => sock.send(buf, target.port, target.host));
+      const line = new DelayLine<Buffer>(fate.delay, (buf) => sock.send(buf, target.port, target.host), counters);
       flow = { sock, line, idle: 0 };
       flows.set(key, flow);
     }
     flow.idle = 0;
     counters.uplinkPackets++;
-    if (loss > 0 && carriesMedia(msg) && random() < loss) {
-      counters.uplinkDropped++;
-      return;
+    if (imp.cutAfterMs !== undefined && carriesMedia(msg)) {
+      cut ??= { key, at: performance.now() + imp.cutAfterMs };
+      if (cut.key === key && performance.now() >= cut.at) {
+        counters.uplinkDropped++;
+        return;
+      }
     }
-    flow.line.push(msg);
+    for (const out of impairMedia(msg, fate, counters)) flow.line.push(out);
   });
   await new Promise<void>((resolve, reject) => {
     front.once("error", reject);
@@ -198,9 +262,9 @@ export async function startTcpProxy(
   imp: Impairment,
   opts: { opaque?: boolean; listenHost?: string } = {},
 ): Promise<ImpairProxy> {
-  const { loss, delay, random } = validate(imp);
-  if (opts.opaque && loss > 0) throw new RangeError("loss cannot be applied inside TLS; use UDP or TCP TURN for --impair-loss");
-  const counters: ProxyCounters = { uplinkPackets: 0, uplinkDropped: 0, downlinkPackets: 0 };
+  const fate = validate(imp);
+  if (opts.opaque && (fate.loss || fate.corrupt || fate.replay)) throw new RangeError("loss, corruption and replay cannot be applied inside TLS; use UDP or TCP TURN");
+  const counters: ProxyCounters = { uplinkPackets: 0, uplinkDropped: 0, uplinkCorrupted: 0, uplinkReplayed: 0, downlinkPackets: 0, held: new DelayHistogram() };
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     client.setNoDelay(true);
@@ -208,7 +272,7 @@ export async function startTcpProxy(
     upstream.setNoDelay(true);
     sockets.add(client);
     sockets.add(upstream);
-    const line = new DelayLine<Buffer>(delay, (buf) => upstream.write(buf));
+    const line = new DelayLine<Buffer>(fate.delay, (buf) => upstream.write(buf), counters);
     let pending: Buffer = Buffer.alloc(0);
     client.on("data", (chunk) => {
       if (opts.opaque) {
@@ -220,8 +284,7 @@ export async function startTcpProxy(
       const kept: Buffer[] = [];
       for (const f of frames) {
         counters.uplinkPackets++;
-        if (loss > 0 && carriesMedia(f) && random() < loss) counters.uplinkDropped++;
-        else kept.push(f);
+        kept.push(...impairMedia(f, fate, counters));
       }
       if (kept.length) line.push(Buffer.concat(kept));
     });
@@ -267,8 +330,8 @@ export async function startImpairment(
   const rewrites: Record<string, string> = {};
   try {
     for (const e of endpoints) {
-      // Loss cannot be applied inside TLS: such endpoints are left out rather than half-impaired.
-      if (e.transport === "tls" && (imp.lossPct ?? 0) > 0) continue;
+      // Loss, corruption and replay cannot act inside TLS: such endpoints are left out rather than half-impaired.
+      if (e.transport === "tls" && ((imp.lossPct ?? 0) > 0 || (imp.corruptPct ?? 0) > 0 || (imp.replayPct ?? 0) > 0)) continue;
       const proxy =
         e.transport === "udp"
           ? await startUdpProxy(e, imp)

@@ -1,8 +1,8 @@
 /**
  * What a bot sends and how the receiver reads it back.
  *
- * `synthetic`: each RTP payload starts with a small measuring header (stream seq, send time,
- * frame id, frame end) and is padded to the target bitrate; audio 50 packets/s, video 30
+ * `synthetic`: each RTP payload starts with a small measuring header (run id, stream seq, send
+ * time, frame id, frame start/end) and is padded to the target bitrate; audio 50 packets/s, video 30
  * frames/s. `vp8`: a real VP8 clip (see `vp8.ts`) with the same measuring fields riding in an
  * RTP header extension, so a browser partner decodes real video.
  */
@@ -14,7 +14,7 @@ import type { MediaKind } from "./types.ts";
 
 export { mediaKinds, type MediaKind } from "./types.ts";
 
-/** URI of our measuring header extension (seq uint32 + send time float64, 12 bytes). */
+/** URI of our measuring header extension (seq uint32 + send time float64 + run id uint32, 16 bytes). */
 export const measureExtUri = "urn:vchat:bots:seq-send-time";
 /** One-byte header extension id (RFC 8285 §4.2: 1–14). */
 export const measureExtId = 14;
@@ -29,20 +29,28 @@ export const syntheticHeaderBytes = 24;
 
 export interface SyntheticFields {
   kind: "audio" | "video";
+  /** The run's id: a packet of another run (or process) is not ours to measure. */
+  runId: number;
   seq: number;
   sentAt: number;
   frameId: number;
+  frameStart: boolean;
   frameEnd: boolean;
 }
+
+/** Offsets of the send time, rewritten right before the packet is written (`stampSendTime`). */
+const sentAtOffset = 8;
+const extSentAtOffset = 4;
 
 /** Writes the measuring header into `buf` (at least `syntheticHeaderBytes` long). */
 export function writeSynthetic(buf: Buffer, f: SyntheticFields): Buffer {
   buf.writeUInt16BE(magic, 0);
   buf.writeUInt8(f.kind === "audio" ? 1 : 2, 2);
-  buf.writeUInt8(f.frameEnd ? 1 : 0, 3);
+  buf.writeUInt8((f.frameEnd ? 1 : 0) | (f.frameStart ? 2 : 0), 3);
   buf.writeUInt32BE(f.seq >>> 0, 4);
-  buf.writeDoubleBE(f.sentAt, 8);
+  buf.writeDoubleBE(f.sentAt, sentAtOffset);
   buf.writeUInt32BE(f.frameId >>> 0, 16);
+  buf.writeUInt32BE(f.runId >>> 0, 20);
   return buf;
 }
 
@@ -53,6 +61,8 @@ export function readSynthetic(buf: Buffer): SyntheticFields | null {
   if (k !== 1 && k !== 2) return null;
   return {
     kind: k === 1 ? "audio" : "video",
+    runId: buf.readUInt32BE(20),
+    frameStart: (buf.readUInt8(3) & 2) === 2,
     frameEnd: (buf.readUInt8(3) & 1) === 1,
     seq: buf.readUInt32BE(4),
     sentAt: buf.readDoubleBE(8),
@@ -60,17 +70,33 @@ export function readSynthetic(buf: Buffer): SyntheticFields | null {
   };
 }
 
-export function writeMeasureExt(seq: number, sentAt: number): Buffer {
-  const b = Buffer.allocUnsafe(12);
+export function writeMeasureExt(seq: number, sentAt: number, runId: number): Buffer {
+  const b = Buffer.allocUnsafe(16);
   b.writeUInt32BE(seq >>> 0, 0);
-  b.writeDoubleBE(sentAt, 4);
+  b.writeDoubleBE(sentAt, extSentAtOffset);
+  b.writeUInt32BE(runId >>> 0, 12);
   return b;
 }
 
-export function readMeasureExt(header: RtpHeader): { seq: number; sentAt: number } | null {
+export function readMeasureExt(header: RtpHeader): { seq: number; sentAt: number; runId: number } | null {
   const ext = header.extensions.find((e) => e.id === measureExtId);
-  if (!ext || ext.payload.length < 12) return null;
-  return { seq: ext.payload.readUInt32BE(0), sentAt: ext.payload.readDoubleBE(4) };
+  if (!ext || ext.payload.length < 16) return null;
+  return { seq: ext.payload.readUInt32BE(0), sentAt: ext.payload.readDoubleBE(extSentAtOffset), runId: ext.payload.readUInt32BE(12) };
+}
+
+/**
+ * Stamps the send time into a packet's measuring fields right before it is written, so the
+ * SRTP work of the other bots served by the same pacer tick is not counted as network delay.
+ */
+function stampSendTime(header: RtpHeader, payload: Buffer, t = now()): void {
+  const ext = header.extension ? header.extensions.find((e) => e.id === measureExtId) : undefined;
+  if (ext) ext.payload.writeDoubleBE(t, extSentAtOffset);
+  else if (payload.length >= syntheticHeaderBytes && payload.readUInt16BE(0) === magic) payload.writeDoubleBE(t, sentAtOffset);
+}
+
+/** A random run id (never 0), shared by every bot of one run. */
+export function newRunId(): number {
+  return 1 + Math.floor(Math.random() * 0xfffffffe);
 }
 
 /** Splits a per-peer bitrate between audio and video the way a call typically does. */
@@ -149,7 +175,10 @@ export class MediaSender implements Paced {
   packetsSent = 0;
   bytesSent = 0;
 
-  constructor(opts: { audio: MediaStreamTrack; video: MediaStreamTrack; kind: MediaKind; bitrateKbps: number; frames?: VideoFrames }) {
+  private readonly runId: number;
+
+  constructor(opts: { audio: MediaStreamTrack; video: MediaStreamTrack; kind: MediaKind; bitrateKbps: number; frames?: VideoFrames; runId: number }) {
+    this.runId = opts.runId;
     this.audio = opts.audio;
     this.video = opts.video;
     this.kind = opts.kind;
@@ -171,6 +200,11 @@ export class MediaSender implements Paced {
 
   requestKeyframe(): void {
     this.frames?.requestKeyframe();
+  }
+
+  /** Packets sent per stream: the partner's expected counts (whole-call accounting). */
+  sent(): { audio: number; video: number } {
+    return { audio: this.audioSeq, video: this.videoSeq };
   }
 
   tick(t: number): void {
@@ -195,7 +229,7 @@ export class MediaSender implements Paced {
     let payload: Buffer;
     if (this.kind === "synthetic") {
       header = new RtpHeader({ sequenceNumber: this.audioRtpSeq, timestamp: this.audioTs, marker: false });
-      payload = writeSynthetic(Buffer.alloc(this.audioBytes), { kind: "audio", seq, sentAt: t, frameId: seq, frameEnd: true });
+      payload = writeSynthetic(Buffer.alloc(this.audioBytes), { kind: "audio", runId: this.runId, seq, sentAt: t, frameId: seq, frameStart: true, frameEnd: true });
     } else {
       // A valid 20 ms Opus silence frame, so a browser's decoder plays silence instead of noise.
       header = this.extHeader(this.audioRtpSeq, this.audioTs, true, seq, t);
@@ -214,7 +248,7 @@ export class MediaSender implements Paced {
         const end = i === n - 1;
         const header = new RtpHeader({ sequenceNumber: this.videoRtpSeq, timestamp: this.videoTs, marker: end });
         this.videoRtpSeq = (this.videoRtpSeq + 1) & 0xffff;
-        const payload = writeSynthetic(Buffer.alloc(size), { kind: "video", seq: this.videoSeq++, sentAt: t, frameId, frameEnd: end });
+        const payload = writeSynthetic(Buffer.alloc(size), { kind: "video", runId: this.runId, seq: this.videoSeq++, sentAt: t, frameId, frameStart: i === 0, frameEnd: end });
         this.write(this.video, header, payload);
       }
       return;
@@ -235,13 +269,14 @@ export class MediaSender implements Paced {
       timestamp,
       marker,
       extension: true,
-      extensions: [{ id: measureExtId, payload: writeMeasureExt(seq, t) }],
+      extensions: [{ id: measureExtId, payload: writeMeasureExt(seq, t, this.runId) }],
     });
   }
 
   private write(track: MediaStreamTrack, header: RtpHeader, payload: Buffer): void {
     this.packetsSent++;
     this.bytesSent += payload.length;
+    stampSendTime(header, payload);
     track.writeRtp(new RtpPacket(header, payload));
   }
 }
@@ -249,44 +284,65 @@ export class MediaSender implements Paced {
 /**
  * Receive side of both tracks. Reads our measuring fields from the payload (synthetic) or the
  * header extension (vp8); a partner that is not a bot (a browser) is counted from RTP sequence
- * numbers only, without delay figures.
+ * numbers only, without delay figures, and a bot of another run is not measured at all.
  */
 export class MediaReceiver {
-  readonly audio = new StreamStats(audioIntervalMs);
-  readonly video = new StreamStats(videoIntervalMs);
+  readonly audio = new StreamStats({ nominalFrameMs: audioIntervalMs, clockRate: 48000 });
+  readonly video = new StreamStats({ nominalFrameMs: videoIntervalMs });
   /** Packets without our fields (a browser partner): RTP-level counting only. */
   foreignPackets = 0;
+  /** Packets of another run (or process): their send times are on another clock. */
+  otherRunPackets = 0;
   onFirstPacket: (() => void) | null = null;
-  private seen = false;
-  private lastVideoTs = -1;
-  private vp8FrameId = 0;
+  /** Longest silence between two media packets of this direction, ms. */
+  maxGapMs = 0;
+  private lastAt: number | null = null;
+  /** The first media packet of this direction (ours or a browser's), or null. */
+  firstAt: number | null = null;
+  private readonly runId: number;
+  private firstVideoTs: number | null = null;
+
+  constructor(runId: number) {
+    this.runId = runId;
+  }
 
   onRtp(kind: "audio" | "video", packet: RtpPacket): void {
     const t = now();
-    if (!this.seen) {
-      this.seen = true;
-      this.onFirstPacket?.();
-    }
     const size = packet.payload.length;
     const synth = readSynthetic(packet.payload);
-    if (synth) {
-      const s = synth.kind === "audio" ? this.audio : this.video;
-      s.onPacket(synth.seq, synth.sentAt, t, size, synth.kind === "video" ? { id: synth.frameId, end: synth.frameEnd } : undefined);
+    const ext = synth ? null : readMeasureExt(packet.header);
+    if ((synth && synth.runId !== this.runId) || (ext && ext.runId !== this.runId)) {
+      this.otherRunPackets++;
       return;
     }
-    const ext = readMeasureExt(packet.header);
+    if (this.lastAt === null) {
+      this.firstAt = t;
+      this.onFirstPacket?.();
+    } else this.maxGapMs = Math.max(this.maxGapMs, t - this.lastAt);
+    this.lastAt = t;
+    if (synth) {
+      if (synth.kind === "audio") this.audio.onPacket(synth.seq, synth.sentAt, t, size, packet.header.timestamp);
+      else this.video.onPacket(synth.seq, synth.sentAt, t, size, undefined, { id: synth.frameId, start: synth.frameStart, end: synth.frameEnd });
+      return;
+    }
     if (ext) {
-      if (kind === "audio") this.audio.onPacket(ext.seq, ext.sentAt, t, size);
+      if (kind === "audio") this.audio.onPacket(ext.seq, ext.sentAt, t, size, packet.header.timestamp);
       else {
-        // VP8 frames are told apart by RTP timestamp; the marker bit ends one.
-        if (packet.header.timestamp !== this.lastVideoTs) {
-          this.lastVideoTs = packet.header.timestamp;
-          this.vp8FrameId++;
-        }
-        this.video.onPacket(ext.seq, ext.sentAt, t, size, { id: this.vp8FrameId, end: packet.header.marker });
+        // A VP8 frame is its RTP timestamp (3000 ticks apart at 30 fps): a resent packet keeps
+        // its frame. S=1 with partition 0 starts a frame (RFC 7741 §4.2); the marker bit ends it.
+        const ts = packet.header.timestamp;
+        this.firstVideoTs ??= ts;
+        const id = Math.round(((ts - this.firstVideoTs) >>> 0) / (90000 / videoFps));
+        const start = (packet.payload[0]! & 0x17) === 0x10;
+        this.video.onPacket(ext.seq, ext.sentAt, t, size, undefined, { id, start, end: packet.header.marker });
       }
       return;
     }
     this.foreignPackets++;
+  }
+
+  /** The time of the last media packet, or null. */
+  get lastPacketAt(): number | null {
+    return this.lastAt;
   }
 }

@@ -4,7 +4,10 @@
  */
 import type { IceServer } from "../protocol/index.ts";
 import { now } from "./clock.ts";
-import { Pacer, type MediaKind, type VideoFrames } from "./media.ts";
+import { newRunId, Pacer, type MediaKind, type VideoFrames } from "./media.ts";
+import type { LoopMonitor } from "./overload.ts";
+import { accountCalls, peerLeg } from "./report.ts";
+import type { CallLeg } from "./types.ts";
 import { BotPeer, type PeerResult, type TurnTransport } from "./peer.ts";
 
 export interface PairOptions {
@@ -18,9 +21,18 @@ export interface PairOptions {
   connectTimeoutMs?: number;
   pacer?: Pacer;
   vp8Frames?: () => VideoFrames;
+  /** @default 3000 */
+  mediaStoppedMs?: number;
+  /** Kept receiving after hang-up. @default 500 */
+  drainMs?: number;
+  loop?: LoopMonitor;
 }
 
-export async function runPair(opts: PairOptions): Promise<{ offerer: PeerResult; answerer: PeerResult }> {
+/**
+ * One call between two bots; `legs` are the two directions as the report counts them (each
+ * leg's expected packets from its partner's send counter).
+ */
+export async function runPair(opts: PairOptions): Promise<{ offerer: PeerResult; answerer: PeerResult; legs: [CallLeg, CallLeg] }> {
   const pacer = opts.pacer ?? new Pacer();
   const matchedAt = now();
   const common = {
@@ -33,6 +45,10 @@ export async function runPair(opts: PairOptions): Promise<{ offerer: PeerResult;
     matchedAt,
     connectTimeoutMs: opts.connectTimeoutMs ?? 15000,
     vp8Frames: opts.vp8Frames,
+    runId: newRunId(),
+    mediaStoppedMs: opts.mediaStoppedMs,
+    drainMs: opts.drainMs,
+    loop: opts.loop,
   } as const;
   // Signals hop through a macrotask, as they would through a server.
   const a: BotPeer = new BotPeer({ ...common, role: "offerer", sendSignal: (s) => setImmediate(() => void b.onSignal(s)) });
@@ -43,5 +59,7 @@ export async function runPair(opts: PairOptions): Promise<{ offerer: PeerResult;
   if (okA && okB) await new Promise((r) => setTimeout(r, opts.durationMs));
   const [offerer, answerer] = await Promise.all([a.close(), b.close()]);
   void starting;
-  return { offerer, answerer };
+  const meta = (bot: string, peerId: string) => ({ sessionId: "pair", bot, userId: null, peerId, joinToMatchMs: null, end: "self-end", nack: common.media === "vp8" });
+  const [legA, legB] = accountCalls([peerLeg(offerer, meta("offerer", "answerer")), peerLeg(answerer, meta("answerer", "offerer"))]);
+  return { offerer, answerer, legs: [legA!, legB!] };
 }

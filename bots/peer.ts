@@ -16,8 +16,10 @@ import {
 import { createSecretKey } from "node:crypto";
 import type { Candidate, Description, IceServer, Role } from "../protocol/index.ts";
 import { now } from "./clock.ts";
-import { MediaReceiver, MediaSender, measureExtId, measureExtUri, type MediaKind, type Pacer, type VideoFrames } from "./media.ts";
-import type { StreamSnapshot } from "./metrics.ts";
+import { guardSrtp, type IntegrityCounts } from "./integrity.ts";
+import { MediaReceiver, MediaSender, measureExtId, newRunId, measureExtUri, type MediaKind, type Pacer, type VideoFrames } from "./media.ts";
+import { percentile, type StreamSnapshot } from "./metrics.ts";
+import type { LoopMonitor } from "./overload.ts";
 import { pickTurnUrl, type TurnTransport } from "./ice.ts";
 import { diagnoseTurn } from "./turn-check.ts";
 
@@ -42,7 +44,21 @@ export interface PeerOptions {
   connectTimeoutMs?: number;
   /** Data-channel ping period. @default 1000 */
   pingIntervalMs?: number;
+  /** The run's id, written in every packet; packets of other runs are not measured. @default a new one */
+  runId?: number;
+  /**
+   * On hang-up, how long to keep receiving after both senders were told to stop, so packets
+   * still in flight count as received, not lost. @default 500
+   */
+  drainMs?: number;
+  /** A direction silent this long in a connected call fails it (`media-stopped`). @default 3000 */
+  mediaStoppedMs?: number;
+  /** This thread's event-loop monitor: a leg whose thread stalled is flagged. */
+  loop?: LoopMonitor;
 }
+
+/** Why a connected call still failed: a direction went silent. */
+export const mediaStoppedReason = "media-stopped";
 
 /** What one bot measured in one call. Times are ms from `matchedAt`. */
 export interface PeerResult {
@@ -59,8 +75,22 @@ export interface PeerResult {
   video: StreamSnapshot;
   /** Packets from a partner that is not a bot (no measuring fields). */
   foreignPackets: number;
+  /** Packets of another run, not measured. */
+  otherRunPackets: number;
+  /** Data-channel echo (through both event loops): median, ms. */
   rttMs: number | null;
-  rttMaxMs: number | null;
+  /** RTCP round trip (sender report → receiver report, RFC 3550 §6.4.1): median of samples, ms. */
+  rtcpRttMs: number | null;
+  /** Packets this bot sent per stream: its partner's expected counts. */
+  sent: { audio: number; video: number };
+  /** SRTP packets dropped for failing authentication or as replays (never media received). */
+  integrity: IntegrityCounts;
+  /** Longest silence of the partner's media while connected (start and end of the call included), ms. */
+  mediaGapMs: number | null;
+  /** Connected time (DTLS up → hang-up), s: the denominator of bitrates and rates. */
+  connectedSeconds: number;
+  /** Time this bot's thread was stalled during the call (event-loop lags ≥ 20 ms), ms. */
+  hostStalledMs: number | null;
   packetsSent: number;
   bytesSent: number;
   /** Seconds of media received. */
@@ -84,8 +114,17 @@ export class BotPeer {
   readonly pc: RTCPeerConnection;
   private readonly opts: PeerOptions;
   private readonly matchedAt: number;
-  private readonly receiver = new MediaReceiver();
+  private readonly receiver: MediaReceiver;
   private readonly sender: MediaSender;
+  private readonly integrity: IntegrityCounts = { corrupt: 0, replayed: 0, corruptRtcp: 0, replayedRtcp: 0 };
+  private readonly rtcpRtts: number[] = [];
+  private rtcpSeen = { total: 0, n: 0 };
+  private sending = false;
+  private endAt: number | null = null;
+  /** When the partner said it hangs up (data channel), if it did first. */
+  private byeAt: number | null = null;
+  private stalledAtStart = 0;
+  private closing: Promise<PeerResult> | null = null;
   private readonly audioTrack = new MediaStreamTrack({ kind: "audio" });
   private readonly videoTrack = new MediaStreamTrack({ kind: "video" });
   private channel: RTCDataChannel | null = null;
@@ -128,7 +167,10 @@ export class BotPeer {
             }
           : {},
     });
+    const runId = opts.runId ?? newRunId();
+    this.receiver = new MediaReceiver(runId);
     this.sender = new MediaSender({
+      runId,
       audio: this.audioTrack,
       video: this.videoTrack,
       kind: opts.media,
@@ -253,7 +295,12 @@ export class BotPeer {
     this.channel = dc;
     dc.onMessage.subscribe((msg) => {
       const text = msg.toString();
-      if (text.startsWith("p:")) {
+      if (text === "b:") {
+        // The partner hung up: its media ends here, which is where this leg's call ends too.
+        this.byeAt ??= now();
+        this.stopSending();
+      }
+      else if (text.startsWith("p:")) {
         if (dc.readyState === "open") dc.send("e:" + text.slice(2));
       } else if (text.startsWith("e:")) {
         const sent = Number(text.slice(2));
@@ -264,6 +311,7 @@ export class BotPeer {
       if (this.pingTimer || this.closed) return;
       this.pingTimer = setInterval(() => {
         if (dc.readyState === "open") dc.send("p:" + now());
+        this.sampleRtcpRtt();
       }, this.opts.pingIntervalMs ?? 1000);
     };
     if (dc.readyState === "open") startPings();
@@ -273,8 +321,12 @@ export class BotPeer {
   private onConnected(): void {
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.connectTimer = null;
+    if (this.closing) return;
     fastSrtpKeys(this.pc);
+    guardSrtp(this.pc, this.integrity);
+    this.stalledAtStart = this.opts.loop?.stalledMs ?? 0;
     this.sender.start();
+    this.sending = true;
     this.opts.pacer.add(this.sender);
     // PLI from the partner: the VP8 source jumps to a keyframe.
     for (const t of this.pc.getTransceivers()) {
@@ -309,6 +361,29 @@ export class BotPeer {
     this.settle(false);
   }
 
+  /** Stops this bot's media (hang-up, or the partner said bye); the counts sent stay. */
+  private stopSending(): void {
+    if (!this.sending) return;
+    this.sending = false;
+    this.opts.pacer.delete(this.sender);
+  }
+
+  /**
+   * werift's RTCP round trip of each sender (`totalRoundTripTime` over
+   * `roundTripTimeMeasurements`): the new measurements since the last sample, averaged.
+   */
+  private sampleRtcpRtt(): void {
+    let total = 0;
+    let n = 0;
+    for (const t of this.pc.getTransceivers()) {
+      const s = t.sender as unknown as { totalRoundTripTime?: number; roundTripTimeMeasurements?: number };
+      total += s.totalRoundTripTime ?? 0;
+      n += s.roundTripTimeMeasurements ?? 0;
+    }
+    if (n > this.rtcpSeen.n) this.rtcpRtts.push((1000 * (total - this.rtcpSeen.total)) / (n - this.rtcpSeen.n));
+    this.rtcpSeen = { total, n };
+  }
+
   /** Lost and expected packets so far, cheap enough for a live dashboard. */
   liveLoss(): { lost: number; expected: number } {
     const a = this.receiver.audio.counts();
@@ -327,16 +402,28 @@ export class BotPeer {
   /** The measurements so far, without closing. */
   result(): PeerResult {
     const since = (t: number | null) => (t === null ? null : Math.round((t - this.matchedAt) * 10) / 10);
-    const audio = this.receiver.audio.snapshot();
-    const video = this.receiver.video.snapshot();
-    const first = Math.min(audio.firstAt ?? Infinity, video.firstAt ?? Infinity);
-    const last = Math.max(audio.lastAt ?? 0, video.lastAt ?? 0);
-    const rtts = this.rtts;
+    // The call's end for this leg: its own hang-up, or the partner's bye if that came first.
+    const end = Math.min(this.endAt ?? now(), this.byeAt ?? Infinity);
+    const audio = this.receiver.audio.snapshot(end);
+    const video = this.receiver.video.snapshot(end);
+    const sorted = (v: number[]) => [...v].sort((a, b) => a - b);
+    const rtts = sorted(this.rtts);
+    const up = this.dtlsAt;
+    // Silence at the start (from connected), between packets, and at the end (to hang-up).
+    // Any media counts here, a browser partner's too.
+    const first = this.receiver.firstAt;
+    const last = this.receiver.lastPacketAt;
+    const mediaGapMs = up === null ? null : first === null || last === null ? end - up : Math.max(this.receiver.maxGapMs, first - up, end - last);
+    const stoppedAfter = this.opts.mediaStoppedMs ?? 3000;
+    let failure = up === null ? (this.failure ?? "call ended before it connected") : null;
+    if (up !== null && mediaGapMs !== null && mediaGapMs > stoppedAfter) {
+      failure = `${mediaStoppedReason}: no media from the partner for ${(mediaGapMs / 1000).toFixed(1)} s (limit ${stoppedAfter / 1000} s)`;
+    }
     return {
       role: this.opts.role,
-      connected: this.dtlsAt !== null,
+      connected: up !== null,
       iceMs: since(this.iceAt),
-      dtlsMs: since(this.dtlsAt),
+      dtlsMs: since(up),
       firstMediaMs: since(this.firstMediaAt),
       localCandidateType: this.selected?.local ?? null,
       remoteCandidateType: this.selected?.remote ?? null,
@@ -344,25 +431,47 @@ export class BotPeer {
       audio,
       video,
       foreignPackets: this.receiver.foreignPackets,
-      rttMs: rtts.length ? rtts.reduce((a, b) => a + b, 0) / rtts.length : null,
-      rttMaxMs: rtts.length ? Math.max(...rtts) : null,
+      otherRunPackets: this.receiver.otherRunPackets,
+      rttMs: percentile(rtts, 50),
+      rtcpRttMs: percentile(sorted(this.rtcpRtts), 50),
+      sent: this.sender.sent(),
+      integrity: { ...this.integrity },
+      mediaGapMs: mediaGapMs === null ? null : Math.round(mediaGapMs),
+      connectedSeconds: up === null ? 0 : Math.max(0, end - up) / 1000,
+      hostStalledMs: up === null || !this.opts.loop ? null : Math.round(this.opts.loop.stalledMs - this.stalledAtStart),
       packetsSent: this.sender.packetsSent,
       bytesSent: this.sender.bytesSent,
-      mediaSeconds: Number.isFinite(first) && last > first ? (last - first) / 1000 : 0,
-      failure: this.dtlsAt === null ? (this.failure ?? "call ended before it connected") : null,
+      mediaSeconds: first !== null && last !== null && last > first ? (last - first) / 1000 : 0,
+      failure,
     };
   }
 
-  /** Stops media and closes the connection; returns what was measured. */
-  async close(): Promise<PeerResult> {
+  /**
+   * Hangs up: tells the partner to stop sending (data channel), stops its own media, keeps
+   * receiving for `drainMs` so packets in flight are not counted lost, then closes the
+   * connection and returns what was measured.
+   */
+  close(): Promise<PeerResult> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<PeerResult> {
+    if (this.dtlsAt !== null) {
+      this.endAt = now();
+      if (this.channel?.readyState === "open") this.channel.send("b:");
+      this.stopSending();
+      if (this.pingTimer) clearInterval(this.pingTimer);
+      this.sampleRtcpRtt();
+      await new Promise((r) => setTimeout(r, this.opts.drainMs ?? 500));
+    }
     if (!this.selected && this.dtlsAt !== null) await this.readSelectedPair();
     const result = this.result();
-    if (this.closed) return result;
     this.closed = true;
     if (this.connectTimer) clearTimeout(this.connectTimer);
     if (this.relayTimer) clearTimeout(this.relayTimer);
     if (this.pingTimer) clearInterval(this.pingTimer);
-    this.opts.pacer.delete(this.sender);
+    this.stopSending();
     this.settle(false);
     await freeTurnAllocations(this.pc);
     // werift's close can wait for a TURN gathering that is still timing out; the call is over

@@ -4,15 +4,15 @@
  * report. The CLI only parses options and renders.
  */
 import { availableParallelism } from "node:os";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import { authResponse, iceResponse, paths } from "../protocol/index.ts";
 import { BotError } from "./bot.ts";
 import { now } from "./clock.ts";
 import { rewriteTurnUrls, turnEndpoints, type TurnTransport } from "./ice.ts";
 import { startImpairment } from "./impair.ts";
-import type { MediaKind } from "./media.ts";
-import { checkThresholds, summarize, type BotsReport, type Thresholds } from "./report.ts";
+import { newRunId, type MediaKind } from "./media.ts";
+import { LoopMonitor, type LoopStats } from "./overload.ts";
+import { checkThresholds, hostReport, summarize, type BotsReport, type Thresholds } from "./report.ts";
 import { runGroup, type GroupHandle } from "./group.ts";
 import type { BotConfig, BotCounts, CallLeg, RelayMode, WorkerInit, WorkerMessage } from "./types.ts";
 
@@ -37,6 +37,16 @@ export interface BotsOptions {
   media?: MediaKind;
   impairLossPct?: number;
   impairDelayMs?: number;
+  /** Percent of relayed media packets with a bit flipped (SRTP authentication then fails). */
+  impairCorruptPct?: number;
+  /** Percent of relayed media packets sent twice. */
+  impairReplayPct?: number;
+  /** Over UDP: this long after the first bot's first media packet, drop all of its media (one direction dies). */
+  impairCutAfterMs?: number;
+  /** A direction silent this long fails its call (`media-stopped`). @default 3000 */
+  mediaStoppedMs?: number;
+  /** Report an overloaded host's run as valid anyway (exit code from the thresholds only). */
+  allowOverload?: boolean;
   thresholds?: Thresholds;
   /** Worker threads; 0 runs the bots in this thread. @default one per core, at most one per 50 bots */
   workers?: number;
@@ -90,9 +100,9 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   const nBots = opts.peers ?? (opts.pairs ?? 10) * 2;
   const expectedCalls = opts.peers !== undefined ? Math.max(1, Math.floor(opts.peers / 2)) : (opts.pairs ?? 10);
   const relay = opts.relay ?? "auto";
-  const impair = { lossPct: opts.impairLossPct ?? 0, delayMs: opts.impairDelayMs ?? 0 };
-  const impaired = impair.lossPct > 0 || impair.delayMs > 0;
-  if (impaired && relay !== "only") throw new BotError("VALIDATION_FAILED", "--impair-loss/--impair-delay sit in front of TURN: use them with --relay only");
+  const impair = { lossPct: opts.impairLossPct ?? 0, delayMs: opts.impairDelayMs ?? 0, corruptPct: opts.impairCorruptPct ?? 0, replayPct: opts.impairReplayPct ?? 0, cutAfterMs: opts.impairCutAfterMs };
+  const impaired = impair.lossPct > 0 || impair.delayMs > 0 || impair.corruptPct > 0 || impair.replayPct > 0 || impair.cutAfterMs !== undefined;
+  if (impaired && relay !== "only") throw new BotError("VALIDATION_FAILED", "--impair-* sit in front of TURN: use them with --relay only");
 
   const { iceServers } = await probe(opts.url);
   let rewrites = { ...(opts.turnRewrites ?? {}) };
@@ -122,6 +132,10 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
     turnRewrites: rewrites,
     connectTimeoutMs: opts.connectTimeoutMs ?? 20_000,
     nickname: "bot-",
+    runId: newRunId(),
+    // Both directions' last packets are in flight for up to the added delay after the bye.
+    drainMs: 500 + 2 * impair.delayMs,
+    mediaStoppedMs: opts.mediaStoppedMs ?? 3000,
   };
   const cores = availableParallelism();
   const nWorkers = opts.workers ?? Math.max(1, Math.min(cores, Math.ceil(nBots / 50)));
@@ -138,8 +152,8 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   const errorsSample: string[] = [];
   const started = now();
   const cpuStart = process.cpuUsage();
-  const mainLag = monitorEventLoopDelay({ resolution: 10 });
-  mainLag.enable();
+  // The main thread runs the impairment proxy (and the bots with `workers: 0`).
+  const mainLoop = new LoopMonitor("main").start();
   let lastCpu = process.cpuUsage();
   let lastCpuAt = now();
   let cpuPct = 0;
@@ -208,7 +222,7 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
       setupP95Ms: pct(setups, 95),
       cpuPct,
       cores,
-      loopLagMs: Math.max(c.loopLagMs, Math.round(mainLag.percentile(99) / 1e4) / 100),
+      loopLagMs: Math.max(c.loopLagMs, mainLoop.stats().lagP99Ms ?? 0),
       workers: nWorkers,
     });
   };
@@ -224,7 +238,9 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   await Promise.all(stops.map((s) => s()));
   clearInterval(ticker);
   progress();
-  mainLag.disable();
+  const threads: LoopStats[] = [mainLoop.stop()];
+  // With `workers: 0` the group's monitor watched this same thread.
+  if (nWorkers > 0) for (const w of counts.values()) if (w.loop) threads.push(w.loop);
   await impairment?.close();
 
   const final = aggregate();
@@ -239,16 +255,16 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   });
   const thresholds = checkThresholds(summary, opts.thresholds ?? {});
   if (final.lastError) errorsSample.push(final.lastError);
+  const host = hostReport(threads, Math.round(((cpuAll.user + cpuAll.system) / 1000 / (elapsedS * 1000)) * 100), nWorkers);
+  const invalidReason = host.overloaded && !opts.allowOverload ? `invalid run: ${host.overloaded} (--allow-overload keeps it)` : null;
   return {
     summary,
     thresholds,
-    pass: thresholds.every((t) => t.ok),
+    valid: invalidReason === null,
+    invalidReason,
+    pass: invalidReason === null && thresholds.every((t) => t.ok),
     calls,
-    host: {
-      cpuPct: Math.round(((cpuAll.user + cpuAll.system) / 1000 / (elapsedS * 1000)) * 100),
-      loopLagP99Ms: final.loopLagMs,
-      workers: nWorkers,
-    },
+    host,
     errors: { count: final.errors, sample: errorsSample.slice(0, 10) },
   };
 }

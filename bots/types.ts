@@ -1,5 +1,7 @@
 /** Shapes shared by the bots, their worker threads, the runner and the report. */
 import type { TurnTransport } from "./ice.ts";
+import type { MosEstimate } from "./mos.ts";
+import type { LoopStats } from "./overload.ts";
 
 export const mediaKinds = ["synthetic", "vp8"] as const;
 export type MediaKind = (typeof mediaKinds)[number];
@@ -22,6 +24,12 @@ export interface BotConfig {
   connectTimeoutMs: number;
   /** Nickname prefix; each bot adds its index. */
   nickname: string;
+  /** The run's id, written in every media packet. */
+  runId: number;
+  /** Kept receiving after hang-up, ms (packets in flight are not lost). */
+  drainMs: number;
+  /** A direction silent this long fails its call (`media-stopped`), ms. */
+  mediaStoppedMs: number;
 }
 
 /** One bot's view of one call. Times are ms. */
@@ -43,18 +51,67 @@ export interface CallLeg {
   localCandidateType: string | null;
   remoteCandidateType: string | null;
   transport: string | null;
+  /** Packets this bot sent per stream (audio, video): its partner's expected counts. */
+  sent: { audio: number; video: number };
+  /** Distinct packets received per stream (duplicates, corrupt and replayed ones left out). */
+  received: { audio: number; video: number };
+  /** Highest sequence number seen + 1 per stream: what the receiver alone can tell was sent. */
+  expectedSeen: { audio: number; video: number };
+  /** Packets that arrived after a later one (NACK retransmissions on vp8). */
+  recovered: number;
+  /**
+   * Whose counts `packetsExpected` comes from: `partner` (its send counter, the whole call,
+   * a dead tail included) or `receiver` (highest sequence seen: a partner outside this run).
+   */
+  expectedFrom: "partner" | "receiver";
   packetsExpected: number;
   packetsLost: number;
+  /** Lost over expected, percent; with NACK (vp8) this is loss after retransmission. */
   lossPct: number | null;
+  /** Audio only (the MOS input), percent. */
+  audioLossPct: number | null;
+  /** Packets missing when a later one arrived, before any retransmission filled them, percent. */
+  rawLossPct: number | null;
+  /** Whether NACK retransmission was on (vp8): `lossPct` is then "after NACK". */
+  nack: boolean;
+  duplicates: number;
+  /** SRTP packets failing authentication / replayed (RFC 3711 §3.3.2 window): dropped, not media. */
+  corrupt: number;
+  replayed: number;
+  /** Audio RFC 3550 jitter from RTP timestamps, per-second values: mean and p95, ms. */
   jitterMs: number | null;
+  jitterP95Ms: number | null;
+  /** Median one-way delay of the leg's audio (video without audio), ms. */
   oneWayDelayMs: number | null;
+  /** Sparse `[ms, packets]` histogram of one-way delay, both streams; merged run-wide, then dropped from the report. */
+  delayHistogram?: Array<[number, number]>;
+  /** Data-channel echo median (through both event loops), ms. */
   rttMs: number | null;
-  bitrateKbps: number | null;
+  /** RTCP round trip median, ms. */
+  rtcpRttMs: number | null;
+  /** Media payload received over the connected time, kbps (RTP payload bytes, no headers). */
+  payloadKbps: number | null;
+  /** Complete video frames received (every packet of the frame). */
   framesReceived: number;
   freezes: number;
   freezeMs: number;
-  /** Packets from a partner without measuring fields (a browser user). */
+  freezesPerMin: number | null;
+  frozenPct: number | null;
+  pauses: number;
+  /** Longest silence of the partner's media while connected, ms. */
+  mediaGapMs: number | null;
+  /** Packets without measuring fields (a browser partner). */
   foreignPackets: number;
+  /** Packets of another run: ignored. */
+  otherRunPackets: number;
+  connectedSeconds: number;
+  /** The receiving thread's stalled time during the call (lags ≥ 20 ms) and its share. */
+  hostStalledMs: number | null;
+  hostStalledPct: number | null;
+  /** The receiving thread was stalled enough to shape this leg's figures. */
+  hostStalled: boolean;
+  /** E-model (ITU-T G.107) estimate for the leg's audio, with its inputs; null without audio. */
+  mos: MosEstimate | null;
   mediaSeconds: number;
   /** Why the call never connected. */
   failure: string | null;
@@ -74,8 +131,10 @@ export interface BotCounts {
   /** Live media counts over calls in progress and done. */
   lost: number;
   expected: number;
-  /** Event-loop delay p99 of the thread, ms. */
+  /** Event-loop lag p99 of the thread over the run so far, ms. */
   loopLagMs: number;
+  /** The thread's whole-run event-loop figures. */
+  loop?: LoopStats;
   errors: number;
   lastError: string | null;
 }

@@ -110,8 +110,11 @@ export const chatMessage = z.object({
 });
 export type ChatMessage = z.infer<typeof chatMessage>;
 
-/** Why a call ended, as told to the peer that stays. */
-export const endReasons = ["ended", "next", "disconnected", "blocked", "server-shutdown"] as const;
+/**
+ * Why a call ended, as told to the peer that stays. `server-restart` is only ever stored: a
+ * node closes at start-up the calls that a crash left open.
+ */
+export const endReasons = ["ended", "next", "disconnected", "blocked", "server-shutdown", "server-restart"] as const;
 export type EndReason = (typeof endReasons)[number];
 
 export const callEnded = z.object({ sessionId: id, reason: z.enum(endReasons) });

@@ -1,27 +1,32 @@
-import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
-import { createLogger } from "./log.ts";
-import { createMemoryMatchmaker } from "./matching/memory-matchmaker.ts";
-import { localSecrets } from "./secrets.ts";
-import { createService, type Service } from "./service.ts";
+import { devTuning, parseConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
+import { resources, type StopFailure } from "./lifecycle.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { startNode, type RunningNode } from "./node.ts";
+import { defaultDb, localSecrets, stateFolder } from "./secrets.ts";
+import { builtWebDir } from "./serve.ts";
+import type { Service } from "./service.ts";
 import { openSqliteStore } from "./store/sqlite-store.ts";
 import type { Store } from "./store/store.ts";
+import { redisInstalled, startRedis, type RunningRedis } from "./cluster/redis-process.ts";
 import { coturnInstalled, startCoturn, type RunningCoturn, type StartCoturnOptions } from "../turn/coturn-process.ts";
 
-/** The web client's build shipped in the package, served when it exists. */
-export const defaultWebDir = fileURLToPath(new URL("../web/dist", import.meta.url));
-
 export interface DevServerOptions {
+  /** How many nodes: 1 matches in process; more share a Redis, as `vchat serve` nodes do. @default 1 */
+  nodes?: number;
   /** @default "127.0.0.1" */
   host?: string;
-  /** 0 picks a free port. @default 8080 */
+  /** The first node's port; the others take the next ones. 0 gives each a free port. @default 8080 */
   port?: number;
-  /** SQLite file, or ":memory:". @default ".vchat/vchat.db" */
+  /** SQLite file, or ":memory:", shared by the nodes. @default ".vchat/vchat.db" */
   db?: string;
-  /** Where generated secrets are kept. @default ".vchat" */
+  /** Where generated secrets and the local coturn's configuration are kept; must exist. @default the database's folder */
   stateDir?: string;
+  /** With several nodes, the Redis to use; without it a `redis-server` is started on 127.0.0.1 on a free port. */
+  redis?: string;
+  /** Put before every Redis key. @default the config's */
+  keyPrefix?: string;
   /**
    * Local coturn: true starts one (fails when `turnserver` is missing), false none, "auto" one
    * when installed; options are passed to `startCoturn`. @default "auto"
@@ -31,24 +36,42 @@ export interface DevServerOptions {
   webDir?: string | null;
   /** No logs. */
   quiet?: boolean;
-  /** Overrides of the server configuration (tuning knobs, token lifetime, ...). */
+  /** The root logger. @default JSON lines on stderr, silent when `quiet` */
+  logger?: Logger;
+  /** Overrides of the nodes' configuration (tuning knobs, token lifetime, ...), over the dev preset. */
   config?: Partial<ServerConfigInput>;
 }
 
 export interface DevServer {
+  /** The first node's base URL. */
   url: string;
   port: number;
+  urls: string[];
+  nodes: RunningNode[];
+  /** The first node's configuration. */
   config: ServerConfig;
   turn: RunningCoturn | null;
+  /** The Redis of several nodes (password hidden), and whether this started it. */
+  redis: { url: string; spawned: boolean; server: RunningRedis | null } | null;
   store: Store;
+  /** The first node's service. */
   service: Service;
-  /** Graceful: calls get `call:ended` with `server-shutdown`, the store is flushed, coturn stops. */
-  stop(): Promise<void>;
+  /**
+   * Graceful, in the reverse order of the start: every node's calls get `call:ended` with
+   * `server-shutdown` and its port closes, then the store, Redis and coturn (its configuration
+   * removed). Resolves to the steps that failed.
+   */
+  stop(): Promise<StopFailure[]>;
 }
 
+/** A cluster of local nodes is a dev server with several nodes. */
+export type LocalCluster = DevServer;
+
 /**
- * The whole service on one machine with embedded defaults: in-process matching, SQLite, and a
- * local coturn on 127.0.0.1 when installed.
+ * `vchat dev`: the whole service on one machine. Local secrets (kept beside the database), an
+ * optional local coturn on 127.0.0.1, the dev tuning preset, and `startNode` once, or N times on
+ * consecutive ports over one Redis (a local `redis-server` unless one is given) and one shared
+ * SQLite store: users on different nodes are matched and talk exactly as on one.
  *
  * @example
  * const dev = await startDevServer({ port: 0, db: ":memory:", quiet: true });
@@ -56,60 +79,95 @@ export interface DevServer {
  * await dev.stop();
  */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  const count = opts.nodes ?? 1;
+  if (!Number.isInteger(count) || count < 1 || count > 64) throw new Error(`nodes must be a whole number from 1 to 64, got ${count}`);
   const host = opts.host ?? "127.0.0.1";
-  const db = opts.db ?? ".vchat/vchat.db";
-  const secrets = localSecrets(db, opts.stateDir ?? ".vchat");
+  const firstPort = opts.port ?? 8080;
+  if (firstPort !== 0 && firstPort + count - 1 > 65535) throw new Error(`ports ${firstPort}..${firstPort + count - 1} do not fit below 65536`);
+  const db = opts.db ?? defaultDb;
+  const logLevel = opts.quiet ? "silent" : (opts.config?.logLevel ?? "info");
+  const logger = opts.logger ?? createLogger(logLevel);
+  const folder = stateFolder(db, opts.stateDir);
+  const secrets = localSecrets(folder, logger);
+  const clustered = count > 1 || opts.redis !== undefined;
 
-  const wantTurn = opts.turn ?? "auto";
-  let turn: RunningCoturn | null = null;
-  if (wantTurn !== false && (wantTurn !== "auto" || coturnInstalled())) {
-    if (!coturnInstalled()) throw new Error("turn: `turnserver` (Debian package coturn) is not installed");
-    const turnOpts = typeof wantTurn === "object" ? wantTurn : {};
-    // Loopback peers only in this local mode: two users on one machine relay to each other.
-    turn = await startCoturn({ secret: secrets.turnSecret, realm: "vchat.local", ...turnOpts, mode: "local", host: "127.0.0.1" });
-  }
-
-  let store: Store | undefined;
+  const opened = resources(logger.child({ module: "dev" }));
   try {
-    const config = parseConfig({
-      host,
-      port: opts.port ?? 8080,
-      jwtSecret: secrets.jwtSecret,
-      turn: turn ? { secret: turn.secret, urls: turn.urls } : null,
-      webDir: opts.webDir === undefined ? (existsSync(join(defaultWebDir, "index.html")) ? defaultWebDir : null) : opts.webDir,
-      logLevel: opts.quiet ? "silent" : "info",
-      ...opts.config,
-      // Everyone is on this machine (browsers, bots): per-address sign-up limits would only get in the way.
-      tuning: { signupsPerMinute: 100_000, ...opts.config?.tuning },
-    });
-    const logger = createLogger(config.logLevel);
-    store = await openSqliteStore(db);
-    const matchmaker = createMemoryMatchmaker(config.tuning);
-    const service = createService({ config, store, matchmaker, logger });
-    const url = await service.listen(config.port, config.host);
-    const openStore = store;
-    let stopped: Promise<void> | undefined;
+    let redisServer: RunningRedis | null = null;
+    let redisUrl = opts.redis ?? null;
+    if (clustered && !redisUrl) {
+      if (!redisInstalled()) throw new Error("redis-server is not installed: install it (Debian package redis-server) or pass --redis URL");
+      const server = await startRedis();
+      opened.add("redis-server", () => server.stop());
+      redisServer = server;
+      redisUrl = server.url;
+    }
+
+    const turn = await localCoturn(opts.turn ?? "auto", secrets.turnSecret, folder);
+    if (turn) opened.add("coturn", () => turn.stop());
+
+    const store = await openSqliteStore(db);
+    opened.add("store", () => store.close());
+
+    const nodes: RunningNode[] = [];
+    for (let i = 0; i < count; i++) {
+      const config = parseConfig({
+        host,
+        port: firstPort === 0 ? 0 : firstPort + i,
+        jwtSecret: secrets.jwtSecret,
+        turn: turn ? { secret: turn.secret, urls: turn.urls } : null,
+        webDir: opts.webDir === undefined ? builtWebDir() : opts.webDir,
+        db,
+        redis: redisUrl,
+        ...(clustered ? { nodeId: `node${i + 1}-${randomBytes(3).toString("hex")}` } : {}),
+        ...(opts.keyPrefix ? { keyPrefix: opts.keyPrefix } : {}),
+        ...opts.config,
+        logLevel,
+        tuning: { ...devTuning, ...opts.config?.tuning },
+      });
+      const node = await startNode(config, { store, logger });
+      opened.add(`node ${config.nodeId}`, () => node.stop().then(throwFailures));
+      nodes.push(node);
+    }
+
+    const first = nodes[0]!;
     return {
-      url,
-      port: Number(new URL(url).port),
-      config,
+      url: first.url,
+      port: first.port,
+      urls: nodes.map((n) => n.url),
+      nodes,
+      config: first.config,
       turn,
+      redis: redisUrl ? { url: first.redisUrl ?? redisUrl, spawned: redisServer !== null, server: redisServer } : null,
       store,
-      service,
-      stop() {
-        stopped ??= (async () => {
-          await service.close();
-          await matchmaker.close();
-          await openStore.close();
-          await turn?.stop();
-        })();
-        return stopped;
-      },
+      service: first.service,
+      stop: () => opened.close(),
     };
   } catch (err) {
-    await store?.close();
-    await turn?.stop();
+    await opened.close();
     throw err;
   }
 }
 
+/**
+ * The local coturn, decided once for one node or several: "auto" starts one when `turnserver` is
+ * installed. Its configuration (with the secret) lives in the state folder and is removed at stop.
+ */
+async function localCoturn(want: DevServerOptions["turn"], secret: string, folder: string | null): Promise<RunningCoturn | null> {
+  if (want === false || (want === "auto" && !coturnInstalled())) return null;
+  if (!coturnInstalled()) throw new Error("turn: `turnserver` (Debian package coturn) is not installed");
+  const turnOpts = typeof want === "object" ? want : {};
+  // Loopback peers only in this local mode: two users on one machine relay to each other.
+  return startCoturn({
+    secret,
+    realm: "vchat.local",
+    ...(folder ? { dir: join(folder, "coturn") } : {}),
+    ...turnOpts,
+    mode: "local",
+    host: "127.0.0.1",
+  });
+}
+
+function throwFailures(failed: StopFailure[]): void {
+  if (failed.length > 0) throw new Error(failed.map((f) => `${f.step}: ${f.error}`).join("; "));
+}

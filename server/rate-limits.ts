@@ -1,4 +1,5 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import type { RedisKeys } from "./cluster/keys.ts";
 import type { RedisClient } from "./cluster/redis.ts";
 import { VchatError } from "../protocol/index.ts";
 import type { ServerConfig } from "./config.ts";
@@ -9,10 +10,10 @@ import type { ServerConfig } from "./config.ts";
  * and sockets spread over nodes. Per-socket limits stay in process: a socket lives on one node
  * (its event budget is `signaling/budget.ts`).
  */
-export function createRateLimits(tuning: ServerConfig["tuning"], redis?: RedisClient) {
+export function createRateLimits(tuning: ServerConfig["tuning"], redis?: { client: RedisClient; keys: RedisKeys }) {
   const shared = (keyPrefix: string, points: number, duration: number, blockDuration = 0): RateLimiterAbstract =>
     redis
-      ? new RateLimiterRedis({ storeClient: redis, keyPrefix: `{vchat}:rl:${keyPrefix}`, points, duration, blockDuration, insuranceLimiter: new RateLimiterMemory({ points, duration }) })
+      ? new RateLimiterRedis({ storeClient: redis.client, keyPrefix: redis.keys.rateLimit(keyPrefix), points, duration, blockDuration, insuranceLimiter: new RateLimiterMemory({ points, duration }) })
       : new RateLimiterMemory({ keyPrefix, points, duration, blockDuration });
   return {
     signup: shared("signup", tuning.signupsPerMinute, 60),

@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { redisKeys } from "./cluster/keys.ts";
 import type { RedisClient } from "./cluster/redis.ts";
 import { Server, type ServerOptions } from "socket.io";
 import { limits as wireLimits } from "../protocol/index.ts";
@@ -36,7 +37,11 @@ export interface Service {
   httpServer: http.Server;
   /** Opens the port; resolves to the base URL. */
   listen(port: number, host: string): Promise<string>;
-  /** Ends local calls with `server-shutdown`, closes sockets and the HTTP server. Store and matchmaker stay open (their owner closes them). */
+  /**
+   * Ends local calls with `server-shutdown`, closes sockets and the HTTP server; connections still
+   * open `tuning.shutdownGraceMs` later (a request sent by half) are cut. Store and matchmaker stay
+   * open (their owner closes them).
+   */
   close(): Promise<void>;
 }
 
@@ -44,7 +49,7 @@ export interface Service {
 export function createService(deps: ServiceDeps): Service {
   const { config, store, matchmaker, logger } = deps;
   const metrics = createMetrics(() => matchmaker.queueLength());
-  const limits = createRateLimits(config.tuning, deps.redis);
+  const limits = createRateLimits(config.tuning, deps.redis && { client: deps.redis, keys: redisKeys(config.keyPrefix) });
   const accounts = createAccounts({ config, store, limits });
   // The API is registered before Socket.IO attaches: Socket.IO then answers its own paths
   // (/socket.io/ long-polling) and hands every other request on. A listener added after it would
@@ -79,8 +84,15 @@ export function createService(deps: ServiceDeps): Service {
     },
     close() {
       closed ??= (async () => {
-        await calls.shutdown();
+        // Redis down at shutdown, say: the sockets and the port close all the same, then it is told.
+        const ended = await calls.shutdown().then(
+          () => null,
+          (err: unknown) => err,
+        );
+        const cut = setTimeout(() => httpServer.closeAllConnections(), config.tuning.shutdownGraceMs);
         await new Promise<void>((resolve) => io.close(() => resolve()));
+        clearTimeout(cut);
+        if (ended) throw new Error(`could not end the calls in progress cleanly: ${(ended as Error).message}`, { cause: ended });
       })();
       return closed;
     },

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as mongodbatlas from "@pulumi/mongodbatlas";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { atlasRegionName, type EnvConfig } from "./config.ts";
+import { atlasRegionName, keepData, type EnvConfig } from "./config.ts";
 import type { Network } from "./network.ts";
 import { storedSecret } from "./secrets.ts";
 
@@ -31,16 +31,17 @@ export class Data extends pulumi.ComponentResource {
     super("vchat:stacks:Data", name, {}, opts);
     const { cfg, network } = args;
     const parent = { parent: this };
+    const kept = { parent: this, ...keepData(cfg) };
     const tags = { "vchat:env": cfg.env };
 
     // --- Redis ---
     const sg = new aws.ec2.SecurityGroup(`${name}-redis-sg`, {
       vpcId: network.vpcId,
       description: "vchat Redis: reachable from the service tasks only",
-      tags,
+      tags: { ...tags, "vchat:role": "redis" },
     }, parent);
     const subnets = new aws.elasticache.SubnetGroup(`${name}-redis-subnets`, { subnetIds: network.privateSubnetIds, tags }, parent);
-    const authToken = new random.RandomPassword(`${name}-redis-token`, { length: 64, special: false }, parent);
+    const authToken = new random.RandomPassword(`${name}-redis-token`, { length: 64, special: false }, kept);
     const redis = new aws.elasticache.ReplicationGroup(`${name}-redis`, {
       description: `vchat ${cfg.env} matchmaking, presence and Socket.IO streams`,
       engine: "redis",
@@ -52,18 +53,23 @@ export class Data extends pulumi.ComponentResource {
       subnetGroupName: subnets.name,
       securityGroupIds: [sg.id],
       transitEncryptionEnabled: true,
+      // Not "preferred", which also lets clients in without TLS.
+      transitEncryptionMode: "required",
       atRestEncryptionEnabled: true,
       authToken: authToken.result,
-      automaticFailoverEnabled: true,
-      multiAzEnabled: true,
+      // One node (dev) has nothing to fail over to.
+      automaticFailoverEnabled: cfg.redis.nodes > 1,
+      multiAzEnabled: cfg.redis.nodes > 1,
       snapshotRetentionLimit: cfg.retainData ? 7 : 0,
+      // Automatic snapshots go with the group: a deliberate delete leaves a final one.
+      ...(cfg.retainData ? { finalSnapshotIdentifier: `vchat-${cfg.env}-redis-final` } : {}),
       applyImmediately: !cfg.retainData,
       tags,
-    }, parent);
+    }, kept);
     const redisUrl = pulumi.interpolate`rediss://:${authToken.result}@${redis.primaryEndpointAddress}:${redisPort}`;
 
     // --- MongoDB Atlas ---
-    const project = new mongodbatlas.Project(`${name}-atlas-project`, { orgId: cfg.atlas.orgId, name: `vchat-${cfg.env}` }, parent);
+    const project = new mongodbatlas.Project(`${name}-atlas-project`, { orgId: cfg.atlas.orgId, name: `vchat-${cfg.env}` }, kept);
     const cluster = new mongodbatlas.AdvancedCluster(`${name}-atlas-cluster`, {
       projectId: project.id,
       name: `vchat-${cfg.env}`,
@@ -79,8 +85,8 @@ export class Data extends pulumi.ComponentResource {
           electableSpecs: { instanceSize: cfg.atlas.instanceSize, nodeCount: 3 },
         }],
       }],
-    }, parent);
-    const dbPassword = new random.RandomPassword(`${name}-atlas-password`, { length: 40, special: false }, parent);
+    }, kept);
+    const dbPassword = new random.RandomPassword(`${name}-atlas-password`, { length: 40, special: false }, kept);
     const dbUser = new mongodbatlas.DatabaseUser(`${name}-atlas-user`, {
       projectId: project.id,
       authDatabaseName: "admin",
@@ -88,7 +94,7 @@ export class Data extends pulumi.ComponentResource {
       password: dbPassword.result,
       roles: [{ roleName: "readWrite", databaseName: "vchat" }],
       scopes: [{ name: cluster.name, type: "CLUSTER" }],
-    }, parent);
+    }, kept);
     network.natPublicIps.forEach((ip, i) => {
       new mongodbatlas.ProjectIpAccessList(`${name}-atlas-nat-${i}`, {
         projectId: project.id,

@@ -4,7 +4,8 @@
  * (`LocalWorkspace`, inline program); `checkPrerequisites()` says what is missing before any
  * of it starts, so nothing is left half-done.
  */
-import { existsSync, statSync } from "node:fs";
+import { createDecipheriv, pbkdf2Sync } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +30,9 @@ export interface ActionOptions {
 
 export interface ActionResult {
   changes: Record<string, number>;
+  /** Preview of a destroy: the resources it deletes, and the protected ones it leaves. */
+  goes?: string[];
+  stays?: string[];
   /** Present after `up`. Secret values are masked unless asked for. */
   outputs?: Record<string, StackOutput>;
 }
@@ -39,8 +43,13 @@ export interface StackOutput {
 }
 
 export interface StackEngine {
-  preview(env: EnvName, opts?: ActionOptions): Promise<ActionResult>;
-  up(env: EnvName, opts?: ActionOptions): Promise<ActionResult>;
+  /** Never creates the stack or writes its files; `savePlanTo` keeps the update plan for `up`. */
+  preview(env: EnvName, opts?: ActionOptions & { savePlanTo?: string }): Promise<ActionResult>;
+  /** With `plan`, applies exactly that previewed plan and fails if the stack or program moved. */
+  up(env: EnvName, opts?: ActionOptions & { plan?: string }): Promise<ActionResult>;
+  /** What `destroy` would delete (`goes`) and keep (`stays`: protected data). */
+  previewDestroy(env: EnvName, opts?: ActionOptions): Promise<ActionResult>;
+  /** Deletes everything but protected resources (`--exclude-protected`). */
   destroy(env: EnvName, opts?: ActionOptions): Promise<ActionResult>;
   outputs(env: EnvName, opts?: { showSecrets?: boolean }): Promise<Record<string, StackOutput>>;
 }
@@ -61,12 +70,16 @@ export class StackError extends Error {
 export const stackErrorCodes = [
   "PULUMI_NOT_INSTALLED",
   "PULUMI_BACKEND_MISSING",
+  "PULUMI_PASSPHRASE_MISSING",
+  "PULUMI_PASSPHRASE_WRONG",
   "AWS_CREDENTIALS_MISSING",
   "ATLAS_CREDENTIALS_MISSING",
   "STACK_NOT_FOUND",
   "STACK_BUSY",
   "STACK_CONFIG_INVALID",
   "POLICY_VIOLATION",
+  "CONFIRMATION_REQUIRED",
+  "PLAN_CHANGED",
   "CANCELLED",
   "OPERATION_FAILED",
 ] as const;
@@ -80,6 +93,8 @@ export interface PrerequisiteProbe {
   /** Path of an executable on PATH, or undefined. */
   which(name: string): string | undefined;
   exists(path: string): boolean;
+  /** A file's text, or undefined when it cannot be read. */
+  read?(path: string): string | undefined;
   home: string;
 }
 
@@ -88,6 +103,13 @@ export function systemProbe(env: NodeJS.ProcessEnv = process.env): PrerequisiteP
     env,
     home: homedir(),
     exists: existsSync,
+    read(path) {
+      try {
+        return readFileSync(path, "utf8");
+      } catch {
+        return undefined;
+      }
+    },
     which(name) {
       const dirs = [...(env.PATH ?? "").split(delimiter), join(homedir(), ".pulumi", "bin")];
       for (const dir of dirs) {
@@ -119,6 +141,12 @@ export function checkPrerequisites(action: StackAction | "outputs", probe: Prere
   if (!loggedIn) {
     problems.push({ code: "PULUMI_BACKEND_MISSING", text: "no Pulumi state backend: run `pulumi login` (Pulumi Cloud or e.g. `pulumi login s3://my-state-bucket`), or set PULUMI_BACKEND_URL (and PULUMI_CONFIG_PASSPHRASE for self-managed backends)" });
   }
+  // Self-managed backends encrypt secrets with a passphrase: without it every operation fails
+  // after the engine started, with a prompt that cannot be answered here.
+  const backend = e.PULUMI_BACKEND_URL ?? currentBackend(probe);
+  if (backend && /^(s3|gs|azblob|file|postgres):\/\//.test(backend) && e.PULUMI_CONFIG_PASSPHRASE === undefined && !e.PULUMI_CONFIG_PASSPHRASE_FILE) {
+    problems.push({ code: "PULUMI_PASSPHRASE_MISSING", text: `the state backend ${backend.split("?")[0]} is self-managed: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to the stack's passphrase` });
+  }
   if (action !== "outputs") {
     const awsKeys = !!e.AWS_ACCESS_KEY_ID && !!e.AWS_SECRET_ACCESS_KEY;
     const awsRole = !!e.AWS_WEB_IDENTITY_TOKEN_FILE && !!e.AWS_ROLE_ARN;
@@ -134,6 +162,61 @@ export function checkPrerequisites(action: StackAction | "outputs", probe: Prere
   }
   if (problems.length > 0) {
     throw new StackError(problems[0]!.code, `cannot ${action === "destroy" ? "run down" : action === "outputs" ? "read outputs" : `run ${action}`}, nothing was changed:\n  - ${problems.map((p) => p.text).join("\n  - ")}`, 2);
+  }
+}
+
+/** The backend `pulumi login` selected (`current` in ~/.pulumi/credentials.json). */
+function currentBackend(probe: PrerequisiteProbe): string | undefined {
+  const text = probe.read?.(join(probe.home, ".pulumi", "credentials.json"));
+  try {
+    return text ? (JSON.parse(text) as { current?: string }).current : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `passphrase` opens a stack whose config file carries this `encryptionsalt`, checked as
+ * Pulumi's passphrase secrets manager does: the state is `v1:<salt>:v1:<nonce>:<ciphertext+tag>`,
+ * the key PBKDF2-HMAC-SHA256(passphrase, salt, 1,000,000 rounds, 32 bytes), and AES-256-GCM must
+ * decrypt the ciphertext to `pulumi`. About a second of CPU, spent before anything else starts.
+ */
+export function passphraseOpens(encryptionSalt: string, passphrase: string): boolean {
+  const [v1, salt, v1b, nonce, sealed] = encryptionSalt.split(":");
+  if (v1 !== "v1" || v1b !== "v1" || !salt || !nonce || !sealed) return false;
+  const data = Buffer.from(sealed, "base64");
+  if (data.length < 17) return false;
+  const key = pbkdf2Sync(passphrase, Buffer.from(salt, "base64"), 1_000_000, 32, "sha256");
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(nonce, "base64"));
+    decipher.setAuthTag(data.subarray(data.length - 16));
+    return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString("utf8") === "pulumi";
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses a passphrase that does not open `stacks/Pulumi.<env>.yaml`'s secrets, before the CLI would prompt or fail. */
+export function checkPassphrase(env: EnvName, processEnv: NodeJS.ProcessEnv = process.env, dir = stacksDir): void {
+  let file: string;
+  try {
+    file = readFileSync(join(dir, `Pulumi.${env}.yaml`), "utf8");
+  } catch {
+    return; // no stack file yet: nothing to check against
+  }
+  const salt = /^encryptionsalt:\s*(\S+)\s*$/m.exec(file)?.[1];
+  if (!salt) return; // not a passphrase stack
+  let passphrase = processEnv.PULUMI_CONFIG_PASSPHRASE;
+  if (passphrase === undefined && processEnv.PULUMI_CONFIG_PASSPHRASE_FILE) {
+    try {
+      passphrase = readFileSync(processEnv.PULUMI_CONFIG_PASSPHRASE_FILE, "utf8").replace(/\r?\n$/, "");
+    } catch {
+      throw new StackError("PULUMI_PASSPHRASE_MISSING", `PULUMI_CONFIG_PASSPHRASE_FILE ${processEnv.PULUMI_CONFIG_PASSPHRASE_FILE} cannot be read`, 2);
+    }
+  }
+  if (passphrase === undefined) throw new StackError("PULUMI_PASSPHRASE_MISSING", `stack ${env} encrypts its secrets with a passphrase: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE)`, 2);
+  if (!passphraseOpens(salt, passphrase)) {
+    throw new StackError("PULUMI_PASSPHRASE_WRONG", `PULUMI_CONFIG_PASSPHRASE does not open stack ${env}'s secrets (stacks/Pulumi.${env}.yaml): nothing was started`, 2);
   }
 }
 
@@ -194,6 +277,13 @@ export function mapAutomationError(err: unknown, env: EnvName, action: StackActi
     const m = /stack config for [\s\S]*?(?=\n\s*at |\n\n|$)/.exec(text);
     return new StackError("STACK_CONFIG_INVALID", m ? m[0].trim() : "stack config is invalid", 2);
   }
+  if (/incorrect passphrase|passphrase must be set|PULUMI_CONFIG_PASSPHRASE/i.test(text)) {
+    return new StackError("PULUMI_PASSPHRASE_MISSING", `the passphrase does not open stack ${env}'s secrets: set PULUMI_CONFIG_PASSPHRASE to the one the stack was created with`, 2);
+  }
+  // The engine's words when an update strays from its plan (pkg/engine/lifecycletest/update_plan_test.go).
+  if (/violates plan|is not allowed by the plan|expected resource operations for .* but none were seen/i.test(text)) {
+    return new StackError("PLAN_CHANGED", `${env} or the program changed since the plan you confirmed; nothing beyond it was applied: run \`vchat up --env ${env}\` again to see the new plan`, 1);
+  }
   if (/mandatory policy violation|policy violations?/i.test(text)) {
     return new StackError("POLICY_VIOLATION", `the vchat policy pack refused the ${action} of ${env}; see the policy messages above`, 1);
   }
@@ -210,30 +300,31 @@ export function mapAutomationError(err: unknown, env: EnvName, action: StackActi
  */
 export function localEngine(opts: { pulumiRoot?: string } = {}): StackEngine {
   async function open(env: EnvName, create: boolean) {
+    checkPassphrase(env);
     const { LocalWorkspace, PulumiCommand } = await import("@pulumi/pulumi/automation/index.js");
     const { inlineProgram } = await import("./program.ts");
-    const { ConfigError, configKeys, presets, resolveEnvConfig } = await import("./config.ts");
     const args = { stackName: env, projectName: "vchat", program: inlineProgram(env) };
     // stacks/Pulumi.yaml is the project file; the workspace reads it (and never rewrites it).
     const wsOpts = { workDir: stacksDir, ...(opts.pulumiRoot ? { pulumiCommand: await PulumiCommand.get({ root: opts.pulumiRoot }) } : {}) };
-    const stack = create ? await LocalWorkspace.createOrSelectStack(args, wsOpts) : await LocalWorkspace.selectStack(args, wsOpts);
-    if (!create) return stack;
-    // Validate the stack's config before the engine starts: a missing certificate ARN should
-    // stop `up` here, not halfway through creating resources.
+    // Only `up` creates a stack; a preview of a missing one says how to start it.
+    return create ? LocalWorkspace.createOrSelectStack(args, wsOpts) : LocalWorkspace.selectStack(args, wsOpts);
+  }
+  /**
+   * The stack, its config checked before the engine starts: a missing certificate ARN stops
+   * here, not halfway through creating resources. Nothing is written to the stack: the region
+   * goes to the program's own AWS provider.
+   */
+  async function checked(env: EnvName, create: boolean) {
+    const stack = await open(env, create);
+    const { ConfigError, configKeys, resolveEnvConfig } = await import("./config.ts");
     const all = await stack.getAllConfig();
-    const overrides: Record<string, string> = {};
-    for (const key of configKeys) {
-      const v = all[`vchat:${key}`]?.value;
-      if (v !== undefined) overrides[key] = v;
-    }
+    const overrides = Object.fromEntries(configKeys.flatMap((k) => (all[`vchat:${k}`]?.value !== undefined ? [[k, all[`vchat:${k}`]!.value]] : [])));
     try {
       resolveEnvConfig(env, overrides);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       throw new StackError("STACK_CONFIG_INVALID", `${err.message}\nset values with: pulumi -C stacks config set --stack ${env} vchat:<key> <value>`, 2);
     }
-    // The provider's region follows vchat:region (or the preset), so one key sets both.
-    await stack.setConfig("aws:region", { value: overrides.region ?? presets[env].region });
     return stack;
   }
   const relay = (opts?: ActionOptions) => (e: unknown) => {
@@ -247,8 +338,8 @@ export function localEngine(opts: { pulumiRoot?: string } = {}): StackEngine {
   return {
     async preview(env, opts) {
       try {
-        const stack = await open(env, true);
-        const r = await stack.preview({ onEvent: relay(opts), signal: opts?.signal, policyPacks: [policyPackDir] });
+        const stack = await checked(env, false);
+        const r = await stack.preview({ onEvent: relay(opts), signal: opts?.signal, policyPacks: [policyPackDir], ...(opts?.savePlanTo ? { plan: opts.savePlanTo } : {}) });
         return { changes: changesOf(r.changeSummary) };
       } catch (err) {
         throw mapAutomationError(err, env, "preview", opts?.signal);
@@ -256,17 +347,38 @@ export function localEngine(opts: { pulumiRoot?: string } = {}): StackEngine {
     },
     async up(env, opts) {
       try {
-        const stack = await open(env, true);
-        const r = await stack.up({ onEvent: relay(opts), signal: opts?.signal, policyPacks: [policyPackDir] });
+        const stack = await checked(env, true);
+        const r = await stack.up({ onEvent: relay(opts), signal: opts?.signal, policyPacks: [policyPackDir], ...(opts?.plan ? { plan: opts.plan } : {}) });
         return { changes: changesOf(r.summary.resourceChanges), outputs: outputsOf(r.outputs, false) };
       } catch (err) {
         throw mapAutomationError(err, env, "up", opts?.signal);
       }
     },
+    async previewDestroy(env, opts) {
+      try {
+        const stack = await open(env, false);
+        const goes: string[] = [];
+        const r = await stack.previewDestroy({
+          excludeProtected: true,
+          signal: opts?.signal,
+          onEvent: (e) => {
+            const ev = toStackEvent(e as AutomationEvent);
+            if (ev?.kind === "resource-start" && ev.op === "delete") goes.push(ev.name);
+            if (ev) opts?.onEvent?.(ev);
+          },
+        });
+        const state = (await stack.exportStack()).deployment as { resources?: { urn: string; protect?: boolean }[] };
+        const stays = (state.resources ?? []).filter((x) => x.protect).map((x) => urnName(x.urn));
+        return { changes: changesOf(r.changeSummary), goes, stays };
+      } catch (err) {
+        throw mapAutomationError(err, env, "destroy", opts?.signal);
+      }
+    },
     async destroy(env, opts) {
       try {
         const stack = await open(env, false);
-        const r = await stack.destroy({ onEvent: relay(opts), signal: opts?.signal });
+        // Protected data (prod) stays, with what it depends on; everything else goes.
+        const r = await stack.destroy({ onEvent: relay(opts), signal: opts?.signal, excludeProtected: true });
         return { changes: changesOf(r.summary.resourceChanges) };
       } catch (err) {
         throw mapAutomationError(err, env, "destroy", opts?.signal);

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { offlineEnvConfig, type ConfigOverrides, type EnvConfig, type EnvName } from "./config.ts";
-import { outputNames, vchatProgram } from "./program.ts";
+import { Environment, outputNames } from "./program.ts";
 import { checkAll, type ResourceRecord, type RuleViolation } from "./rules.ts";
 
 export interface PlannedResource extends ResourceRecord {
@@ -47,6 +47,9 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       return { ...base, repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${String(inputs.name ?? name)}` };
     case "aws:elasticache/replicationGroup:ReplicationGroup":
       return { ...base, primaryEndpointAddress: `master.${name}.mock.cache.amazonaws.com` };
+    case "aws:acm/certificate:Certificate":
+      // The placeholder certificates cover the placeholder domains of offlineEnvConfig().
+      return { ...base, domainName: "example.org", subjectAlternativeNames: ["*.dev.example.org", "*.prod.example.org", "*.example.org"] };
     case "aws:ec2/launchTemplate:LaunchTemplate":
       return { ...base, latestVersion: 1 };
     case "mongodbatlas:index/advancedCluster:AdvancedCluster":
@@ -56,6 +59,11 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
     default:
       return base;
   }
+}
+
+/** What the mocked `getAvailabilityZones` answers: like an account whose zone `a` is not offered first. */
+export function mockZones(region: string): string[] {
+  return ["b", "c", "a"].map((z) => `${region}${z}`);
 }
 
 function hash(s: string): number {
@@ -74,6 +82,12 @@ const resolve = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((res) => o.a
 
 let queue: Promise<unknown> = Promise.resolve();
 
+/** The program as `vchatProgram` builds it, with the certificate check as data instead of a failure. */
+function offlineProgram(cfg: EnvConfig, opts: pulumi.ComponentResourceOptions): Record<string, unknown> {
+  const environment = new Environment(`vchat-${cfg.env}`, cfg, opts);
+  return { ...environment.outputs, certificateProblems: environment.certificateProblems };
+}
+
 /**
  * Runs the program for `env` on mocks and returns the planned resources, outputs and rule
  * violations. Calls are serialised: Pulumi's runtime state is process-wide.
@@ -82,7 +96,7 @@ let queue: Promise<unknown> = Promise.resolve();
  * const plan = await planOffline("prod");
  * plan.violations.length === 0
  */
-export function planOffline(env: EnvName, overrides: ConfigOverrides = {}, build: (cfg: EnvConfig, opts: pulumi.ComponentResourceOptions) => Record<string, unknown> = (cfg, opts) => ({ ...vchatProgram(cfg, opts) })): Promise<OfflinePlan> {
+export function planOffline(env: EnvName, overrides: ConfigOverrides = {}, build: (cfg: EnvConfig, opts: pulumi.ComponentResourceOptions) => Record<string, unknown> = offlineProgram): Promise<OfflinePlan> {
   const run = queue.then(() => runOnce(env, overrides, build));
   queue = run.catch(() => undefined);
   return run;
@@ -98,18 +112,21 @@ async function runOnce(env: EnvName, overrides: ConfigOverrides, build: (cfg: En
       inputsByKey.set(`${args.type}::${args.name}`, { inputs: args.inputs ?? {}, id: String(state.bucket ?? id), custom: args.custom !== false });
       return { id: String(state.bucket ?? id), state };
     },
-    call() {
+    call(args) {
+      if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") {
+        return { names: mockZones(config.region), zoneIds: [2, 3, 1].map((n) => `mock-az${n}`) };
+      }
       return {};
     },
   }, "vchat", env, false);
 
   // Transformations run in-process for a resource and, inherited, for all its children: the
   // only place that sees each resource next to its parent.
-  const seen: { resource: pulumi.Resource; type: string; name: string; parent?: string }[] = [];
+  const seen: { resource: pulumi.Resource; type: string; name: string; parent?: string; props: Record<string, unknown>; protect: boolean }[] = [];
   const names = new WeakMap<pulumi.Resource, string>();
-  const record: pulumi.ResourceTransformation = ({ resource, type, name, opts }) => {
+  const record: pulumi.ResourceTransformation = ({ resource, type, name, props, opts }) => {
     names.set(resource, name);
-    seen.push({ resource, type, name, parent: opts.parent ? names.get(opts.parent) : undefined });
+    seen.push({ resource, type, name, parent: opts.parent ? names.get(opts.parent) : undefined, props, protect: opts.protect === true });
     return undefined;
   };
 
@@ -130,8 +147,11 @@ async function runOnce(env: EnvName, overrides: ConfigOverrides, build: (cfg: En
   }
   const resources: PlannedResource[] = seen.map((s) => {
     const rec = inputsByKey.get(`${s.type}::${s.name}`);
-    return { type: s.type, name: s.name, id: rec?.id, parent: s.parent, component: rec ? !rec.custom : true, props: rec?.inputs ?? {} };
+    // Components' inputs are what they passed to super() (the Turn's coturn options).
+    return { type: s.type, name: s.name, id: rec?.id, parent: s.parent, component: rec ? !rec.custom : true, props: rec?.inputs ?? s.props ?? {}, protect: s.protect };
   });
-  const violations = checkAll(resources.filter((r) => !r.component));
+  const certificateProblems = pulumi.Output.isInstance(outputs.certificateProblems) ? ((await resolve(outputs.certificateProblems)) as string[]) : [];
+  const violations = certificateProblems.map((message) => ({ rule: "certificates-cover-domains", resource: "config", message }));
+  violations.push(...checkAll(resources.filter((r) => !r.component || r.type === "vchat:stacks:Turn").map((r) => ({ ...r, stack: env }))));
   return { env, config, resources: resources.map((r) => ({ ...r, props: maskSecrets(r.props) as Record<string, unknown> })), outputs: resolvedOutputs, violations };
 }

@@ -1,6 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, cidrToRange, offlineEnvConfig, resolveEnvConfig } from "./config.ts";
-import { planOffline, type OfflinePlan, type PlannedResource } from "./offline.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { certificateCovers, ConfigError, cidrToRange, offlineEnvConfig, requiredKeys, resolveEnvConfig } from "./config.ts";
+import { embeddedCoturnConfig } from "./turn-userdata.ts";
+import { mockZones, planOffline, type OfflinePlan, type PlannedResource } from "./offline.ts";
 import { checkAll, rules, type ResourceRecord } from "./rules.ts";
 
 const plans: Record<string, OfflinePlan> = {};
@@ -26,7 +29,7 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
   it("has one component per service under the environment, every resource parented", () => {
     const components = plan().resources.filter((r) => r.component);
     expect(components.map((c) => c.type).sort()).toEqual(
-      ["Data", "Environment", "Network", "Secrets", "Service", "Turn", "Web"].map((t) => `vchat:stacks:${t}`).sort(),
+      ["Alerts", "Data", "Environment", "Network", "Secrets", "Service", "Turn", "Web"].map((t) => `vchat:stacks:${t}`).sort(),
     );
     const root = plan().resources.filter((r) => !r.parent);
     expect(root.map((r) => r.type)).toEqual(["vchat:stacks:Environment"]);
@@ -98,10 +101,14 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
 
   it("keeps Redis 7 encrypted, authenticated and Multi-AZ, reachable only from the tasks", () => {
     const redis = props(one(plan(), "/replicationGroup:ReplicationGroup"));
-    expect(redis).toMatchObject({ engine: "redis", transitEncryptionEnabled: true, atRestEncryptionEnabled: true, multiAzEnabled: true, automaticFailoverEnabled: true });
+    expect(redis).toMatchObject({ engine: "redis", transitEncryptionEnabled: true, transitEncryptionMode: "required", atRestEncryptionEnabled: true });
+    // Multi-AZ with failover wherever there is a replica to fail over to (dev runs one node).
+    expect(redis.multiAzEnabled).toBe(cfg.redis.nodes > 1);
+    expect(redis.automaticFailoverEnabled).toBe(cfg.redis.nodes > 1);
     expect(redis.engineVersion).toMatch(/^7/);
     expect(redis.authToken).toBeTruthy();
-    expect(redis.numCacheClusters).toBeGreaterThanOrEqual(2);
+    expect(redis.numCacheClusters).toBe(cfg.redis.nodes);
+    expect(redis.finalSnapshotIdentifier).toBe(cfg.retainData ? `vchat-${env}-redis-final` : undefined);
     const redisSg = ofType(plan(), "/securityGroup:SecurityGroup").find((s) => s.name.endsWith("redis-sg"))!;
     expect(props(redisSg).ingress ?? []).toEqual([]);
     const rule = props(one(plan(), "/securityGroupIngressRule:SecurityGroupIngressRule"));
@@ -146,6 +153,79 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
   });
 });
 
+describe.each(["dev", "prod"] as const)("the %s stack, as an SRE signs it off", (env) => {
+  const plan = () => plans[env]!;
+  const cfg = offlineEnvConfig(env);
+
+  it("takes its zones from getAvailabilityZones, not `${region}a/b/c`", () => {
+    const zones = ofType(plan(), "/subnet:Subnet").map((s) => props(s).availabilityZone);
+    // The mocked lookup offers b, c, a: a built `${region}a` would show up first.
+    const offered = mockZones(cfg.region).slice(0, cfg.azCount);
+    expect([...new Set(zones)].sort()).toEqual([...offered].sort());
+  });
+
+  it("keeps TURN traffic in its zone, refreshes without dropping below the healthy count, alarms on NetworkOut", () => {
+    const nlb = ofType(plan(), "/loadBalancer:LoadBalancer").find((r) => props(r).loadBalancerType === "network")!;
+    expect(props(nlb).enableCrossZoneLoadBalancing).toBe(false);
+    const asg = props(one(plan(), "autoscaling/group:Group"));
+    expect(asg.instanceRefresh.preferences).toMatchObject({ minHealthyPercentage: 100, maxHealthyPercentage: 200 });
+    const alarm = props(one(plan(), "metricAlarm:MetricAlarm"));
+    expect(alarm).toMatchObject({ metricName: "NetworkOut", namespace: "AWS/EC2", dimensions: { AutoScalingGroupName: `vchat-${env}-turn` }, threshold: cfg.turn.alarmNetworkOutGbPerHour * 1e9 });
+    const budget = props(one(plan(), "budgets/budget:Budget"));
+    expect(budget).toMatchObject({ budgetType: "COST", timeUnit: "MONTHLY", limitAmount: cfg.monthlyBudgetUsd.toFixed(2) });
+  });
+
+  it("caps TURN bandwidth and refuses TCP relays in the embedded coturn config", () => {
+    const userData = Buffer.from(String(props(one(plan(), "/launchTemplate:LaunchTemplate")).userData), "base64").toString("utf8");
+    const conf = embeddedCoturnConfig(userData)!;
+    expect(conf.split("\n")).toEqual(expect.arrayContaining(["no-tcp-relay", `max-bps=${cfg.turn.maxBpsPerSession}`, `bps-capacity=${cfg.turn.bpsCapacity}`, `user-quota=${cfg.turn.userQuota}`, `total-quota=${cfg.turn.totalQuota}`]));
+  });
+
+  it("routes S3 through a gateway endpoint; interface endpoints only where they pay (prod)", () => {
+    const endpoints = ofType(plan(), "/vpcEndpoint:VpcEndpoint").map((r) => props(r));
+    expect(endpoints.filter((e) => e.vpcEndpointType === "Gateway").map((e) => e.serviceName)).toEqual([`com.amazonaws.${cfg.region}.s3`]);
+    expect(endpoints.filter((e) => e.vpcEndpointType === "Interface")).toHaveLength(cfg.interfaceEndpoints ? 4 : 0);
+    expect(cfg.interfaceEndpoints).toBe(env === "prod");
+  });
+
+  it("hides /metrics and /readyz from the internet at the ALB; never caches index.html", () => {
+    const rule = props(one(plan(), "/listenerRule:ListenerRule"));
+    expect(rule.conditions[0].pathPattern.values).toEqual(["/metrics*", "/readyz*"]);
+    expect(rule.actions[0]).toMatchObject({ type: "fixed-response", fixedResponse: { statusCode: "404" } });
+    const cdn = props(one(plan(), "distribution:Distribution"));
+    expect(cdn.orderedCacheBehaviors).toEqual([expect.objectContaining({ pathPattern: "/index.html", cachePolicyId: "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" })]);
+    for (const e of cdn.customErrorResponses) expect(e.errorCachingMinTtl).toBe(0);
+  });
+
+  it("runs the service image by content tag from an immutable repository and waits for steady state", () => {
+    expect(props(one(plan(), "ecr/repository:Repository")).imageTagMutability).toBe("IMMUTABLE");
+    const container = JSON.parse(props(one(plan(), "/taskDefinition:TaskDefinition")).containerDefinitions)[0];
+    expect(container.image).toMatch(/:git-0ff11e0$/);
+    expect(props(one(plan(), "ecs/service:Service")).waitForSteadyState).toBe(true);
+  });
+
+  it(env === "prod" ? "protects and retains every piece of data" : "protects nothing (dev frees everything on down)", () => {
+    const data = plan().resources.filter((r) => /replicationGroup:|advancedCluster:|index\/project:|s3\/bucket:Bucket|ecr\/repository:|secretsmanager\/secret:Secret/.test(r.type));
+    expect(data.length).toBeGreaterThanOrEqual(8);
+    for (const r of data) expect(r.protect, r.name).toBe(env === "prod");
+  });
+});
+
+describe("without an image or a TURN domain", () => {
+  it("a first up runs no service task until vchat:imageTag names a pushed image", async () => {
+    const plan = await planOffline("dev", { imageTag: undefined });
+    expect(plan.resources.some((r) => r.type.endsWith("ecs/service:Service"))).toBe(false);
+    expect(plan.resources.some((r) => r.type.endsWith("ecr/repository:Repository"))).toBe(true);
+    expect(plan.violations).toEqual([]);
+  });
+
+  it("offers no turns: URL and no TLS listener under the NLB's own name (no certificate covers it)", async () => {
+    const plan = await planOffline("dev", { turnDomain: undefined });
+    expect((plan.outputs.turnUrls as string[]).some((u) => u.startsWith("turns:"))).toBe(false);
+    expect(plan.resources.filter((r) => r.type.endsWith("/listener:Listener") && (r.props as any).protocol === "TLS")).toEqual([]);
+  });
+});
+
 describe("environments differ where they should", () => {
   it("prod keeps data and runs more of everything", () => {
     const dev = offlineEnvConfig("dev");
@@ -168,15 +248,59 @@ describe("environments differ where they should", () => {
 });
 
 describe("stack configuration", () => {
-  it("names every missing required key", () => {
-    expect(() => resolveEnvConfig("prod", {})).toThrow(ConfigError);
-    expect(() => resolveEnvConfig("prod", {})).toThrow(/certificateArn[\s\S]*atlas\.orgId/);
+  it("names every missing required key, each with the command that sets it", () => {
+    expect(() => resolveEnvConfig("dev", {})).toThrow(ConfigError);
+    const message = (() => {
+      try {
+        resolveEnvConfig("dev", {});
+      } catch (err) {
+        return (err as Error).message;
+      }
+    })()!;
+    expect(message.split("\n").slice(1).map((l) => l.trim())).toEqual([
+      "vchat:apiDomain is not set (pulumi config set vchat:apiDomain api.example.org)",
+      "vchat:certificateArn is not set (pulumi config set vchat:certificateArn arn:aws:acm:<region>:<account>:certificate/<id>)",
+      "vchat:atlasOrgId is not set (pulumi config set vchat:atlasOrgId <Atlas organisation id>)",
+    ]);
+    // prod also wants coturn pinned by digest; named in the same message.
+    expect(() => resolveEnvConfig("prod", {})).toThrow(/atlasOrgId[\s\S]*coturnImage must be pinned by digest/);
   });
   it("refuses a coturn older than 4.9 and unpinned images", () => {
     expect(() => offlineEnvConfig("dev", { coturnImage: "coturn/coturn:4.6.1" })).toThrow(/older than 4\.9\.0/);
     expect(() => offlineEnvConfig("dev", { coturnImage: "coturn/coturn:latest" })).toThrow(/pin a version/);
     expect(offlineEnvConfig("dev", { coturnImage: "coturn/coturn:4.9.0-alpine" }).turn.coturnImage).toBe("coturn/coturn:4.9.0-alpine");
   });
+  it("checks certificate regions: the API's in the stack's region, CloudFront's in us-east-1", () => {
+    const arn = (region: string) => `arn:aws:acm:${region}:123456789012:certificate/abc`;
+    expect(() => offlineEnvConfig("dev", { certificateArn: arn("us-east-1") })).toThrow(/vchat:certificateArn is in us-east-1, but the load balancers are in eu-west-1/);
+    expect(() => offlineEnvConfig("dev", { webDomain: "chat.example.org", webCertificateArn: arn("eu-west-1") })).toThrow(/CloudFront needs a certificate in us-east-1/);
+    expect(() => offlineEnvConfig("dev", { webDomain: "chat.example.org" })).toThrow(/webDomain and vchat:webCertificateArn go together/);
+    expect(offlineEnvConfig("dev", { webDomain: "chat.example.org", webCertificateArn: arn("us-east-1") }).webDomain).toBe("chat.example.org");
+    expect(() => offlineEnvConfig("dev", { imageTag: "latest" })).toThrow(/vchat:imageTag must be a content tag/);
+  });
+
+  it("certificates must cover the API and TURN names (read at preview; one-label wildcards)", async () => {
+    expect(certificateCovers(["*.example.org"], "api.example.org")).toBe(true);
+    expect(certificateCovers(["*.example.org"], "a.b.example.org")).toBe(false);
+    expect(certificateCovers(["example.org"], "api.example.org")).toBe(false);
+    expect(certificateCovers(["API.Example.org"], "api.example.org")).toBe(true);
+    const plan = await planOffline("dev", { apiDomain: "api.other.net" });
+    expect(plan.violations).toEqual([expect.objectContaining({ rule: "certificates-cover-domains", message: expect.stringMatching(/vchat:certificateArn .* does not cover api\.other\.net$/) })]);
+  });
+
+  it("a fresh stack needs exactly what Pulumi.yaml declares without a default, and docs/stacks.md lists", () => {
+    const yaml = readFileSync(join(import.meta.dirname, "Pulumi.yaml"), "utf8");
+    // Keys declared with a type and no default are the ones Pulumi demands of every stack.
+    const declared = [...yaml.matchAll(/^  vchat:(\w+):\n((?:    .*\n)*)/gm)].filter((m) => !/^    default:/m.test(m[2]!)).map((m) => m[1]).sort();
+    expect(declared).toEqual(Object.keys(requiredKeys).sort());
+    const docs = readFileSync(join(import.meta.dirname, "..", "docs", "stacks.md"), "utf8");
+    const firstRun = [...docs.matchAll(/config set --stack dev vchat:(\w+) /g)].map((m) => m[1]).sort();
+    expect(firstRun).toEqual(Object.keys(requiredKeys).sort());
+    // And those settings are enough for dev.
+    const example = Object.fromEntries(Object.entries(requiredKeys).map(([k]) => [k, k === "certificateArn" ? "arn:aws:acm:eu-west-1:123456789012:certificate/abc" : k === "apiDomain" ? "api.example.org" : "5f0000000000000000000000"]));
+    expect(resolveEnvConfig("dev", example).apiDomain).toBe("api.example.org");
+  });
+
   it("is frozen", () => {
     const cfg = offlineEnvConfig("dev");
     expect(Object.isFrozen(cfg) && Object.isFrozen(cfg.turn)).toBe(true);
@@ -249,7 +373,96 @@ describe("each security rule catches a violating resource", () => {
     const type = "aws:ec2/launchTemplate:LaunchTemplate";
     const good = goodCoturn(() => plans.dev!);
     expect(violations("coturn-version-pinned", [rec(type, { userData: ud(good) })])).toHaveLength(0);
-    expect(violations("coturn-version-pinned", [rec(type, { userData: ud(good.replace(/coturn\/coturn:\S+/, "coturn/coturn:4.6.1")) })])).toEqual([expect.objectContaining({ message: "coturn 4.6.1 is older than 4.9.0" })]);
+    expect(violations("coturn-version-pinned", [rec(type, { userData: ud(good.replace(/coturn\/coturn:[\w.]+/, "coturn/coturn:4.6.1")) })])).toEqual([expect.objectContaining({ message: "coturn 4.6.1 is older than 4.9.0" })]);
+    // The pin the docs advise: a digest after the version (was reported "not pinned").
+    const digest = `coturn/coturn:4.10.0@sha256:${"a".repeat(64)}`;
+    expect(violations("coturn-version-pinned", [rec(type, { userData: ud(good.replace(/coturn\/coturn:[\w.]+/, digest)) })])).toEqual([]);
+    expect(violations("coturn-version-pinned", [{ ...rec("vchat:stacks:Turn", { coturnImage: digest }), stack: "prod" }])).toEqual([]);
+    expect(violations("coturn-version-pinned", [{ ...rec("vchat:stacks:Turn", { coturnImage: "coturn/coturn:4.10.0" }), stack: "prod" }])).toEqual([expect.objectContaining({ message: expect.stringMatching(/not pinned by digest in prod/) })]);
+    expect(violations("coturn-version-pinned", [rec(type, { userData: ud(good.replace(/coturn\/coturn:[\w.]+/, "coturn/coturn:latest")) })])).toHaveLength(1);
+  });
+
+  const turnComponent = () => plans.dev!.resources.find((r) => r.type === "vchat:stacks:Turn")!;
+  const withCoturn = (patch: Record<string, unknown>) => rec("vchat:stacks:Turn", { ...turnComponent().props, coturn: { ...(turnComponent().props.coturn as object), ...patch } });
+
+  it("turn-not-an-open-proxy, from the generator's inputs (known at preview) and from the user data", () => {
+    expect(violations("turn-not-an-open-proxy", [turnComponent()])).toEqual([]);
+    expect(violations("turn-not-an-open-proxy", [withCoturn({ allowTcpRelay: true })])).toEqual([expect.objectContaining({ message: expect.stringMatching(/^no-tcp-relay is missing/) })]);
+    expect(violations("turn-not-an-open-proxy", [withCoturn({ maxBps: 0 })])).toEqual([expect.objectContaining({ message: "max-bps is unlimited" })]);
+    expect(violations("turn-not-an-open-proxy", [withCoturn({ bpsCapacity: 0 })])).toEqual([expect.objectContaining({ message: "bps-capacity is unlimited" })]);
+    const good = goodCoturn(() => plans.dev!);
+    expect(violations("turn-not-an-open-proxy", [rec("aws:ec2/launchTemplate:LaunchTemplate", { userData: ud(good.replace("no-tcp-relay\n", "")) })])).toHaveLength(1);
+    // The deny-list rule reads the same inputs.
+    expect(violations("turn-denies-private-peers", [withCoturn({ mode: "local" })])).toEqual(expect.arrayContaining([expect.objectContaining({ message: "allow-loopback-peers is set" })]));
+  });
+
+  it("atlas-not-open-to-the-internet", () => {
+    const type = "mongodbatlas:index/projectIpAccessList:ProjectIpAccessList";
+    expect(violations("atlas-not-open-to-the-internet", [rec(type, { cidrBlock: "0.0.0.0/0" })])).toHaveLength(1);
+    expect(violations("atlas-not-open-to-the-internet", [rec(type, { ipAddress: "203.0.113.9" })])).toHaveLength(0);
+  });
+
+  it("redis-encrypted refuses transitEncryptionMode preferred", () => {
+    const type = "aws:elasticache/replicationGroup:ReplicationGroup";
+    expect(violations("redis-encrypted", [rec(type, { transitEncryptionEnabled: true, transitEncryptionMode: "preferred", atRestEncryptionEnabled: true, authToken: "x" })])).toEqual([expect.objectContaining({ message: expect.stringMatching(/preferred/) })]);
+  });
+
+  it("images-immutable", () => {
+    expect(violations("images-immutable", [rec("aws:ecr/repository:Repository", { imageTagMutability: "MUTABLE" })])).toHaveLength(1);
+    const task = (image: string) => rec("aws:ecs/taskDefinition:TaskDefinition", { containerDefinitions: JSON.stringify([{ name: "vchat", image }]) });
+    expect(violations("images-immutable", [task("1.dkr.ecr.eu-west-1.amazonaws.com/vchat-dev:latest")])).toHaveLength(1);
+    expect(violations("images-immutable", [task("1.dkr.ecr.eu-west-1.amazonaws.com/vchat-dev")])).toHaveLength(1);
+    expect(violations("images-immutable", [task("1.dkr.ecr.eu-west-1.amazonaws.com/vchat-dev:git-3f2a9c1")])).toHaveLength(0);
+    expect(violations("images-immutable", [rec("vchat:stacks:Turn", { coturnImage: "coturn/coturn:latest" })])).toHaveLength(1);
+  });
+
+  it("prod-data-protected", () => {
+    const redis = { ...rec("aws:elasticache/replicationGroup:ReplicationGroup", { finalSnapshotIdentifier: "vchat-prod-redis-final" }), stack: "prod" };
+    expect(violations("prod-data-protected", [redis])).toHaveLength(1);
+    expect(violations("prod-data-protected", [{ ...redis, protect: true }])).toHaveLength(0);
+    expect(violations("prod-data-protected", [{ ...redis, stack: "dev" }])).toHaveLength(0);
+    expect(violations("prod-data-protected", [{ ...rec("mongodbatlas:index/advancedCluster:AdvancedCluster", {}), stack: "prod" }])).toHaveLength(1);
+  });
+
+  it("security-group-ports-match-role", () => {
+    const group = (role: string | undefined, ingress: unknown[]) => rec("aws:ec2/securityGroup:SecurityGroup", { ingress, tags: role ? { "vchat:role": role } : {} });
+    const https = { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] };
+    expect(violations("security-group-ports-match-role", [group("alb", [https])])).toHaveLength(0);
+    // A port that is fine for one role is a finding on another.
+    expect(violations("security-group-ports-match-role", [group("turn", [https])])).toHaveLength(1);
+    expect(violations("security-group-ports-match-role", [group("tasks", [{ protocol: "tcp", fromPort: 8080, toPort: 8080, cidrBlocks: ["0.0.0.0/0"] }])])).toHaveLength(1);
+    expect(violations("security-group-ports-match-role", [group("tasks", [{ protocol: "tcp", fromPort: 8080, toPort: 8080, securityGroups: ["sg-1"] }])])).toHaveLength(0);
+    expect(violations("security-group-ports-match-role", [group("alb", [{ protocol: "udp", fromPort: 3478, toPort: 3478, cidrBlocks: ["0.0.0.0/0"] }])])).toHaveLength(1);
+    expect(violations("security-group-ports-match-role", [group(undefined, [])])).toHaveLength(1);
+  });
+
+  it("tls-names-covered", () => {
+    const task = (turnUrls: string) => rec("aws:ecs/taskDefinition:TaskDefinition", { containerDefinitions: JSON.stringify([{ environment: [{ name: "VCHAT_TURN_URLS", value: turnUrls }] }]) });
+    expect(violations("tls-names-covered", [task("turn:x.elb.eu-west-1.amazonaws.com:3478?transport=udp,turns:x.elb.eu-west-1.amazonaws.com:5349?transport=tcp")])).toEqual([expect.objectContaining({ message: expect.stringMatching(/^VCHAT_TURN_URLS offers turns:x\.elb/) })]);
+    expect(violations("tls-names-covered", [task("turn:x.elb.eu-west-1.amazonaws.com:3478?transport=udp,turns:turn.example.org:5349?transport=tcp")])).toEqual([]);
+  });
+
+  it("service-rollout-checked, turn-refresh-keeps-capacity", () => {
+    expect(violations("service-rollout-checked", [rec("aws:ecs/service:Service", { deploymentCircuitBreaker: { enable: true, rollback: true } })])).toEqual([expect.objectContaining({ message: expect.stringMatching(/^waitForSteadyState/) })]);
+    expect(violations("turn-refresh-keeps-capacity", [rec("aws:autoscaling/group:Group", { minSize: 1, instanceRefresh: { strategy: "Rolling", preferences: { minHealthyPercentage: 50 } } })])).toHaveLength(1);
+  });
+
+  it("prod-data-protected wants Redis's final snapshot", () => {
+    const redis = { ...rec("aws:elasticache/replicationGroup:ReplicationGroup", {}), stack: "prod", protect: true };
+    expect(violations("prod-data-protected", [redis])).toEqual([expect.objectContaining({ message: expect.stringMatching(/finalSnapshotIdentifier/) })]);
+  });
+
+  it("monitoring-not-public, s3-gateway-endpoint (across the stack)", () => {
+    const all = plans.prod!.resources.filter((r) => !r.component);
+    expect(violations("monitoring-not-public", all.filter((r) => !r.type.endsWith("listenerRule:ListenerRule"))).map((v) => v.message)).toEqual(["no fixed-response rule for /metrics*, /readyz*"]);
+    expect(violations("s3-gateway-endpoint", all.filter((r) => !(r.type.endsWith("vpcEndpoint:VpcEndpoint") && (r.props as any).vpcEndpointType === "Gateway"))).map((v) => v.message)).toEqual(["no S3 gateway endpoint"]);
+  });
+
+  it("turn-nlb-no-cross-zone, web-index-not-cached, cost-guards", () => {
+    expect(violations("turn-nlb-no-cross-zone", [rec("aws:lb/loadBalancer:LoadBalancer", { loadBalancerType: "network", enableCrossZoneLoadBalancing: true })])).toHaveLength(1);
+    expect(violations("web-index-not-cached", [rec("aws:cloudfront/distribution:Distribution", { defaultCacheBehavior: { viewerProtocolPolicy: "redirect-to-https" } })])).toHaveLength(1);
+    const withoutGuards = plans.dev!.resources.filter((r) => !r.component && !/budget|metricAlarm/.test(r.type));
+    expect(violations("cost-guards", withoutGuards).map((v) => v.message)).toEqual(["no AWS budget", "no alarm on TURN NetworkOut"]);
   });
 
   it("https-only", () => {

@@ -3,8 +3,9 @@
  * under `vchat up` (Automation API, inline program) and on Pulumi's mocks for
  * `vchat preview --offline` and the tests.
  */
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { configKeys, resolveEnvConfig, type ConfigOverrides, type EnvConfig, type EnvName } from "./config.ts";
+import { certificateCovers, ConfigError, configKeys, resolveEnvConfig, type ConfigOverrides, type EnvConfig, type EnvName } from "./config.ts";
 import { Data } from "./data.ts";
 import { KinesisSignaling } from "./kinesis.ts";
 import { Network } from "./network.ts";
@@ -29,15 +30,22 @@ export const outputNames = ["webUrl", "apiUrl", "turnUrls", "redisEndpoint", "at
 
 export class Environment extends pulumi.ComponentResource {
   readonly outputs: EnvironmentOutputs;
+  /** Names clients will use that the configured certificates do not cover; `vchatProgram` fails on any. */
+  readonly certificateProblems: pulumi.Output<string[]>;
 
   constructor(name: string, cfg: EnvConfig, opts?: pulumi.ComponentResourceOptions) {
     super("vchat:stacks:Environment", name, {}, opts);
-    const child = { parent: this };
+    // The region comes from the configuration, not from `aws:region` in the stack file: nothing
+    // has to be written into the stack before a preview.
+    const provider = new aws.Provider(`${name}-aws`, { region: cfg.region as aws.Region, defaultTags: { tags: { "vchat:env": cfg.env } } }, { parent: this });
+    const child = { parent: this, providers: { aws: provider } };
+    this.certificateProblems = certificateProblems(name, cfg, this, provider);
+    const alerts = new Alerts(`${name}-alerts`, { cfg }, child);
     const network = new Network(`${name}-net`, { cfg }, child);
     const secrets = new Secrets(`${name}-secrets`, { cfg }, child);
     const data = new Data(`${name}-data`, { cfg, network }, child);
     const web = new Web(`${name}-web`, { cfg }, child);
-    const turn = new Turn(`${name}-turn`, { cfg, network, turnSecretArn: secrets.turnSecretArn }, child);
+    const turn = new Turn(`${name}-turn`, { cfg, network, turnSecretArn: secrets.turnSecretArn, turnSecretName: secrets.turnSecretName, alarmTopicArn: alerts.topicArn }, child);
     const service = new Service(`${name}-svc`, {
       cfg,
       network,
@@ -62,9 +70,78 @@ export class Environment extends pulumi.ComponentResource {
   }
 }
 
+/**
+ * Reads the configured certificates (at preview too) and lists the names clients will use that
+ * they do not cover: a browser refuses `apiUrl` then, and TLS TURN fails.
+ */
+function certificateProblems(name: string, cfg: EnvConfig, parent: pulumi.Resource, provider: aws.Provider): pulumi.Output<string[]> {
+  const check = (key: string, arn: string, hosts: (string | undefined)[], p: aws.Provider) => {
+    const cert = aws.acm.Certificate.get(`${name}-${key}`, arn, undefined, { parent, provider: p });
+    return pulumi.all([cert.domainName, cert.subjectAlternativeNames]).apply(([domain, alternatives]) => {
+      const names = [domain, ...(alternatives ?? [])].filter((n): n is string => !!n);
+      const missing = hosts.filter((h): h is string => !!h && !certificateCovers(names, h));
+      return missing.length > 0 ? [`vchat:${key} (${names.join(", ") || "no names"}) does not cover ${missing.join(", ")}`] : [];
+    });
+  };
+  const problems = [check("certificateArn", cfg.certificateArn, [cfg.apiDomain, cfg.turnDomain], provider)];
+  if (cfg.webCertificateArn) {
+    // CloudFront's certificates live in us-east-1.
+    const usEast1 = new aws.Provider(`${name}-aws-us-east-1`, { region: "us-east-1" }, { parent });
+    problems.push(check("webCertificateArn", cfg.webCertificateArn, [cfg.webDomain], usEast1));
+  }
+  return pulumi.all(problems).apply((lists) => lists.flat());
+}
+
+/**
+ * Where alarms and the budget report: an SNS topic (with an e-mail subscription when
+ * `alertEmail` is set) and a monthly cost budget with forecast and actual thresholds.
+ * The budget counts the whole account: tag filters need `vchat:env` activated as a cost
+ * allocation tag first (Billing console), after which a filter can be added here.
+ */
+export class Alerts extends pulumi.ComponentResource {
+  readonly topicArn: pulumi.Output<string>;
+
+  constructor(name: string, args: { cfg: EnvConfig }, opts?: pulumi.ComponentResourceOptions) {
+    super("vchat:stacks:Alerts", name, {}, opts);
+    const { cfg } = args;
+    const parent = { parent: this };
+    const topic = new aws.sns.Topic(`${name}-topic`, { name: `vchat-${cfg.env}-alerts` }, parent);
+    new aws.sns.TopicPolicy(`${name}-topic-policy`, {
+      arn: topic.arn,
+      policy: topic.arn.apply((arn) => JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"] }, Action: "sns:Publish", Resource: arn }],
+      })),
+    }, parent);
+    if (cfg.alertEmail) new aws.sns.TopicSubscription(`${name}-email`, { topic: topic.arn, protocol: "email", endpoint: cfg.alertEmail }, parent);
+    const notify = (threshold: number, notificationType: "FORECASTED" | "ACTUAL") => ({
+      comparisonOperator: "GREATER_THAN",
+      threshold,
+      thresholdType: "PERCENTAGE",
+      notificationType,
+      subscriberSnsTopicArns: [topic.arn],
+    });
+    new aws.budgets.Budget(`${name}-budget`, {
+      name: `vchat-${cfg.env}-monthly`,
+      budgetType: "COST",
+      limitAmount: cfg.monthlyBudgetUsd.toFixed(2),
+      limitUnit: "USD",
+      timeUnit: "MONTHLY",
+      notifications: [notify(80, "FORECASTED"), notify(100, "ACTUAL")],
+    }, parent);
+    this.topicArn = topic.arn;
+    this.registerOutputs({ topicArn: this.topicArn });
+  }
+}
+
 /** Builds the environment from a resolved configuration and returns the stack outputs. */
 export function vchatProgram(cfg: EnvConfig, opts?: pulumi.ComponentResourceOptions): EnvironmentOutputs {
-  return new Environment(`vchat-${cfg.env}`, cfg, opts).outputs;
+  const environment = new Environment(`vchat-${cfg.env}`, cfg, opts);
+  // Fails the run (a preview too) with the same kind of message as any other config problem.
+  environment.certificateProblems.apply((problems) => {
+    if (problems.length > 0) throw new ConfigError(`stack config for ${cfg.env} is invalid:\n  ${problems.join("\n  ")}`);
+  });
+  return environment.outputs;
 }
 
 /** Reads the `vchat:*` keys of the current stack's Pulumi config. */

@@ -4,6 +4,7 @@
  * deployments through the policy pack in `stacks/policy/` that `vchat up` applies.
  * Pure: no Pulumi imports, so the policy pack can load this file as is.
  */
+import { coturnConfig, type CoturnOptions } from "../turn/coturn-config.ts";
 import { compareVersions, minCoturnVersion } from "./config.ts";
 
 export interface ResourceRecord {
@@ -13,6 +14,10 @@ export interface ResourceRecord {
   id?: string;
   /** Input properties as the engine sees them; `undefined` where still unknown (preview). */
   props: Record<string, unknown>;
+  /** The `protect` resource option. */
+  protect?: boolean;
+  /** Stack (environment) name, from the URN: prod-only rules use it. */
+  stack?: string;
 }
 
 export interface RuleViolation {
@@ -45,6 +50,20 @@ const T = {
   bucketAcl: "aws:s3/bucketAclV2:BucketAclV2",
   distribution: "aws:cloudfront/distribution:Distribution",
   listener: "aws:lb/listener:Listener",
+  loadBalancer: "aws:lb/loadBalancer:LoadBalancer",
+  taskDefinition: "aws:ecs/taskDefinition:TaskDefinition",
+  repository: "aws:ecr/repository:Repository",
+  secret: "aws:secretsmanager/secret:Secret",
+  atlasAccess: "mongodbatlas:index/projectIpAccessList:ProjectIpAccessList",
+  atlasProject: "mongodbatlas:index/project:Project",
+  atlasCluster: "mongodbatlas:index/advancedCluster:AdvancedCluster",
+  budget: "aws:budgets/budget:Budget",
+  alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
+  turnComponent: "vchat:stacks:Turn",
+  listenerRule: "aws:lb/listenerRule:ListenerRule",
+  ecsService: "aws:ecs/service:Service",
+  vpcEndpoint: "aws:ec2/vpcEndpoint:VpcEndpoint",
+  asg: "aws:autoscaling/group:Group",
 } as const;
 export const resourceTypes = T;
 
@@ -119,6 +138,40 @@ function userDataText(v: unknown): string | undefined {
 
 const coturnMarker = "static-auth-secret=";
 
+/**
+ * The coturn config a resource carries: embedded in a boot script, or rendered from the Turn
+ * component's generator inputs, which are known at preview even when the user data is not.
+ */
+function coturnConfigOf(r: ResourceRecord): string | undefined {
+  if (r.type === T.turnComponent) {
+    const o = r.props.coturn as CoturnOptions | undefined;
+    return o && typeof o === "object" ? coturnConfig({ ...o, secret: "policy-check" }) : undefined;
+  }
+  if (r.type !== T.launchTemplate && r.type !== T.instance) return undefined;
+  const text = userDataText(r.props.userData);
+  return text?.includes(coturnMarker) ? text : undefined;
+}
+
+/** `coturn/coturn:4.10.0@sha256:…` in a boot script or the Turn component's inputs. */
+function coturnImageOf(r: ResourceRecord): string | undefined {
+  if (r.type === T.turnComponent) return typeof r.props.coturnImage === "string" ? r.props.coturnImage : undefined;
+  const text = coturnConfigOf(r);
+  // The boot script sets IMAGE="…" (through the ECR cache: "$REGISTRY/<prefix>/coturn/coturn:…").
+  return text ? /^IMAGE="[^"\n]*?([\w.-]*\/?coturn[\w./-]*:[\w.-]+(@sha256:[0-9a-f]{64})?)"/m.exec(text)?.[1] : undefined;
+}
+
+/** Which ingress each security group role may have (`vchat:role` tag); anything else is a finding. */
+const roleIngress: Record<string, (i: Ingress, sources: { anywhere: boolean; groupsOnly: boolean }) => boolean> = {
+  alb: (i) => i.protocol === "tcp" && i.from === i.to && (i.from === 80 || i.from === 443),
+  tasks: (i, s) => i.protocol === "tcp" && i.from === i.to && s.groupsOnly,
+  turn: (i) => internetIngressAllowed(i) && !(i.protocol === "tcp" && [80, 443, 5349].includes(i.from)),
+  redis: (i, s) => i.protocol === "tcp" && i.from === 6379 && i.to === 6379 && s.groupsOnly,
+  endpoints: (i, s) => i.protocol === "tcp" && i.from === 443 && i.to === 443 && !s.anywhere,
+};
+
+/** Resources that hold data a prod `down` must keep. */
+const dataTypes = new Set<string>([T.redisGroup, T.bucket, T.bucketV2, T.repository, T.secret, T.atlasProject, T.atlasCluster]);
+
 export const rules: readonly SecurityRule[] = [
   {
     name: "no-ssh-from-anywhere",
@@ -148,6 +201,7 @@ export const rules: readonly SecurityRule[] = [
       if (r.type !== T.redisGroup) return [];
       const out: string[] = [];
       if (r.props.transitEncryptionEnabled !== true) out.push("transitEncryptionEnabled is not true");
+      if (r.props.transitEncryptionMode === "preferred") out.push('transitEncryptionMode is "preferred": clients may still connect without TLS');
       if (r.props.atRestEncryptionEnabled !== true) out.push("atRestEncryptionEnabled is not true");
       if (!r.props.authToken && !r.props.userGroupIds) out.push("no authToken (or RBAC user group)");
       return out;
@@ -191,9 +245,8 @@ export const rules: readonly SecurityRule[] = [
     name: "turn-denies-private-peers",
     description: "A TURN boot script's coturn config denies private, loopback, link-local and metadata peers and never allows loopback peers.",
     check(r) {
-      if (r.type !== T.launchTemplate && r.type !== T.instance) return [];
-      const text = userDataText(r.props.userData);
-      if (!text || !text.includes(coturnMarker)) return [];
+      const text = coturnConfigOf(r);
+      if (!text) return [];
       const lines = new Set(text.split("\n").map((l) => l.trim()));
       const out: string[] = [];
       if (lines.has("allow-loopback-peers")) out.push("allow-loopback-peers is set");
@@ -205,12 +258,169 @@ export const rules: readonly SecurityRule[] = [
     name: "coturn-version-pinned",
     description: `TURN instances run a pinned coturn ${minCoturnVersion} or newer (older ones let IPv4-mapped IPv6 peers bypass denied-peer-ip).`,
     check(r) {
-      if (r.type !== T.launchTemplate && r.type !== T.instance) return [];
-      const text = userDataText(r.props.userData);
-      if (!text || !text.includes(coturnMarker)) return [];
-      const m = /\s([\w./-]*coturn[\w./-]*):(\d+\.\d+\.\d+)[\w.-]*\s/.exec(text);
-      if (!m?.[2]) return ["coturn image is not pinned to a version"];
-      return compareVersions(m[2], minCoturnVersion) < 0 ? [`coturn ${m[2]} is older than ${minCoturnVersion}`] : [];
+      if (!coturnConfigOf(r) && r.type !== T.turnComponent) return [];
+      const image = coturnImageOf(r);
+      if (image === undefined && r.type === T.turnComponent) return [];
+      // A digest pin (`coturn/coturn:4.10.0@sha256:…`) is the strongest pin there is.
+      const version = image && /:(\d+\.\d+\.\d+)/.exec(image)?.[1];
+      if (!version) return [`coturn image ${image ?? "(none found)"} is not pinned to a version`];
+      const out = compareVersions(version, minCoturnVersion) < 0 ? [`coturn ${version} is older than ${minCoturnVersion}`] : [];
+      if (r.stack === "prod" && !image!.includes("@sha256:")) out.push(`coturn image ${image} is not pinned by digest in prod`);
+      return out;
+    },
+  },
+  {
+    name: "turn-not-an-open-proxy",
+    description: "coturn refuses TCP relays (no-tcp-relay) and caps bandwidth per session (max-bps) and per server (bps-capacity).",
+    check(r) {
+      const text = coturnConfigOf(r);
+      if (!text) return [];
+      const lines = text.split("\n").map((l) => l.trim());
+      const value = (key: string) => Number(lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1) ?? 0);
+      const out: string[] = [];
+      if (!lines.includes("no-tcp-relay")) out.push("no-tcp-relay is missing: any credential holder can open TCP connections to any host");
+      if (!(value("max-bps") > 0)) out.push("max-bps is unlimited");
+      if (!(value("bps-capacity") > 0)) out.push("bps-capacity is unlimited");
+      return out;
+    },
+  },
+  {
+    name: "atlas-not-open-to-the-internet",
+    description: "The Atlas IP access list names addresses, never 0.0.0.0/0.",
+    check(r) {
+      if (r.type !== T.atlasAccess) return [];
+      const entry = str(r.props.cidrBlock) || str(r.props.ipAddress);
+      return entry === "0.0.0.0/0" || entry === "0.0.0.0" || entry === "::/0" ? [`access list entry ${entry} opens the database to the internet`] : [];
+    },
+  },
+  {
+    name: "images-immutable",
+    description: "Images are named by content: no `latest` or untagged service images, ECR repositories refuse tag overwrites.",
+    check(r) {
+      if (r.type === T.repository) return r.props.imageTagMutability === "IMMUTABLE" ? [] : [`imageTagMutability is ${JSON.stringify(r.props.imageTagMutability ?? "MUTABLE")}, not "IMMUTABLE"`];
+      const images: string[] = [];
+      if (r.type === T.taskDefinition && typeof r.props.containerDefinitions === "string") {
+        try {
+          for (const c of JSON.parse(r.props.containerDefinitions) as { image?: string }[]) images.push(str(c.image));
+        } catch {
+          return ["containerDefinitions is not JSON"];
+        }
+      }
+      const coturn = coturnImageOf(r);
+      if (coturn) images.push(coturn);
+      return images.filter((i) => !i.includes("@sha256:") && (/:latest$/.test(i) || !/:[\w.-]+$/.test(i.split("/").pop() ?? ""))).map((i) => `image ${i} has a moving tag`);
+    },
+  },
+  {
+    name: "prod-data-protected",
+    description: "In prod, Redis, Atlas, the web bucket, the image repository and the secrets are protected from deletion.",
+    check(r) {
+      if (r.stack !== "prod") return [];
+      const out = dataTypes.has(r.type) && r.protect !== true ? ["prod data without protect: `vchat down` would delete it"] : [];
+      if (r.type === T.redisGroup && !r.props.finalSnapshotIdentifier) out.push("no finalSnapshotIdentifier: deleting the group takes its automatic snapshots with it");
+      return out;
+    },
+  },
+  {
+    name: "security-group-ports-match-role",
+    description: "Each security group has a vchat:role tag (alb, tasks, turn, redis, endpoints) and only the ingress that role needs.",
+    check(r) {
+      if (r.type !== T.sg) return [];
+      const role = str((r.props.tags as Record<string, unknown> | undefined)?.["vchat:role"]);
+      const allowed = roleIngress[role];
+      if (!allowed) return [`security group has no known vchat:role tag (got ${JSON.stringify(role)})`];
+      return asArray(r.props.ingress).flatMap((e) => {
+        const raw = (e ?? {}) as Record<string, unknown>;
+        const i = ingressOf({ ...r, props: { ingress: [raw] } })[0]!;
+        const anywhereSource = i.cidrs.some((c) => anywhere.has(c));
+        const groupsOnly = i.cidrs.length === 0 && asArray(raw.securityGroups).length > 0;
+        return allowed(i, { anywhere: anywhereSource, groupsOnly }) ? [] : [`${role} group allows ${i.protocol} ${i.from}-${i.to} from ${i.cidrs.join(", ") || "security groups"}`];
+      });
+    },
+  },
+  {
+    name: "turn-nlb-no-cross-zone",
+    description: "The TURN NLB keeps traffic in its zone (cross-zone load balancing off).",
+    check(r) {
+      return r.type === T.loadBalancer && r.props.loadBalancerType === "network" && (r.props.enableCrossZoneLoadBalancing === true || r.props.enableCrossZoneLoadBalancing === "true") ? ["cross-zone load balancing is on: relayed traffic crosses AZs and is billed per GB"] : [];
+    },
+  },
+  {
+    name: "web-index-not-cached",
+    description: "CloudFront does not cache index.html, so a deploy reaches browsers at once.",
+    check(r) {
+      if (r.type !== T.distribution) return [];
+      const behaviours = asArray(r.props.orderedCacheBehaviors) as Record<string, unknown>[];
+      const index = behaviours.find((b) => b && b.pathPattern === "/index.html");
+      return index && index.cachePolicyId === "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" ? [] : ["index.html is cached (no /index.html behaviour with the CachingDisabled policy)"];
+    },
+  },
+  {
+    name: "tls-names-covered",
+    description: "The service hands out TLS URLs (turns:, https:) only under the configured domains, never a load balancer's own name, which no certificate covers.",
+    check(r) {
+      if (r.type !== T.taskDefinition || typeof r.props.containerDefinitions !== "string") return [];
+      try {
+        const env = (JSON.parse(r.props.containerDefinitions) as { environment?: { name: string; value: string }[] }[]).flatMap((c) => c.environment ?? []);
+        return env
+          .flatMap((e) => e.value.split(",").map((url) => ({ name: e.name, url: url.trim() })))
+          .filter(({ url }) => /^(turns|https):/.test(url) && /\.elb\.[\w.-]*amazonaws\.com/.test(url))
+          .map(({ name, url }) => `${name} offers ${url}: no certificate covers a load balancer's own name`);
+      } catch {
+        return [];
+      }
+    },
+  },
+  {
+    name: "service-rollout-checked",
+    description: "ECS services wait for steady state and roll back through the circuit breaker, so `up` fails when tasks crash-loop.",
+    check(r) {
+      if (r.type !== T.ecsService) return [];
+      const out: string[] = [];
+      if (r.props.waitForSteadyState !== true) out.push("waitForSteadyState is not true: up succeeds while tasks crash-loop");
+      const breaker = (r.props.deploymentCircuitBreaker ?? {}) as Record<string, unknown>;
+      if (breaker.enable !== true || breaker.rollback !== true) out.push("deployment circuit breaker with rollback is off");
+      return out;
+    },
+  },
+  {
+    name: "turn-refresh-keeps-capacity",
+    description: "An instance refresh never takes the TURN group below its healthy capacity (launch before terminate).",
+    check(r) {
+      if (r.type !== T.asg) return [];
+      const prefs = ((r.props.instanceRefresh ?? {}) as Record<string, unknown>).preferences as Record<string, unknown> | undefined;
+      if (!r.props.instanceRefresh) return [];
+      return num(prefs?.minHealthyPercentage, 90) < 100 ? [`instance refresh keeps only ${num(prefs?.minHealthyPercentage, 90)} % healthy: a group of one goes dark`] : [];
+    },
+  },
+  {
+    name: "monitoring-not-public",
+    description: "An internet-facing ALB answers /metrics and /readyz itself (a fixed-response rule); monitoring is scraped inside the VPC.",
+    checkStack(all) {
+      const albs = all.filter((r) => r.type === T.loadBalancer && r.props.loadBalancerType === "application" && r.props.internal !== true);
+      if (albs.length === 0) return [];
+      const hidden = new Set(all.filter((r) => r.type === T.listenerRule).filter((r) => (asArray(r.props.actions) as Record<string, unknown>[]).some((a) => a?.type === "fixed-response")).flatMap((r) => (asArray(r.props.conditions) as Record<string, any>[]).flatMap((c) => asArray(c?.pathPattern?.values).map(str))));
+      const missing = ["/metrics*", "/readyz*"].filter((p) => !hidden.has(p));
+      return missing.length ? [{ rule: "monitoring-not-public", resource: albs[0]!.name, message: `no fixed-response rule for ${missing.join(", ")}` }] : [];
+    },
+  },
+  {
+    name: "s3-gateway-endpoint",
+    description: "Each VPC reaches S3 through a gateway endpoint, not through NAT's per-GB fee.",
+    checkStack(all) {
+      const vpcs = all.filter((r) => r.type === "aws:ec2/vpc:Vpc");
+      const gateway = all.some((r) => r.type === T.vpcEndpoint && r.props.vpcEndpointType === "Gateway" && /\.s3$/.test(str(r.props.serviceName)));
+      return vpcs.length > 0 && !gateway ? [{ rule: "s3-gateway-endpoint", resource: vpcs[0]!.name, message: "no S3 gateway endpoint" }] : [];
+    },
+  },
+  {
+    name: "cost-guards",
+    description: "The stack has a cost budget and an alarm on TURN NetworkOut.",
+    checkStack(all) {
+      const out: RuleViolation[] = [];
+      if (!all.some((r) => r.type === T.budget)) out.push({ rule: "cost-guards", resource: "stack", message: "no AWS budget" });
+      if (!all.some((r) => r.type === T.alarm && r.props.metricName === "NetworkOut")) out.push({ rule: "cost-guards", resource: "stack", message: "no alarm on TURN NetworkOut" });
+      return out;
     },
   },
   {

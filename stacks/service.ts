@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { EnvConfig } from "./config.ts";
+import { keepData, type EnvConfig } from "./config.ts";
 import { redisPort } from "./data.ts";
 import type { Network } from "./network.ts";
 
@@ -17,6 +17,9 @@ export interface ServiceArgs {
   turnUrls: pulumi.Input<string[]>;
   webUrl: pulumi.Input<string>;
 }
+
+/** Paths the ALB answers itself with 404: monitoring stays inside the VPC. */
+export const internalPaths = ["/metrics*", "/readyz*"] as const;
 
 /** The TLS policy of every HTTPS/TLS listener: TLS 1.3 with 1.2 as the floor. */
 export const tlsPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06";
@@ -42,13 +45,15 @@ export class Service extends pulumi.ComponentResource {
     const repo = new aws.ecr.Repository(`${name}-repo`, {
       name: `vchat-${cfg.env}`,
       imageScanningConfiguration: { scanOnPush: true },
-      imageTagMutability: "MUTABLE",
+      // A tag names one image forever: `up` rolls out exactly what the tag says, and a rollback
+      // to an older tag gets the older image.
+      imageTagMutability: "IMMUTABLE",
       encryptionConfigurations: [{ encryptionType: "AES256" }],
       forceDelete: !cfg.retainData,
       tags,
-    }, parent);
+    }, { parent: this, ...keepData(cfg) });
     const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/vchat/${cfg.env}/service`, retentionInDays: cfg.retainData ? 30 : 7, tags }, parent);
-    const cluster = new aws.ecs.Cluster(`${name}-cluster`, { settings: [{ name: "containerInsights", value: "enabled" }], tags }, parent);
+    const cluster = new aws.ecs.Cluster(`${name}-cluster`, { settings: [{ name: "containerInsights", value: cfg.service.containerInsights ? "enabled" : "disabled" }], tags }, parent);
 
     // --- security groups ---
     const albSg = new aws.ec2.SecurityGroup(`${name}-alb-sg`, {
@@ -59,7 +64,7 @@ export class Service extends pulumi.ComponentResource {
         { protocol: "tcp", fromPort: 80, toPort: 80, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"], description: "HTTP, redirected to HTTPS" },
       ],
       egress: [{ protocol: "tcp", fromPort: port, toPort: port, cidrBlocks: [network.vpcCidr], description: "to the service tasks" }],
-      tags,
+      tags: { ...tags, "vchat:role": "alb" },
     }, parent);
     const taskSg = new aws.ec2.SecurityGroup(`${name}-task-sg`, {
       vpcId: network.vpcId,
@@ -67,7 +72,7 @@ export class Service extends pulumi.ComponentResource {
       ingress: [{ protocol: "tcp", fromPort: port, toPort: port, securityGroups: [albSg.id], description: "from the ALB" }],
       // Out to Atlas (via NAT), ECR, Secrets Manager, CloudWatch and Redis.
       egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "outbound" }],
-      tags,
+      tags: { ...tags, "vchat:role": "tasks" },
     }, parent);
     new aws.vpc.SecurityGroupIngressRule(`${name}-redis-from-tasks`, {
       securityGroupId: args.redisSecurityGroupId,
@@ -115,6 +120,15 @@ export class Service extends pulumi.ComponentResource {
       certificateArn: cfg.certificateArn,
       defaultActions: [{ type: "forward", targetGroupArn: tg.arn }],
     }, parent);
+    // Prometheus data and dependency error texts stay inside the VPC: a scraper there reads the
+    // tasks directly on their port; from the internet these paths answer 404. The service
+    // routes case-sensitively, so /METRICS cannot slip past this case-sensitive match.
+    new aws.lb.ListenerRule(`${name}-internal-paths`, {
+      listenerArn: https.arn,
+      priority: 10,
+      conditions: [{ pathPattern: { values: [...internalPaths] } }],
+      actions: [{ type: "fixed-response", fixedResponse: { contentType: "application/json", statusCode: "404", messageBody: JSON.stringify({ error: { code: "NOT_FOUND", message: "not found" } }) } }],
+    }, parent);
 
     // --- roles ---
     const assume = aws.iam.assumeRolePolicyForPrincipal({ Service: "ecs-tasks.amazonaws.com" });
@@ -131,80 +145,87 @@ export class Service extends pulumi.ComponentResource {
     // The node itself calls no AWS API: its task role has no policy at all.
     const taskRole = new aws.iam.Role(`${name}-task-role`, { assumeRolePolicy: JSON.stringify(assume), tags }, parent);
 
-    const apiUrl = cfg.apiDomain ? pulumi.output(`https://${cfg.apiDomain}`) : pulumi.interpolate`https://${alb.dnsName}`;
-    const containerDefinitions = pulumi
-      .all([repo.repositoryUrl, logs.name, args.secretArns.jwt, args.secretArns.turn, args.secretArns.mongoUri, args.secretArns.redisUrl, args.turnUrls, args.webUrl, apiUrl])
-      .apply(([repoUrl, logGroup, jwt, turn, mongo, redisUrl, turnUrls, webUrl, publicUrl]) => JSON.stringify([{
-        name: "vchat",
-        image: `${repoUrl}:${cfg.service.imageTag}`,
-        essential: true,
-        command: ["node", "cli/vchat.ts", "serve"],
-        portMappings: [{ containerPort: port, protocol: "tcp" }],
-        // The settings `vchat serve` reads (cli/commands/serve.ts); secrets come below.
-        environment: [
-          { name: "VCHAT_HOST", value: "0.0.0.0" },
-          { name: "VCHAT_PORT", value: String(port) },
-          { name: "VCHAT_TRUST_PROXY", value: "1" },
-          { name: "VCHAT_CORS_ORIGINS", value: [webUrl, publicUrl].join(",") },
-          { name: "VCHAT_TURN_URLS", value: (turnUrls as string[]).join(",") },
-          { name: "VCHAT_LOG_LEVEL", value: "info" },
-        ],
-        secrets: [
-          { name: "VCHAT_JWT_SECRET", valueFrom: jwt },
-          { name: "VCHAT_TURN_SECRET", valueFrom: turn },
-          { name: "VCHAT_MONGODB_URI", valueFrom: mongo },
-          { name: "VCHAT_REDIS_URL", valueFrom: redisUrl },
-        ],
-        logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": logGroup, "awslogs-region": cfg.region, "awslogs-stream-prefix": "vchat" } },
-        // SIGTERM first: the node stops taking sockets and hands them over before ECS kills it.
-        stopTimeout: 30,
-      }]));
-    const taskDef = new aws.ecs.TaskDefinition(`${name}-task`, {
-      family: `vchat-${cfg.env}`,
-      cpu: String(cfg.service.cpu),
-      memory: String(cfg.service.memory),
-      networkMode: "awsvpc",
-      requiresCompatibilities: ["FARGATE"],
-      runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
-      executionRoleArn: execRole.arn,
-      taskRoleArn: taskRole.arn,
-      containerDefinitions,
-      tags,
-    }, parent);
-    const service = new aws.ecs.Service(`${name}-service`, {
-      cluster: cluster.arn,
-      taskDefinition: taskDef.arn,
-      launchType: "FARGATE",
-      desiredCount: cfg.service.minTasks,
-      networkConfiguration: { subnets: network.privateSubnetIds, securityGroups: [taskSg.id], assignPublicIp: false },
-      loadBalancers: [{ targetGroupArn: tg.arn, containerName: "vchat", containerPort: port }],
-      healthCheckGracePeriodSeconds: 30,
-      deploymentCircuitBreaker: { enable: true, rollback: true },
-      deploymentMinimumHealthyPercent: 100,
-      deploymentMaximumPercent: 200,
-      propagateTags: "SERVICE",
-      tags,
-    }, { parent: this, dependsOn: [https], ignoreChanges: ["desiredCount"] });
-    const scaling = new aws.appautoscaling.Target(`${name}-scaling`, {
-      serviceNamespace: "ecs",
-      scalableDimension: "ecs:service:DesiredCount",
-      resourceId: pulumi.interpolate`service/${cluster.name}/${service.name}`,
-      minCapacity: cfg.service.minTasks,
-      maxCapacity: cfg.service.maxTasks,
-    }, parent);
-    new aws.appautoscaling.Policy(`${name}-scale-cpu`, {
-      policyType: "TargetTrackingScaling",
-      serviceNamespace: scaling.serviceNamespace,
-      scalableDimension: scaling.scalableDimension,
-      resourceId: scaling.resourceId,
-      targetTrackingScalingPolicyConfiguration: {
-        predefinedMetricSpecification: { predefinedMetricType: "ECSServiceAverageCPUUtilization" },
-        targetValue: 60,
-        scaleInCooldown: 300,
-        scaleOutCooldown: 60,
-      },
-    }, parent);
+    // The load balancer's own name is covered by no certificate: clients use the API domain.
+    const apiUrl = pulumi.output(`https://${cfg.apiDomain}`);
+    // No image pushed yet (first `up`): no task definition and no service until vchat:imageTag names one.
+    const imageTag = cfg.service.imageTag;
+    if (imageTag) {
+      const containerDefinitions = pulumi
+        .all([repo.repositoryUrl, logs.name, args.secretArns.jwt, args.secretArns.turn, args.secretArns.mongoUri, args.secretArns.redisUrl, args.turnUrls, args.webUrl, apiUrl])
+        .apply(([repoUrl, logGroup, jwt, turn, mongo, redisUrl, turnUrls, webUrl, publicUrl]) => JSON.stringify([{
+          name: "vchat",
+          image: `${repoUrl}:${imageTag}`,
+          essential: true,
+          command: ["node", "cli/vchat.ts", "serve"],
+          portMappings: [{ containerPort: port, protocol: "tcp" }],
+          // The settings `vchat serve` reads (cli/commands/serve.ts); secrets come below.
+          environment: [
+            { name: "VCHAT_HOST", value: "0.0.0.0" },
+            { name: "VCHAT_PORT", value: String(port) },
+            { name: "VCHAT_TRUST_PROXY", value: "1" },
+            { name: "VCHAT_CORS_ORIGINS", value: [webUrl, publicUrl].join(",") },
+            { name: "VCHAT_TURN_URLS", value: (turnUrls as string[]).join(",") },
+            { name: "VCHAT_LOG_LEVEL", value: "info" },
+          ],
+          secrets: [
+            { name: "VCHAT_JWT_SECRET", valueFrom: jwt },
+            { name: "VCHAT_TURN_SECRET", valueFrom: turn },
+            { name: "VCHAT_MONGODB_URI", valueFrom: mongo },
+            { name: "VCHAT_REDIS_URL", valueFrom: redisUrl },
+          ],
+          logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": logGroup, "awslogs-region": cfg.region, "awslogs-stream-prefix": "vchat" } },
+          // SIGTERM first: the node stops taking sockets and hands them over before ECS kills it.
+          stopTimeout: 30,
+        }]));
+      const taskDef = new aws.ecs.TaskDefinition(`${name}-task`, {
+        family: `vchat-${cfg.env}`,
+        cpu: String(cfg.service.cpu),
+        memory: String(cfg.service.memory),
+        networkMode: "awsvpc",
+        requiresCompatibilities: ["FARGATE"],
+        runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
+        executionRoleArn: execRole.arn,
+        taskRoleArn: taskRole.arn,
+        containerDefinitions,
+        tags,
+      }, parent);
+      const service = new aws.ecs.Service(`${name}-service`, {
+        cluster: cluster.arn,
+        taskDefinition: taskDef.arn,
+        launchType: "FARGATE",
+        desiredCount: cfg.service.minTasks,
+        networkConfiguration: { subnets: network.privateSubnetIds, securityGroups: [taskSg.id], assignPublicIp: false },
+        loadBalancers: [{ targetGroupArn: tg.arn, containerName: "vchat", containerPort: port }],
+        healthCheckGracePeriodSeconds: 30,
+        deploymentCircuitBreaker: { enable: true, rollback: true },
+        // `up` returns once the new tasks are healthy, and fails when they crash-loop.
+        waitForSteadyState: true,
+        deploymentMinimumHealthyPercent: 100,
+        deploymentMaximumPercent: 200,
+        propagateTags: "SERVICE",
+        tags,
+      }, { parent: this, dependsOn: [https], ignoreChanges: ["desiredCount"] });
+      const scaling = new aws.appautoscaling.Target(`${name}-scaling`, {
+        serviceNamespace: "ecs",
+        scalableDimension: "ecs:service:DesiredCount",
+        resourceId: pulumi.interpolate`service/${cluster.name}/${service.name}`,
+        minCapacity: cfg.service.minTasks,
+        maxCapacity: cfg.service.maxTasks,
+      }, parent);
+      new aws.appautoscaling.Policy(`${name}-scale-cpu`, {
+        policyType: "TargetTrackingScaling",
+        serviceNamespace: scaling.serviceNamespace,
+        scalableDimension: scaling.scalableDimension,
+        resourceId: scaling.resourceId,
+        targetTrackingScalingPolicyConfiguration: {
+          predefinedMetricSpecification: { predefinedMetricType: "ECSServiceAverageCPUUtilization" },
+          targetValue: 60,
+          scaleInCooldown: 300,
+          scaleOutCooldown: 60,
+        },
+      }, parent);
 
+    }
     this.apiUrl = apiUrl;
     this.albDnsName = alb.dnsName;
     this.repositoryUrl = repo.repositoryUrl;

@@ -24,7 +24,14 @@ function policyActions(policy: unknown): string[] {
   }
 }
 
+/** Key settings, with `protected` first for data that outlives `vchat down`. */
 export function keySettings(r: ResourceRecord): string[] {
+  // Components (vchat:stacks:Service, ...) share short names with cloud types but have none of their inputs.
+  if (r.type.startsWith("vchat:")) return [];
+  return [...(r.protect ? ["protected: kept on vchat down"] : []), ...settingsOf(r)];
+}
+
+function settingsOf(r: ResourceRecord): string[] {
   const p = r.props as Props;
   const short = r.type.split(":").pop() ?? r.type;
   switch (short) {
@@ -64,17 +71,20 @@ export function keySettings(r: ResourceRecord): string[] {
     case "LaunchTemplate": {
       const ud = userDataOf(p);
       const conf = ud ? embeddedCoturnConfig(ud) : undefined;
-      const image = ud ? /\s([\w./-]*coturn[\w./-]*:\d+\.\d+\.\d+\S*)\s/.exec(ud)?.[1] : undefined;
+      const image = ud ? /^IMAGE="([^"\n]*)"/m.exec(ud)?.[1] : undefined;
       return [
         `${p.instanceType}, public IP ${onOff(p.networkInterfaces?.[0]?.associatePublicIpAddress)}`,
         `IMDS tokens ${p.metadataOptions?.httpTokens}, hop limit ${p.metadataOptions?.httpPutResponseHopLimit}`,
         `root volume encrypted ${onOff(p.blockDeviceMappings?.[0]?.ebs?.encrypted)}`,
         ...(image ? [`coturn ${image}`] : []),
-        ...(conf ? [`coturn config: ${conf.split("\n").filter((l) => l.startsWith("denied-peer-ip=")).length} denied peer ranges, ${conf.includes("allow-loopback-peers") ? "ALLOWS" : "no"} loopback peers, relay ${/min-port=(\d+)/.exec(conf)?.[1]}-${/max-port=(\d+)/.exec(conf)?.[1]}`] : []),
+        ...(conf ? [
+          `coturn config: ${conf.split("\n").filter((l) => l.startsWith("denied-peer-ip=")).length} denied peer ranges, ${conf.includes("allow-loopback-peers") ? "ALLOWS" : "no"} loopback peers, relay ${/min-port=(\d+)/.exec(conf)?.[1]}-${/max-port=(\d+)/.exec(conf)?.[1]}`,
+          `TCP relays ${conf.includes("\nno-tcp-relay\n") ? "refused" : "ALLOWED"}, max ${/max-bps=(\d+)/.exec(conf)?.[1]} B/s per session, ${/bps-capacity=(\d+)/.exec(conf)?.[1]} B/s per instance`,
+        ] : []),
       ];
     }
     case "Group":
-      return [`${p.minSize}-${p.maxSize} instances, health ${p.healthCheckType}`, ...(p.initialLifecycleHooks ?? []).map((h: Props) => `hook ${h.name} on ${h.lifecycleTransition} (${h.heartbeatTimeout}s)`)];
+      return [`${p.minSize}-${p.maxSize} instances, health ${p.healthCheckType}`, `refresh keeps ${p.instanceRefresh?.preferences?.minHealthyPercentage ?? 90} % healthy`, ...(p.initialLifecycleHooks ?? []).map((h: Props) => `hook ${h.name} on ${h.lifecycleTransition} (${h.heartbeatTimeout}s)`)];
     case "Policy":
       if (p.targetTrackingConfiguration) return [`track ${p.targetTrackingConfiguration.predefinedMetricSpecification?.predefinedMetricType} at ${p.targetTrackingConfiguration.targetValue}`];
       if (p.targetTrackingScalingPolicyConfiguration) return [`track ${p.targetTrackingScalingPolicyConfiguration.predefinedMetricSpecification?.predefinedMetricType} at ${p.targetTrackingScalingPolicyConfiguration.targetValue}`];
@@ -98,7 +108,7 @@ export function keySettings(r: ResourceRecord): string[] {
     case "Secret":
       return [`recovery window ${p.recoveryWindowInDays} days`];
     case "Service":
-      return [`${p.launchType}, ${p.desiredCount} task(s), public IP ${onOff(p.networkConfiguration?.assignPublicIp)}`, `circuit breaker ${onOff(p.deploymentCircuitBreaker?.enable)}`];
+      return [`${p.launchType}, ${p.desiredCount} task(s), public IP ${onOff(p.networkConfiguration?.assignPublicIp)}`, `circuit breaker ${onOff(p.deploymentCircuitBreaker?.enable)}, waits for steady state ${onOff(p.waitForSteadyState)}`];
     case "TaskDefinition": {
       let secrets: string[] = [];
       try {
@@ -113,7 +123,15 @@ export function keySettings(r: ResourceRecord): string[] {
     case "RolePolicyAttachment":
       return [`${String(p.policyArn).split("/").pop()}`];
     case "Repository":
-      return [`scan on push ${onOff(p.imageScanningConfiguration?.scanOnPush)}`];
+      return [`scan on push ${onOff(p.imageScanningConfiguration?.scanOnPush)}, tags ${String(p.imageTagMutability ?? "MUTABLE").toLowerCase()}`];
+    case "VpcEndpoint":
+      return [`${p.vpcEndpointType} endpoint ${p.serviceName}`];
+    case "ListenerRule":
+      return [`${(p.conditions?.[0]?.pathPattern?.values ?? []).join(", ")} → ${p.actions?.[0]?.fixedResponse?.statusCode ?? p.actions?.[0]?.type}`];
+    case "MetricAlarm":
+      return [`${p.metricName} ${p.statistic} over ${p.period}s > ${p.threshold}`];
+    case "Budget":
+      return [`${p.limitAmount} ${p.limitUnit} per ${String(p.timeUnit).toLowerCase()}`];
     case "Target":
       return [`${p.minCapacity}-${p.maxCapacity} tasks`];
     default:

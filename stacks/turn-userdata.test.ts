@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coturnConfig } from "../turn/coturn-config.ts";
 import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
@@ -35,14 +36,19 @@ describe("TURN user data", () => {
   });
 
   it("reads IMDS with v2 tokens, pins the coturn image, and drains on scale-in", () => {
-    const ud = turnUserData({ config: "realm=x\n", region: "eu-west-1", secretArn: "arn:aws:secretsmanager:eu-west-1:1:secret:t", image: "coturn/coturn:4.10.0", asgName: "vchat-dev-turn", hookName: "drain", drainTimeoutSeconds: 600, logGroup: "/vchat/dev/turn" });
+    const ud = turnUserData({ config: "realm=x\n", region: "eu-west-1", secretId: "vchat-dev/turn-shared-secret", image: "coturn/coturn:4.10.0", asgName: "vchat-dev-turn", hookName: "drain", drainTimeoutSeconds: 600, logGroup: "/vchat/dev/turn" });
     expect(ud).toContain("X-aws-ec2-metadata-token-ttl-seconds");
     expect(ud).toContain("meta-data/public-ipv4");
-    expect(ud).toContain("coturn/coturn:4.10.0 -c /etc/coturn/turnserver.conf");
+    expect(ud).toContain('IMAGE="coturn/coturn:4.10.0"');
+    expect(ud).toContain('"$IMAGE" -c /etc/coturn/turnserver.conf');
+    expect(ud).toContain("--secret-id 'vchat-dev/turn-shared-secret'");
     expect(ud).toContain("docker kill --signal=SIGUSR1 coturn");
     expect(ud).toContain("autoscaling/target-lifecycle-state");
     expect(ud).toContain("complete-lifecycle-action");
-    expect(() => turnUserData({ config: "x\n", region: "eu-west-1; rm -rf /", secretArn: "arn:aws:x", image: "i:1.0.0", asgName: "a", hookName: "h", drainTimeoutSeconds: 600, logGroup: "l" })).toThrow(/unsafe/);
+    const cached = turnUserData({ config: "realm=x\n", region: "eu-west-1", secretId: "s", image: "coturn/coturn:4.10.0", ecrCachePrefix: "vchat-dev-dockerhub", asgName: "a", hookName: "h", drainTimeoutSeconds: 600, logGroup: "l" });
+    expect(cached).toContain('IMAGE="$REGISTRY/vchat-dev-dockerhub/coturn/coturn:4.10.0"');
+    expect(cached).toContain("aws ecr get-login-password --region eu-west-1");
+    expect(() => turnUserData({ config: "x\n", region: "eu-west-1; rm -rf /", secretId: "arn:aws:x", image: "i:1.0.0", asgName: "a", hookName: "h", drainTimeoutSeconds: 600, logGroup: "l" })).toThrow(/unsafe/);
   });
 });
 
@@ -96,5 +102,66 @@ describe.skipIf(!hasCoturn)("the cloud coturn config on a real coturn", () => {
 
   it("grants CreatePermission to a public peer (nothing is sent to it)", async () => {
     expect(await permit("8.8.8.8")).toBe("granted");
+  });
+});
+
+describe.skipIf(!hasCoturn)("TCP relays (RFC 6062) on a real coturn", () => {
+  const secret = randomBytes(16).toString("hex");
+  const cred = turnCredentials(secret, "tcp-relay-test", 600);
+  const creds = { username: cred.username, password: cred.credential };
+  let peer: net.Server;
+  let peerPort: number;
+  let peerConnections = 0;
+
+  beforeAll(async () => {
+    // A TCP peer on loopback: the control case must reach it, the cloud config must not even try.
+    peer = net.createServer((s) => {
+      peerConnections++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => peer.listen(0, "127.0.0.1", r));
+    peerPort = (peer.address() as net.AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((r) => peer.close(() => r())));
+
+  /** Allocate a TCP relay over a TCP control connection (RFC 6062 §5.1), then Connect to the peer. */
+  async function tcpRelay(turn: RunningCoturn): Promise<string | number> {
+    const socket = await StunSocket.open("tcp", { host: turn.host, port: turn.port, timeoutMs: 2000 });
+    try {
+      const session = await TurnAllocation.allocate(socket, creds, { timeoutMs: 2000, relay: "tcp" });
+      await session.connect({ family: 4, address: "127.0.0.1", port: peerPort });
+      return "connected";
+    } catch (err) {
+      if (err instanceof TurnError) return err.code;
+      throw err;
+    } finally {
+      socket.close();
+    }
+  }
+
+  it("the cloud config refuses a TCP allocation with 442, and no connection reaches the peer", async () => {
+    const turn = await startCoturn({ ...cloudCoturnOptions(offlineEnvConfig("dev"), { secret, externalIp: "127.0.0.1" }), mode: "local", listeningPort: undefined, minPort: undefined, maxPort: undefined });
+    try {
+      expect(turn.config).toContain("\nno-tcp-relay\n");
+      const before = peerConnections;
+      expect(await tcpRelay(turn)).toBe(442);
+      expect(peerConnections).toBe(before);
+    } finally {
+      await turn.stop();
+    }
+  });
+
+  it("control: with turnAllowTcpRelay the same server connects to the peer (so the refusal above is the setting's)", async () => {
+    const cfg = offlineEnvConfig("dev", { turnAllowTcpRelay: "true" });
+    const turn = await startCoturn({ ...cloudCoturnOptions(cfg, { secret, externalIp: "127.0.0.1" }), mode: "local", listeningPort: undefined, minPort: undefined, maxPort: undefined });
+    try {
+      expect(turn.config).not.toContain("no-tcp-relay");
+      const before = peerConnections;
+      expect(await tcpRelay(turn)).toBe("connected");
+      await new Promise((r) => setTimeout(r, 100));
+      expect(peerConnections).toBe(before + 1);
+    } finally {
+      await turn.stop();
+    }
   });
 });

@@ -1,14 +1,19 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { EnvConfig } from "./config.ts";
+import { coturnConfig } from "../turn/coturn-config.ts";
 import type { Network } from "./network.ts";
 import { tlsPolicy } from "./service.ts";
-import { cloudCoturnConfig, turnPorts, turnUserData } from "./turn-userdata.ts";
+import { cloudCoturnOptions, turnPorts, turnUserData } from "./turn-userdata.ts";
 
 export interface TurnArgs {
   cfg: EnvConfig;
   network: Network;
   turnSecretArn: pulumi.Input<string>;
+  /** The secret's name: the boot script reads it by name, so the script is known at preview. */
+  turnSecretName: string;
+  /** SNS topic for the traffic alarm. */
+  alarmTopicArn: pulumi.Input<string>;
 }
 
 /** Amazon Linux 2023, resolved by EC2 at launch so the template never pins a stale AMI. */
@@ -27,14 +32,18 @@ export class Turn extends pulumi.ComponentResource {
   readonly asgName: string;
 
   constructor(name: string, args: TurnArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("vchat:stacks:Turn", name, {}, opts);
+    // The generator's inputs are the component's: the policy pack checks them at preview, where
+    // the launch template's user data may still be unknown.
+    const coturn = cloudCoturnOptions(args.cfg);
+    super("vchat:stacks:Turn", name, { coturn, coturnImage: args.cfg.turn.coturnImage }, opts);
     const { cfg, network } = args;
     const parent = { parent: this };
     const tags = { "vchat:env": cfg.env };
     const asgName = `vchat-${cfg.env}-turn`;
     const { listen, tls, altTls } = turnPorts;
 
-    const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/vchat/${cfg.env}/turn`, retentionInDays: cfg.retainData ? 30 : 7, tags }, parent);
+    const logGroupName = `/vchat/${cfg.env}/turn`;
+    const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: logGroupName, retentionInDays: cfg.retainData ? 30 : 7, tags }, parent);
 
     // Clients reach 3478 directly too: the NLB keeps their source address (instance targets).
     const sg = new aws.ec2.SecurityGroup(`${name}-sg`, {
@@ -46,7 +55,7 @@ export class Turn extends pulumi.ComponentResource {
         { protocol: "udp", fromPort: cfg.turn.minPort, toPort: cfg.turn.maxPort, cidrBlocks: ["0.0.0.0/0"], description: "relay range" },
       ],
       egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "relayed media to peers, AWS APIs" }],
-      tags,
+      tags: { ...tags, "vchat:role": "turn" },
     }, parent);
 
     // Least privilege: read its one secret, write its one log group, complete its own lifecycle hook.
@@ -65,18 +74,40 @@ export class Turn extends pulumi.ComponentResource {
     if (cfg.turn.ssmAccess) {
       new aws.iam.RolePolicyAttachment(`${name}-ssm`, { role: role.name, policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" }, parent);
     }
+    // With Docker Hub credentials, instances pull coturn through an ECR pull-through cache in
+    // the region: no anonymous Docker Hub rate limits or outages in the boot path.
+    const cachePrefix = `vchat-${cfg.env}-dockerhub`;
+    if (cfg.turn.dockerHubCredentialArn) {
+      new aws.ecr.PullThroughCacheRule(`${name}-dockerhub-cache`, {
+        ecrRepositoryPrefix: cachePrefix,
+        upstreamRegistryUrl: "registry-1.docker.io",
+        credentialArn: cfg.turn.dockerHubCredentialArn,
+      }, parent);
+      new aws.iam.RolePolicy(`${name}-pull`, {
+        role: role.id,
+        policy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            { Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: ["*"] },
+            { Effect: "Allow", Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchImportUpstreamImage", "ecr:CreateRepository"], Resource: [`arn:aws:ecr:${cfg.region}:*:repository/${cachePrefix}/*`] },
+          ],
+        }),
+      }, parent);
+    }
     const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name }, parent);
 
-    const userData = pulumi.all([args.turnSecretArn, logs.name]).apply(([secretArn, logGroup]) => Buffer.from(turnUserData({
-      config: cloudCoturnConfig(cfg),
+    // Only known values: the script (and the coturn config in it) can be checked at preview.
+    const userData = Buffer.from(turnUserData({
+      config: coturnConfig(coturn),
       region: cfg.region,
-      secretArn,
+      secretId: args.turnSecretName,
       image: cfg.turn.coturnImage,
+      ecrCachePrefix: cfg.turn.dockerHubCredentialArn ? cachePrefix : undefined,
       asgName,
       hookName: drainHookName,
       drainTimeoutSeconds: cfg.turn.drainTimeoutSeconds,
-      logGroup,
-    })).toString("base64"));
+      logGroup: logGroupName,
+    })).toString("base64");
     const template = new aws.ec2.LaunchTemplate(`${name}-lt`, {
       namePrefix: `vchat-${cfg.env}-turn-`,
       imageId: turnImageId,
@@ -96,7 +127,10 @@ export class Turn extends pulumi.ComponentResource {
       loadBalancerType: "network",
       internal: false,
       subnets: network.publicSubnetIds,
-      enableCrossZoneLoadBalancing: true,
+      // Off: each AZ's NLB node forwards to its own AZ's instances; on, TURN over TCP/TLS would
+      // cross AZs (billed per GB) for a share of sessions. An AZ without a healthy instance
+      // (dev runs one) is taken out of the NLB's DNS, so clients go where an instance is.
+      enableCrossZoneLoadBalancing: false,
       enableDeletionProtection: cfg.retainData,
       tags,
     }, parent);
@@ -114,7 +148,9 @@ export class Turn extends pulumi.ComponentResource {
       loadBalancerArn: nlb.arn, port: listen, protocol: "TCP_UDP",
       defaultActions: [{ type: "forward", targetGroupArn: tgPlain.arn }],
     }, parent);
-    for (const port of [tls, altTls]) {
+    // TLS TURN only under a name the certificate covers: the NLB's own name matches none.
+    const tlsPorts = cfg.turnDomain ? [tls, altTls] : [];
+    for (const port of tlsPorts) {
       new aws.lb.Listener(`${name}-listen-${port}`, {
         loadBalancerArn: nlb.arn, port, protocol: "TLS", sslPolicy: tlsPolicy, certificateArn: cfg.certificateArn,
         defaultActions: [{ type: "forward", targetGroupArn: tgTls.arn }],
@@ -136,7 +172,9 @@ export class Turn extends pulumi.ComponentResource {
         heartbeatTimeout: cfg.turn.drainTimeoutSeconds,
         defaultResult: "CONTINUE",
       }],
-      instanceRefresh: { strategy: "Rolling", preferences: { minHealthyPercentage: 50 } },
+      // Launch before terminate: a new launch template never leaves the group without a healthy
+      // instance (dev runs one), and old ones drain through the lifecycle hook.
+      instanceRefresh: { strategy: "Rolling", preferences: { minHealthyPercentage: 100, maxHealthyPercentage: 200, instanceWarmup: "180" } },
       tags: [{ key: "vchat:env", value: cfg.env, propagateAtLaunch: true }],
     }, { parent: this, ignoreChanges: ["desiredCapacity"] });
     new aws.autoscaling.Policy(`${name}-scale-network`, {
@@ -149,12 +187,27 @@ export class Turn extends pulumi.ComponentResource {
       },
     }, parent);
 
+    // Relayed media is the bill: alarm when the fleet sends more than the configured hourly volume.
+    new aws.cloudwatch.MetricAlarm(`${name}-network-out`, {
+      alarmDescription: `vchat ${cfg.env} TURN sent more than ${cfg.turn.alarmNetworkOutGbPerHour} GB in an hour`,
+      namespace: "AWS/EC2",
+      metricName: "NetworkOut",
+      dimensions: { AutoScalingGroupName: asgName },
+      statistic: "Sum",
+      period: 3600,
+      evaluationPeriods: 1,
+      threshold: cfg.turn.alarmNetworkOutGbPerHour * 1e9,
+      comparisonOperator: "GreaterThanThreshold",
+      treatMissingData: "notBreaching",
+      alarmActions: [args.alarmTopicArn],
+      tags,
+    }, { parent: this, dependsOn: [asg] });
+
     const host: pulumi.Output<string> = cfg.turnDomain ? pulumi.output(cfg.turnDomain) : nlb.dnsName;
     this.urls = host.apply((h) => [
       `turn:${h}:${listen}?transport=udp`,
       `turn:${h}:${listen}?transport=tcp`,
-      `turns:${h}:${tls}?transport=tcp`,
-      `turns:${h}:${altTls}?transport=tcp`,
+      ...tlsPorts.map((port) => `turns:${h}:${port}?transport=tcp`),
     ]);
     this.nlbDnsName = nlb.dnsName;
     this.asgName = asgName;

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { EnvConfig } from "./config.ts";
+import { keepData, type EnvConfig } from "./config.ts";
 
 export interface WebArgs {
   cfg: EnvConfig;
@@ -8,6 +8,8 @@ export interface WebArgs {
 
 /** AWS's managed `CachingOptimized` cache policy. */
 const cachingOptimized = "658327ea-f89d-4fab-a63d-7e88639e58f6";
+/** AWS's managed `CachingDisabled` cache policy. */
+const cachingDisabled = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
 
 /**
  * The bundled web client: a private S3 bucket (all public access blocked) readable only by
@@ -24,7 +26,7 @@ export class Web extends pulumi.ComponentResource {
     const parent = { parent: this };
     const tags = { "vchat:env": cfg.env };
 
-    const bucket = new aws.s3.Bucket(`${name}-bucket`, { forceDestroy: !cfg.retainData, tags }, parent);
+    const bucket = new aws.s3.Bucket(`${name}-bucket`, { forceDestroy: !cfg.retainData, tags }, { parent: this, ...keepData(cfg) });
     const block = new aws.s3.BucketPublicAccessBlock(`${name}-bucket-block`, {
       bucket: bucket.id,
       blockPublicAcls: true,
@@ -64,8 +66,20 @@ export class Web extends pulumi.ComponentResource {
         cachePolicyId: cachingOptimized,
         compress: true,
       },
+      // index.html names the hashed bundles of a release: cached, it would keep old clients on
+      // old bundles for up to a day after a deploy. The bundles themselves cache for long.
+      orderedCacheBehaviors: [{
+        pathPattern: "/index.html",
+        targetOriginId: "web",
+        viewerProtocolPolicy: "redirect-to-https",
+        allowedMethods: ["GET", "HEAD"],
+        cachedMethods: ["GET", "HEAD"],
+        cachePolicyId: cachingDisabled,
+        compress: true,
+      }],
       // The single-page app routes client-side: unknown paths get index.html.
-      customErrorResponses: [403, 404].map((code) => ({ errorCode: code, responseCode: 200, responsePagePath: "/index.html" })),
+      // Not cached either (errorCachingMinTtl 0), for the same reason as index.html.
+      customErrorResponses: [403, 404].map((code) => ({ errorCode: code, responseCode: 200, responsePagePath: "/index.html", errorCachingMinTtl: 0 })),
       restrictions: { geoRestriction: { restrictionType: "none" } },
       viewerCertificate: cert,
       tags,

@@ -3,7 +3,8 @@ import { render } from "ink";
 import React from "react";
 import { describe, expect, it } from "vitest";
 import type { BotsReport } from "../bots/report.ts";
-import { summarize } from "../bots/report.ts";
+import { hostReport, summarize } from "../bots/report.ts";
+import type { LoopStats } from "../bots/overload.ts";
 import type { Progress } from "../bots/run.ts";
 import { BotsDashboard, summaryText } from "../cli/ui/bots.ts";
 
@@ -35,17 +36,24 @@ describe("vchat bots views", () => {
     for (const part of ["up 14", "connecting 3", "failed 1", "loss 0.5 %", "setup p50 800 ms", "p95 1200 ms", "CPU 190 % of 200 %", "lag p99 80 ms", "overloaded", "RATE_LIMITED"]) expect(text).toContain(part);
   });
 
-  it("the summary table has p50/p95/max of every figure and the verdict", () => {
+  it("the summary table has p50/p95/max and n of every figure, per leg, and the verdict", () => {
     const { summary, calls } = summarize([], { bots: 2, unmatchedBots: 2, durationS: 5, expectedCalls: 1 });
-    const report: BotsReport = { summary, calls, thresholds: [{ name: "minConnectedPct", limit: 95, value: 0, ok: false }], pass: false, host: { cpuPct: 20, loopLagP99Ms: 3, workers: 1 }, errors: { count: 0, sample: [] } };
+    const thread = (name: string, over: Partial<LoopStats> = {}): LoopStats => ({ thread: name, samples: 500, lagP50Ms: 0.1, lagP99Ms: 1.5, lagMaxMs: 4, stalledMs: 0, stalledPct: 0, observedMs: 5000, ...over });
+    const host = hostReport([thread("main"), thread("worker 0")], 20, 1);
+    const report: BotsReport = { summary, calls, thresholds: [{ name: "minConnectedPct", limit: 95, value: 0, ok: false }], valid: true, invalidReason: null, pass: false, host, errors: { count: 0, sample: [] } };
     const text = summaryText(report);
     expect(text).toMatch(/calls: 0\/1 connected/);
-    expect(text).toMatch(/figure\s+p50\s+p95\s+max/);
-    expect(text).toMatch(/matched → first media \(setup\)/);
+    expect(text).toMatch(/figure\s+p50\s+p95\s+max\s+n/);
+    expect(text).toMatch(/matched → first media \(setup\), per leg/);
+    expect(text).toMatch(/audio jitter mean \(RFC 3550\), per leg/);
+    expect(text).toMatch(/one-way delay, per packet \(n 0\)/);
     expect(text).toMatch(/FAIL {2}minConnectedPct ≥ 95: 0/);
     expect(text).toMatch(/result: FAIL/);
-    expect(text).not.toMatch(/overloaded/);
-    const late = summaryText({ ...report, host: { ...report.host, loopLagP99Ms: 450 } });
-    expect(late).toMatch(/warning: the bot host was overloaded .* not the network/);
+    expect(text).not.toMatch(/warning|invalid/);
+    // 25 ms of lag at p99 is a warning; a thread stalled 25 % of the run makes the run invalid.
+    const lagging = summaryText({ ...report, host: hostReport([thread("main"), thread("worker 0", { lagP99Ms: 25, lagMaxMs: 30 })], 20, 1) });
+    expect(lagging).toMatch(/warning: event-loop lag p99 of worker 0 25 ms/);
+    const stalled = hostReport([thread("main"), thread("worker 0", { lagP99Ms: 250, lagMaxMs: 251, stalledPct: 25 })], 20, 1);
+    expect(stalled.overloaded).toMatch(/worker 0 was stalled 25 %/);
   });
 });

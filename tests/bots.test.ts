@@ -45,6 +45,10 @@ describe("vchat bots: bad input", () => {
     expect(() => parseBotsOptions({ ...raw, pairs: 2, peers: 1 })).toThrow(/not both/);
     expect(() => parseBotsOptions({ ...raw, url: "ftp://x" })).toThrow(/http/);
     expect(() => parseBotsOptions({ ...raw, turnRewrite: ["nonsense"] })).toThrow(/--turn-rewrite/);
+    expect(() => parseBotsOptions({ ...raw, impairCorrupt: "3" })).toThrow(/--relay only/);
+    expect(() => parseBotsOptions({ ...raw, relay: "only", impairReplay: "3", turnTransport: "tls" })).toThrow(/TLS/);
+    expect(() => parseBotsOptions({ ...raw, minMos: "5" })).toThrow(/--min-mos must be a number from 1 to 4.5/);
+    expect(parseBotsOptions({ ...raw, relay: "only", impairCorrupt: "3", impairReplay: "2", minMos: "3.5", allowOverload: true })).toMatchObject({ impairCorruptPct: 3, impairReplayPct: 2, allowOverload: true, thresholds: { minMos: 3.5 } });
     expect(parseBotsOptions({ ...raw, churn: "30s", interests: "music, chess" })).toMatchObject({ pairs: 10, churnMs: 30_000, interests: ["music", "chess"] });
   });
 
@@ -60,7 +64,6 @@ describe("vchat bots: bad input", () => {
 describe.skipIf(!hasCoturn)("vchat bots against vchat dev with a real coturn", () => {
   let dev: DevServer;
   let dir: string;
-  let baselineDelayMs: number | null = null;
   beforeAll(async () => {
     dev = await startDevServer({ port: 0, db: ":memory:", turn: true, quiet: true, webDir: null });
     dir = mkdtempSync(join(tmpdir(), "vchat-bots-"));
@@ -72,7 +75,9 @@ describe.skipIf(!hasCoturn)("vchat bots against vchat dev with a real coturn", (
 
   async function runBots(name: string, args: string[]): Promise<{ code: number | null; report: BotsReport; stdout: string; stderr: string }> {
     const file = join(dir, `${name}.json`);
-    const r = await runCli(["bots", "--url", dev.url, "--json", file, "--ramp", "40", ...args]);
+    // These runs check the calls, not the bot host: on a loaded CI host (load 15 on 2 cores was
+    // seen) the host's own verdict would make them invalid. calibration.test.ts checks that verdict.
+    const r = await runCli(["bots", "--url", dev.url, "--json", file, "--ramp", "40", "--allow-overload", ...args]);
     if (r.code !== 0 && r.code !== 1) throw new Error(`vchat bots exited ${r.code}: ${r.stderr}`);
     return { ...r, report: JSON.parse(readFileSync(file, "utf8")) as BotsReport };
   }
@@ -81,7 +86,7 @@ describe.skipIf(!hasCoturn)("vchat bots against vchat dev with a real coturn", (
     it(`10 pairs relay-only over TURN/${transport}: every call connects on relay candidates, loss 0`, async () => {
       const { code, report, stdout } = await runBots(`relay-${transport}`, ["--pairs", "10", "--duration", "12s", "--relay", "only", "--turn-transport", transport, "--max-loss", "0", "--min-connected", "100"]);
       const s = report.summary;
-      console.log(`${transport}: ${s.connected}/${s.requested} connected (${s.unfinished} unfinished), loss ${s.lossPct} %, setup p50/p95 ${s.setupMs.p50}/${s.setupMs.p95} ms, RTT p50 ${s.rttMs.p50} ms, bot host CPU ${report.host.cpuPct} %, lag p99 ${report.host.loopLagP99Ms} ms`);
+      console.log(`${transport}: ${s.connected}/${s.requested} connected (${s.unfinished} unfinished), loss ${s.lossPct} %, setup p50/p95 ${s.setupMs.p50}/${s.setupMs.p95} ms, RTT p50 ${s.rttMs.p50} ms, bot host CPU ${report.host.cpuPct} %, lag max ${report.host.lagMaxMs} ms, stalled ${report.host.stalledPct} %`);
       if (s.connected < 10) console.log("failures:", s.failures, report.errors);
       expect(code).toBe(0);
       expect(s.requested).toBe(10);
@@ -95,7 +100,6 @@ describe.skipIf(!hasCoturn)("vchat bots against vchat dev with a real coturn", (
         for (const l of call.legs) expect(l.packetsExpected).toBeGreaterThan(40);
       }
       expect(stdout).toMatch(/result: pass/);
-      if (transport === "udp") baselineDelayMs = s.oneWayDelayMs.p50;
       // The server stored what the bots sent as call:stats.
       const stored = await dev.store.getSession(report.calls[0]!.sessionId);
       expect(stored).toBeTruthy();
@@ -104,7 +108,7 @@ describe.skipIf(!hasCoturn)("vchat bots against vchat dev with a real coturn", (
 
   it("SIGINT stops the run cleanly and reports what was measured so far", async () => {
     const file = join(dir, "sigint.json");
-    const child = spawn(process.execPath, [cli, "bots", "--url", dev.url, "--pairs", "2", "--duration", "5m", "--relay", "only", "--json", file], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [cli, "bots", "--url", dev.url, "--pairs", "2", "--duration", "5m", "--relay", "only", "--allow-overload", "--json", file], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -153,26 +157,29 @@ describe.skipIf(!hasCoturn)("vchat bots against vchat dev with a real coturn", (
     }
   }, 60_000);
 
-  it("calibration: --impair-loss 5 reports loss within 4–6 %", async () => {
-    const { report } = await runBots("impair-loss", ["--pairs", "5", "--duration", "12s", "--relay", "only", "--impair-loss", "5"]);
+  it("calibration: --impair-loss 5 reports loss within 4–6 %; --impair-corrupt/--impair-replay are counted apart", async () => {
+    const { report } = await runBots("impair-loss", ["--pairs", "5", "--duration", "12s", "--relay", "only", "--impair-loss", "5", "--impair-corrupt", "2", "--impair-replay", "2"]);
     const s = report.summary;
-    console.log(`calibration (CLI): --impair-loss 5 → ${s.lossPct} % of ${s.packetsExpected} packets`);
+    console.log(`calibration (CLI): --impair-loss 5 → ${s.lossPct} % of ${s.packetsExpected} packets; ${s.corrupt} corrupt, ${s.replayed} replayed, ${s.duplicates} duplicates`);
     expect(s.connected).toBe(5);
+    expect(s.legsCountedFromPartner).toBe(10);
     expect(s.packetsExpected).toBeGreaterThan(6000);
     expect(s.lossPct!).toBeGreaterThanOrEqual(4);
     expect(s.lossPct!).toBeLessThanOrEqual(6);
+    // ~2 % of the 95 % that got through, each way.
+    for (const n of [s.corrupt, s.replayed]) expect(n / s.packetsExpected).toBeGreaterThan(0.01);
+    expect(s.duplicates).toBe(0);
   }, 60_000);
 
-  it("calibration: --impair-delay 50 adds 40–60 ms of one-way delay", async () => {
-    // Baseline and impaired runs back to back, so both see the same load on this shared host.
-    const baseline = await runBots("delay-baseline", ["--pairs", "3", "--duration", "6s", "--relay", "only"]);
-    const { report } = await runBots("impair-delay", ["--pairs", "3", "--duration", "6s", "--relay", "only", "--impair-delay", "50"]);
+  it("a direction cut mid-call fails its call as media-stopped and exits 1", async () => {
+    const { code, report, stdout } = await runBots("cut", ["--pairs", "2", "--duration", "10s", "--relay", "only", "--impair-cut", "3s"]);
     const s = report.summary;
-    if (s.connected < 3) console.log("failures:", s.failures, report.errors);
-    const base = baseline.report.summary.oneWayDelayMs.p50 ?? baselineDelayMs ?? 1;
-    console.log(`calibration (CLI): --impair-delay 50 → one-way delay p50 ${base} → ${s.oneWayDelayMs.p50} ms`);
-    expect(s.connected).toBe(3);
-    expect(s.oneWayDelayMs.p50! - base).toBeGreaterThanOrEqual(40);
-    expect(s.oneWayDelayMs.p50! - base).toBeLessThanOrEqual(60);
+    const dead = report.calls.flatMap((c) => c.legs).find((l) => l.failure !== null);
+    console.log(`cut (CLI): ${s.connected}/${s.requested} connected, ${s.mediaStopped} media-stopped: ${dead?.failure}; that leg lost ${dead?.lossPct} %`);
+    expect(code).toBe(1);
+    expect(s).toMatchObject({ requested: 2, connected: 1, failed: 1, mediaStopped: 1 });
+    expect(Object.keys(s.failures)[0]).toMatch(/^media-stopped: no media from the partner/);
+    expect(dead!.lossPct!).toBeGreaterThan(30);
+    expect(stdout).toMatch(/1 failed \(1 media-stopped\)/);
   }, 60_000);
 });

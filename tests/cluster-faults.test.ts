@@ -6,7 +6,7 @@ import { join } from "node:path";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Ack, MatchFound, ReadyResponse } from "../protocol/index.ts";
-import type { LocalCluster } from "../server/cluster/local-cluster.ts";
+import type { LocalCluster } from "../server/dev.ts";
 import type { NodeMatchmaker } from "../server/cluster/node-matchmaker.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
 import { freePort } from "../lib/ports.ts";

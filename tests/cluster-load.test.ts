@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Ack } from "../protocol/index.ts";
-import type { LocalCluster } from "../server/cluster/local-cluster.ts";
+import type { LocalCluster } from "../server/dev.ts";
 import type { NodeMatchmaker } from "../server/cluster/node-matchmaker.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
 import { testCluster } from "./support/cluster.ts";

@@ -5,7 +5,7 @@ import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReadyResponse } from "../protocol/index.ts";
 import { run } from "../cli/program.ts";
-import { NodeConfigError, nodeConfigInput, redactUrl, startNode, type RunningNode } from "../server/serve.ts";
+import { NodeConfigError, nodeConfigInput, redactUrl, serveNode, type RunningNode } from "../server/serve.ts";
 import { openSqliteStore } from "../server/store/sqlite-store.ts";
 import type { Store } from "../server/store/store.ts";
 import { redisInstalled } from "../server/cluster/redis-process.ts";
@@ -58,10 +58,10 @@ describe("vchat serve configuration", () => {
   });
 
   it("refuses bad URLs, and an unreachable Redis with its URL but not its password", async () => {
-    await expect(startNode({ env: { VCHAT_JWT_SECRET: secret }, redis: "http://x", quiet: true })).rejects.toThrow(/must start with redis:\/\/ or rediss:\/\//);
-    await expect(startNode({ env: { VCHAT_JWT_SECRET: secret }, mongo: "postgres://x", quiet: true })).rejects.toThrow(NodeConfigError);
+    await expect(serveNode({ env: { VCHAT_JWT_SECRET: secret }, redis: "http://x", quiet: true })).rejects.toThrow(/must start with redis:\/\/ or rediss:\/\//);
+    await expect(serveNode({ env: { VCHAT_JWT_SECRET: secret }, mongo: "postgres://x", quiet: true })).rejects.toThrow(NodeConfigError);
     const port = await freePort();
-    const err = await startNode({ env: { VCHAT_JWT_SECRET: secret }, db: ":memory:", redis: `redis://:hunter2@127.0.0.1:${port}`, quiet: true }).catch((e: Error) => e);
+    const err = await serveNode({ env: { VCHAT_JWT_SECRET: secret }, db: ":memory:", redis: `redis://:hunter2@127.0.0.1:${port}`, quiet: true }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toContain(`127.0.0.1:${port}`);
     expect((err as Error).message).not.toContain("hunter2");
@@ -69,7 +69,7 @@ describe("vchat serve configuration", () => {
 
   it("fails to start on an unreachable MongoDB, naming it without its password", async () => {
     const port = await freePort();
-    const err = await startNode({ env: { VCHAT_JWT_SECRET: secret }, mongo: `mongodb://vchat:hunter2@127.0.0.1:${port}/vchat`, mongoTimeoutMs: 300, quiet: true }).catch((e: Error) => e);
+    const err = await serveNode({ env: { VCHAT_JWT_SECRET: secret }, mongo: `mongodb://vchat:hunter2@127.0.0.1:${port}/vchat`, mongoTimeoutMs: 300, quiet: true }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(new RegExp(`MongoDB at mongodb://vchat:\\*\\*\\*@127\\.0\\.0\\.1:${port}/vchat is not reachable`));
     expect((err as Error).message).not.toContain("hunter2");
@@ -109,7 +109,7 @@ describe("a node whose store (MongoDB) is unreachable", () => {
     const store = new Proxy(inner, {
       get: (target, prop) => (prop === "ping" ? ping : (Reflect.get(target, prop) as (...a: unknown[]) => unknown).bind(target)),
     }) as Store;
-    node = await startNode({ host: "127.0.0.1", port: 0, env: { VCHAT_JWT_SECRET: secret }, store, storeCheckMs: 100, quiet: true, webDir: null });
+    node = await serveNode({ host: "127.0.0.1", port: 0, env: { VCHAT_JWT_SECRET: secret }, store, storeCheckMs: 100, quiet: true, webDir: null });
   });
   afterAll(async () => {
     await node?.stop();

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { io as connect } from "socket.io-client";
 import type { ReadyResponse } from "../protocol/index.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LocalCluster } from "../server/cluster/local-cluster.ts";
+import type { LocalCluster } from "../server/dev.ts";
 import { redisInstalled, startRedis, startRedisCluster, type RunningRedis } from "../server/cluster/redis-process.ts";
 import { api, guest, next, request, sleep, socketFor, user, type ClientSocket } from "./support/client.ts";
 import { redisKinds, testCluster } from "./support/cluster.ts";

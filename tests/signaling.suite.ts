@@ -8,7 +8,7 @@ export interface Deployment {
   urls: string[];
   /** The store the nodes write to, to check what was kept. */
   store: Store;
-  stop(): Promise<void>;
+  stop(): Promise<unknown>;
 }
 
 /**

@@ -74,6 +74,8 @@ export type AuthStep = { code: number | "success"; note: string };
 export interface AllocateOptions {
   timeoutMs: number;
   family?: 4 | 6;
+  /** Relay protocol asked for: UDP (WebRTC's), or TCP (RFC 6062 §5.1, over a TCP control connection). @default "udp" */
+  relay?: "udp" | "tcp";
   /** Requested lifetime in seconds (§7.2 LIFETIME). */
   lifetime?: number;
   software?: string;
@@ -131,7 +133,7 @@ export class TurnAllocation {
   static async allocate(socket: StunSocket, creds: TurnCredentials, opts: AllocateOptions): Promise<TurnAllocation> {
     const steps: AuthStep[] = [];
     const baseAttrs = (): Attribute[] => {
-      const a: Attribute[] = [requestedTransportAttr(17)];
+      const a: Attribute[] = [requestedTransportAttr(opts.relay === "tcp" ? 6 : 17)];
       if (opts.family) a.push(requestedFamilyAttr(opts.family));
       if (opts.lifetime) a.push(uint32Attr(attr.lifetime, opts.lifetime));
       if (opts.software) a.push(stringAttr(attr.software, opts.software));
@@ -228,6 +230,15 @@ export class TurnAllocation {
   /** ChannelBind (§12.2): channel 0x4000..0x4FFF to one peer transport address. */
   async channelBind(channel: number, peer: TransportAddress): Promise<void> {
     await this.request(methods.channelBind, (tid) => [channelNumberAttr(channel), xorAddressAttr(attr.xorPeerAddress, peer, tid)], "channel-bind");
+  }
+
+  /**
+   * Connect (RFC 6062 §4.3) on a TCP allocation: the server opens a TCP connection to the peer.
+   * Returns the CONNECTION-ID to bind a data connection with.
+   */
+  async connect(peer: TransportAddress): Promise<number> {
+    const res = await this.request(methods.connect, (tid) => [xorAddressAttr(attr.xorPeerAddress, peer, tid)], "connect");
+    return readUint32(res, attr.connectionId) ?? 0;
   }
 
   /** Send indication (§10.1): needs a permission for the peer's IP. */

@@ -48,6 +48,18 @@ describe("coturnConfig", () => {
     expect(lines(conf)).not.toContain("no-tls");
   });
 
+  it("refuses TCP relays unless allowed, and limits bandwidth per session and per server", () => {
+    const conf = coturnConfig({ secret: "s", maxBps: 500_000, bpsCapacity: 16_000_000, userQuota: 4, totalQuota: 300 });
+    expect(lines(conf)).toContain("no-tcp-relay");
+    expect(values(conf, "max-bps")).toEqual(["500000"]);
+    expect(values(conf, "bps-capacity")).toEqual(["16000000"]);
+    expect(values(conf, "user-quota")).toEqual(["4"]);
+    expect(values(conf, "total-quota")).toEqual(["300"]);
+    expect(lines(coturnConfig({ secret: "s", allowTcpRelay: true }))).not.toContain("no-tcp-relay");
+    // Unset limits are written out as unlimited, so a reader of the file sees the choice.
+    expect(values(coturnConfig({ secret: "s" }), "bps-capacity")).toEqual(["0"]);
+  });
+
   it("refuses a secret that would break the file", () => {
     expect(() => coturnConfig({ secret: "" })).toThrow(/secret/);
     expect(() => coturnConfig({ secret: "two words" })).toThrow(/secret/);

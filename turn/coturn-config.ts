@@ -73,8 +73,16 @@ export interface CoturnOptions {
   userQuota?: number;
   /** Allocations on the whole server. @default 10000 */
   totalQuota?: number;
-  /** Bytes per second per session; 0 is unlimited. @default 0 */
+  /** Bytes per second per session (`max-bps`); 0 is unlimited. @default 0 */
   maxBps?: number;
+  /** Bytes per second for all sessions together (`bps-capacity`); 0 is unlimited. @default 0 */
+  bpsCapacity?: number;
+  /**
+   * Relay TCP to peers (RFC 6062 allocations). Off, any credential holder could open TCP
+   * connections to any public host from the server's address; WebRTC never asks for it.
+   * @default false
+   */
+  allowTcpRelay?: boolean;
   noUdp?: boolean;
   /** Answer RFC 5780 NAT behaviour discovery; coturn needs two `listeningIps` for it. @default false */
   rfc5780?: boolean;
@@ -122,6 +130,8 @@ export function coturnConfig(opts: CoturnOptions): string {
   set("user-quota", opts.userQuota ?? 12);
   set("total-quota", opts.totalQuota ?? 10000);
   set("max-bps", opts.maxBps ?? 0);
+  set("bps-capacity", opts.bpsCapacity ?? 0);
+  if (!opts.allowTcpRelay) set("no-tcp-relay");
   set("stale-nonce", 600);
 
   set("no-multicast-peers");

@@ -1,12 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { coturnConfig, type CoturnOptions } from "./coturn-config.ts";
 import { freePort } from "../lib/ports.ts";
+import { diesWithParent } from "../lib/processes.ts";
 import { formatTurnUrl } from "./urls.ts";
 
 /** Whether Debian's `turnserver` (coturn) is on PATH. */
@@ -34,6 +35,12 @@ export type StartCoturnOptions = Partial<CoturnOptions> & {
   host?: string;
   /** Milliseconds to wait for the listener to answer. @default 5000 */
   readyTimeoutMs?: number;
+  /**
+   * The folder for its configuration (with the secret, mode 600), user db and pid file, created
+   * and removed at stop. A coturn that a killed owner left running there is killed first.
+   * @default a fresh folder under the system's temp folder
+   */
+  dir?: string;
 };
 
 /**
@@ -54,7 +61,8 @@ export async function startCoturn(opts: StartCoturnOptions = {}): Promise<Runnin
   // and leftover allocations of crashed runs rarely collide.
   const minPort = opts.minPort ?? 10000 + Math.floor(Math.random() * 20) * 1000;
   const maxPort = opts.maxPort ?? minPort + 999;
-  const dir = mkdtempSync(join(tmpdir(), "vchat-coturn-"));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "vchat-coturn-"));
+  if (opts.dir) takeOver(opts.dir);
   const config = coturnConfig({
     ...opts,
     secret,
@@ -72,7 +80,10 @@ export async function startCoturn(opts: StartCoturnOptions = {}): Promise<Runnin
   const configFile = join(dir, "turnserver.conf");
   writeFileSync(configFile, config, { mode: 0o600 });
 
-  const child = spawn("turnserver", ["-c", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+  // coturn dies with this process even on `kill -9`; without setpriv, the owner file below lets
+  // the next start find and kill it.
+  const child = spawn(...diesWithParent("turnserver", ["-c", configFile]), { stdio: ["ignore", "pipe", "pipe"] });
+  writeFileSync(join(dir, ownerFile), JSON.stringify({ owner: process.pid, coturn: child.pid }) + "\n", { mode: 0o600 });
   let output = "";
   const keep = (chunk: Buffer) => {
     output += chunk.toString();
@@ -104,6 +115,49 @@ export async function startCoturn(opts: StartCoturnOptions = {}): Promise<Runnin
   if (!opts.noTcp) urls.push(formatTurnUrl(host, port, "tcp"));
   if (tlsPort) urls.push(formatTurnUrl(host, tlsPort, "tls"));
   return { host, port, tlsPort, secret, realm, urls, config, process: child, log: () => output, stop };
+}
+
+const ownerFile = "owner.json";
+
+/**
+ * Makes `dir` ours: refuses it while another live process runs a coturn there; kills a coturn
+ * whose owner died (`kill -9`), and clears what it left (its configuration holds the secret).
+ */
+function takeOver(dir: string): void {
+  const file = join(dir, ownerFile);
+  if (existsSync(file)) {
+    let left: { owner?: number; coturn?: number } = {};
+    try {
+      left = JSON.parse(readFileSync(file, "utf8")) as typeof left;
+    } catch {
+      // Cut short by a crash while it was written: nothing to go by.
+    }
+    const { owner, coturn } = left;
+    if (coturn && isTurnserver(coturn)) {
+      if (parentOf(coturn) === owner) throw new Error(`another vchat (pid ${owner}) runs a coturn in ${dir}`);
+      process.kill(coturn, "SIGKILL");
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { mode: 0o700 });
+}
+
+function isTurnserver(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("turnserver");
+  } catch {
+    return false;
+  }
+}
+
+function parentOf(pid: number): number | null {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid ...", comm may hold spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return null;
+  }
 }
 
 async function waitReady(host: string, port: number, udp: boolean, timeoutMs: number, died: () => boolean) {

@@ -24,6 +24,8 @@ export const methods = {
   data: 0x007,
   createPermission: 0x008,
   channelBind: 0x009,
+  /** RFC 6062 §6.1: a TCP connection from the relay to a peer. */
+  connect: 0x00a,
 } as const;
 export type Method = (typeof methods)[keyof typeof methods];
 
@@ -53,6 +55,8 @@ export const attr = {
   passwordAlgorithm: 0x001d,
   userhash: 0x001e,
   xorMappedAddress: 0x0020,
+  /** RFC 6062 §6.2.1. */
+  connectionId: 0x002a,
   reservationToken: 0x0022,
   priority: 0x0024,
   useCandidate: 0x0025,

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startNode } from "../../server/serve.ts";
+import { serveNode } from "../../server/serve.ts";
 
 const [mode, redisUrl, jwtSecret] = process.argv.slice(2);
 if ((mode !== "single" && mode !== "redis") || (mode === "redis" && !redisUrl) || !jwtSecret) {
@@ -12,7 +12,7 @@ if ((mode !== "single" && mode !== "redis") || (mode === "redis" && !redisUrl) |
   process.exit(2);
 }
 const dir = mkdtempSync(join(tmpdir(), "vchat-bench-cluster-"));
-const node = await startNode({
+const node = await serveNode({
   host: "127.0.0.1",
   port: 0,
   db: join(dir, "bench.db"),

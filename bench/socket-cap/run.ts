@@ -6,8 +6,8 @@
 //   node bench/socket-cap/run.ts [--nodes 2] [--asks 300]
 import { parseArgs } from "node:util";
 import { io as connect } from "socket.io-client";
-import { startLocalCluster } from "../../server/cluster/local-cluster.ts";
 import { redisInstalled, startRedis } from "../../server/cluster/redis-process.ts";
+import { startDevServer } from "../../server/dev.ts";
 import { userRoom } from "../../server/signaling/types.ts";
 
 const { values } = parseArgs({ options: { nodes: { type: "string", default: "2" }, asks: { type: "string", default: "300" } } });
@@ -19,7 +19,7 @@ if (!redisInstalled()) {
 }
 
 const redis = await startRedis();
-const cluster = await startLocalCluster({ nodes: NODES, port: 0, db: ":memory:", redis: redis.url, turn: false, quiet: true, webDir: null, config: { tuning: { signupsPerMinute: 1_000_000 } } });
+const cluster = await startDevServer({ nodes: NODES, port: 0, db: ":memory:", redis: redis.url, turn: false, quiet: true, webDir: null, config: { tuning: { signupsPerMinute: 1_000_000 } } });
 const sockets: ReturnType<typeof connect>[] = [];
 try {
   // One user with a socket on every node: what the cap counts.

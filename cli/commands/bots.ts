@@ -19,6 +19,12 @@ interface RawOptions {
   bitrate: number;
   impairLoss?: string;
   impairDelay?: string;
+  impairCorrupt?: string;
+  impairReplay?: string;
+  impairCut?: string;
+  mediaStopped?: string;
+  allowOverload?: boolean;
+  minMos?: string;
   media: string;
   json?: string | boolean;
   maxLoss?: string;
@@ -54,11 +60,14 @@ export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: str
   const relay = oneOf<RelayMode>("--relay", raw.relay, relayModes);
   const impairLossPct = num("--impair-loss", raw.impairLoss, 0, 100);
   const impairDelayMs = num("--impair-delay", raw.impairDelay, 0, 10_000);
-  if (((impairLossPct ?? 0) > 0 || (impairDelayMs ?? 0) > 0) && relay !== "only") {
-    throw new UsageError("--impair-loss/--impair-delay act in front of TURN: add --relay only");
+  const impairCorruptPct = num("--impair-corrupt", raw.impairCorrupt, 0, 100);
+  const impairReplayPct = num("--impair-replay", raw.impairReplay, 0, 100);
+  const touchesMedia = (impairLossPct ?? 0) > 0 || (impairCorruptPct ?? 0) > 0 || (impairReplayPct ?? 0) > 0 || raw.impairCut !== undefined;
+  if ((touchesMedia || (impairDelayMs ?? 0) > 0) && relay !== "only") {
+    throw new UsageError("--impair-loss/--impair-delay/--impair-corrupt/--impair-replay act in front of TURN: add --relay only");
   }
   const turnTransport = oneOf<TurnTransport>("--turn-transport", raw.turnTransport, turnTransports);
-  if ((impairLossPct ?? 0) > 0 && turnTransport === "tls") throw new UsageError("--impair-loss cannot act inside TLS: use --turn-transport udp or tcp");
+  if (touchesMedia && turnTransport === "tls") throw new UsageError("--impair-loss/--impair-corrupt/--impair-replay cannot act inside TLS: use --turn-transport udp or tcp");
   const rewrites: Record<string, string> = {};
   for (const r of raw.turnRewrite ?? []) {
     const m = /^(udp|tcp|tls)\/(.+:\d+)=(.+:\d+)$/.exec(r);
@@ -81,7 +90,13 @@ export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: str
     media: oneOf<MediaKind>("--media", raw.media, mediaKinds),
     impairLossPct,
     impairDelayMs,
+    impairCorruptPct,
+    impairReplayPct,
+    impairCutAfterMs: raw.impairCut === undefined ? undefined : parseDuration(raw.impairCut),
+    mediaStoppedMs: raw.mediaStopped === undefined ? undefined : parseDuration(raw.mediaStopped),
+    allowOverload: raw.allowOverload === true,
     thresholds: {
+      minMos: num("--min-mos", raw.minMos, 1, 4.5),
       maxLossPct: num("--max-loss", raw.maxLoss, 0, 100),
       maxSetupMs: num("--max-setup-ms", raw.maxSetupMs, 0, 600_000),
       minConnectedPct: num("--min-connected", raw.minConnected, 0, 100),
@@ -112,12 +127,21 @@ export function registerBots(program: Command): void {
     .option("--media <kind>", "synthetic (measuring payload) | vp8 (real test pattern)", "synthetic")
     .option("--impair-loss <pct>", "drop this percent of media packets in front of TURN (needs --relay only)")
     .option("--impair-delay <ms>", "add this one-way delay in front of TURN (needs --relay only)")
+    .option("--impair-corrupt <pct>", "flip a bit in this percent of relayed media packets (needs --relay only)")
+    .option("--impair-replay <pct>", "send this percent of relayed media packets twice (needs --relay only)")
+    .option("--media-stopped <time>", "a call direction silent this long fails the call (media-stopped)", "3s")
+    .option("--min-mos <mos>", "fail when the worst 5 % of legs' audio MOS estimate is below this (1–4.5)")
+    .option("--allow-overload", "keep a run whose bot host was overloaded valid (exit code from the thresholds only)")
     .option("--json [file]", "write the JSON report to a file; without a file, print it instead of the dashboard")
     .option("--max-loss <pct>", "fail when aggregate media loss exceeds this")
     .option("--max-setup-ms <ms>", "fail when p95 setup (match → first media) exceeds this")
     .option("--min-connected <pct>", "fail when fewer calls than this percent connect", "95")
     .option("--workers <n>", "worker threads (0: none; default one per core, one per 50 bots)", intOption("--workers", 0, 64))
     .option("--connect-timeout <time>", "a call not connected by then counts as failed", "20s")
+    .addOption(
+      // Calibration: one direction of one call dies mid-call; the run must fail it (media-stopped).
+      new Option("--impair-cut <time>", "this long after the first bot's first media packet, drop all of its media (needs --relay only)").hideHelp(),
+    )
     .addOption(
       // For tests and odd networks: send the TURN traffic for one endpoint somewhere else.
       new Option("--turn-rewrite <from=to>", "replace a TURN endpoint, e.g. udp/127.0.0.1:3478=127.0.0.1:4000").argParser(collect).hideHelp(),

@@ -7,9 +7,11 @@ export interface DevOptions {
   host: string;
   port: number;
   db: string;
+  /** Where secrets and the local coturn's configuration are kept (must exist); default: the database's folder. */
+  stateDir?: string;
   turn: boolean;
   json: boolean;
-  /** Nodes over one Redis (`dev-nodes.ts`); 1 is the embedded single process. */
+  /** Nodes over one Redis; 1 is the embedded single process. */
   nodes?: number;
   redis?: string;
 }
@@ -21,6 +23,7 @@ export function registerDev(program: Command): void {
     .option("--host <address>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on (0 picks a free one)", intOption("--port", 0, 65535), 8080)
     .option("--db <file>", "SQLite database file, or :memory:", ".vchat/vchat.db")
+    .option("--state-dir <folder>", "an existing folder for the secrets and the local coturn's configuration (default: the database's folder)")
     .option("--no-turn", "do not start a local coturn")
     .option("--json", "print one JSON start line for machines", false)
     .option("--nodes <n>", "run N nodes on consecutive ports over one Redis, as vchat serve does", intOption("--nodes", 1, 16), 1)
@@ -33,17 +36,25 @@ export function registerDev(program: Command): void {
 /** Runs until SIGINT or SIGTERM, then shuts down gracefully and resolves to the exit code. */
 export async function dev(opts: DevOptions, signal = untilSignal()): Promise<number> {
   // The server loads only when the command runs, so `vchat --help` and other commands start fast.
-  if ((opts.nodes ?? 1) > 1 || opts.redis) {
-    const { devNodes } = await import("./dev-nodes.ts");
-    return devNodes({ ...opts, nodes: opts.nodes ?? 1 }, signal);
-  }
   const { startDevServer } = await import("../../server/dev.ts");
-  const server = await startDevServer({ host: opts.host, port: opts.port, db: opts.db, turn: opts.turn ? "auto" : false });
-  process.stdout.write(opts.json ? JSON.stringify(startLine(server, opts)) + "\n" : banner(server, opts));
+  const server = await startDevServer({
+    nodes: opts.nodes ?? 1,
+    host: opts.host,
+    port: opts.port,
+    db: opts.db,
+    stateDir: opts.stateDir,
+    redis: opts.redis,
+    turn: opts.turn ? "auto" : false,
+    // Several nodes log a lot; one JSON start line is what machines want.
+    quiet: ((opts.nodes ?? 1) > 1 || opts.redis !== undefined) && opts.json,
+  });
+  const line = server.redis ? clusterStartLine(server, opts) : startLine(server, opts);
+  process.stdout.write(opts.json ? JSON.stringify(line) + "\n" : server.redis ? clusterBanner(server, opts) : banner(server, opts));
   await signal;
-  await server.stop();
+  const failed = await server.stop();
+  for (const f of failed) process.stderr.write(`vchat dev: stopping ${f.step} failed: ${f.error}\n`);
   if (!opts.json) process.stdout.write("vchat dev stopped\n");
-  return exitCodes.ok;
+  return failed.length > 0 ? exitCodes.failed : exitCodes.ok;
 }
 
 export function startLine(server: DevServer, opts: Pick<DevOptions, "db">) {
@@ -59,6 +70,22 @@ export function startLine(server: DevServer, opts: Pick<DevOptions, "db">) {
   };
 }
 
+export function clusterStartLine(cluster: DevServer, opts: Pick<DevOptions, "db">) {
+  return {
+    event: "ready",
+    nodes: cluster.nodes.map((n) => ({ nodeId: n.nodeId, url: `${n.url}/`, ws: n.url.replace(/^http/, "ws") + "/socket.io/" })),
+    urls: cluster.urls.map((u) => `${u}/`),
+    redis: cluster.redis?.url ?? null,
+    redisSpawned: cluster.redis?.spawned ?? false,
+    turn: cluster.turn?.urls ?? [],
+    db: opts.db,
+    web: cluster.config.webDir !== null,
+  };
+}
+
+const turnLine = (urls: string[], opts: DevOptions) =>
+  `  turn     ${urls.length ? urls.join("  ") : opts.turn ? "none (install coturn for relayed calls)" : "off (--no-turn)"}`;
+
 function banner(server: DevServer, opts: DevOptions): string {
   const s = startLine(server, opts);
   const lines = [
@@ -67,9 +94,21 @@ function banner(server: DevServer, opts: DevOptions): string {
     `  api      ${s.api}`,
     `  socket   ${s.ws}`,
     `  metrics  ${s.metrics}`,
-    `  turn     ${s.turn.length ? s.turn.join("  ") : opts.turn ? "none (install coturn for relayed calls)" : "off (--no-turn)"}`,
+    turnLine(s.turn, opts),
     `  db       ${s.db}`,
     "Ctrl-C stops it.",
   ];
   return lines.join("\n") + "\n";
+}
+
+function clusterBanner(cluster: DevServer, opts: DevOptions): string {
+  const s = clusterStartLine(cluster, opts);
+  return [
+    `vchat dev is running ${s.nodes.length} nodes`,
+    ...s.nodes.map((n, i) => `  node ${i + 1}   ${n.url}`),
+    `  redis    ${s.redis}${s.redisSpawned ? "  (a local redis-server, stopped with vchat dev)" : ""}`,
+    turnLine(s.turn, opts),
+    `  db       ${s.db}`,
+    "Users on different nodes are matched with each other. Ctrl-C stops it.",
+  ].join("\n") + "\n";
 }

@@ -21,7 +21,8 @@ password is better in VCHAT_REDIS_URL / VCHAT_MONGODB_URI than in a flag, out of
   VCHAT_STUN_URLS      STUN servers, comma-separated
   VCHAT_REDIS_URL      like --redis          VCHAT_MONGODB_URI   like --mongo
   VCHAT_CORS_ORIGINS   origins allowed to call the API from browsers, comma-separated
-  VCHAT_TRUST_PROXY    1 behind a load balancer   VCHAT_LOG_LEVEL   info, debug, ...
+  VCHAT_TRUST_PROXY    1 behind one load balancer (its X-Forwarded-For hop only)
+  VCHAT_LOG_LEVEL      info, debug, ...
   VCHAT_CHAT_RETENTION_DAYS  chat kept in MongoDB (default 30)
   VCHAT_HOST, VCHAT_PORT, VCHAT_DB, VCHAT_WEB_DIR, VCHAT_REDIS_PREFIX
 `;
@@ -44,19 +45,20 @@ export function registerServe(program: Command): void {
 
 /** Runs one node until SIGINT or SIGTERM, then shuts down gracefully and resolves to the exit code. */
 export async function serve(opts: ServeOptions, signal = untilSignal()): Promise<number> {
-  const { NodeConfigError, startNode } = await import("../../server/serve.ts");
+  const { NodeConfigError, serveNode } = await import("../../server/serve.ts");
   let node: RunningNode;
   try {
-    node = await startNode({ host: opts.host, port: opts.port, db: opts.db, redis: opts.redis, mongo: opts.mongo });
+    node = await serveNode({ host: opts.host, port: opts.port, db: opts.db, redis: opts.redis, mongo: opts.mongo });
   } catch (err) {
     if (err instanceof NodeConfigError) throw new UsageError(err.message);
     throw err;
   }
   process.stdout.write(opts.json ? JSON.stringify(startLine(node)) + "\n" : banner(node));
   await signal;
-  await node.stop();
+  const failed = await node.stop();
+  for (const f of failed) process.stderr.write(`vchat serve: stopping ${f.step} failed: ${f.error}\n`);
   if (!opts.json) process.stdout.write("vchat serve stopped\n");
-  return exitCodes.ok;
+  return failed.length > 0 ? exitCodes.failed : exitCodes.ok;
 }
 
 export function startLine(node: RunningNode) {

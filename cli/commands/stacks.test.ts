@@ -18,7 +18,7 @@ function probe(opts: { pulumi?: boolean; aws?: boolean; atlas?: boolean; backend
     env: {
       ...(aws ? { AWS_ACCESS_KEY_ID: "AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY: "x" } : {}),
       ...(atlas ? { MONGODB_ATLAS_PUBLIC_KEY: "p", MONGODB_ATLAS_PRIVATE_KEY: "k" } : {}),
-      ...(backend ? { PULUMI_BACKEND_URL: "file:///tmp/state" } : {}),
+      ...(backend ? { PULUMI_BACKEND_URL: "file:///tmp/state", PULUMI_CONFIG_PASSPHRASE: "" } : {}),
     },
     which: (name) => (pulumi && name === "pulumi" ? "/usr/local/bin/pulumi" : undefined),
     exists: () => false,
@@ -149,17 +149,42 @@ describe("up / preview / down / outputs on a fake Automation API", () => {
     expect(r.out).toMatch(/vchat-dev-turn-asg/);
   });
 
-  it("on a terminal: applies after a yes", async () => {
+  it("on a terminal: applies after a yes, exactly the plan that was previewed", async () => {
     const r = await vchat(["up"], { tty: true, answer: true });
     expect(r.code).toBe(0);
     expect(r.engine.calls.map((c) => c.action)).toEqual(["preview", "up"]);
+    const [preview, up] = r.engine.calls;
+    expect(preview!.savePlanTo).toMatch(/dev\.plan\.json$/);
+    expect(up!.plan).toBe(preview!.savePlanTo);
+    // The plan file lived in a temporary folder that is gone afterwards.
+    expect(existsSync(up!.plan!)).toBe(false);
     expect(r.out).toMatch(/webUrl\s+https:\/\/d111\.cloudfront\.net/);
+  });
+
+  it("down previews a DESTROY (not an update) and says what goes and what stays before asking", async () => {
+    const r = await vchat(["down", "--env", "prod", "--destroy-prod"], { tty: true, answer: false, engine: new FakeEngine({ protectedNames: ["vchat-prod-data-redis", "vchat-prod-data-atlas-cluster"] }) });
+    expect(r.code).toBe(0);
+    expect(r.engine.calls.map((c) => c.action)).toEqual(["previewDestroy"]);
+    expect(r.out).toMatch(/goes \(3\): vchat-prod, vchat-prod-turn, vchat-prod-turn-asg/);
+    expect(r.out).toMatch(/stays \(2, protected\): vchat-prod-data-redis, vchat-prod-data-atlas-cluster/);
+    expect(r.out).toMatch(/nothing changed/);
+  });
+
+  it("down on prod needs --destroy-prod besides the confirmation; without it nothing runs", async () => {
+    for (const argv of [["down", "--env", "prod", "--yes"], ["down", "--env", "prod", "--yes", "--json"]]) {
+      const r = await vchat(argv, { tty: true, answer: true });
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/needs --destroy-prod/);
+      expect(r.engine.calls).toEqual([]);
+    }
+    const ok = await vchat(["down", "--env", "prod", "--destroy-prod"], { tty: true, answer: true });
+    expect(ok.engine.calls.map((c) => c.action)).toEqual(["previewDestroy", "destroy"]);
   });
 
   it("plain text progress off a terminal: one line per finished resource and the summary", async () => {
     const r = await vchat(["down", "--yes"]);
     expect(r.code).toBe(0);
-    expect(r.engine.calls).toEqual([{ action: "destroy", env: "dev" }]);
+    expect(r.engine.calls).toEqual([{ action: "previewDestroy", env: "dev" }, { action: "destroy", env: "dev" }]);
     expect(r.out).toMatch(/ok +delete vchat-dev-turn-asg \(Group\) 500ms/);
     expect(r.out).toMatch(/changes: 3 delete/);
   });
@@ -234,7 +259,9 @@ describe("vchat preview --offline", () => {
     const plan = JSON.parse(res.out);
     expect(plan).toMatchObject({ ok: true, env: "prod", offline: true, violations: [] });
     const byType = (t: string) => plan.resources.filter((r: { type: string }) => r.type.endsWith(t));
-    expect(byType("launchTemplate:LaunchTemplate")[0].settings).toEqual(expect.arrayContaining(["IMDS tokens required, hop limit 1", "coturn coturn/coturn:4.10.0"]));
+    expect(byType("launchTemplate:LaunchTemplate")[0].settings).toEqual(expect.arrayContaining(["IMDS tokens required, hop limit 1", expect.stringMatching(/^coturn coturn\/coturn:4\.10\.0@sha256:/), expect.stringMatching(/^TCP relays refused, max \d+ B\/s per session/)]));
+    // No line shows a value the plan did not have.
+    expect(plan.resources.flatMap((r: { settings: string[] }) => r.settings).filter((l: string) => /undefined|NaN/.test(l))).toEqual([]);
     expect(byType("replicationGroup:ReplicationGroup")[0].settings).toContain("TLS in transit on, at rest on, auth token on");
     expect(byType("turn/securityGroup:SecurityGroup").length + byType("ec2/securityGroup:SecurityGroup").length).toBeGreaterThan(0);
     expect(plan.outputs.atlasConnectionString).toBe("[secret]");

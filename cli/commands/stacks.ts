@@ -3,6 +3,9 @@
  * Automation API. The commands parse options and drive a `StackEngine`; the views render.
  * `vchat preview --offline` runs the same program on Pulumi's mocks: no CLI, no cloud account.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { Option, type Command } from "commander";
 import React from "react";
@@ -75,6 +78,8 @@ export interface ChangeOptions {
   env: EnvName;
   yes: boolean;
   json: boolean;
+  /** `vchat down --env prod` needs it besides the confirmation. */
+  destroyProd?: boolean;
 }
 export interface OutputsOptions {
   env: EnvName;
@@ -105,6 +110,7 @@ export function registerStacks(program: Command, overrides: Partial<StacksDeps> 
     .description("destroy the AWS environment of a stack")
     .addOption(envOption())
     .option("--yes", "destroy without asking (required when not on a terminal)", false)
+    .option("--destroy-prod", "required for --env prod, besides the confirmation; protected data stays", false)
     .option("--json", "print JSON for machines (needs --yes)", false)
     .action(async (opts: ChangeOptions) => deps.setExitCode(await stacksChange("destroy", opts, deps)));
   program
@@ -176,24 +182,53 @@ export async function stacksChange(action: StackAction, opts: ChangeOptions, dep
   } catch (err) {
     return fail(deps, err, opts.json);
   }
+  if (action === "destroy" && opts.env === "prod" && !opts.destroyProd) {
+    return fail(deps, new StackError("CONFIRMATION_REQUIRED", "vchat down --env prod also needs --destroy-prod (nothing was changed); its protected data (Atlas, Redis, the web bucket, images, secrets) stays either way", exitCodes.usage), opts.json);
+  }
   const interactive = !!deps.stdout.isTTY && !opts.json;
   if (action !== "preview" && !opts.yes && !interactive) {
     return fail(deps, new StackError("OPERATION_FAILED", `vchat ${verb[action]} changes real cloud resources: pass --yes to confirm when not on a terminal (nothing was changed)`, exitCodes.usage), opts.json);
   }
   const engine = deps.engine();
-  const { renderToString, OutputsView, formatChanges } = await ui();
+  const { formatChanges } = await ui();
 
-  if (action !== "preview" && !opts.yes) {
-    // Show the plan first, then ask.
-    const planned = await runWithProgress("preview", opts, engine, deps, action === "destroy");
+  // `down` always shows what a destroy deletes and what it keeps before anything goes.
+  if (action === "destroy") {
+    const planned = await runWithProgress("destroy", opts, engine, deps, true);
     if (typeof planned === "number") return planned;
-    const ok = await deps.confirm(`${action === "destroy" ? "Destroy" : "Apply"} ${formatChanges(planned.result.changes)} on ${opts.env}?`);
-    if (!ok) {
+    const { goes = [], stays = [] } = planned.result;
+    if (!opts.json) {
+      deps.stdout.write(`goes (${goes.length}): ${goes.join(", ") || "nothing"}\nstays (${stays.length}, protected): ${stays.join(", ") || "nothing"}\n`);
+    }
+    if (!opts.yes && !(await deps.confirm(`Destroy ${goes.length} resources of ${opts.env}, keeping ${stays.length}?`))) {
       deps.stdout.write("nothing changed\n");
       return exitCodes.ok;
     }
   }
-  const done = await runWithProgress(action, opts, engine, deps, false);
+  // `up` on a terminal: preview, ask, then apply exactly the plan that was shown.
+  let planDir: string | undefined;
+  if (action === "up" && !opts.yes) {
+    planDir = mkdtempSync(join(tmpdir(), "vchat-plan-"));
+  }
+  try {
+    const plan = planDir ? join(planDir, `${opts.env}.plan.json`) : undefined;
+    if (plan) {
+      const planned = await runWithProgress("preview", opts, engine, deps, false, plan);
+      if (typeof planned === "number") return planned;
+      if (!(await deps.confirm(`Apply ${formatChanges(planned.result.changes)} on ${opts.env}?`))) {
+        deps.stdout.write("nothing changed\n");
+        return exitCodes.ok;
+      }
+    }
+    return await finish(action, opts, engine, deps, plan);
+  } finally {
+    if (planDir) rmSync(planDir, { recursive: true, force: true });
+  }
+}
+
+async function finish(action: StackAction, opts: ChangeOptions, engine: StackEngine, deps: StacksDeps, plan: string | undefined): Promise<number> {
+  const { renderToString, OutputsView } = await ui();
+  const done = await runWithProgress(action, opts, engine, deps, false, plan);
   if (typeof done === "number") return done;
   const { result, events } = done;
   if (opts.json) {
@@ -205,7 +240,7 @@ export async function stacksChange(action: StackAction, opts: ChangeOptions, dep
 }
 
 /** Runs one engine action, rendering the progress tree live on a terminal. */
-async function runWithProgress(action: StackAction, opts: ChangeOptions, engine: StackEngine, deps: StacksDeps, previewOfDestroy: boolean): Promise<{ result: ActionResult; events: StackEvent[] } | number> {
+async function runWithProgress(action: StackAction, opts: ChangeOptions, engine: StackEngine, deps: StacksDeps, previewOfDestroy: boolean, plan?: string): Promise<{ result: ActionResult; events: StackEvent[] } | number> {
   const { render, ProgressView, formatChanges } = await ui();
   const title = previewOfDestroy ? `vchat down --env ${opts.env}: planned deletions` : `vchat ${verb[action]} --env ${opts.env}`;
   const starts = new Map<string, number>();
@@ -240,8 +275,14 @@ async function runWithProgress(action: StackAction, opts: ChangeOptions, engine:
   };
   stop.signal.addEventListener("abort", onAbort);
   try {
-    const run = action === "preview" ? engine.preview : action === "up" ? engine.up : engine.destroy;
-    const result = await run.call(engine, opts.env, { onEvent, signal: stop.signal });
+    const o = { onEvent, signal: stop.signal };
+    const result = previewOfDestroy
+      ? await engine.previewDestroy(opts.env, o)
+      : action === "preview"
+        ? await engine.preview(opts.env, { ...o, ...(plan ? { savePlanTo: plan } : {}) })
+        : action === "up"
+          ? await engine.up(opts.env, { ...o, ...(plan ? { plan } : {}) })
+          : await engine.destroy(opts.env, o);
     state.summary ??= { changes: result.changes };
     return { result, events };
   } catch (err) {

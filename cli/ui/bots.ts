@@ -7,11 +7,10 @@ import React from "react";
 import type { Progress } from "../../bots/run.ts";
 import type { BotsReport } from "../../bots/report.ts";
 import type { Dist } from "../../bots/metrics.ts";
+import { overloadPct, stallMs } from "../../bots/overload.ts";
 
 const h = React.createElement;
 
-/** Event-loop lag (p99) past which the bots' own host, not the network, shapes the figures. */
-const overloadedLagMs = 100;
 
 const fmt = (x: number | null | undefined, unit = "") => (x === null || x === undefined ? "–" : `${Math.round(x * 10) / 10}${unit}`);
 
@@ -20,7 +19,7 @@ export function BotsDashboard(props: { progress: Progress | null; url: string })
   const p = props.progress;
   if (!p) return h(Text, null, `vchat bots → ${props.url}: starting…`);
   const c = p.counts;
-  const overloaded = p.cpuPct > p.cores * 85 || p.loopLagMs > 50;
+  const overloaded = p.cpuPct > p.cores * 85 || p.loopLagMs >= stallMs;
   return h(Box, { flexDirection: "column" },
     h(Text, { bold: true }, `vchat bots → ${props.url}   ${fmt(p.elapsedS)} / ${p.durationS} s`),
     h(Text, null,
@@ -40,49 +39,59 @@ export function BotsDashboard(props: { progress: Progress | null; url: string })
   );
 }
 
+/** Every figure says what one value is (per leg = one direction of one call) and its n. */
 const rows: Array<[string, keyof BotsReport["summary"], string]> = [
-  ["join → matched", "joinToMatchMs", "ms"],
-  ["matched → ICE connected", "iceMs", "ms"],
-  ["matched → DTLS connected", "dtlsMs", "ms"],
-  ["matched → first media (setup)", "setupMs", "ms"],
-  ["loss per call", "legLossPct", "%"],
-  ["jitter", "jitterMs", "ms"],
-  ["one-way delay", "oneWayDelayMs", "ms"],
-  ["RTT (data channel)", "rttMs", "ms"],
-  ["bitrate received", "bitrateKbps", "kbps"],
-  ["freezes per call", "freezes", ""],
+  ["join → matched, per leg", "joinToMatchMs", "ms"],
+  ["matched → ICE connected, per leg", "iceMs", "ms"],
+  ["matched → DTLS connected, per leg", "dtlsMs", "ms"],
+  ["matched → first media (setup), per leg", "setupMs", "ms"],
+  ["loss, per leg", "legLossPct", "%"],
+  ["audio jitter mean (RFC 3550), per leg", "jitterMs", "ms"],
+  ["audio jitter p95 of 1 s values, per leg", "jitterP95Ms", "ms"],
+  ["one-way delay median, per leg", "oneWayDelayMs", "ms"],
+  ["RTT RTCP median, per leg", "rtcpRttMs", "ms"],
+  ["RTT data channel median, per leg", "rttMs", "ms"],
+  ["payload received, per leg", "payloadKbps", "kbps"],
+  ["freezes per minute, per leg", "freezesPerMin", ""],
+  ["time frozen, per leg", "frozenPct", "%"],
+  ["audio MOS (E-model), per leg", "mos", ""],
 ];
 
-/** The table printed at the end: counts, p50/p95/max of every figure, thresholds. */
+/** The table printed at the end: counts, p50/p95/max of every figure, the host's verdict, thresholds. */
 export function summaryText(r: BotsReport): string {
   const s = r.summary;
   const out: string[] = [];
-  out.push(`calls: ${s.connected}/${s.requested} connected (${s.connectedPct} %), ${s.failed} failed, ${s.unmatchedBots} bot(s) never matched, ${s.unfinished} still connecting at the end, ${s.bots} bots, ${s.durationS} s`);
-  out.push(`loss: ${fmt(s.lossPct, " %")} (${s.packetsLost} of ${s.packetsExpected} packets)`);
+  out.push(`calls: ${s.connected}/${s.requested} connected (${s.connectedPct} %), ${s.failed} failed (${s.mediaStopped} media-stopped), ${s.unmatchedBots} bot(s) never matched, ${s.unfinished} still connecting at the end, ${s.bots} bots, ${s.durationS} s`);
+  out.push(
+    `loss, all packets: ${fmt(s.lossPct, " %")} ${s.lossLabel} (${s.packetsLost} of ${s.packetsExpected} packets; ${s.legsCountedFromPartner} leg(s) counted from the partner's send counter)` +
+      (s.lossLabel === "after NACK" ? `; ${fmt(s.rawLossPct, " %")} before retransmission` : ""),
+  );
+  out.push(`integrity: ${s.duplicates} duplicate(s), ${s.corrupt} corrupt (SRTP authentication failed), ${s.replayed} replayed — none counted as received`);
+  const d = s.packetDelayMs;
+  out.push(`one-way delay, per packet (n ${d.count}): p50 ${fmt(d.p50, " ms")}, p95 ${fmt(d.p95, " ms")}, p99 ${fmt(d.p99, " ms")}, max ${fmt(d.max, " ms")}`);
   out.push(`candidate pairs: ${Object.entries(s.candidatePairs).map(([k, v]) => `${k} ×${v}`).join(", ") || "–"}; transports: ${Object.entries(s.transports).map(([k, v]) => `${k} ×${v}`).join(", ") || "–"}`);
   const pad = (t: string, n: number) => t.padEnd(n);
   const num = (t: string, n: number) => t.padStart(n);
   out.push("");
-  out.push(`${pad("figure", 32)}${num("p50", 10)}${num("p95", 10)}${num("max", 10)}${num("n", 6)}`);
+  out.push(`${pad("figure", 46)}${num("p50", 10)}${num("p95", 10)}${num("max", 10)}${num("n", 6)}`);
   for (const [label, key, unit] of rows) {
     const d = s[key] as Dist;
-    out.push(`${pad(`${label}${unit ? ` (${unit})` : ""}`, 32)}${num(fmt(d.p50), 10)}${num(fmt(d.p95), 10)}${num(fmt(d.max), 10)}${num(String(d.count), 6)}`);
+    out.push(`${pad(`${label}${unit ? ` (${unit})` : ""}`, 46)}${num(fmt(d.p50), 10)}${num(fmt(d.p95), 10)}${num(fmt(d.max), 10)}${num(String(d.count), 6)}`);
   }
   if (Object.keys(s.failures).length) {
     out.push("");
-    out.push("failures:");
+    out.push("failures (per call):");
     for (const [reason, n] of Object.entries(s.failures)) out.push(`  ×${n}  ${reason}`);
   }
   out.push("");
-  out.push(`bot host: CPU ${r.host.cpuPct} % of one core on average, event-loop lag p99 ${fmt(r.host.loopLagP99Ms, " ms")}, ${r.host.workers} worker(s)`);
-  if ((r.host.loopLagP99Ms ?? 0) > overloadedLagMs) {
-    out.push(
-      `warning: the bot host was overloaded (event-loop lag p99 over ${overloadedLagMs} ms): senders ran late and skipped media, so delay, jitter, ` +
-        "freezes and bitrate describe this machine, not the network. Run fewer bots per host.",
-    );
-  }
+  const h = r.host;
+  out.push(`bot host: CPU ${h.cpuPct} % of one core on average, ${h.workers} worker(s); event loop per thread: ${h.threads.map((t) => `${t.thread} p99 ${fmt(t.lagP99Ms, " ms")} max ${fmt(t.lagMaxMs, " ms")} stalled ${t.stalledPct} %`).join("; ")}`);
+  if (s.legsHostStalled) out.push(`warning: ${s.legsHostStalled} leg(s) flagged: their receiving thread was stalled for ${overloadPct} % of the call or more`);
+  if (h.warning && !h.overloaded) out.push(`warning: ${h.warning}`);
+  if (r.invalidReason) out.push(r.invalidReason);
+  else if (h.overloaded) out.push(`warning (allowed): ${h.overloaded}`);
   if (r.errors.count) out.push(`errors: ${r.errors.count} (${r.errors.sample.slice(0, 3).join("; ")})`);
   for (const t of r.thresholds) out.push(`${t.ok ? "PASS" : "FAIL"}  ${t.name} ${t.name.startsWith("max") ? "≤" : "≥"} ${t.limit}: ${fmt(t.value)}`);
-  out.push(r.pass ? "result: pass" : "result: FAIL");
+  out.push(r.pass ? "result: pass" : r.valid ? "result: FAIL" : "result: FAIL (invalid run)");
   return out.join("\n") + "\n";
 }

@@ -141,12 +141,16 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
     socket.data.lobby = prefs;
     const user = socket.data.user;
     const [avoid, queued] = await Promise.all([store.listBlockedEitherWay(user.id), matchmaker.isQueued(user.id)]);
-    const session = await matchmaker.join({
-      ...partyOf(socket),
-      interests: prefs.interests ?? [],
-      relayOnly: prefs.relayOnly ?? false,
-      avoid,
-    });
+    const entry = { ...partyOf(socket), interests: prefs.interests ?? [], relayOnly: prefs.relayOnly ?? false, avoid };
+    let session: LiveSession | null;
+    try {
+      session = await matchmaker.join(entry);
+    } catch (err) {
+      const stale = err instanceof VchatError && err.code === "ALREADY_IN_CALL" ? await matchmaker.staleSession?.(entry) : null;
+      if (!stale) throw err;
+      await finish(stale.id, "disconnected");
+      session = await matchmaker.join(entry);
+    }
     // The user waited already, maybe in another tab: this socket has their place now. Their other
     // sockets are told; one that was not waiting has nothing to give up and ignores it.
     if (queued) io.to(userRoom(user.id)).except(socket.id).emit("lobby:left", { reason: "replaced" });

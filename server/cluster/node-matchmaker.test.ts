@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VchatError } from "../../protocol/index.ts";
-import type { LiveSession, QueueEntry } from "../matching/matchmaker.ts";
+import type { QueueEntry } from "../matching/matchmaker.ts";
 import { createRedisMatchmaker } from "../matching/redis-matchmaker.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "./redis-process.ts";
 import { nodeMatchmaker } from "./node-matchmaker.ts";
@@ -51,35 +51,25 @@ describe.skipIf(!available)("the node's view of the Redis matchmaker", () => {
     expect(s!.waitedMs.offerer).toBe(2001);
   });
 
-  it("ends a session that the joining socket is no longer in (its end was lost), then queues it", async () => {
+  it("finds a session that the joining socket is no longer in (its end was lost), for the caller to end", async () => {
     const mm = fresh(0);
-    const ended: LiveSession[] = [];
-    mm.onStaleSession = async (s) => {
-      ended.push(s);
-      await mm.endSession(s.id);
-    };
     await mm.join(entry("a"));
     const session = await mm.join(entry("b"));
     expect(session).not.toBeNull();
     // "a" joins again from the same socket as though the call had ended: it had, but Redis never heard.
-    expect(await mm.join(entry("a"))).toBeNull();
-    expect(ended.map((s) => s.id)).toEqual([session!.id]);
-    expect(await mm.isQueued("a")).toBe(true);
+    await expect(mm.join(entry("a"))).rejects.toMatchObject({ code: "ALREADY_IN_CALL" });
+    expect((await mm.staleSession(entry("a")))?.id).toBe(session!.id);
   });
 
   it("leaves a session alone when another socket of the user is in it, or when it is young", async () => {
     const mm = fresh(60_000);
-    mm.onStaleSession = async () => {
-      throw new Error("must not be called");
-    };
     await mm.join(entry("a"));
     await mm.join(entry("b"));
-    await expect(mm.join(entry("a"))).rejects.toMatchObject({ code: "ALREADY_IN_CALL" });
+    expect(await mm.staleSession(entry("a"))).toBeNull();
     const old = fresh(0);
-    old.onStaleSession = mm.onStaleSession;
     await old.join(entry("x", "tab-1"));
     await old.join(entry("y"));
-    await expect(old.join(entry("x", "tab-2"))).rejects.toMatchObject({ code: "ALREADY_IN_CALL" });
+    expect(await old.staleSession(entry("x", "tab-2"))).toBeNull();
   });
 
   it("ends sessions later when Redis was unreachable at the end", async () => {

@@ -16,17 +16,12 @@ export interface Waiter {
  * left waiting forever.
  */
 export interface NodeMatchmaker extends RedisMatchmaker {
+  staleSession(entry: QueueEntry): Promise<LiveSession | null>;
   /** This node's users that joined and were not matched or taken out since, by user id. */
   readonly queued: Map<string, Waiter>;
   /** Sessions whose end could not reach Redis; `retryEnds` ends them once it is back. */
   readonly pendingEnds: Set<string>;
   retryEnds(): Promise<void>;
-  /**
-   * Called when a join finds the user still in a session that this very socket is no longer in
-   * (its end was lost in a Redis outage, or the match reply never arrived). Ends it, so the user
-   * is not refused with ALREADY_IN_CALL until the session's TTL.
-   */
-  onStaleSession?: (session: LiveSession) => Promise<void>;
 }
 
 export interface NodeMatchmakerOptions {
@@ -44,7 +39,7 @@ export function nodeMatchmaker(inner: RedisMatchmaker, opts: Partial<NodeMatchma
     queued.delete(session.answerer.userId);
   };
 
-  const self: NodeMatchmaker = {
+  return {
     ...inner,
     queued,
     pendingEnds,
@@ -53,13 +48,7 @@ export function nodeMatchmaker(inner: RedisMatchmaker, opts: Partial<NodeMatchma
       // A user this node knows as waiting keeps their place, even when Redis has lost it.
       const known = queued.get(input.userId);
       const entry = known ? { ...input, since: known.since } : input;
-      let session: LiveSession | null;
-      try {
-        session = await inner.join(entry, now);
-      } catch (err) {
-        if (!(err instanceof VchatError && err.code === "ALREADY_IN_CALL") || !(await endStale(entry))) throw err;
-        session = await inner.join(entry, now);
-      }
+      const session = await inner.join(entry, now);
       if (session) forget(session);
       else queued.set(entry.userId, { socketId: entry.socketId, since: known?.since ?? Math.min(now ?? Date.now(), entry.since ?? Infinity) });
       return session;
@@ -85,6 +74,15 @@ export function nodeMatchmaker(inner: RedisMatchmaker, opts: Partial<NodeMatchma
       }
     },
 
+    async staleSession(entry) {
+      const session = await inner.sessionOf(entry.userId);
+      if (!session) return null;
+      const mine = session.offerer.userId === entry.userId ? session.offerer : session.answerer;
+      // Another socket of the same user (a second tab) may well be in that call: leave it alone.
+      if (mine.socketId !== entry.socketId || Date.now() - session.startedAt < staleAfterMs) return null;
+      return session;
+    },
+
     async retryEnds() {
       for (const id of [...pendingEnds]) {
         await inner.endSession(id);
@@ -92,17 +90,4 @@ export function nodeMatchmaker(inner: RedisMatchmaker, opts: Partial<NodeMatchma
       }
     },
   };
-
-  /** The caller (calls.join) has checked that this socket is in no call room. */
-  async function endStale(entry: QueueEntry): Promise<boolean> {
-    const session = await inner.sessionOf(entry.userId);
-    if (!session || !self.onStaleSession) return false;
-    const mine = session.offerer.userId === entry.userId ? session.offerer : session.answerer;
-    // Another socket of the same user (a second tab) may well be in that call: leave it alone.
-    if (mine.socketId !== entry.socketId || Date.now() - session.startedAt < staleAfterMs) return false;
-    await self.onStaleSession(session);
-    return true;
-  }
-
-  return self;
 }

@@ -1,20 +1,13 @@
 import type { RedisClient } from "./redis.ts";
 import type { EndReason } from "../../protocol/index.ts";
+import type { Tuning } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { LiveSession } from "../matching/matchmaker.ts";
 import { isCallRoom, type VchatServer, type VchatSocket } from "../signaling/types.ts";
 import type { NodeMatchmaker } from "./node-matchmaker.ts";
 
-export interface PresenceOptions {
-  /** How often the node says it is alive. @default 1000 */
-  heartbeatMs: number;
-  /** A node silent this long is dead: the others end its calls and take its users out of the queue. @default 3000 */
-  deadAfterMs: number;
-  /** How often a node looks for dead ones. @default 500 */
-  reapIntervalMs: number;
-}
-
-export const defaultPresenceOptions: PresenceOptions = { heartbeatMs: 1000, deadAfterMs: 3000, reapIntervalMs: 500 };
+/** Heartbeat, death and reaping periods: `config.tuning.presence`. */
+export type PresenceOptions = Tuning["presence"];
 
 /** What presence needs of the call use cases. */
 export interface PresenceCalls {
@@ -29,21 +22,26 @@ export interface PresenceDeps {
   calls: PresenceCalls;
   nodeId: string;
   logger: Logger;
-  options?: Partial<PresenceOptions>;
+  options: PresenceOptions;
 }
 
 export interface Presence {
   /** Ids of the nodes that are alive now (by their heartbeats). */
   liveNodes(): Promise<string[]>;
+  /**
+   * Live sessions none of whose sockets is on a live node: the calls of nodes that died together
+   * and stayed down until their socket lists expired, so no reap could end them.
+   */
+  orphanedSessions(): Promise<LiveSession[]>;
   /** Leaves the cluster on purpose: the others will not reap this node. */
   stop(): Promise<void>;
 }
 
 /*
- * Keys, next to the matchmaker's (same `{vchat}` hash tag, so a cluster-mode Redis keeps them in
- * the matchmaker's slot):
- *   <prefix>nodes      ZSET  nodeId → last heartbeat (Redis TIME, ms): one clock for all nodes
- *   <prefix>n:<nodeId> HASH  socketId → userId of the node's connected sockets, expiring unless refreshed
+ * Keys (`redisKeys`), next to the matchmaker's (same `{vchat}` hash tag, so a cluster-mode Redis
+ * keeps them in the matchmaker's slot):
+ *   nodes              ZSET  nodeId → last heartbeat (Redis TIME, ms): one clock for all nodes
+ *   registry(nodeId)   HASH  socketId → userId of the node's connected sockets, expiring unless refreshed
  */
 
 // KEYS: nodes, n:<id>. ARGV: nodeId, registry TTL ms. 1 when the node was not registered (first
@@ -91,11 +89,11 @@ interface PresenceScripts {
  * failed during an outage are ended once Redis is back.
  */
 export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, options }: PresenceDeps): Presence {
-  const o: PresenceOptions = { ...defaultPresenceOptions, ...options };
+  const o = options;
   const log = logger.child({ module: "presence", nodeId });
-  const P = matchmaker.keys.prefix;
-  const NODES = `${P}nodes`;
-  const registryOf = (id: string) => `${P}n:${id}`;
+  const keys = matchmaker.keys.all;
+  const NODES = keys.nodes;
+  const registryOf = keys.registry;
   const REGISTRY = registryOf(nodeId);
   // Long enough to outlive outages of the node's own heartbeats; short enough that a cluster
   // that died completely leaves nothing behind for long.
@@ -271,6 +269,22 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
   return {
     async liveNodes() {
       return r.vchatNodeLive(NODES, String(o.deadAfterMs));
+    },
+    async orphanedSessions() {
+      const nodes = await r.vchatNodeLive(NODES, String(o.deadAfterMs));
+      const orphaned: LiveSession[] = [];
+      for (const session of await matchmaker.liveSessions()) {
+        const sockets = [session.offerer.socketId, session.answerer.socketId];
+        let onLiveNode = false;
+        for (const node of nodes) {
+          if ((await r.hmget(registryOf(node), ...sockets)).some(Boolean)) {
+            onLiveNode = true;
+            break;
+          }
+        }
+        if (!onLiveNode) orphaned.push(session);
+      }
+      return orphaned;
     },
     stop() {
       stopped ??= (async () => {

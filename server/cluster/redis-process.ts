@@ -4,6 +4,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../lib/ports.ts";
+import { diesWithParent } from "../../lib/processes.ts";
 
 /** Whether Debian's `redis-server` is on PATH. Tests that need it skip (and say so) without it. */
 export function redisInstalled(): boolean {
@@ -65,7 +66,8 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RunningR
     // `--save ""` and `--appendonly no`: tests want a clean, fast, disposable server; `--dir`
     // keeps any file redis-server might still write out of the checkout.
     const args = ["--port", String(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
-    const proc = spawn("redis-server", [...args, ...secure(tlsPort), ...auth, ...(opts.args ?? [])], { stdio: ["ignore", "pipe", "pipe"] });
+    // Dies with its parent: `vchat dev --nodes` killed with -9 leaves no redis-server behind.
+    const proc = spawn(...diesWithParent("redis-server", [...args, ...secure(tlsPort), ...auth, ...(opts.args ?? [])]), { stdio: ["ignore", "pipe", "pipe"] });
     child = proc;
     const keep = (chunk: Buffer) => {
       output += chunk.toString();

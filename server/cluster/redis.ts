@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 import type { Logger } from "../log.ts";
+import type { RedisKeys } from "./keys.ts";
 
 /** What the node's Redis users take: a standalone Redis (ElastiCache cluster mode off) or a Redis Cluster. */
 export type RedisClient = Redis | Cluster;
@@ -29,11 +30,11 @@ export interface RedisConnections {
  * nodes; after that they fail and local delivery goes on.
  *
  * @example
- * const redis = await connectRedis("redis://127.0.0.1:6379", "node-1", log);
+ * const redis = await connectRedis("redis://127.0.0.1:6379", "node-1", redisKeys("vchat"), log);
  * createRedisMatchmaker(redis.cmd); createAdapter(redis.pub);
  * await redis.close();
  */
-export async function connectRedis(url: string, nodeId: string, log: Logger): Promise<RedisConnections> {
+export async function connectRedis(url: string, nodeId: string, keys: RedisKeys, log: Logger): Promise<RedisConnections> {
   const mode = (await clusterEnabled(url)) ? "cluster" : "standalone";
   const node: RedisOptions = { lazyConnect: true, connectionName: `vchat-${nodeId}` };
   // Commands issued in one tick go out in one write: under load much of a node's Redis cost was
@@ -123,7 +124,7 @@ export async function connectRedis(url: string, nodeId: string, log: Logger): Pr
       // The shard of vchat's keys must answer, and the cluster must serve all its slots (the
       // adapter's session keys are spread over them). A lost master drops out of ioredis' pool,
       // so pinging the masters it knows would not see it; the other masters do.
-      const [info] = await Promise.all([cmd.cluster("INFO"), cmd.exists("{vchat}:ready")]);
+      const [info] = await Promise.all([cmd.cluster("INFO"), cmd.exists(keys.probe)]);
       if (!/^cluster_state:ok\b/m.test(String(info))) throw new Error("the Redis Cluster does not serve all its slots (cluster_state is not ok)");
     },
     async close() {

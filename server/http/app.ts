@@ -40,7 +40,12 @@ type Authed = Request & { auth: TokenClaims };
 export function createApp({ config, accounts, calls, metrics, readiness, logger }: AppDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
-  if (config.trustProxy) app.set("trust proxy", true);
+  // Paths match exactly as written: a load balancer rule hiding /metrics must not be dodged by /METRICS.
+  app.set("case sensitive routing", true);
+  // Exactly one hop: the load balancer appends the address it saw to X-Forwarded-For, and
+  // everything left of it is whatever the client sent. `true` would take the left-most entry,
+  // letting any client pick the address the per-address limits count against.
+  if (config.trustProxy) app.set("trust proxy", 1);
   app.use(helmet());
   if (config.corsOrigins.length > 0) app.use(cors({ origin: [...config.corsOrigins], maxAge: 600 }));
   app.use(express.json({ limit: limits.bodyMax }));
@@ -111,15 +116,17 @@ export function createApp({ config, accounts, calls, metrics, readiness, logger 
   }
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const body = bodyParserError(err) ?? toErrorBody(err, logger);
+    const body = requestError(err) ?? toErrorBody(err, logger);
     metrics.errors.inc({ code: body.code });
     res.status(httpStatus[body.code]).json({ error: body });
   });
   return app;
 }
 
-/** express.json() errors: oversized or malformed bodies. */
-function bodyParserError(err: unknown) {
+/** What the client sent wrong before any route ran: a path that is not valid percent-encoding, an oversized or malformed body. */
+function requestError(err: unknown) {
+  // The router decodes path parameters with decodeURIComponent: `/%E0%A4%A` is the client's fault.
+  if (err instanceof URIError) return new VchatError("VALIDATION_FAILED", "the URL is not valid percent-encoding").toBody();
   const type = (err as { type?: string } | null)?.type;
   if (type === "entity.too.large") return new VchatError("PAYLOAD_TOO_LARGE", `the body exceeds ${limits.bodyMax} bytes`).toBody();
   if (type === "entity.parse.failed") return new VchatError("VALIDATION_FAILED", "the body is not valid JSON").toBody();

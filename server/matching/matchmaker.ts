@@ -1,3 +1,5 @@
+import { defaultTuning } from "../config.ts";
+
 /**
  * Matching and live call state. `vchat dev` keeps it in process (`memory-matchmaker.ts`);
  * `vchat serve` keeps it in Redis so that many nodes share one queue. Every pairing is one atomic
@@ -48,7 +50,10 @@ export interface MatchmakerOptions {
   rematchCooldownMs: number;
 }
 
-export const defaultMatchmakerOptions: MatchmakerOptions = { interestWaitMs: 5000, rematchCooldownMs: 15000 };
+export const defaultMatchmakerOptions: MatchmakerOptions = {
+  interestWaitMs: defaultTuning.interestWaitMs,
+  rematchCooldownMs: defaultTuning.rematchCooldownMs,
+};
 
 export interface Matchmaker {
   /**
@@ -78,6 +83,13 @@ export interface Matchmaker {
    * (default Date.now(), explicit in tests like the `now` of `join` and `sweep`).
    */
   endSession(sessionId: string, opts?: { keepApart?: boolean; now?: number }): Promise<LiveSession | null>;
+  /**
+   * The session a join was refused for (ALREADY_IN_CALL) when it is stale: this very socket is
+   * in it, yet (as its caller checked) in no call room, so its end was lost (a Redis outage, a
+   * match reply that never arrived). The caller ends it, so the user is not refused until the
+   * session's TTL. Only where that can happen (a node of a cluster).
+   */
+  staleSession?(entry: QueueEntry): Promise<LiveSession | null>;
   /** All live sessions (for graceful shutdown). */
   liveSessions(): Promise<LiveSession[]>;
   close(): Promise<void>;

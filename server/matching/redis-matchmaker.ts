@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import { VchatError } from "../../protocol/index.ts";
+import { redisKeys, type RedisKeys } from "../cluster/keys.ts";
 import { normalise } from "./memory-matchmaker.ts";
 import {
   defaultMatchmakerOptions,
@@ -21,7 +22,7 @@ export interface RedisMatchmakerOptions extends MatchmakerOptions {
   /**
    * A queued user not seen (join or `touch`) for this long is dropped from the queue, so the
    * waiters of a crashed node do not get matched. Nodes `touch` their waiting users well within
-   * it. 0 keeps users until they leave. @default 600000 (10 min)
+   * it. 0 keeps users until they leave. @default 600000 (10 min); nodes use `tuning.queueTtlMs`
    */
   queueTtlMs: number;
   /** At most this many candidates a script looks at per source (bucket, open list) before giving up. @default 500 */
@@ -34,6 +35,7 @@ export const defaultRedisMatchmakerOptions: RedisMatchmakerOptions = {
   ...defaultMatchmakerOptions,
   keyPrefix: "vchat",
   sessionTtlMs: 6 * 3600_000,
+  // Without a node touching its waiters (tests, tools); a node passes `tuning.queueTtlMs`.
   queueTtlMs: 600_000,
   scanLimit: 500,
   sweepLimit: 2000,
@@ -48,7 +50,7 @@ export interface RedisMatchmaker extends Matchmaker {
    */
   touch(userIds: string[], now?: number): Promise<string[]>;
   /** The key names, for tests and operators. */
-  readonly keys: { queue: string; prefix: string };
+  readonly keys: { queue: string; prefix: string; all: RedisKeys };
 }
 
 /*
@@ -370,7 +372,8 @@ const SWEEP_BATCH = 64;
  */
 export function createRedisMatchmaker(redis: Redis | Cluster, opts: Partial<RedisMatchmakerOptions> = {}): RedisMatchmaker {
   const o: RedisMatchmakerOptions = { ...defaultRedisMatchmakerOptions, ...opts };
-  const P = `${o.keyPrefix}:{vchat}:`;
+  const all = redisKeys(o.keyPrefix);
+  const P = all.matchmaker;
   const Q = `${P}q`;
 
   // defineCommand is per client; defining the same script again on a shared client is harmless.
@@ -397,7 +400,7 @@ export function createRedisMatchmaker(redis: Redis | Cluster, opts: Partial<Redi
   }
 
   return {
-    keys: { queue: Q, prefix: P },
+    keys: { queue: Q, prefix: P, all },
 
     join(input, now = Date.now()) {
       return call(async () => {

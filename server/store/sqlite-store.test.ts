@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
 import { VchatError } from "../../protocol/index.ts";
 import { openSqliteStore } from "./sqlite-store.ts";
 import { storeContract } from "./store.contract.ts";
+import type { SessionParticipant } from "./store.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vchat-sqlite-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,6 +18,36 @@ storeContract("sqlite :memory:", () => openSqliteStore(":memory:"));
 storeContract("sqlite file", () => openSqliteStore(join(dir, "contract", "vchat.db")));
 
 describe("sqlite file store", () => {
+  it("takes a database made before server-restart was an end reason, keeping its sessions", async () => {
+    const path = join(dir, "before-server-restart.db");
+    const store = await openSqliteStore(path);
+    const session = (id: string) => ({
+      id,
+      participants: [{ userId: "u1", nickname: "Ana" }, { userId: "u2", nickname: "Bob" }] as [SessionParticipant, SessionParticipant],
+      relayOnly: false,
+      sharedInterests: [],
+      startedAt: "2026-01-01T00:00:01.000Z",
+    });
+    await store.createSession(session("old-1"));
+    await store.close();
+    // The sessions table as an older vchat made it: its end-reason check without server-restart.
+    const raw = new DatabaseSync(path);
+    const sql = String((raw.prepare("SELECT sql FROM sqlite_master WHERE name = 'sessions'").get() as { sql: string }).sql);
+    raw.exec("DROP INDEX sessions_open; ALTER TABLE sessions RENAME TO s0");
+    raw.exec(sql.replace(", 'server-restart'", ""));
+    raw.exec("INSERT INTO sessions SELECT * FROM s0; DROP TABLE s0");
+    raw.close();
+
+    const again = await openSqliteStore(path);
+    try {
+      expect(await again.endSession("old-1", { at: "2026-01-01T00:00:02.000Z", reason: "server-restart", by: null })).toBe(true);
+      expect(await again.getSession("old-1")).toMatchObject({ endReason: "server-restart" });
+      expect(await again.listOpenSessions()).toEqual([]);
+    } finally {
+      await again.close();
+    }
+  });
+
   it("creates the parent folder, uses WAL, and keeps the data when reopened", async () => {
     const path = join(dir, "nested", "deeper", "vchat.db");
     const first = await openSqliteStore(path);

@@ -13,23 +13,8 @@ const list = (values: readonly string[]) => values.map((v) => `'${v}'`).join(", 
 // rows written by other tools are held to it as well.
 const iso = (col: string) =>
   `${col} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'`;
-// SQLite's length() counts code points and JS counts UTF-16 units, so these caps never reject
-// what passed the protocol's zod limits; they stop only what bypassed them.
-const schema = `
-CREATE TABLE IF NOT EXISTS users (
-  id TEXT PRIMARY KEY,
-  nickname TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  email TEXT,
-  email_key TEXT UNIQUE,
-  created_at TEXT NOT NULL,
-  password_hash TEXT,
-  CONSTRAINT user_nickname CHECK (length(nickname) BETWEEN 1 AND ${limits.nicknameMax}),
-  CONSTRAINT user_kind CHECK (kind IN (${list(userKinds)})),
-  CONSTRAINT user_email CHECK (email IS NULL OR length(email) BETWEEN 1 AND ${limits.emailMax}),
-  CONSTRAINT user_created_at CHECK (${iso("created_at")})
-) STRICT;
-
+const endReasonCheck = `end_reason IN (${list(endReasons)})`;
+const sessionsTable = `
 CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY,
   a_id TEXT NOT NULL,
@@ -48,11 +33,30 @@ CREATE TABLE IF NOT EXISTS sessions (
   CONSTRAINT session_interests CHECK (json_array_length(shared_interests) <= ${limits.interestsMax}),
   CONSTRAINT session_started_at CHECK (${iso("started_at")}),
   CONSTRAINT session_ended_at CHECK (ended_at IS NULL OR ${iso("ended_at")}),
-  CONSTRAINT session_end_reason CHECK (end_reason IS NULL OR end_reason IN (${list(endReasons)}))
+  CONSTRAINT session_end_reason CHECK (end_reason IS NULL OR ${endReasonCheck})
 ) STRICT;
 -- Crash recovery lists the sessions without an end: a partial index holds only those.
 CREATE INDEX IF NOT EXISTS sessions_open ON sessions (started_at) WHERE ended_at IS NULL;
+`;
 
+// SQLite's length() counts code points and JS counts UTF-16 units, so these caps never reject
+// what passed the protocol's zod limits; they stop only what bypassed them.
+const schema = `
+CREATE TABLE IF NOT EXISTS users (
+  id TEXT PRIMARY KEY,
+  nickname TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  email TEXT,
+  email_key TEXT UNIQUE,
+  created_at TEXT NOT NULL,
+  password_hash TEXT,
+  CONSTRAINT user_nickname CHECK (length(nickname) BETWEEN 1 AND ${limits.nicknameMax}),
+  CONSTRAINT user_kind CHECK (kind IN (${list(userKinds)})),
+  CONSTRAINT user_email CHECK (email IS NULL OR length(email) BETWEEN 1 AND ${limits.emailMax}),
+  CONSTRAINT user_created_at CHECK (${iso("created_at")})
+) STRICT;
+
+${sessionsTable}
 -- One row per participant, so "a user's sessions, newest first" is one index range scan
 -- instead of an OR over two columns followed by a sort.
 CREATE TABLE IF NOT EXISTS session_users (
@@ -129,6 +133,7 @@ export async function openSqliteStore(path: string): Promise<Store> {
     // Schema 1 allowed several reports of one session by one reporter: the first one stays.
     if (version === 1) db.exec("DELETE FROM reports WHERE rowid NOT IN (SELECT min(rowid) FROM reports GROUP BY session_id, reporter_id)");
     db.exec(schema);
+    upgradeEndReasons(db);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     db.exec("COMMIT");
   } catch (err) {
@@ -137,6 +142,21 @@ export async function openSqliteStore(path: string): Promise<Store> {
     throw err;
   }
   return new SqliteStore(db);
+}
+
+/**
+ * The sessions table checks its end reasons against the protocol's list. A database made while
+ * the list was shorter gets the table rebuilt with the new check (SQLite cannot change a CHECK
+ * in place), keeping every row.
+ */
+function upgradeEndReasons(db: DatabaseSync): void {
+  const row = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'sessions'").get() as Row;
+  if (String(row.sql).includes(endReasonCheck)) return;
+  db.exec("DROP INDEX IF EXISTS sessions_open");
+  db.exec("ALTER TABLE sessions RENAME TO sessions_before");
+  db.exec(sessionsTable);
+  db.exec("INSERT INTO sessions SELECT * FROM sessions_before");
+  db.exec("DROP TABLE sessions_before");
 }
 
 class SqliteStore implements Store {

@@ -12,11 +12,12 @@ beforeAll(async () => {
 const resourcePolicies = policies.filter((p): p is ResourceValidationPolicy => "validateResource" in p);
 const stackPolicies = policies.filter((p): p is StackValidationPolicy => "validateStack" in p);
 
-function validate(type: string, props: Record<string, unknown>, name = "r"): string[] {
+/** Calls every resource policy as the policy SDK does: inputs, options, and a URN naming the stack. */
+function validate(type: string, props: Record<string, unknown>, name = "r", o: { stack?: string; protect?: boolean } = {}): string[] {
   const found: string[] = [];
   for (const p of resourcePolicies) {
     const fn = p.validateResource as (args: unknown, report: (m: string) => void) => void;
-    fn({ type, name, props, urn: `urn:pulumi:s::vchat::${type}::${name}` }, (m) => found.push(`${p.name}: ${m}`));
+    fn({ type, name, props, opts: { protect: o.protect ?? false }, urn: `urn:pulumi:${o.stack ?? "s"}::vchat::${type}::${name}` }, (m) => found.push(`${p.name}: ${m}`));
   }
   return found;
 }
@@ -31,9 +32,22 @@ describe("the policy pack", () => {
     for (const p of policies) expect(p.enforcementLevel).toBe("mandatory");
   });
 
-  it("passes the prod stack as planned on the mocks (masked secrets count as set)", () => {
-    const problems = plan.resources.filter((r) => !r.component).flatMap((r) => validate(r.type, r.props, r.name));
+  it("passes the prod stack as planned on the mocks (masked secrets count as set), components included", () => {
+    const problems = plan.resources.flatMap((r) => validate(r.type, r.props, r.name, { stack: "prod", protect: r.protect }));
     expect(problems).toEqual([]);
+  });
+
+  it("prod data needs protect, read from the resource options and the stack in the URN", () => {
+    const redis = plan.resources.find((r) => r.type === "aws:elasticache/replicationGroup:ReplicationGroup")!;
+    expect(validate(redis.type, redis.props, redis.name, { stack: "prod", protect: false })).toEqual([expect.stringMatching(/^prod-data-protected:/)]);
+    expect(validate(redis.type, redis.props, redis.name, { stack: "dev", protect: false })).toEqual([]);
+  });
+
+  it("checks TURN at preview from the Turn component's inputs while the launch template's user data is unknown", () => {
+    const turn = plan.resources.find((r) => r.type === "vchat:stacks:Turn")!;
+    const coturn = { ...(turn.props.coturn as object), allowTcpRelay: true };
+    expect(validate(turn.type, { ...turn.props, coturn }, turn.name, { stack: "prod" })).toEqual([expect.stringMatching(/^turn-not-an-open-proxy: no-tcp-relay is missing/)]);
+    expect(validate(turn.type, { ...turn.props, coturnImage: "coturn/coturn:4.10.0" }, turn.name, { stack: "prod" })).toEqual([expect.stringMatching(/^coturn-version-pinned: .*not pinned by digest in prod/)]);
   });
 
   it("reports a violating resource", () => {
@@ -41,6 +55,19 @@ describe("the policy pack", () => {
       expect.arrayContaining([expect.stringMatching(/^no-ssh-from-anywhere:/), expect.stringMatching(/^only-turn-and-web-ports-public:/)]),
     );
     expect(validate("aws:elasticache/replicationGroup:ReplicationGroup", { transitEncryptionEnabled: false, atRestEncryptionEnabled: true, authToken: "t" })).toEqual([expect.stringMatching(/^redis-encrypted: transitEncryptionEnabled/)]);
+  });
+
+  it("stack rules read the constant inputs they need from the policy resources", () => {
+    const run = (name: string, resources: PolicyResource[]) => {
+      const found: string[] = [];
+      const p = stackPolicies.find((x) => x.name === name)!;
+      (p.validateStack as (a: unknown, r: (m: string) => void) => void)({ resources }, (m) => found.push(m));
+      return found;
+    };
+    const asPolicy = (r: (typeof plan.resources)[number]) => ({ type: r.type, name: r.name, urn: `urn:pulumi:prod::vchat::${r.type}::${r.name}`, props: r.props, dependencies: [], propertyDependencies: {} }) as unknown as PolicyResource;
+    const all = plan.resources.filter((r) => !r.component).map(asPolicy);
+    for (const name of ["monitoring-not-public-stack", "s3-gateway-endpoint-stack", "cost-guards-stack"]) expect(run(name, all), name).toEqual([]);
+    expect(run("cost-guards-stack", all.filter((r) => !r.type.endsWith("metricAlarm:MetricAlarm")))).toEqual(["stack: no alarm on TURN NetworkOut"]);
   });
 
   it("ties a public access block to its bucket through dependencies (names are unknown in previews)", () => {

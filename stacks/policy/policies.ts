@@ -18,8 +18,21 @@ export function stackRecords(resources: PolicyResource[]): ResourceRecord[] {
       const bucket = (r.propertyDependencies?.bucket ?? r.dependencies).find((d) => bucketTypes.has(d.type));
       return { type: r.type, name: r.name, props: { bucket: bucket?.urn ?? "" } };
     }
+    // Stack rules read a few inputs that are constants of the program, known at preview.
+    const keep: Record<string, string[]> = {
+      [resourceTypes.alarm]: ["metricName"],
+      [resourceTypes.loadBalancer]: ["loadBalancerType", "internal"],
+      [resourceTypes.listenerRule]: ["actions", "conditions"],
+      [resourceTypes.vpcEndpoint]: ["vpcEndpointType", "serviceName"],
+    };
+    if (keep[r.type]) return { type: r.type, name: r.name, props: Object.fromEntries(keep[r.type]!.map((k) => [k, r.props[k]])) };
     return { type: r.type, name: r.name, props: {} };
   });
+}
+
+/** `urn:pulumi:prod::vchat::…` → `prod`. */
+export function stackOf(urn: string): string {
+  return urn.split("::")[0]?.split(":").pop() ?? "";
 }
 
 export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = rules.flatMap((rule) => {
@@ -33,7 +46,7 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = ru
       // Reading a property that is still unknown (preview) throws the SDK's UnknownValueError,
       // which it reports as "cannot check yet" rather than as a violation.
       validateResource: (args, report) => {
-        for (const message of check({ type: args.type, name: args.name, props: args.props })) report(message);
+        for (const message of check({ type: args.type, name: args.name, props: args.props, protect: args.opts?.protect, stack: stackOf(args.urn) })) report(message);
       },
     });
   }

@@ -12,6 +12,8 @@ export interface FakeEngineOptions {
   /** Block after the first resource until the signal aborts. */
   waitForAbort?: boolean;
   outputs?: Record<string, StackOutput>;
+  /** What a destroy would keep (protected data); prod-like when set. */
+  protectedNames?: string[];
 }
 
 const urn = (env: string, types: string[], name: string) => `urn:pulumi:${env}::vchat::${types.join("$")}::${name}`;
@@ -36,15 +38,16 @@ export function sampleEngineEvents(env: EnvName, op: "create" | "delete" | "same
 }
 
 export class FakeEngine implements StackEngine {
-  calls: { action: string; env: EnvName; showSecrets?: boolean }[] = [];
+  calls: { action: string; env: EnvName; showSecrets?: boolean; plan?: string; savePlanTo?: string }[] = [];
   private opts: FakeEngineOptions;
   constructor(opts: FakeEngineOptions = {}) {
     this.opts = opts;
   }
 
-  private async run(action: "preview" | "up" | "destroy", env: EnvName, o?: ActionOptions): Promise<ActionResult> {
-    this.calls.push({ action, env });
-    const events = sampleEngineEvents(env, action === "destroy" ? "delete" : "create");
+  private async run(action: "preview" | "up" | "destroy" | "previewDestroy", env: EnvName, o?: ActionOptions & { plan?: string; savePlanTo?: string }): Promise<ActionResult> {
+    this.calls.push({ action, env, ...(o?.plan ? { plan: o.plan } : {}), ...(o?.savePlanTo ? { savePlanTo: o.savePlanTo } : {}) });
+    const deleting = action === "destroy" || action === "previewDestroy";
+    const events = sampleEngineEvents(env, deleting ? "delete" : "create");
     let t = 1_000;
     for (const [i, raw] of events.entries()) {
       const ev = toStackEvent(raw, (t += 250));
@@ -54,11 +57,12 @@ export class FakeEngine implements StackEngine {
           if (o?.signal?.aborted) return resolve();
           o?.signal?.addEventListener("abort", () => resolve(), { once: true });
         });
-        throw mapAutomationError(new Error("update canceled"), env, action, o?.signal);
+        throw mapAutomationError(new Error("update canceled"), env, deleting ? "destroy" : (action as "preview" | "up"), o?.signal);
       }
-      if (i === 2 && this.opts.failWith) throw mapAutomationError(this.opts.failWith, env, action, o?.signal);
+      if (i === 2 && this.opts.failWith) throw mapAutomationError(this.opts.failWith, env, deleting ? "destroy" : (action as "preview" | "up"), o?.signal);
     }
-    const changes = { [action === "destroy" ? "delete" : "create"]: 3 };
+    const changes = { [deleting ? "delete" : "create"]: 3 };
+    if (action === "previewDestroy") return { changes, goes: [`vchat-${env}`, `vchat-${env}-turn`, `vchat-${env}-turn-asg`], stays: this.opts.protectedNames ?? [] };
     return action === "up" ? { changes, outputs: this.maskedOutputs(false) } : { changes };
   }
 
@@ -73,11 +77,14 @@ export class FakeEngine implements StackEngine {
     return Object.fromEntries(Object.entries(all).map(([k, o]) => [k, { value: o.secret && !showSecrets ? "[secret]" : o.value, secret: o.secret }]));
   }
 
-  preview(env: EnvName, o?: ActionOptions) {
+  preview(env: EnvName, o?: ActionOptions & { savePlanTo?: string }) {
     return this.run("preview", env, o);
   }
-  up(env: EnvName, o?: ActionOptions) {
+  up(env: EnvName, o?: ActionOptions & { plan?: string }) {
     return this.run("up", env, o);
+  }
+  previewDestroy(env: EnvName, o?: ActionOptions) {
+    return this.run("previewDestroy", env, o);
   }
   destroy(env: EnvName, o?: ActionOptions) {
     return this.run("destroy", env, o);

@@ -1,4 +1,4 @@
-import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from "../../server/cluster/local-cluster.ts";
+import { startDevServer, type DevServerOptions, type LocalCluster } from "../../server/dev.ts";
 import { startRedis, startRedisCluster, type StartRedisOptions } from "../../server/cluster/redis-process.ts";
 
 /** An auth password and TLS (the URL is then the `rediss://` one). */
@@ -8,8 +8,8 @@ type RedisSecurity = Pick<StartRedisOptions, "password" | "tls">;
  * `nodes` nodes of `vchat serve` in this process on one Redis, as the cluster tests run them:
  * free ports, one in-memory store, no coturn, no web client, no logs.
  */
-export function testCluster(redis: string, nodes: number, config: LocalClusterOptions["config"]): Promise<LocalCluster> {
-  return startLocalCluster({ nodes, port: 0, db: ":memory:", redis, turn: false, quiet: true, webDir: null, config });
+export function testCluster(redis: string, nodes: number, config: DevServerOptions["config"]): Promise<LocalCluster> {
+  return startDevServer({ nodes, port: 0, db: ":memory:", redis, turn: false, quiet: true, webDir: null, config });
 }
 
 /** What the nodes share: one `redis-server`, or a Redis Cluster of 3 masters reached through one of them. */

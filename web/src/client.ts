@@ -576,6 +576,7 @@ export class VchatClient {
       disconnected: `${name} disconnected. Press Start to meet someone new.`,
       blocked: "The chat has ended. Press Start to meet someone new.",
       "server-shutdown": "The server is restarting. Press Start again in a moment.",
+      "server-restart": "The server restarted. Press Start again.",
     };
     this.notify(e.reason === "server-shutdown" ? "warn" : "info", text[e.reason] ?? `The chat ended (${e.reason}).`);
   }
