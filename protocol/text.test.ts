@@ -6,10 +6,7 @@ const nickOk = (nickname: string) => guestBody.safeParse({ nickname }).success;
 const chatOk = (text: string) => chatSend.safeParse({ sessionId: "s1", text }).success;
 
 /** Characters no text from a user may carry: C0/C1 controls and bidi embeddings, overrides and isolates. */
-const forbidden = [
-  ..."\u0000\u0007\u0008\u000b\u000c\u000d\u001b\u007f\u0080\u0085\u009b\u009f",
-  ..."\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
-];
+const forbidden = [..."\u0000\u0007\u0008\u000b\u000c\u000d\u001b\u007f\u0080\u0085\u009b\u009f", ..."\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"];
 const invisible = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u3164", "\u115f", "\u2800", "\u180e", "\ufe0f", " ", "\u00a0", "\u3000"];
 
 describe("content rules (protocol/text.ts)", () => {
@@ -42,7 +39,9 @@ describe("content rules (protocol/text.ts)", () => {
     for (const text of ["a\u0000b", "\u001b[31mred", "ding\u0007", "tab\there", "x\u202ey", "\u2067x\u2069", "a\u0085b"]) {
       expect(chatOk(text), JSON.stringify(text)).toBe(false);
     }
-    expect(chatSend.safeParse({ sessionId: "s1", text: "\u001b[2J" }).error?.issues[0]?.message).toBe("must not contain control characters other than new lines");
+    expect(chatSend.safeParse({ sessionId: "s1", text: "\u001b[2J" }).error?.issues[0]?.message).toBe(
+      "must not contain control characters other than new lines",
+    );
     for (const text of ["hi 👋", "שלום \u200fעולם", "two\nlines", "a\u200bb"]) expect(chatOk(text), text).toBe(true);
     expect(chatOk("\u200b\u200b")).toBe(false);
   });
@@ -55,7 +54,9 @@ describe("content rules (protocol/text.ts)", () => {
 
   // Fuzz: whatever a user sends, what is accepted and shown to others has no forbidden character,
   // and a nickname always shows something.
-  const anyText = fc.array(fc.oneof(fc.string({ unit: "grapheme" }), fc.constantFrom(...forbidden, ...invisible, "\n", "\r")), { maxLength: 12 }).map((parts) => parts.join(""));
+  const anyText = fc
+    .array(fc.oneof(fc.string({ unit: "grapheme" }), fc.constantFrom(...forbidden, ...invisible, "\n", "\r")), { maxLength: 12 })
+    .map((parts) => parts.join(""));
   const forbiddenIn = (s: string, allowNewline: boolean) => [...s].some((c) => forbidden.includes(c) && !(allowNewline && c === "\n"));
 
   it("fuzz: an accepted nickname has no control, bidi or invisible-only content", () => {
@@ -81,7 +82,12 @@ describe("content rules (protocol/text.ts)", () => {
         if (!parsed.success) {
           // Refused only for a reason: a forbidden character, nothing visible, or too long.
           const normal = raw.replace(/\r\n?/g, "\n");
-          expect(forbiddenIn(normal, true) || normal.trim() === "" || !/[^\s\p{Cf}\p{M}\p{Default_Ignorable_Code_Point}\u2800]/u.test(normal) || /\p{Cs}/u.test(normal)).toBe(true);
+          expect(
+            forbiddenIn(normal, true) ||
+              normal.trim() === "" ||
+              !/[^\s\p{Cf}\p{M}\p{Default_Ignorable_Code_Point}\u2800]/u.test(normal) ||
+              /\p{Cs}/u.test(normal),
+          ).toBe(true);
           return;
         }
         expect(forbiddenIn(parsed.data.text, true)).toBe(false);

@@ -80,7 +80,10 @@ describe("content", () => {
     const { sessionId } = await found;
     const inbox = record(b.socket, "chat:message");
     for (const text of ["\u001b[31mred\u001b[0m", "ding\u0007", "nul\u0000", "abc\u202efdp.exe", "\u200b"]) {
-      expect(await request(a.socket, "chat:send", { sessionId, text }), JSON.stringify(text)).toMatchObject({ ok: false, error: { code: "VALIDATION_FAILED" } });
+      expect(await request(a.socket, "chat:send", { sessionId, text }), JSON.stringify(text)).toMatchObject({
+        ok: false,
+        error: { code: "VALIDATION_FAILED" },
+      });
     }
     expect(await request(a.socket, "chat:send", { sessionId, text: "two\r\nlines" })).toMatchObject({ ok: true });
     await sleep(200);
@@ -90,7 +93,10 @@ describe("content", () => {
 
   it("nicknames of invisible characters or with direction marks are refused at sign-up", async () => {
     for (const nickname of ["\u200b", "admin\u200f\u200b", "\u3164", "\u2800\u2800"]) {
-      expect(await api(dev.url, "/api/auth/guest", { body: { nickname } }), JSON.stringify(nickname)).toMatchObject({ status: 400, body: { error: { code: "VALIDATION_FAILED" } } });
+      expect(await api(dev.url, "/api/auth/guest", { body: { nickname } }), JSON.stringify(nickname)).toMatchObject({
+        status: 400,
+        body: { error: { code: "VALIDATION_FAILED" } },
+      });
     }
     expect(await api(dev.url, "/api/auth/guest", { body: { nickname: "admin" } })).toMatchObject({ status: 201 });
   });

@@ -19,7 +19,16 @@ if (!redisInstalled()) {
 }
 
 const redis = await startRedis();
-const cluster = await startDevServer({ nodes: NODES, port: 0, db: ":memory:", redis: redis.url, turn: false, quiet: true, webDir: null, config: { tuning: { signupsPerMinute: 1_000_000 } } });
+const cluster = await startDevServer({
+  nodes: NODES,
+  port: 0,
+  db: ":memory:",
+  redis: redis.url,
+  turn: false,
+  quiet: true,
+  webDir: null,
+  config: { tuning: { signupsPerMinute: 1_000_000 } },
+});
 const sockets: ReturnType<typeof connect>[] = [];
 try {
   // One user with a socket on every node: what the cap counts.

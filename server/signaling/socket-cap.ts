@@ -22,7 +22,10 @@ export async function capSockets(io: VchatServer, socket: VchatSocket, max: numb
   }
   if (sockets.length <= max) return;
   sockets.sort((a, b) => a.handshake.issued - b.handshake.issued || (a.id < b.id ? -1 : 1));
-  const error = new VchatError("TOO_MANY_CONNECTIONS", `This account is open in more than ${max} tabs or devices, so this one, the oldest, was closed.`).toBody();
+  const error = new VchatError(
+    "TOO_MANY_CONNECTIONS",
+    `This account is open in more than ${max} tabs or devices, so this one, the oldest, was closed.`,
+  ).toBody();
   for (const old of sockets.slice(0, sockets.length - max)) {
     log.info({ userId: socket.data.user.id, socketId: old.id }, "closing the user's oldest socket");
     await closeSocket(io, old.id, "error", error);
