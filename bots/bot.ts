@@ -54,6 +54,9 @@ export interface BotDeps {
   onError: (err: Error) => void;
 }
 
+/** With `churnMs`, the answerer waits this much longer than the offerer before moving on itself. */
+const answererChurnGraceMs = 3000;
+
 /** Pause before joining again after a failed call, so a broken TURN does not spin the lobby. */
 const rejoinAfterFailureMs = 1000;
 
@@ -171,7 +174,10 @@ export class Bot {
       if (this.call !== call || call.ending) return;
       if (!ok) return void this.endCall("failed", "end");
       this.state = "up";
-      if (this.cfg.churnMs !== null) call.churnTimer = setTimeout(() => void this.endCall("self-next", "next"), this.cfg.churnMs);
+      // The offerer moves on; the answerer only if it was not told first (a browser offerer, or a
+      // lost call:ended), so two bots of one call do not both send call:next and one get an error.
+      const churn = this.cfg.churnMs === null ? null : this.cfg.churnMs + (m.role === "answerer" ? answererChurnGraceMs : 0);
+      if (churn !== null) call.churnTimer = setTimeout(() => void this.endCall("self-next", "next"), churn);
     });
     await peer.start().catch((err) => this.deps.onError(err as Error));
   }

@@ -235,10 +235,13 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
       resolve();
     }, { once: true });
   });
+  // The host is judged over the measured run: tearing down (structured clones of every leg,
+  // thread exits) stalls this thread once the figures are taken.
+  const mainStats = mainLoop.stop();
   await Promise.all(stops.map((s) => s()));
   clearInterval(ticker);
   progress();
-  const threads: LoopStats[] = [mainLoop.stop()];
+  const threads: LoopStats[] = [mainStats];
   // With `workers: 0` the group's monitor watched this same thread.
   if (nWorkers > 0) for (const w of counts.values()) if (w.loop) threads.push(w.loop);
   await impairment?.close();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings everything vchat needs on a Debian machine: Node 24, npm packages, and the
-# Debian packages the tests drive (redis-server, coturn, chromium, openssl). Idempotent and quick
+# Debian packages the tests drive (redis-server, coturn, chromium, openssl, haproxy). Idempotent and quick
 # when all is there. Run it before `npx vchat dev` or `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,8 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v turnserver >/dev/null || need+=(coturn)
 command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# A real reverse proxy in front of vchat serve (tests/trust-proxy.test.ts), as the ALB is in the cloud.
+[ -x /usr/sbin/haproxy ] || need+=(haproxy)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "bootstrap: installing ${need[*]}"
@@ -35,6 +37,8 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     # Debian's coturn package enables a system service; vchat starts its own instances.
     command -v systemctl >/dev/null && systemctl disable --now coturn >/dev/null 2>&1 || true
+    # Same for haproxy: the tests start their own, on loopback ports.
+    command -v systemctl >/dev/null && systemctl disable --now haproxy >/dev/null 2>&1 || true
   else
     echo "bootstrap: not installing ${need[*]} (needs root and apt-get); tests that need them will say they were skipped"
   fi

@@ -55,7 +55,7 @@ describe("localEngine on a stand-in pulumi binary", () => {
     const err = await localEngine({ pulumiRoot: fake.root }).outputs("prod").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StackError);
     expect(err).toMatchObject({ code: "STACK_NOT_FOUND", exitCode: 1 });
-    expect((err as Error).message).toBe("stack prod does not exist yet: run `vchat up --env prod` first");
+    expect((err as Error).message).toBe("stack prod does not exist yet: create it with `pulumi -C stacks stack init prod`, set the keys docs/stacks.md lists, then `vchat up --env prod`");
   });
 
   it("preview never creates or writes a stack: a missing one is STACK_NOT_FOUND, no init, no config set", async () => {

@@ -271,7 +271,7 @@ export function mapAutomationError(err: unknown, env: EnvName, action: StackActi
     return new StackError("STACK_BUSY", `another update is running on stack ${env}; wait for it, or if it crashed, run \`pulumi cancel --stack ${env}\` in stacks/`, 1);
   }
   if (e?.name === "StackNotFoundError" || /no stack named|stack .* not found/i.test(text)) {
-    return new StackError("STACK_NOT_FOUND", `stack ${env} does not exist yet: run \`vchat up --env ${env}\` first`, 1);
+    return new StackError("STACK_NOT_FOUND", `stack ${env} does not exist yet: create it with \`pulumi -C stacks stack init ${env}\`, set the keys docs/stacks.md lists, then \`vchat up --env ${env}\``, 1);
   }
   if (/STACK_CONFIG_INVALID|stack config for .* is invalid/.test(text)) {
     const m = /stack config for [\s\S]*?(?=\n\s*at |\n\n|$)/.exec(text);

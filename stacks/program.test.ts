@@ -321,6 +321,8 @@ const violations = (name: string, r: ResourceRecord[]) => checkAll(r, rules.filt
 describe("each security rule catches a violating resource", () => {
   it("has the rules the issue asks for", () => {
     expect(rules.map((r) => r.name)).toEqual(expect.arrayContaining(["no-ssh-from-anywhere", "redis-encrypted", "imdsv2-required", "s3-public-access-blocked", "turn-denies-private-peers", "only-turn-and-web-ports-public"]));
+    // And those of issue #16, each with a violating resource below.
+    expect(rules.map((r) => r.name)).toEqual(expect.arrayContaining(["turn-not-an-open-proxy", "atlas-not-open-to-the-internet", "images-immutable", "prod-data-protected", "security-group-ports-match-role", "turn-nlb-no-cross-zone", "web-index-not-cached", "cost-guards", "tls-names-covered", "service-rollout-checked", "turn-refresh-keeps-capacity", "monitoring-not-public", "s3-gateway-endpoint"]));
   });
 
   it("no-ssh-from-anywhere", () => {
@@ -434,6 +436,13 @@ describe("each security rule catches a violating resource", () => {
     expect(violations("security-group-ports-match-role", [group("tasks", [{ protocol: "tcp", fromPort: 8080, toPort: 8080, securityGroups: ["sg-1"] }])])).toHaveLength(0);
     expect(violations("security-group-ports-match-role", [group("alb", [{ protocol: "udp", fromPort: 3478, toPort: 3478, cidrBlocks: ["0.0.0.0/0"] }])])).toHaveLength(1);
     expect(violations("security-group-ports-match-role", [group(undefined, [])])).toHaveLength(1);
+    // A separate ingress rule is judged by the role of the group it names (the planned Redis one).
+    const redisSg = plans.dev!.resources.find((r) => r.name.endsWith("redis-sg"))!;
+    const planned = plans.dev!.resources.find((r) => r.type.endsWith("securityGroupIngressRule:SecurityGroupIngressRule"))!;
+    expect(props(planned).securityGroupId).toBe(redisSg.id);
+    expect(violations("security-group-ports-match-role", [redisSg, planned])).toEqual([]);
+    const wide = rec("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", { securityGroupId: redisSg.id, ipProtocol: "tcp", fromPort: 6379, toPort: 6379, cidrIpv4: "10.20.0.0/16" });
+    expect(violations("security-group-ports-match-role", [redisSg, wide])).toEqual([expect.objectContaining({ message: "redis group allows tcp 6379-6379 from 10.20.0.0/16" })]);
   });
 
   it("tls-names-covered", () => {

@@ -169,6 +169,19 @@ const roleIngress: Record<string, (i: Ingress, sources: { anywhere: boolean; gro
   endpoints: (i, s) => i.protocol === "tcp" && i.from === 443 && i.to === 443 && !s.anywhere,
 };
 
+function roleOf(r: ResourceRecord): string {
+  return str((r.props.tags as Record<string, unknown> | undefined)?.["vchat:role"]);
+}
+
+/** What is wrong with one ingress permission (inline entry or separate rule) on a group of `role`. */
+function roleFindings(role: string, raw: Record<string, unknown>, r: ResourceRecord): string[] {
+  const allowed = roleIngress[role];
+  const i = ingressOf(r)[0];
+  if (!allowed || !i) return [];
+  const groupsOnly = i.cidrs.length === 0 && asArray(raw.securityGroups).length > 0;
+  return allowed(i, { anywhere: i.cidrs.some((c) => anywhere.has(c)), groupsOnly }) ? [] : [`${role} group allows ${i.protocol} ${i.from}-${i.to} from ${i.cidrs.join(", ") || "security groups"}`];
+}
+
 /** Resources that hold data a prod `down` must keep. */
 const dataTypes = new Set<string>([T.redisGroup, T.bucket, T.bucketV2, T.repository, T.secret, T.atlasProject, T.atlasCluster]);
 
@@ -323,19 +336,24 @@ export const rules: readonly SecurityRule[] = [
   },
   {
     name: "security-group-ports-match-role",
-    description: "Each security group has a vchat:role tag (alb, tasks, turn, redis, endpoints) and only the ingress that role needs.",
+    description: "Each security group has a vchat:role tag (alb, tasks, turn, redis, endpoints) and only the ingress that role needs, inline or as separate ingress rules.",
     check(r) {
       if (r.type !== T.sg) return [];
-      const role = str((r.props.tags as Record<string, unknown> | undefined)?.["vchat:role"]);
-      const allowed = roleIngress[role];
-      if (!allowed) return [`security group has no known vchat:role tag (got ${JSON.stringify(role)})`];
-      return asArray(r.props.ingress).flatMap((e) => {
-        const raw = (e ?? {}) as Record<string, unknown>;
-        const i = ingressOf({ ...r, props: { ingress: [raw] } })[0]!;
-        const anywhereSource = i.cidrs.some((c) => anywhere.has(c));
-        const groupsOnly = i.cidrs.length === 0 && asArray(raw.securityGroups).length > 0;
-        return allowed(i, { anywhere: anywhereSource, groupsOnly }) ? [] : [`${role} group allows ${i.protocol} ${i.from}-${i.to} from ${i.cidrs.join(", ") || "security groups"}`];
-      });
+      const role = roleOf(r);
+      if (!roleIngress[role]) return [`security group has no known vchat:role tag (got ${JSON.stringify(role)})`];
+      return asArray(r.props.ingress).flatMap((e) => roleFindings(role, (e ?? {}) as Record<string, unknown>, { ...r, props: { ingress: [e] } }));
+    },
+    checkStack(all) {
+      // Separate ingress rules name their group by id (by dependency in the policy pack, where
+      // ids are unknown at preview): judge them by that group's role.
+      const roles = new Map(all.filter((r) => r.type === T.sg && r.id).map((r) => [r.id!, roleOf(r)]));
+      return all
+        .filter((r) => r.type === T.ingressRule && roles.has(str(r.props.securityGroupId)))
+        .flatMap((r) => {
+          const role = roles.get(str(r.props.securityGroupId))!;
+          const raw = { ...r.props, securityGroups: r.props.referencedSecurityGroupId ? [r.props.referencedSecurityGroupId] : [] };
+          return roleFindings(role, raw, r).map((message) => ({ rule: "security-group-ports-match-role", resource: r.name, message }));
+        });
     },
   },
   {

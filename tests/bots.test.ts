@@ -171,6 +171,20 @@ describe.skipIf(!hasCoturn)("vchat bots against vchat dev with a real coturn", (
     expect(s.duplicates).toBe(0);
   }, 60_000);
 
+  it("--churn: calls hang up and re-match without errors, every leg counted whole from its partner", async () => {
+    const { code, report } = await runBots("churn", ["--pairs", "2", "--duration", "12s", "--relay", "only", "--churn", "3s"]);
+    const s = report.summary;
+    const legs = report.calls.flatMap((c) => c.legs).filter((l) => l.connected);
+    console.log(`churn (CLI): ${s.connected} calls, ${legs.length} legs, loss ${s.lossPct} %, errors ${report.errors.count} ${report.errors.sample.join("; ")}`);
+    expect(code).toBe(0);
+    expect(s.connected).toBeGreaterThanOrEqual(4);
+    // Both bots of a call sent call:next at once before: one of them got "you are not in this call".
+    expect(report.errors.count).toBe(0);
+    expect(s.mediaStopped).toBe(0);
+    for (const l of legs) expect(l.expectedFrom).toBe("partner");
+    expect(s.lossPct).toBe(0);
+  }, 60_000);
+
   it("a direction cut mid-call fails its call as media-stopped and exits 1", async () => {
     const { code, report, stdout } = await runBots("cut", ["--pairs", "2", "--duration", "10s", "--relay", "only", "--impair-cut", "3s"]);
     const s = report.summary;

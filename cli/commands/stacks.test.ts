@@ -203,7 +203,7 @@ describe("up / preview / down / outputs on a fake Automation API", () => {
     const missing = Object.assign(new Error("no stack named 'prod' found"), { name: "StackNotFoundError" });
     const o = await vchat(["outputs", "--env", "prod"], { engine: new FakeEngine({ failWith: missing }) });
     expect(o.code).toBe(1);
-    expect(o.err).toMatch(/stack prod does not exist yet: run `vchat up --env prod` first/);
+    expect(o.err).toMatch(/stack prod does not exist yet: create it with `pulumi -C stacks stack init prod`/);
   });
 
   it("outputs: masked by default, in clear with --show-secrets", async () => {

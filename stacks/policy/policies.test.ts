@@ -66,7 +66,11 @@ describe("the policy pack", () => {
     };
     const asPolicy = (r: (typeof plan.resources)[number]) => ({ type: r.type, name: r.name, urn: `urn:pulumi:prod::vchat::${r.type}::${r.name}`, props: r.props, dependencies: [], propertyDependencies: {} }) as unknown as PolicyResource;
     const all = plan.resources.filter((r) => !r.component).map(asPolicy);
-    for (const name of ["monitoring-not-public-stack", "s3-gateway-endpoint-stack", "cost-guards-stack"]) expect(run(name, all), name).toEqual([]);
+    for (const name of ["monitoring-not-public-stack", "s3-gateway-endpoint-stack", "cost-guards-stack", "security-group-ports-match-role-stack"]) expect(run(name, all), name).toEqual([]);
+    // An ingress rule names its group through a property dependency (its id is unknown at preview).
+    const redisSg = all.find((r) => r.name.endsWith("redis-sg"))!;
+    const wide = { type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", name: "wide", urn: "urn:pulumi:prod::vchat::x::wide", props: { ipProtocol: "tcp", fromPort: 6379, toPort: 6379, cidrIpv4: "0.0.0.0/0" }, dependencies: [redisSg], propertyDependencies: { securityGroupId: [redisSg] } } as unknown as PolicyResource;
+    expect(run("security-group-ports-match-role-stack", [...all, wide])).toEqual(["wide: redis group allows tcp 6379-6379 from 0.0.0.0/0"]);
     expect(run("cost-guards-stack", all.filter((r) => !r.type.endsWith("metricAlarm:MetricAlarm")))).toEqual(["stack: no alarm on TURN NetworkOut"]);
   });
 

@@ -25,6 +25,12 @@ export function stackRecords(resources: PolicyResource[]): ResourceRecord[] {
       [resourceTypes.listenerRule]: ["actions", "conditions"],
       [resourceTypes.vpcEndpoint]: ["vpcEndpointType", "serviceName"],
     };
+    if (r.type === resourceTypes.sg) return { type: r.type, name: r.name, id: r.urn, props: { tags: r.props.tags } };
+    if (r.type === resourceTypes.ingressRule) {
+      const group = (r.propertyDependencies?.securityGroupId ?? []).find((d) => d.type === resourceTypes.sg);
+      const { ipProtocol, fromPort, toPort, cidrIpv4, cidrIpv6, referencedSecurityGroupId } = r.props as Record<string, unknown>;
+      return { type: r.type, name: r.name, props: { securityGroupId: group?.urn ?? "", ipProtocol, fromPort, toPort, cidrIpv4, cidrIpv6, referencedSecurityGroupId: r.propertyDependencies?.referencedSecurityGroupId?.length ? "group" : referencedSecurityGroupId } };
+    }
     if (keep[r.type]) return { type: r.type, name: r.name, props: Object.fromEntries(keep[r.type]!.map((k) => [k, r.props[k]])) };
     return { type: r.type, name: r.name, props: {} };
   });
