@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { registerAdmin } from "./commands/admin.ts";
 import { registerBots } from "./commands/bots.ts";
 import { registerDev } from "./commands/dev.ts";
 import { registerDoctor } from "./commands/doctor.ts";
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerBots(program);
   registerDoctor(program);
   registerStacks(program);
+  registerAdmin(program);
   return program;
 }
 

@@ -8,6 +8,10 @@ export const refuse = (problem: (s: string) => string | null) => (s: string, ctx
   if (message) ctx.addIssue({ code: "custom", message });
 };
 
+// Operator text (ban reasons): no control characters and no bidi overrides. What users type for
+// other users follows `text.ts` instead.
+export const printable = /^[^\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069]*$/u;
+
 export const id = z.string().min(1).max(limits.idMax).regex(/^[A-Za-z0-9_-]+$/, "must be an id");
 
 /** A name other users see: see `text.ts` for what it may contain. */

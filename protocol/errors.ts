@@ -10,6 +10,7 @@ export const errorCodes = [
   "INVALID_CREDENTIALS",
   "EMAIL_TAKEN",
   "FORBIDDEN",
+  "BANNED",
   "NOT_FOUND",
   "RATE_LIMITED",
   /** This user opened more sockets than allowed; sent to the oldest before it is closed. */
@@ -31,6 +32,7 @@ export const httpStatus: Record<ErrorCode, number> = {
   INVALID_CREDENTIALS: 401,
   EMAIL_TAKEN: 409,
   FORBIDDEN: 403,
+  BANNED: 403,
   NOT_FOUND: 404,
   RATE_LIMITED: 429,
   TOO_MANY_CONNECTIONS: 429,

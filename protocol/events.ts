@@ -128,6 +128,22 @@ export const lobbyLeftReasons = ["replaced"] as const;
 export const lobbyLeft = z.object({ reason: z.enum(lobbyLeftReasons) });
 export type LobbyLeft = z.infer<typeof lobbyLeft>;
 
+/**
+ * Why the server closes a socket on its own: the token ran out, or the account was banned or
+ * deleted. Sent as `auth:revoked` just before the server disconnects the socket; a client should
+ * not reconnect with the same token.
+ */
+export const revokeReasons = ["token-expired", "banned", "account-deleted"] as const;
+export type RevokeReason = (typeof revokeReasons)[number];
+
+export const authRevoked = z.object({
+  reason: z.enum(revokeReasons),
+  message: z.string(),
+  /** For a ban: when it ends, or null when it lasts until lifted. */
+  until: z.string().nullable().optional(),
+});
+export type AuthRevoked = z.infer<typeof authRevoked>;
+
 // ---- event maps -----------------------------------------------------------------------
 
 export type JoinAck = { waitingSince: string };
@@ -153,6 +169,7 @@ export interface ServerToClientEvents {
   "chat:message": (payload: ChatMessage) => void;
   "chat:typing": (payload: ChatTyping) => void;
   "call:ended": (payload: CallEnded) => void;
+  "auth:revoked": (payload: AuthRevoked) => void;
   /** A failed event without an ack, or, just before the server closes the connection, why it does. */
   error: (payload: ErrorBody) => void;
 }

@@ -9,3 +9,4 @@ export * from "./common.ts";
 export * from "./text.ts";
 export * from "./rest.ts";
 export * from "./events.ts";
+export * from "./admin.ts";

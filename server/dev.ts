@@ -115,6 +115,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
         host,
         port: firstPort === 0 ? 0 : firstPort + i,
         jwtSecret: secrets.jwtSecret,
+        adminSecret: secrets.adminSecret,
         turn: turn ? { secret: turn.secret, urls: turn.urls } : null,
         webDir: opts.webDir === undefined ? builtWebDir() : opts.webDir,
         db,

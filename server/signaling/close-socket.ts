@@ -5,8 +5,8 @@ import type { VchatServer } from "./types.ts";
 const EVENT = 2;
 
 /**
- * Tells a socket, on this node or another, why it is being closed (an `error` event, or any
- * other the client handles), then closes it. With connection state recovery every emit goes
+ * Tells a socket (or every socket in a room, such as a user's), on this node or another, why it
+ * is being closed (an `error` event, or any other the client handles), then closes it. With connection state recovery every emit goes
  * through the adapter, which on a cluster first writes it to the Redis stream, while a disconnect
  * of a local socket is immediate: emitting and disconnecting in one go would close the socket
  * before it is told. So the emit is handed to the adapter (what `io.to(id).emit` does) and
@@ -17,12 +17,13 @@ const EVENT = 2;
  */
 export async function closeSocket<E extends keyof ServerToClientEvents>(
   io: VchatServer,
-  socketId: string,
+  /** A socket id or a room. */
+  target: string,
   event: E,
   payload: Parameters<ServerToClientEvents[E]>[0],
 ): Promise<void> {
   const adapter = io.of("/").adapter;
   const packet = { type: EVENT, data: [event, payload], nsp: "/" };
-  await adapter.broadcast(packet, { rooms: new Set([socketId]), except: new Set(), flags: {} });
-  io.in(socketId).disconnectSockets(true);
+  await adapter.broadcast(packet, { rooms: new Set([target]), except: new Set(), flags: {} });
+  io.in(target).disconnectSockets(true);
 }

@@ -302,6 +302,11 @@ export class VchatClient {
       this.notify("warn", "Lost the connection to the server. Reconnecting…");
     });
     socket.on("connect_error", (err) => {
+      if (isBanned(err)) {
+        this.set({ phase: "home", waitingSince: null, link: "idle" });
+        this.notify("error", err.message);
+        return;
+      }
       if (isAuthError(err)) {
         // The guest token expired or the server's secret changed: sign in again and retry.
         this.token = null;
@@ -324,11 +329,19 @@ export class VchatClient {
     socket.on("chat:typing", (t) => this.onTyping(t));
     socket.on("call:ended", (e) => this.onEnded(e));
     socket.on("error", (e: ErrorBody) => this.notify("error", e.message));
+    // The server closes this socket right after: its token ran out, or the account was banned
+    // or deleted. A new sign-in on the next Start, except for a ban, which the user is shown.
+    socket.on("auth:revoked", (r) => {
+      if (this.state.phase === "call") this.endCallLocally();
+      if (r.reason !== "banned") this.token = null;
+      this.set({ phase: "home", waitingSince: null });
+      this.notify(r.reason === "banned" ? "error" : "info", r.reason === "banned" ? r.message : "Your session ended. Press Start to continue.");
+    });
   }
 
   /**
-   * The server closed the connection on purpose (too many tabs, too many events): it said why in
-   * an `error` just before, which stays on screen. The socket does not reconnect by itself;
+   * The server closed the connection on purpose (`auth:revoked`, too many tabs, too many events):
+   * it said why just before, which stays on screen. The socket does not reconnect by itself;
    * Start connects again.
    */
   private closedByServer(): void {
@@ -687,6 +700,10 @@ export class VchatClient {
     this.socket?.disconnect();
     stopStream(this.state.media.stream);
   }
+}
+
+function isBanned(err: Error): boolean {
+  return (err as Error & { data?: { code?: string } }).data?.code === "BANNED";
 }
 
 function isAuthError(err: Error): boolean {
