@@ -50,6 +50,9 @@ describe("vchat bots: bad input", () => {
     expect(() => parseBotsOptions({ ...raw, minMos: "5" })).toThrow(/--min-mos must be a number from 1 to 4.5/);
     expect(parseBotsOptions({ ...raw, relay: "only", impairCorrupt: "3", impairReplay: "2", minMos: "3.5", allowOverload: true })).toMatchObject({ impairCorruptPct: 3, impairReplayPct: 2, allowOverload: true, thresholds: { minMos: 3.5 } });
     expect(parseBotsOptions({ ...raw, churn: "30s", interests: "music, chess" })).toMatchObject({ pairs: 10, churnMs: 30_000, interests: ["music", "chess"] });
+    expect(() => parseBotsOptions({ ...raw, runId: "1.5" })).toThrow(/--run-id must be a whole number/);
+    expect(() => parseBotsOptions({ ...raw, runId: "0" })).toThrow(/--run-id/);
+    expect(parseBotsOptions({ ...raw, runId: "4294967295" }).runId).toBe(4294967295);
   });
 
   it("exits 1 naming the server when it cannot be reached", async () => {
