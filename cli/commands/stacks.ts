@@ -23,6 +23,7 @@ import {
   type StackEvent,
 } from "../../stacks/engine.ts";
 import { exitCodes } from "../exit.ts";
+import { interruption } from "../signals.ts";
 import type { ProgressRow, ProgressViewProps } from "../ui/stacks.ts";
 
 const h = React.createElement;
@@ -61,12 +62,8 @@ export const defaultStacksDeps: StacksDeps = {
   setExitCode(code) {
     process.exitCode = code;
   },
-  interrupt() {
-    const ctl = new AbortController();
-    const onSigint = () => ctl.abort();
-    process.once("SIGINT", onSigint);
-    return { signal: ctl.signal, dispose: () => process.off("SIGINT", onSigint) };
-  },
+  // Pulumi cancels on the abort (exit 130, CANCELLED); a second Ctrl-C forces.
+  interrupt: () => interruption(),
 };
 
 export interface PreviewOptions {
