@@ -4,7 +4,7 @@
  * on stdout for every command that was given `--json`, success or failure.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,15 +54,15 @@ function vchat(args: string[], opts: { interruptWhen?: RegExp; interruptAfterMs?
  * The binary on a pseudo-terminal, as in an operator's shell: Ctrl-C is the byte 0x03 typed on
  * the terminal, turned into SIGINT by the terminal driver. `script -e` exits with the command's code.
  */
-function vchatOnTerminal(args: string[], interruptWhen: RegExp, timeoutMs = 60_000): Promise<{ code: number | null; screen: string }> {
+function vchatOnTerminal(args: string[], interruptWhen: RegExp | null, timeoutMs = 60_000, env: Record<string, string> = {}): Promise<{ code: number | null; screen: string }> {
   const command = [process.execPath, cli, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
   return new Promise((resolve) => {
-    const child = spawn("script", ["-qfec", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, COLUMNS: "120", LINES: "40" } });
+    const child = spawn("script", ["-qfec", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, COLUMNS: "120", LINES: "40", ...env } });
     let screen = "";
     let sent = false;
     const watch = (d: Buffer) => {
       screen += d.toString();
-      if (!sent && interruptWhen.test(screen)) {
+      if (!sent && interruptWhen?.test(screen)) {
         sent = true;
         child.stdin.write("\x03");
       }
@@ -208,4 +208,57 @@ describe("errors are one line with a stable code", () => {
       expect(doc.error.message.length).toBeGreaterThan(0);
     }
   }, 120_000);
+});
+
+describe("saved targets, completion, version, colours", () => {
+  it("context add / use / ls round trip in $XDG_CONFIG_HOME/vchat (mode 600), and commands use it", async () => {
+    const env = { XDG_CONFIG_HOME: join(dir, "config") };
+    expect((await vchat(["context", "add", "local", "--url", "http://127.0.0.1:9"], { env })).code).toBe(0);
+    expect((await vchat(["context", "add", "other", "--url", "http://127.0.0.2:9"], { env })).code).toBe(0);
+    const file = join(dir, "config", "vchat", "contexts.json");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    let ls = JSON.parse((await vchat(["context", "ls", "--json"], { env })).stdout);
+    expect(ls).toMatchObject({ ok: true, current: "local", contexts: { local: { url: "http://127.0.0.1:9" }, other: { url: "http://127.0.0.2:9" } } });
+    expect((await vchat(["context", "use", "other"], { env })).code).toBe(0);
+    ls = JSON.parse((await vchat(["context", "ls", "--json"], { env })).stdout);
+    expect(ls.current).toBe("other");
+    // No --url: the current context's; --context picks another; an unknown one is a usage error.
+    const current = await vchat(["bots", "--duration", "1s", "--json"], { env });
+    expect(JSON.parse(current.stdout).error.message).toMatch(/cannot use http:\/\/127\.0\.0\.2:9/);
+    const named = await vchat(["bots", "--context", "local", "--duration", "1s", "--json"], { env });
+    expect(JSON.parse(named.stdout).error.message).toMatch(/cannot use http:\/\/127\.0\.0\.1:9/);
+    const unknown = await vchat(["bots", "--context", "nope"], { env });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.trim()).toBe('vchat: USAGE: no context "nope" (have: local, other)');
+  }, 60_000);
+
+  it("the bash completion script parses and completes subcommands and their options", async () => {
+    const script = (await vchat(["completion", "bash"])).stdout;
+    const file = join(dir, "vchat.bash");
+    writeFileSync(file, script);
+    expect(spawnSync("bash", ["-n", file]).status).toBe(0);
+    const complete = (words: string[]) =>
+      spawnSync("bash", ["-c", `source ${file}; COMP_WORDS=(${words.map((w) => `"${w}"`).join(" ")}); COMP_CWORD=${words.length - 1}; _vchat; echo "\${COMPREPLY[*]}"`], { encoding: "utf8" }).stdout.trim();
+    expect(complete(["vchat", "bo"])).toBe("bots");
+    expect(complete(["vchat", "bots", "--pa"])).toBe("--pairs");
+    expect(complete(["vchat", "doctor", "--ti"])).toBe("--timeout");
+    expect(complete(["vchat", "co"]).split(" ").sort()).toEqual(["completion", "context"]);
+    for (const shell of ["zsh", "fish"]) expect((await vchat(["completion", shell])).stdout).toMatch(/bots/);
+    expect((await vchat(["completion", "tcsh"])).stderr.trim()).toBe('vchat: USAGE: shell must be one of bash, zsh, fish, got "tcsh"');
+  }, 30_000);
+
+  it("vchat version names vchat, Node, werift and coturn", async () => {
+    const v = JSON.parse((await vchat(["version", "--json"])).stdout);
+    expect(v).toMatchObject({ ok: true, vchat: expect.stringMatching(/^\d+\.\d+\.\d+/), node: process.versions.node, werift: expect.stringMatching(/^\d+\./) });
+    if (hasCoturn) expect(v.coturn).toMatch(/^\d+\.\d+/);
+  });
+
+  it.skipIf(!hasScript)("NO_COLOR and --color never turn colours off on a terminal; --color always turns them on", async () => {
+    const args = ["doctor", "--url", "http://127.0.0.1:9", "--no-call", "--timeout", "500ms"];
+    const ansiColour = /\x1b\[3\dm/;
+    expect((await vchatOnTerminal(args, null, 30_000)).screen).toMatch(ansiColour);
+    expect((await vchatOnTerminal(args, null, 30_000, { NO_COLOR: "1" })).screen).not.toMatch(ansiColour);
+    expect((await vchatOnTerminal([...args, "--color", "never"], null, 30_000)).screen).not.toMatch(ansiColour);
+    expect((await vchat([...args, "--color", "always"])).stdout).toMatch(ansiColour);
+  }, 90_000);
 });
