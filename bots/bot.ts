@@ -43,7 +43,8 @@ interface ActiveCall {
   joinToMatchMs: number | null;
   peer: BotPeer;
   churnTimer: NodeJS.Timeout | null;
-  ending: boolean;
+  /** Set once the call started ending: the run's stop waits for it, so the leg is counted. */
+  ending: Promise<void> | null;
 }
 
 export interface BotDeps {
@@ -53,6 +54,9 @@ export interface BotDeps {
   onLeg: (leg: CallLeg) => void;
   onError: (err: Error) => void;
 }
+
+/** With `churnMs`, the answerer waits this much longer than the offerer before moving on itself. */
+const answererChurnGraceMs = 3000;
 
 /** Pause before joining again after a failed call, so a broken TURN does not spin the lobby. */
 const rejoinAfterFailureMs = 1000;
@@ -147,6 +151,7 @@ export class Bot {
       iceTransportPolicy: relay === "only" ? "relay" : relay === "never" ? "all" : m.iceTransportPolicy,
       turnTransport: this.cfg.turnTransport,
       media: this.cfg.media,
+      rtpPath: this.cfg.rtpPath,
       bitrateKbps: this.cfg.bitrateKbps,
       pacer: this.deps.pacer,
       vp8Frames: this.deps.vp8Frames,
@@ -164,14 +169,17 @@ export class Bot {
       joinToMatchMs: this.joinedAt === null ? null : Math.round((matchedAt - this.joinedAt) * 10) / 10,
       peer,
       churnTimer: null,
-      ending: false,
+      ending: null,
     };
     this.call = call;
     void peer.settled.then((ok) => {
       if (this.call !== call || call.ending) return;
       if (!ok) return void this.endCall("failed", "end");
       this.state = "up";
-      if (this.cfg.churnMs !== null) call.churnTimer = setTimeout(() => void this.endCall("self-next", "next"), this.cfg.churnMs);
+      // The offerer moves on; the answerer only if it was not told first (a browser offerer, or a
+      // lost call:ended), so two bots of one call do not both send call:next and one get an error.
+      const churn = this.cfg.churnMs === null ? null : this.cfg.churnMs + (m.role === "answerer" ? answererChurnGraceMs : 0);
+      if (churn !== null) call.churnTimer = setTimeout(() => void this.endCall("self-next", "next"), churn);
     });
     await peer.start().catch((err) => this.deps.onError(err as Error));
   }
@@ -184,10 +192,16 @@ export class Bot {
    * Ends the current call: measures, tells the server (`call:next`, `call:end` or nothing when
    * the peer already ended it), sends `call:stats`, and joins again while the run goes on.
    */
-  private async endCall(end: string, tell: "next" | "end" | "none"): Promise<void> {
+  private endCall(end: string, tell: "next" | "end" | "none"): Promise<void> {
     const call = this.call;
-    if (!call || call.ending) return;
-    call.ending = true;
+    if (!call) return Promise.resolve();
+    // A partner's bye can land just as the run stops: both end the same call, and the stop
+    // must wait for the leg the bye is still measuring (it was lost from the report before).
+    call.ending ??= this.finishCall(call, end, tell);
+    return call.ending;
+  }
+
+  private async finishCall(call: ActiveCall, end: string, tell: "next" | "end" | "none"): Promise<void> {
     if (call.churnTimer) clearTimeout(call.churnTimer);
     const result = await call.peer.close();
     const leg = this.toLeg(call, result, end);

@@ -79,10 +79,12 @@ export function runGroup(init: WorkerInit, out: { leg(leg: CallLeg): void }): Gr
   return {
     counts,
     async stop() {
+      // Judged over the measured run, not the teardown of every call at once.
+      const loopStats = loop.stop();
       for (const t of timers) clearTimeout(t);
       await Promise.all(bots.map((b) => b.stop().catch(onError)));
       const c = counts();
-      c.loop = loop.stop();
+      c.loop = loopStats;
       return c;
     },
   };

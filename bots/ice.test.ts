@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseTurnUrl, pickTurnUrl, rewriteTurnUrls, turnEndpoints } from "./ice.ts";
+import { parseTurnUrl, pickTurnUrl, rewriteTurnUrls, stunUrlOf, turnEndpoints } from "./ice.ts";
 
 const servers = [{ urls: ["stun:127.0.0.1:3478", "turn:127.0.0.1:3478?transport=udp", "turn:127.0.0.1:3478?transport=tcp", "turns:turn.example.com:5349?transport=tcp"], username: "u", credential: "c" }];
 
@@ -22,5 +22,13 @@ describe("TURN URLs", () => {
     expect(out[0]!.urls).toEqual(["stun:127.0.0.1:3478", "turn:127.0.0.1:40000?transport=udp", "turn:127.0.0.1:3478?transport=tcp", "turns:turn.example.com:5349?transport=tcp"]);
     expect(out[0]!.credential).toBe("c");
     expect(turnEndpoints(servers).map((e) => `${e.transport}/${e.host}:${e.port}`)).toEqual(["udp/127.0.0.1:3478", "tcp/127.0.0.1:3478", "tls/turn.example.com:5349"]);
+  });
+
+  it("uses a UDP TURN server as the STUN server when none is given, as browsers do", () => {
+    expect(stunUrlOf(servers)).toBe("stun:127.0.0.1:3478");
+    expect(stunUrlOf([{ urls: ["turns:t.example:443?transport=tcp", "turn:203.0.113.20:443?transport=udp"], username: "u", credential: "c" }])).toBe("stun:203.0.113.20:443");
+    expect(stunUrlOf([{ urls: "turn:[2001:db8::1]:3478" }])).toBe("stun:[2001:db8::1]:3478");
+    expect(stunUrlOf([{ urls: "turn:t.example:3478?transport=tcp" }])).toBeNull();
+    expect(stunUrlOf([{ urls: "turn:t.example:3478" }], { fromTurn: false })).toBeNull();
   });
 });

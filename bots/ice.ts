@@ -24,6 +24,24 @@ export function pickTurnUrl(servers: IceServer[], transport: TurnTransport): { u
   return null;
 }
 
+/**
+ * The STUN URL a peer should use: the first `stun:` URL, else one made from the first TURN URL
+ * over UDP. Browsers do the latter themselves (libwebrtc uses every UDP TURN server as a STUN
+ * server too); werift does not, and without a server-reflexive candidate two peers behind
+ * cone NATs fall back to relay where browsers connect directly (tests/natlab-ice.test.ts).
+ * `fromTurn: false` keeps to configured STUN URLs.
+ */
+export function stunUrlOf(servers: IceServer[], opts: { fromTurn: boolean } = { fromTurn: true }): string | null {
+  const urls = servers.flatMap(urlsOf);
+  const stun = urls.find((u) => /^stuns?:/i.test(u));
+  if (stun || !opts.fromTurn) return stun ?? null;
+  for (const url of urls) {
+    const t = tryParseTurnUrl(url);
+    if (t?.transport === "udp") return `stun:${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}`;
+  }
+  return null;
+}
+
 export type TurnUrl = Pick<IceUrl, "host" | "port" | "transport">;
 
 /** host, port and transport of a `turn:`/`turns:` URL (RFC 7065). */

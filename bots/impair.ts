@@ -38,6 +38,8 @@ export interface Impairment {
 export interface ProxyCounters {
   uplinkPackets: number;
   uplinkDropped: number;
+  /** Of those, SRTP (not SRTCP: the loss the bots can count). */
+  uplinkDroppedRtp: number;
   uplinkCorrupted: number;
   uplinkReplayed: number;
   downlinkPackets: number;
@@ -119,6 +121,7 @@ function impairMedia(frame: Buffer, f: Fate, counters: ProxyCounters): Buffer[] 
   if (!(f.loss || f.corrupt || f.replay) || !carriesMedia(frame)) return [frame];
   if (f.loss && f.random() < f.loss) {
     counters.uplinkDropped++;
+    if (!isRtcp(peerPayload(frame)!)) counters.uplinkDroppedRtp++;
     return [];
   }
   let out = frame;
@@ -145,7 +148,7 @@ function impairMedia(frame: Buffer, f: Fate, counters: ProxyCounters): Buffer[] 
  */
 export async function startUdpProxy(target: { host: string; port: number }, imp: Impairment, listenHost = "127.0.0.1"): Promise<ImpairProxy> {
   const fate = validate(imp);
-  const counters: ProxyCounters = { uplinkPackets: 0, uplinkDropped: 0, uplinkCorrupted: 0, uplinkReplayed: 0, downlinkPackets: 0, held: new DelayHistogram() };
+  const counters: ProxyCounters = { uplinkPackets: 0, uplinkDropped: 0, uplinkDroppedRtp: 0, uplinkCorrupted: 0, uplinkReplayed: 0, downlinkPackets: 0, held: new DelayHistogram() };
   let cut: { key: string; at: number } | null = null;
   const family = listenHost.includes(":") ? "udp6" : "udp4";
   // Large buffers: a busy event loop must not turn into kernel drops the impairment did not ask for.
@@ -256,6 +259,11 @@ export function carriesMedia(frame: Buffer): boolean {
   return payload[0]! >= 128 && payload[0]! <= 191;
 }
 
+/** SRTCP rather than SRTP: the packet type byte of RTCP is 192–223 (RFC 5761 §4). */
+function isRtcp(payload: Buffer): boolean {
+  return payload.length > 1 && payload[1]! >= 192 && payload[1]! <= 223;
+}
+
 /** TCP proxy (TURN over TCP, or TLS with `opaque: true`, which allows delay only). */
 export async function startTcpProxy(
   target: { host: string; port: number },
@@ -264,7 +272,7 @@ export async function startTcpProxy(
 ): Promise<ImpairProxy> {
   const fate = validate(imp);
   if (opts.opaque && (fate.loss || fate.corrupt || fate.replay)) throw new RangeError("loss, corruption and replay cannot be applied inside TLS; use UDP or TCP TURN");
-  const counters: ProxyCounters = { uplinkPackets: 0, uplinkDropped: 0, uplinkCorrupted: 0, uplinkReplayed: 0, downlinkPackets: 0, held: new DelayHistogram() };
+  const counters: ProxyCounters = { uplinkPackets: 0, uplinkDropped: 0, uplinkDroppedRtp: 0, uplinkCorrupted: 0, uplinkReplayed: 0, downlinkPackets: 0, held: new DelayHistogram() };
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     client.setNoDelay(true);

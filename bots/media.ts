@@ -9,6 +9,7 @@
 import { RtpHeader, RtpPacket, type MediaStreamTrack } from "werift";
 import { now } from "./clock.ts";
 import { StreamStats } from "./metrics.ts";
+import type { RtpPath } from "./rtp-path.ts";
 
 import type { MediaKind } from "./types.ts";
 
@@ -78,7 +79,13 @@ export function writeMeasureExt(seq: number, sentAt: number, runId: number): Buf
   return b;
 }
 
-export function readMeasureExt(header: RtpHeader): { seq: number; sentAt: number; runId: number } | null {
+/** What the receiver reads of an RTP packet: werift's `RtpPacket`, or the bots' own path's. */
+export interface ReceivedRtp {
+  header: Pick<RtpHeader, "timestamp" | "marker" | "extensions">;
+  payload: Buffer;
+}
+
+export function readMeasureExt(header: ReceivedRtp["header"]): { seq: number; sentAt: number; runId: number } | null {
   const ext = header.extensions.find((e) => e.id === measureExtId);
   if (!ext || ext.payload.length < 16) return null;
   return { seq: ext.payload.readUInt32BE(0), sentAt: ext.payload.readDoubleBE(extSentAtOffset), runId: ext.payload.readUInt32BE(12) };
@@ -88,8 +95,8 @@ export function readMeasureExt(header: RtpHeader): { seq: number; sentAt: number
  * Stamps the send time into a packet's measuring fields right before it is written, so the
  * SRTP work of the other bots served by the same pacer tick is not counted as network delay.
  */
-function stampSendTime(header: RtpHeader, payload: Buffer, t = now()): void {
-  const ext = header.extension ? header.extensions.find((e) => e.id === measureExtId) : undefined;
+function stampSendTime(header: RtpHeader | null, payload: Buffer, t = now()): void {
+  const ext = header?.extension ? header.extensions.find((e) => e.id === measureExtId) : undefined;
   if (ext) ext.payload.writeDoubleBE(t, extSentAtOffset);
   else if (payload.length >= syntheticHeaderBytes && payload.readUInt16BE(0) === magic) payload.writeDoubleBE(t, sentAtOffset);
 }
@@ -170,6 +177,9 @@ export class MediaSender implements Paced {
   private videoTs = Math.floor(Math.random() * 2 ** 31);
   private frameId = 0;
   private startedAt = 0;
+  /** The bots' own RTP path (synthetic media, see `rtp-path.ts`); null: werift's tracks. */
+  rtpPath: RtpPath | null = null;
+  private readonly scratch = new Map<number, Buffer>();
   /** vp8: seq and send time ride in our RTP header extension, unless the partner did not negotiate it. */
   measureInHeader = true;
   packetsSent = 0;
@@ -225,18 +235,15 @@ export class MediaSender implements Paced {
 
   private sendAudio(t: number): void {
     const seq = this.audioSeq++;
-    let header: RtpHeader;
-    let payload: Buffer;
+    const rtpSeq = this.audioRtpSeq;
+    this.audioRtpSeq = (this.audioRtpSeq + 1) & 0xffff;
     if (this.kind === "synthetic") {
-      header = new RtpHeader({ sequenceNumber: this.audioRtpSeq, timestamp: this.audioTs, marker: false });
-      payload = writeSynthetic(Buffer.alloc(this.audioBytes), { kind: "audio", runId: this.runId, seq, sentAt: t, frameId: seq, frameStart: true, frameEnd: true });
+      const payload = writeSynthetic(this.payloadBuffer(this.audioBytes), { kind: "audio", runId: this.runId, seq, sentAt: t, frameId: seq, frameStart: true, frameEnd: true });
+      this.write("audio", rtpSeq, this.audioTs, false, payload, null);
     } else {
       // A valid 20 ms Opus silence frame, so a browser's decoder plays silence instead of noise.
-      header = this.extHeader(this.audioRtpSeq, this.audioTs, true, seq, t);
-      payload = Buffer.from([0xf8, 0xff, 0xfe]);
+      this.write("audio", rtpSeq, this.audioTs, true, Buffer.from([0xf8, 0xff, 0xfe]), { seq, t });
     }
-    this.audioRtpSeq = (this.audioRtpSeq + 1) & 0xffff;
-    this.write(this.audio, header, payload);
   }
 
   private sendVideoFrame(t: number): void {
@@ -246,38 +253,47 @@ export class MediaSender implements Paced {
       const size = Math.max(syntheticHeaderBytes, Math.round(this.videoFrameBytes / n));
       for (let i = 0; i < n; i++) {
         const end = i === n - 1;
-        const header = new RtpHeader({ sequenceNumber: this.videoRtpSeq, timestamp: this.videoTs, marker: end });
+        const rtpSeq = this.videoRtpSeq;
         this.videoRtpSeq = (this.videoRtpSeq + 1) & 0xffff;
-        const payload = writeSynthetic(Buffer.alloc(size), { kind: "video", runId: this.runId, seq: this.videoSeq++, sentAt: t, frameId, frameStart: i === 0, frameEnd: end });
-        this.write(this.video, header, payload);
+        const payload = writeSynthetic(this.payloadBuffer(size), { kind: "video", runId: this.runId, seq: this.videoSeq++, sentAt: t, frameId, frameStart: i === 0, frameEnd: end });
+        this.write("video", rtpSeq, this.videoTs, end, payload, null);
       }
       return;
     }
     const frame = this.frames!.next();
     frame.packets.forEach((payload, i) => {
-      const end = i === frame.packets.length - 1;
-      const header = this.extHeader(this.videoRtpSeq, this.videoTs, end, this.videoSeq++, t);
+      const rtpSeq = this.videoRtpSeq;
       this.videoRtpSeq = (this.videoRtpSeq + 1) & 0xffff;
-      this.write(this.video, header, payload);
+      this.write("video", rtpSeq, this.videoTs, i === frame.packets.length - 1, payload, { seq: this.videoSeq++, t });
     });
   }
 
-  private extHeader(sequenceNumber: number, timestamp: number, marker: boolean, seq: number, t: number): RtpHeader {
-    if (!this.measureInHeader) return new RtpHeader({ sequenceNumber, timestamp, marker });
-    return new RtpHeader({
-      sequenceNumber,
-      timestamp,
-      marker,
-      extension: true,
-      extensions: [{ id: measureExtId, payload: writeMeasureExt(seq, t, this.runId) }],
-    });
+  /**
+   * A synthetic payload's buffer: zeros after the measuring header. The bots' RTP path encrypts
+   * it into a new packet before `write` returns, so one buffer per size serves every packet;
+   * werift's tracks may hold a payload (queued until DTLS is up), so they get fresh ones.
+   */
+  private payloadBuffer(size: number): Buffer {
+    if (!this.rtpPath) return Buffer.alloc(size);
+    let buf = this.scratch.get(size);
+    if (!buf) this.scratch.set(size, (buf = Buffer.alloc(size)));
+    return buf;
   }
 
-  private write(track: MediaStreamTrack, header: RtpHeader, payload: Buffer): void {
+  /** `measure`: our seq and send time, in the header extension (vp8) when negotiated. */
+  private write(kind: "audio" | "video", sequenceNumber: number, timestamp: number, marker: boolean, payload: Buffer, measure: { seq: number; t: number } | null): void {
     this.packetsSent++;
     this.bytesSent += payload.length;
+    if (this.rtpPath && !measure) {
+      stampSendTime(null, payload);
+      return this.rtpPath.send(kind, sequenceNumber, timestamp, marker, payload);
+    }
+    const header =
+      measure && this.measureInHeader
+        ? new RtpHeader({ sequenceNumber, timestamp, marker, extension: true, extensions: [{ id: measureExtId, payload: writeMeasureExt(measure.seq, measure.t, this.runId) }] })
+        : new RtpHeader({ sequenceNumber, timestamp, marker });
     stampSendTime(header, payload);
-    track.writeRtp(new RtpPacket(header, payload));
+    (kind === "audio" ? this.audio : this.video).writeRtp(new RtpPacket(header, payload));
   }
 }
 
@@ -306,7 +322,7 @@ export class MediaReceiver {
     this.runId = runId;
   }
 
-  onRtp(kind: "audio" | "video", packet: RtpPacket): void {
+  onRtp(kind: "audio" | "video", packet: ReceivedRtp): void {
     const t = now();
     const size = packet.payload.length;
     const synth = readSynthetic(packet.payload);

@@ -36,6 +36,9 @@ describe.skipIf(!hasCoturn)("a bot pair relayed through a real coturn", () => {
         expect(r.localCandidateType).toBe("relay");
         expect(r.remoteCandidateType).toBe("relay");
         expect(r.transport).toBe(transport);
+        expect(r.mediaPath).toBe(transport === "udp" ? "bots" : "bots (after ICE)");
+        // werift's RTCP still sees the bots' RTP: sender reports, receiver reports, round trip.
+        expect(r.rtcpRttMs).not.toBeNull();
         expect(r.audio.packetsReceived).toBeGreaterThan(80); // 50/s
         expect(r.video.framesReceived).toBeGreaterThan(45); // 30/s
         expect(r.rttMs).not.toBeNull();
@@ -63,10 +66,25 @@ describe.skipIf(!hasCoturn)("a bot pair relayed through a real coturn", () => {
     for (const r of [offerer, answerer]) {
       expect(r.failure).toBeNull();
       expect(r.foreignPackets).toBe(0); // every packet carried our extension
+      expect(r.mediaPath).toBe("werift"); // header extensions, NACK and PLI: werift's own path
       expect(r.video.framesReceived).toBeGreaterThan(45);
       expect(r.video.packetsReceived).toBe(r === offerer ? answerer.sent.video : offerer.sent.video);
       expect(r.video.oneWayDelayMs).not.toBeNull();
       expect(r.video.bytesReceived / r.video.packetsReceived).toBeGreaterThan(300); // real VP8 frames, not padding
+    }
+  }, 30_000);
+});
+
+describe("a bot pair on host candidates (no TURN)", () => {
+  it("carries synthetic media on the bots' own RTP path, taken from the UDP socket", async () => {
+    const { offerer, answerer, legs } = await runPair({ iceServers: [], iceTransportPolicy: "all", durationMs: 2000 });
+    for (const l of legs) expect([l.expectedFrom, l.packetsLost, l.duplicates]).toEqual(["partner", 0, 0]);
+    for (const r of [offerer, answerer]) {
+      expect(r.failure).toBeNull();
+      expect(r.localCandidateType).toBe("host");
+      expect(r.mediaPath).toBe("bots");
+      expect(r.audio.packetsReceived).toBeGreaterThan(70); // 50/s
+      expect(r.video.framesReceived).toBeGreaterThan(40); // 30/s
     }
   }, 30_000);
 });

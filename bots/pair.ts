@@ -26,6 +26,8 @@ export interface PairOptions {
   /** Kept receiving after hang-up. @default 500 */
   drainMs?: number;
   loop?: LoopMonitor;
+  /** Synthetic media on the bots' own RTP path or werift's. @default "bots" */
+  rtpPath?: "bots" | "werift";
 }
 
 /**
@@ -49,6 +51,7 @@ export async function runPair(opts: PairOptions): Promise<{ offerer: PeerResult;
     mediaStoppedMs: opts.mediaStoppedMs,
     drainMs: opts.drainMs,
     loop: opts.loop,
+    rtpPath: opts.rtpPath,
   } as const;
   // Signals hop through a macrotask, as they would through a server.
   const a: BotPeer = new BotPeer({ ...common, role: "offerer", sendSignal: (s) => setImmediate(() => void b.onSignal(s)) });

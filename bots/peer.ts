@@ -13,14 +13,14 @@ import {
   RTCRtpHeaderExtensionParameters,
   type RTCDataChannel,
 } from "werift";
-import { createSecretKey } from "node:crypto";
 import type { Candidate, Description, IceServer, Role } from "../protocol/index.ts";
 import { now } from "./clock.ts";
 import { guardSrtp, type IntegrityCounts } from "./integrity.ts";
 import { MediaReceiver, MediaSender, measureExtId, newRunId, measureExtUri, type MediaKind, type Pacer, type VideoFrames } from "./media.ts";
 import { percentile, type StreamSnapshot } from "./metrics.ts";
 import type { LoopMonitor } from "./overload.ts";
-import { pickTurnUrl, type TurnTransport } from "./ice.ts";
+import { pickTurnUrl, stunUrlOf, type TurnTransport } from "./ice.ts";
+import { RtpPath } from "./rtp-path.ts";
 import { diagnoseTurn } from "./turn-check.ts";
 
 export type { TurnTransport } from "./ice.ts";
@@ -32,6 +32,8 @@ export interface PeerOptions {
   /** Which TURN URL of `iceServers` to use (werift uses one TURN server). @default "udp" */
   turnTransport?: TurnTransport;
   media: MediaKind;
+  /** Synthetic media on the bots' own RTP path, or on werift's tracks. @default "bots" */
+  rtpPath?: "bots" | "werift";
   bitrateKbps: number;
   pacer: Pacer;
   /** Makes the VP8 frame source (only for `media: "vp8"`). */
@@ -71,6 +73,8 @@ export interface PeerResult {
   remoteCandidateType: string | null;
   /** Transport between this bot and its first hop: the TURN transport when relayed. */
   transport: string | null;
+  /** Which RTP path carried the media: `bots` (`rtp-path.ts`), `bots (after ICE)` (TCP), or `werift (why)`. */
+  mediaPath: string;
   audio: StreamSnapshot;
   video: StreamSnapshot;
   /** Packets from a partner that is not a bot (no measuring fields). */
@@ -140,6 +144,7 @@ export class BotPeer {
   private gatheredTypes = new Set<string>();
   private relayTimer: NodeJS.Timeout | null = null;
   private relayChecking = false;
+  private mediaPath = "werift";
   private selected: { local: string | null; remote: string | null; protocol: string | null } | null = null;
   /** Resolves once the call connected (true) or failed (false). */
   readonly settled: Promise<boolean>;
@@ -150,11 +155,14 @@ export class BotPeer {
     this.matchedAt = opts.matchedAt ?? now();
     this.settled = new Promise((r) => (this.settle = r));
     const picked = pickTurnUrl(opts.iceServers, opts.turnTransport ?? "udp");
-    const stun = opts.iceServers.flatMap((s) => [s.urls].flat()).filter((u) => /^stuns?:/i.test(u));
+    // Relay-only gathers no reflexive candidate, so it needs no STUN server. A bot told to reach
+    // TURN over TCP or TLS may sit where UDP is blocked, and werift holds its candidates back
+    // until a silent STUN server times out (5 s): there, only a configured STUN URL is used.
+    const stun = opts.iceTransportPolicy === "relay" ? null : stunUrlOf(opts.iceServers, { fromTurn: (opts.turnTransport ?? "udp") === "udp" });
     this.pc = new RTCPeerConnection({
       // Always explicit: werift's default is a public STUN server. werift uses one STUN and one
       // TURN URL, so the TURN URL is the one of the asked transport.
-      iceServers: [...(stun.length ? [{ urls: stun[0]! }] : []), ...(picked ? [picked.server] : [])],
+      iceServers: [...(stun ? [{ urls: stun }] : []), ...(picked ? [picked.server] : [])],
       iceTransportPolicy: opts.iceTransportPolicy,
       // One transport for audio, video and data: one TURN allocation per bot, as browsers do.
       bundlePolicy: "max-bundle",
@@ -270,7 +278,7 @@ export class BotPeer {
           this.pc.addTrack(this.videoTrack);
           const answer = await this.pc.createAnswer();
           await this.pc.setLocalDescription(answer);
-          this.opts.sendSignal({ description: { type: "answer", sdp: this.pc.localDescription!.sdp } });
+                this.opts.sendSignal({ description: { type: "answer", sdp: this.pc.localDescription!.sdp } });
         }
         const queued = this.pendingCandidates;
         this.pendingCandidates = [];
@@ -322,8 +330,8 @@ export class BotPeer {
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.connectTimer = null;
     if (this.closing) return;
-    fastSrtpKeys(this.pc);
     guardSrtp(this.pc, this.integrity);
+    if (this.opts.media === "synthetic" && this.opts.rtpPath !== "werift") this.useRtpPath();
     this.stalledAtStart = this.opts.loop?.stalledMs ?? 0;
     this.sender.start();
     this.sending = true;
@@ -334,6 +342,22 @@ export class BotPeer {
     }
     void this.readSelectedPair();
     this.settle(true);
+  }
+
+  /**
+   * Synthetic media on the bots' own RTP path (`rtp-path.ts`): a fraction of werift's per-packet
+   * CPU. Falls back to werift's tracks, saying why in `mediaPath`, when the path cannot attach.
+   */
+  private useRtpPath(): void {
+    const path = RtpPath.attach(this.pc, this.integrity);
+    if (typeof path === "string") {
+      this.mediaPath = `werift (${path})`;
+      return;
+    }
+    path.onRtp = (kind, rtp) => this.receiver.onRtp(kind ?? "video", { header: { timestamp: rtp.timestamp, marker: rtp.marker, extensions: [] }, payload: rtp.payload });
+    this.sender.rtpPath = path;
+    // Over TURN/TCP the stream's framing stays werift's: RTP is taken after ICE.
+    this.mediaPath = path.below ? "bots" : "bots (after ICE)";
   }
 
   private async readSelectedPair(): Promise<void> {
@@ -428,6 +452,7 @@ export class BotPeer {
       localCandidateType: this.selected?.local ?? null,
       remoteCandidateType: this.selected?.remote ?? null,
       transport: this.selected?.protocol ?? null,
+      mediaPath: this.mediaPath,
       audio,
       video,
       foreignPackets: this.receiver.foreignPackets,
@@ -510,38 +535,5 @@ async function freeTurnAllocations(pc: RTCPeerConnection): Promise<void> {
     clearTimeout(timer);
   } catch {
     // Internals moved in a werift update: allocations then expire on their own.
-  }
-}
-
-/**
- * Hands werift's SRTP ciphers their session keys as `KeyObject`s. werift passes the raw Buffer to
- * `createCipheriv` for every packet, and Node then spends most of the cipher set-up checking
- * whether the Buffer is a KeyObject (measured here: ~80 µs per packet with a Buffer, ~20 µs with
- * a KeyObject), which bounds how many calls one machine can drive. Same keys, same ciphers; best
- * effort through werift's internals (`dtlsTransport.srtp/srtcp.{local,remote}Context.cipher`,
- * `dtlsTransport.dtls.cipher.cipher`).
- */
-function fastSrtpKeys(pc: RTCPeerConnection): void {
-  try {
-    for (const t of pc.dtlsTransports) {
-      const sessions = [(t as unknown as { srtp?: unknown }).srtp, (t as unknown as { srtcp?: unknown }).srtcp];
-      for (const session of sessions) {
-        const s = session as { localContext?: { cipher?: Record<string, unknown> }; remoteContext?: { cipher?: Record<string, unknown> } } | undefined;
-        for (const ctx of [s?.localContext, s?.remoteContext]) {
-          const cipher = ctx?.cipher;
-          if (!cipher) continue;
-          for (const k of ["srtpSessionKey", "srtcpSessionKey"]) {
-            if (Buffer.isBuffer(cipher[k])) cipher[k] = createSecretKey(cipher[k] as Buffer);
-          }
-        }
-      }
-      // The DTLS record cipher (data channel traffic): `dtls.cipher.cipher.{client,server}WriteKey`.
-      const record = (t as unknown as { dtls?: { cipher?: { cipher?: Record<string, unknown> } } }).dtls?.cipher?.cipher;
-      for (const k of ["clientWriteKey", "serverWriteKey"]) {
-        if (record && Buffer.isBuffer(record[k])) record[k] = createSecretKey(record[k] as Buffer);
-      }
-    }
-  } catch {
-    // Internals moved in a werift update: the Buffer keys keep working, only slower.
   }
 }

@@ -35,6 +35,8 @@ export interface BotsOptions {
   /** Per peer, audio + video. @default 300 */
   bitrateKbps?: number;
   media?: MediaKind;
+  /** werift's own RTP pipeline instead of the bots' path: only to measure one against the other. @default "bots" */
+  rtpPath?: "bots" | "werift";
   impairLossPct?: number;
   impairDelayMs?: number;
   /** Percent of relayed media packets with a bit flipped (SRTP authentication then fails). */
@@ -53,6 +55,8 @@ export interface BotsOptions {
   connectTimeoutMs?: number;
   /** TURN endpoints replaced before the impairment (`transport/host:port` → `host:port`). */
   turnRewrites?: Record<string, string>;
+  /** Shared with bots of another process that call these (whole number, 1..2^32-1). @default a random one */
+  runId?: number;
   /** Called about once a second with live figures. */
   onProgress?: (p: Progress) => void;
   /** Aborting stops the run early; the report covers what was measured so far. */
@@ -136,10 +140,11 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
     churnMs: opts.churnMs ?? null,
     bitrateKbps: opts.bitrateKbps ?? 300,
     media: opts.media ?? "synthetic",
+    rtpPath: opts.rtpPath ?? "bots",
     turnRewrites: rewrites,
     connectTimeoutMs: opts.connectTimeoutMs ?? 20_000,
     nickname: "bot-",
-    runId: newRunId(),
+    runId: opts.runId ?? newRunId(),
     // Both directions' last packets are in flight for up to the added delay after the bye.
     drainMs: 500 + 2 * impair.delayMs,
     mediaStoppedMs: opts.mediaStoppedMs ?? 3000,
@@ -242,10 +247,13 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
       resolve();
     }, { once: true });
   });
+  // The host is judged over the measured run: tearing down (structured clones of every leg,
+  // thread exits) stalls this thread once the figures are taken.
+  const mainStats = mainLoop.stop();
   await Promise.all(stops.map((s) => s()));
   clearInterval(ticker);
   progress();
-  const threads: LoopStats[] = [mainLoop.stop()];
+  const threads: LoopStats[] = [mainStats];
   // With `workers: 0` the group's monitor watched this same thread.
   if (nWorkers > 0) for (const w of counts.values()) if (w.loop) threads.push(w.loop);
   await impairment?.close();

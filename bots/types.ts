@@ -19,6 +19,8 @@ export interface BotConfig {
   churnMs: number | null;
   bitrateKbps: number;
   media: MediaKind;
+  /** Synthetic media on the bots' own RTP path (`rtp-path.ts`), or werift's tracks (the benchmark's baseline). */
+  rtpPath: "bots" | "werift";
   /** `transport/host:port` → `host:port`: TURN endpoints replaced (impairment proxies, tests). */
   turnRewrites: Record<string, string>;
   connectTimeoutMs: number;

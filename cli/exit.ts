@@ -46,11 +46,11 @@ export function describeSystemError(err: NodeJS.ErrnoException & { address?: str
   }
 }
 
-/** Parses durations like `500ms`, `30s`, `10m`, `1h` into milliseconds. */
+/** Parses durations like `500ms`, `30s`, `10m`, `1h`, `7d` into milliseconds. */
 export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new UsageError(`not a duration: "${text}" (use e.g. 500ms, 30s, 10m, 1h)`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`not a duration: "${text}" (use e.g. 500ms, 30s, 10m, 1h, 7d)`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h" | "d"];
   return Math.round(Number(m[1]) * unit);
 }
 

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
+import { registerAdmin } from "./commands/admin.ts";
 import { registerBots } from "./commands/bots.ts";
 import { registerCompletion } from "./commands/completion.ts";
 import { registerContext } from "./commands/context.ts";
@@ -68,6 +69,7 @@ export function buildProgram(): Command {
   registerBots(program);
   registerDoctor(program);
   registerStacks(program);
+  registerAdmin(program);
   registerContext(program);
   registerVersion(program);
   registerCompletion(program);

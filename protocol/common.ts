@@ -3,7 +3,7 @@ import { limits } from "./limits.ts";
 
 // Strings reaching other users: no control characters (they break layouts and logs) and no
 // bidi overrides (they make a name read as something else). Emoji joiners stay allowed.
-const printable = /^[^\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069]*$/u;
+export const printable = /^[^\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069]*$/u;
 
 export const id = z.string().min(1).max(limits.idMax).regex(/^[A-Za-z0-9_-]+$/, "must be an id");
 

@@ -117,6 +117,22 @@ export type EndReason = (typeof endReasons)[number];
 export const callEnded = z.object({ sessionId: id, reason: z.enum(endReasons) });
 export type CallEnded = z.infer<typeof callEnded>;
 
+/**
+ * Why the server closes a socket on its own: the token ran out, or the account was banned or
+ * deleted. Sent as `auth:revoked` just before the server disconnects the socket; a client should
+ * not reconnect with the same token.
+ */
+export const revokeReasons = ["token-expired", "banned", "account-deleted"] as const;
+export type RevokeReason = (typeof revokeReasons)[number];
+
+export const authRevoked = z.object({
+  reason: z.enum(revokeReasons),
+  message: z.string(),
+  /** For a ban: when it ends, or null when it lasts until lifted. */
+  until: z.string().nullable().optional(),
+});
+export type AuthRevoked = z.infer<typeof authRevoked>;
+
 // ---- event maps -----------------------------------------------------------------------
 
 export type JoinAck = { waitingSince: string };
@@ -141,6 +157,7 @@ export interface ServerToClientEvents {
   "chat:message": (payload: ChatMessage) => void;
   "chat:typing": (payload: ChatTyping) => void;
   "call:ended": (payload: CallEnded) => void;
+  "auth:revoked": (payload: AuthRevoked) => void;
   error: (payload: ErrorBody) => void;
 }
 

@@ -8,3 +8,4 @@ export * from "./errors.ts";
 export * from "./common.ts";
 export * from "./rest.ts";
 export * from "./events.ts";
+export * from "./admin.ts";

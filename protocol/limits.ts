@@ -11,6 +11,8 @@ export const limits = {
   candidateMax: 1024,
   chatTextMax: 1000,
   reportDetailsMax: 1000,
+  /** The operator's reason for a ban, shown to the banned user. */
+  banReasonMax: 500,
   /** Keys in one `call:stats` payload. */
   statsKeysMax: 64,
   /** Socket.IO frame cap (`maxHttpBufferSize`): a little above the largest valid event. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings everything vchat needs on a Debian machine: Node 24, npm packages, and the
-# Debian packages the tests drive (redis-server, coturn, chromium, openssl, haproxy). Idempotent and quick
-# when all is there. Run it before `npx vchat dev` or `npm test`.
+# Debian packages the tests drive (redis-server, coturn, chromium, openssl, haproxy; nftables
+# and iproute2 for the NAT lab). Idempotent and quick when all is there. Run it before
+# `npx vchat dev` or `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,9 @@ command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # A real reverse proxy in front of vchat serve (tests/trust-proxy.test.ts), as the ALB is in the cloud.
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+# The NAT lab (tests/support/natlab.ts): network namespaces and nftables NAT, as root.
+command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need+=(nftables)
+command -v ip >/dev/null || [ -x /usr/sbin/ip ] || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "bootstrap: installing ${need[*]}"
@@ -44,11 +48,13 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# npm packages, only when package-lock.json changed since the last install.
+# npm packages, only when package-lock.json or patches/ changed since the last install. npm ci
+# runs the postinstall script, patch-package, which applies patches/ (docs/werift-patches.md).
 stamp=node_modules/.bootstrap-lock
-if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+want=$(cat package-lock.json patches/*.patch | sha256sum)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-fund --no-audit
-  cp package-lock.json "$stamp"
+  echo "$want" >"$stamp"
 fi
 
 # The web client's build, served by `vchat dev`; rebuilt when its sources are newer.

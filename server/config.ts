@@ -3,7 +3,7 @@ import { z } from "zod";
 import { iceUrlSchema } from "../turn/urls.ts";
 
 /** The shortest secrets accepted, wherever they come from (environment, `secrets.json`, options). */
-export const secretMinLength = { jwt: 32, turn: 16 } as const;
+export const secretMinLength = { jwt: 32, turn: 16, admin: 32 } as const;
 
 /** How often nodes beat and judge each other (cluster presence, `cluster/presence.ts`). */
 const presenceSchema = z.object({
@@ -27,8 +27,23 @@ const tuningSchema = z.object({
   chatPer10s: z.number().int().positive().default(20),
   /** Failed logins per email and address before a 15 minute lock-out. */
   loginFailures: z.number().int().positive().default(5),
+  /** Failed logins per address across all emails (password spraying) before a 15 minute lock-out. */
+  loginFailuresPerAddress: z.number().int().positive().default(20),
   /** Guest and register calls per minute per client address. */
   signupsPerMinute: z.number().int().positive().default(30),
+  /** How long an account check (exists, not banned) is reused: a ban reaches every node within it. */
+  accountCheckMs: z.number().int().min(0).default(2000),
+  /**
+   * How often each node checks the accounts of its idle sockets too (an account deleted or
+   * banned outside the admin API, while its socket sends nothing). One store read per user
+   * not checked lately.
+   */
+  accountSweepMs: z.number().int().min(100).default(30_000),
+  /** Different users reporting one user within `autoBanWindowSeconds` that ban them automatically; 0 is off. */
+  autoBanReporters: z.number().int().min(0).default(0),
+  autoBanWindowSeconds: z.number().int().positive().default(3600),
+  /** How long an automatic ban lasts. */
+  autoBanSeconds: z.number().int().positive().default(86_400),
   presence: presenceSchema.prefault({}),
   /**
    * With Redis: a waiting user not touched for this long drops out of the queue. Nodes touch
@@ -57,6 +72,11 @@ export const serverConfigSchema = z.object({
     .default(() => randomBytes(6).toString("hex")),
   /** Signs the JWTs; at least `secretMinLength.jwt` characters. Never logged. */
   jwtSecret: z.string().min(secretMinLength.jwt, `jwtSecret must be at least ${secretMinLength.jwt} characters`),
+  /**
+   * Checks the operator's admin tokens (`vchat admin token`); null turns the admin API off.
+   * At least `secretMinLength.admin` characters, and not the JWT secret. Never logged.
+   */
+  adminSecret: z.string().min(secretMinLength.admin, `adminSecret must be at least ${secretMinLength.admin} characters`).nullable().default(null),
   /** Lifetime of issued tokens. */
   tokenTtlSeconds: z.number().int().positive().default(24 * 3600),
   /** TURN servers using coturn's `use-auth-secret`; null when there is none. */
@@ -91,7 +111,7 @@ export const serverConfigSchema = z.object({
     .regex(/^[^\s{}]{1,64}$/, "keyPrefix: at most 64 characters, no spaces or braces")
     .default("vchat"),
   tuning: tuningSchema.prefault({}),
-});
+}).refine((c) => c.adminSecret === null || c.adminSecret !== c.jwtSecret, { message: "adminSecret must differ from jwtSecret", path: ["adminSecret"] });
 
 export type ServerConfig = Readonly<z.output<typeof serverConfigSchema>>;
 export type ServerConfigInput = z.input<typeof serverConfigSchema>;

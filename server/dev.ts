@@ -69,7 +69,7 @@ export type LocalCluster = DevServer;
 
 /**
  * `vchat dev`: the whole service on one machine. Local secrets (kept beside the database), an
- * optional local coturn on 127.0.0.1, the dev tuning preset, and `startNode` once, or N times on
+ * optional local coturn on the service's address (127.0.0.1 by default), the dev tuning preset, and `startNode` once, or N times on
  * consecutive ports over one Redis (a local `redis-server` unless one is given) and one shared
  * SQLite store: users on different nodes are matched and talk exactly as on one.
  *
@@ -103,7 +103,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       redisUrl = server.url;
     }
 
-    const turn = await localCoturn(opts.turn ?? "auto", secrets.turnSecret, folder);
+    const turn = await localCoturn(opts.turn ?? "auto", secrets.turnSecret, folder, host);
     if (turn) opened.add("coturn", () => turn.stop());
 
     const store = await openSqliteStore(db);
@@ -115,6 +115,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
         host,
         port: firstPort === 0 ? 0 : firstPort + i,
         jwtSecret: secrets.jwtSecret,
+        adminSecret: secrets.adminSecret,
         turn: turn ? { secret: turn.secret, urls: turn.urls } : null,
         webDir: opts.webDir === undefined ? builtWebDir() : opts.webDir,
         db,
@@ -153,18 +154,25 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
  * The local coturn, decided once for one node or several: "auto" starts one when `turnserver` is
  * installed. Its configuration (with the secret) lives in the state folder and is removed at stop.
  */
-async function localCoturn(want: DevServerOptions["turn"], secret: string, folder: string | null): Promise<RunningCoturn | null> {
+async function localCoturn(want: DevServerOptions["turn"], secret: string, folder: string | null, host: string): Promise<RunningCoturn | null> {
   if (want === false || (want === "auto" && !coturnInstalled())) return null;
   if (!coturnInstalled()) throw new Error("turn: `turnserver` (Debian package coturn) is not installed");
   const turnOpts = typeof want === "object" ? want : {};
-  // Loopback peers only in this local mode: two users on one machine relay to each other.
+  // coturn listens where the service does, so its URLs reach whoever reaches the service (a LAN
+  // or lab address); a wildcard is no address to hand out, so it keeps to loopback.
+  const turnHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  // Loopback peers only in this local mode: two users on one machine relay to each other. On
+  // another address, two relay-only users relay between two ports of that address, which the
+  // production deny list (private and documentation ranges) would refuse.
+  const ownAddress = /^127\.|^::1$/.test(turnHost) ? [] : [turnHost];
   return startCoturn({
     secret,
     realm: "vchat.local",
     ...(folder ? { dir: join(folder, "coturn") } : {}),
     ...turnOpts,
     mode: "local",
-    host: "127.0.0.1",
+    host: turnHost,
+    allowedPeerIps: [...ownAddress, ...(turnOpts.allowedPeerIps ?? [])],
   });
 }
 

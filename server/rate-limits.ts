@@ -4,19 +4,33 @@ import type { RedisClient } from "./cluster/redis.ts";
 import { VchatError } from "../protocol/index.ts";
 import type { ServerConfig } from "./config.ts";
 
+/** Failed logins are counted over this window, and a key over its limit is locked out as long. */
+export const loginWindowSeconds = 15 * 60;
+
 /**
- * Rate limits. REST limits (sign-ups, login failures) are shared by all nodes through Redis when
- * there is one, as requests of one client spread over nodes. Socket event limits stay in
- * process: a socket lives on one node.
+ * Rate limits. REST limits (sign-ups, logins) are shared by all nodes through Redis when there
+ * is one, as requests of one client spread over nodes; their keys start with the deployment's
+ * `keyPrefix`, like every other key of the service. Socket event limits stay in process: a
+ * socket lives on one node.
  */
 export function createRateLimits(tuning: ServerConfig["tuning"], redis?: { client: RedisClient; keys: RedisKeys }) {
-  const shared = (keyPrefix: string, points: number, duration: number, blockDuration = 0): RateLimiterAbstract =>
+  const shared = (name: string, points: number, duration: number, blockDuration = 0): RateLimiterAbstract =>
     redis
-      ? new RateLimiterRedis({ storeClient: redis.client, keyPrefix: redis.keys.rateLimit(keyPrefix), points, duration, blockDuration, insuranceLimiter: new RateLimiterMemory({ points, duration }) })
-      : new RateLimiterMemory({ keyPrefix, points, duration, blockDuration });
+      ? new RateLimiterRedis({
+          storeClient: redis.client,
+          keyPrefix: redis.keys.rateLimit(name),
+          points,
+          duration,
+          blockDuration,
+          insuranceLimiter: new RateLimiterMemory({ points, duration, blockDuration }),
+        })
+      : new RateLimiterMemory({ keyPrefix: name, points, duration, blockDuration });
   return {
     signup: shared("signup", tuning.signupsPerMinute, 60),
-    loginFailures: shared("login", tuning.loginFailures, 15 * 60, 15 * 60),
+    /** Login attempts per email and address: a point is taken before the password is checked, given back on success. */
+    login: shared("login", tuning.loginFailures, loginWindowSeconds, loginWindowSeconds),
+    /** Login attempts per address across emails (password spraying), counted the same way. */
+    loginByAddress: shared("login-addr", tuning.loginFailuresPerAddress, loginWindowSeconds, loginWindowSeconds),
     events: new RateLimiterMemory({ keyPrefix: "events", points: tuning.eventsPerSecond, duration: 1 }),
     chat: new RateLimiterMemory({ keyPrefix: "chat", points: tuning.chatPer10s, duration: 10 }),
   };
@@ -25,12 +39,12 @@ export function createRateLimits(tuning: ServerConfig["tuning"], redis?: { clien
 export type RateLimits = ReturnType<typeof createRateLimits>;
 
 /** Consumes one point; throws RATE_LIMITED when the limit is reached. */
-export async function consume(limiter: RateLimiterAbstract, key: string): Promise<void> {
+export async function consume(limiter: RateLimiterAbstract, key: string, what = "too many requests"): Promise<void> {
   try {
     await limiter.consume(key);
   } catch (err) {
     if (err instanceof RateLimiterRes) {
-      throw new VchatError("RATE_LIMITED", `too many requests; retry in ${Math.ceil(err.msBeforeNext / 1000)} s`);
+      throw new VchatError("RATE_LIMITED", `${what}; retry in ${Math.ceil(err.msBeforeNext / 1000)} s`);
     }
     throw err;
   }

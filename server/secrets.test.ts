@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { localSecrets, stateFolder, StateError } from "./secrets.ts";
+import { localSecrets, savedAdminSecret, stateFolder, StateError } from "./secrets.ts";
 
 describe("vchat dev's secrets", () => {
   let dir: string;
@@ -28,6 +28,19 @@ describe("vchat dev's secrets", () => {
     expect(() => localSecrets(dir)).toThrow(StateError);
     expect(() => localSecrets(dir)).toThrow(new RegExp(`${file} lacks jwtSecret .* and turnSecret`));
     expect(readFileSync(file, "utf8")).toBe("{}");
+  });
+
+  it("a file from before the admin API gets an admin secret; its other secrets are kept", () => {
+    const file = join(dir, "secrets.json");
+    const old = { jwtSecret: "j".repeat(40), turnSecret: "t".repeat(20) };
+    writeFileSync(file, JSON.stringify(old), { mode: 0o600 });
+    const secrets = localSecrets(dir);
+    expect(secrets).toMatchObject(old);
+    expect(secrets.adminSecret.length).toBeGreaterThanOrEqual(32);
+    expect(secrets.adminSecret).not.toBe(secrets.jwtSecret);
+    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual(secrets);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(savedAdminSecret(dir)).toBe(secrets.adminSecret);
   });
 
   it("a broken file is an error naming it", () => {

@@ -8,6 +8,8 @@ import type { Logger } from "./log.ts";
 export interface LocalSecrets {
   jwtSecret: string;
   turnSecret: string;
+  /** Checks the operator's admin tokens (`vchat admin` reads it from this file). */
+  adminSecret: string;
 }
 
 /** The state folder or a secrets file is not usable: `vchat dev` does not start. The message names the file. */
@@ -18,10 +20,10 @@ export class StateError extends Error {
 /** `vchat dev`'s database when none is named; its folder is the one state folder ever created. */
 export const defaultDb = ".vchat/vchat.db";
 
-const minLength: Record<keyof LocalSecrets, number> = { jwtSecret: secretMinLength.jwt, turnSecret: secretMinLength.turn };
+const minLength: Record<keyof LocalSecrets, number> = { jwtSecret: secretMinLength.jwt, turnSecret: secretMinLength.turn, adminSecret: secretMinLength.admin };
 
 function freshSecrets(): LocalSecrets {
-  return { jwtSecret: randomBytes(32).toString("base64url"), turnSecret: randomBytes(24).toString("hex") };
+  return { jwtSecret: randomBytes(32).toString("base64url"), turnSecret: randomBytes(24).toString("hex"), adminSecret: randomBytes(32).toString("base64url") };
 }
 
 /**
@@ -70,12 +72,17 @@ export function localSecrets(folder: string | null, log?: Logger): LocalSecrets 
     throw new StateError(`${file} cannot be read as JSON (${(err as Error).message}): fix it, or move it away to start with new secrets (every token signed with the old ones stops working)`);
   }
   const s = (saved ?? {}) as Partial<Record<keyof LocalSecrets, unknown>>;
+  // A file from before the admin API: its admin secret is added, the others are kept as they are.
+  if (s.adminSecret === undefined && typeof s.jwtSecret === "string" && typeof s.turnSecret === "string") {
+    s.adminSecret = freshSecrets().adminSecret;
+    writeFileSync(file, JSON.stringify(s, null, 2) + "\n", { mode: 0o600 });
+  }
   const missing = Object.entries(minLength).filter(([k, min]) => typeof s[k as keyof LocalSecrets] !== "string" || (s[k as keyof LocalSecrets] as string).length < min);
   if (missing.length > 0) {
     const what = missing.map(([k, min]) => `${k} (at least ${min} characters)`).join(" and ");
     throw new StateError(`${file} lacks ${what}: fix it, or move it away to start with new secrets (every token signed with the old ones stops working)`);
   }
-  return { jwtSecret: s.jwtSecret as string, turnSecret: s.turnSecret as string };
+  return { jwtSecret: s.jwtSecret as string, turnSecret: s.turnSecret as string, adminSecret: s.adminSecret as string };
 }
 
 function isFolder(path: string): boolean {
@@ -84,4 +91,21 @@ function isFolder(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The admin secret `vchat dev` keeps in `<folder>/secrets.json`, for `vchat admin` on the same
+ * machine; null when there is none yet (the service never ran there).
+ */
+export function savedAdminSecret(folder: string): string | null {
+  const file = join(folder, "secrets.json");
+  if (!existsSync(file)) return null;
+  let saved: unknown;
+  try {
+    saved = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new StateError(`${file} cannot be read as JSON (${(err as Error).message})`);
+  }
+  const secret = (saved as { adminSecret?: unknown } | null)?.adminSecret;
+  return typeof secret === "string" ? secret : null;
 }

@@ -86,6 +86,12 @@ export function nodeConfigInput(opts: NodeOptions, env: Record<string, string | 
   const badStun = list(env.VCHAT_STUN_URLS).map((u) => iceUrlProblem(u, "stun")).find(Boolean);
   if (badStun) throw new NodeConfigError(`VCHAT_STUN_URLS: ${badStun}`);
 
+  const adminSecret = opts.config?.adminSecret ?? env.VCHAT_ADMIN_SECRET ?? null;
+  if (adminSecret !== null && adminSecret.length < secretMinLength.admin) {
+    throw new NodeConfigError(`VCHAT_ADMIN_SECRET is too short: it needs at least ${secretMinLength.admin} characters, it has ${adminSecret.length}`);
+  }
+  if (adminSecret !== null && adminSecret === jwtSecret) throw new NodeConfigError("VCHAT_ADMIN_SECRET must differ from VCHAT_JWT_SECRET: a user's token must never pass as an admin's");
+
   const port = opts.port ?? (env.VCHAT_PORT !== undefined ? Number(env.VCHAT_PORT) : 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new NodeConfigError(`VCHAT_PORT must be a port number, got "${env.VCHAT_PORT}"`);
   const redis = opts.redis ?? env.VCHAT_REDIS_URL ?? null;
@@ -99,6 +105,7 @@ export function nodeConfigInput(opts: NodeOptions, env: Record<string, string | 
     host: opts.host ?? env.VCHAT_HOST ?? "0.0.0.0",
     port,
     jwtSecret,
+    adminSecret,
     turn,
     stunUrls: list(env.VCHAT_STUN_URLS),
     corsOrigins: list(env.VCHAT_CORS_ORIGINS),

@@ -4,7 +4,9 @@ import { redisKeys } from "./cluster/keys.ts";
 import type { RedisClient } from "./cluster/redis.ts";
 import { Server, type ServerOptions } from "socket.io";
 import { limits as wireLimits } from "../protocol/index.ts";
+import { createModeration } from "./admin/moderation.ts";
 import { createAccounts } from "./auth/accounts.ts";
+import { createStanding } from "./auth/standing.ts";
 import { createCalls, type Calls } from "./calls/calls.ts";
 import type { ServerConfig } from "./config.ts";
 import { createApp } from "./http/app.ts";
@@ -50,7 +52,8 @@ export function createService(deps: ServiceDeps): Service {
   const { config, store, matchmaker, logger } = deps;
   const metrics = createMetrics(() => matchmaker.queueLength());
   const limits = createRateLimits(config.tuning, deps.redis && { client: deps.redis, keys: redisKeys(config.keyPrefix) });
-  const accounts = createAccounts({ config, store, limits });
+  const standing = createStanding({ store, cacheMs: config.tuning.accountCheckMs, logger });
+  const accounts = createAccounts({ config, store, limits, standing });
   // The API is registered before Socket.IO attaches: Socket.IO then answers its own paths
   // (/socket.io/ long-polling) and hands every other request on. A listener added after it would
   // also answer the polling requests and fail with ERR_HTTP_HEADERS_SENT.
@@ -62,10 +65,11 @@ export function createService(deps: ServiceDeps): Service {
     cors: config.corsOrigins.length > 0 ? { origin: [...config.corsOrigins] } : undefined,
     ...deps.socketOptions,
   });
-  const calls = createCalls({ config, store, matchmaker, io, metrics, limits, logger, canMatch: deps.canMatch });
+  const moderation = createModeration({ config, store, standing, io, logger });
+  const calls = createCalls({ config, store, matchmaker, io, metrics, limits, logger, canMatch: deps.canMatch, onReport: (r) => moderation.reported(r) });
   const readiness = { store: () => store.ping(), ...deps.readiness };
-  api = createApp({ config, accounts, calls, metrics, readiness, logger });
-  attachSignaling(io, { jwtSecret: config.jwtSecret, calls, metrics, limits, logger });
+  api = createApp({ config, accounts, standing, moderation, calls, metrics, readiness, logger });
+  const signaling = attachSignaling(io, { jwtSecret: config.jwtSecret, calls, metrics, limits, standing, sweepMs: config.tuning.accountSweepMs, logger });
 
   let closed: Promise<void> | undefined;
   return {
@@ -84,6 +88,7 @@ export function createService(deps: ServiceDeps): Service {
     },
     close() {
       closed ??= (async () => {
+        signaling.stop();
         // Redis down at shutdown, say: the sockets and the port close all the same, then it is told.
         const ended = await calls.shutdown().then(
           () => null,

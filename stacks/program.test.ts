@@ -66,7 +66,7 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
     expect(props(service)).toMatchObject({ launchType: "FARGATE", networkConfiguration: { assignPublicIp: false } });
     const task = one(plan(), "/taskDefinition:TaskDefinition");
     const container = JSON.parse(props(task).containerDefinitions)[0];
-    expect(container.secrets.map((s: { name: string }) => s.name).sort()).toEqual(["VCHAT_JWT_SECRET", "VCHAT_MONGODB_URI", "VCHAT_REDIS_URL", "VCHAT_TURN_SECRET"]);
+    expect(container.secrets.map((s: { name: string }) => s.name).sort()).toEqual(["VCHAT_ADMIN_SECRET", "VCHAT_JWT_SECRET", "VCHAT_MONGODB_URI", "VCHAT_REDIS_URL", "VCHAT_TURN_SECRET"]);
     for (const s of container.secrets) expect(s.valueFrom).toMatch(/^arn:aws:/);
     const envVars = Object.fromEntries(container.environment.map((e: { name: string; value: string }) => [e.name, e.value]));
     expect(envVars).toMatchObject({ VCHAT_HOST: "0.0.0.0", VCHAT_PORT: String(cfg.service.port), VCHAT_TRUST_PROXY: "1" });

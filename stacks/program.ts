@@ -23,10 +23,12 @@ export interface EnvironmentOutputs {
   atlasConnectionString: pulumi.Output<string>;
   repositoryUrl: pulumi.Output<string>;
   webBucket: pulumi.Output<string>;
+  /** The Secrets Manager secret holding VCHAT_ADMIN_SECRET for `vchat admin`. */
+  adminSecretArn: pulumi.Output<string>;
   kinesisChannelArn?: pulumi.Output<string>;
 }
 
-export const outputNames = ["webUrl", "apiUrl", "turnUrls", "redisEndpoint", "atlasConnectionString", "repositoryUrl", "webBucket", "kinesisChannelArn"] as const;
+export const outputNames = ["webUrl", "apiUrl", "turnUrls", "redisEndpoint", "atlasConnectionString", "repositoryUrl", "webBucket", "adminSecretArn", "kinesisChannelArn"] as const;
 
 export class Environment extends pulumi.ComponentResource {
   readonly outputs: EnvironmentOutputs;
@@ -49,7 +51,7 @@ export class Environment extends pulumi.ComponentResource {
     const service = new Service(`${name}-svc`, {
       cfg,
       network,
-      secretArns: { jwt: secrets.jwtSecretArn, turn: secrets.turnSecretArn, mongoUri: data.mongoUriSecretArn, redisUrl: data.redisUrlSecretArn },
+      secretArns: { jwt: secrets.jwtSecretArn, admin: secrets.adminSecretArn, turn: secrets.turnSecretArn, mongoUri: data.mongoUriSecretArn, redisUrl: data.redisUrlSecretArn },
       redisSecurityGroupId: data.redisSecurityGroupId,
       turnUrls: turn.urls,
       webUrl: web.url,
@@ -64,6 +66,7 @@ export class Environment extends pulumi.ComponentResource {
       atlasConnectionString: pulumi.secret(data.atlasConnectionString),
       repositoryUrl: service.repositoryUrl,
       webBucket: web.bucketName,
+      adminSecretArn: secrets.adminSecretArn,
       ...(kinesis ? { kinesisChannelArn: kinesis.channelArn } : {}),
     };
     this.registerOutputs({ ...this.outputs });

@@ -25,11 +25,13 @@ export interface SecretsArgs {
 }
 
 /**
- * The service's generated secrets: the JWT signing secret and the TURN REST shared secret
+ * The service's generated secrets: the JWT signing secret, the admin API's signing secret (apart
+ * from the JWT one, so a user's token never passes as an operator's) and the TURN REST shared secret
  * (alphanumeric so the TURN boot script can substitute it without escaping).
  */
 export class Secrets extends pulumi.ComponentResource {
   readonly jwtSecretArn: pulumi.Output<string>;
+  readonly adminSecretArn: pulumi.Output<string>;
   readonly turnSecretArn: pulumi.Output<string>;
   /** The TURN secret's name, fixed so the boot script can be planned (and policy-checked) before the ARN exists. */
   readonly turnSecretName: string;
@@ -38,10 +40,12 @@ export class Secrets extends pulumi.ComponentResource {
     super("vchat:stacks:Secrets", name, {}, opts);
     const { cfg } = args;
     const jwt = new random.RandomPassword(`${name}-jwt`, { length: 48, special: false }, { parent: this, ...keepData(cfg) });
+    const admin = new random.RandomPassword(`${name}-admin`, { length: 48, special: false }, { parent: this, ...keepData(cfg) });
     const turn = new random.RandomPassword(`${name}-turn`, { length: 40, special: false }, { parent: this, ...keepData(cfg) });
     this.turnSecretName = `vchat-${cfg.env}/turn-shared-secret`;
     this.jwtSecretArn = storedSecret(`${name}-jwt-secret`, "vchat JWT signing secret", jwt.result, cfg, this).arn;
+    this.adminSecretArn = storedSecret(`${name}-admin-secret`, "vchat admin API signing secret (VCHAT_ADMIN_SECRET for vchat admin)", admin.result, cfg, this).arn;
     this.turnSecretArn = storedSecret(`${name}-turn-secret`, "vchat TURN REST shared secret (coturn static-auth-secret)", turn.result, cfg, this, this.turnSecretName).arn;
-    this.registerOutputs({ jwtSecretArn: this.jwtSecretArn, turnSecretArn: this.turnSecretArn });
+    this.registerOutputs({ jwtSecretArn: this.jwtSecretArn, adminSecretArn: this.adminSecretArn, turnSecretArn: this.turnSecretArn });
   }
 }

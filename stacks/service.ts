@@ -9,6 +9,8 @@ export interface ServiceArgs {
   network: Network;
   secretArns: {
     jwt: pulumi.Input<string>;
+    /** The admin API's signing secret (`vchat admin` with VCHAT_ADMIN_SECRET). */
+    admin: pulumi.Input<string>;
     turn: pulumi.Input<string>;
     mongoUri: pulumi.Input<string>;
     redisUrl: pulumi.Input<string>;
@@ -134,7 +136,7 @@ export class Service extends pulumi.ComponentResource {
     const assume = aws.iam.assumeRolePolicyForPrincipal({ Service: "ecs-tasks.amazonaws.com" });
     const execRole = new aws.iam.Role(`${name}-exec-role`, { assumeRolePolicy: JSON.stringify(assume), tags }, parent);
     new aws.iam.RolePolicyAttachment(`${name}-exec-managed`, { role: execRole.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy" }, parent);
-    const secretArns = [args.secretArns.jwt, args.secretArns.turn, args.secretArns.mongoUri, args.secretArns.redisUrl];
+    const secretArns = [args.secretArns.jwt, args.secretArns.admin, args.secretArns.turn, args.secretArns.mongoUri, args.secretArns.redisUrl];
     new aws.iam.RolePolicy(`${name}-exec-secrets`, {
       role: execRole.id,
       policy: pulumi.all(secretArns).apply((arns) => JSON.stringify({
@@ -151,8 +153,8 @@ export class Service extends pulumi.ComponentResource {
     const imageTag = cfg.service.imageTag;
     if (imageTag) {
       const containerDefinitions = pulumi
-        .all([repo.repositoryUrl, logs.name, args.secretArns.jwt, args.secretArns.turn, args.secretArns.mongoUri, args.secretArns.redisUrl, args.turnUrls, args.webUrl, apiUrl])
-        .apply(([repoUrl, logGroup, jwt, turn, mongo, redisUrl, turnUrls, webUrl, publicUrl]) => JSON.stringify([{
+        .all([repo.repositoryUrl, logs.name, args.secretArns.jwt, args.secretArns.admin, args.secretArns.turn, args.secretArns.mongoUri, args.secretArns.redisUrl, args.turnUrls, args.webUrl, apiUrl])
+        .apply(([repoUrl, logGroup, jwt, admin, turn, mongo, redisUrl, turnUrls, webUrl, publicUrl]) => JSON.stringify([{
           name: "vchat",
           image: `${repoUrl}:${imageTag}`,
           essential: true,
@@ -169,6 +171,7 @@ export class Service extends pulumi.ComponentResource {
           ],
           secrets: [
             { name: "VCHAT_JWT_SECRET", valueFrom: jwt },
+            { name: "VCHAT_ADMIN_SECRET", valueFrom: admin },
             { name: "VCHAT_TURN_SECRET", valueFrom: turn },
             { name: "VCHAT_MONGODB_URI", valueFrom: mongo },
             { name: "VCHAT_REDIS_URL", valueFrom: redisUrl },

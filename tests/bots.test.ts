@@ -50,6 +50,9 @@ describe("vchat bots: bad input", () => {
     expect(() => parseBotsOptions({ ...raw, minMos: "5" })).toThrow(/--min-mos must be a number from 1 to 4.5/);
     expect(parseBotsOptions({ ...raw, relay: "only", impairCorrupt: "3", impairReplay: "2", minMos: "3.5", allowOverload: true })).toMatchObject({ impairCorruptPct: 3, impairReplayPct: 2, allowOverload: true, thresholds: { minMos: 3.5 } });
     expect(parseBotsOptions({ ...raw, churn: "30s", interests: "music, chess" })).toMatchObject({ pairs: 10, churnMs: 30_000, interests: ["music", "chess"] });
+    expect(() => parseBotsOptions({ ...raw, runId: "1.5" })).toThrow(/--run-id must be a whole number/);
+    expect(() => parseBotsOptions({ ...raw, runId: "0" })).toThrow(/--run-id/);
+    expect(parseBotsOptions({ ...raw, runId: "4294967295" }).runId).toBe(4294967295);
   });
 
   it("exits 1 naming the server when it cannot be reached", async () => {
@@ -179,6 +182,20 @@ describe.skipIf(!hasCoturn)("vchat bots against vchat dev with a real coturn", (
     // ~2 % of the 95 % that got through, each way.
     for (const n of [s.corrupt, s.replayed]) expect(n / s.packetsExpected).toBeGreaterThan(0.01);
     expect(s.duplicates).toBe(0);
+  }, 60_000);
+
+  it("--churn: calls hang up and re-match without errors, every leg counted whole from its partner", async () => {
+    const { code, report } = await runBots("churn", ["--pairs", "2", "--duration", "12s", "--relay", "only", "--churn", "3s"]);
+    const s = report.summary;
+    const legs = report.calls.flatMap((c) => c.legs).filter((l) => l.connected);
+    console.log(`churn (CLI): ${s.connected} calls, ${legs.length} legs, loss ${s.lossPct} %, errors ${report.errors.count} ${report.errors.sample.join("; ")}`);
+    expect(code).toBe(0);
+    expect(s.connected).toBeGreaterThanOrEqual(4);
+    // Both bots of a call sent call:next at once before: one of them got "you are not in this call".
+    expect(report.errors.count).toBe(0);
+    expect(s.mediaStopped).toBe(0);
+    for (const l of legs) expect(l.expectedFrom).toBe("partner");
+    expect(s.lossPct).toBe(0);
   }, 60_000);
 
   it("a direction cut mid-call fails its call as media-stopped and exits 1", async () => {

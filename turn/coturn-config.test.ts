@@ -48,6 +48,13 @@ describe("coturnConfig", () => {
     expect(lines(conf)).not.toContain("no-tls");
   });
 
+  it("allows named peers inside denied ranges (vchat dev --host on a LAN or lab address), and no others", () => {
+    const conf = coturnConfig({ secret: "s", mode: "local", allowedPeerIps: ["203.0.113.30"] });
+    expect(values(conf, "allowed-peer-ip")).toEqual(["203.0.113.30"]);
+    expect(values(conf, "denied-peer-ip")).toContain("203.0.113.0-203.0.113.255");
+    expect(values(coturnConfig({ secret: "s" }), "allowed-peer-ip")).toEqual([]);
+  });
+
   it("refuses TCP relays unless allowed, and limits bandwidth per session and per server", () => {
     const conf = coturnConfig({ secret: "s", maxBps: 500_000, bpsCapacity: 16_000_000, userQuota: 4, totalQuota: 300 });
     expect(lines(conf)).toContain("no-tcp-relay");

@@ -69,6 +69,11 @@ export interface CoturnOptions {
   maxPort?: number;
   /** Extra ranges to deny, e.g. the VPC CIDR as `10.0.0.0-10.0.255.255`. */
   extraDeniedPeerRanges?: string[];
+  /**
+   * Peers allowed although a denied range holds them (coturn's `allowed-peer-ip` wins over
+   * `denied-peer-ip`): the server's own address for `vchat dev --host`, a NAT lab's ranges.
+   */
+  allowedPeerIps?: string[];
   /** Allocations per user name. @default 12 */
   userQuota?: number;
   /** Allocations on the whole server. @default 10000 */
@@ -142,6 +147,7 @@ export function coturnConfig(opts: CoturnOptions): string {
     set("denied-peer-ip", range);
   }
   for (const range of opts.extraDeniedPeerRanges ?? []) set("denied-peer-ip", range);
+  for (const range of opts.allowedPeerIps ?? []) set("allowed-peer-ip", range);
 
   set("no-cli");
   // RFC 5780 NAT discovery answers from a second address: useful for `vchat doctor`, but it

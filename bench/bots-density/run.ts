@@ -1,13 +1,19 @@
 // bench/bots-density: the most concurrent relayed calls this machine sustains with `vchat bots`
-// (loss under 0.5 %), and in the same run the CPU per call of the same calls made by headless
-// Chromium (one page, fake media) as the baseline.
+// (loss under 0.5 %), the bots' own ceiling without TURN (host candidates), and in the same run
+// two baselines: werift's own RTP pipeline (the bots' media path before issue #13) and headless
+// Chromium (one page, fake camera at 30 fps).
 //
-//   node bench/bots-density/run.ts [--steps 25,50,100,150,200,250] [--hold 20] [--chromium-calls 6] [--chromium-window 30]
+//   node bench/bots-density/run.ts [--steps 50,100,150,200,250] [--host-steps 250,300]
+//     [--werift-calls 50] [--vp8-calls 25] [--hold 20] [--chromium-calls 6] [--chromium-window 30]
+//     [--all-steps]
 //
 // `vchat dev` (API, signaling, coturn) runs in its own process; the bots run in this one, spread
-// over worker threads; Chromium is driven by playwright-core. Every call is relay-only through
-// the same coturn, each peer sending audio ~50 packets/s and video ~30 frames/s at ~300 kbps.
-// CPU is read from /proc over a steady window after every call is up, per process tree.
+// over worker threads; Chromium is driven by playwright-core. Relayed calls go through the same
+// coturn, each peer sending audio 50 packets/s and video 30 frames/s at ~300 kbps.
+// CPU is read from /proc over a steady window after every call is up, per process tree, and
+// divided by the RTP packets the bots sent and received in that window. CPU time per packet
+// stays meaningful on a shared machine; wall-clock density there is pessimistic. A ramp stops at
+// its first step that is not sustained, unless `--all-steps` (CPU per packet at every size).
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import { availableParallelism } from "node:os";
@@ -18,14 +24,22 @@ import { childPids, treeCpuSeconds } from "../support/process.ts";
 
 const { values } = parseArgs({
   options: {
-    steps: { type: "string", default: "25,50,100,150,200,250" },
+    steps: { type: "string", default: "50,100,150,200,250" },
+    "host-steps": { type: "string", default: "250,300" },
+    "werift-calls": { type: "string", default: "50" },
+    "vp8-calls": { type: "string", default: "25" },
+    "all-steps": { type: "boolean", default: false },
     hold: { type: "string", default: "20" },
     "chromium-calls": { type: "string", default: "6" },
     "max-loss": { type: "string", default: "0.5" },
     "chromium-window": { type: "string", default: "30" },
   },
 });
-const steps = values.steps!.split(",").map(Number).filter((n) => n > 0 && n <= 1000);
+const list = (s: string) => s.split(",").map(Number).filter((n) => n > 0 && n <= 1000);
+const steps = list(values.steps!);
+const hostSteps = list(values["host-steps"]!);
+const WERIFT_CALLS = Math.min(Math.max(0, Number(values["werift-calls"])), 1000);
+const VP8_CALLS = Math.min(Math.max(0, Number(values["vp8-calls"])), 1000);
 const HOLD_S = Math.min(Math.max(5, Number(values.hold)), 120);
 const CHROMIUM_CALLS = Math.min(Math.max(1, Number(values["chromium-calls"])), 20);
 const MAX_LOSS = Number(values["max-loss"]);
@@ -47,6 +61,16 @@ async function startDev(): Promise<{ url: string; child: ChildProcess; coturnPid
 
 interface Step {
   calls: number;
+  /** `relay`: relay-only through coturn; `host`: host candidates, no TURN. */
+  via: "relay" | "host";
+  rtpPath: "bots" | "werift";
+  media: "synthetic" | "vp8";
+  /** CPU µs of the bots' process per RTP packet sent or received. */
+  botsUsPerPacket: number | null;
+  /** CPU µs of coturn per packet it relayed (each bot packet crosses it once). */
+  coturnUsPerPacket: number | null;
+  /** Which process is the limit: the busiest for the cores it can use, or the whole machine. */
+  bound: string;
   connected: number;
   lossPct: number | null;
   setupP95Ms: number | null;
@@ -73,19 +97,21 @@ interface Step {
   ok: boolean;
 }
 
-/** One density step: `calls` relayed calls held for HOLD_S seconds after the ramp. */
-async function botsStep(url: string, calls: number, devPid: number, coturnPid: number | null): Promise<Step> {
+/** One density step: `calls` calls (relayed, or on host candidates) held for HOLD_S seconds after the ramp. */
+async function botsStep(url: string, calls: number, devPid: number, coturnPid: number | null, via: Step["via"] = "relay", rtpPath: Step["rtpPath"] = "bots", media: Step["media"] = "synthetic"): Promise<Step> {
   // Joins per second: werift's DTLS handshakes are the costly part of a call's life.
   const ramp = 25;
   const rampS = (calls * 2) / ramp;
   const settleS = rampS + 6;
   // /proc is read only at the two ends of the window: a full scan each second would itself
   // cost CPU in this process and be counted as the bots'.
-  type Mark = { t: number; bots: number; coturn: number; server: number };
-  const mark = (): Mark => {
+  type Mark = { t: number; bots: number; coturn: number; server: number; packets: number };
+  const mark = (p: Progress): Mark => {
     const coturn = coturnPid ? treeCpuSeconds(coturnPid) : 0;
     const cpu = process.cpuUsage();
-    return { t: (performance.now() - started) / 1000, bots: (cpu.user + cpu.system) / 1e6, coturn, server: treeCpuSeconds(devPid) - coturn };
+    // Sent: every packet a partner expected; received: those not lost.
+    const packets = 2 * p.counts.expected - p.counts.lost;
+    return { t: (performance.now() - started) / 1000, bots: (cpu.user + cpu.system) / 1e6, coturn, server: treeCpuSeconds(devPid) - coturn, packets };
   };
   let first: Mark | null = null;
   let last: Mark | null = null;
@@ -96,26 +122,48 @@ async function botsStep(url: string, calls: number, devPid: number, coturnPid: n
     pairs: calls,
     durationMs: (settleS + HOLD_S) * 1000,
     rampPerSec: ramp,
-    relay: "only",
+    relay: via === "relay" ? "only" : "never",
+    rtpPath,
+    media,
     bitrateKbps: BITRATE,
     connectTimeoutMs: 45_000,
     // The step is judged below by the same host verdict; the run's own exit code is not used here.
     allowOverload: true,
     onProgress: (p: Progress) => {
       const t = (performance.now() - started) / 1000;
-      if (!first && t >= settleS) first = mark();
-      else if (first && !last && t >= settleS + HOLD_S - 1.5) last = mark();
+      if (!first && t >= settleS) first = mark(p);
+      else if (first && !last && t >= settleS + HOLD_S - 1.5) last = mark(p);
       if (first && !last) lag = Math.max(lag, p.loopLagMs);
     },
   });
   const a = first as Mark | null;
   const b = last as Mark | null;
-  const measured = a && b ? { bots: b.bots - a.bots, coturn: b.coturn - a.coturn, server: b.server - a.server, seconds: b.t - a.t } : { bots: 0, coturn: 0, server: 0, seconds: 0 };
+  const measured = a && b ? { bots: b.bots - a.bots, coturn: b.coturn - a.coturn, server: b.server - a.server, seconds: b.t - a.t, packets: b.packets - a.packets } : { bots: 0, coturn: 0, server: 0, seconds: 0, packets: 0 };
   const s = report.summary;
   const per = (x: number) => (measured.seconds > 0 ? x / measured.seconds : 0);
+  const usPer = (cpu: number, packets: number) => (packets > 0 ? Math.round((cpu * 1e7) / packets) / 10 : null);
+  // What each process can use: the bots a core per worker thread, coturn its relay threads (one
+  // per core), the server one event loop.
+  const cores = availableParallelism();
+  const load = [
+    { name: "bots", used: per(measured.bots), can: Math.min(cores, Math.max(1, report.host.workers)) },
+    { name: "coturn", used: per(measured.coturn), can: cores },
+    { name: "vchat dev", used: per(measured.server), can: 1 },
+  ];
+  const total = load.reduce((n, l) => n + l.used, 0);
+  const busiest = [...load].sort((x, y) => y.used - x.used)[0]!;
+  const nearest = [...load].sort((x, y) => y.used / y.can - x.used / x.can)[0]!;
+  const bound =
+    total > 0.9 * cores ? `the machine (${total.toFixed(2)} of ${cores} cores busy, most by ${busiest.name})` : `${nearest.name} (${nearest.used.toFixed(2)} of the ${nearest.can} cores it can use)`;
   const delivered = s.connected === calls && s.lossPct !== null && s.lossPct < MAX_LOSS && (s.payloadKbps.p50 ?? 0) >= 0.9 * BITRATE;
   return {
     calls,
+    via,
+    rtpPath,
+    media,
+    botsUsPerPacket: usPer(measured.bots, measured.packets),
+    coturnUsPerPacket: via === "relay" ? usPer(measured.coturn, measured.packets / 2) : null,
+    bound,
     connected: s.connected,
     lossPct: s.lossPct,
     setupP95Ms: s.setupMs.p95,
@@ -222,6 +270,8 @@ async function chromiumBaseline(url: string, calls: number) {
       calls,
       cpuCores: cores,
       cpuPerCall: cores / calls,
+      // Every packet one page's peer receives, the other sent: sent + received = 2 x received.
+      usPerPacket: received ? Math.round(((cores * seconds * 1e6) / (2 * received)) * 10) / 10 : null,
       windows: windows.map((w) => Math.round(w * 10000) / 10000),
       agreed: spread(windows.slice(-2)) <= 0.1,
       seconds: Math.round(seconds),
@@ -235,45 +285,102 @@ async function chromiumBaseline(url: string, calls: number) {
   }
 }
 
+const fmt = (x: number | null, digits = 1) => (x === null ? "–" : x.toFixed(digits));
+function printStep(step: Step): void {
+  const label = `${step.via === "relay" ? "relayed" : "host"}${step.media === "vp8" ? " vp8" : step.rtpPath === "werift" ? " werift-path" : ""}`;
+  console.log(
+    `bots ${String(step.calls).padStart(4)} ${label} calls: ${step.connected} connected, loss ${step.lossPct ?? "–"} %, setup p95 ${step.setupP95Ms ?? "–"} ms, freezes/min p95 ${step.freezesP95 ?? "–"}, payload p50 ${step.bitrateP50 ?? "–"} kbps, lag p99 ${step.loopLagMs} ms, host stalled ${step.stalledPct} % (${step.legsHostStalled} legs flagged); ` +
+      `CPU bots ${step.botsCpuCores.toFixed(2)} (${(step.botsCpuCores / step.calls).toFixed(4)}/call, ${fmt(step.botsUsPerPacket)} µs/packet) coturn ${step.coturnCpuCores.toFixed(2)} (${(step.coturnCpuCores / step.calls).toFixed(4)}/call, ${fmt(step.coturnUsPerPacket)} µs/packet) server ${step.serverCpuCores.toFixed(2)} cores; ` +
+      `bound by ${step.bound}; ${step.ok ? "ok" : "OVER"}`,
+  );
+  if (!step.ok) {
+    console.log(`  not sustained: ${step.connected} of ${step.calls} connected (${step.unfinished} unfinished, failures ${JSON.stringify(step.failures)}), loss ${step.lossPct ?? "–"} %, payload p50 ${step.bitrateP50 ?? "–"} of ${BITRATE} kbps${step.hostOverloaded ? `; bot host: ${step.hostOverloaded}` : ""}`);
+  }
+}
+
+const pause = () => new Promise((r) => setTimeout(r, 3000)); // allocations freed, sockets closed
+
+/** Steps up to the first that is not sustained (all of them with --all-steps). */
+async function ramp(list: number[], via: Step["via"]): Promise<Step[]> {
+  const out: Step[] = [];
+  for (const calls of list) {
+    const step = await botsStep(dev.url, calls, dev.child.pid!, dev.coturnPid, via);
+    out.push(step);
+    printStep(step);
+    await pause();
+    if (!step.ok && !values["all-steps"]) break;
+  }
+  return out;
+}
+
 const dev = await startDev();
 try {
   console.log(`bench/bots-density: ${availableParallelism()} cores; vchat dev + coturn in their own process; each step holds ${HOLD_S} s after the ramp`);
-  const results: Step[] = [];
-  for (const calls of steps) {
-    const step = await botsStep(dev.url, calls, dev.child.pid!, dev.coturnPid);
-    results.push(step);
-    console.log(
-      `bots ${String(calls).padStart(4)} calls: ${step.connected} connected, loss ${step.lossPct ?? "–"} %, setup p95 ${step.setupP95Ms ?? "–"} ms, freezes p95 ${step.freezesP95 ?? "–"}, bitrate p50 ${step.bitrateP50 ?? "–"} kbps, ` +
-        `CPU bots ${step.botsCpuCores.toFixed(2)} coturn ${step.coturnCpuCores.toFixed(2)} server ${step.serverCpuCores.toFixed(2)} cores, lag p99 ${step.loopLagMs} ms, host stalled ${step.stalledPct} % (${step.legsHostStalled} legs flagged) ${step.ok ? "ok" : "OVER"}`,
-    );
-    if (!step.ok) {
-      console.log(`  not sustained: ${step.connected} of ${calls} connected (${step.unfinished} unfinished, failures ${JSON.stringify(step.failures)}), loss ${step.lossPct ?? "–"} %, payload p50 ${step.bitrateP50 ?? "–"} of ${BITRATE} kbps${step.hostOverloaded ? `; bot host: ${step.hostOverloaded}` : ""}`);
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 3000)); // allocations freed, sockets closed
-  }
-  const sustained = results.filter((r) => r.ok).at(-1);
+  const relayed = await ramp(steps, "relay");
+  const host = await ramp(hostSteps, "host");
+  // The baseline of the bots' own RTP path: werift's pipeline, same kind of calls, same run.
+  const werift = WERIFT_CALLS > 0 ? await botsStep(dev.url, WERIFT_CALLS, dev.child.pid!, dev.coturnPid, "relay", "werift") : null;
+  if (werift) printStep(werift);
+  await pause();
+  // VP8 media (the browser-interop path) stays on werift's pipeline: what it costs.
+  const vp8 = VP8_CALLS > 0 ? await botsStep(dev.url, VP8_CALLS, dev.child.pid!, dev.coturnPid, "relay", "bots", "vp8") : null;
+  if (vp8) printStep(vp8);
   const chrome = await chromiumBaseline(dev.url, CHROMIUM_CALLS);
   console.log(
-    `chromium ${chrome.calls} calls in one page: ${chrome.cpuCores.toFixed(2)} cores, ${chrome.cpuPerCall.toFixed(3)} cores/call over ${chrome.seconds} s ` +
+    `chromium ${chrome.calls} relayed calls in one page: ${chrome.cpuCores.toFixed(2)} cores, ${chrome.cpuPerCall.toFixed(3)} cores/call, ${fmt(chrome.usPerPacket)} µs/packet over ${chrome.seconds} s ` +
       `(windows of ${CHROMIUM_WINDOW_S} s: ${chrome.windows.join(", ")}; last two ${chrome.agreed ? "agree" : "do NOT agree"} within 10 %), loss ${chrome.lossPct?.toFixed(2) ?? "–"} %, ${chrome.fps.toFixed(1)} fps decoded per stream, ${chrome.relayCandidates} relay candidates`,
   );
-  // One verdict per step (delivery and the host's own validity), so the lines below cannot
-  // disagree: CPU per call is compared at the last sustained step only.
+
+  // One verdict per step (delivery and the host's own validity): the largest step held with
+  // every smaller one held too.
+  const largest = (list: Step[]) => {
+    const i = list.findIndex((s) => !s.ok);
+    return (i < 0 ? list : list.slice(0, i)).at(-1);
+  };
+  const sustained = largest(relayed);
+  const hostSustained = largest(host);
   const perCall = (r: Step) => r.botsCpuCores / r.calls;
-  if (sustained) console.log(`sustained (loss < ${MAX_LOSS} %, every call connected, >= 90 % of the payload sent, bot host valid): ${sustained.calls} concurrent relayed calls; bots there ${perCall(sustained).toFixed(4)} cores/call, host stalled ${sustained.stalledPct} %, freezes/min p95 ${sustained.freezesP95}`);
-  else console.log(`no step sustained (loss < ${MAX_LOSS} %, every call connected, bot host valid)`);
-  const ratio = sustained ? chrome.cpuPerCall / perCall(sustained) : null;
-  if (ratio !== null) console.log(`Chromium/bots CPU per call: ${ratio.toFixed(1)}x at ${sustained!.calls} calls`);
+  // CPU per call and per packet mean something only where every call was up and carrying media
+  // through the window: a step still doing handshakes, or redoing failed ones (a starved host),
+  // spends its CPU on those.
+  const measurable = (r: Step) => r.connected === r.calls && r.unfinished === 0 && Object.keys(r.failures).length === 0;
+  // Compared at 100 relayed calls (the issue's point), else the largest measurable step.
+  const ref = [relayed.find((r) => r.calls === 100), sustained, ...[...relayed].reverse()].find((r): r is Step => !!r && measurable(r)) ?? null;
+  console.log(
+    sustained
+      ? `sustained relayed (loss < ${MAX_LOSS} %, every call connected, >= 90 % of the payload sent, bot host valid): ${sustained.calls} calls, bound by ${sustained.bound}; bots ${perCall(sustained).toFixed(4)} cores/call, ${fmt(sustained.botsUsPerPacket)} µs/packet, host stalled ${sustained.stalledPct} %`
+      : `no relayed step sustained (loss < ${MAX_LOSS} %, every call connected, bot host valid)`,
+  );
+  console.log(hostSustained ? `host candidates (no TURN), the bots' own ceiling: ${hostSustained.calls} calls sustained, bound by ${hostSustained.bound}` : `host candidates: no step sustained`);
+  const starved = [...relayed, ...host].filter((r) => !r.ok && r.hostOverloaded && r.botsCpuCores < 0.5 * availableParallelism());
+  if (starved.length) {
+    console.log(
+      `starved: at ${starved.map((r) => `${r.calls} ${r.via}`).join(", ")} calls the bot host was overloaded while the bots used under half the machine: other processes had the cores, so these wall-clock figures are pessimistic; CPU per packet of measurable steps is not`,
+    );
+  }
+  // Chromium per call at its own packet rate; per packet it compares the same unit of work.
+  const ratio = ref ? chrome.cpuPerCall / perCall(ref) : null;
+  const packetRatio = ref && chrome.usPerPacket && ref.botsUsPerPacket ? chrome.usPerPacket / ref.botsUsPerPacket : null;
+  if (ref) console.log(`Chromium/bots: ${fmt(ratio)}x CPU per call, ${fmt(packetRatio)}x per packet (bots at ${ref.calls} relayed calls: ${perCall(ref).toFixed(4)} cores/call, ${fmt(ref.botsUsPerPacket)} µs/packet; Chromium ${chrome.fps.toFixed(1)} fps)`);
+  // The bots' path against werift's pipeline: the relayed step of the same size, same run.
+  const twin = werift ? relayed.find((r) => r.calls === werift.calls && measurable(r)) : undefined;
+  const pathRatio = werift && twin && measurable(werift) && werift.botsUsPerPacket && twin.botsUsPerPacket ? werift.botsUsPerPacket / twin.botsUsPerPacket : null;
+  if (werift) console.log(`werift's RTP pipeline / the bots' path, CPU per packet at ${werift.calls} relayed calls: ${fmt(pathRatio)}x (${fmt(werift.botsUsPerPacket)} vs ${fmt(twin?.botsUsPerPacket ?? null)} µs/packet)`);
   // What the machine can hold at all: coturn relays every packet twice and is C, so its cost per
   // call is a floor no bot implementation removes.
-  const widest = sustained;
-  if (widest && widest.coturnCpuCores > 0) {
-    const coturnPerCall = widest.coturnCpuCores / widest.calls;
-    console.log(`coturn alone: ${coturnPerCall.toFixed(4)} cores/call, so 250 relayed calls need ${(250 * coturnPerCall).toFixed(2)} of this machine's ${availableParallelism()} cores for coturn before any bot runs; bots at ${perCall(widest).toFixed(4)} cores/call would need ${(250 * perCall(widest)).toFixed(1)} more`);
+  if (ref && ref.coturnCpuCores > 0) {
+    const coturnPerCall = ref.coturnCpuCores / ref.calls;
+    console.log(`coturn alone: ${coturnPerCall.toFixed(4)} cores/call, so 150 relayed calls need ${(150 * coturnPerCall).toFixed(2)} of this machine's ${availableParallelism()} cores for coturn; bots at ${perCall(ref).toFixed(4)} cores/call ${(150 * perCall(ref)).toFixed(2)} more`);
   }
-  console.log(`targets: >= 250 concurrent relayed calls ${sustained && sustained.calls >= 250 ? "met" : "NOT met"}; >= 15x less CPU per call than Chromium ${ratio !== null && ratio >= 15 ? "met" : "NOT met"}`);
-  console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, steps: results, sustainedCalls: sustained?.calls ?? 0, chromium: chrome, ratio }));
+  const met = (ok: boolean) => (ok ? "met" : "NOT met");
+  console.log(
+    `targets: <= 20 µs/packet at 100 relayed calls ${ref ? `${fmt(ref.botsUsPerPacket)} at ${ref.calls}: ${met((ref.botsUsPerPacket ?? Infinity) <= 20)}` : "not measured"}; ` +
+      `<= 0.007 cores/call ${ref ? `${perCall(ref).toFixed(4)}: ${met(perCall(ref) <= 0.007)}` : "not measured"}; ` +
+      `>= 20x less CPU per call than Chromium ${met(ratio !== null && ratio >= 20)}; ` +
+      `>= 150 relayed calls sustained ${met(!!sustained && sustained.calls >= 150)}; ` +
+      `>= 250 calls on host candidates ${met(!!hostSustained && hostSustained.calls >= 250)}`,
+  );
+  console.log(JSON.stringify({ bench: "bots-density", holdS: HOLD_S, relayed, host, werift, vp8, sustainedCalls: sustained?.calls ?? 0, hostCalls: hostSustained?.calls ?? 0, chromium: chrome, ratio, packetRatio, pathRatio }));
 } finally {
   dev.child.kill("SIGINT");
   await new Promise((r) => dev.child.once("exit", r));

@@ -39,6 +39,12 @@ interface RawOptions {
   workers?: number;
   connectTimeout: string;
   turnRewrite?: string[];
+  runId?: string;
+}
+
+function runIdOption(text: string | undefined): number | undefined {
+  if (text !== undefined && !/^\d+$/.test(text)) throw new UsageError(`--run-id must be a whole number from 1 to 4294967295, got "${text}"`);
+  return num("--run-id", text, 1, 0xffffffff);
 }
 
 function num(name: string, text: string | undefined, min: number, max: number): number | undefined {
@@ -106,6 +112,7 @@ export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: str
     impairCutAfterMs: raw.impairCut === undefined ? undefined : parseDuration(raw.impairCut),
     mediaStoppedMs: raw.mediaStopped === undefined ? undefined : parseDuration(raw.mediaStopped),
     allowOverload: raw.allowOverload === true,
+    runId: runIdOption(raw.runId),
     thresholds: {
       minMos: num("--min-mos", raw.minMos, 1, 4.5),
       maxLossPct: num("--max-loss", raw.maxLoss, 0, 100),
@@ -152,6 +159,11 @@ export function registerBots(program: Command): void {
     .addOption(
       // Calibration: one direction of one call dies mid-call; the run must fail it (media-stopped).
       new Option("--impair-cut <time>", "this long after the first bot's first media packet, drop all of its media (needs --relay only)").hideHelp(),
+    )
+    .addOption(
+      // Bots of two processes calling each other (one per network in the NAT lab) measure each
+      // other's media only when they share the run id; media of another run is ignored.
+      new Option("--run-id <n>", "measure media from bots of other processes given the same id (1-4294967295)").hideHelp(),
     )
     .addOption(
       // For tests and odd networks: send the TURN traffic for one endpoint somewhere else.

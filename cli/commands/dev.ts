@@ -20,7 +20,7 @@ export function registerDev(program: Command): void {
   program
     .command("dev")
     .description("run the whole service on this machine: API, signaling, web client, local coturn when installed")
-    .option("--host <address>", "address to listen on", "127.0.0.1")
+    .option("--host <address>", "address to listen on; the local coturn listens and its TURN URLs point there too", "127.0.0.1")
     .option("--port <port>", "port to listen on (0 picks a free one)", intOption("--port", 0, 65535), 8080)
     .option("--db <file>", "SQLite database file, or :memory:", ".vchat/vchat.db")
     .option("--state-dir <folder>", "an existing folder for the secrets and the local coturn's configuration (default: the database's folder)")

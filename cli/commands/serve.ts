@@ -19,6 +19,7 @@ password is better in VCHAT_REDIS_URL / VCHAT_MONGODB_URI than in a flag, out of
   VCHAT_TURN_URLS      TURN servers, comma-separated (turn:host:3478?transport=udp,...)
   VCHAT_TURN_SECRET    coturn's static-auth-secret; required with VCHAT_TURN_URLS
   VCHAT_STUN_URLS      STUN servers, comma-separated
+  VCHAT_ADMIN_SECRET   turns the admin API on (vchat admin); at least 32 characters, not the JWT secret
   VCHAT_REDIS_URL      like --redis          VCHAT_MONGODB_URI   like --mongo
   VCHAT_CORS_ORIGINS   origins allowed to call the API from browsers, comma-separated
   VCHAT_TRUST_PROXY    1 behind one load balancer (its X-Forwarded-For hop only)

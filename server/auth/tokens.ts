@@ -6,6 +6,8 @@ export interface TokenClaims {
   sub: string;
   nickname: string;
   kind: "guest" | "registered";
+  /** Expiry, seconds since the epoch (as in the JWT). */
+  exp?: number;
 }
 
 /** HS256 only: the algorithm is pinned on both sides, so `alg: none` and key confusion fail. */
@@ -35,7 +37,7 @@ export function verifyToken(token: unknown, secret: string): TokenClaims {
   if (typeof payload === "string" || typeof payload.sub !== "string" || typeof payload.nickname !== "string") {
     throw new VchatError("UNAUTHENTICATED", "the token is not valid");
   }
-  return { sub: payload.sub, nickname: payload.nickname, kind: payload.kind === "registered" ? "registered" : "guest" };
+  return { sub: payload.sub, nickname: payload.nickname, kind: payload.kind === "registered" ? "registered" : "guest", exp: payload.exp };
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */

@@ -18,7 +18,7 @@ import type { LiveSession, Matchmaker, Party } from "../matching/matchmaker.ts";
 import type { Metrics } from "../metrics.ts";
 import { consume, type RateLimits } from "../rate-limits.ts";
 import { isCallRoom, roomOf, type VchatServer, type VchatSocket } from "../signaling/types.ts";
-import type { Store } from "../store/store.ts";
+import type { ReportRecord, Store } from "../store/store.ts";
 import { iceFor } from "../ice.ts";
 
 export interface CallDeps {
@@ -31,6 +31,8 @@ export interface CallDeps {
   logger: Logger;
   /** False while a dependency is down: new matches are refused, calls in progress go on. */
   canMatch?: () => boolean;
+  /** Told of every report once it is stored (automatic bans). */
+  onReport?: (report: ReportRecord) => Promise<void>;
 }
 
 /**
@@ -38,7 +40,7 @@ export interface CallDeps {
  * state only: a socket is in a call's room because the server put it there, and every event
  * naming a session is accepted only from a socket in that room.
  */
-export function createCalls({ config, store, matchmaker, io, metrics, limits, logger, canMatch = () => true }: CallDeps) {
+export function createCalls({ config, store, matchmaker, io, metrics, limits, logger, canMatch = () => true, onReport }: CallDeps) {
   const log = logger.child({ module: "calls" });
 
   function member(socket: VchatSocket, sessionId: string): string {
@@ -251,7 +253,7 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
         throw new VchatError("NOT_FOUND", "no such call of yours");
       }
       const id = newId();
-      await store.addReport({
+      const record: ReportRecord = {
         id,
         sessionId: body.sessionId,
         reporterId: userId,
@@ -259,8 +261,10 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
         reason: body.reason,
         details: body.details ?? null,
         at: new Date().toISOString(),
-      });
+      };
+      await store.addReport(record);
       log.info({ reportId: id, sessionId: body.sessionId, reason: body.reason }, "report filed");
+      await onReport?.(record).catch((err) => log.error({ err, reportId: id }, "could not act on a report"));
       return { id };
     },
 

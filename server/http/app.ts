@@ -5,6 +5,9 @@ import express, { type NextFunction, type Request, type Response } from "express
 import helmet from "helmet";
 import {
   VchatError,
+  adminPaths,
+  adminReportsQuery,
+  banBody,
   blockBody,
   guestBody,
   httpStatus,
@@ -13,9 +16,13 @@ import {
   paths,
   registerBody,
   reportBody,
+  unbanBody,
   type ReadyResponse,
 } from "../../protocol/index.ts";
+import { verifyAdminToken } from "../admin/admin-token.ts";
+import type { Moderation } from "../admin/moderation.ts";
 import type { Accounts } from "../auth/accounts.ts";
+import type { AccountStanding } from "../auth/standing.ts";
 import { bearer, verifyToken, type TokenClaims } from "../auth/tokens.ts";
 import type { Calls } from "../calls/calls.ts";
 import type { ServerConfig } from "../config.ts";
@@ -27,6 +34,8 @@ import { parse, toErrorBody } from "../validate.ts";
 export interface AppDeps {
   config: ServerConfig;
   accounts: Accounts;
+  standing: AccountStanding;
+  moderation: Moderation;
   calls: Calls;
   metrics: Metrics;
   /** Named dependency checks for `/readyz`; each throws when its dependency is unreachable. */
@@ -35,9 +44,10 @@ export interface AppDeps {
 }
 
 type Authed = Request & { auth: TokenClaims };
+type AdminAuthed = Request & { operator: string };
 
 /** The REST API and the web client's files. Routes parse, call a use case and map the result. */
-export function createApp({ config, accounts, calls, metrics, readiness, logger }: AppDeps): express.Express {
+export function createApp({ config, accounts, standing, moderation, calls, metrics, readiness, logger }: AppDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
   // Paths match exactly as written: a load balancer rule hiding /metrics must not be dodged by /METRICS.
@@ -51,11 +61,20 @@ export function createApp({ config, accounts, calls, metrics, readiness, logger 
   app.use(express.json({ limit: limits.bodyMax }));
 
   const client = (req: Request) => req.ip ?? "unknown";
-  const auth = (req: Request, _res: Response, next: NextFunction) => {
-    (req as Authed).auth = verifyToken(bearer(req.headers.authorization), config.jwtSecret);
+  // Every authenticated call: a valid token, and an account that exists and is not banned.
+  const auth = async (req: Request, _res: Response, next: NextFunction) => {
+    const claims = verifyToken(bearer(req.headers.authorization), config.jwtSecret);
+    await standing.check(claims.sub);
+    (req as Authed).auth = claims;
     next();
   };
   const userOf = (req: Request) => (req as Authed).auth.sub;
+  const admin = (req: Request, _res: Response, next: NextFunction) => {
+    if (!config.adminSecret) throw new VchatError("FORBIDDEN", "the admin API is off on this node: it has no admin secret");
+    (req as AdminAuthed).operator = verifyAdminToken(bearer(req.headers.authorization), config.adminSecret);
+    next();
+  };
+  const operatorOf = (req: Request) => (req as AdminAuthed).operator;
 
   app.get(paths.healthz, (_req, res) => {
     res.json({ ok: true });
@@ -103,6 +122,15 @@ export function createApp({ config, accounts, calls, metrics, readiness, logger 
   app.post(paths.blocks, auth, async (req, res) => {
     await calls.block(userOf(req), parse(blockBody, req.body).userId);
     res.status(204).end();
+  });
+  app.get(adminPaths.reports, admin, async (req, res) => {
+    res.set("Cache-Control", "no-store").json(await moderation.reports(parse(adminReportsQuery, req.query)));
+  });
+  app.post(adminPaths.bans, admin, async (req, res) => {
+    res.status(201).json({ ban: await moderation.ban(operatorOf(req), parse(banBody, req.body)) });
+  });
+  app.post(adminPaths.unbans, admin, async (req, res) => {
+    res.json(await moderation.unban(operatorOf(req), parse(unbanBody, req.body).userId));
   });
   app.use("/api", () => {
     throw new VchatError("NOT_FOUND", "no such API route");

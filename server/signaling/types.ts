@@ -3,6 +3,8 @@ import type { ClientToServerEvents, LobbyJoin, ServerToClientEvents } from "../.
 
 export interface SocketData {
   user: { id: string; nickname: string };
+  /** When the socket's token expires (ms since the epoch): the socket is closed then. */
+  tokenExpiresAt?: number;
   /** The last `lobby:join` preferences, reused by `call:next`. */
   lobby?: LobbyJoin;
 }
@@ -16,3 +18,5 @@ export type VchatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Int
 /** The Socket.IO room of a call. Only the server puts sockets in it, so membership is the authorisation. */
 export const roomOf = (sessionId: string) => `s:${sessionId}`;
 export const isCallRoom = (room: string) => room.startsWith("s:");
+/** Every socket of one user joins this room: a ban reaches them all, on every node. */
+export const userRoom = (userId: string) => `u:${userId}`;

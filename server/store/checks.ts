@@ -61,3 +61,22 @@ export function checkStats(stats: CallStats): void {
 export function emailKey(email: string): string {
   return email.toLowerCase();
 }
+
+/** A ban's operator names and reason, checked the same way by every store. */
+export function checkBan(ban: { id: string; userId: string; reason: string; by: string; at: string; until: string | null }): void {
+  checkId(ban.id, "id");
+  checkId(ban.userId, "userId");
+  checkOperator(ban.by, "by");
+  if (typeof ban.reason !== "string" || ban.reason.length === 0 || ban.reason.length > limits.banReasonMax) {
+    throw invalid(`reason must be 1 to ${limits.banReasonMax} characters`);
+  }
+  checkTime(ban.at, "at");
+  if (ban.until !== null) {
+    checkTime(ban.until, "until");
+    if (ban.until <= ban.at) throw invalid("until must be after at");
+  }
+}
+
+export function checkOperator(name: string, what: string): void {
+  if (typeof name !== "string" || !/^[A-Za-z0-9_.@-]{1,64}$/.test(name)) throw invalid(`${what} must be an operator name`);
+}

@@ -119,6 +119,13 @@ describe("MongoDB store without a server", () => {
       expect(await failing(new m.Block({ blockerId: "a", at }))).toEqual(["blockedId"]);
     });
 
+    it("accepts a ban and refuses one without a reason, with a bad operator name or a bad end", async () => {
+      const ok = { _id: "b1", userId: "u1", reason: "spam", by: "ops@example.com", at, until: null };
+      expect(await failing(new m.Ban(ok))).toEqual([]);
+      expect(await failing(new m.Ban({ ...ok, reason: "", by: "no spaces!", until: "next week" }))).toEqual(["by", "reason", "until"]);
+      expect(await failing(new m.Ban({ ...ok, reason: "r".repeat(limits.banReasonMax + 1), liftedBy: "bad name!" }))).toEqual(["liftedBy", "reason"]);
+    });
+
     it("refuses fields the schema does not know instead of storing them", async () => {
       expect(() => new m.User({ _id: "u1", nickname: "a", kind: "guest", createdAt: at, isAdmin: true })).toThrow(/isAdmin/);
     });
@@ -151,6 +158,13 @@ describe("MongoDB store without a server", () => {
       const s = mongoSchemas().session;
       expect(find(s, { "participants.userId": 1, startedAt: -1, _id: -1 })).toBeDefined();
       expect(find(s, { endedAt: 1, startedAt: 1 })).toBeDefined();
+    });
+
+    it("lists reports by time and counts a user's reporters from an index, and finds a user's bans by user", () => {
+      const s = mongoSchemas();
+      expect(find(s.report, { at: 1, _id: 1 })).toBeDefined();
+      expect(find(s.report, { reportedId: 1, at: 1, reporterId: 1 })).toBeDefined();
+      expect(find(s.ban, { userId: 1, at: -1, _id: -1 })).toBeDefined();
     });
 
     it("reads chat and reports by session in order, and blocks both ways, unique per pair", () => {

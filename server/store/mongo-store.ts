@@ -1,7 +1,7 @@
 import mongoose, { Schema, type Connection, type Model } from "mongoose";
 import { VchatError, endReasons, limits, reportReasons, userKinds, type CallStats, type EndReason, type ReportReason } from "../../protocol/index.ts";
-import { checkBlock, checkId, checkLimit, checkParticipants, checkStats, checkTime, emailKey, invalid, isoTime } from "./checks.ts";
-import type { ChatRecord, ReportRecord, SessionParticipant, SessionRecord, Store, UserRecord } from "./store.ts";
+import { checkBan, checkBlock, checkId, checkLimit, checkOperator, checkParticipants, checkStats, checkTime, emailKey, invalid, isoTime } from "./checks.ts";
+import type { BanRecord, ChatRecord, ReportRecord, SessionParticipant, SessionRecord, Store, UserRecord } from "./store.ts";
 
 export interface MongoStoreOptions {
   /**
@@ -61,6 +61,17 @@ export interface BlockDoc {
   blockerId: string;
   blockedId: string;
   at: string;
+}
+
+export interface BanDoc {
+  _id: string;
+  userId: string;
+  reason: string;
+  by: string;
+  at: string;
+  until: string | null;
+  liftedAt: string | null;
+  liftedBy: string | null;
 }
 
 // ---- schemas ----------------------------------------------------------------------------
@@ -161,6 +172,25 @@ export function mongoSchemas(opts: MongoStoreOptions = {}) {
     { ...options, collection: "reports" },
   );
   report.index({ sessionId: 1, at: 1, _id: 1 });
+  // The operator's list of recent reports, and how many users reported one user lately.
+  report.index({ at: 1, _id: 1 });
+  report.index({ reportedId: 1, at: 1, reporterId: 1 });
+
+  const operator = { type: String, required: true, match: /^[A-Za-z0-9_.@-]{1,64}$/ } as const;
+  const ban = new Schema<BanDoc>(
+    {
+      _id: idField,
+      userId: idField,
+      reason: { type: String, required: true, minlength: 1, maxlength: limits.banReasonMax },
+      by: operator,
+      at: timeField,
+      until: { type: String, default: null, match: isoTime },
+      liftedAt: { type: String, default: null, match: isoTime },
+      liftedBy: { ...operator, required: false, default: null },
+    },
+    { ...options, collection: "bans" },
+  );
+  ban.index({ userId: 1, at: -1, _id: -1 });
 
   const block = new Schema<BlockDoc>(
     { blockerId: idField, blockedId: idField, at: timeField },
@@ -171,7 +201,7 @@ export function mongoSchemas(opts: MongoStoreOptions = {}) {
   // "Who blocked me".
   block.index({ blockedId: 1, blockerId: 1 });
 
-  return { user, session, chat, report, block };
+  return { user, session, chat, report, block, ban };
 }
 
 /** The models on one connection (which need not be connected, for validation alone). */
@@ -183,6 +213,7 @@ export function mongoModels(conn: Connection, opts: MongoStoreOptions = {}) {
     Chat: conn.model<ChatDoc>("Chat", s.chat),
     Report: conn.model<ReportDoc>("Report", s.report),
     Block: conn.model<BlockDoc>("Block", s.block),
+    Ban: conn.model<BanDoc>("Ban", s.ban),
   };
 }
 
@@ -364,15 +395,63 @@ class MongoStore implements Store {
   async listReports(sessionId: string): Promise<ReportRecord[]> {
     return this.#run(async () => {
       const docs = await this.#m.Report.find({ sessionId: String(sessionId) }).sort({ at: 1, _id: 1 }).lean<ReportDoc[]>().exec();
-      return docs.map((d) => ({
-        id: d._id,
-        sessionId: d.sessionId,
-        reporterId: d.reporterId,
-        reportedId: d.reportedId,
-        reason: d.reason,
-        details: d.details ?? null,
-        at: d.at,
-      }));
+      return docs.map(toReport);
+    });
+  }
+
+  async listReportsSince(since: string | null, limit: number): Promise<ReportRecord[]> {
+    if (since !== null) checkTime(since, "since");
+    checkLimit(limit);
+    if (limit === 0) return [];
+    return this.#run(async () => {
+      const docs = await this.#m.Report.find(since === null ? {} : { at: { $gte: since } })
+        .sort({ at: 1, _id: 1 })
+        .limit(limit)
+        .lean<ReportDoc[]>()
+        .exec();
+      return docs.map(toReport);
+    });
+  }
+
+  async countReporters(reportedId: string, since: string): Promise<number> {
+    checkTime(since, "since");
+    return this.#run(async () => (await this.#m.Report.distinct("reporterId", { reportedId: String(reportedId), at: { $gte: since } }).exec()).length);
+  }
+
+  async addBan(ban: Omit<BanRecord, "liftedAt" | "liftedBy">): Promise<void> {
+    checkBan(ban);
+    await this.#run(() => this.#m.Ban.create({ _id: ban.id, userId: ban.userId, reason: ban.reason, by: ban.by, at: ban.at, until: ban.until }));
+  }
+
+  async liftBans(userId: string, lift: { at: string; by: string }): Promise<number> {
+    checkTime(lift.at, "at");
+    checkOperator(lift.by, "by");
+    return this.#run(async () => {
+      const result = await this.#m.Ban.updateMany(
+        { userId: String(userId), liftedAt: null, $or: [{ until: null }, { until: { $gt: lift.at } }] },
+        { $set: { liftedAt: lift.at, liftedBy: lift.by } },
+        { runValidators: true },
+      ).exec();
+      return result.modifiedCount;
+    });
+  }
+
+  async activeBan(userId: string, at: string): Promise<BanRecord | null> {
+    checkTime(at, "at");
+    return this.#run(async () => {
+      const docs = await this.#m.Ban.find({ userId: String(userId), liftedAt: null, at: { $lte: at }, $or: [{ until: null }, { until: { $gt: at } }] })
+        .lean<BanDoc[]>()
+        .exec();
+      // A ban without an end outlasts any other; then the one ending last.
+      docs.sort((a, b) => (a.until === null ? -1 : b.until === null ? 1 : b.until.localeCompare(a.until)));
+      return docs[0] ? toBan(docs[0]) : null;
+    });
+  }
+
+  async listBans(userId: string): Promise<BanRecord[]> {
+    return this.#run(async () => {
+      const docs = await this.#m.Ban.find({ userId: String(userId) }).sort({ at: -1, _id: -1 }).lean<BanDoc[]>().exec();
+      return docs.map(toBan);
     });
   }
 
@@ -452,6 +531,14 @@ function toUser(doc: UserDoc | null): UserRecord | null {
   if (doc.email != null) user.email = doc.email;
   if (doc.passwordHash != null) user.passwordHash = doc.passwordHash;
   return user;
+}
+
+function toReport(d: ReportDoc): ReportRecord {
+  return { id: d._id, sessionId: d.sessionId, reporterId: d.reporterId, reportedId: d.reportedId, reason: d.reason, details: d.details ?? null, at: d.at };
+}
+
+function toBan(d: BanDoc): BanRecord {
+  return { id: d._id, userId: d.userId, reason: d.reason, by: d.by, at: d.at, until: d.until ?? null, liftedAt: d.liftedAt ?? null, liftedBy: d.liftedBy ?? null };
 }
 
 function toSession(doc: SessionDoc): SessionRecord {

@@ -3,8 +3,8 @@ import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { VchatError, limits, type CallStats, type EndReason, type ReportReason } from "../../protocol/index.ts";
 import { endReasons, reportReasons, userKinds } from "../../protocol/index.ts";
-import { checkBlock, checkId, checkLimit, checkParticipants, checkStats, checkTime, emailKey, invalid } from "./checks.ts";
-import type { ChatRecord, ReportRecord, SessionRecord, Store, UserRecord } from "./store.ts";
+import { checkBan, checkBlock, checkId, checkLimit, checkOperator, checkParticipants, checkStats, checkTime, emailKey, invalid } from "./checks.ts";
+import type { BanRecord, ChatRecord, ReportRecord, SessionRecord, Store, UserRecord } from "./store.ts";
 
 const SCHEMA_VERSION = 1;
 
@@ -90,6 +90,25 @@ CREATE TABLE IF NOT EXISTS reports (
   CONSTRAINT report_at CHECK (${iso("at")})
 ) STRICT;
 CREATE INDEX IF NOT EXISTS reports_by_session ON reports (session_id, at);
+-- The operator's list of recent reports, and how many users reported one user lately.
+CREATE INDEX IF NOT EXISTS reports_by_at ON reports (at);
+CREATE INDEX IF NOT EXISTS reports_by_reported ON reports (reported_id, at, reporter_id);
+
+CREATE TABLE IF NOT EXISTS bans (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  banned_by TEXT NOT NULL,
+  at TEXT NOT NULL,
+  until TEXT,
+  lifted_at TEXT,
+  lifted_by TEXT,
+  CONSTRAINT ban_reason CHECK (length(reason) BETWEEN 1 AND ${limits.banReasonMax}),
+  CONSTRAINT ban_at CHECK (${iso("at")}),
+  CONSTRAINT ban_until CHECK (until IS NULL OR (${iso("until")} AND until > at)),
+  CONSTRAINT ban_lifted CHECK ((lifted_at IS NULL) = (lifted_by IS NULL) AND (lifted_at IS NULL OR ${iso("lifted_at")}))
+) STRICT;
+CREATE INDEX IF NOT EXISTS bans_by_user ON bans (user_id, at);
 
 CREATE TABLE IF NOT EXISTS blocks (
   blocker_id TEXT NOT NULL,
@@ -267,15 +286,40 @@ class SqliteStore implements Store {
   }
 
   async listReports(sessionId: string): Promise<ReportRecord[]> {
-    return (this.#q.reportsBySession.all(sessionId) as Row[]).map((r) => ({
-      id: String(r.id),
-      sessionId: String(r.session_id),
-      reporterId: String(r.reporter_id),
-      reportedId: String(r.reported_id),
-      reason: String(r.reason) as ReportReason,
-      details: r.details === null ? null : String(r.details),
-      at: String(r.at),
-    }));
+    return (this.#q.reportsBySession.all(sessionId) as Row[]).map(toReport);
+  }
+
+  async listReportsSince(since: string | null, limit: number): Promise<ReportRecord[]> {
+    if (since !== null) checkTime(since, "since");
+    checkLimit(limit);
+    if (limit === 0) return [];
+    return (this.#q.reportsSince.all(since ?? "", limit) as Row[]).map(toReport);
+  }
+
+  async countReporters(reportedId: string, since: string): Promise<number> {
+    checkTime(since, "since");
+    return Number((this.#q.countReporters.get(reportedId, since) as Row).n);
+  }
+
+  async addBan(ban: Omit<BanRecord, "liftedAt" | "liftedBy">): Promise<void> {
+    checkBan(ban);
+    return this.#write(() => void this.#q.insertBan.run(ban.id, ban.userId, ban.reason, ban.by, ban.at, ban.until));
+  }
+
+  async liftBans(userId: string, lift: { at: string; by: string }): Promise<number> {
+    checkTime(lift.at, "at");
+    checkOperator(lift.by, "by");
+    return this.#write(() => Number(this.#q.liftBans.run(lift.at, lift.by, userId, lift.at).changes));
+  }
+
+  async activeBan(userId: string, at: string): Promise<BanRecord | null> {
+    checkTime(at, "at");
+    const row = this.#q.activeBan.get(userId, at) as Row | undefined;
+    return row ? toBan(row) : null;
+  }
+
+  async listBans(userId: string): Promise<BanRecord[]> {
+    return (this.#q.bansByUser.all(userId) as Row[]).map(toBan);
   }
 
   async addBlock(blockerId: string, blockedId: string, at: string): Promise<void> {
@@ -373,6 +417,15 @@ function prepare(db: DatabaseSync) {
       "INSERT INTO reports (id, session_id, reporter_id, reported_id, reason, details, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     ),
     reportsBySession: q("SELECT * FROM reports WHERE session_id = ? ORDER BY at, rowid"),
+    reportsSince: q("SELECT * FROM reports WHERE at >= ? ORDER BY at, rowid LIMIT ?"),
+    countReporters: q("SELECT count(DISTINCT reporter_id) AS n FROM reports WHERE reported_id = ? AND at >= ?"),
+    insertBan: q("INSERT INTO bans (id, user_id, reason, banned_by, at, until) VALUES (?, ?, ?, ?, ?, ?)"),
+    liftBans: q("UPDATE bans SET lifted_at = ?1, lifted_by = ?2 WHERE user_id = ?3 AND lifted_at IS NULL AND (until IS NULL OR until > ?4)"),
+    // A ban without an end sorts first (NULLs first in DESC order would be last, hence the IS NULL key).
+    activeBan: q(
+      "SELECT * FROM bans WHERE user_id = ?1 AND lifted_at IS NULL AND at <= ?2 AND (until IS NULL OR until > ?2) ORDER BY until IS NULL DESC, until DESC LIMIT 1",
+    ),
+    bansByUser: q("SELECT * FROM bans WHERE user_id = ? ORDER BY at DESC, rowid DESC"),
     // The first block is kept: its time is when the user first asked for it.
     insertBlock: q("INSERT INTO blocks (blocker_id, blocked_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
     blockedEitherWay: q(
@@ -396,6 +449,32 @@ function toUser(r: Row): UserRecord {
   if (r.email !== null) user.email = String(r.email);
   if (r.password_hash !== null) user.passwordHash = String(r.password_hash);
   return user;
+}
+
+function toReport(r: Row): ReportRecord {
+  return {
+    id: String(r.id),
+    sessionId: String(r.session_id),
+    reporterId: String(r.reporter_id),
+    reportedId: String(r.reported_id),
+    reason: String(r.reason) as ReportReason,
+    details: r.details === null ? null : String(r.details),
+    at: String(r.at),
+  };
+}
+
+function toBan(r: Row): BanRecord {
+  const opt = (v: SQLInputValue | undefined) => (v === null || v === undefined ? null : String(v));
+  return {
+    id: String(r.id),
+    userId: String(r.user_id),
+    reason: String(r.reason),
+    by: String(r.banned_by),
+    at: String(r.at),
+    until: opt(r.until),
+    liftedAt: opt(r.lifted_at),
+    liftedBy: opt(r.lifted_by),
+  };
 }
 
 function toSession(r: Row): SessionRecord {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { VchatError, limits, type CallStats, type ErrorCode } from "../../protocol/index.ts";
-import type { ChatRecord, ReportRecord, SessionRecord, Store, UserRecord } from "./store.ts";
+import type { BanRecord, ChatRecord, ReportRecord, SessionRecord, Store, UserRecord } from "./store.ts";
 
 /**
  * The behaviour every Store implementation must show: SQLite and MongoDB run this same suite.
@@ -296,6 +296,76 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         await rejectsWith(store.addReport(report("r1", { reason: "boring" as "spam" })), "VALIDATION_FAILED");
         await rejectsWith(store.addReport(report("r2", { details: "d".repeat(limits.reportDetailsMax + 1) })), "VALIDATION_FAILED");
         expect(await store.listReports(id("s1"))).toStrictEqual([]);
+      });
+      it("lists reports since a time oldest first up to a limit, and counts each reporter of a user once", async () => {
+        const mine = (list: ReportRecord[]) => list.filter((r) => r.id.startsWith(run));
+        const r1 = report("r1", { at: time(11) });
+        const r2 = report("r2", { at: time(12), sessionId: id("s2") });
+        const r3 = report("r3", { at: time(13), reporterId: id("cat"), sessionId: id("s3") });
+        const other = report("r4", { at: time(14), reporterId: id("bob"), reportedId: id("ana") });
+        for (const r of [r3, other, r1, r2]) await store.addReport(r);
+        expect(mine(await store.listReportsSince(time(12), 1000))).toStrictEqual([r2, r3, other]);
+        expect(mine(await store.listReportsSince(null, 1000))).toStrictEqual([r1, r2, r3, other]);
+        expect(await store.listReportsSince(time(0), 0)).toStrictEqual([]);
+        // ana reported bob twice and cat once: two reporters.
+        expect(await store.countReporters(id("bob"), time(0))).toBe(2);
+        expect(await store.countReporters(id("bob"), time(13))).toBe(1);
+        expect(await store.countReporters(id("nobody"), time(0))).toBe(0);
+        await rejectsWith(store.listReportsSince("yesterday", 10), "VALIDATION_FAILED");
+        await rejectsWith(store.listReportsSince(null, -1), "VALIDATION_FAILED");
+      });
+    });
+
+    describe("bans", () => {
+      const ban = (label: string, extra: Partial<BanRecord> = {}) => ({
+        id: id(label),
+        userId: id("bob"),
+        reason: "spam in chat",
+        by: "ops@example.com",
+        at: time(10),
+        until: null as string | null,
+        ...extra,
+      });
+
+      it("a ban is in force from its time until its end or until lifted, and who lifted it is kept", async () => {
+        const week = ban("b1", { until: time(40) });
+        await store.addBan(week);
+        expect(await store.activeBan(id("bob"), time(9))).toBeNull();
+        expect(await store.activeBan(id("bob"), time(10))).toStrictEqual({ ...week, liftedAt: null, liftedBy: null });
+        expect(await store.activeBan(id("bob"), time(40))).toBeNull();
+        expect(await store.activeBan(id("ana"), time(20))).toBeNull();
+
+        expect(await store.liftBans(id("bob"), { at: time(20), by: "alice" })).toBe(1);
+        expect(await store.activeBan(id("bob"), time(21))).toBeNull();
+        // Nothing left to lift.
+        expect(await store.liftBans(id("bob"), { at: time(22), by: "alice" })).toBe(0);
+        expect(await store.listBans(id("bob"))).toStrictEqual([{ ...week, liftedAt: time(20), liftedBy: "alice" }]);
+      });
+
+      it("of several bans in force, the one ending last counts; one without an end outlasts all", async () => {
+        const short = ban("b1", { until: time(30) });
+        const long = ban("b2", { at: time(11), until: time(50) });
+        await store.addBan(short);
+        await store.addBan(long);
+        expect((await store.activeBan(id("bob"), time(12)))?.id).toBe(long.id);
+        const forever = ban("b3", { at: time(12), reason: "again" });
+        await store.addBan(forever);
+        expect((await store.activeBan(id("bob"), time(13)))?.id).toBe(forever.id);
+        expect((await store.listBans(id("bob"))).map((b) => b.id)).toStrictEqual([forever.id, long.id, short.id]);
+        // Lifting lifts every ban in force, not an expired one.
+        expect(await store.liftBans(id("bob"), { at: time(35), by: "alice" })).toBe(2);
+        expect(await store.activeBan(id("bob"), time(36))).toBeNull();
+        expect((await store.listBans(id("bob"))).find((b) => b.id === short.id)?.liftedAt).toBeNull();
+      });
+
+      it("refuses bad bans with VALIDATION_FAILED", async () => {
+        await rejectsWith(store.addBan(ban("b1", { reason: "" })), "VALIDATION_FAILED");
+        await rejectsWith(store.addBan(ban("b2", { reason: "r".repeat(limits.banReasonMax + 1) })), "VALIDATION_FAILED");
+        await rejectsWith(store.addBan(ban("b3", { by: "not an operator!" })), "VALIDATION_FAILED");
+        await rejectsWith(store.addBan(ban("b4", { until: time(5) })), "VALIDATION_FAILED");
+        await rejectsWith(store.addBan(ban("b5", { at: "now" })), "VALIDATION_FAILED");
+        await rejectsWith(store.liftBans(id("bob"), { at: time(1), by: "" }), "VALIDATION_FAILED");
+        expect(await store.listBans(id("bob"))).toStrictEqual([]);
       });
     });
 

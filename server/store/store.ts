@@ -1,4 +1,4 @@
-import type { CallStats, EndReason, ReportReason, User } from "../../protocol/index.ts";
+import type { Ban, CallStats, EndReason, ReportReason, User } from "../../protocol/index.ts";
 
 export interface UserRecord extends User {
   /** scrypt hash as `scrypt$N$r$p$salt$hash` (base64), registered users only. */
@@ -42,6 +42,9 @@ export interface ReportRecord {
   at: string;
 }
 
+/** A ban as kept: who banned, why, until when, and who lifted it. */
+export type BanRecord = Ban;
+
 /**
  * Everything vchat keeps. One contract (`store.contract.ts`) runs against every implementation:
  * SQLite (`vchat dev`) and MongoDB (`vchat serve`). All methods are async and take and return
@@ -70,6 +73,19 @@ export interface Store {
 
   addReport(report: ReportRecord): Promise<void>;
   listReports(sessionId: string): Promise<ReportRecord[]>;
+  /** Reports filed at or after `since` (all without it), oldest first, up to `limit`. */
+  listReportsSince(since: string | null, limit: number): Promise<ReportRecord[]>;
+  /** How many different users reported this user at or after `since`. */
+  countReporters(reportedId: string, since: string): Promise<number>;
+
+  /** Keeps a ban (not lifted). */
+  addBan(ban: Omit<BanRecord, "liftedAt" | "liftedBy">): Promise<void>;
+  /** Lifts the user's bans in force at `lift.at`, recording who lifted them; returns how many. */
+  liftBans(userId: string, lift: { at: string; by: string }): Promise<number>;
+  /** The user's ban in force at `at` that ends last (one without an end first), or null. */
+  activeBan(userId: string, at: string): Promise<BanRecord | null>;
+  /** Every ban of the user, lifted or not, newest first. */
+  listBans(userId: string): Promise<BanRecord[]>;
 
   /** Idempotent. */
   addBlock(blockerId: string, blockedId: string, at: string): Promise<void>;

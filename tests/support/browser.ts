@@ -30,9 +30,10 @@ const baseArgs = [
  * Launches Chromium with a fake camera and microphone (test pattern and beep).
  * `camera: "allow"` grants the permission prompt automatically; `"deny"` leaves the prompt
  * unanswered, which headless Chromium turns into a NotAllowedError like a user saying no;
- * `"absent"` grants it but offers no devices at all (NotFoundError).
+ * `"absent"` grants it but offers no devices at all (NotFoundError). `executablePath` replaces
+ * Chromium by a wrapper (the NAT lab's `ip netns exec`).
  */
-export async function launchChromium(camera: "allow" | "deny" | "absent" = "allow"): Promise<Browser> {
+export async function launchChromium(camera: "allow" | "deny" | "absent" = "allow", opts: { executablePath?: string; extraArgs?: string[] } = {}): Promise<Browser> {
   const args =
     camera === "allow"
       ? [...baseArgs, "--use-fake-ui-for-media-stream"]
@@ -40,7 +41,7 @@ export async function launchChromium(camera: "allow" | "deny" | "absent" = "allo
         ? baseArgs
         : // Permission granted but no fake devices: this machine has no camera or microphone.
           [...baseArgs.filter((a) => a !== "--use-fake-device-for-media-stream"), "--use-fake-ui-for-media-stream"];
-  return chromium.launch({ executablePath: chromiumPath, headless: true, args, timeout: 20_000 });
+  return chromium.launch({ executablePath: opts.executablePath ?? chromiumPath, headless: true, args: [...args, ...(opts.extraArgs ?? [])], timeout: 20_000 });
 }
 
 /** A phone-sized page (the layout the client is designed for first). */

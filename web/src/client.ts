@@ -295,10 +295,17 @@ export class VchatClient {
     });
     socket.on("disconnect", (reason) => {
       if (reason === "io client disconnect") return;
+      // Closed by the server after `auth:revoked`: no reconnect; that handler told the user why.
+      if (reason === "io server disconnect") return this.set({ link: "idle" });
       this.set({ link: "reconnecting" });
       this.notify("warn", "Lost the connection to the server. Reconnecting…");
     });
     socket.on("connect_error", (err) => {
+      if (isBanned(err)) {
+        this.set({ phase: "home", waitingSince: null, link: "idle" });
+        this.notify("error", err.message);
+        return;
+      }
       if (isAuthError(err)) {
         // The guest token expired or the server's secret changed: sign in again and retry.
         this.token = null;
@@ -320,6 +327,14 @@ export class VchatClient {
     socket.on("chat:typing", (t) => this.onTyping(t));
     socket.on("call:ended", (e) => this.onEnded(e));
     socket.on("error", (e: ErrorBody) => this.notify("error", e.message));
+    // The server closes this socket right after: its token ran out, or the account was banned
+    // or deleted. A new sign-in on the next Start, except for a ban, which the user is shown.
+    socket.on("auth:revoked", (r) => {
+      if (this.state.phase === "call") this.endCallLocally();
+      if (r.reason !== "banned") this.token = null;
+      this.set({ phase: "home", waitingSince: null });
+      this.notify(r.reason === "banned" ? "error" : "info", r.reason === "banned" ? r.message : "Your session ended. Press Start to continue.");
+    });
   }
 
   private async afterReconnect(recovered: boolean): Promise<void> {
@@ -650,6 +665,10 @@ export class VchatClient {
     this.socket?.disconnect();
     stopStream(this.state.media.stream);
   }
+}
+
+function isBanned(err: Error): boolean {
+  return (err as Error & { data?: { code?: string } }).data?.code === "BANNED";
 }
 
 function isAuthError(err: Error): boolean {

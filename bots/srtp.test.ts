@@ -1,0 +1,58 @@
+/**
+ * The bots' SRTP (AES-GCM, RFC 7714) against werift's own implementation, both ways: what one
+ * protects the other must open, across a sequence-number wrap, and a changed byte must not open.
+ */
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { ProtectionProfileAeadAes128Gcm, RtpHeader, SrtpSession } from "werift";
+import { GcmReceiver, GcmSender } from "./srtp.ts";
+
+/** Two werift sessions keyed as the two ends of one DTLS association. */
+function weriftPair() {
+  const [k1, s1, k2, s2] = [randomBytes(16), randomBytes(12), randomBytes(16), randomBytes(12)];
+  const profile = ProtectionProfileAeadAes128Gcm;
+  const a = new SrtpSession({ keys: { localMasterKey: k1, localMasterSalt: s1, remoteMasterKey: k2, remoteMasterSalt: s2 }, profile });
+  const b = new SrtpSession({ keys: { localMasterKey: k2, localMasterSalt: s2, remoteMasterKey: k1, remoteMasterSalt: s1 }, profile });
+  // The bots' path takes the session keys werift derived, as `rtp-path.ts` does.
+  const keys = (ctx: typeof a.localContext) => ({ key: ctx.srtpSessionKey, salt: ctx.srtpSessionSalt });
+  return { a, b, sender: new GcmSender(keys(a.localContext)), receiver: new GcmReceiver(keys(b.remoteContext)) };
+}
+
+const ssrc = 0x1234abcd;
+
+describe("the bots' AES-GCM SRTP", () => {
+  it("is opened by werift, across a sequence-number wrap", () => {
+    const { b, sender } = weriftPair();
+    for (let i = 0; i < 6; i++) {
+      const seq = (65533 + i) & 0xffff; // 65533, 65534, 65535, 0, 1, 2: the ROC goes to 1
+      const payload = randomBytes(100 + i);
+      const packet = sender.protect({ payloadType: 96, sequenceNumber: seq, timestamp: 1000 + i, marker: i === 5, ssrc, payload });
+      const clear = b.decrypt(packet);
+      const header = RtpHeader.deSerialize(clear);
+      expect(header.sequenceNumber).toBe(seq);
+      expect(header.ssrc).toBe(ssrc);
+      expect(header.marker).toBe(i === 5);
+      expect(clear.subarray(header.payloadOffset)).toEqual(payload);
+    }
+  });
+
+  it("opens what werift protects, across a wrap, and refuses a changed byte", () => {
+    const { a, receiver } = weriftPair();
+    for (let i = 0; i < 6; i++) {
+      const seq = (65533 + i) & 0xffff;
+      const payload = randomBytes(1200);
+      const packet = a.encrypt(payload, new RtpHeader({ payloadType: 111, sequenceNumber: seq, timestamp: 7 * i, ssrc, marker: false }));
+      const rtp = receiver.unprotect(packet);
+      if (typeof rtp === "string") throw new Error(`dropped: ${rtp}`);
+      expect(rtp).toMatchObject({ payloadType: 111, sequenceNumber: seq, timestamp: 7 * i, ssrc, marker: false });
+      expect(rtp.payload).toEqual(payload);
+    }
+    const packet = a.encrypt(randomBytes(50), new RtpHeader({ payloadType: 111, sequenceNumber: 3, timestamp: 0, ssrc }));
+    for (const at of [1, 20, packet.length - 1]) {
+      const bad = Buffer.from(packet);
+      bad[at]! ^= 0x01;
+      expect(receiver.unprotect(bad)).toBe("auth");
+    }
+    expect(receiver.unprotect(packet.subarray(0, 20))).toBe("short");
+  });
+});

@@ -1,0 +1,143 @@
+/**
+ * SRTP with AES-GCM (RFC 7714) for the bots' own RTP path: one `KeyObject` per session, one
+ * Node cipher per packet (Node cannot re-key or re-IV a GCM cipher), the RTP header written and
+ * read with plain buffer reads. The session keys are the ones werift derived from its DTLS
+ * handshake (RFC 3711 §4.3 KDF); this module only applies them.
+ */
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto";
+
+export const gcmTagBytes = 16;
+const rtpHeaderBytes = 12;
+
+/** An RTP packet as the bots' media path sees it. */
+export interface RtpFields {
+  payloadType: number;
+  sequenceNumber: number;
+  timestamp: number;
+  marker: boolean;
+  ssrc: number;
+  payload: Buffer;
+}
+
+/** Session keys for one direction (werift's `SrtpContext`: `srtpSessionKey`, `srtpSessionSalt`). */
+export interface GcmKeys {
+  key: Buffer;
+  /** At least 12 bytes; RFC 7714's salt is the first 12. */
+  salt: Buffer;
+}
+
+/**
+ * RFC 7714 §8.1: IV = (0x0000 || SSRC || ROC || SEQ) XOR salt, 12 bytes.
+ */
+function rtpIv(salt: Buffer, ssrc: number, roc: number, seq: number): Buffer {
+  const iv = Buffer.allocUnsafe(12);
+  iv.writeUInt16BE(0, 0);
+  iv.writeUInt32BE(ssrc >>> 0, 2);
+  iv.writeUInt32BE(roc >>> 0, 6);
+  iv.writeUInt16BE(seq, 10);
+  for (let i = 0; i < 12; i++) iv[i]! ^= salt[i]!;
+  return iv;
+}
+
+/** Sender side: the rollover counter of every SSRC it sends (RFC 3711 §3.3.1). */
+export class GcmSender {
+  private readonly key: KeyObject;
+  private readonly salt: Buffer;
+  private readonly roc = new Map<number, { roc: number; last: number }>();
+
+  constructor(keys: GcmKeys) {
+    this.key = createSecretKey(keys.key);
+    this.salt = Buffer.from(keys.salt.subarray(0, 12));
+  }
+
+  /** The SRTP packet: a 12-byte RTP header (no CSRC, no extension), the encrypted payload, the tag. */
+  protect(p: RtpFields): Buffer {
+    let s = this.roc.get(p.ssrc);
+    if (!s) this.roc.set(p.ssrc, (s = { roc: 0, last: p.sequenceNumber }));
+    else if (p.sequenceNumber < s.last && s.last - p.sequenceNumber > 0x8000) s.roc = (s.roc + 1) >>> 0;
+    s.last = p.sequenceNumber;
+    const out = Buffer.allocUnsafe(rtpHeaderBytes + p.payload.length + gcmTagBytes);
+    out[0] = 0x80;
+    out[1] = (p.marker ? 0x80 : 0) | (p.payloadType & 0x7f);
+    out.writeUInt16BE(p.sequenceNumber, 2);
+    out.writeUInt32BE(p.timestamp >>> 0, 4);
+    out.writeUInt32BE(p.ssrc >>> 0, 8);
+    const cipher = createCipheriv("aes-128-gcm", this.key, rtpIv(this.salt, p.ssrc, s.roc, p.sequenceNumber));
+    cipher.setAAD(out.subarray(0, rtpHeaderBytes));
+    cipher.update(p.payload).copy(out, rtpHeaderBytes);
+    cipher.final();
+    cipher.getAuthTag().copy(out, rtpHeaderBytes + p.payload.length);
+    return out;
+  }
+}
+
+/** A received packet and its index, ROC · 2^16 + SEQ (RFC 3711 §3.3.1), for a replay window. */
+export type ReceivedFields = RtpFields & { index: number };
+
+/** Why a packet was not accepted: `short` and `auth` are corrupt or forged, `format` not RTP v2. */
+export type UnprotectError = "short" | "format" | "auth";
+
+/** Receiver side: estimates each SSRC's rollover counter (RFC 3711 §3.3.1) and authenticates. */
+export class GcmReceiver {
+  private readonly key: KeyObject;
+  private readonly salt: Buffer;
+  private readonly roc = new Map<number, { roc: number; last: number }>();
+
+  constructor(keys: GcmKeys) {
+    this.key = createSecretKey(keys.key);
+    this.salt = Buffer.from(keys.salt.subarray(0, 12));
+  }
+
+  /** The decrypted packet, or why it was dropped. Header extensions and padding are skipped. */
+  unprotect(buf: Buffer): ReceivedFields | UnprotectError {
+    if (buf.length < rtpHeaderBytes + gcmTagBytes) return "short";
+    const b0 = buf[0]!;
+    if (b0 >> 6 !== 2) return "format";
+    let offset = rtpHeaderBytes + (b0 & 0x0f) * 4;
+    if (b0 & 0x10) {
+      if (buf.length < offset + 4) return "short";
+      offset += 4 + buf.readUInt16BE(offset + 2) * 4;
+    }
+    const tagAt = buf.length - gcmTagBytes;
+    if (offset > tagAt) return "short";
+    const ssrc = buf.readUInt32BE(8);
+    const seq = buf.readUInt16BE(2);
+    // The ROC this packet was most likely sent with, relative to the last one accepted.
+    const s = this.roc.get(ssrc);
+    let roc = s?.roc ?? 0;
+    if (s) {
+      if (seq < s.last && s.last - seq > 0x8000) roc = (roc + 1) >>> 0;
+      else if (seq > s.last && seq - s.last > 0x8000 && roc > 0) roc = roc - 1;
+    }
+    const decipher = createDecipheriv("aes-128-gcm", this.key, rtpIv(this.salt, ssrc, roc, seq));
+    decipher.setAAD(buf.subarray(0, offset));
+    decipher.setAuthTag(buf.subarray(tagAt));
+    const clear = decipher.update(buf.subarray(offset, tagAt));
+    try {
+      decipher.final();
+    } catch {
+      return "auth";
+    }
+    // Only an authenticated packet moves the rollover state (a forged one must not).
+    if (!s) this.roc.set(ssrc, { roc, last: seq });
+    else if (roc > s.roc || (roc === s.roc && seq > s.last)) {
+      s.roc = roc;
+      s.last = seq;
+    }
+    let payload = clear;
+    if (b0 & 0x20 && clear.length > 0) {
+      const pad = clear[clear.length - 1]!;
+      if (pad === 0 || pad > clear.length) return "format";
+      payload = clear.subarray(0, clear.length - pad);
+    }
+    return {
+      payloadType: buf[1]! & 0x7f,
+      marker: (buf[1]! & 0x80) !== 0,
+      sequenceNumber: seq,
+      timestamp: buf.readUInt32BE(4),
+      ssrc,
+      payload,
+      index: roc * 0x10000 + seq,
+    };
+  }
+}
