@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BotsRunReport } from "../cli/commands/bots.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
+import { chromiumPath, hasChromium, launchChromium, screenshot } from "./support/browser.ts";
 import { coturnInstalled } from "../turn/coturn-process.ts";
 
 const cli = join(import.meta.dirname, "..", "cli", "vchat.ts");
@@ -103,12 +104,38 @@ describe.skipIf(!hasCoturn)("Ctrl-C on vchat bots keeps the report and exits 130
     expect(report.summary.connected).toBe(1);
   }, 90_000);
 
-  it("without a terminal: the same, and the verdict is not a pass", async () => {
+  it("without a terminal: the same, and the verdict is not a pass; --html renders in Chromium with the run's data", async () => {
     const file = join(dir, "pipe.json");
-    const r = await vchat(["bots", "--url", dev.url, "--pairs", "1", "--duration", "5m", "--allow-overload", "--json", file], { interruptWhen: /up 2 / });
+    const html = join(dir, "report.html");
+    const r = await vchat(["bots", "--url", dev.url, "--pairs", "1", "--duration", "5m", "--allow-overload", "--json", file, "--html", html], { interruptWhen: /up 2 / });
     expect(r.code, r.stderr).toBe(130);
     expect(r.stdout).toMatch(/interrupted: the report covers what was measured so far/);
-    expect(JSON.parse(readFileSync(file, "utf8")).run.interrupted).toBe(true);
+    const report = JSON.parse(readFileSync(file, "utf8")) as BotsRunReport;
+    expect(report.run.interrupted).toBe(true);
+    if (!hasChromium) return console.warn("tests/cli.test.ts: the HTML report check is skipped: no Chromium at " + chromiumPath);
+    const page = readFileSync(html, "utf8");
+    // Self-contained: nothing to fetch when it is opened.
+    expect(page).not.toMatch(/<script|<link|src=|url\(/i);
+    const browser = await launchChromium("absent");
+    try {
+      const tab = await browser.newPage();
+      await tab.route("**", (route) => (route.request().url().startsWith("file:") ? route.continue() : route.abort()));
+      await tab.goto(`file://${html}`);
+      expect(await tab.textContent("#run")).toContain(dev.url);
+      expect(await tab.textContent("#verdict")).toBe("interrupted");
+      expect(await tab.textContent("#thresholds")).toMatch(/minConnectedPct/);
+      const charts = await tab.$$eval("svg[data-chart]", (svgs) =>
+        svgs.map((svg) => ({ id: svg.getAttribute("data-chart"), width: svg.getBoundingClientRect().width, points: [...svg.querySelectorAll("polyline")].map((l) => Number(l.getAttribute("data-points"))) })),
+      );
+      expect(charts.map((c) => c.id)).toEqual(["calls", "setup", "loss", "cpu", "lag"]);
+      // Every chart is drawn; those sampled every second from the start drew a line over the run.
+      // (Setup percentiles and loss exist live only once calls report them: issue #18 item 3.)
+      for (const c of charts) expect(c.width, c.id!).toBeGreaterThan(100);
+      for (const c of charts.filter((c) => ["calls", "cpu", "lag"].includes(c.id!))) expect(Math.max(...c.points), c.id!).toBeGreaterThan(1);
+      await screenshot(tab, "bots-report");
+    } finally {
+      await browser.close();
+    }
   }, 90_000);
 
   it("--turn-transport tls against a service without a TLS TURN URL is a usage error before any bot starts", async () => {

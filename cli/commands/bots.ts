@@ -33,6 +33,7 @@ interface RawOptions {
   minMos?: string;
   media: string;
   json?: string | boolean;
+  html?: string;
   maxLoss?: string;
   maxSetupMs?: string;
   minConnected: string;
@@ -60,7 +61,7 @@ function oneOf<T extends string>(name: string, text: string, allowed: readonly T
 }
 
 /** Maps the command line to `runBots` options; every mistake is a `UsageError` (exit 2). */
-export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: string | null; jsonStdout: boolean } {
+export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: string | null; jsonStdout: boolean; htmlFile: string | null } {
   if (!raw.url) throw new UsageError("--url is required: the vchat service to test, e.g. --url http://127.0.0.1:8080");
   let url: URL;
   try {
@@ -124,6 +125,7 @@ export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: str
     turnRewrites: rewrites,
     jsonFile: typeof raw.json === "string" && raw.json !== "-" ? raw.json : null,
     jsonStdout: raw.json === true || raw.json === "-",
+    htmlFile: raw.html ?? null,
   };
 }
 
@@ -151,6 +153,7 @@ export function registerBots(program: Command): void {
     .option("--min-mos <mos>", "fail when the worst 5 % of legs' audio MOS estimate is below this (1–4.5)")
     .option("--allow-overload", "keep a run whose bot host was overloaded valid (exit code from the thresholds only)")
     .option("--json [file]", "write the JSON report to a file; without a file, print it instead of the dashboard")
+    .option("--html <file>", "also write a self-contained HTML report: run, summary, thresholds, charts over time")
     .option("--max-loss <pct>", "fail when aggregate media loss exceeds this")
     .option("--max-setup-ms <ms>", "fail when p95 setup (match → first media) exceeds this")
     .option("--min-connected <pct>", "fail when fewer calls than this percent connect", "95")
@@ -236,7 +239,9 @@ async function runAndReport(opts: ReturnType<typeof parseBotsOptions>, io: { std
   const tty = Boolean(io.stdout.isTTY) && !opts.jsonStdout;
   const live = tty ? render(h(BotsDashboard, { progress: null, url: opts.url }), { stdout: io.stdout, patchConsole: false, exitOnCtrlC: false }) : undefined;
   let lastLine = 0;
+  const timeline: Progress[] = [];
   const onProgress = (p: Progress) => {
+    timeline.push(p);
     if (live) return live.rerender(h(BotsDashboard, { progress: p, url: opts.url }));
     // Without a terminal: a line every 5 s on stderr, so logs show progress without flooding.
     if (p.elapsedS - lastLine >= 5) {
@@ -255,7 +260,7 @@ async function runAndReport(opts: ReturnType<typeof parseBotsOptions>, io: { std
   } finally {
     live?.unmount();
   }
-  const { jsonFile, jsonStdout, ...asRun } = opts;
+  const { jsonFile, jsonStdout, htmlFile, ...asRun } = opts;
   const run: RunInfo = {
     command: "bots",
     vchat: vchatVersion,
@@ -270,6 +275,7 @@ async function runAndReport(opts: ReturnType<typeof parseBotsOptions>, io: { std
   };
   const report: BotsRunReport = { run, ...measured };
   if (jsonFile) writeFileSync(jsonFile, JSON.stringify(report, null, 2) + "\n");
+  if (htmlFile) writeFileSync(htmlFile, (await import("../ui/bots-html.ts")).botsHtml(report, timeline));
   if (jsonStdout) io.stdout.write(JSON.stringify(report) + "\n");
   else io.stdout.write((stop.signal.aborted ? "interrupted: the report covers what was measured so far\n" : "") + summaryText(report));
   return stop.exitCode() ?? (report.pass ? exitCodes.ok : exitCodes.failed);
