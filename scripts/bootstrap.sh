@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings everything vchat needs on a Debian machine: Node 24, npm packages, and the
-# Debian packages the tests drive (redis-server, coturn, chromium, openssl, haproxy; nftables
-# and iproute2 for the NAT lab). Idempotent and quick when all is there. Run it before
+# Debian packages the tests drive (redis-server, coturn, chromium, firefox-esr, openssl, haproxy;
+# nftables and iproute2 for the NAT lab). Idempotent and quick when all is there. Run it before
 # `npx vchat dev` or `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +28,10 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v turnserver >/dev/null || need+=(coturn)
 command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/chromium ] || need+=(chromium)
-# A real reverse proxy in front of vchat serve (tests/trust-proxy.test.ts), as the ALB is in the cloud.
+# A real reverse proxy in front of vchat serve (tests/trust-proxy.test.ts, the rehearsal), as the ALB and CloudFront are in the cloud.
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+# Firefox, driven over WebDriver BiDi (tests/web-firefox.test.ts).
+[ -x /usr/bin/firefox-esr ] || need+=(firefox-esr)
 # The NAT lab (tests/support/natlab.ts): network namespaces and nftables NAT, as root.
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need+=(nftables)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || need+=(iproute2)

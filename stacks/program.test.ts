@@ -5,6 +5,8 @@ import { certificateCovers, ConfigError, cidrToRange, offlineEnvConfig, required
 import { embeddedCoturnConfig } from "./turn-userdata.ts";
 import { mockZones, planOffline, type OfflinePlan, type PlannedResource } from "./offline.ts";
 import { checkAll, rules, type ResourceRecord } from "./rules.ts";
+import { spaFallbackCode } from "./web.ts";
+import { nodePathPatterns } from "../protocol/routes.ts";
 
 const plans: Record<string, OfflinePlan> = {};
 
@@ -193,8 +195,26 @@ describe.each(["dev", "prod"] as const)("the %s stack, as an SRE signs it off", 
     expect(rule.conditions[0].pathPattern.values).toEqual(["/metrics*", "/readyz*"]);
     expect(rule.actions[0]).toMatchObject({ type: "fixed-response", fixedResponse: { statusCode: "404" } });
     const cdn = props(one(plan(), "distribution:Distribution"));
-    expect(cdn.orderedCacheBehaviors).toEqual([expect.objectContaining({ pathPattern: "/index.html", cachePolicyId: "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" })]);
-    for (const e of cdn.customErrorResponses) expect(e.errorCachingMinTtl).toBe(0);
+    expect(cdn.orderedCacheBehaviors).toContainEqual(expect.objectContaining({ pathPattern: "/index.html", targetOriginId: "web", cachePolicyId: "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" }));
+  });
+
+  it("gives the browser one origin: the paths of protocol/routes.ts go uncached to the API, the rest to the bucket, the SPA fallback only there", () => {
+    const cdn = props(one(plan(), "distribution:Distribution"));
+    const api = cdn.origins.find((o: { originId: string }) => o.originId === "api");
+    expect(api).toMatchObject({ domainName: String(plan().outputs.apiUrl).replace("https://", ""), customOriginConfig: { originProtocolPolicy: "https-only" } });
+    const toApi = cdn.orderedCacheBehaviors.filter((b: { targetOriginId: string }) => b.targetOriginId === "api");
+    expect(toApi.map((b: { pathPattern: string }) => b.pathPattern)).toEqual([...nodePathPatterns]);
+    for (const b of toApi) {
+      expect(b).toMatchObject({ cachePolicyId: "4135ea2d-6df8-44a3-9df3-4b5a84be39ad", originRequestPolicyId: "b689b0a8-53d0-40ab-baf2-68738e2966ac", viewerProtocolPolicy: "https-only" });
+      expect(b.allowedMethods).toEqual(expect.arrayContaining(["GET", "POST", "OPTIONS"]));
+    }
+    expect(cdn.defaultCacheBehavior.targetOriginId).toBe("web");
+    // A distribution-wide error page would turn the API's 404 into index.html.
+    expect(cdn.customErrorResponses ?? []).toEqual([]);
+    expect(cdn.defaultCacheBehavior.functionAssociations).toEqual([expect.objectContaining({ eventType: "viewer-request" })]);
+    const spa = new Function(`${spaFallbackCode}; return handler;`)() as (e: { request: { uri: string } }) => { uri: string };
+    expect(spa({ request: { uri: "/call/123" } }).uri).toBe("/index.html");
+    expect(spa({ request: { uri: "/assets/index-53trShyW.js" } }).uri).toBe("/assets/index-53trShyW.js");
   });
 
   it("runs the service image by content tag from an immutable repository and waits for steady state", () => {

@@ -94,7 +94,13 @@ function settingsOf(r: ResourceRecord): string[] {
     case "BucketServerSideEncryptionConfiguration":
       return [`encryption ${p.rules?.[0]?.applyServerSideEncryptionByDefault?.sseAlgorithm}`];
     case "Distribution":
-      return [`viewer ${p.defaultCacheBehavior?.viewerProtocolPolicy}`, `TLS ≥ ${p.viewerCertificate?.minimumProtocolVersion}`, `origin via OAC ${p.origins?.[0]?.originAccessControlId ? "on" : "off"}`];
+      return [
+        `viewer ${p.defaultCacheBehavior?.viewerProtocolPolicy}`,
+        `TLS ≥ ${p.viewerCertificate?.minimumProtocolVersion}`,
+        `origin via OAC ${p.origins?.[0]?.originAccessControlId ? "on" : "off"}`,
+        `origins ${(p.origins ?? []).map((o: Props) => `${o.originId}: ${o.domainName}`).join(", ")}`,
+        `behaviours ${[...(p.orderedCacheBehaviors ?? []), { pathPattern: "*", ...p.defaultCacheBehavior }].map((b: Props) => `${b.pathPattern} → ${b.targetOriginId}${b.cachePolicyId === "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" ? " (uncached)" : ""}`).join(", ")}`,
+      ];
     case "OriginAccessControl":
       return [`signing ${p.signingBehavior} (${p.signingProtocol})`];
     case "AdvancedCluster": {

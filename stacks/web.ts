@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { fileExtension, nodePathPatterns } from "../protocol/routes.ts";
 import { keepData, type EnvConfig } from "./config.ts";
 
 export interface WebArgs {
@@ -10,10 +11,25 @@ export interface WebArgs {
 const cachingOptimized = "658327ea-f89d-4fab-a63d-7e88639e58f6";
 /** AWS's managed `CachingDisabled` cache policy. */
 const cachingDisabled = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
+/** AWS's managed `AllViewerExceptHostHeader` origin request policy: every header (the WebSocket upgrade's, Authorization), cookie and query string; Host is the origin's, which its certificate names. */
+const allViewerExceptHostHeader = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
 
 /**
- * The bundled web client: a private S3 bucket (all public access blocked) readable only by
- * this CloudFront distribution through Origin Access Control, served over HTTPS only.
+ * The single-page app's fallback, on the bucket's behaviour only: a path without a file
+ * extension (a client route) gets index.html. A distribution-wide custom error response would
+ * also turn the API's 403/404 into index.html.
+ */
+export const spaFallbackCode = `function handler(event) {
+  var request = event.request;
+  if (!/${fileExtension.source}/.test(request.uri)) request.uri = "/index.html";
+  return request;
+}`;
+
+/**
+ * The browser's one origin: the bundled web client from a private S3 bucket (all public access
+ * blocked) readable only by this CloudFront distribution through Origin Access Control, and the
+ * paths of `protocol/routes.ts` (`/api/*`, `/socket.io/*`, `/healthz`) forwarded uncached to the
+ * ALB by its API domain. HTTPS only.
  */
 export class Web extends pulumi.ComponentResource {
   readonly url: pulumi.Output<string>;
@@ -46,6 +62,12 @@ export class Web extends pulumi.ComponentResource {
       signingBehavior: "always",
       signingProtocol: "sigv4",
     }, parent);
+    const spaFallback = new aws.cloudfront.Function(`${name}-spa`, {
+      runtime: "cloudfront-js-2.0",
+      comment: "client routes get index.html; files and the API paths are left alone",
+      code: spaFallbackCode,
+      publish: true,
+    }, parent);
     const cert = cfg.webCertificateArn
       ? { acmCertificateArn: cfg.webCertificateArn, sslSupportMethod: "sni-only", minimumProtocolVersion: "TLSv1.2_2021" }
       : { cloudfrontDefaultCertificate: true, minimumProtocolVersion: "TLSv1.2_2021" };
@@ -57,7 +79,14 @@ export class Web extends pulumi.ComponentResource {
       defaultRootObject: "index.html",
       priceClass: cfg.env === "prod" ? "PriceClass_All" : "PriceClass_100",
       httpVersion: "http2and3",
-      origins: [{ originId: "web", domainName: bucket.bucketRegionalDomainName, originAccessControlId: oac.id }],
+      origins: [
+        { originId: "web", domainName: bucket.bucketRegionalDomainName, originAccessControlId: oac.id },
+        {
+          originId: "api",
+          domainName: cfg.apiDomain,
+          customOriginConfig: { httpPort: 80, httpsPort: 443, originProtocolPolicy: "https-only", originSslProtocols: ["TLSv1.2"] },
+        },
+      ],
       defaultCacheBehavior: {
         targetOriginId: "web",
         viewerProtocolPolicy: "redirect-to-https",
@@ -65,21 +94,32 @@ export class Web extends pulumi.ComponentResource {
         cachedMethods: ["GET", "HEAD"],
         cachePolicyId: cachingOptimized,
         compress: true,
+        functionAssociations: [{ eventType: "viewer-request", functionArn: spaFallback.arn }],
       },
       // index.html names the hashed bundles of a release: cached, it would keep old clients on
       // old bundles for up to a day after a deploy. The bundles themselves cache for long.
-      orderedCacheBehaviors: [{
-        pathPattern: "/index.html",
-        targetOriginId: "web",
-        viewerProtocolPolicy: "redirect-to-https",
-        allowedMethods: ["GET", "HEAD"],
-        cachedMethods: ["GET", "HEAD"],
-        cachePolicyId: cachingDisabled,
-        compress: true,
-      }],
-      // The single-page app routes client-side: unknown paths get index.html.
-      // Not cached either (errorCachingMinTtl 0), for the same reason as index.html.
-      customErrorResponses: [403, 404].map((code) => ({ errorCode: code, responseCode: 200, responsePagePath: "/index.html", errorCachingMinTtl: 0 })),
+      orderedCacheBehaviors: [
+        ...nodePathPatterns.map((pathPattern) => ({
+          pathPattern,
+          targetOriginId: "api",
+          // A POST is not redirected: plain HTTP is refused instead.
+          viewerProtocolPolicy: "https-only",
+          allowedMethods: ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
+          cachedMethods: ["GET", "HEAD"],
+          cachePolicyId: cachingDisabled,
+          originRequestPolicyId: allViewerExceptHostHeader,
+          compress: false,
+        })),
+        {
+          pathPattern: "/index.html",
+          targetOriginId: "web",
+          viewerProtocolPolicy: "redirect-to-https",
+          allowedMethods: ["GET", "HEAD"],
+          cachedMethods: ["GET", "HEAD"],
+          cachePolicyId: cachingDisabled,
+          compress: true,
+        },
+      ],
       restrictions: { geoRestriction: { restrictionType: "none" } },
       viewerCertificate: cert,
       tags,

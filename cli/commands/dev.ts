@@ -14,6 +14,8 @@ export interface DevOptions {
   /** Nodes over one Redis; 1 is the embedded single process. */
   nodes?: number;
   redis?: string;
+  /** haproxy with CloudFront's routing in front of two nodes, coturn and the bucket. */
+  prodShape?: boolean;
 }
 
 export function registerDev(program: Command): void {
@@ -28,8 +30,9 @@ export function registerDev(program: Command): void {
     .option("--json", "print one JSON start line for machines", false)
     .option("--nodes <n>", "run N nodes on consecutive ports over one Redis, as vchat serve does", intOption("--nodes", 1, 16), 1)
     .option("--redis <url>", "with --nodes: the Redis to use (default: a redis-server started on loopback)")
+    .option("--prod-shape", "rehearse production: haproxy on --port routing as CloudFront, 2 nodes on a local Redis, coturn, the web build served as the bucket", false)
     .action(async (opts: DevOptions) => {
-      process.exitCode = await dev(opts);
+      process.exitCode = opts.prodShape ? await prodShape(opts) : await dev(opts);
     });
 }
 
@@ -55,6 +58,36 @@ export async function dev(opts: DevOptions, signal = untilSignal()): Promise<num
   for (const f of failed) process.stderr.write(`vchat dev: stopping ${f.step} failed: ${f.error}\n`);
   if (!opts.json) process.stdout.write("vchat dev stopped\n");
   return failed.length > 0 ? exitCodes.failed : exitCodes.ok;
+}
+
+/** `vchat dev --prod-shape`: runs until SIGINT or SIGTERM; the public URL is haproxy's. */
+export async function prodShape(opts: DevOptions, signal = untilSignal()): Promise<number> {
+  const { startRehearsal } = await import("../../server/rehearsal.ts");
+  const { builtWebDir } = await import("../../server/serve.ts");
+  const webDir = builtWebDir();
+  if (!webDir) {
+    process.stderr.write("vchat dev --prod-shape: no web client build to serve: run npm run build:web first\n");
+    return exitCodes.failed;
+  }
+  const shape = await startRehearsal({ webDir, port: opts.port, db: opts.db, stateDir: opts.stateDir, quiet: opts.json });
+  const line = { event: "ready", url: `${shape.url}/`, nodes: shape.cluster.urls.map((u) => `${u}/`), turn: shape.cluster.turn?.urls ?? [], redis: shape.cluster.redis?.url ?? null };
+  process.stdout.write(
+    opts.json
+      ? JSON.stringify(line) + "\n"
+      : [
+          "vchat dev --prod-shape is running",
+          `  url      ${line.url}  (haproxy: /api/*, /socket.io/*, /healthz to the nodes in turn, the rest to the bucket)`,
+          ...line.nodes.map((u, i) => `  node ${i + 1}   ${u}`),
+          `  turn     ${line.turn.join("  ")}`,
+          `  redis    ${line.redis}`,
+          `Try: vchat doctor --url ${shape.url}   vchat bots --url ${shape.url} --relay only`,
+          "Ctrl-C stops it.",
+        ].join("\n") + "\n",
+  );
+  await signal;
+  await shape.stop();
+  if (!opts.json) process.stdout.write("vchat dev stopped\n");
+  return exitCodes.ok;
 }
 
 export function startLine(server: DevServer, opts: Pick<DevOptions, "db">) {

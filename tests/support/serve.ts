@@ -16,15 +16,27 @@ export interface NodeProcess {
 
 const cli = join(import.meta.dirname, "../../cli/vchat.ts");
 
+export interface ServeProcessOptions {
+  /** The program and arguments up to and including `serve`. @default this checkout's `node cli/vchat.ts serve` */
+  command?: string[];
+  cwd?: string;
+  uid?: number;
+  gid?: number;
+}
+
 /**
  * `vchat serve --json` in a child process of its own, as in production, on 127.0.0.1 and a free
  * port; resolves on its JSON start line, rejects with its exit code and stderr when it exits first.
  * Only PATH and `env` reach it.
  */
-export function serveProcess(args: string[], env: Record<string, string>): Promise<NodeProcess> {
-  const proc = spawn(process.execPath, [cli, "serve", "--host", "127.0.0.1", "--port", "0", "--json", ...args], {
+export function serveProcess(args: string[], env: Record<string, string>, opts: ServeProcessOptions = {}): Promise<NodeProcess> {
+  const [program, ...before] = opts.command ?? [process.execPath, cli, "serve"];
+  const proc = spawn(program!, [...before, "--host", "127.0.0.1", "--port", "0", "--json", ...args], {
     env: { PATH: process.env.PATH, VCHAT_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    cwd: opts.cwd,
+    uid: opts.uid,
+    gid: opts.gid,
   });
   let stderr = "";
   proc.stderr!.on("data", (d: Buffer) => {

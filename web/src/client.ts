@@ -80,6 +80,9 @@ const peerTypingMs = 6000;
 const statsEveryMs = 1000;
 
 export const unreachable = "Can't reach the vchat server. Check your internet connection; we keep trying.";
+/** The server answered over HTTP but no WebSocket got through: the client has no other transport. */
+export const websocketBlocked =
+  "The vchat server answered, but its WebSocket connection was refused. A firewall, proxy or browser extension is blocking WebSockets; vchat needs them. Try another network or allow WebSockets for this site.";
 
 /**
  * Everything the page does, outside React: the session with the server, the lobby, the call and
@@ -249,6 +252,9 @@ export class VchatClient {
     const socket =
       existing ??
       (io({
+        // WebSocket only: every node can serve every frame, so the load balancer needs no
+        // stickiness (long-polling would spread one session's requests over nodes).
+        transports: ["websocket"],
         // A function, so a reconnect after re-login carries the new token.
         auth: (cb) => cb({ token: this.token ?? "" }),
         reconnectionDelay: 500,
@@ -383,11 +389,18 @@ export class VchatClient {
     this.set({ phase: "joining", notice: null });
     try {
       await this.login(this.joinOptions.nickname);
-      await this.connect();
     } catch (err) {
       this.set({ phase: "home" });
       if (err instanceof ApiError && err.code !== "NETWORK" && err.code !== "INTERNAL") this.notify("error", err.message);
       else this.notify("error", unreachable);
+      return;
+    }
+    try {
+      await this.connect();
+    } catch (err) {
+      this.set({ phase: "home" });
+      // The sign-in just reached the server over HTTP: a WebSocket that fails now is blocked on the way.
+      this.notify("error", isTransportError(err) ? websocketBlocked : unreachable);
       return;
     }
     // Stop may have been pressed while we were signing in.
@@ -673,4 +686,9 @@ function isBanned(err: Error): boolean {
 
 function isAuthError(err: Error): boolean {
   return (err as Error & { data?: { code?: string } }).data?.code === "UNAUTHENTICATED";
+}
+
+/** socket.io-client's connect_error when the transport itself failed (here: the WebSocket). */
+function isTransportError(err: unknown): boolean {
+  return (err as { type?: string } | null)?.type === "TransportError";
 }

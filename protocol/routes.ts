@@ -1,0 +1,33 @@
+/**
+ * How the one public origin splits between the nodes and the web client's bucket. CloudFront's
+ * behaviours (`stacks/web.ts`) and the rehearsal's haproxy (`server/rehearsal.ts`) are both made
+ * from this list, so the two cannot drift. Everything else goes to the bucket, `/readyz` and
+ * `/metrics` included: they are not served at the public origin.
+ */
+export const nodePathPatterns = ["/api/*", "/socket.io/*", "/healthz"] as const;
+
+/**
+ * A CloudFront path pattern as an anchored regular expression: `*` is any run of characters
+ * (slashes too), `?` one character, everything else literal and case-sensitive.
+ * @example patternRegExp("/api/*").test("/api/me") // true; "/api" and "/API/me" do not match
+ */
+export function patternRegExp(pattern: string): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  return new RegExp(`^${body}$`);
+}
+
+/** Where the public origin sends a request path (without its query string). */
+export function originOf(path: string): "node" | "bucket" {
+  return nodePathPatterns.some((p) => patternRegExp(p).test(path)) ? "node" : "bucket";
+}
+
+/** A path that names a file; any other path at the bucket is a client route and gets index.html. */
+export const fileExtension = /\.[A-Za-z0-9]+$/;
+
+/**
+ * The bucket's Cache-Control per object: Vite's hashed bundles never change under their name;
+ * anything else (index.html, which names the bundles of a release) is checked on every load.
+ */
+export function cacheControlOf(key: string): string {
+  return /^assets\/.+-[A-Za-z0-9_-]{8,}\.[a-z0-9]+$/.test(key) ? "public, max-age=31536000, immutable" : "no-cache";
+}
