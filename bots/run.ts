@@ -122,6 +122,16 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   if (impaired && relay !== "only") throw new BotError("VALIDATION_FAILED", "--impair-* sit in front of TURN: use them with --relay only");
 
   const { iceServers } = await probe(opts.url);
+  const transport = opts.turnTransport ?? "udp";
+  if (relay !== "never" && (relay === "only" || transport !== "udp")) {
+    const offered = [...new Set(turnEndpoints(iceServers).map((e) => e.transport))];
+    if (!offered.includes(transport)) {
+      throw new BotError(
+        "VALIDATION_FAILED",
+        `${opts.url} offers no ${transport} TURN URL (it offers: ${offered.join(", ") || "none"}): choose --turn-transport ${offered[0] ?? "udp"}${offered.length ? "" : " or --relay auto"}`,
+      );
+    }
+  }
   let rewrites = { ...(opts.turnRewrites ?? {}) };
   let impairment: Awaited<ReturnType<typeof startImpairment>> | null = null;
   if (impaired) {

@@ -1,9 +1,49 @@
-/** Exit codes shared by every command. */
-export const exitCodes = { ok: 0, failed: 1, usage: 2 } as const;
+/** Exit codes shared by every command; an interrupted command exits 128 + the signal (130 on Ctrl-C). */
+export const exitCodes = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
-/** Bad flags or arguments: exit 2 with the message. */
-export class UsageError extends Error {
+/**
+ * An error the CLI prints as one line, `vchat: CODE: message`, or as `{ok:false,error:{code,message}}`
+ * with `--json`. The code is stable (scripts branch on it); the message names the offending value
+ * and what to do instead.
+ */
+export class CliError extends Error {
+  override name = "CliError";
+  readonly code: string;
+  readonly exitCode: number;
+  constructor(code: string, message: string, exitCode: number = exitCodes.failed) {
+    super(message);
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad flags or arguments: exit 2 with the message, before any work starts. */
+export class UsageError extends CliError {
   override name = "UsageError";
+  constructor(message: string) {
+    super("USAGE", message, exitCodes.usage);
+  }
+}
+
+/** System errors people meet (a port in use, a missing folder) as one line with a hint. */
+export function describeSystemError(err: NodeJS.ErrnoException & { address?: string; port?: number }): CliError | undefined {
+  const where = err.address !== undefined ? `${err.address}:${err.port}` : (err.path ?? "");
+  switch (err.code) {
+    case "EADDRINUSE":
+      return new CliError("ADDRESS_IN_USE", `${where} is already in use (another vchat? pick another --port, or --port 0 for a free one)`);
+    case "EADDRNOTAVAIL":
+      return new CliError("ADDRESS_NOT_AVAILABLE", `${where} is not an address of this machine (check --host)`);
+    case "EACCES":
+      return new CliError("PERMISSION_DENIED", `permission denied: ${where || err.message} (ports below 1024 need root; files need write access)`);
+    case "ENOENT":
+      return new CliError("NOT_FOUND", `no such file or folder: ${where || err.message}`);
+    case "EEXIST":
+      return new CliError("ALREADY_EXISTS", `already exists: ${where || err.message}`);
+    case "ECONNREFUSED":
+      return new CliError("CONNECTION_REFUSED", `${where} refused the connection (is the service running there?)`);
+    default:
+      return undefined;
+  }
 }
 
 /** Parses durations like `500ms`, `30s`, `10m`, `1h`, `7d` into milliseconds. */

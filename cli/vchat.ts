@@ -9,3 +9,5 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
 });
 
 process.exitCode = await run(process.argv);
+// Interrupted: the report is out; work the command abandoned (sockets, timers) must not keep it alive.
+if (process.exitCode >= 128) process.exit(process.exitCode);

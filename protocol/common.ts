@@ -1,8 +1,15 @@
 import { z } from "zod";
 import { limits } from "./limits.ts";
+import { interestProblem, nicknameProblem, normaliseNickname } from "./text.ts";
 
-// Strings reaching other users: no control characters (they break layouts and logs) and no
-// bidi overrides (they make a name read as something else). Emoji joiners stay allowed.
+/** Adds the issue a `*Problem` function of `text.ts` finds, if any. */
+export const refuse = (problem: (s: string) => string | null) => (s: string, ctx: z.RefinementCtx) => {
+  const message = problem(s);
+  if (message) ctx.addIssue({ code: "custom", message });
+};
+
+// Operator text (ban reasons): no control characters and no bidi overrides. What users type for
+// other users follows `text.ts` instead.
 export const printable = /^[^\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069]*$/u;
 
 export const id = z
@@ -11,10 +18,11 @@ export const id = z
   .max(limits.idMax)
   .regex(/^[A-Za-z0-9_-]+$/, "must be an id");
 
-export const nickname = z.string().trim().min(1).max(limits.nicknameMax).regex(printable, "must not contain control characters");
+/** A name other users see: see `text.ts` for what it may contain. */
+export const nickname = z.string().overwrite(normaliseNickname).min(1).max(limits.nicknameMax).superRefine(refuse(nicknameProblem));
 
 /** Interests are matched case-insensitively, so they are normalised at the edge. */
-export const interest = z.string().trim().toLowerCase().min(1).max(limits.interestMax).regex(printable, "must not contain control characters");
+export const interest = z.string().trim().toLowerCase().min(1).max(limits.interestMax).superRefine(refuse(interestProblem));
 
 export const interests = z
   .array(interest)

@@ -13,6 +13,10 @@ export const errorCodes = [
   "BANNED",
   "NOT_FOUND",
   "RATE_LIMITED",
+  /** This user opened more sockets than allowed; sent to the oldest before it is closed. */
+  "TOO_MANY_CONNECTIONS",
+  /** One report per reporter and call. */
+  "ALREADY_REPORTED",
   "NOT_IN_SESSION",
   "ALREADY_IN_CALL",
   "UNAVAILABLE",
@@ -31,6 +35,8 @@ export const httpStatus: Record<ErrorCode, number> = {
   BANNED: 403,
   NOT_FOUND: 404,
   RATE_LIMITED: 429,
+  TOO_MANY_CONNECTIONS: 429,
+  ALREADY_REPORTED: 409,
   NOT_IN_SESSION: 409,
   ALREADY_IN_CALL: 409,
   UNAVAILABLE: 503,

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { limits } from "./limits.ts";
 import type { AckFn, ErrorBody } from "./errors.ts";
-import { id, iceServer, iceTransportPolicies, interests, peer } from "./common.ts";
+import { id, iceServer, iceTransportPolicies, interests, peer, refuse } from "./common.ts";
+import { chatProblem, normaliseChat } from "./text.ts";
 
 // ---- client → server ------------------------------------------------------------------
 
@@ -39,7 +40,8 @@ export type Signal = z.infer<typeof signal>;
 
 export const chatSend = z.object({
   sessionId: id,
-  text: z.string().trim().min(1).max(limits.chatTextMax),
+  /** See `text.ts` for what a message may contain. */
+  text: z.string().overwrite(normaliseChat).min(1).max(limits.chatTextMax).superRefine(refuse(chatProblem)),
 });
 export type ChatSend = z.infer<typeof chatSend>;
 
@@ -76,7 +78,8 @@ export const callStats = z
     failure: z.string().max(200).optional(),
   })
   .catchall(z.union([z.number(), z.string().max(200), z.boolean(), z.null()]))
-  .refine((s) => Object.keys(s).length <= limits.statsKeysMax, { message: "too many stats" });
+  .refine((s) => Object.keys(s).length <= limits.statsKeysMax, { message: "too many stats" })
+  .refine((s) => JSON.stringify(s).length <= limits.statsBytesMax, { message: `stats above ${limits.statsBytesMax} bytes` });
 export type CallStats = z.infer<typeof callStats>;
 
 export const callStatsEvent = z.object({ sessionId: id, stats: callStats });
@@ -118,6 +121,14 @@ export const callEnded = z.object({ sessionId: id, reason: z.enum(endReasons) })
 export type CallEnded = z.infer<typeof callEnded>;
 
 /**
+ * Why the server took a socket out of the lobby without being asked: `replaced` when the same
+ * user joined from another socket (a second tab), which now holds the place in the queue.
+ */
+export const lobbyLeftReasons = ["replaced"] as const;
+export const lobbyLeft = z.object({ reason: z.enum(lobbyLeftReasons) });
+export type LobbyLeft = z.infer<typeof lobbyLeft>;
+
+/**
  * Why the server closes a socket on its own: the token ran out, or the account was banned or
  * deleted. Sent as `auth:revoked` just before the server disconnects the socket; a client should
  * not reconnect with the same token.
@@ -153,11 +164,13 @@ export interface ClientToServerEvents {
 /** Events the server sends. */
 export interface ServerToClientEvents {
   "match:found": (payload: MatchFound) => void;
+  "lobby:left": (payload: LobbyLeft) => void;
   signal: (payload: Signal) => void;
   "chat:message": (payload: ChatMessage) => void;
   "chat:typing": (payload: ChatTyping) => void;
   "call:ended": (payload: CallEnded) => void;
   "auth:revoked": (payload: AuthRevoked) => void;
+  /** A failed event without an ack, or, just before the server closes the connection, why it does. */
   error: (payload: ErrorBody) => void;
 }
 

@@ -6,6 +6,7 @@
 export * from "./limits.ts";
 export * from "./errors.ts";
 export * from "./common.ts";
+export * from "./text.ts";
 export * from "./rest.ts";
 export * from "./events.ts";
 export * from "./admin.ts";

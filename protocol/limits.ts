@@ -15,6 +15,8 @@ export const limits = {
   banReasonMax: 500,
   /** Keys in one `call:stats` payload. */
   statsKeysMax: 64,
+  /** One `call:stats` payload as JSON: real ones are under 1 KiB. */
+  statsBytesMax: 4 * 1024,
   /** Socket.IO frame cap (`maxHttpBufferSize`): a little above the largest valid event. */
   frameMax: 96 * 1024,
   /** REST body cap. */

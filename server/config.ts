@@ -21,8 +21,16 @@ const tuningSchema = z.object({
   rematchCooldownMs: z.number().int().min(0).default(15000),
   /** How often waiting users whose interest wait ran out are paired. */
   sweepIntervalMs: z.number().int().min(10).default(250),
-  /** Socket events per second per socket before RATE_LIMITED. */
+  /** Socket events per second per socket (every event, unknown names included) before RATE_LIMITED. */
   eventsPerSecond: z.number().int().positive().default(100),
+  /** Seconds running over `eventsPerSecond` before the socket is disconnected. */
+  abuseSeconds: z.number().int().positive().default(3),
+  /** Open sockets per user across all nodes; a new one closes the oldest beyond it. */
+  socketsPerUser: z.number().int().positive().default(3),
+  /** Per user per minute, across nodes: `POST /api/reports`, `POST /api/blocks`, `call:stats`. */
+  reportsPerMinute: z.number().int().positive().default(5),
+  blocksPerMinute: z.number().int().positive().default(20),
+  statsPerMinute: z.number().int().positive().default(60),
   /** Chat messages per 10 s per socket. */
   chatPer10s: z.number().int().positive().default(20),
   /** Failed logins per email and address before a 15 minute lock-out. */

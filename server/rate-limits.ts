@@ -8,10 +8,11 @@ import type { ServerConfig } from "./config.ts";
 export const loginWindowSeconds = 15 * 60;
 
 /**
- * Rate limits. REST limits (sign-ups, logins) are shared by all nodes through Redis when there
- * is one, as requests of one client spread over nodes; their keys start with the deployment's
- * `keyPrefix`, like every other key of the service. Socket event limits stay in process: a
- * socket lives on one node.
+ * Rate limits. Limits per client address or per user (sign-ups, logins, reports, blocks, call
+ * stats) are shared by all nodes through Redis when there is one, as one client's requests and
+ * sockets spread over nodes; their keys start with the deployment's `keyPrefix`, like every other
+ * key of the service. Per-socket limits stay in process: a socket lives on one node (its event
+ * budget is `signaling/budget.ts`).
  */
 export function createRateLimits(tuning: ServerConfig["tuning"], redis?: { client: RedisClient; keys: RedisKeys }) {
   const shared = (name: string, points: number, duration: number, blockDuration = 0): RateLimiterAbstract =>
@@ -31,7 +32,9 @@ export function createRateLimits(tuning: ServerConfig["tuning"], redis?: { clien
     login: shared("login", tuning.loginFailures, loginWindowSeconds, loginWindowSeconds),
     /** Login attempts per address across emails (password spraying), counted the same way. */
     loginByAddress: shared("login-addr", tuning.loginFailuresPerAddress, loginWindowSeconds, loginWindowSeconds),
-    events: new RateLimiterMemory({ keyPrefix: "events", points: tuning.eventsPerSecond, duration: 1 }),
+    reports: shared("reports", tuning.reportsPerMinute, 60),
+    blocks: shared("blocks", tuning.blocksPerMinute, 60),
+    stats: shared("stats", tuning.statsPerMinute, 60),
     chat: new RateLimiterMemory({ keyPrefix: "chat", points: tuning.chatPer10s, duration: 10 }),
   };
 }

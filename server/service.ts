@@ -69,7 +69,15 @@ export function createService(deps: ServiceDeps): Service {
   const calls = createCalls({ config, store, matchmaker, io, metrics, limits, logger, canMatch: deps.canMatch, onReport: (r) => moderation.reported(r) });
   const readiness = { store: () => store.ping(), ...deps.readiness };
   api = createApp({ config, accounts, standing, moderation, calls, metrics, readiness, logger });
-  const signaling = attachSignaling(io, { jwtSecret: config.jwtSecret, calls, metrics, limits, standing, sweepMs: config.tuning.accountSweepMs, logger });
+  const signaling = attachSignaling(io, {
+    jwtSecret: config.jwtSecret,
+    tuning: config.tuning,
+    calls,
+    metrics,
+    standing,
+    sweepMs: config.tuning.accountSweepMs,
+    logger,
+  });
 
   let closed: Promise<void> | undefined;
   return {

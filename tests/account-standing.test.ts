@@ -148,9 +148,9 @@ describe("automatic temporary ban (tuning.autoBanReporters)", () => {
     const report = (by: typeof r1, sessionId: string) => api(dev.url, "/api/reports", { token: by.token, body: { sessionId, reason: "harassment" } });
 
     const [first] = await pair(target, r1);
-    // One reporter twice is still one reporter.
+    // One reporter twice is still one reporter: the second report of the same call is refused.
     expect((await report(r1, first.sessionId)).status).toBe(201);
-    expect((await report(r1, first.sessionId)).status).toBe(201);
+    expect((await report(r1, first.sessionId)).status).toBe(409);
     expect(await request(target.socket, "call:end", { sessionId: first.sessionId })).toMatchObject({ ok: true });
     expect((await api(dev.url, "/api/ice", { token: target.token })).status).toBe(200);
 

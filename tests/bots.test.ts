@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeIf } from "./support/skip.ts";
 import { isUnfinished, type BotsReport } from "../bots/report.ts";
-import { bots, parseBotsOptions } from "../cli/commands/bots.ts";
-import { UsageError } from "../cli/exit.ts";
+import { bots, parseBotsOptions, type BotsRunReport } from "../cli/commands/bots.ts";
+import { CliError, UsageError } from "../cli/exit.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
 import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
 
@@ -73,9 +73,17 @@ describe("vchat bots: bad input", () => {
   it("exits 1 naming the server when it cannot be reached", async () => {
     let err = "";
     const io = { stdout: process.stdout, stderr: { write: (t: string) => ((err += t), true) } as unknown as NodeJS.WriteStream };
-    const code = await bots(parseBotsOptions(raw), io);
-    expect(code).toBe(1);
-    expect(err).toMatch(/UNAVAILABLE: cannot use http:\/\/127\.0\.0\.1:9/);
+    const failure = await bots(parseBotsOptions(raw), io).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(CliError);
+    expect(failure).toMatchObject({ code: "UNAVAILABLE", exitCode: 1, message: expect.stringMatching(/cannot use http:\/\/127\.0\.0\.1:9/) });
+    // The start line says what was about to run, default pairs included.
+    expect(err).toMatch(/vchat bots: 10 pairs \(20 bots\) against http:\/\/127\.0\.0\.1:9 for 1s/);
+  });
+
+  it("nonsense durations are usage errors up front", () => {
+    expect(() => parseBotsOptions({ ...raw, duration: "0" })).toThrow(/--duration must be at least 1s, got "0"/);
+    expect(() => parseBotsOptions({ ...raw, connectTimeout: "0s" })).toThrow(/--connect-timeout must be at least 1s/);
+    expect(() => parseBotsOptions({ ...raw, url: undefined })).toThrow(/--url is required/);
   });
 });
 
@@ -139,7 +147,7 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat bots agains
     }, 60_000);
   }
 
-  it("SIGINT stops the run cleanly and reports what was measured so far", async () => {
+  it("SIGINT stops the run cleanly, reports what was measured so far, and exits 130", async () => {
     const file = join(dir, "sigint.json");
     const child = spawn(
       process.execPath,
@@ -164,9 +172,11 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat bots agains
     child.kill("SIGINT");
     const code = await new Promise<number | null>((r) => child.once("exit", r));
     expect(Date.now() - interruptedAt).toBeLessThan(15_000);
-    expect(code).toBe(0);
+    expect(code).toBe(130);
     expect(stdout).toMatch(/interrupted: the report covers what was measured so far/);
-    const report = JSON.parse(readFileSync(file, "utf8")) as BotsReport;
+    const report = JSON.parse(readFileSync(file, "utf8")) as BotsRunReport;
+    expect(report.run).toMatchObject({ command: "bots", url: dev.url, interrupted: true, options: { pairs: 2, relay: "only", durationMs: 300_000 } });
+    expect(Date.parse(report.run.endedAt)).toBeGreaterThan(Date.parse(report.run.startedAt));
     expect(report.summary.connected).toBe(2);
     expect(report.summary.packetsExpected).toBeGreaterThan(0);
     expect(report.calls.flatMap((c) => c.legs).every((l) => l.end === "run-end" || l.end === "peer-ended")).toBe(true);

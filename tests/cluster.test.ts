@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
 import { io as connect } from "socket.io-client";
 import type { ReadyResponse } from "../protocol/index.ts";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeIf } from "./support/skip.ts";
 import type { LocalCluster } from "../server/dev.ts";
 import { redisInstalled, startRedis, startRedisCluster, type RunningRedis } from "../server/cluster/redis-process.ts";
-import { api, guest, next, request, sleep, user, type ClientSocket } from "./support/client.ts";
+import { api, guest, next, request, sleep, socketFor, user, type ClientSocket } from "./support/client.ts";
 import { redisKinds, testCluster } from "./support/cluster.ts";
 import { signalingSuite } from "./signaling.suite.ts";
 
@@ -150,5 +150,41 @@ describeIf(available, "redis-server is not installed")("cluster on a real redis-
     expect(statuses).toEqual([201, 201, 201, 201, 429]);
     const refused = await api<{ error: { code: string } }>(n2, "/api/auth/guest", { body: {} });
     expect(refused).toMatchObject({ status: 429, body: { error: { code: "RATE_LIMITED" } } });
+  });
+});
+
+describe.skipIf(!available)("cluster on a real redis-server: abuse", () => {
+  let redis: RunningRedis;
+  let cluster: LocalCluster;
+  beforeAll(async () => {
+    redis = await startRedis();
+    cluster = await testCluster(redis.url, 2, { ...testConfig, tuning: { ...testConfig.tuning, eventsPerSecond: 20, abuseSeconds: 1 } });
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    await redis?.stop();
+  }, 60_000);
+
+  // With connection state recovery every emit goes through the Redis stream first: a close that
+  // does not wait for it overtakes the reason.
+  it("a flooding socket is told why before it is closed, and its user's other socket on the other node goes on", async () => {
+    const [n1, n2] = cluster.urls as [string, string];
+    const flooder = await user(n1, "flood-c");
+    const other = socketFor(n2, flooder.token);
+    await new Promise<void>((resolve, reject) => (other.once("connect", () => resolve()), other.once("connect_error", reject)));
+    const errors: { code: string; message: string }[] = [];
+    flooder.socket.on("error", (e) => errors.push(e));
+    let reason = "";
+    const closed = new Promise<void>((resolve) => flooder.socket.once("disconnect", (r) => ((reason = r), resolve())));
+    const started = Date.now();
+    while (flooder.socket.connected && Date.now() - started < 4000) {
+      for (let i = 0; i < 40; i++) flooder.socket.emit("chat:typing", { sessionId: "x", typing: true });
+      await sleep(100);
+    }
+    await Promise.race([closed, sleep(500)]);
+    expect(reason).toBe("io server disconnect");
+    expect(errors).toContainEqual({ code: "RATE_LIMITED", message: "too many events for 1 seconds running; disconnected" });
+    expect(await request(other, "lobby:leave")).toEqual({ ok: true });
+    other.disconnect();
   });
 });

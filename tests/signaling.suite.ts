@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { MatchFound, SessionsResponse } from "../protocol/index.ts";
+import type { IceResponse, MatchFound, SessionsResponse } from "../protocol/index.ts";
 import type { Store } from "../server/store/store.ts";
-import { api, next, record, request, sleep, socketFor, user, type TestUser } from "./support/client.ts";
+import { api, next, record, request, sleep, socketFor, user, type ClientSocket, type TestUser } from "./support/client.ts";
 import { until } from "./support/crowd.ts";
 
 /** What the suite needs of a deployment: one or more node URLs sharing one service, and its store. */
@@ -41,12 +41,24 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       return Promise.all([fa, fb]);
     };
     const done = (...list: TestUser[]) => list.forEach((u) => u.socket.disconnect());
+    const tabs: ClientSocket[] = [];
+    /** Another socket of the same user (a second tab), on the next node. */
+    const tab = async (u: TestUser) => {
+      const socket = socketFor(url(), u.token);
+      tabs.push(socket);
+      await new Promise<void>((resolve, reject) => {
+        socket.once("connect", resolve);
+        socket.once("connect_error", reject);
+      });
+      return socket;
+    };
 
     beforeAll(async () => {
       deployment = await start();
     });
     afterAll(async () => {
       users.forEach((u) => u.socket.disconnect());
+      tabs.forEach((t) => t.disconnect());
       await deployment?.stop();
     });
 
@@ -242,7 +254,89 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       expect(report.body.id).toBeTruthy();
       const outsider = await api(url(), "/api/reports", { token: c!.token, body: { sessionId: fa.sessionId, reason: "spam" } });
       expect(outsider).toMatchObject({ status: 404, body: { error: { code: "NOT_FOUND" } } });
+      // One report per reporter and call, whichever node takes it.
+      const again = await api(url(), "/api/reports", { token: b!.token, body: { sessionId: fa.sessionId, reason: "harassment" } });
+      expect(again).toMatchObject({ status: 409, body: { error: { code: "ALREADY_REPORTED" } } });
+      expect(await deployment.store.listReports(fa.sessionId)).toHaveLength(1);
       done(a!, b!, c!);
+    });
+
+    it("limits reports, blocks and call:stats per user per minute, on all nodes together", async () => {
+      const [a, b] = await Promise.all(["a", "b"].map((n) => newUser(`limit-${n}`)));
+      const statuses = async (n: number, send: () => Promise<{ status: number }>) => {
+        const out: number[] = [];
+        for (let i = 0; i < n; i++) out.push((await send()).status);
+        return out;
+      };
+      // Reports: 5 a minute (sessions that do not exist count too).
+      let n = 0;
+      const reports = await statuses(6, () => api(url(), "/api/reports", { token: a!.token, body: { sessionId: `none-${n++}`, reason: "spam" } }));
+      expect(reports).toEqual([404, 404, 404, 404, 404, 429]);
+      // Blocks: 20 a minute; a user who does not exist cannot be blocked.
+      expect(await api(url(), "/api/blocks", { token: a!.token, body: { userId: "no-such-user" } })).toMatchObject({
+        status: 404,
+        body: { error: { code: "NOT_FOUND" } },
+      });
+      const blocks = await statuses(20, () => api(url(), "/api/blocks", { token: a!.token, body: { userId: b!.id } }));
+      expect(blocks).toEqual([...Array(19).fill(204), 429]);
+      // call:stats: 60 a minute for the user, whichever of their sockets sends them.
+      const second = await tab(a!);
+      const results = await Promise.all(
+        Array.from({ length: 61 }, (_, i) => request(i % 2 ? second : a!.socket, "call:stats", { sessionId: "none", stats: { rttMs: i } })),
+      );
+      const codes = results.map((r) => (r.ok ? "ok" : r.error.code));
+      expect(codes.filter((c) => c === "NOT_IN_SESSION")).toHaveLength(60);
+      expect(codes.filter((c) => c === "RATE_LIMITED")).toHaveLength(1);
+      done(a!, b!);
+      second.disconnect();
+    });
+
+    it("match:found carries the TURN user name that /api/ice gave the user in the same window", async () => {
+      const [a, b] = await Promise.all(["a", "b"].map((n) => newUser(`turn-${n}`)));
+      const before = Date.now();
+      const ice = await api<IceResponse>(url(), "/api/ice", { token: a!.token });
+      // User names carry an expiry in seconds: a second later, a fresh one would differ.
+      await sleep(1100);
+      const [fa] = await pair(a!, b!);
+      // The deployments keep the default turn.ttlSeconds, 3600 s: the window may (rarely) have turned meanwhile.
+      const windowOf = (ms: number) => Math.floor(ms / 1000 / 3600);
+      const turn = (servers: IceResponse["iceServers"]) => servers.find((s) => s.username);
+      if (windowOf(before) === windowOf(Date.now())) expect(turn(fa.iceServers)).toEqual(turn(ice.body.iceServers));
+      else expect(turn(fa.iceServers)?.username).not.toBe(turn(ice.body.iceServers)?.username);
+      done(a!, b!);
+    });
+
+    it("at most 3 sockets per user on all nodes together: the oldest is told why and closed", async () => {
+      const a = await newUser("cap-a");
+      const told = next(a.socket, "error");
+      const closed = new Promise((resolve) => a.socket.once("disconnect", resolve));
+      const others = [await tab(a), await tab(a)];
+      await sleep(200);
+      expect(a.socket.connected).toBe(true);
+      others.push(await tab(a));
+      expect(await told).toMatchObject({ code: "TOO_MANY_CONNECTIONS" });
+      expect(await closed).toBe("io server disconnect");
+      await sleep(200);
+      expect(others.map((s) => s.connected)).toEqual([true, true, true]);
+      // The newest sockets work: one joins the lobby.
+      expect(await request(others[2]!, "lobby:join", {})).toMatchObject({ ok: true });
+      others.forEach((s) => s.disconnect());
+    });
+
+    it("a second tab's lobby:join takes the first tab's place, and the first tab is told", async () => {
+      const [a, b] = await Promise.all(["a", "b"].map((n) => newUser(`replace-${n}`)));
+      await join(a!);
+      const second = await tab(a!);
+      const left = next(a!.socket, "lobby:left");
+      const secondLeft = record(second, "lobby:left");
+      expect(await request(second, "lobby:join", {})).toMatchObject({ ok: true });
+      expect(await left).toEqual({ reason: "replaced" });
+      const found = next(second, "match:found");
+      await join(b!);
+      expect((await found).peer.id).toBe(b!.id);
+      expect(secondLeft).toEqual([]);
+      done(a!, b!);
+      second.disconnect();
     });
 
     it("refuses lobby:join while in a call", async () => {
@@ -266,6 +360,18 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       await join(b!);
       expect((await closed).peer.id).toBe(b!.id);
       done(a!, b!);
+    });
+
+    it("lobby:leave from another tab of a waiting user leaves the waiting tab's place alone", async () => {
+      const [a, b] = await Promise.all(["a", "b"].map((n) => newUser(`otherleave-${n}`)));
+      await join(a!);
+      const second = await tab(a!);
+      expect(await request(second, "lobby:leave")).toEqual({ ok: true });
+      const found = next(a!.socket, "match:found");
+      await join(b!);
+      expect((await found).peer.id).toBe(b!.id);
+      done(a!, b!);
+      second.disconnect();
     });
 
     it("lobby:leave takes a user out of the queue", async () => {

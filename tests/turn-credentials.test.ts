@@ -46,6 +46,31 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("TURN credentials 
     expect(allocation.authSteps.map((s) => s.code)).toEqual([401, "success"]);
   });
 
+  it("asking /api/ice again gives the same user name, so coturn's per-user quota (12 allocations) holds", async () => {
+    const g = await api<AuthResponse>(dev.url, "/api/auth/guest", { body: {} });
+    const fetchTurn = async () => (await api<IceResponse>(dev.url, "/api/ice", { token: g.body.token })).body.iceServers.find((s) => s.username)!;
+    const first = await fetchTurn();
+    const sockets: StunSocket[] = [];
+    const allocations: TurnAllocation[] = [];
+    try {
+      // The quota counts allocations per user name: fill it with the first answer.
+      for (let i = 0; i < 12; i++) {
+        const socket = await StunSocket.open("udp", { host: "127.0.0.1", port: dev.turn!.port, timeoutMs: 2000 });
+        sockets.push(socket);
+        allocations.push(await TurnAllocation.allocate(socket, { username: first.username!, password: first.credential! }, { timeoutMs: 2000 }));
+      }
+      // Seconds later (user names carry an expiry in seconds), a new answer must not open more.
+      await new Promise((r) => setTimeout(r, 1100));
+      const again = await fetchTurn();
+      expect(again.username).toBe(first.username);
+      expect(again.credential).toBe(first.credential);
+      await expect(allocate("udp", again.username!, again.credential!)).rejects.toSatisfy((e: unknown) => e instanceof TurnError && e.code === 486);
+    } finally {
+      await Promise.allSettled(allocations.map((a) => a.close()));
+      sockets.forEach((s) => s.close());
+    }
+  });
+
   it("expired credentials are refused with 401", async () => {
     const old = turnCredentials(dev.turn!.secret, userId, 60, Date.now() - 3600_000);
     await expect(allocate("udp", old.username, old.credential)).rejects.toSatisfy((e: unknown) => e instanceof TurnError && e.code === 401);

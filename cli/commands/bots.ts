@@ -1,13 +1,19 @@
 import { writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { Option, type Command } from "commander";
 import { turnTransports, type TurnTransport } from "../../bots/ice.ts";
 import type { BotsReport } from "../../bots/report.ts";
 import type { BotsOptions, Progress } from "../../bots/run.ts";
 import { mediaKinds, relayModes, type MediaKind, type RelayMode } from "../../bots/types.ts";
-import { exitCodes, intOption, parseDuration, UsageError } from "../exit.ts";
+import { CliError, exitCodes, intOption, parseDuration, UsageError } from "../exit.ts";
+import { interruption } from "../signals.ts";
+import { vchatVersion } from "../version.ts";
+
+/** Bot pairs when neither --pairs nor --peers is given; shown in `--help` and on the start line. */
+export const defaultPairs = 10;
 
 interface RawOptions {
-  url: string;
+  url?: string;
   pairs?: number;
   peers?: number;
   duration: string;
@@ -27,6 +33,7 @@ interface RawOptions {
   minMos?: string;
   media: string;
   json?: string | boolean;
+  html?: string;
   maxLoss?: string;
   maxSetupMs?: string;
   minConnected: string;
@@ -54,7 +61,8 @@ function oneOf<T extends string>(name: string, text: string, allowed: readonly T
 }
 
 /** Maps the command line to `runBots` options; every mistake is a `UsageError` (exit 2). */
-export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: string | null; jsonStdout: boolean } {
+export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: string | null; jsonStdout: boolean; htmlFile: string | null } {
+  if (!raw.url) throw new UsageError("--url is required: the vchat service to test, e.g. --url http://127.0.0.1:8080");
   let url: URL;
   try {
     url = new URL(raw.url);
@@ -82,6 +90,10 @@ export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: str
     rewrites[`${m[1]}/${m[2]}`] = m[3]!;
   }
   const rampPerSec = num("--ramp", raw.ramp, 0.01, 10_000)!;
+  const durationMs = parseDuration(raw.duration);
+  if (durationMs < 1000) throw new UsageError(`--duration must be at least 1s, got "${raw.duration}"`);
+  const connectTimeoutMs = parseDuration(raw.connectTimeout);
+  if (connectTimeoutMs < 1000) throw new UsageError(`--connect-timeout must be at least 1s, got "${raw.connectTimeout}"`);
   const interests = raw.interests
     ? raw.interests
         .split(",")
@@ -90,9 +102,9 @@ export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: str
     : [];
   return {
     url: url.toString().replace(/\/$/, ""),
-    pairs: raw.peers === undefined ? (raw.pairs ?? 10) : undefined,
+    pairs: raw.peers === undefined ? (raw.pairs ?? defaultPairs) : undefined,
     peers: raw.peers,
-    durationMs: parseDuration(raw.duration),
+    durationMs,
     rampPerSec,
     relay,
     turnTransport,
@@ -115,10 +127,11 @@ export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: str
       minConnectedPct: num("--min-connected", raw.minConnected, 0, 100),
     },
     workers: raw.workers,
-    connectTimeoutMs: parseDuration(raw.connectTimeout),
+    connectTimeoutMs,
     turnRewrites: rewrites,
     jsonFile: typeof raw.json === "string" && raw.json !== "-" ? raw.json : null,
     jsonStdout: raw.json === true || raw.json === "-",
+    htmlFile: raw.html ?? null,
   };
 }
 
@@ -127,8 +140,8 @@ export function registerBots(program: Command): void {
   program
     .command("bots")
     .description("headless werift peers that join the lobby, get matched, call each other and report call health; exits 1 when a threshold fails")
-    .requiredOption("--url <url>", "the vchat service, e.g. http://127.0.0.1:8080")
-    .option("--pairs <n>", "bot pairs (2 bots each)", intOption("--pairs", 1, 5000))
+    .option("--url <url>", "the vchat service, e.g. http://127.0.0.1:8080 (required)")
+    .option("--pairs <n>", `bot pairs, 2 bots each (default: ${defaultPairs})`, intOption("--pairs", 1, 5000))
     .option("--peers <n>", "bot users instead of pairs; 1 waits for any partner, e.g. a browser", intOption("--peers", 1, 10000))
     .option("--duration <time>", "how long the run lasts (30s, 10m)", "30s")
     .option("--ramp <per-second>", "bots joining per second", "20")
@@ -146,6 +159,7 @@ export function registerBots(program: Command): void {
     .option("--min-mos <mos>", "fail when the worst 5 % of legs' audio MOS estimate is below this (1–4.5)")
     .option("--allow-overload", "keep a run whose bot host was overloaded valid (exit code from the thresholds only)")
     .option("--json [file]", "write the JSON report to a file; without a file, print it instead of the dashboard")
+    .option("--html <file>", "also write a self-contained HTML report: run, summary, thresholds, charts over time")
     .option("--max-loss <pct>", "fail when aggregate media loss exceeds this")
     .option("--max-setup-ms <ms>", "fail when p95 setup (match → first media) exceeds this")
     .option("--min-connected <pct>", "fail when fewer calls than this percent connect", "95")
@@ -169,11 +183,63 @@ export function registerBots(program: Command): void {
     });
 }
 
-/** Runs the bots with a live dashboard (TTY) or progress lines, prints the summary, returns the exit code. */
+/** What a report needs to be read later on its own: which vchat ran what, against what, when, where. */
+export interface RunInfo {
+  command: "bots";
+  vchat: string;
+  node: string;
+  url: string;
+  options: Record<string, unknown>;
+  startedAt: string;
+  endedAt: string;
+  host: string;
+  workers: number;
+  interrupted: boolean;
+}
+
+export type BotsRunReport = { run: RunInfo } & BotsReport;
+
+/** The options as run, with anything secret-looking replaced: reports get shared. */
+export function redactedOptions(opts: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(opts)) {
+    if (typeof v === "function" || v === undefined || k === "signal") continue;
+    out[k] = /secret|password|credential|token/i.test(k) ? "[redacted]" : v;
+  }
+  // A URL may carry user:password@.
+  if (typeof out.url === "string") out.url = out.url.replace(/\/\/[^/@]*@/, "//[redacted]@");
+  return out;
+}
+
+/** The line that says what is about to happen, before anything does. */
+export function startLine(opts: ReturnType<typeof parseBotsOptions>): string {
+  const who = opts.peers !== undefined ? `${opts.peers} bots` : `${opts.pairs} pairs (${opts.pairs! * 2} bots)`;
+  return `vchat bots: ${who} against ${opts.url} for ${opts.durationMs / 1000}s, relay ${opts.relay}, TURN over ${opts.turnTransport}; Ctrl-C stops early and keeps the report\n`;
+}
+
+/**
+ * Runs the bots with a live dashboard (TTY) or progress lines, prints the summary, writes the
+ * JSON report, returns the exit code. Ctrl-C ends the run early: the report covers what was
+ * measured so far and the exit code is 130.
+ */
 export async function bots(
   opts: ReturnType<typeof parseBotsOptions>,
   io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process,
 ): Promise<number> {
+  const stop = interruption(io);
+  try {
+    return await runAndReport(opts, io, stop);
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function runAndReport(
+  opts: ReturnType<typeof parseBotsOptions>,
+  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream },
+  stop: ReturnType<typeof interruption>,
+): Promise<number> {
+  io.stderr.write(startLine(opts));
   // Loaded here, not at start-up: werift, socket.io-client and ink cost seconds that
   // `vchat --help` and the other commands should not pay.
   const [{ BotError, runBots }, { render }, React, { BotsDashboard, summaryText }] = await Promise.all([
@@ -183,14 +249,12 @@ export async function bots(
     import("../ui/bots.ts"),
   ]);
   const h = React.createElement;
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once("SIGINT", onSigint);
-  process.once("SIGTERM", onSigint);
   const tty = Boolean(io.stdout.isTTY) && !opts.jsonStdout;
   const live = tty ? render(h(BotsDashboard, { progress: null, url: opts.url }), { stdout: io.stdout, patchConsole: false, exitOnCtrlC: false }) : undefined;
   let lastLine = 0;
+  const timeline: Progress[] = [];
   const onProgress = (p: Progress) => {
+    timeline.push(p);
     if (live) return live.rerender(h(BotsDashboard, { progress: p, url: opts.url }));
     // Without a terminal: a line every 5 s on stderr, so logs show progress without flooding.
     if (p.elapsedS - lastLine >= 5) {
@@ -201,23 +265,33 @@ export async function bots(
       );
     }
   };
-  let report: BotsReport;
+  const startedAt = new Date().toISOString();
+  let measured: BotsReport;
   try {
-    report = await runBots({ ...opts, onProgress, signal: abort.signal });
+    measured = await runBots({ ...opts, onProgress, signal: stop.signal });
   } catch (err) {
-    live?.unmount();
-    if (err instanceof BotError) {
-      io.stderr.write(`vchat bots: ${err.code}: ${err.message}\n`);
-      return err.code === "VALIDATION_FAILED" ? exitCodes.usage : exitCodes.failed;
-    }
+    if (err instanceof BotError) throw new CliError(err.code, err.message, err.code === "VALIDATION_FAILED" ? exitCodes.usage : exitCodes.failed);
     throw err;
   } finally {
-    process.off("SIGINT", onSigint);
-    process.off("SIGTERM", onSigint);
+    live?.unmount();
   }
-  live?.unmount();
-  if (opts.jsonFile) writeFileSync(opts.jsonFile, JSON.stringify(report, null, 2) + "\n");
-  if (opts.jsonStdout) io.stdout.write(JSON.stringify(report) + "\n");
-  else io.stdout.write((abort.signal.aborted ? "interrupted: the report covers what was measured so far\n" : "") + summaryText(report));
-  return report.pass ? exitCodes.ok : exitCodes.failed;
+  const { jsonFile, jsonStdout, htmlFile, ...asRun } = opts;
+  const run: RunInfo = {
+    command: "bots",
+    vchat: vchatVersion,
+    node: process.versions.node,
+    url: redactedOptions({ url: opts.url }).url as string,
+    options: redactedOptions(asRun),
+    startedAt,
+    endedAt: new Date().toISOString(),
+    host: hostname(),
+    workers: measured.host.workers,
+    interrupted: stop.signal.aborted,
+  };
+  const report: BotsRunReport = { run, ...measured };
+  if (jsonFile) writeFileSync(jsonFile, JSON.stringify(report, null, 2) + "\n");
+  if (htmlFile) writeFileSync(htmlFile, (await import("../ui/bots-html.ts")).botsHtml(report, timeline));
+  if (jsonStdout) io.stdout.write(JSON.stringify(report) + "\n");
+  else io.stdout.write((stop.signal.aborted ? "interrupted: the report covers what was measured so far\n" : "") + summaryText(report));
+  return stop.exitCode() ?? (report.pass ? exitCodes.ok : exitCodes.failed);
 }

@@ -8,18 +8,25 @@ import React from "react";
 import type { DoctorOptions } from "../../doctor/run.ts";
 import type { CheckResult, DoctorReport } from "../../doctor/report.ts";
 import { parseDuration, UsageError } from "../exit.ts";
+import { interruption, type Interruption } from "../signals.ts";
 
 const h = React.createElement;
 
 /** The doctor, ink and the view load only when the command runs: together they take ~1.5 s to import. */
 async function load() {
-  const [ink, run, view] = await Promise.all([import("ink"), import("../../doctor/run.ts"), import("../ui/doctor.ts")]);
+  const [ink, run, view, summary] = await Promise.all([
+    import("ink"),
+    import("../../doctor/run.ts"),
+    import("../ui/doctor.ts"),
+    import("../../doctor/summary.ts"),
+  ]);
   return {
     render: ink.render,
     renderToString: ink.renderToString,
     runDoctor: run.runDoctor,
     DoctorOptionError: run.DoctorOptionError,
     DoctorView: view.DoctorView,
+    summarize: summary.summarize,
   };
 }
 
@@ -71,6 +78,10 @@ export function registerDoctor(program: Command, deps: DoctorDeps = defaultDocto
         "Examples:\n  vchat doctor --url https://chat.example.com\n  vchat doctor --turn turn:turn.example.com:3478?transport=udp --turn turns:turn.example.com:443 --secret S",
     )
     .action(async (flags: DoctorFlags) => {
+      if (flags.timeout !== undefined && flags.timeout < 100) throw new UsageError(`--timeout must be at least 100ms, got ${flags.timeout}ms`);
+      if (flags.url && !flags.turn?.length && (flags.secret || flags.username || flags.credential)) {
+        throw new UsageError("--secret/--username/--credential are for --turn; with --url the credentials come from the deployment's /api/ice (drop them)");
+      }
       const opts: DoctorOptions = {
         url: flags.url,
         turn: flags.turn,
@@ -81,30 +92,58 @@ export function registerDoctor(program: Command, deps: DoctorDeps = defaultDocto
         timeoutMs: flags.timeout ?? 3000,
         call: flags.call,
       };
-      const report = await doctorCommand(opts, !!flags.json, deps);
-      deps.onReport?.(report);
-      deps.setExitCode(report.exitCode);
+      const stop = interruption();
+      try {
+        const report = await doctorCommand(opts, !!flags.json, deps, stop);
+        deps.onReport?.(report);
+        deps.setExitCode(stop.exitCode() ?? report.exitCode);
+      } finally {
+        stop.dispose();
+      }
     });
 }
 
-/** Runs the doctor with the live checklist (on a terminal), a plain rendering, or JSON. */
-export async function doctorCommand(opts: DoctorOptions, json: boolean, deps: DoctorDeps): Promise<DoctorReport> {
-  const { render, renderToString, runDoctor, DoctorOptionError, DoctorView } = await load();
+/**
+ * Runs the doctor with the live checklist (on a terminal), a plain rendering, or JSON. Interrupted
+ * (Ctrl-C), it reports the checks finished so far, the rest as they stood.
+ */
+export async function doctorCommand(
+  opts: DoctorOptions,
+  json: boolean,
+  deps: DoctorDeps,
+  stop?: Pick<Interruption, "signal">,
+): Promise<DoctorReport & { interrupted?: boolean }> {
+  const { render, renderToString, runDoctor, DoctorOptionError, DoctorView, summarize } = await load();
   const target = opts.url ?? (opts.turn ?? []).join(" ");
   const live = !json && deps.stdout.isTTY;
   // patchConsole off: nothing here logs, and test runners replace console with objects ink cannot wrap.
   const ink = live
     ? render(h(DoctorView, { target, checks: [] }), { stdout: deps.stdout as NodeJS.WriteStream, patchConsole: false, interactive: deps.interactive })
     : undefined;
-  let report: DoctorReport;
+  let report: DoctorReport & { interrupted?: boolean };
+  const startedAt = new Date();
+  let latest: CheckResult[] = [];
+  const interrupted = new Promise<DoctorReport & { interrupted: true }>((resolve) => {
+    const partial = () => {
+      const summary = summarize(latest);
+      resolve({ target, startedAt: startedAt.toISOString(), ms: Date.now() - startedAt.getTime(), checks: latest, summary, exitCode: 1, interrupted: true });
+    };
+    if (stop?.signal.aborted) partial();
+    else stop?.signal.addEventListener("abort", partial, { once: true });
+  });
   try {
-    report = await runDoctor({ ...opts, onUpdate: (checks: CheckResult[]) => ink?.rerender(h(DoctorView, { target, checks })) });
+    const onUpdate = (checks: CheckResult[]) => {
+      latest = checks;
+      ink?.rerender(h(DoctorView, { target, checks }));
+    };
+    report = await Promise.race([runDoctor({ ...opts, onUpdate }), interrupted]);
   } catch (err) {
     ink?.unmount();
     if (err instanceof DoctorOptionError) throw new UsageError(err.message);
     throw err;
   }
   const final = h(DoctorView, { target, checks: report.checks, summary: report.summary, ms: report.ms });
+  if (report.interrupted && !json) deps.stdout.write("interrupted: the checks below are those finished so far\n");
   if (json) deps.stdout.write(JSON.stringify(report, null, 2) + "\n");
   else if (ink) {
     ink.rerender(final);

@@ -30,6 +30,7 @@ interface Run {
   out: string;
   err: string;
   engine: FakeEngine;
+  saved: Record<string, unknown>[];
 }
 
 async function vchat(
@@ -40,6 +41,7 @@ async function vchat(
   let out = "";
   let err = "";
   let code: number | undefined;
+  const saved: Record<string, unknown>[] = [];
   const stdout = new PassThrough() as PassThrough & { isTTY?: boolean; columns?: number };
   stdout.on("data", (c) => (out += c.toString()));
   stdout.isTTY = o.tty ?? false;
@@ -68,12 +70,13 @@ async function vchat(
     confirm: async () => o.answer ?? false,
     setExitCode: (c) => (code = c),
     interrupt: () => ({ signal: ctl.signal, dispose() {} }),
+    saveContext: (name, ctx) => (saved.push({ name, ...ctx }), "contexts.json"),
   };
   const program = new Command("vchat").exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
   registerStacks(program, deps);
   await program.parseAsync(["node", "vchat", ...argv]);
   await new Promise((r) => setImmediate(r));
-  return { code, out, err, engine };
+  return { code, out, err, engine, saved };
 }
 
 describe("prerequisites: nothing starts without them", () => {
@@ -138,6 +141,9 @@ describe("up / preview / down / outputs on a fake Automation API", () => {
     expect(json.outputs.webUrl).toBe("https://d111.cloudfront.net");
     expect(json.events.filter((e: StackEvent) => e.kind === "resource-done")).toHaveLength(3);
     expect(r.out).not.toContain("hunter2");
+    // The new environment is saved as a target for --context (the API origin, where /api and the socket are).
+    expect(json.context).toBe("aws-prod");
+    expect(r.saved).toEqual([{ name: "aws-prod", url: json.outputs.apiUrl }]);
   });
 
   it("refuses to change anything off a terminal without --yes", async () => {

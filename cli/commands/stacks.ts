@@ -23,6 +23,8 @@ import {
   type StackEvent,
 } from "../../stacks/engine.ts";
 import { exitCodes } from "../exit.ts";
+import { addContext, type Context } from "../contexts.ts";
+import { interruption } from "../signals.ts";
 import type { ProgressRow, ProgressViewProps } from "../ui/stacks.ts";
 
 const h = React.createElement;
@@ -41,6 +43,8 @@ export interface StacksDeps {
   /** Asks a yes/no question on the terminal. */
   confirm: (question: string) => Promise<boolean>;
   setExitCode: (code: number) => void;
+  /** Saves a target for `--context` (after `up`); returns where. */
+  saveContext: (name: string, ctx: Context) => string;
   /** Resolves an AbortSignal that fires on Ctrl-C; `dispose` removes the handler. */
   interrupt: () => { signal: AbortSignal; dispose(): void };
 }
@@ -61,12 +65,9 @@ export const defaultStacksDeps: StacksDeps = {
   setExitCode(code) {
     process.exitCode = code;
   },
-  interrupt() {
-    const ctl = new AbortController();
-    const onSigint = () => ctl.abort();
-    process.once("SIGINT", onSigint);
-    return { signal: ctl.signal, dispose: () => process.off("SIGINT", onSigint) };
-  },
+  saveContext: (name, ctx) => addContext(name, ctx),
+  // Pulumi cancels on the abort (exit 130, CANCELLED); a second Ctrl-C forces.
+  interrupt: () => interruption(),
 };
 
 export interface PreviewOptions {
@@ -278,6 +279,14 @@ async function finish(action: StackAction, opts: ChangeOptions, engine: StackEng
   const done = await runWithProgress(action, opts, engine, deps, false, plan);
   if (typeof done === "number") return done;
   const { result, events } = done;
+  // The new environment becomes a saved target: `vchat bots --context aws-dev`, `vchat doctor --context aws-dev`.
+  const apiUrl = result.outputs?.apiUrl?.value;
+  let context: string | undefined;
+  if (action === "up" && typeof apiUrl === "string") {
+    context = `aws-${opts.env}`;
+    const file = deps.saveContext(context, { url: apiUrl });
+    if (!opts.json) deps.stderr.write(`saved as context ${context} in ${file} (vchat context use ${context})\n`);
+  }
   if (opts.json) {
     deps.stdout.write(
       JSON.stringify(
@@ -286,6 +295,7 @@ async function finish(action: StackAction, opts: ChangeOptions, engine: StackEng
           env: opts.env,
           action: verb[action],
           changes: result.changes,
+          context,
           outputs: result.outputs ? Object.fromEntries(Object.entries(result.outputs).map(([k, o]) => [k, o.value])) : undefined,
           events,
         },

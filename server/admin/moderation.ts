@@ -3,6 +3,7 @@ import { banMessage, type AccountStanding } from "../auth/standing.ts";
 import type { ServerConfig } from "../config.ts";
 import { newId } from "../ids.ts";
 import type { Logger } from "../log.ts";
+import { closeSocket } from "../signaling/close-socket.ts";
 import { userRoom, type VchatServer } from "../signaling/types.ts";
 import type { ReportRecord, Store } from "../store/store.ts";
 
@@ -39,8 +40,8 @@ export function createModeration({ config, store, standing, io, logger }: Modera
     await store.addBan(record);
     standing.forget(body.userId);
     const room = userRoom(body.userId);
-    io.to(room).emit("auth:revoked", { reason: "banned", message: banMessage(record.reason, record.until), until: record.until });
-    io.in(room).disconnectSockets();
+    // Told, then closed after the telling (on a cluster the emit goes through Redis first).
+    await closeSocket(io, room, "auth:revoked", { reason: "banned", message: banMessage(record.reason, record.until), until: record.until });
     log.info({ banId: record.id, userId: record.userId, by: operator, until: record.until }, "user banned");
     return { ...record, liftedAt: null, liftedBy: null };
   }

@@ -17,7 +17,7 @@ import type { Logger } from "../log.ts";
 import type { LiveSession, Matchmaker, Party } from "../matching/matchmaker.ts";
 import type { Metrics } from "../metrics.ts";
 import { consume, type RateLimits } from "../rate-limits.ts";
-import { isCallRoom, roomOf, type VchatServer, type VchatSocket } from "../signaling/types.ts";
+import { isCallRoom, roomOf, userRoom, type VchatServer, type VchatSocket } from "../signaling/types.ts";
 import type { ReportRecord, Store } from "../store/store.ts";
 import { iceFor } from "../ice.ts";
 
@@ -142,7 +142,7 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
     if ([...socket.rooms].some(isCallRoom)) throw new VchatError("ALREADY_IN_CALL", "end or leave your call before joining the lobby");
     socket.data.lobby = prefs;
     const user = socket.data.user;
-    const avoid = await store.listBlockedEitherWay(user.id);
+    const [avoid, queued] = await Promise.all([store.listBlockedEitherWay(user.id), matchmaker.isQueued(user.id)]);
     const entry = { ...partyOf(socket), interests: prefs.interests ?? [], relayOnly: prefs.relayOnly ?? false, avoid };
     let session: LiveSession | null;
     try {
@@ -153,6 +153,9 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       await finish(stale.id, "disconnected");
       session = await matchmaker.join(entry);
     }
+    // The user waited already, maybe in another tab: this socket has their place now. Their other
+    // sockets are told; one that was not waiting has nothing to give up and ignores it.
+    if (queued) io.to(userRoom(user.id)).except(socket.id).emit("lobby:left", { reason: "replaced" });
     if (session) await start(session);
     return { waitingSince: new Date().toISOString() };
   }
@@ -174,8 +177,9 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
   return {
     join,
 
+    /** Leaves the queue if this socket holds the user's place: another tab's Stop leaves a waiting one alone. */
     async leave(socket: VchatSocket): Promise<void> {
-      await matchmaker.leave(socket.data.user.id);
+      await matchmaker.leave(socket.data.user.id, socket.id);
     },
 
     signal(socket: VchatSocket, signal: Signal): void {
@@ -213,8 +217,9 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       void socket.leave(roomOf(sessionId));
     },
 
-    /** Client-side call quality, accepted from either participant during or after the call. */
+    /** Client-side call quality, accepted from either participant during or after the call; `statsPerMinute` per user. */
     async stats(socket: VchatSocket, { sessionId, stats }: CallStatsEvent): Promise<void> {
+      await consume(limits.stats, socket.data.user.id);
       const session = await store.getSession(sessionId);
       if (!session?.participants.some((p) => p.userId === socket.data.user.id)) {
         throw new VchatError("NOT_IN_SESSION", "you were not in this call");
@@ -246,7 +251,9 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       });
     },
 
+    /** Files a report; one per reporter and call (ALREADY_REPORTED), `reportsPerMinute` per user. */
     async report(userId: string, body: ReportBody): Promise<{ id: string }> {
+      await consume(limits.reports, userId);
       const session = await store.getSession(body.sessionId);
       const reported = session?.participants.find((p) => p.userId !== userId);
       if (!session || !reported || !session.participants.some((p) => p.userId === userId)) {
@@ -268,9 +275,11 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       return { id };
     },
 
-    /** Blocks a user; a call in progress with them ends at once. */
+    /** Blocks a user; a call in progress with them ends at once. `blocksPerMinute` per user. */
     async block(userId: string, blockedId: string): Promise<void> {
       if (blockedId === userId) throw new VchatError("VALIDATION_FAILED", "you cannot block yourself");
+      await consume(limits.blocks, userId);
+      if (!(await store.getUser(blockedId))) throw new VchatError("NOT_FOUND", "no such user");
       await store.addBlock(userId, blockedId, new Date().toISOString());
       const live = await matchmaker.sessionOf(userId);
       if (!live) return;

@@ -1,19 +1,22 @@
 import type { z } from "zod";
-import { VchatError, clientEventSchemas, type AuthRevoked, type ClientToServerEvents } from "../../protocol/index.ts";
+import { VchatError, clientEventSchemas, type AuthRevoked, type ClientToServerEvents, type ErrorBody } from "../../protocol/index.ts";
 import { revoked, type AccountStanding } from "../auth/standing.ts";
 import { verifyToken } from "../auth/tokens.ts";
 import type { Calls } from "../calls/calls.ts";
+import type { ServerConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { consume, type RateLimits } from "../rate-limits.ts";
 import { parse, toErrorBody } from "../validate.ts";
+import { eventBudget } from "./budget.ts";
+import { closeSocket } from "./close-socket.ts";
+import { capSockets } from "./socket-cap.ts";
 import { userRoom, type VchatServer, type VchatSocket } from "./types.ts";
 
 export interface SignalingDeps {
   jwtSecret: string;
+  tuning: ServerConfig["tuning"];
   calls: Calls;
   metrics: Metrics;
-  limits: RateLimits;
   standing: AccountStanding;
   /** How often idle sockets' accounts are checked (`tuning.accountSweepMs`). */
   sweepMs: number;
@@ -29,18 +32,22 @@ const timerMax = 2 ** 31 - 1;
 /**
  * Socket.IO signaling: the JWT and the account (exists, not banned) are checked at connect and the
  * account again at every event (cached briefly, see `standing.ts`); a socket is told `auth:revoked`
- * and disconnected when its token expires or its account is banned or deleted. Every event is rate
- * limited and validated, and handlers only map to the call use cases. An event with an ack gets a
- * tagged result; one without gets an `error` event when it fails. Returns what stops the sweep
+ * and disconnected when its token expires or its account is banned or deleted. A user's oldest
+ * sockets beyond `socketsPerUser` are closed. Every event (known or not) counts against the
+ * socket's budget and is validated, and handlers only map to the call use cases. An event with an
+ * ack gets a tagged result; one without gets an `error` event when it fails. A socket over its
+ * budget for `abuseSeconds` running is told why and disconnected. Returns what stops the sweep
  * of idle sockets' accounts.
  */
-export function attachSignaling(io: VchatServer, { jwtSecret, calls, metrics, limits, standing, sweepMs, logger }: SignalingDeps): { stop(): void } {
+export function attachSignaling(io: VchatServer, { jwtSecret, tuning, calls, metrics, standing, sweepMs, logger }: SignalingDeps): { stop(): void } {
   const log = logger.child({ module: "signaling" });
 
+  // Told once, then closed after the telling (see closeSocket: on a cluster the emit goes through Redis first).
+  const closing = new WeakSet<VchatSocket>();
   const revoke = (socket: VchatSocket, why: AuthRevoked) => {
-    if (!socket.connected) return;
-    socket.emit("auth:revoked", why);
-    socket.disconnect();
+    if (!socket.connected || closing.has(socket)) return;
+    closing.add(socket);
+    closeSocket(io, socket.id, "auth:revoked", why).catch((err) => log.error({ err }, "could not close a revoked socket"));
   };
 
   io.use(async (socket, next) => {
@@ -83,13 +90,48 @@ export function attachSignaling(io: VchatServer, { jwtSecret, calls, metrics, li
     socket.on("disconnecting", () => {
       calls.disconnecting(socket).catch((err) => log.error({ err }, "disconnect clean-up failed"));
     });
+    capSockets(io, socket, tuning.socketsPerUser, log).catch((err) => log.error({ err }, "socket cap failed"));
+
+    const fail = (error: ErrorBody, ack: unknown) => {
+      metrics.errors.inc({ code: error.code });
+      if (typeof ack === "function") ack({ ok: false, error });
+      else socket.emit("error", error);
+    };
+
+    // Every event passes here first, before any handler: the budget, then the event name.
+    const budget = eventBudget({ perSecond: tuning.eventsPerSecond, abuseSeconds: tuning.abuseSeconds });
+    let warned = false;
+    let cut = false;
+    socket.use(([event, ...args], next) => {
+      // Cut off: nothing more is read or answered while the close goes through the adapter.
+      if (cut) return;
+      const verdict = budget.take();
+      if (verdict === "abusive") {
+        cut = true;
+        log.warn({ userId: socket.data.user.id, socketId: socket.id }, "disconnecting a socket over its event budget");
+        metrics.errors.inc({ code: "RATE_LIMITED" });
+        const reason = new VchatError("RATE_LIMITED", `too many events for ${tuning.abuseSeconds} seconds running; disconnected`).toBody();
+        closeSocket(io, socket.id, "error", reason).catch((err) => log.error({ err }, "could not close an abusive socket"));
+        return;
+      }
+      if (verdict === "over") {
+        const error = new VchatError("RATE_LIMITED", `more than ${tuning.eventsPerSecond} events in a second; slow down`).toBody();
+        const ack = args[args.length - 1];
+        // Acks are always answered; without one, one warning per second is enough.
+        if (typeof ack === "function" || !warned) fail(error, ack);
+        warned = true;
+        return;
+      }
+      warned = false;
+      if (!Object.hasOwn(clientEventSchemas, event)) return fail(new VchatError("VALIDATION_FAILED", "unknown event").toBody(), args[args.length - 1]);
+      next();
+    });
 
     const on = <E extends EventName>(event: E, handler: (payload: Payload<E>) => unknown) => {
       const schema = clientEventSchemas[event];
       (socket as VchatSocket & { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, async (...args: unknown[]) => {
         const ack = typeof args[args.length - 1] === "function" ? (args.pop() as (result: unknown) => void) : undefined;
         try {
-          await consume(limits.events, socket.id);
           const s = await standing.standing(userId);
           if (!s.ok) {
             // Answered first, so a client waiting on the ack learns why before the socket closes.
@@ -101,10 +143,7 @@ export function attachSignaling(io: VchatServer, { jwtSecret, calls, metrics, li
           const result = await handler(payload);
           ack?.({ ok: true, ...(result ?? {}) });
         } catch (err) {
-          const error = toErrorBody(err, log);
-          metrics.errors.inc({ code: error.code });
-          if (ack) ack({ ok: false, error });
-          else socket.emit("error", error);
+          fail(toErrorBody(err, log), ack);
         }
       });
     };
@@ -117,15 +156,6 @@ export function attachSignaling(io: VchatServer, { jwtSecret, calls, metrics, li
     on("call:next", (p) => calls.next(socket, p));
     on("call:end", (p) => calls.end(socket, p));
     on("call:stats", (p) => calls.stats(socket, p));
-
-    socket.onAny((event: string, ...args: unknown[]) => {
-      if (event in clientEventSchemas) return;
-      const error = new VchatError("VALIDATION_FAILED", "unknown event").toBody();
-      metrics.errors.inc({ code: error.code });
-      const ack = args[args.length - 1];
-      if (typeof ack === "function") ack({ ok: false, error });
-      else socket.emit("error", error);
-    });
   });
 
   // Idle sockets too: an account deleted or banned outside the admin API is closed within a sweep.

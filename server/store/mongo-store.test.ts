@@ -37,6 +37,37 @@ describeIf(!!uri, "VCHAT_TEST_MONGODB_URI is not set (no MongoDB server can run 
       await (await openMongoStore(uri!)).close();
       expect(await ttlOf()).toBe(defaultChatRetentionDays * 86_400);
     });
+
+    it("opens a database with repeated reports from before one per reporter and session: the first of each stays", async () => {
+      await (await openMongoStore(uri!)).close();
+      const conn = await mongoose.createConnection(uri!).asPromise();
+      try {
+        const reports = conn.collection<{ _id: string }>("reports");
+        await reports.dropIndex("sessionId_1_reporterId_1");
+        const doc = (id: string, reporterId: string, at: string) => ({
+          _id: id,
+          sessionId: "old-s",
+          reporterId,
+          reportedId: "x",
+          reason: "spam",
+          details: null,
+          at,
+        });
+        await reports.insertMany([
+          doc("old-r2", "ana", "2026-01-01T00:00:02.000Z"),
+          doc("old-r1", "ana", "2026-01-01T00:00:01.000Z"),
+          doc("old-r3", "bob", "2026-01-01T00:00:03.000Z"),
+        ]);
+      } finally {
+        await conn.close();
+      }
+      const store = await openMongoStore(uri!);
+      try {
+        expect((await store.listReports("old-s")).map((r) => r.id)).toStrictEqual(["old-r1", "old-r3"]);
+      } finally {
+        await store.close();
+      }
+    });
   },
 );
 
@@ -188,10 +219,11 @@ describe("MongoDB store without a server", () => {
       expect(find(s.ban, { userId: 1, at: -1, _id: -1 })).toBeDefined();
     });
 
-    it("reads chat and reports by session in order, and blocks both ways, unique per pair", () => {
+    it("reads chat and reports by session in order (one report per reporter), and blocks both ways, unique per pair", () => {
       const s = mongoSchemas();
       expect(find(s.chat, { sessionId: 1, at: 1, _id: 1 })).toBeDefined();
       expect(find(s.report, { sessionId: 1, at: 1, _id: 1 })).toBeDefined();
+      expect(find(s.report, { sessionId: 1, reporterId: 1 })?.[1]).toMatchObject({ unique: true });
       expect(find(s.block, { blockerId: 1, blockedId: 1 })?.[1]).toMatchObject({ unique: true });
       expect(find(s.block, { blockedId: 1, blockerId: 1 })).toBeDefined();
     });

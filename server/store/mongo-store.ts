@@ -1,4 +1,4 @@
-import mongoose, { Schema, type Connection } from "mongoose";
+import mongoose, { Schema, type Connection, type Model } from "mongoose";
 import { VchatError, endReasons, limits, reportReasons, userKinds, type CallStats, type EndReason, type ReportReason } from "../../protocol/index.ts";
 import { checkBan, checkBlock, checkId, checkLimit, checkOperator, checkParticipants, checkStats, checkTime, emailKey, invalid, isoTime } from "./checks.ts";
 import type { BanRecord, ChatRecord, ReportRecord, SessionParticipant, SessionRecord, Store, UserRecord } from "./store.ts";
@@ -172,6 +172,8 @@ export function mongoSchemas(opts: MongoStoreOptions = {}) {
     { ...options, collection: "reports" },
   );
   report.index({ sessionId: 1, at: 1, _id: 1 });
+  // One report per reporter and session.
+  report.index({ sessionId: 1, reporterId: 1 }, { unique: true });
   // The operator's list of recent reports, and how many users reported one user lately.
   report.index({ at: 1, _id: 1 });
   report.index({ reportedId: 1, at: 1, reporterId: 1 });
@@ -237,6 +239,7 @@ export async function openMongoStore(uri: string, opts: MongoStoreOptions = {}):
   try {
     await conn.asPromise();
     const models = mongoModels(conn, opts);
+    await dropRepeatedReports(models.Report);
     // Creates missing collections too. Nodes started with the same options find nothing to change.
     await Promise.all(Object.values(models).map((model) => model.syncIndexes()));
     return new MongoStore(conn, models);
@@ -244,6 +247,22 @@ export async function openMongoStore(uri: string, opts: MongoStoreOptions = {}):
     await conn.close().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Reports made before one per reporter and session was the rule: the first of each stays, so the
+ * unique index can be built. Once that index is there, nothing is read.
+ */
+async function dropRepeatedReports(Report: Model<ReportDoc>): Promise<void> {
+  const indexed = await Report.collection.indexExists("sessionId_1_reporterId_1").catch(() => false);
+  if (indexed) return;
+  const repeats = await Report.aggregate<{ ids: string[] }>([
+    { $sort: { at: 1, _id: 1 } },
+    { $group: { _id: { sessionId: "$sessionId", reporterId: "$reporterId" }, ids: { $push: "$_id" }, n: { $sum: 1 } } },
+    { $match: { n: { $gt: 1 } } },
+  ]);
+  const extra = repeats.flatMap((r) => r.ids.slice(1));
+  if (extra.length > 0) await Report.deleteMany({ _id: { $in: extra } });
 }
 
 /**
@@ -383,17 +402,22 @@ class MongoStore implements Store {
   async addReport(r: ReportRecord): Promise<void> {
     checkId(r.id, "id");
     checkTime(r.at, "at");
-    await this.#run(() =>
-      this.#m.Report.create({
-        _id: r.id,
-        sessionId: r.sessionId,
-        reporterId: r.reporterId,
-        reportedId: r.reportedId,
-        reason: r.reason,
-        details: r.details ?? null,
-        at: r.at,
-      }),
-    );
+    await this.#run(async () => {
+      try {
+        await this.#m.Report.create({
+          _id: r.id,
+          sessionId: r.sessionId,
+          reporterId: r.reporterId,
+          reportedId: r.reportedId,
+          reason: r.reason,
+          details: r.details ?? null,
+          at: r.at,
+        });
+      } catch (err) {
+        if (duplicateKey(err, "reporterId")) throw new VchatError("ALREADY_REPORTED", "you reported this call already");
+        throw err;
+      }
+    });
   }
 
   async listReports(sessionId: string): Promise<ReportRecord[]> {

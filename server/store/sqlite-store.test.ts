@@ -174,6 +174,29 @@ describe("sqlite file store", () => {
     }
   });
 
+  it("opens a schema 1 file with repeated reports: the first report of each reporter and session stays, then one only", async () => {
+    const { DatabaseSync } = await import("node:sqlite");
+    const path = join(dir, "schema1.db");
+    await (await openSqliteStore(path)).close();
+    // What schema 1 allowed: the same session reported again by the same user.
+    const db = new DatabaseSync(path);
+    db.exec("DROP INDEX reports_once; PRAGMA user_version = 1");
+    const insert = db.prepare("INSERT INTO reports (id, session_id, reporter_id, reported_id, reason, details, at) VALUES (?, 's1', ?, ?, 'spam', NULL, ?)");
+    insert.run("r1", "ana", "bob", "2026-01-01T00:00:01.000Z");
+    insert.run("r2", "ana", "bob", "2026-01-01T00:00:02.000Z");
+    insert.run("r3", "bob", "ana", "2026-01-01T00:00:03.000Z");
+    db.close();
+    const store = await openSqliteStore(path);
+    try {
+      expect((await store.listReports("s1")).map((r) => r.id)).toStrictEqual(["r1", "r3"]);
+      await expect(
+        store.addReport({ id: "r4", sessionId: "s1", reporterId: "ana", reportedId: "bob", reason: "spam", details: null, at: "2026-01-01T00:00:04.000Z" }),
+      ).rejects.toMatchObject({ code: "ALREADY_REPORTED" });
+    } finally {
+      await store.close();
+    }
+  });
+
   it("refuses to open a database written by a newer schema", async () => {
     const { DatabaseSync } = await import("node:sqlite");
     const path = join(dir, "future.db");

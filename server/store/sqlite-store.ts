@@ -6,7 +6,7 @@ import { endReasons, reportReasons, userKinds } from "../../protocol/index.ts";
 import { checkBan, checkBlock, checkId, checkLimit, checkOperator, checkParticipants, checkStats, checkTime, emailKey, invalid } from "./checks.ts";
 import type { BanRecord, ChatRecord, ReportRecord, SessionRecord, Store, UserRecord } from "./store.ts";
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const list = (values: readonly string[]) => values.map((v) => `'${v}'`).join(", ");
 // The exact shape `Date.toISOString()` produces (see checks.ts); GLOB keeps the check in SQL so
@@ -89,6 +89,8 @@ CREATE TABLE IF NOT EXISTS reports (
   CONSTRAINT report_at CHECK (${iso("at")})
 ) STRICT;
 CREATE INDEX IF NOT EXISTS reports_by_session ON reports (session_id, at);
+-- One report per reporter and session (schema 2; older files are deduplicated first, see migrate).
+CREATE UNIQUE INDEX IF NOT EXISTS reports_once ON reports (session_id, reporter_id);
 -- The operator's list of recent reports, and how many users reported one user lately.
 CREATE INDEX IF NOT EXISTS reports_by_at ON reports (at);
 CREATE INDEX IF NOT EXISTS reports_by_reported ON reports (reported_id, at, reporter_id);
@@ -146,6 +148,8 @@ export async function openSqliteStore(path: string): Promise<Store> {
       throw new VchatError("UNAVAILABLE", `database ${path} has schema ${version}, newer than this vchat (${SCHEMA_VERSION})`);
     }
     db.exec("BEGIN IMMEDIATE");
+    // Schema 1 allowed several reports of one session by one reporter: the first one stays.
+    if (version === 1) db.exec("DELETE FROM reports WHERE rowid NOT IN (SELECT min(rowid) FROM reports GROUP BY session_id, reporter_id)");
     db.exec(schema);
     upgradeEndReasons(db);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
@@ -281,7 +285,16 @@ class SqliteStore implements Store {
   async addReport(r: ReportRecord): Promise<void> {
     checkId(r.id, "id");
     checkTime(r.at, "at");
-    return this.#write(() => void this.#q.insertReport.run(r.id, r.sessionId, r.reporterId, r.reportedId, r.reason, r.details ?? null, r.at));
+    return this.#write(() => {
+      try {
+        this.#q.insertReport.run(r.id, r.sessionId, r.reporterId, r.reportedId, r.reason, r.details ?? null, r.at);
+      } catch (err) {
+        if (errcode(err) === SQLITE_CONSTRAINT_UNIQUE && String((err as Error).message).includes("reports.session_id")) {
+          throw new VchatError("ALREADY_REPORTED", "you reported this call already");
+        }
+        throw err;
+      }
+    });
   }
 
   async listReports(sessionId: string): Promise<ReportRecord[]> {

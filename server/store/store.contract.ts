@@ -294,14 +294,33 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
 
     describe("reports", () => {
       it("lists a session's reports in order and returns them exactly", async () => {
-        const second = report("r2", { reason: "harassment", details: "said ‘things’ 😠\nrepeatedly", at: time(12) });
+        const second = report("r2", {
+          reporterId: id("bob"),
+          reportedId: id("ana"),
+          reason: "harassment",
+          details: "said ‘things’ 😠\nrepeatedly",
+          at: time(12),
+        });
         const first = report("r1", { at: time(11) });
-        const full = report("r3", { reason: "other", details: "d".repeat(limits.reportDetailsMax), at: time(13) });
+        const full = report("r3", { reporterId: id("cy"), reason: "other", details: "d".repeat(limits.reportDetailsMax), at: time(13) });
         await store.addReport(second);
         await store.addReport(first);
         await store.addReport(full);
         await store.addReport(report("elsewhere", { sessionId: id("s2") }));
         expect(await store.listReports(id("s1"))).toStrictEqual([first, second, full]);
+      });
+
+      it("keeps one report per reporter and session: a second one is ALREADY_REPORTED and changes nothing", async () => {
+        const first = report("r1");
+        await store.addReport(first);
+        await rejectsWith(store.addReport(report("r2", { reason: "harassment", at: time(11) })), "ALREADY_REPORTED");
+        const results = await Promise.allSettled([3, 4, 5].map((n) => store.addReport(report(`r${n}`, { sessionId: id("s2"), at: time(n) }))));
+        expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+        expect(await store.listReports(id("s1"))).toStrictEqual([first]);
+        expect(await store.listReports(id("s2"))).toHaveLength(1);
+        // The other participant reports the same session, and the same reporter another one.
+        await store.addReport(report("r6", { reporterId: id("bob"), reportedId: id("ana") }));
+        expect(await store.listReports(id("s1"))).toHaveLength(2);
       });
 
       it("refuses unknown reasons and over-long details with VALIDATION_FAILED", async () => {

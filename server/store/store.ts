@@ -71,6 +71,7 @@ export interface Store {
   /** Oldest first. */
   listChatMessages(sessionId: string): Promise<ChatRecord[]>;
 
+  /** One per reporter and session: a second fails with `VchatError("ALREADY_REPORTED")`. */
   addReport(report: ReportRecord): Promise<void>;
   listReports(sessionId: string): Promise<ReportRecord[]>;
   /** Reports filed at or after `since` (all without it), oldest first, up to `limit`. */

@@ -7,6 +7,7 @@ import type {
   ChatTyping,
   ClientToServerEvents,
   ErrorBody,
+  LobbyLeft,
   MatchFound,
   Peer,
   ReportReason,
@@ -15,6 +16,7 @@ import type {
   User,
 } from "../../protocol/index.ts";
 import { limits } from "../../protocol/limits.ts";
+import { chatProblem, interestProblem, nicknameProblem, normaliseChat, normaliseNickname } from "../../protocol/text.ts";
 import { ApiError, blockUser, guestLogin, sendReport } from "./api.ts";
 import { PeerCall, type Route } from "./call.ts";
 import { describeMediaError, listDevices, openMedia, stopStream, type MediaProblem } from "./media.ts";
@@ -301,8 +303,7 @@ export class VchatClient {
     });
     socket.on("disconnect", (reason) => {
       if (reason === "io client disconnect") return;
-      // Closed by the server after `auth:revoked`: no reconnect; that handler told the user why.
-      if (reason === "io server disconnect") return this.set({ link: "idle" });
+      if (reason === "io server disconnect") return this.closedByServer();
       this.set({ link: "reconnecting" });
       this.notify("warn", "Lost the connection to the server. Reconnecting…");
     });
@@ -328,6 +329,7 @@ export class VchatClient {
       }
     });
     socket.on("match:found", (m) => this.onMatch(m));
+    socket.on("lobby:left", (l) => this.onLobbyLeft(l));
     socket.on("signal", (s) => this.onSignal(s));
     socket.on("chat:message", (m) => this.onChat(m));
     socket.on("chat:typing", (t) => this.onTyping(t));
@@ -341,6 +343,16 @@ export class VchatClient {
       this.set({ phase: "home", waitingSince: null });
       this.notify(r.reason === "banned" ? "error" : "info", r.reason === "banned" ? r.message : "Your session ended. Press Start to continue.");
     });
+  }
+
+  /**
+   * The server closed the connection on purpose (`auth:revoked`, too many tabs, too many events):
+   * it said why just before, which stays on screen. The socket does not reconnect by itself;
+   * Start connects again.
+   */
+  private closedByServer(): void {
+    if (this.state.phase === "call") this.endCallLocally();
+    this.set({ phase: "home", waitingSince: null, link: "idle" });
   }
 
   private async afterReconnect(recovered: boolean): Promise<void> {
@@ -384,7 +396,18 @@ export class VchatClient {
       .map((i) => i.trim().toLowerCase().slice(0, limits.interestMax))
       .filter(Boolean)
       .slice(0, limits.interestsMax);
-    this.joinOptions = { ...opts, nickname: opts.nickname.trim().slice(0, limits.nicknameMax), interests };
+    const nickname = normaliseNickname(opts.nickname).slice(0, limits.nicknameMax);
+    const problem = nickname ? nicknameProblem(nickname) : null;
+    if (problem) {
+      this.notify("error", `That nickname ${problem}.`);
+      return;
+    }
+    const badInterest = interests.find((i) => interestProblem(i));
+    if (badInterest !== undefined) {
+      this.notify("error", `The interest "${badInterest}" ${interestProblem(badInterest)}.`);
+      return;
+    }
+    this.joinOptions = { ...opts, nickname, interests };
     this.set({ phase: "joining", notice: null });
     try {
       await this.login(this.joinOptions.nickname);
@@ -422,6 +445,13 @@ export class VchatClient {
     }
     if (!res.ok) return this.joinFailed(res.error);
     this.setWaitingSince(res.waitingSince);
+  }
+
+  /** The same user started looking for someone in another tab, which took this tab's place. */
+  private onLobbyLeft(l: LobbyLeft): void {
+    if (this.state.phase !== "waiting" && this.state.phase !== "joining") return;
+    this.set({ phase: "home", waitingSince: null });
+    if (l.reason === "replaced") this.notify("warn", "You started looking for someone in another tab or window, so this one stopped.");
   }
 
   private joinFailed(error: ErrorBody): void {
@@ -591,8 +621,13 @@ export class VchatClient {
 
   async sendChat(text: string): Promise<boolean> {
     const call = this.state.call;
-    const trimmed = text.trim().slice(0, limits.chatTextMax);
+    const trimmed = normaliseChat(text).slice(0, limits.chatTextMax);
     if (!call || !trimmed) return false;
+    const problem = chatProblem(trimmed);
+    if (problem) {
+      this.notify("error", `Message not sent: it ${problem}.`);
+      return false;
+    }
     this.stopTyping();
     const res = await this.emit<"chat:send", { id: string; at: string }>("chat:send", { sessionId: call.sessionId, text: trimmed });
     if (!res.ok) {
