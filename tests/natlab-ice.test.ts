@@ -168,8 +168,12 @@ describeIf(!missing, missing ?? "")("ICE through real NATs: vchat bots in two cl
       const wrapper = join(dir, "chromium");
       writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${browserNet.ns} ${chromiumPath} "$@"\n`);
       chmodSync(wrapper, 0o755);
-      // The lab's service is plain http on a public address: camera access needs it treated as secure.
-      const browser = await launchChromium("allow", { executablePath: wrapper, extraArgs: [`--unsafely-treat-insecure-origin-as-secure=${service.url}`] });
+      // The lab's service is plain http on a public address: camera access needs it treated as secure,
+      // and then its ws:// Socket.IO connection too (else it is blocked as mixed content).
+      const browser = await launchChromium("allow", {
+        executablePath: wrapper,
+        extraArgs: [`--unsafely-treat-insecure-origin-as-secure=${service.url},${service.url.replace(/^http/, "ws")}`],
+      });
       try {
         const { page } = await phonePage(browser);
         await page.goto(service.url);
