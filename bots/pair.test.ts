@@ -27,7 +27,9 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("a bot pair relaye
 
   for (const transport of ["udp", "tcp"] as const) {
     it(`connects relay-only over TURN/${transport} and measures clean media`, async () => {
-      const { offerer, answerer, legs } = await runPair({ iceServers: servers, turnTransport: transport, durationMs: 2500 });
+      // 4 s: werift sends a sender report every 0.5-1.5 s and the receiver's report answers on
+      // its own timer, so an RTCP round trip needs a few seconds of media.
+      const { offerer, answerer, legs } = await runPair({ iceServers: servers, turnTransport: transport, durationMs: 4000 });
       // Whole-call accounting: every packet the partner sent arrived.
       for (const l of legs) expect([l.expectedFrom, l.packetsLost, l.duplicates]).toEqual(["partner", 0, 0]);
       for (const r of [offerer, answerer]) {
