@@ -410,6 +410,14 @@ function crossChecks(cfg: Preset & { certificateArn?: string; webCertificateArn?
   if (compareVersions(version, minCoturnVersion) < 0) {
     out.push(`vchat:coturnImage ${cfg.turn.coturnImage} is older than ${minCoturnVersion}: earlier coturn lets IPv4-mapped IPv6 peers bypass denied-peer-ip`);
   }
+  // prod boots TURN instances from the region's ECR, never from Docker Hub anonymously (rate
+  // limits and outages there would turn into ASG replacement loops); AWS needs Docker Hub
+  // credentials for a pull-through cache.
+  if (cfg.retainData && !cfg.turn.dockerHubCredentialArn) {
+    out.push(
+      `vchat:dockerHubCredentialArn is not set: ${cfg.env} pulls coturn through an ECR pull-through cache, which needs Docker Hub credentials in a Secrets Manager secret named ecr-pullthroughcache/... (pulumi config set vchat:dockerHubCredentialArn <arn>)`,
+    );
+  }
   if (cfg.retainData && !cfg.turn.coturnImage.includes("@sha256:")) {
     out.push(
       `vchat:coturnImage must be pinned by digest in ${cfg.env} (a tag can be moved under us): e.g. ${cfg.turn.coturnImage}@sha256:<digest from docker buildx imagetools inspect ${cfg.turn.coturnImage}>`,
@@ -426,7 +434,12 @@ export function offlineEnvConfig(env: EnvName, o: ConfigOverrides = {}): EnvConf
     turnDomain: `turn.${env}.example.org`,
     atlasOrgId: offlinePlaceholder,
     imageTag: "git-0ff11e0",
-    ...(presets[env].retainData ? { coturnImage: `${presets[env].turn.coturnImage}@sha256:${"0".repeat(64)}` } : {}),
+    ...(presets[env].retainData
+      ? {
+          coturnImage: `${presets[env].turn.coturnImage}@sha256:${"0".repeat(64)}`,
+          dockerHubCredentialArn: `arn:aws:secretsmanager:${o.region ?? presets[env].region}:123456789012:secret:ecr-pullthroughcache/${offlinePlaceholder}`,
+        }
+      : {}),
     ...o,
   });
 }

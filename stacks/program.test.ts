@@ -341,8 +341,8 @@ describe("stack configuration", () => {
       "vchat:certificateArn is not set (pulumi config set vchat:certificateArn arn:aws:acm:<region>:<account>:certificate/<id>)",
       "vchat:atlasOrgId is not set (pulumi config set vchat:atlasOrgId <Atlas organisation id>)",
     ]);
-    // prod also wants coturn pinned by digest; named in the same message.
-    expect(() => resolveEnvConfig("prod", {})).toThrow(/atlasOrgId[\s\S]*coturnImage must be pinned by digest/);
+    // prod also wants coturn from an ECR pull-through cache and pinned by digest; named in the same message.
+    expect(() => resolveEnvConfig("prod", {})).toThrow(/atlasOrgId[\s\S]*dockerHubCredentialArn is not set[\s\S]*coturnImage must be pinned by digest/);
   });
   it("refuses a coturn older than 4.9 and unpinned images", () => {
     expect(() => offlineEnvConfig("dev", { coturnImage: "coturn/coturn:4.6.1" })).toThrow(/older than 4\.9\.0/);

@@ -294,7 +294,7 @@ describe("vchat preview --offline", () => {
     expect(byType("launchTemplate:LaunchTemplate")[0].settings).toEqual(
       expect.arrayContaining([
         "IMDS tokens required, hop limit 1",
-        expect.stringMatching(/^coturn coturn\/coturn:4\.10\.0@sha256:/),
+        expect.stringMatching(/^coturn \$REGISTRY\/vchat-prod-dockerhub\/coturn\/coturn:4\.10\.0@sha256:/),
         expect.stringMatching(/^TCP relays refused, max \d+ B\/s per session/),
       ]),
     );
