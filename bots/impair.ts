@@ -155,17 +155,13 @@ function impairMedia(frame: Buffer, f: Fate, counters: ProxyCounters): Buffer[] 
  * UDP proxy: one upstream socket per client address, so the TURN server sees one 5-tuple per
  * bot exactly as without the proxy.
  */
+function newCounters(): ProxyCounters {
+  return { uplinkPackets: 0, uplinkDropped: 0, uplinkDroppedRtp: 0, uplinkCorrupted: 0, uplinkReplayed: 0, downlinkPackets: 0, held: new DelayHistogram() };
+}
+
 export async function startUdpProxy(target: { host: string; port: number }, imp: Impairment, listenHost = "127.0.0.1"): Promise<ImpairProxy> {
   const fate = validate(imp);
-  const counters: ProxyCounters = {
-    uplinkPackets: 0,
-    uplinkDropped: 0,
-    uplinkDroppedRtp: 0,
-    uplinkCorrupted: 0,
-    uplinkReplayed: 0,
-    downlinkPackets: 0,
-    held: new DelayHistogram(),
-  };
+  const counters = newCounters();
   let cut: { key: string; at: number } | null = null;
   const family = listenHost.includes(":") ? "udp6" : "udp4";
   // Large buffers: a busy event loop must not turn into kernel drops the impairment did not ask for.
@@ -290,15 +286,7 @@ export async function startTcpProxy(
   const fate = validate(imp);
   if (opts.opaque && (fate.loss || fate.corrupt || fate.replay))
     throw new RangeError("loss, corruption and replay cannot be applied inside TLS; use UDP or TCP TURN");
-  const counters: ProxyCounters = {
-    uplinkPackets: 0,
-    uplinkDropped: 0,
-    uplinkDroppedRtp: 0,
-    uplinkCorrupted: 0,
-    uplinkReplayed: 0,
-    downlinkPackets: 0,
-    held: new DelayHistogram(),
-  };
+  const counters = newCounters();
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     client.setNoDelay(true);
