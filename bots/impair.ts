@@ -151,14 +151,14 @@ function impairMedia(frame: Buffer, f: Fate, counters: ProxyCounters): Buffer[] 
   return [out];
 }
 
-/**
- * UDP proxy: one upstream socket per client address, so the TURN server sees one 5-tuple per
- * bot exactly as without the proxy.
- */
 function newCounters(): ProxyCounters {
   return { uplinkPackets: 0, uplinkDropped: 0, uplinkDroppedRtp: 0, uplinkCorrupted: 0, uplinkReplayed: 0, downlinkPackets: 0, held: new DelayHistogram() };
 }
 
+/**
+ * UDP proxy: one upstream socket per client address, so the TURN server sees one 5-tuple per
+ * bot exactly as without the proxy.
+ */
 export async function startUdpProxy(target: { host: string; port: number }, imp: Impairment, listenHost = "127.0.0.1"): Promise<ImpairProxy> {
   const fate = validate(imp);
   const counters = newCounters();
