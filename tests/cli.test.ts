@@ -54,6 +54,11 @@ function vchat(
   });
 }
 
+function withoutCi(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { CI: _ci, ...rest } = env;
+  return rest;
+}
+
 /**
  * The binary on a pseudo-terminal, as in an operator's shell: Ctrl-C is the byte 0x03 typed on
  * the terminal, turned into SIGINT by the terminal driver. `script -e` exits with the command's code.
@@ -68,7 +73,8 @@ function vchatOnTerminal(
   return new Promise((resolve) => {
     const child = spawn("script", ["-qfec", command, "/dev/null"], {
       stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, COLUMNS: "120", LINES: "40", ...env },
+      // A user's terminal: without CI=true (which the suite has in CI), ink draws live frames and colours are on.
+      env: { ...withoutCi(process.env), COLUMNS: "120", LINES: "40", ...env },
     });
     let screen = "";
     let sent = false;

@@ -59,8 +59,10 @@ export function serveProcess(args: string[], env: Record<string, string>, opts: 
       reject(Object.assign(new Error(`vchat serve exited with ${code}:\n${stderr}`), { code, stderr }));
     });
     createInterface({ input: proc.stdout }).once("line", (line) => {
+      const start = JSON.parse(line) as { url?: string; nodeId: string };
+      // A failure document ({ok: false, error}) instead of the start line: the exit handler rejects with why.
+      if (typeof start.url !== "string") return;
       clearTimeout(timer);
-      const start = JSON.parse(line) as { url: string; nodeId: string };
       resolve({ url: start.url.replace(/\/$/, ""), nodeId: start.nodeId, start, proc, log: () => stderr, stop });
     });
   });
