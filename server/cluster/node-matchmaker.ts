@@ -48,10 +48,19 @@ export function nodeMatchmaker(inner: RedisMatchmaker, opts: Partial<NodeMatchma
       // A user this node knows as waiting keeps their place, even when Redis has lost it.
       const known = queued.get(input.userId);
       const entry = known ? { ...input, since: known.since } : input;
-      const session = await inner.join(entry, now);
-      if (session) forget(session);
-      else queued.set(entry.userId, { socketId: entry.socketId, since: known?.since ?? Math.min(now ?? Date.now(), entry.since ?? Infinity) });
-      return session;
+      // Known as waiting before the script runs: another node may match the user as soon as the
+      // script has queued them, and its room join can reach this node before the script's reply.
+      // Set after the reply, the entry would outlive that match.
+      queued.set(entry.userId, { socketId: entry.socketId, since: known?.since ?? Math.min(now ?? Date.now(), entry.since ?? Infinity) });
+      try {
+        const session = await inner.join(entry, now);
+        if (session) forget(session);
+        return session;
+      } catch (err) {
+        if (known) queued.set(entry.userId, known);
+        else queued.delete(entry.userId);
+        throw err;
+      }
     },
 
     async leave(userId, socketId) {
