@@ -60,7 +60,8 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat doctor --ur
     let text = "";
     const stdout = { write: (s: string) => (text += s), isTTY: false, columns: 160 };
     const report = await doctorCommand({ url: dev.url, call: false }, false, { stdout, setExitCode: () => {} });
-    expect(report.exitCode).toBe(0);
+    // Failed once in a full CI run (exit 1 after 351 ms; not reproduced alone): say which check.
+    expect(report.exitCode, text).toBe(0);
     for (const c of report.checks) expect(text).toContain(c.title);
     expect(text).toMatch(/✔ API health/);
     expect(text).toMatch(/○ Relay-only call between two peers .*skipped: turned off with --no-call/);
