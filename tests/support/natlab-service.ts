@@ -9,12 +9,9 @@
  *
  *   node tests/support/natlab-service.ts SERVICE_ADDR TURN_ADDR TURN_ALT_ADDR
  */
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { startDevServer } from "../../server/dev.ts";
 import { startCoturn } from "../../turn/coturn-process.ts";
+import { selfSignedCert } from "../../turn/testing/coturn.ts";
 
 const [serviceAddress, turnAddress, turnAltAddress] = process.argv.slice(2);
 if (!serviceAddress || !turnAddress || !turnAltAddress) {
@@ -22,31 +19,15 @@ if (!serviceAddress || !turnAddress || !turnAltAddress) {
   process.exit(2);
 }
 
-const dir = mkdtempSync(join(tmpdir(), "vchat-natlab-"));
-const tls = { certFile: join(dir, "cert.pem"), keyFile: join(dir, "key.pem") };
-const openssl = spawnSync(
-  "openssl",
-  [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    tls.keyFile,
-    "-out",
-    tls.certFile,
-    "-days",
-    "30",
-    "-subj",
-    "/CN=natlab-turn",
-    "-addext",
-    `subjectAltName=IP:${turnAddress}`,
-  ],
-  { encoding: "utf8" },
-);
-const withTls = openssl.status === 0;
-if (!withTls) console.error(`natlab-service: no TLS (openssl: ${openssl.error?.message ?? openssl.stderr})`);
+const cert = (() => {
+  try {
+    return selfSignedCert(30, { cn: "natlab-turn", subjectAltName: `IP:${turnAddress}` });
+  } catch (err) {
+    console.error(`natlab-service: no TLS (${(err as Error).message})`);
+    return null;
+  }
+})();
+const tls = cert && { certFile: cert.certFile, keyFile: cert.keyFile };
 
 const turn = await startCoturn({
   host: turnAddress,
@@ -56,7 +37,7 @@ const turn = await startCoturn({
   rfc5780: true,
   // The lab's "internet" is the documentation ranges, which production settings deny as peers.
   allowedPeerIps: ["203.0.113.0-203.0.113.255", "198.51.100.0-198.51.100.255"],
-  ...(withTls ? { tls } : {}),
+  ...(tls ? { tls } : {}),
 });
 // TLS on 443 too, where a network that lets only HTTPS out can reach it.
 const turnUrls = turn.urls.map((u) => (u.startsWith("turns:") ? `turns:${turnAddress}:443?transport=tcp` : u));
@@ -72,12 +53,12 @@ const dev = await startDevServer({
     tuning: { interestWaitMs: 600_000 },
   },
 });
-process.stdout.write(JSON.stringify({ url: dev.url, turn: turnUrls, certFile: withTls ? tls.certFile : null }) + "\n");
+process.stdout.write(JSON.stringify({ url: dev.url, turn: turnUrls, certFile: tls?.certFile ?? null }) + "\n");
 
 const stop = async () => {
   await dev.stop();
   await turn.stop();
-  rmSync(dir, { recursive: true, force: true });
+  cert?.cleanup();
   process.exit(0);
 };
 process.once("SIGTERM", stop);

@@ -18,8 +18,11 @@ export function natdiscoveryInstalled(): boolean {
   return spawnSync("sh", ["-c", "command -v turnutils_natdiscovery"], { stdio: "ignore" }).status === 0;
 }
 
-/** A self-signed certificate for `localhost`/127.0.0.1, valid for `days`. */
-export function selfSignedCert(days = 30): { certFile: string; keyFile: string; dir: string; cleanup(): void } {
+/** A self-signed certificate, by default for `localhost`/127.0.0.1, valid for `days`. */
+export function selfSignedCert(
+  days = 30,
+  name: { cn: string; subjectAltName: string } = { cn: "localhost", subjectAltName: "DNS:localhost,IP:127.0.0.1" },
+): { certFile: string; keyFile: string; dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), "vchat-cert-"));
   const certFile = join(dir, "cert.pem");
   const keyFile = join(dir, "key.pem");
@@ -38,9 +41,9 @@ export function selfSignedCert(days = 30): { certFile: string; keyFile: string; 
       "-days",
       String(days),
       "-subj",
-      "/CN=localhost",
+      `/CN=${name.cn}`,
       "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      `subjectAltName=${name.subjectAltName}`,
     ],
     { encoding: "utf8" },
   );
