@@ -69,7 +69,9 @@ function vchatOnTerminal(
   timeoutMs = 60_000,
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; screen: string }> {
-  const command = [process.execPath, cli, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  // `exec`: script runs the command through $SHELL, and dash (CI's /bin/sh) would stay as the parent,
+  // take the same Ctrl-C and exit 130 whatever vchat returned.
+  const command = "exec " + [process.execPath, cli, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
   return new Promise((resolve) => {
     const child = spawn("script", ["-qfec", command, "/dev/null"], {
       stdio: ["pipe", "pipe", "pipe"],
