@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { IceResponse, MatchFound, SessionsResponse } from "../protocol/index.ts";
+import type { Ack, IceResponse, JoinAck, MatchFound, SessionsResponse } from "../protocol/index.ts";
 import type { Store } from "../server/store/store.ts";
 import { api, next, record, request, sleep, socketFor, user, type ClientSocket, type TestUser } from "./support/client.ts";
 import { until } from "./support/crowd.ts";
@@ -344,6 +344,24 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       await pair(a!, b!);
       expect(await request(a!.socket, "lobby:join", {})).toMatchObject({ ok: false, error: { code: "ALREADY_IN_CALL" } });
       done(a!, b!);
+    });
+
+    it("a lobby:join sent the moment a call ends (call:ended, or the call:next / call:end ack) is accepted", async () => {
+      // Cross-node on a cluster (users alternate between nodes); the web client joins this way.
+      for (let round = 0; round < 8; round++) {
+        const [a, b] = await Promise.all(["a", "b"].map((n) => newUser(`rejoin${round}-${n}`)));
+        const [fa] = await pair(a!, b!);
+        // Sent from the event handler itself: before the client reads anything else.
+        const peerJoined = new Promise<Ack<JoinAck>>((resolve) => b!.socket.once("call:ended", () => resolve(request<JoinAck>(b!.socket, "lobby:join", {}))));
+        const ending = round % 2 ? "call:next" : "call:end";
+        const callerJoined = request(a!.socket, ending, { sessionId: fa.sessionId }).then((ack) => {
+          expect(ack, `${ending} in round ${round}`).toMatchObject({ ok: true });
+          return request<JoinAck>(a!.socket, "lobby:join", {});
+        });
+        const [peer, caller] = await Promise.all([peerJoined, callerJoined]);
+        expect({ round, ending, peer, caller }).toMatchObject({ peer: { ok: true }, caller: { ok: true } });
+        done(a!, b!);
+      }
     });
 
     it("a second tab of a waiting user closing keeps the user's place in the queue", async () => {
