@@ -2,7 +2,8 @@ import { createAdapter } from "@socket.io/redis-streams-adapter";
 import type { ServerOptions } from "socket.io";
 import { redisKeys } from "./cluster/keys.ts";
 import { nodeMatchmaker } from "./cluster/node-matchmaker.ts";
-import { startPresence, type Presence } from "./cluster/presence.ts";
+import { createKeeper } from "./cluster/keeper.ts";
+import { createPresence, type Presence } from "./cluster/presence.ts";
 import { connectRedis, type RedisConnections } from "./cluster/redis.ts";
 import type { ServerConfig } from "./config.ts";
 import { resources, type StopFailure } from "./lifecycle.ts";
@@ -10,7 +11,6 @@ import { createLogger, type Logger } from "./log.ts";
 import type { Matchmaker } from "./matching/matchmaker.ts";
 import { createMemoryMatchmaker } from "./matching/memory-matchmaker.ts";
 import { createRedisMatchmaker } from "./matching/redis-matchmaker.ts";
-import type { Calls } from "./calls/calls.ts";
 import { createService, type Service } from "./service.ts";
 import { openMongoStore } from "./store/mongo-store.ts";
 import { openSqliteStore } from "./store/sqlite-store.ts";
@@ -160,20 +160,24 @@ export async function startNode(config: ServerConfig, deps: NodeDeps = {}): Prom
     }
     const service = createService({ config, store, matchmaker, logger, redis: redis?.cmd, socketOptions, readiness, canMatch });
 
-    // ---- cluster presence: after the service (it watches its sockets) ----------------------
+    // ---- cluster presence and the keeper of waiting users: after the service (they watch its sockets)
     // Stopped after the service closed (its calls ended): the node leaves the cluster on
     // purpose, so the others do not reap it.
     let presence: Presence | null = null;
     if (redis && nodeMm) {
-      const p = startPresence({ redis: redis.cmd, io: service.io, matchmaker: nodeMm, calls: service.calls, nodeId, logger, options: tuning.presence });
+      const { io, calls } = service;
+      const keeper = createKeeper({ io, matchmaker: nodeMm, calls, logger });
+      const p = createPresence({ redis: redis.cmd, io, matchmaker: nodeMm, calls, keeper, nodeId, logger, options: tuning.presence });
       presence = p;
+      p.start();
       opened.add("presence", () => p.stop());
     }
 
-    await closeLeftOpen({ store, matchmaker, presence, calls: service.calls, log });
+    await closeLeftOpen({ store, matchmaker, presence, log });
 
     // ---- serving: last in, first out ---------------------------------------------------------
     opened.add("service", () => service.close());
+    service.start();
     const url = await service.listen(config.port, config.host);
     const redisUrl = config.redis ? redactUrl(config.redis) : null;
     log.info(
@@ -221,21 +225,16 @@ async function closeLeftOpen({
   store,
   matchmaker,
   presence,
-  calls,
   log,
 }: {
   store: Store;
   matchmaker: Matchmaker;
   presence: Presence | null;
-  calls: Calls;
   log: Logger;
 }): Promise<void> {
   try {
     const at = new Date().toISOString();
-    let closed = 0;
-    for (const session of presence ? await presence.orphanedSessions() : []) {
-      if (await calls.endCall(session.id, "server-restart")) closed++;
-    }
+    let closed = presence ? await presence.endOrphanedCalls() : 0;
     for (const session of await store.listOpenSessions()) {
       if (await matchmaker.getSession(session.id)) continue;
       if (await store.endSession(session.id, { at, reason: "server-restart", by: null })) closed++;

@@ -8,6 +8,7 @@ import { createModeration } from "./admin/moderation.ts";
 import { createAccounts } from "./auth/accounts.ts";
 import { createStanding } from "./auth/standing.ts";
 import { createCalls, type Calls } from "./calls/calls.ts";
+import { socketRooms } from "./calls/socket-rooms.ts";
 import type { ServerConfig } from "./config.ts";
 import { createApp } from "./http/app.ts";
 import type { Logger } from "./log.ts";
@@ -37,17 +38,19 @@ export interface Service {
   /** The call use cases (for cluster presence: ending a crashed node's calls, queueing users again). */
   calls: Calls;
   httpServer: http.Server;
+  /** Starts the timers: the sweep matching late pairs, the sweep of idle sockets' accounts. */
+  start(): void;
   /** Opens the port; resolves to the base URL. */
   listen(port: number, host: string): Promise<string>;
   /**
-   * Ends local calls with `server-shutdown`, closes sockets and the HTTP server; connections still
-   * open `tuning.shutdownGraceMs` later (a request sent by half) are cut. Store and matchmaker stay
-   * open (their owner closes them).
+   * Stops the timers, ends local calls with `server-shutdown`, closes sockets and the HTTP
+   * server; connections still open `tuning.shutdownGraceMs` later (a request sent by half) are
+   * cut. Store and matchmaker stay open (their owner closes them).
    */
   close(): Promise<void>;
 }
 
-/** Wires API, signaling and the use cases over the given store and matchmaker. Never listens by itself. */
+/** Wires API, signaling and the use cases over the given store and matchmaker. Never listens or starts a timer by itself. */
 export function createService(deps: ServiceDeps): Service {
   const { config, store, matchmaker, logger } = deps;
   const metrics = createMetrics(() => matchmaker.queueLength());
@@ -66,7 +69,17 @@ export function createService(deps: ServiceDeps): Service {
     ...deps.socketOptions,
   });
   const moderation = createModeration({ config, store, standing, io, logger });
-  const calls = createCalls({ config, store, matchmaker, io, metrics, limits, logger, canMatch: deps.canMatch, onReport: (r) => moderation.reported(r) });
+  const calls = createCalls({
+    config,
+    store,
+    matchmaker,
+    rooms: socketRooms(io),
+    metrics,
+    limits,
+    logger,
+    canMatch: deps.canMatch,
+    onReport: (r) => moderation.reported(r),
+  });
   const readiness = { store: () => store.ping(), ...deps.readiness };
   api = createApp({ config, accounts, standing, moderation, calls, metrics, readiness, logger });
   const signaling = attachSignaling(io, {
@@ -84,6 +97,10 @@ export function createService(deps: ServiceDeps): Service {
     io,
     calls,
     httpServer,
+    start() {
+      calls.start();
+      signaling.start();
+    },
     listen(port, host) {
       return new Promise((resolve, reject) => {
         httpServer.once("error", reject);
@@ -98,7 +115,7 @@ export function createService(deps: ServiceDeps): Service {
       closed ??= (async () => {
         signaling.stop();
         // Redis down at shutdown, say: the sockets and the port close all the same, then it is told.
-        const ended = await calls.shutdown().then(
+        const ended = await calls.stop().then(
           () => null,
           (err: unknown) => err,
         );

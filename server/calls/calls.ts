@@ -8,6 +8,7 @@ import {
   type JoinAck,
   type LobbyJoin,
   type ReportBody,
+  type ServerToClientEvents,
   type SessionSummary,
   type Signal,
 } from "../../protocol/index.ts";
@@ -17,15 +18,41 @@ import type { Logger } from "../log.ts";
 import type { LiveSession, Matchmaker, Party } from "../matching/matchmaker.ts";
 import type { Metrics } from "../metrics.ts";
 import { consume, type RateLimits } from "../rate-limits.ts";
-import { endingRoomOf, isCallRoom, roomOf, userRoom, type VchatServer, type VchatSocket } from "../signaling/types.ts";
 import type { ReportRecord, Store } from "../store/store.ts";
 import { iceFor } from "../ice.ts";
+
+type Told<E extends keyof ServerToClientEvents> = Parameters<ServerToClientEvents[E]>;
+
+/**
+ * What the call use cases need of the connections: a room per call whose members are sockets,
+ * and telling sockets. Socket.IO's, across the nodes of a cluster, is `socketRooms` (`socket-rooms.ts`).
+ */
+export interface CallRooms {
+  /** Whether this node's socket is in the call's room: the authorisation of every event naming a session. */
+  isIn(socketId: string, sessionId: string): boolean;
+  /** The calls whose rooms this node's socket is in. */
+  callsOf(socketId: string): string[];
+  /** Whether the socket is connected to this node. */
+  isLocal(socketId: string): boolean;
+  enter(socketIds: string[], sessionId: string): void;
+  leave(socketIds: string[], sessionId: string): void;
+  tell<E extends keyof ServerToClientEvents>(socketId: string, event: E, ...args: Told<E>): void;
+  /** Tells every other member of the call. */
+  relay<E extends keyof ServerToClientEvents>(from: string, sessionId: string, event: E, ...args: Told<E>): void;
+  /** Tells every other socket of the user. */
+  tellUser<E extends keyof ServerToClientEvents>(userId: string, except: string, event: E, ...args: Told<E>): void;
+  /**
+   * Ends a call of which nothing but its room is known (its live state is lost): `by` leaves at
+   * once, and every other member leaves the room before it is told `call:ended`.
+   */
+  endThroughRoom(sessionId: string, reason: EndReason, by: string): void;
+}
 
 export interface CallDeps {
   config: ServerConfig;
   store: Store;
   matchmaker: Matchmaker;
-  io: VchatServer;
+  rooms: CallRooms;
   metrics: Metrics;
   limits: RateLimits;
   logger: Logger;
@@ -36,51 +63,32 @@ export interface CallDeps {
 }
 
 /**
- * The call use cases: lobby, matching, signaling, chat and call ends. Routing uses server-side
- * state only: a socket is in a call's room because the server put it there, and every event
- * naming a session is accepted only from a socket in that room.
+ * The call use cases: lobby, matching, signaling, chat and call ends, for a party (a user on one
+ * of their sockets). Routing uses server-side state only: a socket is in a call's room because
+ * the server put it there, and every event naming a session is accepted only from a socket in
+ * that room. Users the matchmaker pairs late (interest waits) are matched by a sweep that runs
+ * from `start()` to `stop()`.
  */
-export function createCalls({ config, store, matchmaker, io, metrics, limits, logger, canMatch = () => true, onReport }: CallDeps) {
+export function createCalls({ config, store, matchmaker, rooms, metrics, limits, logger, canMatch = () => true, onReport }: CallDeps) {
   const log = logger.child({ module: "calls" });
 
-  function member(socket: VchatSocket, sessionId: string): string {
-    const room = roomOf(sessionId);
-    if (!socket.rooms.has(room)) throw new VchatError("NOT_IN_SESSION", "you are not in this call");
-    return room;
+  function member(party: Party, sessionId: string): void {
+    if (!rooms.isIn(party.socketId, sessionId)) throw new VchatError("NOT_IN_SESSION", "you are not in this call");
   }
 
-  /**
-   * Puts sockets in a room or takes them out: this node's sockets directly, the others through
-   * the adapter. On a cluster each adapter call is one message every node reads, and half the
-   * pairs or more have both users on one node.
-   */
-  function moveSockets(action: "join" | "leave", socketIds: string[], room: string): void {
-    const local = io.of("/").sockets;
-    const remote: string[] = [];
-    for (const id of socketIds) {
-      const socket = local.get(id);
-      if (!socket) remote.push(id);
-      else if (action === "join") void socket.join(room);
-      else void socket.leave(room);
-    }
-    if (remote.length === 0) return;
-    if (action === "join") io.in(remote).socketsJoin(room);
-    else io.in(remote).socketsLeave(room);
-  }
-
-  async function start(session: LiveSession): Promise<void> {
+  /** A match: both parties in the call's room, each told who the other is, the session stored. */
+  async function begin(session: LiveSession): Promise<void> {
     const { offerer, answerer } = session;
     metrics.matches.inc();
     metrics.matchWait.observe(session.waitedMs.offerer / 1000);
     metrics.matchWait.observe(session.waitedMs.answerer / 1000);
-    moveSockets("join", [offerer.socketId, answerer.socketId], roomOf(session.id));
-    const policy = session.relayOnly;
+    rooms.enter([offerer.socketId, answerer.socketId], session.id);
     for (const [self, other, role] of [
       [offerer, answerer, "offerer"],
       [answerer, offerer, "answerer"],
     ] as const) {
-      const ice = iceFor(config, self.userId, policy);
-      io.to(self.socketId).emit("match:found", {
+      const ice = iceFor(config, self.userId, session.relayOnly);
+      rooms.tell(self.socketId, "match:found", {
         sessionId: session.id,
         role,
         peer: { id: other.userId, nickname: other.nickname },
@@ -103,20 +111,6 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       .catch((err) => log.error({ err, sessionId: session.id }, "could not store the session"));
   }
 
-  /**
-   * Ends a call known only by its room. Its members are unknown here, so they are marked first
-   * (an ending room), then leave the call room, then are told: every node applies the adapter's
-   * messages in this order, and a member joining the lobby the moment it is told is out of the call.
-   */
-  function endThroughRoom(sessionId: string, reason: EndReason, by: string): void {
-    const room = roomOf(sessionId);
-    const ending = endingRoomOf(sessionId);
-    io.in(room).except(by).socketsJoin(ending);
-    io.in(room).socketsLeave(room);
-    io.to(ending).emit("call:ended", { sessionId, reason });
-    io.in(ending).socketsLeave(ending);
-  }
-
   /** Ends a call once: tells the other party (or both when `by` is none) and closes the record. */
   async function finish(sessionId: string, reason: EndReason, by?: Party): Promise<boolean> {
     const live = await matchmaker.endSession(sessionId, { keepApart: reason === "next" || reason === "blocked" }).catch((err: unknown) => {
@@ -126,17 +120,17 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
     });
     if (live) {
       // Out of the room before being told (the adapter keeps this order across nodes), so nothing
-      // a party sends after `call:ended` is relayed.
-      moveSockets("leave", [live.offerer.socketId, live.answerer.socketId], roomOf(sessionId));
+      // a party sends after `call:ended` is relayed, and a join sent on `call:ended` is accepted.
+      rooms.leave([live.offerer.socketId, live.answerer.socketId], sessionId);
       for (const party of [live.offerer, live.answerer]) {
-        if (party.socketId !== by?.socketId) io.to(party.socketId).emit("call:ended", { sessionId, reason });
+        if (party.socketId !== by?.socketId) rooms.tell(party.socketId, "call:ended", { sessionId, reason });
       }
     } else {
       // No live state: the call ended already, or its state is unreachable or was lost with a
       // replaced Redis. A caller (`by`, checked a member of the room by every use case passing one)
       // still reaches the other party through the room, which the adapter keeps on every node.
       if (!by) return false;
-      endThroughRoom(sessionId, reason, by.socketId);
+      rooms.endThroughRoom(sessionId, reason, by.socketId);
     }
     await store
       .endSession(sessionId, { at: new Date().toISOString(), reason, by: by?.userId ?? null })
@@ -144,19 +138,11 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
     return true;
   }
 
-  const partyOf = (socket: VchatSocket): Party => ({
-    userId: socket.data.user.id,
-    socketId: socket.id,
-    nickname: socket.data.user.nickname,
-  });
-
-  async function join(socket: VchatSocket, prefs: LobbyJoin): Promise<JoinAck> {
+  async function join(party: Party, prefs: LobbyJoin): Promise<JoinAck> {
     if (!canMatch()) throw new VchatError("UNAVAILABLE", "matching is paused while the service recovers; try again shortly");
-    if ([...socket.rooms].some(isCallRoom)) throw new VchatError("ALREADY_IN_CALL", "end or leave your call before joining the lobby");
-    socket.data.lobby = prefs;
-    const user = socket.data.user;
-    const [avoid, queued] = await Promise.all([store.listBlockedEitherWay(user.id), matchmaker.isQueued(user.id)]);
-    const entry = { ...partyOf(socket), interests: prefs.interests ?? [], relayOnly: prefs.relayOnly ?? false, avoid };
+    if (rooms.callsOf(party.socketId).length > 0) throw new VchatError("ALREADY_IN_CALL", "end or leave your call before joining the lobby");
+    const [avoid, queued] = await Promise.all([store.listBlockedEitherWay(party.userId), matchmaker.isQueued(party.userId)]);
+    const entry = { ...party, interests: prefs.interests ?? [], relayOnly: prefs.relayOnly ?? false, avoid };
     let session: LiveSession | null;
     try {
       session = await matchmaker.join(entry);
@@ -168,85 +154,86 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
     }
     // The user waited already, maybe in another tab: this socket has their place now. Their other
     // sockets are told; one that was not waiting has nothing to give up and ignores it.
-    if (queued) io.to(userRoom(user.id)).except(socket.id).emit("lobby:left", { reason: "replaced" });
-    if (session) await start(session);
+    if (queued) rooms.tellUser(party.userId, party.socketId, "lobby:left", { reason: "replaced" });
+    if (session) await begin(session);
     return { waitingSince: new Date().toISOString() };
   }
 
+  let sweepTimer: NodeJS.Timeout | undefined;
   let sweeping = false;
-  const sweepTimer = setInterval(async () => {
+  async function sweep(): Promise<void> {
     if (sweeping || !canMatch()) return;
     sweeping = true;
     try {
-      for (const session of await matchmaker.sweep()) await start(session);
+      for (const session of await matchmaker.sweep()) await begin(session);
     } catch (err) {
       log.error({ err }, "sweep failed");
     } finally {
       sweeping = false;
     }
-  }, config.tuning.sweepIntervalMs);
-  sweepTimer.unref();
+  }
 
   return {
+    /** Joins the lobby with these preferences; a match made at once is begun before the ack. */
     join,
 
     /** Leaves the queue if this socket holds the user's place: another tab's Stop leaves a waiting one alone. */
-    async leave(socket: VchatSocket): Promise<void> {
-      await matchmaker.leave(socket.data.user.id, socket.id);
+    async leave(party: Party): Promise<void> {
+      await matchmaker.leave(party.userId, party.socketId);
     },
 
-    signal(socket: VchatSocket, signal: Signal): void {
-      const room = member(socket, signal.sessionId);
-      socket.to(room).emit("signal", signal);
+    signal(party: Party, signal: Signal): void {
+      member(party, signal.sessionId);
+      rooms.relay(party.socketId, signal.sessionId, "signal", signal);
       metrics.signalsRelayed.inc();
     },
 
-    async chat(socket: VchatSocket, { sessionId, text }: ChatSend): Promise<ChatAck> {
-      const room = member(socket, sessionId);
-      await consume(limits.chat, socket.id);
-      const message = { id: newId(), sessionId, from: socket.data.user.id, text, at: new Date().toISOString() };
+    async chat(party: Party, { sessionId, text }: ChatSend): Promise<ChatAck> {
+      member(party, sessionId);
+      await consume(limits.chat, party.socketId);
+      const message = { id: newId(), sessionId, from: party.userId, text, at: new Date().toISOString() };
       await store.addChatMessage(message);
-      socket.to(room).emit("chat:message", message);
+      rooms.relay(party.socketId, sessionId, "chat:message", message);
       return { id: message.id, at: message.at };
     },
 
-    typing(socket: VchatSocket, { sessionId, typing }: ChatTyping): void {
-      socket.to(member(socket, sessionId)).emit("chat:typing", { sessionId, typing });
+    typing(party: Party, { sessionId, typing }: ChatTyping): void {
+      member(party, sessionId);
+      rooms.relay(party.socketId, sessionId, "chat:typing", { sessionId, typing });
     },
 
-    /** Leaves the call for a new partner: the peer is told `next`, the caller waits again. */
-    async next(socket: VchatSocket, { sessionId }: { sessionId: string }): Promise<JoinAck> {
-      member(socket, sessionId);
-      await finish(sessionId, "next", partyOf(socket));
-      // The cluster adapter applies socketsLeave locally only once it is published: leave now, so join sees it.
-      void socket.leave(roomOf(sessionId));
-      return join(socket, socket.data.lobby ?? {});
+    /** Leaves the call for a new partner: the peer is told `next`, the caller waits again with `prefs`. */
+    async next(party: Party, sessionId: string, prefs: LobbyJoin): Promise<JoinAck> {
+      member(party, sessionId);
+      await finish(sessionId, "next", party);
+      // Out of the room before the ack, whichever way the call ended.
+      rooms.leave([party.socketId], sessionId);
+      return join(party, prefs);
     },
 
-    async end(socket: VchatSocket, { sessionId }: { sessionId: string }): Promise<void> {
-      member(socket, sessionId);
-      await finish(sessionId, "ended", partyOf(socket));
-      // As in `next`: out of the room before the ack, not once the adapter has published it.
-      void socket.leave(roomOf(sessionId));
+    async end(party: Party, sessionId: string): Promise<void> {
+      member(party, sessionId);
+      await finish(sessionId, "ended", party);
+      rooms.leave([party.socketId], sessionId);
     },
 
     /** Client-side call quality, accepted from either participant during or after the call; `statsPerMinute` per user. */
-    async stats(socket: VchatSocket, { sessionId, stats }: CallStatsEvent): Promise<void> {
-      await consume(limits.stats, socket.data.user.id);
+    async stats(party: Party, { sessionId, stats }: CallStatsEvent): Promise<void> {
+      await consume(limits.stats, party.userId);
       const session = await store.getSession(sessionId);
-      if (!session?.participants.some((p) => p.userId === socket.data.user.id)) {
+      if (!session?.participants.some((p) => p.userId === party.userId)) {
         throw new VchatError("NOT_IN_SESSION", "you were not in this call");
       }
-      await store.saveCallStats(sessionId, socket.data.user.id, stats);
+      await store.saveCallStats(sessionId, party.userId, stats);
     },
 
     /** The socket is going away: leave the queue, end its call for the peer. */
-    async disconnecting(socket: VchatSocket): Promise<void> {
-      const rooms = [...socket.rooms].filter(isCallRoom);
+    async disconnecting(party: Party): Promise<void> {
+      const sessions = rooms.callsOf(party.socketId);
       // Redis down must not keep the peer from hearing of the end; the queue entry then expires.
       // Only the queue entry of this socket: the same user waiting in another tab keeps their place.
-      await matchmaker.leave(socket.data.user.id, socket.id).catch((err) => log.warn({ err }, "could not take a leaving user out of the queue"));
-      for (const room of rooms) await finish(room.slice(2), "disconnected", partyOf(socket));
+      await matchmaker.leave(party.userId, party.socketId).catch((err) => log.warn({ err }, "could not take a leaving user out of the queue"));
+      for (const sessionId of sessions) await finish(sessionId, "disconnected", party);
     },
 
     async history(userId: string): Promise<SessionSummary[]> {
@@ -305,12 +292,17 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       return finish(sessionId, reason);
     },
 
-    /** Ends this node's calls with `server-shutdown` for both parties and stops matching. */
-    async shutdown(): Promise<void> {
+    /** Starts matching the users who waited past their interest wait (every `tuning.sweepIntervalMs`). */
+    start(): void {
+      sweepTimer ??= setInterval(() => void sweep(), config.tuning.sweepIntervalMs);
+      sweepTimer.unref();
+    },
+
+    /** Stops matching, and ends this node's calls with `server-shutdown` for both parties. */
+    async stop(): Promise<void> {
       clearInterval(sweepTimer);
-      const local = io.of("/").sockets;
       for (const session of await matchmaker.liveSessions()) {
-        if (local.has(session.offerer.socketId) || local.has(session.answerer.socketId)) {
+        if (rooms.isLocal(session.offerer.socketId) || rooms.isLocal(session.answerer.socketId)) {
           await finish(session.id, "server-shutdown");
         }
       }

@@ -13,7 +13,7 @@ export interface Waiter {
  * The shared Redis matchmaker as one node uses it. The queue lives in Redis, but a node must
  * remember which of its own users wait: to keep them alive there (`touch`), and to queue them
  * again when Redis comes back empty (a replaced server) — they did nothing wrong and must not be
- * left waiting forever.
+ * left waiting forever. This is the memory; the keeper (`keeper.ts`) gives it back to Redis.
  */
 export interface NodeMatchmaker extends RedisMatchmaker {
   staleSession(entry: QueueEntry): Promise<LiveSession | null>;

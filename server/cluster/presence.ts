@@ -3,7 +3,8 @@ import type { EndReason } from "../../protocol/index.ts";
 import type { Tuning } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { LiveSession } from "../matching/matchmaker.ts";
-import { isCallRoom, type VchatServer, type VchatSocket } from "../signaling/types.ts";
+import type { VchatServer } from "../signaling/types.ts";
+import type { Keeper } from "./keeper.ts";
 import type { NodeMatchmaker } from "./node-matchmaker.ts";
 
 /** Heartbeat, death and reaping periods: `config.tuning.presence`. */
@@ -11,7 +12,6 @@ export type PresenceOptions = Tuning["presence"];
 
 /** What presence needs of the call use cases. */
 export interface PresenceCalls {
-  join(socket: VchatSocket, prefs: NonNullable<VchatSocket["data"]["lobby"]>): Promise<unknown>;
   endCall(sessionId: string, reason: EndReason): Promise<boolean>;
 }
 
@@ -20,19 +20,24 @@ export interface PresenceDeps {
   io: VchatServer;
   matchmaker: NodeMatchmaker;
   calls: PresenceCalls;
+  /** Told on every heartbeat, to give Redis back what it lost of this node's waiting users. */
+  keeper: Keeper;
   nodeId: string;
   logger: Logger;
   options: PresenceOptions;
 }
 
 export interface Presence {
+  /** Registers the node and starts its heartbeat and the watch for dead nodes. */
+  start(): void;
   /** Ids of the nodes that are alive now (by their heartbeats). */
   liveNodes(): Promise<string[]>;
   /**
-   * Live sessions none of whose sockets is on a live node: the calls of nodes that died together
-   * and stayed down until their socket lists expired, so no reap could end them.
+   * Ends, with `server-restart`, the live sessions none of whose sockets is on a live node: the
+   * calls of nodes that died together and stayed down until their socket lists expired, so no
+   * reap could end them. Resolves to how many it ended.
    */
-  orphanedSessions(): Promise<LiveSession[]>;
+  endOrphanedCalls(): Promise<number>;
   /** Leaves the cluster on purpose: the others will not reap this node. */
   stop(): Promise<void>;
 }
@@ -84,17 +89,13 @@ interface PresenceScripts {
  *
  * It also keeps this node's part of Redis true: when the heartbeat finds the node unregistered
  * (Redis replaced without its data, or the node taken for dead while it was only slow), it writes
- * its sockets again; every heartbeat checks that the node's waiting users are still in the queue
- * and queues again, at their old place, those lost to it on two beats running; sessions whose end
- * failed during an outage are ended once Redis is back.
+ * its sockets again, and every heartbeat has the keeper give back this node's waiting users.
  */
-export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, options }: PresenceDeps): Presence {
-  const o = options;
+export function createPresence({ redis, io, matchmaker, calls, keeper, nodeId, logger, options: o }: PresenceDeps): Presence {
   const log = logger.child({ module: "presence", nodeId });
   const keys = matchmaker.keys.all;
   const NODES = keys.nodes;
-  const registryOf = keys.registry;
-  const REGISTRY = registryOf(nodeId);
+  const REGISTRY = keys.registry(nodeId);
   // Long enough to outlive outages of the node's own heartbeats; short enough that a cluster
   // that died completely leaves nothing behind for long.
   const registryTtl = String(Math.max(60_000, o.deadAfterMs * 20));
@@ -105,49 +106,18 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
   const r = redis as RedisClient & PresenceScripts;
   const local = () => io.of("/").sockets;
 
-  // ---- this node's sockets --------------------------------------------------------------
   // While Redis is unreachable these fail by the hundred, and the node says so once (see
   // connectRedis); with Redis up a failure is news (a script's keys on two cluster slots, say).
   const logFailure = (what: string) => (err: unknown) =>
     redis.status === "ready" ? log.warn({ err: (err as Error).message }, `${what} failed`) : log.debug({ err }, `${what} failed (Redis unreachable?)`);
+
+  // ---- this node's sockets --------------------------------------------------------------
   io.on("connection", (socket) => {
     r.hset(REGISTRY, socket.id, socket.data.user.id).catch(logFailure("registering a socket"));
-    // Before the call use cases take the user out of the queue: remember in socket.data, which
-    // connection state recovery keeps with the session, that the user was waiting.
-    (socket as unknown as NodeJS.EventEmitter).prependListener("disconnecting", () => {
-      if (matchmaker.queued.get(socket.data.user.id)?.socketId === socket.id) (socket.data as Requeue).requeue = true;
-    });
     socket.on("disconnect", () => {
       r.hdel(REGISTRY, socket.id).catch(logFailure("unregistering a socket"));
     });
-    if (socket.recovered) void checkRecovered(socket);
   });
-  // A socket put into a call room by any node (through the adapter) no longer waits.
-  io.of("/").adapter.on("join-room", (room: string, id: string) => {
-    if (!isCallRoom(room)) return;
-    const socket = local().get(id);
-    if (socket && matchmaker.queued.get(socket.data.user.id)?.socketId === id) matchmaker.queued.delete(socket.data.user.id);
-  });
-
-  /**
-   * Connection state recovery gives a socket back its rooms after a short drop. Its call ended at
-   * the drop (the peer was told `disconnected`), so it leaves such rooms and is told as well.
-   */
-  async function checkRecovered(socket: VchatSocket): Promise<void> {
-    for (const room of [...socket.rooms].filter(isCallRoom)) {
-      const sessionId = room.slice(2);
-      const live = await matchmaker.getSession(sessionId).catch(() => null);
-      if (live && (live.offerer.socketId === socket.id || live.answerer.socketId === socket.id)) continue;
-      void socket.leave(room);
-      socket.emit("call:ended", { sessionId, reason: "disconnected" });
-    }
-    // A user who was waiting when the connection dropped still waits, as far as they know.
-    const data = socket.data as Requeue;
-    if (data.requeue) {
-      data.requeue = undefined;
-      await calls.join(socket, socket.data.lobby ?? {}).catch((err) => log.warn({ err }, "could not queue a recovered user again"));
-    }
-  }
 
   async function writeRegistry(): Promise<void> {
     const pairs = [...local().values()].flatMap((s) => [s.id, s.data.user.id]);
@@ -156,29 +126,8 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
     await tx.pexpire(REGISTRY, registryTtl).exec();
   }
 
-  /** Queues again these users of this node, who wait but are no longer in Redis' queue. */
-  async function requeue(userIds: string[]): Promise<void> {
-    let n = 0;
-    for (const userId of userIds) {
-      const waiter = matchmaker.queued.get(userId);
-      if (!waiter) continue;
-      const socket = local().get(waiter.socketId);
-      if (!socket || [...socket.rooms].some(isCallRoom)) {
-        matchmaker.queued.delete(userId);
-        continue;
-      }
-      await calls.join(socket, socket.data.lobby ?? {}).then(
-        () => n++,
-        (err) => log.warn({ err, userId }, "could not queue a waiting user again"),
-      );
-    }
-    if (n > 0) log.info({ users: n }, "queued this node's waiting users again");
-  }
-
   // ---- heartbeat ------------------------------------------------------------------------
   let registered = false;
-  /** This node's waiting users that the last beat found lost to Redis' queue. */
-  let lostBefore = new Set<string>();
   let lastBeat = 0;
   let beating = false;
   async function beat(): Promise<void> {
@@ -187,24 +136,20 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
     try {
       const added = await r.vchatNodeBeat(NODES, REGISTRY, nodeId, registryTtl);
       lastBeat = Date.now();
-      if (added === 1) {
-        await writeRegistry();
-        if (registered) log.warn("this node was missing from Redis (Redis replaced, or the node was declared dead): registered again");
-        registered = true;
-      }
-      const lost = new Set(matchmaker.queued.size > 0 ? await matchmaker.touch([...matchmaker.queued.keys()]) : []);
-      // Queued again once lost on two beats running: a match made just before (its room join
-      // still on its way from another node, maybe held up by an outage) lands first, so its
-      // users are not queued twice.
-      const again = [...lost].filter((u) => lostBefore.has(u));
-      lostBefore = lost;
-      if (again.length > 0) await requeue(again);
-      if (matchmaker.pendingEnds.size > 0) await matchmaker.retryEnds();
+      if (added === 1) await registerAgain();
+      await keeper.keep();
     } catch (err) {
       logFailure("heartbeat")(err);
     } finally {
       beating = false;
     }
+  }
+
+  /** The beat found the node unregistered: its first beat, or Redis lost it. */
+  async function registerAgain(): Promise<void> {
+    await writeRegistry();
+    if (registered) log.warn("this node was missing from Redis (Redis replaced, or the node was declared dead): registered again");
+    registered = true;
   }
 
   // After Redis was unreachable, every node's heartbeat is old: nobody is judged until all had
@@ -218,17 +163,24 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
   // ---- reaping dead nodes ----------------------------------------------------------------
   let lastTick = Date.now();
   let reaping = false;
-  async function reap(): Promise<void> {
-    const now = Date.now();
+
+  /**
+   * Whether this node may judge the others now. A node whose own timers ran late (a stalled event
+   * loop) may see the others' heartbeats as old only because it could not run: it judges nobody
+   * until it has beaten in time again; nor does anyone within the grace after an outage.
+   */
+  function mayJudge(now: number): boolean {
     const lag = now - lastTick - o.reapIntervalMs;
     lastTick = now;
-    // A node whose own timers ran late (a stalled event loop) may see the others' heartbeats as
-    // old only because it could not run: it judges nobody until it has beaten in time again.
-    if (reaping || now < graceUntil || lag > o.deadAfterMs / 3 || now - lastBeat > o.heartbeatMs * 1.5 + o.deadAfterMs / 3) return;
+    return now >= graceUntil && lag <= o.deadAfterMs / 3 && now - lastBeat <= o.heartbeatMs * 1.5 + o.deadAfterMs / 3;
+  }
+
+  async function reap(): Promise<void> {
+    if (!mayJudge(Date.now()) || reaping) return;
     reaping = true;
     try {
       const dead = await r.vchatNodeReap(NODES, String(o.deadAfterMs), "10");
-      for (const id of dead) if (id !== nodeId) await cleanUp(id);
+      for (const id of dead) if (id !== nodeId) await cleanUpAfter(id);
     } catch (err) {
       logFailure("looking for dead nodes")(err);
     } finally {
@@ -236,8 +188,9 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
     }
   }
 
-  async function cleanUp(deadId: string): Promise<void> {
-    const key = registryOf(deadId);
+  /** Ends the calls of a dead node's sockets and takes its users out of the queue. */
+  async function cleanUpAfter(deadId: string): Promise<void> {
+    const key = keys.registry(deadId);
     const sockets = Object.entries(await r.hgetall(key));
     const ended = new Set<string>();
     let left = 0;
@@ -259,32 +212,35 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
     log.warn({ deadNode: deadId, sockets: sockets.length, callsEnded: ended.size, leftQueue: left }, "a node stopped beating: cleaned up its users");
   }
 
-  const beatTimer = setInterval(() => void beat(), o.heartbeatMs);
-  const reapTimer = setInterval(() => void reap(), o.reapIntervalMs);
-  beatTimer.unref();
-  reapTimer.unref();
-  void beat();
+  /** Whether any of the session's sockets is listed by a live node. */
+  async function onLiveNode(session: LiveSession, nodes: string[]): Promise<boolean> {
+    for (const node of nodes) {
+      if ((await r.hmget(keys.registry(node), session.offerer.socketId, session.answerer.socketId)).some(Boolean)) return true;
+    }
+    return false;
+  }
 
+  let beatTimer: NodeJS.Timeout | undefined;
+  let reapTimer: NodeJS.Timeout | undefined;
   let stopped: Promise<void> | undefined;
+  const liveNodes = () => r.vchatNodeLive(NODES, String(o.deadAfterMs));
   return {
-    async liveNodes() {
-      return r.vchatNodeLive(NODES, String(o.deadAfterMs));
+    start() {
+      if (beatTimer) return;
+      beatTimer = setInterval(() => void beat(), o.heartbeatMs);
+      reapTimer = setInterval(() => void reap(), o.reapIntervalMs);
+      beatTimer.unref();
+      reapTimer.unref();
+      void beat();
     },
-    async orphanedSessions() {
-      const nodes = await r.vchatNodeLive(NODES, String(o.deadAfterMs));
-      const orphaned: LiveSession[] = [];
+    liveNodes,
+    async endOrphanedCalls() {
+      const nodes = await liveNodes();
+      let ended = 0;
       for (const session of await matchmaker.liveSessions()) {
-        const sockets = [session.offerer.socketId, session.answerer.socketId];
-        let onLiveNode = false;
-        for (const node of nodes) {
-          if ((await r.hmget(registryOf(node), ...sockets)).some(Boolean)) {
-            onLiveNode = true;
-            break;
-          }
-        }
-        if (!onLiveNode) orphaned.push(session);
+        if (!(await onLiveNode(session, nodes)) && (await calls.endCall(session.id, "server-restart"))) ended++;
       }
-      return orphaned;
+      return ended;
     },
     stop() {
       stopped ??= (async () => {
@@ -295,11 +251,6 @@ export function startPresence({ redis, io, matchmaker, calls, nodeId, logger, op
       return stopped;
     },
   };
-}
-
-/** Carried in socket.data across a dropped connection (connection state recovery persists it). */
-interface Requeue {
-  requeue?: boolean;
 }
 
 function hasSocket(session: LiveSession, socketId: string): boolean {

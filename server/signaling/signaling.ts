@@ -3,6 +3,7 @@ import { VchatError, clientEventSchemas, type AuthRevoked, type ClientToServerEv
 import { revoked, type AccountStanding } from "../auth/standing.ts";
 import { verifyToken } from "../auth/tokens.ts";
 import type { Calls } from "../calls/calls.ts";
+import { partyOf } from "../calls/socket-rooms.ts";
 import type { ServerConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -36,10 +37,13 @@ const timerMax = 2 ** 31 - 1;
  * sockets beyond `socketsPerUser` are closed. Every event (known or not) counts against the
  * socket's budget and is validated, and handlers only map to the call use cases. An event with an
  * ack gets a tagged result; one without gets an `error` event when it fails. A socket over its
- * budget for `abuseSeconds` running is told why and disconnected. Returns what stops the sweep
- * of idle sockets' accounts.
+ * budget for `abuseSeconds` running is told why and disconnected. Returns what starts and stops
+ * the sweep of idle sockets' accounts.
  */
-export function attachSignaling(io: VchatServer, { jwtSecret, tuning, calls, metrics, standing, sweepMs, logger }: SignalingDeps): { stop(): void } {
+export function attachSignaling(
+  io: VchatServer,
+  { jwtSecret, tuning, calls, metrics, standing, sweepMs, logger }: SignalingDeps,
+): { start(): void; stop(): void } {
   const log = logger.child({ module: "signaling" });
 
   // Told once, then closed after the telling (see closeSocket: on a cluster the emit goes through Redis first).
@@ -88,7 +92,7 @@ export function attachSignaling(io: VchatServer, { jwtSecret, tuning, calls, met
       metrics.connectedSockets.dec();
     });
     socket.on("disconnecting", () => {
-      calls.disconnecting(socket).catch((err) => log.error({ err }, "disconnect clean-up failed"));
+      calls.disconnecting(partyOf(socket)).catch((err) => log.error({ err }, "disconnect clean-up failed"));
     });
     capSockets(io, socket, tuning.socketsPerUser, log).catch((err) => log.error({ err }, "socket cap failed"));
 
@@ -148,19 +152,22 @@ export function attachSignaling(io: VchatServer, { jwtSecret, tuning, calls, met
       });
     };
 
-    on("lobby:join", (p) => calls.join(socket, p));
-    on("lobby:leave", () => calls.leave(socket));
-    on("signal", (p) => calls.signal(socket, p));
-    on("chat:send", (p) => calls.chat(socket, p));
-    on("chat:typing", (p) => calls.typing(socket, p));
-    on("call:next", (p) => calls.next(socket, p));
-    on("call:end", (p) => calls.end(socket, p));
-    on("call:stats", (p) => calls.stats(socket, p));
+    // The preferences of the last join are kept with the socket (connection state recovery keeps
+    // them too): call:next and a recovered waiting user join with them again.
+    const party = partyOf(socket);
+    on("lobby:join", (p) => calls.join(party, (socket.data.lobby = p)));
+    on("lobby:leave", () => calls.leave(party));
+    on("signal", (p) => calls.signal(party, p));
+    on("chat:send", (p) => calls.chat(party, p));
+    on("chat:typing", (p) => calls.typing(party, p));
+    on("call:next", (p) => calls.next(party, p.sessionId, socket.data.lobby ?? {}));
+    on("call:end", (p) => calls.end(party, p.sessionId));
+    on("call:stats", (p) => calls.stats(party, p));
   });
 
   // Idle sockets too: an account deleted or banned outside the admin API is closed within a sweep.
   let sweeping = false;
-  const sweep = setInterval(async () => {
+  async function sweep(): Promise<void> {
     if (sweeping) return;
     sweeping = true;
     try {
@@ -173,7 +180,13 @@ export function attachSignaling(io: VchatServer, { jwtSecret, tuning, calls, met
     } finally {
       sweeping = false;
     }
-  }, sweepMs);
-  sweep.unref();
-  return { stop: () => clearInterval(sweep) };
+  }
+  let sweepTimer: NodeJS.Timeout | undefined;
+  return {
+    start() {
+      sweepTimer ??= setInterval(() => void sweep(), sweepMs);
+      sweepTimer.unref();
+    },
+    stop: () => clearInterval(sweepTimer),
+  };
 }
