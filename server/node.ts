@@ -111,7 +111,8 @@ export async function startNode(config: ServerConfig, deps: NodeDeps = {}): Prom
       storeKind = "sqlite";
     }
     if (!deps.store) opened.add("store", () => store.close());
-    const storeHealth = watchStore(store, storeKind !== "sqlite", tuning.storeCheckMs, log);
+    const storeHealth = storeWatch(store, storeKind !== "sqlite", tuning.storeCheckMs, log);
+    storeHealth.start();
     opened.add("store check", () => storeHealth.stop());
 
     // ---- matching and events between nodes ---------------------------------------------
@@ -246,27 +247,32 @@ async function closeLeftOpen({
   }
 }
 
-/** The store's reachability (MongoDB, checked every few seconds) for matching and logs. SQLite is in process: always up. */
-function watchStore(store: Store, remote: boolean, everyMs: number, log: Logger) {
+/** The store's reachability (MongoDB, checked every few seconds from `start()`) for matching and logs. SQLite is in process: always up. */
+function storeWatch(store: Store, remote: boolean, everyMs: number, log: Logger) {
   let up = true;
+  let checking = false;
   let timer: NodeJS.Timeout | undefined;
-  if (remote) {
-    let checking = false;
-    timer = setInterval(async () => {
-      if (checking) return;
-      checking = true;
-      try {
-        await store.ping();
-        if (!up) log.info("the store is back: matching again");
-        up = true;
-      } catch (err) {
-        if (up) log.error({ err: (err as Error).name }, "the store (MongoDB) is unreachable: new matches are refused (UNAVAILABLE), /readyz says 503");
-        up = false;
-      } finally {
-        checking = false;
-      }
-    }, everyMs);
-    timer.unref();
+  async function check(): Promise<void> {
+    if (checking) return;
+    checking = true;
+    try {
+      await store.ping();
+      if (!up) log.info("the store is back: matching again");
+      up = true;
+    } catch (err) {
+      if (up) log.error({ err: (err as Error).name }, "the store (MongoDB) is unreachable: new matches are refused (UNAVAILABLE), /readyz says 503");
+      up = false;
+    } finally {
+      checking = false;
+    }
   }
-  return { up: () => up, stop: () => clearInterval(timer) };
+  return {
+    up: () => up,
+    start() {
+      if (!remote || timer) return;
+      timer = setInterval(() => void check(), everyMs);
+      timer.unref();
+    },
+    stop: () => clearInterval(timer),
+  };
 }
