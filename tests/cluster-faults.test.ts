@@ -142,7 +142,11 @@ describeIf(available, "redis-server is not installed")("cluster faults: Redis do
     );
     for (const url of [n1, n2]) {
       let res = await ready(url);
-      for (let i = 0; i < 50 && res.status !== 200; i++) res = await sleep(100).then(() => ready(url));
+      await until(
+        async () => (res = await ready(url)).status === 200,
+        5000,
+        () => `${url}/readyz: ${JSON.stringify(res.body)}`,
+      );
       expect(res.body).toMatchObject({ ready: true, checks: { redis: { ok: true }, events: { ok: true }, store: { ok: true } } });
     }
     // The user who waited through the outage is queued again by their node (Redis lost the queue).
