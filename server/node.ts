@@ -177,6 +177,7 @@ export async function startNode(config: ServerConfig, deps: NodeDeps = {}): Prom
     await closeLeftOpen({ store, matchmaker, presence, log });
 
     // ---- serving: last in, first out ---------------------------------------------------------
+    // Its timers (late matches, idle sockets' accounts) run from here; its close stops them first.
     opened.add("service", () => service.close());
     service.start();
     const url = await service.listen(config.port, config.host);

@@ -35,7 +35,7 @@ export interface ServiceDeps {
 
 export interface Service {
   io: VchatServer;
-  /** The call use cases (for cluster presence: ending a crashed node's calls, queueing users again). */
+  /** The call use cases (for cluster presence, ending a crashed node's calls, and the keeper, queueing waiting users again). */
   calls: Calls;
   httpServer: http.Server;
   /** Starts the timers: the sweep matching late pairs, the sweep of idle sockets' accounts. */
