@@ -170,7 +170,7 @@ export async function startRehearsal(opts: RehearsalOptions): Promise<Rehearsal>
       // The nodes serve no web client: only the bucket does, as in the cloud.
       webDir: null,
       quiet: opts.quiet,
-      config: { trustProxy: true },
+      config: { trustProxyHops: 1 },
     });
     const port = opts.port || (await freePort());
     const conf = join(dir, "haproxy.cfg");
