@@ -9,6 +9,7 @@ import { certificateCovers, ConfigError, configKeys, resolveEnvConfig, type Conf
 import { Data } from "./data.ts";
 import { KinesisSignaling } from "./kinesis.ts";
 import { Network } from "./network.ts";
+import { checkoutRoot, readRelease, type Release } from "./release.ts";
 import { Secrets } from "./secrets.ts";
 import { Service } from "./service.ts";
 import { Turn } from "./turn.ts";
@@ -17,6 +18,7 @@ import { Web } from "./web.ts";
 /** Stack outputs; `atlasConnectionString` is a Pulumi secret. */
 export interface EnvironmentOutputs {
   webUrl: pulumi.Output<string>;
+  /** Where API clients (`vchat doctor`, `vchat bots`) connect: the same one origin as `webUrl`, since the ALB answers CloudFront only. */
   apiUrl: pulumi.Output<string>;
   turnUrls: pulumi.Output<string[]>;
   redisEndpoint: pulumi.Output<string>;
@@ -45,7 +47,7 @@ export class Environment extends pulumi.ComponentResource {
   /** Names clients will use that the configured certificates do not cover; `vchatProgram` fails on any. */
   readonly certificateProblems: pulumi.Output<string[]>;
 
-  constructor(name: string, cfg: EnvConfig, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, cfg: EnvConfig, release: Release, opts?: pulumi.ComponentResourceOptions) {
     super("vchat:stacks:Environment", name, {}, opts);
     // The region comes from the configuration, not from `aws:region` in the stack file: nothing
     // has to be written into the stack before a preview.
@@ -56,7 +58,7 @@ export class Environment extends pulumi.ComponentResource {
     const network = new Network(`${name}-net`, { cfg }, child);
     const secrets = new Secrets(`${name}-secrets`, { cfg }, child);
     const data = new Data(`${name}-data`, { cfg, network }, child);
-    const web = new Web(`${name}-web`, { cfg }, child);
+    const web = new Web(`${name}-web`, { cfg, originSecret: secrets.originSecret, site: release.site }, child);
     const turn = new Turn(
       `${name}-turn`,
       { cfg, network, turnSecretArn: secrets.turnSecretArn, turnSecretName: secrets.turnSecretName, alarmTopicArn: alerts.topicArn },
@@ -77,6 +79,8 @@ export class Environment extends pulumi.ComponentResource {
         redisSecurityGroupId: data.redisSecurityGroupId,
         turnUrls: turn.urls,
         webUrl: web.url,
+        originSecret: secrets.originSecret,
+        image: release.image,
       },
       child,
     );
@@ -84,7 +88,7 @@ export class Environment extends pulumi.ComponentResource {
 
     this.outputs = {
       webUrl: web.url,
-      apiUrl: service.apiUrl,
+      apiUrl: web.url,
       turnUrls: turn.urls,
       redisEndpoint: data.redisEndpoint,
       atlasConnectionString: pulumi.secret(data.atlasConnectionString),
@@ -173,9 +177,14 @@ export class Alerts extends pulumi.ComponentResource {
   }
 }
 
-/** Builds the environment from a resolved configuration and returns the stack outputs. */
-export function vchatProgram(cfg: EnvConfig, opts?: pulumi.ComponentResourceOptions): EnvironmentOutputs {
-  const environment = new Environment(`vchat-${cfg.env}`, cfg, opts);
+/**
+ * Builds the environment from a resolved configuration and the checkout at `root` (the image's
+ * Dockerfile, the built web client) and returns the stack outputs.
+ */
+export function vchatProgram(cfg: EnvConfig, root = checkoutRoot, opts?: pulumi.ComponentResourceOptions): EnvironmentOutputs {
+  const release = readRelease(root, cfg.service.image);
+  if (release.problems.length > 0) throw new ConfigError(`cannot ship ${cfg.env}:\n  ${release.problems.join("\n  ")}`);
+  const environment = new Environment(`vchat-${cfg.env}`, cfg, release, opts);
   // Fails the run (a preview too) with the same kind of message as any other config problem.
   environment.certificateProblems.apply((problems) => {
     if (problems.length > 0) throw new ConfigError(`stack config for ${cfg.env} is invalid:\n  ${problems.join("\n  ")}`);
