@@ -221,6 +221,10 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
       ]),
     );
     expect(o.redisEndpoint).toBeTruthy();
+    expect(o.dnsRecords).toEqual([
+      `${cfg.apiDomain} CNAME vchat-${env}-svc-alb.elb.mock.amazonaws.com`,
+      `${cfg.turnDomain} CNAME vchat-${env}-turn-nlb.elb.mock.amazonaws.com`,
+    ]);
     expect(o.atlasConnectionString).toBe("[secret]");
     expect(o.kinesisChannelArn).toBeUndefined();
     expect(plan().resources.some((r) => r.type === "vchat:stacks:KinesisSignaling")).toBe(false);

@@ -27,6 +27,8 @@ export interface EnvironmentOutputs {
   webBucket: pulumi.Output<string>;
   /** The Secrets Manager secret holding VCHAT_ADMIN_SECRET for `vchat admin`. */
   adminSecretArn: pulumi.Output<string>;
+  /** The CNAMEs to create at the DNS provider, `name CNAME target`: the stack owns no zone. */
+  dnsRecords: pulumi.Output<string[]>;
   kinesisChannelArn?: pulumi.Output<string>;
 }
 
@@ -39,6 +41,7 @@ export const outputNames = [
   "repositoryUrl",
   "webBucket",
   "adminSecretArn",
+  "dnsRecords",
   "kinesisChannelArn",
 ] as const;
 
@@ -95,6 +98,12 @@ export class Environment extends pulumi.ComponentResource {
       repositoryUrl: service.repositoryUrl,
       webBucket: web.bucketName,
       adminSecretArn: secrets.adminSecretArn,
+      dnsRecords: pulumi.all([service.albDnsName, turn.nlbDnsName, web.distributionDomain]).apply(([alb, nlb, cdn]) => [
+        // CloudFront reaches the ALB by this name (its certificate's).
+        `${cfg.apiDomain} CNAME ${alb}`,
+        ...(cfg.turnDomain ? [`${cfg.turnDomain} CNAME ${nlb}`] : []),
+        ...(cfg.webDomain && cfg.webCertificateArn ? [`${cfg.webDomain} CNAME ${cdn}`] : []),
+      ]),
       ...(kinesis ? { kinesisChannelArn: kinesis.channelArn } : {}),
     };
     this.registerOutputs({ ...this.outputs });

@@ -48,6 +48,8 @@ export class Web extends pulumi.ComponentResource {
   readonly url: pulumi.Output<string>;
   readonly bucketName: pulumi.Output<string>;
   readonly distributionId: pulumi.Output<string>;
+  /** CloudFront's own name for the distribution (`d123.cloudfront.net`), where a `webDomain` CNAME points. */
+  readonly distributionDomain: pulumi.Output<string>;
 
   constructor(name: string, args: WebArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vchat:stacks:Web", name, {}, opts);
@@ -203,6 +205,7 @@ export class Web extends pulumi.ComponentResource {
     this.url = cfg.webDomain && cfg.webCertificateArn ? pulumi.output(`https://${cfg.webDomain}`) : pulumi.interpolate`https://${cdn.domainName}`;
     this.bucketName = bucket.bucket;
     this.distributionId = cdn.id;
+    this.distributionDomain = cdn.domainName;
     this.registerOutputs({ url: this.url, bucketName: this.bucketName, distributionId: this.distributionId });
   }
 }
