@@ -6,7 +6,8 @@ import { certificateCovers, ConfigError, cidrToRange, offlineEnvConfig, required
 import { embeddedCoturnConfig } from "./turn-userdata.ts";
 import { mockZones, planOffline, type OfflinePlan, type PlannedResource } from "./offline.ts";
 import { checkAll, rules, type ResourceRecord } from "./rules.ts";
-import { checkoutRoot } from "./release.ts";
+import { vchatProgram } from "./program.ts";
+import { checkoutRoot, readRelease, releaseToolProblems } from "./release.ts";
 import { spaFallbackCode } from "./web.ts";
 import { nodePathPatterns } from "../protocol/routes.ts";
 
@@ -405,6 +406,22 @@ describe("what a release ships", () => {
     ]);
     expect(bare.resources.filter((r) => /taskDefinition|bucketObjectv2|command:local/.test(r.type))).toEqual([]);
     expect(plans.dev!.notes).toEqual([]);
+  });
+
+  it("a real run refuses, before any resource, what it cannot ship or run on this machine", () => {
+    const cfg = offlineEnvConfig("dev");
+    const bare = checkout({ Dockerfile: undefined, "web/dist/index.html": undefined });
+    expect(() => vchatProgram(cfg, { root: bare, which: () => "/usr/bin/x" })).toThrow(
+      /^cannot ship dev:\n {2}no Dockerfile in .*\n {2}web\/dist is not built/,
+    );
+    expect(() => vchatProgram(cfg, { root, which: () => undefined })).toThrow(
+      /docker is not on PATH: vchat up builds the service image with Docker \(buildx\)[\s\S]*the AWS CLI \(aws\) is not on PATH/,
+    );
+    // A given image needs no Docker here; a checkout without a web build needs no AWS CLI.
+    expect(releaseToolProblems(readRelease(root, `example/vchat@sha256:${"b".repeat(64)}`), () => undefined)).toEqual([
+      "the AWS CLI (aws) is not on PATH: vchat up invalidates CloudFront with it after an upload",
+    ]);
+    expect(releaseToolProblems(readRelease(bare, `example/vchat@sha256:${"b".repeat(64)}`), () => undefined)).toEqual([]);
   });
 });
 

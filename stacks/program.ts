@@ -9,7 +9,8 @@ import { certificateCovers, ConfigError, configKeys, resolveEnvConfig, type Conf
 import { Data } from "./data.ts";
 import { KinesisSignaling } from "./kinesis.ts";
 import { Network } from "./network.ts";
-import { checkoutRoot, readRelease, type Release } from "./release.ts";
+import { systemProbe } from "./engine.ts";
+import { checkoutRoot, readRelease, releaseToolProblems, type Release } from "./release.ts";
 import { Secrets } from "./secrets.ts";
 import { Service } from "./service.ts";
 import { Turn } from "./turn.ts";
@@ -186,14 +187,23 @@ export class Alerts extends pulumi.ComponentResource {
   }
 }
 
+export interface ProgramOptions {
+  /** The checkout with the image's Dockerfile and the built web client. @default this checkout */
+  root?: string;
+  /** Finds a program on PATH (Docker and the AWS CLI, which `up` runs). */
+  which?: (name: string) => string | undefined;
+}
+
 /**
- * Builds the environment from a resolved configuration and the checkout at `root` (the image's
- * Dockerfile, the built web client) and returns the stack outputs.
+ * Builds the environment from a resolved configuration and a checkout and returns the stack
+ * outputs. Fails, before any resource, on a release it cannot ship (no web build, no Dockerfile,
+ * no Docker or AWS CLI to run).
  */
-export function vchatProgram(cfg: EnvConfig, root = checkoutRoot, opts?: pulumi.ComponentResourceOptions): EnvironmentOutputs {
-  const release = readRelease(root, cfg.service.image);
-  if (release.problems.length > 0) throw new ConfigError(`cannot ship ${cfg.env}:\n  ${release.problems.join("\n  ")}`);
-  const environment = new Environment(`vchat-${cfg.env}`, cfg, release, opts);
+export function vchatProgram(cfg: EnvConfig, o: ProgramOptions = {}): EnvironmentOutputs {
+  const release = readRelease(o.root ?? checkoutRoot, cfg.service.image);
+  const problems = [...release.problems, ...releaseToolProblems(release, o.which ?? systemProbe().which)];
+  if (problems.length > 0) throw new ConfigError(`cannot ship ${cfg.env}:\n  ${problems.join("\n  ")}`);
+  const environment = new Environment(`vchat-${cfg.env}`, cfg, release);
   // Fails the run (a preview too) with the same kind of message as any other config problem.
   environment.certificateProblems.apply((problems) => {
     if (problems.length > 0) throw new ConfigError(`stack config for ${cfg.env} is invalid:\n  ${problems.join("\n  ")}`);

@@ -159,3 +159,15 @@ export function readRelease(root: string, givenImage: string | undefined): Relea
   if (!site) problems.push("web/dist is not built: run `npm run build:web` first (vchat up uploads it to the bucket)");
   return { image, site, problems };
 }
+
+/**
+ * What `up` runs on this machine for a release, missing from PATH: Docker (with buildx) for the
+ * image build, the AWS CLI for CloudFront's invalidation.
+ */
+export function releaseToolProblems(release: Release, which: (name: string) => string | undefined): string[] {
+  const problems: string[] = [];
+  if (release.image && "build" in release.image && !which("docker"))
+    problems.push("docker is not on PATH: vchat up builds the service image with Docker (buildx); install it, or set vchat:image to a pushed image");
+  if (release.site && !which("aws")) problems.push("the AWS CLI (aws) is not on PATH: vchat up invalidates CloudFront with it after an upload");
+  return problems;
+}
