@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, matchesGlob } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cacheControlOf } from "../protocol/routes.ts";
+import { cacheControlOf, contentTypeOf } from "../protocol/routes.ts";
 
 /** The checkout this file runs from: the Dockerfile, `.dockerignore` and `web/dist` are there. */
 export const checkoutRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -72,33 +72,6 @@ function digestOf(root: string, files: readonly string[]): string {
  */
 export function contextTag(root: string): string {
   return `src-${digestOf(root, contextFiles(root)).slice(0, 16)}`;
-}
-
-/** Content types of what Vite writes into web/dist; anything else is served as bytes. */
-const contentTypes: Record<string, string> = {
-  html: "text/html; charset=utf-8",
-  js: "text/javascript; charset=utf-8",
-  mjs: "text/javascript; charset=utf-8",
-  css: "text/css; charset=utf-8",
-  json: "application/json",
-  map: "application/json",
-  webmanifest: "application/manifest+json",
-  txt: "text/plain; charset=utf-8",
-  svg: "image/svg+xml",
-  png: "image/png",
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  gif: "image/gif",
-  webp: "image/webp",
-  ico: "image/x-icon",
-  woff: "font/woff",
-  woff2: "font/woff2",
-  wasm: "application/wasm",
-};
-
-export function contentTypeOf(key: string): string {
-  const ext = /\.([A-Za-z0-9]+)$/.exec(key)?.[1]?.toLowerCase();
-  return (ext && contentTypes[ext]) ?? "application/octet-stream";
 }
 
 /** One object of the bucket: its key, the file it comes from, and the headers S3 will serve. */
