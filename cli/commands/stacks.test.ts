@@ -269,6 +269,14 @@ describe("engine event handling", () => {
       exitCode: 2,
     });
     expect(mapAutomationError(new Error("boom\nline2"), "dev", "up")).toMatchObject({ code: "OPERATION_FAILED", exitCode: 1 });
+    // The program's own refusal, should it get past the check before the engine.
+    expect(
+      mapAutomationError(
+        new Error("Running program failed: ConfigError: cannot ship dev:\n  web/dist is not built: run `npm run build:web` first\n    at x"),
+        "dev",
+        "up",
+      ),
+    ).toMatchObject({ code: "RELEASE_NOT_READY", exitCode: 2, message: "cannot ship dev:\n  web/dist is not built: run `npm run build:web` first" });
   });
 });
 
