@@ -206,6 +206,6 @@ export class Web extends pulumi.ComponentResource {
     this.bucketName = bucket.bucket;
     this.distributionId = cdn.id;
     this.distributionDomain = cdn.domainName;
-    this.registerOutputs({ url: this.url, bucketName: this.bucketName, distributionId: this.distributionId });
+    this.registerOutputs({ url: this.url, bucketName: this.bucketName, distributionId: this.distributionId, distributionDomain: this.distributionDomain });
   }
 }
