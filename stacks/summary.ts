@@ -147,7 +147,17 @@ function settingsOf(r: ResourceRecord): string[] {
       } catch {
         // unknown at plan time
       }
-      return [`cpu ${p.cpu}, memory ${p.memory}`, ...(secrets.length ? [`secrets from Secrets Manager: ${secrets.join(", ")}`] : [])];
+      let command: string[] = [];
+      try {
+        command = JSON.parse(p.containerDefinitions)[0].command ?? [];
+      } catch {
+        // unknown at plan time
+      }
+      return [
+        `cpu ${p.cpu}, memory ${p.memory}`,
+        ...(command.length ? [`command ${command.join(" ")}`] : []),
+        ...(secrets.length ? [`secrets from Secrets Manager: ${secrets.join(", ")}`] : []),
+      ];
     }
     case "RolePolicy":
       return policyActions(p.policy);
@@ -161,6 +171,8 @@ function settingsOf(r: ResourceRecord): string[] {
       return [`${(p.conditions?.[0]?.pathPattern?.values ?? []).join(", ")} → ${p.actions?.[0]?.fixedResponse?.statusCode ?? p.actions?.[0]?.type}`];
     case "MetricAlarm":
       return [`${p.metricName} ${p.statistic} over ${p.period}s > ${p.threshold}`];
+    case "LogGroup":
+      return [`retention ${p.retentionInDays ?? "forever"} days`];
     case "Budget":
       return [`${p.limitAmount} ${p.limitUnit} per ${String(p.timeUnit).toLowerCase()}`];
     case "Target":
