@@ -41,6 +41,27 @@ interface RawOptions {
   connectTimeout: string;
   turnRewrite?: string[];
   runId?: string;
+  fleet?: number;
+  stack?: string;
+  keep?: boolean;
+}
+
+/** `--fleet W --stack NAME [--keep]`: the run's load from a bots fleet on ECS Fargate (docs/fleet.md). */
+export interface FleetChoice {
+  workers: number;
+  stack: string;
+  keep: boolean;
+}
+
+function fleetChoice(raw: RawOptions): FleetChoice | undefined {
+  if (raw.fleet === undefined) {
+    if (raw.stack !== undefined || raw.keep) throw new UsageError("--stack and --keep go with --fleet W");
+    return undefined;
+  }
+  if (!raw.stack) throw new UsageError("--fleet needs --stack NAME: the vchat-fleet stack to bring up (docs/fleet.md)");
+  if (raw.peers !== undefined) throw new UsageError("--fleet plans calls: give --pairs, not --peers");
+  if (raw.workers !== undefined) throw new UsageError("--workers counts this machine's threads; with --fleet each worker task sizes its own");
+  return { workers: raw.fleet, stack: raw.stack, keep: raw.keep === true };
 }
 
 function runIdOption(text: string | undefined): number | undefined {
@@ -61,7 +82,9 @@ function oneOf<T extends string>(name: string, text: string, allowed: readonly T
 }
 
 /** Maps the command line to `runBots` options; every mistake is a `UsageError` (exit 2). */
-export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: string | null; jsonStdout: boolean; htmlFile: string | null } {
+export function parseBotsOptions(
+  raw: RawOptions,
+): BotsOptions & { jsonFile: string | null; jsonStdout: boolean; htmlFile: string | null; fleet: FleetChoice | undefined } {
   if (!raw.url) throw new UsageError("--url is required: the vchat service to test, e.g. --url http://127.0.0.1:8080");
   let url: URL;
   try {
@@ -129,6 +152,7 @@ export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: str
     workers: raw.workers,
     connectTimeoutMs,
     turnRewrites: rewrites,
+    fleet: fleetChoice(raw),
     jsonFile: typeof raw.json === "string" && raw.json !== "-" ? raw.json : null,
     jsonStdout: raw.json === true || raw.json === "-",
     htmlFile: raw.html ?? null,
@@ -165,6 +189,9 @@ export function registerBots(program: Command): void {
     .option("--min-connected <pct>", "fail when fewer calls than this percent connect", "95")
     .option("--workers <n>", "worker threads (0: none; default one per core, one per 50 bots)", intOption("--workers", 0, 64))
     .option("--connect-timeout <time>", "a call not connected by then counts as failed", "20s")
+    .option("--fleet <workers>", "run the bots on this many ECS Fargate workers (a vchat-fleet stack, docs/fleet.md)", intOption("--fleet", 1, 1000))
+    .option("--stack <name>", "with --fleet: the vchat-fleet stack (one per region)")
+    .option("--keep", "with --fleet: leave the fleet up after the run (default: torn down, also on failure and Ctrl-C)")
     .addOption(
       // Calibration: one direction of one call dies mid-call; the run must fail it (media-stopped).
       new Option("--impair-cut <time>", "this long after the first bot's first media packet, drop all of its media (needs --relay only)").hideHelp(),
@@ -226,12 +253,31 @@ export async function bots(
   opts: ReturnType<typeof parseBotsOptions>,
   io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process,
 ): Promise<number> {
+  if (opts.fleet) return botsOnFleet(opts, opts.fleet, io);
   const stop = interruption(io);
   try {
     return await runAndReport(opts, io, stop);
   } finally {
     stop.dispose();
   }
+}
+
+/** The fleet sized for the plan before anything starts; an impossible size is a usage error. */
+async function botsOnFleet(opts: ReturnType<typeof parseBotsOptions>, fleet: FleetChoice, io: { stderr: NodeJS.WriteStream }): Promise<number> {
+  const [{ fleetSize }, { ConfigError }, { botsFleet }] = await Promise.all([
+    import("../../stacks/fleet-size.ts"),
+    import("../../stacks/config.ts"),
+    import("../fleet.ts"),
+  ]);
+  let size;
+  try {
+    size = fleetSize({ calls: opts.pairs!, workers: fleet.workers, media: opts.media ?? "synthetic" });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  io.stderr.write(startLine(opts));
+  return botsFleet({ stack: fleet.stack, keep: fleet.keep, size }, io);
 }
 
 async function runAndReport(
