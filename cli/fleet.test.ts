@@ -137,7 +137,7 @@ function cli(o: { engine?: FakeFleet; coordinator?: CoordinatorRun | null; probe
     interrupt: () => ({ signal: ctl.signal, exitCode: () => (ctl.signal.aborted ? 130 : undefined), dispose() {} }),
     ...(o.coordinator === null ? {} : { coordinator: o.coordinator ?? (async () => (timeline.push("coordinate"), 0)) }),
   };
-  const run = botsFleet({ stack: "eu", keep: false, size }, { stderr: { write: (s: string) => (err += s) } }, deps);
+  const run = botsFleet({ stack: "eu", keep: false, size, startLine: "vchat bots: start\n" }, { stderr: { write: (s: string) => (err += s) } }, deps);
   return { run, timeline, engines: () => engines, err: () => err };
 }
 
@@ -188,12 +188,14 @@ describe("vchat bots --fleet", () => {
     };
     expect(parseBotsOptions({ ...raw, pairs: 100, fleet: 4, stack: "eu", keep: true }).fleet).toEqual({ workers: 4, stack: "eu", keep: true });
     expect(parseBotsOptions(raw).fleet).toBeUndefined();
+    expect(parseBotsOptions({ ...raw, pairs: 10_000, fleet: 48, stack: "eu" }).pairs).toBe(10_000);
     for (const [bad, message] of [
       [{ fleet: 4 }, /--fleet needs --stack/],
       [{ stack: "eu" }, /--stack and --keep go with --fleet/],
       [{ keep: true }, /--stack and --keep go with --fleet/],
       [{ fleet: 4, stack: "eu", peers: 3 }, /give --pairs, not --peers/],
       [{ fleet: 4, stack: "eu", workers: 2 }, /--workers counts this machine's threads/],
+      [{ pairs: 5001 }, /--pairs must be a whole number from 1 to 5000 on one machine, got "5001"; more need --fleet W/],
     ] as const) {
       expect(() => parseBotsOptions({ ...raw, ...bad })).toThrow(UsageError);
       expect(() => parseBotsOptions({ ...raw, ...bad })).toThrow(message);

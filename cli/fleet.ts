@@ -91,7 +91,7 @@ export const defaultFleetDeps: FleetDeps = { engine: localFleetEngine, probe: ()
  * the Pulumi CLI, a backend, AWS credentials, the size), then runs the lifecycle.
  */
 export async function botsFleet(
-  o: { stack: string; keep: boolean; size: FleetSize },
+  o: { stack: string; keep: boolean; size: FleetSize; startLine: string },
   io: { stderr: { write(s: string): unknown } },
   deps: FleetDeps = defaultFleetDeps,
 ): Promise<number> {
@@ -108,6 +108,7 @@ export async function botsFleet(
     if (err instanceof StackError) throw new CliError(err.code, err.message, err.exitCode);
     throw err;
   }
+  io.stderr.write(o.startLine);
   const stop = deps.interrupt();
   try {
     const { exitCode, teardown } = await runFleet({

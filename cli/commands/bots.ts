@@ -11,6 +11,8 @@ import { vchatVersion } from "../version.ts";
 
 /** Bot pairs when neither --pairs nor --peers is given; shown in `--help` and on the start line. */
 export const defaultPairs = 10;
+/** The most pairs one machine runs; beyond, only a fleet. */
+const maxLocalPairs = 5000;
 
 interface RawOptions {
   url?: string;
@@ -56,6 +58,8 @@ export interface FleetChoice {
 function fleetChoice(raw: RawOptions): FleetChoice | undefined {
   if (raw.fleet === undefined) {
     if (raw.stack !== undefined || raw.keep) throw new UsageError("--stack and --keep go with --fleet W");
+    if ((raw.pairs ?? 0) > maxLocalPairs)
+      throw new UsageError(`--pairs must be a whole number from 1 to ${maxLocalPairs} on one machine, got "${raw.pairs}"; more need --fleet W (docs/fleet.md)`);
     return undefined;
   }
   if (!raw.stack) throw new UsageError("--fleet needs --stack NAME: the vchat-fleet stack to bring up (docs/fleet.md)");
@@ -165,7 +169,7 @@ export function registerBots(program: Command): void {
     .command("bots")
     .description("headless werift peers that join the lobby, get matched, call each other and report call health; exits 1 when a threshold fails")
     .option("--url <url>", "the vchat service, e.g. http://127.0.0.1:8080 (required)")
-    .option("--pairs <n>", `bot pairs, 2 bots each (default: ${defaultPairs})`, intOption("--pairs", 1, 5000))
+    .option("--pairs <n>", `bot pairs, 2 bots each (default: ${defaultPairs}; over ${maxLocalPairs} only with --fleet)`, intOption("--pairs", 1, 100_000))
     .option("--peers <n>", "bot users instead of pairs; 1 waits for any partner, e.g. a browser", intOption("--peers", 1, 10000))
     .option("--duration <time>", "how long the run lasts (30s, 10m)", "30s")
     .option("--ramp <per-second>", "bots joining per second", "20")
@@ -276,8 +280,7 @@ async function botsOnFleet(opts: ReturnType<typeof parseBotsOptions>, fleet: Fle
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
   }
-  io.stderr.write(startLine(opts));
-  return botsFleet({ stack: fleet.stack, keep: fleet.keep, size }, io);
+  return botsFleet({ stack: fleet.stack, keep: fleet.keep, size, startLine: startLine(opts) }, io);
 }
 
 async function runAndReport(
