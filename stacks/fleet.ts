@@ -52,7 +52,7 @@ export const fleetConfigSchema = z.object({
       /** The Redis's security group, to let the workers in (the environment's ElastiCache). */
       securityGroupId: z
         .string()
-        .regex(/^sg-[0-9a-f]{8,17}$/)
+        .regex(/^sg-[0-9a-f]{8,17}$/, "must be a security group id like sg-0123456789abcdef0")
         .optional(),
     }),
   ]),
@@ -67,6 +67,9 @@ export type FleetConfig = Readonly<z.infer<typeof fleetConfigSchema>>;
 /** The `vchat-fleet:*` keys of a stack, as Pulumi stores them (strings). */
 export const fleetConfigKeys = ["region", "vpcId", "subnetIds", "publicIp", "image", "redis", "redisNodeType", "redisUrl", "redisSecurityGroupId"] as const;
 export type FleetOverrides = Partial<Record<(typeof fleetConfigKeys)[number], string>>;
+
+/** The stack key of each setting under `redis`. */
+const redisKeys: Record<string, string> = { "redis.url": "redisUrl", "redis.securityGroupId": "redisSecurityGroupId", "redis.nodeType": "redisNodeType" };
 
 /**
  * The fleet's configuration from the stack's keys and the run's size; one `ConfigError` names
@@ -102,7 +105,7 @@ export function resolveFleetConfig(stack: string, o: FleetOverrides, size: Fleet
   if (!parsed.success) {
     for (const i of parsed.error.issues) {
       const path = i.path.join(".");
-      const key = path === "redis.url" ? "redisUrl" : path === "redis.securityGroupId" ? "redisSecurityGroupId" : path.split(".")[0]!;
+      const key = redisKeys[path] ?? path.split(".")[0]!;
       if (key === "redisUrl" && o.redisUrl === undefined) continue; // said above
       problems.push(i.code === "invalid_type" && i.input === undefined ? `vchat-fleet:${key} is not set` : `vchat-fleet:${key} ${i.message}`);
     }
