@@ -79,17 +79,25 @@ describe("resolveFleetConfig", () => {
 
   it("takes the service's image by content tag only, and TLS Redis only", () => {
     expect(() => resolveFleetConfig("eu", { ...offlineFleetOverrides, image: offlineFleetOverrides.image!.replace("git-0ff11e0", "latest") }, size)).toThrow(
-      /content tag/,
+      /pinned like the service's/,
     );
     expect(() => resolveFleetConfig("eu", { ...offlineFleetOverrides, redis: "external", redisUrl: "redis://h:6379" }, size)).toThrow(/rediss:\/\//);
     expect(() => resolveFleetConfig("eu", { ...offlineFleetOverrides, redis: "external" }, size)).toThrow(/vchat-fleet:redisUrl is not set/);
     expect(() => resolveFleetConfig("prod", offlineFleetOverrides, size)).toThrow(/must not be prod/);
   });
 
-  it("reads the repository ARN the execution role may pull from off the image", () => {
+  it("reads the repository ARN the execution role may pull from off the image, by tag or digest", () => {
     expect(repositoryArn("123456789012.dkr.ecr.us-east-2.amazonaws.com/team/vchat-dev:git-0ff11e0")).toBe(
       "arn:aws:ecr:us-east-2:123456789012:repository/team/vchat-dev",
     );
+    const digest = `sha256:${"ab".repeat(32)}`;
+    expect(repositoryArn(`123456789012.dkr.ecr.eu-west-1.amazonaws.com/vchat-dev:src-0123456789abcdef@${digest}`)).toBe(
+      "arn:aws:ecr:eu-west-1:123456789012:repository/vchat-dev",
+    );
+    const size1 = fleetSize({ calls: 1, workers: 1, media: "synthetic" });
+    expect(
+      resolveFleetConfig("eu", { ...offlineFleetOverrides, image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/vchat-dev@${digest}` }, size1).image,
+    ).toMatch(/@sha256:/);
   });
 });
 

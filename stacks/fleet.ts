@@ -17,14 +17,17 @@ import type { FleetSize } from "./fleet-size.ts";
 export const fleetProject = "vchat-fleet";
 
 const region = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "must be an AWS region like eu-west-1");
-/** The service's image, by content tag, from an ECR repository (`vchat outputs` → repositoryUrl). */
+/** The service's image from an ECR repository (`vchat outputs` → repositoryUrl), pinned by content tag or digest. */
 const ecrImage = z
   .string()
   .regex(
-    /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\/[a-z0-9._/-]+:[\w.-]+$/,
+    /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\/[a-z0-9._/-]+(:[\w.-]+)?(@sha256:[0-9a-f]{64})?$/,
     "must be an ECR image like 123456789012.dkr.ecr.eu-west-1.amazonaws.com/vchat-dev:git-0ff11e0",
   )
-  .refine((i) => contentTag.test(i.split(":").pop() ?? ""), "must name its image by content tag (git-<commit> or sha256-<digest>), like the service");
+  .refine(
+    (i) => /@sha256:[0-9a-f]{64}$/.test(i) || contentTag.test(/:([\w.-]+)$/.exec(i.split("/").pop() ?? "")?.[1] ?? ""),
+    "must be pinned like the service's: by digest (…@sha256:<digest>) or content tag (…:git-<commit>), never a moving tag",
+  );
 
 export const fleetConfigSchema = z.object({
   /** The stack; names the fleet's resources. */
@@ -130,7 +133,11 @@ export interface FleetOutputs {
 export function repositoryArn(image: string): string {
   const [host = "", ...rest] = image.split("/");
   const [account, , , repoRegion] = host.split(".");
-  return `arn:aws:ecr:${repoRegion}:${account}:repository/${rest.join("/").replace(/:[^:]*$/, "")}`;
+  const repo = rest
+    .join("/")
+    .replace(/@sha256:[0-9a-f]+$/, "")
+    .replace(/:[\w.-]+$/, "");
+  return `arn:aws:ecr:${repoRegion}:${account}:repository/${repo}`;
 }
 
 /** The worker's command line: ECS passes no variables into `command`, so a shell expands the secret. */
