@@ -7,6 +7,7 @@ import type { BotsOptions, Progress } from "../../bots/run.ts";
 import { mediaKinds, relayModes, type MediaKind, type RelayMode } from "../../bots/types.ts";
 import { CliError, exitCodes, intOption, parseDuration, UsageError } from "../exit.ts";
 import { interruption } from "../signals.ts";
+import { coordinatorEnv, registerBotsWorker, runFleetFromCli, type FleetCli } from "./bots-fleet.ts";
 import { vchatVersion } from "../version.ts";
 
 /** Bot pairs when neither --pairs nor --peers is given; shown in `--help` and on the start line. */
@@ -41,6 +42,9 @@ interface RawOptions {
   connectTimeout: string;
   turnRewrite?: string[];
   runId?: string;
+  coordinator?: string;
+  local?: boolean;
+  workerTimeout?: string;
 }
 
 function runIdOption(text: string | undefined): number | undefined {
@@ -60,8 +64,21 @@ function oneOf<T extends string>(name: string, text: string, allowed: readonly T
   return text as T;
 }
 
+/** `--workers` with `--coordinator` or `--local`: worker processes, coordinated over Redis. */
+function parseFleet(raw: RawOptions): FleetCli | null {
+  const coordinator = raw.coordinator ?? process.env[coordinatorEnv] ?? null;
+  if (!raw.local && raw.coordinator === undefined) return null;
+  if (coordinator !== null && !/^rediss?:\/\//.test(coordinator)) throw new UsageError("--coordinator must be a redis:// or rediss:// URL");
+  if (raw.workers === undefined || raw.workers < 1) throw new UsageError("--coordinator and --local need --workers N (worker processes, at least 1)");
+  const registerTimeoutMs = parseDuration(raw.workerTimeout ?? "60s");
+  if (registerTimeoutMs < 1000) throw new UsageError(`--worker-timeout must be at least 1s, got "${raw.workerTimeout}"`);
+  return { workers: raw.workers, coordinator: raw.local && raw.coordinator === undefined ? null : coordinator, local: raw.local === true, registerTimeoutMs };
+}
+
 /** Maps the command line to `runBots` options; every mistake is a `UsageError` (exit 2). */
-export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: string | null; jsonStdout: boolean; htmlFile: string | null } {
+export function parseBotsOptions(
+  raw: RawOptions,
+): BotsOptions & { jsonFile: string | null; jsonStdout: boolean; htmlFile: string | null; fleet: FleetCli | null } {
   if (!raw.url) throw new UsageError("--url is required: the vchat service to test, e.g. --url http://127.0.0.1:8080");
   let url: URL;
   try {
@@ -71,6 +88,7 @@ export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: str
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError("--url must be http:// or https://");
   if (raw.pairs !== undefined && raw.peers !== undefined) throw new UsageError("give --pairs or --peers, not both");
+  const fleet = parseFleet(raw);
   const relay = oneOf<RelayMode>("--relay", raw.relay, relayModes);
   const impairLossPct = num("--impair-loss", raw.impairLoss, 0, 100);
   const impairDelayMs = num("--impair-delay", raw.impairDelay, 0, 10_000);
@@ -126,18 +144,20 @@ export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: str
       maxSetupMs: num("--max-setup-ms", raw.maxSetupMs, 0, 600_000),
       minConnectedPct: num("--min-connected", raw.minConnected, 0, 100),
     },
-    workers: raw.workers,
+    // With a fleet, --workers counts processes; each picks its own threads.
+    workers: fleet ? undefined : raw.workers,
     connectTimeoutMs,
     turnRewrites: rewrites,
     jsonFile: typeof raw.json === "string" && raw.json !== "-" ? raw.json : null,
     jsonStdout: raw.json === true || raw.json === "-",
     htmlFile: raw.html ?? null,
+    fleet,
   };
 }
 
 export function registerBots(program: Command): void {
   const collect = (v: string, prev: string[] = []) => [...prev, v];
-  program
+  const cmd = program
     .command("bots")
     .description("headless werift peers that join the lobby, get matched, call each other and report call health; exits 1 when a threshold fails")
     .option("--url <url>", "the vchat service, e.g. http://127.0.0.1:8080 (required)")
@@ -163,7 +183,14 @@ export function registerBots(program: Command): void {
     .option("--max-loss <pct>", "fail when aggregate media loss exceeds this")
     .option("--max-setup-ms <ms>", "fail when p95 setup (match → first media) exceeds this")
     .option("--min-connected <pct>", "fail when fewer calls than this percent connect", "95")
-    .option("--workers <n>", "worker threads (0: none; default one per core, one per 50 bots)", intOption("--workers", 0, 64))
+    .option(
+      "--workers <n>",
+      "worker threads (0: none; default one per core, one per 50 bots); with --coordinator or --local: worker processes",
+      intOption("--workers", 0, 64),
+    )
+    .option("--coordinator <redis-url>", `run over --workers worker processes coordinated in this Redis (redis:// or rediss://; or ${coordinatorEnv})`)
+    .option("--local", "start the --workers worker processes here (and a redis-server when no --coordinator is given)")
+    .option("--worker-timeout <time>", "how long to wait for every worker to register", "60s")
     .option("--connect-timeout <time>", "a call not connected by then counts as failed", "20s")
     .addOption(
       // Calibration: one direction of one call dies mid-call; the run must fail it (media-stopped).
@@ -181,6 +208,7 @@ export function registerBots(program: Command): void {
     .action(async (raw: RawOptions) => {
       process.exitCode = await bots(parseBotsOptions(raw));
     });
+  registerBotsWorker(cmd);
 }
 
 /** What a report needs to be read later on its own: which vchat ran what, against what, when, where. */
@@ -268,14 +296,19 @@ async function runAndReport(
   const startedAt = new Date().toISOString();
   let measured: BotsReport;
   try {
-    measured = await runBots({ ...opts, onProgress, signal: stop.signal });
+    const { fleet, jsonFile: _j, jsonStdout: _s, htmlFile: _h, ...botsOpts } = opts;
+    measured = fleet
+      ? await runFleetFromCli({ ...botsOpts, onProgress, signal: stop.signal }, fleet)
+      : await runBots({ ...botsOpts, onProgress, signal: stop.signal });
   } catch (err) {
     if (err instanceof BotError) throw new CliError(err.code, err.message, err.code === "VALIDATION_FAILED" ? exitCodes.usage : exitCodes.failed);
     throw err;
   } finally {
     live?.unmount();
   }
-  const { jsonFile, jsonStdout, htmlFile, ...asRun } = opts;
+  const { jsonFile, jsonStdout, htmlFile, fleet, ...rest } = opts;
+  // The coordinator's URL may hold a password.
+  const asRun = fleet ? { ...rest, fleet: { ...fleet, coordinator: fleet.coordinator?.replace(/\/\/[^/@]*@/, "//[redacted]@") ?? null } } : rest;
   const run: RunInfo = {
     command: "bots",
     vchat: vchatVersion,
