@@ -131,6 +131,10 @@ export async function runFleetWorker(o: FleetWorkerOptions): Promise<FleetWorker
     try {
       const m = await measureBots({
         ...plan.options,
+        // The bots run in this process's own thread: a thread started at the barrier took seconds
+        // to load on a busy host (measured: 6-7 s late at load 15 on 2 cores), which broke the
+        // global ramp. A bigger machine runs more workers (one per core).
+        workers: 0,
         shard: { bots: plan.shards[start.shard]!.bots, t0: start.t0 },
         signal: stop.signal,
         onLeg: (leg) => pending.push(leg),
