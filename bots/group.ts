@@ -17,6 +17,7 @@ export interface GroupHandle {
 }
 
 export function runGroup(init: WorkerInit, out: { leg(leg: CallLeg): void }): GroupHandle {
+  const startLagMs = Math.max(0, Math.round(now() - init.t0));
   const pacer = new Pacer();
   const loop = new LoopMonitor(`worker ${init.worker}`).start();
   let vp8: (() => VideoFrames) | undefined;
@@ -70,6 +71,7 @@ export function runGroup(init: WorkerInit, out: { leg(leg: CallLeg): void }): Gr
       lost: finishedLost,
       expected: finishedExpected,
       loopLagMs: 0,
+      startLagMs,
       errors,
       lastError,
     };

@@ -82,7 +82,7 @@ export interface Progress {
   workers: number;
 }
 
-async function probe(url: string): Promise<{ iceServers: import("../protocol/index.ts").IceServer[] }> {
+export async function probe(url: string): Promise<{ iceServers: import("../protocol/index.ts").IceServer[] }> {
   const base = url.replace(/\/+$/, "");
   try {
     const res = await fetch(`${base}${paths.guest}`, {
@@ -107,9 +107,99 @@ function pct(values: number[], p: number): number | null {
   return Math.round(s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!);
 }
 
+/** The bots of a run: how many, and the calls they should make. */
+export function runSize(opts: Pick<BotsOptions, "pairs" | "peers">): { bots: number; calls: number } {
+  return {
+    bots: opts.peers ?? (opts.pairs ?? 10) * 2,
+    calls: opts.peers !== undefined ? Math.max(1, Math.floor(opts.peers / 2)) : (opts.pairs ?? 10),
+  };
+}
+
+/** One process's part of a run over many (`bots/fleet/`): its bots (global indices) and the run's start, epoch ms. */
+export interface BotsShard {
+  bots: Array<{ index: number; startAtMs: number }>;
+  t0: number;
+}
+
+/** What one process measured, before the report: the legs as they came, and how the host kept up. */
+export interface Measurement {
+  legs: CallLeg[];
+  bots: number;
+  expectedCalls: number;
+  elapsedS: number;
+  /** How late the latest thread began its bots' schedule after the run's start (a shard's barrier), ms. */
+  startLagMs: number;
+  threads: LoopStats[];
+  /** This process (all threads), percent of one core, over the run. */
+  cpuPct: number;
+  workers: number;
+  errors: { count: number; sample: string[] };
+}
+
+/** Live counts of many threads (or worker processes) as one. */
+export function sumCounts(all: Iterable<BotCounts>): BotCounts {
+  const c: BotCounts = {
+    bots: 0,
+    starting: 0,
+    waiting: 0,
+    connecting: 0,
+    up: 0,
+    callsDone: 0,
+    callsFailed: 0,
+    lost: 0,
+    expected: 0,
+    loopLagMs: 0,
+    startLagMs: 0,
+    errors: 0,
+    lastError: null,
+  };
+  for (const w of all) {
+    for (const k of ["bots", "starting", "waiting", "connecting", "up", "callsDone", "callsFailed", "lost", "expected", "errors"] as const) c[k] += w[k];
+    c.loopLagMs = Math.max(c.loopLagMs, w.loopLagMs);
+    c.startLagMs = Math.max(c.startLagMs, w.startLagMs);
+    c.lastError = w.lastError ?? c.lastError;
+  }
+  return c;
+}
+
 export async function runBots(opts: BotsOptions): Promise<BotsReport> {
-  const nBots = opts.peers ?? (opts.pairs ?? 10) * 2;
-  const expectedCalls = opts.peers !== undefined ? Math.max(1, Math.floor(opts.peers / 2)) : (opts.pairs ?? 10);
+  return botsReport(await measureBots(opts), opts);
+}
+
+/** The report of one process's measurement. */
+export function botsReport(m: Measurement, opts: Pick<BotsOptions, "thresholds" | "allowOverload">): BotsReport {
+  const matchedBots = new Set(m.legs.map((l) => l.bot));
+  const { summary, calls } = summarize(m.legs, {
+    bots: m.bots,
+    unmatchedBots: Math.max(0, m.bots - matchedBots.size),
+    durationS: m.elapsedS,
+    expectedCalls: m.expectedCalls,
+  });
+  const thresholds = checkThresholds(summary, opts.thresholds ?? {});
+  const host = hostReport(m.threads, m.cpuPct, m.workers);
+  const invalidReason = host.overloaded && !opts.allowOverload ? `invalid run: ${host.overloaded} (--allow-overload keeps it)` : null;
+  return {
+    summary,
+    thresholds,
+    valid: invalidReason === null,
+    invalidReason,
+    pass: invalidReason === null && thresholds.every((t) => t.ok),
+    calls,
+    host,
+    errors: m.errors,
+  };
+}
+
+/**
+ * Runs the bots (all of them, or `shard`'s) and collects their legs; `onLeg` sees each leg as
+ * it ends, `onCounts` the live counts about once a second.
+ */
+export async function measureBots(
+  opts: BotsOptions & { shard?: BotsShard; onLeg?: (leg: CallLeg) => void; onCounts?: (c: BotCounts, threads: LoopStats[]) => void },
+): Promise<Measurement> {
+  const size = runSize(opts);
+  const nBots = opts.shard?.bots.length ?? size.bots;
+  const expectedCalls = size.calls;
   const relay = opts.relay ?? "auto";
   const impair = {
     lossPct: opts.impairLossPct ?? 0,
@@ -168,12 +258,11 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   const cores = availableParallelism();
   const nWorkers = opts.workers ?? Math.max(1, Math.min(cores, Math.ceil(nBots / 50)));
   const ramp = opts.rampPerSec ?? 20;
-  const t0 = now() + 100;
+  const t0 = opts.shard?.t0 ?? now() + 100;
   const plan: WorkerInit[] = Array.from({ length: Math.max(1, nWorkers) }, (_, w) => ({ worker: w, config, bots: [], t0 }));
-  for (let i = 0; i < nBots; i++) {
-    // Partners are started back to back on different threads, so each thread holds both roles.
-    plan[i % plan.length]!.bots.push({ index: i, startAtMs: (i * 1000) / ramp });
-  }
+  const bots = opts.shard?.bots ?? Array.from({ length: nBots }, (_, i) => ({ index: i, startAtMs: (i * 1000) / ramp }));
+  // Partners are started back to back on different threads, so each thread holds both roles.
+  bots.forEach((b, i) => plan[i % plan.length]!.bots.push(b));
 
   const legs: CallLeg[] = [];
   const counts = new Map<number, BotCounts>();
@@ -185,7 +274,10 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   let lastCpu = process.cpuUsage();
   let lastCpuAt = now();
   let cpuPct = 0;
-  const onLeg = (leg: CallLeg) => legs.push(leg);
+  const onLeg = (leg: CallLeg) => {
+    legs.push(leg);
+    opts.onLeg?.(leg);
+  };
 
   // Threads: real workers, or the group in this thread when asked for none.
   const stops: Array<() => Promise<void>> = [];
@@ -223,28 +315,7 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
     }
   }
 
-  const aggregate = (): BotCounts => {
-    const c: BotCounts = {
-      bots: 0,
-      starting: 0,
-      waiting: 0,
-      connecting: 0,
-      up: 0,
-      callsDone: 0,
-      callsFailed: 0,
-      lost: 0,
-      expected: 0,
-      loopLagMs: 0,
-      errors: 0,
-      lastError: null,
-    };
-    for (const w of counts.values()) {
-      for (const k of ["bots", "starting", "waiting", "connecting", "up", "callsDone", "callsFailed", "lost", "expected", "errors"] as const) c[k] += w[k];
-      c.loopLagMs = Math.max(c.loopLagMs, w.loopLagMs);
-      c.lastError = w.lastError ?? c.lastError;
-    }
-    return c;
-  };
+  const aggregate = () => sumCounts(counts.values());
 
   const progress = () => {
     const t = now();
@@ -253,6 +324,7 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
     lastCpu = process.cpuUsage();
     lastCpuAt = t;
     const c = aggregate();
+    if (opts.onCounts) opts.onCounts(c, [mainLoop.stats(), ...[...counts.values()].flatMap((w) => (w.loop && nWorkers > 0 ? [w.loop] : []))]);
     const setups = legs.map((l) => l.firstMediaMs).filter((x): x is number => x !== null);
     opts.onProgress?.({
       elapsedS: Math.round((t - started) / 100) / 10,
@@ -270,7 +342,8 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   const ticker = setInterval(progress, 1000);
 
   await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, opts.durationMs);
+    // A shard ends with the run it belongs to, whenever it got going.
+    const timer = setTimeout(resolve, opts.shard ? Math.max(0, opts.shard.t0 + opts.durationMs - now()) : opts.durationMs);
     opts.signal?.addEventListener(
       "abort",
       () => {
@@ -294,25 +367,16 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   const final = aggregate();
   const elapsedS = (now() - started) / 1000;
   const cpuAll = process.cpuUsage(cpuStart);
-  const matchedBots = new Set(legs.map((l) => l.bot));
-  const { summary, calls } = summarize(legs, {
-    bots: nBots,
-    unmatchedBots: Math.max(0, nBots - matchedBots.size),
-    durationS: elapsedS,
-    expectedCalls,
-  });
-  const thresholds = checkThresholds(summary, opts.thresholds ?? {});
   if (final.lastError) errorsSample.push(final.lastError);
-  const host = hostReport(threads, Math.round(((cpuAll.user + cpuAll.system) / 1000 / (elapsedS * 1000)) * 100), nWorkers);
-  const invalidReason = host.overloaded && !opts.allowOverload ? `invalid run: ${host.overloaded} (--allow-overload keeps it)` : null;
   return {
-    summary,
-    thresholds,
-    valid: invalidReason === null,
-    invalidReason,
-    pass: invalidReason === null && thresholds.every((t) => t.ok),
-    calls,
-    host,
+    legs,
+    bots: nBots,
+    expectedCalls,
+    elapsedS,
+    startLagMs: final.startLagMs,
+    threads,
+    cpuPct: Math.round(((cpuAll.user + cpuAll.system) / 1000 / (elapsedS * 1000)) * 100),
+    workers: nWorkers,
     errors: { count: final.errors, sample: errorsSample.slice(0, 10) },
   };
 }

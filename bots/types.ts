@@ -115,6 +115,8 @@ export interface CallLeg {
   /** E-model (ITU-T G.107) estimate for the leg's audio, with its inputs; null without audio. */
   mos: MosEstimate | null;
   mediaSeconds: number;
+  /** The worker process that ran this bot (`vchat bots --workers`). */
+  worker?: string;
   /** Why the call never connected. */
   failure: string | null;
   /** How the call ended: `self-next`, `self-end`, `peer-<reason>`, `run-end`, `failed`. */
@@ -135,6 +137,8 @@ export interface BotCounts {
   expected: number;
   /** Event-loop lag p99 of the thread over the run so far, ms. */
   loopLagMs: number;
+  /** How late the thread began its bots' schedule after the run's start (`t0`), ms: a late thread breaks the ramp. */
+  startLagMs: number;
   /** The thread's whole-run event-loop figures. */
   loop?: LoopStats;
   errors: number;

@@ -6,7 +6,9 @@ import { describe, expect, it } from "vitest";
 import { StackError, type ActionOptions, type PrerequisiteProbe } from "../stacks/engine.ts";
 import type { FleetEngine, FleetUp } from "../stacks/fleet-engine.ts";
 import { fleetSize, type FleetSize } from "../stacks/fleet-size.ts";
+import { coordinatorVariable } from "../stacks/fleet.ts";
 import { parseBotsOptions } from "./commands/bots.ts";
+import { coordinatorEnv } from "./commands/bots-fleet.ts";
 import { CliError, UsageError } from "./exit.ts";
 import { botsFleet, runFleet, type CoordinatorRun, type FleetDeps } from "./fleet.ts";
 
@@ -48,12 +50,14 @@ function lifecycle(o: { engine?: FakeFleet; keep?: boolean; coordinator?: Coordi
       timeline.push(`coordinate ${a.workers} via ${a.coordinatorUrl}`);
       return 0;
     });
+  const signal = o.signal ?? new AbortController().signal;
+  const stop = { signal, exitCode: () => (signal.aborted ? 130 : undefined), dispose() {} };
   const run = runFleet({
     engine,
     stack: "eu",
     size,
     keep: o.keep ?? false,
-    signal: o.signal ?? new AbortController().signal,
+    stop,
     coordinator,
     log: (l) => log.push(l),
   });
@@ -105,7 +109,7 @@ describe("runFleet: up, run, down", () => {
       coordinator: async (a) => {
         timeline.push("coordinate");
         setTimeout(() => ctl.abort("SIGINT"), 10);
-        await new Promise((resolve) => a.signal.addEventListener("abort", resolve, { once: true }));
+        await new Promise((resolve) => a.stop.signal.addEventListener("abort", resolve, { once: true }));
         timeline.push("coordinator stopped, partial report written");
         return 130;
       },
@@ -125,7 +129,7 @@ function probe(o: { pulumi?: boolean } = {}): PrerequisiteProbe {
   };
 }
 
-function cli(o: { engine?: FakeFleet; coordinator?: CoordinatorRun | null; probe?: PrerequisiteProbe; ctl?: AbortController } = {}) {
+function cli(o: { engine?: FakeFleet; probe?: PrerequisiteProbe; ctl?: AbortController } = {}) {
   const timeline = o.engine?.timeline ?? [];
   const engine = o.engine ?? new FakeFleet(timeline);
   let engines = 0;
@@ -135,19 +139,16 @@ function cli(o: { engine?: FakeFleet; coordinator?: CoordinatorRun | null; probe
     engine: () => (engines++, engine),
     probe: () => o.probe ?? probe(),
     interrupt: () => ({ signal: ctl.signal, exitCode: () => (ctl.signal.aborted ? 130 : undefined), dispose() {} }),
-    ...(o.coordinator === null ? {} : { coordinator: o.coordinator ?? (async () => (timeline.push("coordinate"), 0)) }),
   };
-  const run = botsFleet({ stack: "eu", keep: false, size, startLine: "vchat bots: start\n" }, { stderr: { write: (s: string) => (err += s) } }, deps);
+  const run = botsFleet(
+    { stack: "eu", keep: false, size, coordinator: async () => (timeline.push("coordinate"), 0) },
+    { stderr: { write: (s: string) => (err += s) } },
+    deps,
+  );
   return { run, timeline, engines: () => engines, err: () => err };
 }
 
 describe("vchat bots --fleet", () => {
-  it("refuses to start without the coordinator, before any cloud change", async () => {
-    const c = cli({ coordinator: null });
-    await expect(c.run).rejects.toMatchObject({ code: "FLEET_COORDINATOR_MISSING", exitCode: 2 });
-    expect(c.engines()).toBe(0);
-  });
-
   it("checks the Pulumi CLI, backend and AWS credentials first (not Atlas: a fleet has no database)", async () => {
     const c = cli({ probe: probe({ pulumi: false }) });
     const err = await c.run.catch((e: unknown) => e);
@@ -174,6 +175,10 @@ describe("vchat bots --fleet", () => {
     expect(c.err()).toContain("teardown failed (destroy of eu failed); remove it with pulumi -C stacks/fleet destroy --stack eu");
   });
 
+  it("hands the workers the coordinator's Redis in the variable `vchat bots worker` reads", () => {
+    expect(coordinatorVariable).toBe(coordinatorEnv);
+  });
+
   it("parses --fleet W --stack NAME [--keep], and refuses the combinations that make no sense", () => {
     const raw = {
       url: "http://127.0.0.1:8080",
@@ -186,8 +191,12 @@ describe("vchat bots --fleet", () => {
       minConnected: "95",
       connectTimeout: "20s",
     };
-    expect(parseBotsOptions({ ...raw, pairs: 100, fleet: 4, stack: "eu", keep: true }).fleet).toEqual({ workers: 4, stack: "eu", keep: true });
-    expect(parseBotsOptions(raw).fleet).toBeUndefined();
+    expect(parseBotsOptions({ ...raw, pairs: 100, fleet: 4, stack: "eu", keep: true })).toMatchObject({
+      fargate: { workers: 4, stack: "eu", keep: true, registerTimeoutMs: 60_000 },
+      fleet: null,
+    });
+    expect(parseBotsOptions({ ...raw, fleet: 4, stack: "eu", workerTimeout: "2m" }).fargate?.registerTimeoutMs).toBe(120_000);
+    expect(parseBotsOptions(raw).fargate).toBeUndefined();
     expect(parseBotsOptions({ ...raw, pairs: 10_000, fleet: 48, stack: "eu" }).pairs).toBe(10_000);
     for (const [bad, message] of [
       [{ fleet: 4 }, /--fleet needs --stack/],
@@ -195,6 +204,8 @@ describe("vchat bots --fleet", () => {
       [{ keep: true }, /--stack and --keep go with --fleet/],
       [{ fleet: 4, stack: "eu", peers: 3 }, /give --pairs, not --peers/],
       [{ fleet: 4, stack: "eu", workers: 2 }, /--workers counts this machine's threads/],
+      [{ fleet: 4, stack: "eu", coordinator: "redis://127.0.0.1:6379" }, /--fleet brings its own coordinator Redis/],
+      [{ fleet: 4, stack: "eu", local: true }, /--fleet brings its own coordinator Redis/],
       [{ pairs: 5001 }, /--pairs must be a whole number from 1 to 5000 on one machine, got "5001"; more need --fleet W/],
     ] as const) {
       expect(() => parseBotsOptions({ ...raw, ...bad })).toThrow(UsageError);

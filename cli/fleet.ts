@@ -11,11 +11,11 @@ import { CliError, exitCodes } from "./exit.ts";
 import { interruption, type Interruption } from "./signals.ts";
 
 /**
- * The coordinator's run against the fleet (issue #17 items 1-3, `vchat bots --workers W
- * --coordinator REDIS_URL`): it waits for the W workers, runs the plan, prints its report and
- * returns the exit code. Ctrl-C reaches it through `signal`.
+ * The coordinator's run against the fleet (the run of `vchat bots --workers W --coordinator
+ * URL`): it waits for the W workers, runs the plan, prints its report and returns the exit
+ * code; Ctrl-C reaches it through `stop`, after which it writes the partial report.
  */
-export type CoordinatorRun = (args: { coordinatorUrl: string; workers: number; signal: AbortSignal }) => Promise<number>;
+export type CoordinatorRun = (args: { coordinatorUrl: string; workers: number; stop: Interruption }) => Promise<number>;
 
 export interface FleetRunOptions {
   engine: FleetEngine;
@@ -23,7 +23,7 @@ export interface FleetRunOptions {
   size: FleetSize;
   keep: boolean;
   /** Ctrl-C: cancels `up` or stops the coordinator; the teardown still runs. */
-  signal: AbortSignal;
+  stop: Interruption;
   coordinator: CoordinatorRun;
   log: (line: string) => void;
 }
@@ -48,9 +48,9 @@ export async function runFleet(o: FleetRunOptions): Promise<{ exitCode: number; 
   let failure: unknown;
   try {
     o.log(`fleet ${o.stack}: ${o.size.workers} workers of ${o.size.cpu / 1024} vCPU / ${o.size.memory} MiB coming up`);
-    const up = await o.engine.up(o.stack, o.size, { onEvent, signal: o.signal });
+    const up = await o.engine.up(o.stack, o.size, { onEvent, signal: o.stop.signal });
     o.log(`fleet ${o.stack}: ${o.size.workers} workers running; coordinating the run`);
-    exitCode = await o.coordinator({ coordinatorUrl: up.coordinatorUrl, workers: o.size.workers, signal: o.signal });
+    exitCode = await o.coordinator({ coordinatorUrl: up.coordinatorUrl, workers: o.size.workers, stop: o.stop });
   } catch (err) {
     failure = err;
   }
@@ -79,36 +79,26 @@ async function tearDown(o: FleetRunOptions, onEvent: (ev: StackEvent) => void): 
 export interface FleetDeps {
   engine: () => FleetEngine;
   probe: () => PrerequisiteProbe;
-  /** Absent until the Redis coordinator of issue #17 (branch fleet-workers) is merged: the seam to wire it into. */
-  coordinator?: CoordinatorRun;
   interrupt: () => Interruption;
 }
 
 export const defaultFleetDeps: FleetDeps = { engine: localFleetEngine, probe: () => systemProbe(), interrupt: () => interruption() };
 
 /**
- * `vchat bots --fleet`: checks everything it can before a resource is made (the coordinator,
- * the Pulumi CLI, a backend, AWS credentials, the size), then runs the lifecycle.
+ * `vchat bots --fleet`: checks what it can before a resource is made (the Pulumi CLI, a backend,
+ * AWS credentials), then runs the lifecycle around `coordinator`.
  */
 export async function botsFleet(
-  o: { stack: string; keep: boolean; size: FleetSize; startLine: string },
+  o: { stack: string; keep: boolean; size: FleetSize; coordinator: CoordinatorRun },
   io: { stderr: { write(s: string): unknown } },
   deps: FleetDeps = defaultFleetDeps,
 ): Promise<number> {
-  const coordinator = deps.coordinator;
-  if (!coordinator)
-    throw new CliError(
-      "FLEET_COORDINATOR_MISSING",
-      "vchat bots --fleet needs the Redis coordinator of `vchat bots --workers W --coordinator URL`, which this build does not have yet; nothing was started",
-      exitCodes.usage,
-    );
   try {
     checkPrerequisites("up", deps.probe(), { atlas: false });
   } catch (err) {
     if (err instanceof StackError) throw new CliError(err.code, err.message, err.exitCode);
     throw err;
   }
-  io.stderr.write(o.startLine);
   const stop = deps.interrupt();
   try {
     const { exitCode, teardown } = await runFleet({
@@ -116,8 +106,8 @@ export async function botsFleet(
       stack: o.stack,
       size: o.size,
       keep: o.keep,
-      signal: stop.signal,
-      coordinator,
+      stop,
+      coordinator: o.coordinator,
       log: (line) => io.stderr.write(`${line}\n`),
     });
     if ("error" in teardown) return exitCodes.failed;

@@ -116,9 +116,10 @@ describe("the BotFleet component on Pulumi mocks", () => {
     expect(task).toMatchObject({ cpu: "2048", memory: "4096", networkMode: "awsvpc", requiresCompatibilities: ["FARGATE"] });
     const c = container(own);
     expect(c.image).toBe(offlineFleetOverrides.image);
-    expect(c.entryPoint).toEqual(["sh", "-c"]);
-    expect(c.command).toEqual(['exec node cli/vchat.ts bots worker --coordinator "$VCHAT_COORDINATOR"']);
-    expect(c.secrets).toEqual([{ name: "VCHAT_COORDINATOR", valueFrom: expect.stringMatching(/^arn:aws:.*coordinator/) }]);
+    // The image's entry point (node cli/vchat.ts) with `bots worker`; the URL, with its password, from the environment.
+    expect(c.entryPoint).toBeUndefined();
+    expect(c.command).toEqual(["bots", "worker", "--wait", "30m"]);
+    expect(c.secrets).toEqual([{ name: "VCHAT_BOTS_COORDINATOR", valueFrom: expect.stringMatching(/^arn:aws:.*coordinator/) }]);
     expect(JSON.stringify(c.environment)).not.toMatch(/rediss?:/);
     expect(c.portMappings).toBeUndefined();
     expect(c.logConfiguration.options["awslogs-group"]).toBe("/vchat/fleet/offline");

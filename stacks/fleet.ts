@@ -140,8 +140,13 @@ export function repositoryArn(image: string): string {
   return `arn:aws:ecr:${repoRegion}:${account}:repository/${repo}`;
 }
 
-/** The worker's command line: ECS passes no variables into `command`, so a shell expands the secret. */
-export const workerCommand = 'exec node cli/vchat.ts bots worker --coordinator "$VCHAT_COORDINATOR"';
+/**
+ * The worker's arguments to the image's entry point (`node cli/vchat.ts`). The coordinator's URL
+ * comes in `VCHAT_BOTS_COORDINATOR` (out of process lists); a worker waits long enough for `up`
+ * to finish on every other worker before the coordinator opens the run.
+ */
+export const workerCommand = ["bots", "worker", "--wait", "30m"];
+export const coordinatorVariable = "VCHAT_BOTS_COORDINATOR";
 
 /**
  * `vchat bots worker` tasks on Fargate with their coordination Redis, log group, roles and an
@@ -268,10 +273,9 @@ export class BotFleet extends pulumi.ComponentResource {
           name: "worker",
           image: cfg.image,
           essential: true,
-          entryPoint: ["sh", "-c"],
-          command: [workerCommand],
+          command: workerCommand,
           environment: [{ name: "VCHAT_LOG_LEVEL", value: "info" }],
-          secrets: [{ name: "VCHAT_COORDINATOR", valueFrom: secretArn }],
+          secrets: [{ name: coordinatorVariable, valueFrom: secretArn }],
           logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": logGroup, "awslogs-region": cfg.region, "awslogs-stream-prefix": "worker" } },
           // The image's HEALTHCHECK asks /healthz, which a worker does not serve; ECS only runs
           // checks a task definition declares, and a worker's health is the coordinator's to judge.

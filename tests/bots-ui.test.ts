@@ -37,6 +37,7 @@ const progress: Progress = {
     lost: 5,
     expected: 1000,
     loopLagMs: 80,
+    startLagMs: 0,
     errors: 1,
     lastError: "lobby:join: RATE_LIMITED",
   },

@@ -323,9 +323,7 @@ describe("vchat preview --offline", () => {
     expect(plan).toMatchObject({ ok: true, offline: true, violations: [], fleet: { workers: 4, callsPerWorker: 100, cpu: 2048, memory: 4096 } });
     const settings = (suffix: string) => plan.resources.find((x: { type: string }) => x.type.endsWith(suffix)).settings;
     expect(settings("ecs/service:Service")).toContain("FARGATE, 4 task(s), public IP on");
-    expect(settings("taskDefinition:TaskDefinition")).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^command exec node cli\/vchat\.ts bots worker --coordinator/)]),
-    );
+    expect(settings("taskDefinition:TaskDefinition")).toEqual(expect.arrayContaining([expect.stringMatching(/^command bots worker --wait/)]));
     expect(plan.outputs.coordinatorUrl).toBe("[secret]");
     const text = await vchat(["preview", "--offline", "--fleet", "4", "--pairs", "400"]);
     expect(text.out).toMatch(/vchat fleet \(4 workers × 2 vCPU \/ 4096 MiB, 100 calls each\): planned offline/);

@@ -5,6 +5,7 @@
 import { Box, Text } from "ink";
 import React from "react";
 import type { Progress } from "../../bots/run.ts";
+import type { FleetReport } from "../../bots/fleet/merge.ts";
 import type { BotsReport } from "../../bots/report.ts";
 import type { Dist } from "../../bots/metrics.ts";
 import { overloadPct, stallMs } from "../../bots/overload.ts";
@@ -115,6 +116,12 @@ export function summaryText(r: BotsReport): string {
   out.push(
     `bot host: CPU ${h.cpuPct} % of one core on average, ${h.workers} worker(s); event loop per thread: ${h.threads.map((t) => `${t.thread} p99 ${fmt(t.lagP99Ms, " ms")} max ${fmt(t.lagMaxMs, " ms")} stalled ${t.stalledPct} %`).join("; ")}`,
   );
+  // A run over worker processes (`--workers N --coordinator|--local`): one line per worker.
+  for (const w of (r as Partial<FleetReport>).workers ?? []) {
+    out.push(
+      `  worker ${w.name} (${w.host}, ${w.cores} cores, ${w.bots} bots): ${w.state}, ${w.calls} call(s), CPU ${fmt(w.cpuPct, " %")} of one core, host CPU ${fmt(w.hostCpuPct, " %")}, lag p99 ${fmt(w.loopLagP99Ms, " ms")}, started ${fmt(w.startLagMs, " ms")} after the barrier`,
+    );
+  }
   if (s.legsHostStalled) out.push(`warning: ${s.legsHostStalled} leg(s) flagged: their receiving thread was stalled for ${overloadPct} % of the call or more`);
   if (h.warning && !h.overloaded) out.push(`warning: ${h.warning}`);
   if (r.invalidReason) out.push(r.invalidReason);
