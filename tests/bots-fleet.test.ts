@@ -8,11 +8,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeIf } from "./support/skip.ts";
 import type { FleetReport } from "../bots/fleet/merge.ts";
 import { openRunKey, runKeys } from "../bots/fleet/wire.ts";
-import type { BotsRunReport } from "../cli/commands/bots.ts";
+import { parseBotsOptions, type BotsRunReport } from "../cli/commands/bots.ts";
+import { UsageError } from "../cli/exit.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
 
@@ -81,6 +82,60 @@ const alive = (pid: number) => {
     return false;
   }
 };
+
+describe("vchat bots --workers: bad input", () => {
+  const raw = {
+    url: "http://127.0.0.1:9",
+    duration: "5s",
+    ramp: "20",
+    relay: "auto",
+    turnTransport: "udp",
+    bitrate: 300,
+    media: "synthetic",
+    minConnected: "95",
+    connectTimeout: "20s",
+  };
+
+  it("needs worker processes and a Redis URL; --workers alone still counts threads", () => {
+    expect(() => parseBotsOptions({ ...raw, local: true })).toThrow(/--coordinator and --local need --workers N/);
+    expect(() => parseBotsOptions({ ...raw, workers: 0, local: true })).toThrow(UsageError);
+    expect(() => parseBotsOptions({ ...raw, workers: 2, coordinator: "http://127.0.0.1:6379" })).toThrow(
+      /--coordinator must be a redis:\/\/ or rediss:\/\/ URL/,
+    );
+    expect(() => parseBotsOptions({ ...raw, workers: 2, local: true, workerTimeout: "0s" })).toThrow(/--worker-timeout must be at least 1s/);
+    expect(parseBotsOptions({ ...raw, workers: 3, coordinator: "rediss://:pw@127.0.0.1:6380" })).toMatchObject({
+      workers: undefined,
+      fleet: { workers: 3, coordinator: "rediss://:pw@127.0.0.1:6380", local: false, registerTimeoutMs: 60_000 },
+    });
+    expect(parseBotsOptions({ ...raw, workers: 2, local: true }).fleet).toMatchObject({ coordinator: null, local: true });
+    expect(parseBotsOptions({ ...raw, workers: 3 })).toMatchObject({ workers: 3, fleet: null });
+    process.env.VCHAT_BOTS_COORDINATOR = "redis://:pw@127.0.0.1:6381";
+    try {
+      expect(parseBotsOptions({ ...raw, workers: 2, coordinator: true }).fleet).toMatchObject({ coordinator: "redis://:pw@127.0.0.1:6381" });
+    } finally {
+      delete process.env.VCHAT_BOTS_COORDINATOR;
+    }
+    expect(() => parseBotsOptions({ ...raw, workers: 2, coordinator: true })).toThrow(/VCHAT_BOTS_COORDINATOR, which is not set/);
+  });
+
+  it("vchat bots worker names what is missing (exit 2) and a Redis it cannot reach (exit 1)", async () => {
+    const env = { ...process.env, VCHAT_BOTS_COORDINATOR: "" };
+    const none = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, [cli, "bots", "worker", "--name", "x"], { stdio: ["ignore", "ignore", "pipe"], env });
+      let stderr = "";
+      p.stderr.on("data", (d) => (stderr += d));
+      p.on("exit", (code) => resolve({ code, stderr }));
+    });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/USAGE: --coordinator is required/);
+    const refused = await vchat(["bots", "worker", "--coordinator", "redis://127.0.0.1:9", "--json"]).done;
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({
+      ok: false,
+      error: { code: "UNAVAILABLE", message: expect.stringMatching(/cannot reach the coordinator's Redis at redis:\/\/127\.0\.0\.1:9/) },
+    });
+  }, 30_000);
+});
 
 describeIf(redisInstalled(), "redis-server is not installed")("vchat bots --workers over Redis", () => {
   let dev: DevServer;

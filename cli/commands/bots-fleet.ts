@@ -92,7 +92,7 @@ export async function runFleetFromCli(opts: BotsOptions, fleet: FleetCli): Promi
 }
 
 interface WorkerRaw {
-  coordinator?: string;
+  coordinator?: string | true;
   name?: string;
   run?: string;
   wait: string;
@@ -111,7 +111,7 @@ export function registerBotsWorker(bots: Command): void {
     // `bots` has --coordinator and --json too and takes them wherever they stand: read both levels.
     .action(async (_: WorkerRaw, cmd: Command) => {
       const raw = cmd.optsWithGlobals<WorkerRaw>();
-      const url = raw.coordinator ?? process.env[coordinatorEnv];
+      const url = typeof raw.coordinator === "string" ? raw.coordinator : process.env[coordinatorEnv];
       if (!url)
         throw new UsageError(`--coordinator is required (or ${coordinatorEnv}): the Redis the coordinator plans the run in, e.g. redis://127.0.0.1:6379`);
       if (!/^rediss?:\/\//.test(url)) throw new UsageError("--coordinator must be a redis:// or rediss:// URL");
