@@ -10,7 +10,7 @@ import { Figures } from "../figures.ts";
 import { newRunId } from "../media.ts";
 import { probe, sumCounts, type BotsOptions, type Progress } from "../run.ts";
 import type { BotCounts, CallLeg } from "../types.ts";
-import { mergeFleet, type FleetReport, type WorkerState } from "./merge.ts";
+import { lostAfterMs, mergeFleet, type FleetReport, type WorkerState } from "./merge.ts";
 import { planFleet } from "./plan.ts";
 import { blockingConnection, openRunKey, readUp, runKeys, send, type RedisClient, type Up } from "./wire.ts";
 
@@ -26,8 +26,6 @@ export interface FleetOptions extends Omit<BotsOptions, "workers"> {
   barrierMs?: number;
 }
 
-/** A worker that says nothing (beats come every second) for this long is lost, ms. */
-export const lostAfterMs = 4000;
 /** After the run's end, how long workers get to drain their calls and report. */
 const finishGraceMs = 30_000;
 
@@ -183,7 +181,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
       for (const w of running) {
         if (w.state === "running" && t - lastSeen.get(w.name)! > lostAfterMs) {
           w.state = "lost";
-          w.lostAtS = Math.round((lastSeen.get(w.name)! - t0) / 100) / 10;
+          w.lostAtS = Math.round((t - t0) / 100) / 10;
           live.delete(w.name);
         }
       }

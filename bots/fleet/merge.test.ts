@@ -85,7 +85,9 @@ const worker = (over: Partial<WorkerState> = {}): WorkerState => ({
 describe("a run's validity", () => {
   it("names each worker that vanished, failed, started late or was overloaded", () => {
     expect(workerProblems(worker(), false)).toEqual([]);
-    expect(workerProblems(worker({ state: "lost", lostAtS: 4.2 }), false)).toEqual(["worker w1 vanished 4.2 s into the run (no word from it since)"]);
+    expect(workerProblems(worker({ state: "lost", lostAtS: 4.2 }), false)).toEqual([
+      "worker w1 vanished: found lost 4.2 s into the run, after 4 s without a word",
+    ]);
     expect(workerProblems(worker({ startLagMs: lateAfterMs + 1 }), false)[0]).toMatch(/started 1001 ms after the barrier/);
     expect(workerProblems(worker({ cpuPct: 181 }), false)[0]).toMatch(/used 181 % CPU, over 90 % of its 2 cores/);
     expect(workerProblems(worker({ cpuPct: 179 }), false)).toEqual([]);

@@ -11,6 +11,8 @@ import type { FleetPlan } from "./plan.ts";
 
 /** A worker whose process used more than this share of its cores was the bottleneck. */
 export const maxCpuShare = 0.9;
+/** A worker that says nothing (beats come every second) for this long is lost, ms. */
+export const lostAfterMs = 4000;
 /** A worker that scheduled its bots later than this after the barrier broke the global ramp, ms. */
 export const lateAfterMs = 1000;
 
@@ -22,7 +24,7 @@ export interface WorkerState {
   pid: number;
   shard: number;
   state: "running" | "done" | "lost" | "failed";
-  /** Seconds into the run when it was found lost (no word for `lostAfterMs`). */
+  /** Seconds into the run when it was found lost (no word from it for `lostAfterMs`). */
   lostAtS: number | null;
   failure: string | null;
   /** The last figures it sent (beats, then its final ones). */
@@ -63,7 +65,7 @@ export interface FleetReport extends BotsReport {
 
 export function workerProblems(w: WorkerState, allowOverload: boolean): string[] {
   const out: string[] = [];
-  if (w.state === "lost") out.push(`worker ${w.name} vanished ${w.lostAtS ?? "?"} s into the run (no word from it since)`);
+  if (w.state === "lost") out.push(`worker ${w.name} vanished: found lost ${w.lostAtS ?? "?"} s into the run, after ${lostAfterMs / 1000} s without a word`);
   if (w.state === "running") out.push(`worker ${w.name} did not finish`);
   if (w.state === "failed") out.push(`worker ${w.name} failed: ${w.failure}`);
   if (w.startLagMs !== null && w.startLagMs > lateAfterMs) out.push(`worker ${w.name} started ${w.startLagMs} ms after the barrier (limit ${lateAfterMs} ms)`);

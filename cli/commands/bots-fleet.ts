@@ -92,11 +92,11 @@ export async function runFleetFromCli(opts: BotsOptions, fleet: FleetCli): Promi
 }
 
 interface WorkerRaw {
-  coordinator?: string;
+  coordinator?: string | true;
   name?: string;
   run?: string;
   wait: string;
-  json?: boolean;
+  json?: boolean | string;
 }
 
 export function registerBotsWorker(bots: Command): void {
@@ -108,8 +108,10 @@ export function registerBotsWorker(bots: Command): void {
     .option("--run <id>", "join this run only (default: the run open on the coordinator)")
     .option("--wait <time>", "how long to wait for a run to open", "60s")
     .option("--json", "print the result as JSON")
-    .action(async (raw: WorkerRaw) => {
-      const url = raw.coordinator ?? process.env[coordinatorEnv];
+    // `bots` has --coordinator and --json too and takes them wherever they stand: read both levels.
+    .action(async (_: WorkerRaw, cmd: Command) => {
+      const raw = cmd.optsWithGlobals<WorkerRaw>();
+      const url = typeof raw.coordinator === "string" ? raw.coordinator : process.env[coordinatorEnv];
       if (!url)
         throw new UsageError(`--coordinator is required (or ${coordinatorEnv}): the Redis the coordinator plans the run in, e.g. redis://127.0.0.1:6379`);
       if (!/^rediss?:\/\//.test(url)) throw new UsageError("--coordinator must be a redis:// or rediss:// URL");
@@ -128,7 +130,7 @@ export function registerBotsWorker(bots: Command): void {
           waitMs,
           signal: stop.signal,
         });
-        if (raw.json) process.stdout.write(JSON.stringify({ ok: true, ...r }) + "\n");
+        if (raw.json !== undefined) process.stdout.write(JSON.stringify({ ok: true, ...r }) + "\n");
         else process.stderr.write(`vchat bots worker ${r.name}: run ${r.runId}, ${r.bots} bots, ${r.legs} legs reported (${r.end})\n`);
         process.exitCode = stop.exitCode() ?? exitCodes.ok;
       } catch (err) {

@@ -45,7 +45,7 @@ interface RawOptions {
   connectTimeout: string;
   turnRewrite?: string[];
   runId?: string;
-  coordinator?: string;
+  coordinator?: string | true;
   local?: boolean;
   workerTimeout?: string;
   fleet?: number;
@@ -96,13 +96,16 @@ function oneOf<T extends string>(name: string, text: string, allowed: readonly T
 
 /** `--workers` with `--coordinator` or `--local`: worker processes, coordinated over Redis. */
 function parseFleet(raw: RawOptions): FleetCli | null {
-  const coordinator = raw.coordinator ?? process.env[coordinatorEnv] ?? null;
   if (!raw.local && raw.coordinator === undefined) return null;
+  // `--coordinator` without a URL takes it from the environment (a password stays out of process lists).
+  const coordinator = typeof raw.coordinator === "string" ? raw.coordinator : process.env[coordinatorEnv] || null;
+  if (raw.coordinator === true && !coordinator) throw new UsageError(`--coordinator without a URL reads it from ${coordinatorEnv}, which is not set`);
   if (coordinator !== null && !/^rediss?:\/\//.test(coordinator)) throw new UsageError("--coordinator must be a redis:// or rediss:// URL");
   if (raw.workers === undefined || raw.workers < 1) throw new UsageError("--coordinator and --local need --workers N (worker processes, at least 1)");
   const registerTimeoutMs = parseDuration(raw.workerTimeout ?? "60s");
   if (registerTimeoutMs < 1000) throw new UsageError(`--worker-timeout must be at least 1s, got "${raw.workerTimeout}"`);
-  return { workers: raw.workers, coordinator: raw.local && raw.coordinator === undefined ? null : coordinator, local: raw.local === true, registerTimeoutMs };
+  // --local without --coordinator: a redis-server of its own.
+  return { workers: raw.workers, coordinator: raw.coordinator === undefined ? null : coordinator, local: raw.local === true, registerTimeoutMs };
 }
 
 /** Maps the command line to `runBots` options; every mistake is a `UsageError` (exit 2). */
@@ -220,7 +223,10 @@ export function registerBots(program: Command): void {
       "worker threads (0: none; default one per core, one per 50 bots); with --coordinator or --local: worker processes",
       intOption("--workers", 0, 64),
     )
-    .option("--coordinator <redis-url>", `run over --workers worker processes coordinated in this Redis (redis:// or rediss://; or ${coordinatorEnv})`)
+    .option(
+      "--coordinator [redis-url]",
+      `run over --workers worker processes coordinated in this Redis (redis:// or rediss://; without a URL: ${coordinatorEnv})`,
+    )
     .option("--local", "start the --workers worker processes here (and a redis-server when no --coordinator is given)")
     .option("--worker-timeout <time>", "how long to wait for every worker to register", "60s")
     .option("--connect-timeout <time>", "a call not connected by then counts as failed", "20s")
