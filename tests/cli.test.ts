@@ -12,10 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BotsRunReport } from "../cli/commands/bots.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
 import { chromiumPath, hasChromium, launchChromium, screenshot } from "./support/browser.ts";
+import { hasScript, onTerminal } from "./support/terminal.ts";
 import { coturnInstalled, startCoturn } from "../turn/coturn-process.ts";
 
 const cli = join(import.meta.dirname, "..", "cli", "vchat.ts");
-const hasScript = spawnSync("script", ["--version"]).status === 0;
 if (!hasScript) console.warn("tests/cli.test.ts: the terminal cases are skipped: `script` (util-linux) is not installed");
 const hasCoturn = coturnInstalled();
 if (!hasCoturn) console.warn("tests/cli.test.ts: the bots cases are skipped: turnserver (coturn) is not installed");
@@ -54,47 +54,19 @@ function vchat(
   });
 }
 
-function withoutCi(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { CI: _ci, ...rest } = env;
-  return rest;
-}
-
-/**
- * The binary on a pseudo-terminal, as in an operator's shell: Ctrl-C is the byte 0x03 typed on
- * the terminal, turned into SIGINT by the terminal driver. `script -e` exits with the command's code.
- */
-function vchatOnTerminal(
+/** The binary on a pseudo-terminal; `interruptWhen` types Ctrl-C once the screen matches. */
+async function vchatOnTerminal(
   args: string[],
   interruptWhen: RegExp | null,
   timeoutMs = 60_000,
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; screen: string }> {
-  // `exec`: script runs the command through $SHELL, and dash (CI's /bin/sh) would stay as the parent,
-  // take the same Ctrl-C and exit 130 whatever vchat returned.
-  const command = "exec " + [process.execPath, cli, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-  return new Promise((resolve) => {
-    const child = spawn("script", ["-qfec", command, "/dev/null"], {
-      stdio: ["pipe", "pipe", "pipe"],
-      // A user's terminal: without CI=true (which the suite has in CI), ink draws live frames and colours are on.
-      env: { ...withoutCi(process.env), COLUMNS: "120", LINES: "40", ...env },
-    });
-    let screen = "";
-    let sent = false;
-    const watch = (d: Buffer) => {
-      screen += d.toString();
-      if (!sent && interruptWhen?.test(screen)) {
-        sent = true;
-        child.stdin.write("\x03");
-      }
-    };
-    child.stdout.on("data", watch);
-    child.stderr.on("data", watch);
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, screen });
-    });
-  });
+  const run = onTerminal(args, env);
+  const timer = setTimeout(() => run.kill(), timeoutMs);
+  if (interruptWhen) run.until(interruptWhen, timeoutMs).then(run.ctrlC, () => undefined);
+  const code = await run.exit;
+  clearTimeout(timer);
+  return { code, screen: run.screen() };
 }
 
 let dir: string;
