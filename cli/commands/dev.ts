@@ -53,6 +53,8 @@ export function registerDev(program: Command): void {
       false,
     )
     .action(async (opts: DevOptions) => {
+      if (opts.prodShape && (opts.https || opts.publicIp !== undefined))
+        throw new UsageError("--prod-shape serves plain HTTP on loopback: leave out --https and --public-ip");
       process.exitCode = opts.prodShape ? await prodShape(opts) : await dev(opts);
     });
 }
