@@ -14,7 +14,7 @@ export function DevStatus(props: { status: ServiceStatus | null }) {
   if (!s) return h(Text, { color: "gray" }, "status: starting…");
   return h(
     Box,
-    { flexDirection: "column", borderStyle: "round", paddingX: 1 },
+    { flexDirection: "column", alignSelf: "flex-start", borderStyle: "round", paddingX: 1 },
     h(Text, null, h(Text, { color: "green" }, `users online ${s.usersOnline}`), "   ", `waiting ${s.waiting}`),
     h(
       Text,
