@@ -205,12 +205,6 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
     }
   }
 
-  const aggregate = () => {
-    const all = [...counts.values()];
-    const sum = (k: "errors") => all.reduce((a, c) => a + c[k], 0);
-    return { errors: sum("errors"), lastError: all.findLast((c) => c.lastError !== null)?.lastError ?? null };
-  };
-
   let lastMainCpu = threadCpuMs();
   const progress = () => {
     const t = now();
@@ -259,7 +253,9 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   if (nWorkers > 0) for (const w of counts.values()) if (w.loop) threads.push(w.loop);
   await impairment?.close();
 
-  const final = aggregate();
+  const final = [...counts.values()];
+  const errorCount = final.reduce((a, c) => a + c.errors, 0);
+  const lastError = final.findLast((c) => c.lastError !== null)?.lastError;
   const elapsedS = (now() - started) / 1000;
   const cpuAll = process.cpuUsage(cpuStart);
   const matchedBots = new Set(legs.map((l) => l.bot));
@@ -270,7 +266,7 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
     expectedCalls,
   });
   const thresholds = checkThresholds(summary, opts.thresholds ?? {});
-  if (final.lastError) errorsSample.push(final.lastError);
+  if (lastError) errorsSample.push(lastError);
   const host = hostReport(threads, Math.round(((cpuAll.user + cpuAll.system) / 1000 / (elapsedS * 1000)) * 100), nWorkers);
   const invalidReason = host.overloaded && !opts.allowOverload ? `invalid run: ${host.overloaded} (--allow-overload keeps it)` : null;
   return {
@@ -281,6 +277,6 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
     pass: invalidReason === null && thresholds.every((t) => t.ok),
     calls,
     host,
-    errors: { count: final.errors, sample: errorsSample.slice(0, 10) },
+    errors: { count: errorCount, sample: errorsSample.slice(0, 10) },
   };
 }
