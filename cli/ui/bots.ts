@@ -115,11 +115,13 @@ export function summaryText(r: BotsReport): string {
   }
   out.push("");
   const h = r.host;
+  // Over worker processes the host block's CPU is the coordinator's; each worker has its line.
+  const fleet = (r as Partial<FleetReport>).workers;
   out.push(
-    `bot host: CPU ${h.cpuPct} % of one core on average, ${h.workers} worker(s); event loop per thread: ${h.threads.map((t) => `${t.thread} p99 ${fmt(t.lagP99Ms, " ms")} max ${fmt(t.lagMaxMs, " ms")} stalled ${t.stalledPct} %`).join("; ")}`,
+    `${fleet ? "coordinator" : "bot host"}: CPU ${h.cpuPct} % of one core on average, ${h.workers} worker(s); event loop per thread: ${h.threads.map((t) => `${t.thread} p99 ${fmt(t.lagP99Ms, " ms")} max ${fmt(t.lagMaxMs, " ms")} stalled ${t.stalledPct} %`).join("; ")}`,
   );
   // A run over worker processes (`--workers N --coordinator|--local`): one line per worker.
-  for (const w of (r as Partial<FleetReport>).workers ?? []) {
+  for (const w of fleet ?? []) {
     out.push(
       `  worker ${w.name} (${w.host}, ${w.cores} cores, ${w.bots} bots): ${w.state}, ${w.calls} call(s), CPU ${fmt(w.cpuPct, " %")} of one core, host CPU ${fmt(w.hostCpuPct, " %")}, lag p99 ${fmt(w.loopLagP99Ms, " ms")}, started ${fmt(w.startLagMs, " ms")} after the barrier`,
     );
