@@ -11,7 +11,8 @@ import { now } from "./clock.ts";
 import { rewriteTurnUrls, turnEndpoints, type TurnTransport } from "./ice.ts";
 import { startImpairment } from "./impair.ts";
 import { newRunId, type MediaKind } from "./media.ts";
-import { LoopMonitor, type LoopStats } from "./overload.ts";
+import { liveProgress, type Progress } from "./live.ts";
+import { LoopMonitor, threadCpuMs, type LoopStats } from "./overload.ts";
 import { checkThresholds, hostReport, summarize, type BotsReport, type Thresholds } from "./report.ts";
 import { runGroup, type GroupHandle } from "./group.ts";
 import type { BotConfig, BotCounts, CallLeg, RelayMode, WorkerInit, WorkerMessage } from "./types.ts";
@@ -21,6 +22,7 @@ const workerUrl = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./w
 
 // Set-up errors carry a stable code (VALIDATION_FAILED exits 2, others 1), like the bots' own.
 export { BotError };
+export type { Progress };
 
 export interface BotsOptions {
   url: string;
@@ -60,26 +62,10 @@ export interface BotsOptions {
   turnRewrites?: Record<string, string>;
   /** Shared with bots of another process that call these (whole number, 1..2^32-1). @default a random one */
   runId?: number;
-  /** Called about once a second with live figures. */
+  /** Called about once a second with live figures (`live.ts`). */
   onProgress?: (p: Progress) => void;
   /** Aborting stops the run early; the report covers what was measured so far. */
   signal?: AbortSignal;
-}
-
-export interface Progress {
-  elapsedS: number;
-  durationS: number;
-  counts: BotCounts;
-  /** Live loss over every call so far, percent. */
-  lossPct: number | null;
-  setupP50Ms: number | null;
-  setupP95Ms: number | null;
-  /** CPU of this whole process (all threads), percent of one core. */
-  cpuPct: number;
-  cores: number;
-  /** Worst event-loop p99 lag among the threads, ms. */
-  loopLagMs: number;
-  workers: number;
 }
 
 export async function probe(url: string): Promise<{ iceServers: import("../protocol/index.ts").IceServer[] }> {
@@ -99,12 +85,6 @@ export async function probe(url: string): Promise<{ iceServers: import("../proto
   } catch (err) {
     throw new BotError("UNAVAILABLE", `cannot use ${base}: ${(err as Error).message}`);
   }
-}
-
-function pct(values: number[], p: number): number | null {
-  if (!values.length) return null;
-  const s = [...values].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!);
 }
 
 /** The bots of a run: how many, and the calls they should make. */
@@ -134,32 +114,6 @@ export interface Measurement {
   cpuPct: number;
   workers: number;
   errors: { count: number; sample: string[] };
-}
-
-/** Live counts of many threads (or worker processes) as one. */
-export function sumCounts(all: Iterable<BotCounts>): BotCounts {
-  const c: BotCounts = {
-    bots: 0,
-    starting: 0,
-    waiting: 0,
-    connecting: 0,
-    up: 0,
-    callsDone: 0,
-    callsFailed: 0,
-    lost: 0,
-    expected: 0,
-    loopLagMs: 0,
-    startLagMs: 0,
-    errors: 0,
-    lastError: null,
-  };
-  for (const w of all) {
-    for (const k of ["bots", "starting", "waiting", "connecting", "up", "callsDone", "callsFailed", "lost", "expected", "errors"] as const) c[k] += w[k];
-    c.loopLagMs = Math.max(c.loopLagMs, w.loopLagMs);
-    c.startLagMs = Math.max(c.startLagMs, w.startLagMs);
-    c.lastError = w.lastError ?? c.lastError;
-  }
-  return c;
 }
 
 export async function runBots(opts: BotsOptions): Promise<BotsReport> {
@@ -195,7 +149,7 @@ export function botsReport(m: Measurement, opts: Pick<BotsOptions, "thresholds" 
  * it ends, `onCounts` the live counts about once a second.
  */
 export async function measureBots(
-  opts: BotsOptions & { shard?: BotsShard; onLeg?: (leg: CallLeg) => void; onCounts?: (c: BotCounts, threads: LoopStats[]) => void },
+  opts: BotsOptions & { shard?: BotsShard; onLeg?: (leg: CallLeg) => void; onCounts?: (counts: ReadonlyMap<string, BotCounts>, threads: LoopStats[]) => void },
 ): Promise<Measurement> {
   const size = runSize(opts);
   const nBots = opts.shard?.bots.length ?? size.bots;
@@ -265,7 +219,9 @@ export async function measureBots(
   bots.forEach((b, i) => plan[i % plan.length]!.bots.push(b));
 
   const legs: CallLeg[] = [];
-  const counts = new Map<number, BotCounts>();
+  // Each bot thread's last counts, by its name in the live feed.
+  const counts = new Map<string, BotCounts>();
+  const threadName = (w: number) => (nWorkers === 0 ? "main" : `worker ${w}`);
   const errorsSample: string[] = [];
   const started = now();
   const cpuStart = process.cpuUsage();
@@ -283,10 +239,10 @@ export async function measureBots(
   const stops: Array<() => Promise<void>> = [];
   if (nWorkers === 0) {
     const group: GroupHandle = runGroup(plan[0]!, { leg: onLeg });
-    const ticker = setInterval(() => counts.set(0, group.counts()), 1000);
+    const ticker = setInterval(() => counts.set(threadName(0), group.counts()), 1000);
     stops.push(async () => {
       clearInterval(ticker);
-      counts.set(0, await group.stop());
+      counts.set(threadName(0), await group.stop());
     });
   } else {
     for (const init of plan) {
@@ -295,7 +251,7 @@ export async function measureBots(
       const done = new Promise<void>((resolve) => {
         worker.on("message", (m: WorkerMessage) => {
           if (m.type === "leg") onLeg(m.leg);
-          else if (m.type === "counts" || m.type === "done") counts.set(m.worker, m.counts);
+          else if (m.type === "counts" || m.type === "done") counts.set(threadName(m.worker), m.counts);
           else if (m.type === "fatal") fatal = m.message;
           if (m.type === "done") resolve();
         });
@@ -315,29 +271,30 @@ export async function measureBots(
     }
   }
 
-  const aggregate = () => sumCounts(counts.values());
-
+  let lastMainCpu = threadCpuMs();
   const progress = () => {
     const t = now();
     const cpu = process.cpuUsage(lastCpu);
     cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (t - lastCpuAt)) * 100);
     lastCpu = process.cpuUsage();
+    const mainCpu = threadCpuMs();
+    const mainCpuPct = mainCpu === null || lastMainCpu === null ? null : Math.round(((mainCpu - lastMainCpu) / (t - lastCpuAt)) * 100);
+    lastMainCpu = mainCpu;
     lastCpuAt = t;
-    const c = aggregate();
-    if (opts.onCounts) opts.onCounts(c, [mainLoop.stats(), ...[...counts.values()].flatMap((w) => (w.loop && nWorkers > 0 ? [w.loop] : []))]);
-    const setups = legs.map((l) => l.firstMediaMs).filter((x): x is number => x !== null);
-    opts.onProgress?.({
-      elapsedS: Math.round((t - started) / 100) / 10,
-      durationS: opts.durationMs / 1000,
-      counts: c,
-      lossPct: c.expected ? Math.round((10000 * c.lost) / c.expected) / 100 : null,
-      setupP50Ms: pct(setups, 50),
-      setupP95Ms: pct(setups, 95),
-      cpuPct,
-      cores,
-      loopLagMs: Math.max(c.loopLagMs, mainLoop.stats().lagP99Ms ?? 0),
-      workers: nWorkers,
-    });
+    if (opts.onCounts) opts.onCounts(counts, [mainLoop.stats(), ...[...counts.values()].flatMap((w) => (w.loop && nWorkers > 0 ? [w.loop] : []))]);
+    opts.onProgress?.(
+      liveProgress({
+        elapsedS: (t - started) / 1000,
+        durationS: opts.durationMs / 1000,
+        legs,
+        counts,
+        cpuPct,
+        cores,
+        workers: nWorkers,
+        // With bots in this thread, their group reports it.
+        extraThreads: nWorkers === 0 ? [] : [{ worker: "main", cpuPct: mainCpuPct, loopLagMs: mainLoop.stats().lagP99Ms ?? 0 }],
+      }),
+    );
   };
   const ticker = setInterval(progress, 1000);
 
@@ -364,19 +321,21 @@ export async function measureBots(
   if (nWorkers > 0) for (const w of counts.values()) if (w.loop) threads.push(w.loop);
   await impairment?.close();
 
-  const final = aggregate();
+  const final = [...counts.values()];
+  const errorCount = final.reduce((a, c) => a + c.errors, 0);
+  const lastError = final.findLast((c) => c.lastError !== null)?.lastError;
   const elapsedS = (now() - started) / 1000;
   const cpuAll = process.cpuUsage(cpuStart);
-  if (final.lastError) errorsSample.push(final.lastError);
+  if (lastError) errorsSample.push(lastError);
   return {
     legs,
     bots: nBots,
     expectedCalls,
     elapsedS,
-    startLagMs: final.startLagMs,
+    startLagMs: Math.max(0, ...final.map((c) => c.startLagMs)),
     threads,
     cpuPct: Math.round(((cpuAll.user + cpuAll.system) / 1000 / (elapsedS * 1000)) * 100),
     workers: nWorkers,
-    errors: { count: final.errors, sample: errorsSample.slice(0, 10) },
+    errors: { count: errorCount, sample: errorsSample.slice(0, 10) },
   };
 }

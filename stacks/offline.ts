@@ -4,10 +4,13 @@
  * `vchat preview --offline` renders this; the tests assert on it.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
+import { relative } from "node:path";
 import { offlineEnvConfig, type ConfigOverrides, type EnvConfig, type EnvName } from "./config.ts";
 import { fleetOutputNames, fleetProgram, fleetProject, resolveFleetConfig, type FleetConfig, type FleetOverrides } from "./fleet.ts";
 import { fleetSize, type FleetPlan, type FleetSize } from "./fleet-size.ts";
 import { Environment, outputNames } from "./program.ts";
+import { checkoutRoot, readRelease } from "./release.ts";
 import { checkAll, type ResourceRecord, type RuleViolation } from "./rules.ts";
 
 export interface PlannedResource extends ResourceRecord {
@@ -24,6 +27,8 @@ export interface OfflinePlan {
   /** Stack outputs as the mocks resolve them; secrets are masked. */
   outputs: Record<string, unknown>;
   violations: RuleViolation[];
+  /** What a real `vchat up` from this checkout would refuse for (no built web client, no Dockerfile). */
+  notes: string[];
 }
 
 /** Input keys whose values never leave the process, even fake ones. */
@@ -45,6 +50,12 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       return { ...base, domainName: `${name}.cloudfront.mock.net` };
     case "aws:s3/bucket:Bucket":
       return { ...base, bucket: `${name}-bucket`, bucketRegionalDomainName: `${name}.s3.eu-west-1.amazonaws.com` };
+    case "docker-build:index:Image": {
+      const digest = `sha256:${createHash("sha256")
+        .update(JSON.stringify(inputs.tags ?? name))
+        .digest("hex")}`;
+      return { ...base, digest, ref: `${String((inputs.tags as string[] | undefined)?.[0])}@${digest}` };
+    }
     case "aws:ecr/repository:Repository":
       return { ...base, repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${String(inputs.name ?? name)}` };
     case "aws:elasticache/replicationGroup:ReplicationGroup":
@@ -74,9 +85,31 @@ function hash(s: string): number {
   return h;
 }
 
-function maskSecrets(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(maskSecrets);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, secretKeys.has(k) ? masked : maskSecrets(x)]));
+/** Pulumi's marker of a secret value in serialised inputs (`{[sig]: secretSig, value}`). */
+const sig = "4dabf18193072939515e22adb298388d";
+const secretSig = "1b47061264138c4ac30d75fd1eb44270";
+
+/**
+ * Inputs as the engine and the policy pack see them: secrets unwrapped (masked later) and file
+ * assets as their path relative to `root`.
+ */
+async function plainInputs(v: unknown, root: string): Promise<unknown> {
+  if (Array.isArray(v)) return Promise.all(v.map((x) => plainInputs(x, root)));
+  if (v instanceof pulumi.asset.FileAsset) return { file: relative(root, await v.path) };
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    if (o[sig] === secretSig) return plainInputs(o.value, root);
+    const entries = await Promise.all(Object.entries(o).map(async ([k, x]) => [k, await plainInputs(x, root)] as const));
+    return Object.fromEntries(entries);
+  }
+  return v;
+}
+
+/** Masks the values of secret keys, and generated secrets wherever else they went (the origin header's value). */
+function maskSecrets(v: unknown, generated: ReadonlySet<string>): unknown {
+  if (typeof v === "string" && generated.has(v)) return masked;
+  if (Array.isArray(v)) return v.map((x) => maskSecrets(x, generated));
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, secretKeys.has(k) ? masked : maskSecrets(x, generated)]));
   return v;
 }
 
@@ -90,10 +123,9 @@ const resolve = <T>(o: pulumi.Output<T>): Promise<T> =>
 
 let queue: Promise<unknown> = Promise.resolve();
 
-/** The program as `vchatProgram` builds it, with the certificate check as data instead of a failure. */
-function offlineProgram(cfg: EnvConfig, opts: pulumi.ComponentResourceOptions): Record<string, unknown> {
-  const environment = new Environment(`vchat-${cfg.env}`, cfg, opts);
-  return { ...environment.outputs, certificateProblems: environment.certificateProblems };
+export interface OfflineOptions {
+  /** The checkout whose Dockerfile and web/dist are shipped. @default this checkout */
+  root?: string;
 }
 
 /**
@@ -104,29 +136,35 @@ function offlineProgram(cfg: EnvConfig, opts: pulumi.ComponentResourceOptions): 
  * const plan = await planOffline("prod");
  * plan.violations.length === 0
  */
-export function planOffline(
-  env: EnvName,
-  overrides: ConfigOverrides = {},
-  build: (cfg: EnvConfig, opts: pulumi.ComponentResourceOptions) => Record<string, unknown> = offlineProgram,
-): Promise<OfflinePlan> {
-  const run = queue.then(() => runOnce(env, overrides, build));
+export function planOffline(env: EnvName, overrides: ConfigOverrides = {}, options: OfflineOptions = {}): Promise<OfflinePlan> {
+  const run = queue.then(() => runOnce(env, overrides, options.root ?? checkoutRoot));
   queue = run.catch(() => undefined);
   return run;
 }
 
-async function runOnce(
-  env: EnvName,
-  overrides: ConfigOverrides,
-  build: (cfg: EnvConfig, opts: pulumi.ComponentResourceOptions) => Record<string, unknown>,
-): Promise<OfflinePlan> {
+async function runOnce(env: EnvName, overrides: ConfigOverrides, root: string): Promise<OfflinePlan> {
   const config = offlineEnvConfig(env, overrides);
-  const planned = await runOnMocks({ project: "vchat", stack: env, region: config.region, outputNames, secretOutputs: ["atlasConnectionString"] }, (opts) =>
-    build(config, opts),
+  // What `vchatProgram` refuses for becomes notes: the plan shows what this checkout would ship.
+  const release = readRelease(root, config.service.image);
+  const planned = await runOnMocks(
+    { project: "vchat", stack: env, region: config.region, outputNames, secretOutputs: ["atlasConnectionString"], root },
+    (opts) => {
+      const environment = new Environment(`vchat-${config.env}`, config, release, opts);
+      // The certificate check as data instead of a failure.
+      return { ...environment.outputs, certificateProblems: environment.certificateProblems };
+    },
   );
   const problems = planned.rawOutputs.certificateProblems;
   const certificateProblems = pulumi.Output.isInstance(problems) ? ((await resolve(problems)) as string[]) : [];
   const violations = certificateProblems.map((message) => ({ rule: "certificates-cover-domains", resource: "config", message }));
-  return { env, config, resources: planned.resources, outputs: planned.outputs, violations: [...violations, ...planned.violations] };
+  return {
+    env,
+    config,
+    resources: planned.resources,
+    outputs: planned.outputs,
+    violations: [...violations, ...planned.violations],
+    notes: release.problems,
+  };
 }
 
 export interface OfflineFleetPlan {
@@ -136,6 +174,8 @@ export interface OfflineFleetPlan {
   resources: PlannedResource[];
   outputs: Record<string, unknown>;
   violations: RuleViolation[];
+  /** Nothing of the checkout is shipped by a fleet: always empty, for the preview's shape. */
+  notes: string[];
 }
 
 /** Placeholders for what the operator sets on a fleet stack (`vchat-fleet:*`). */
@@ -156,12 +196,10 @@ export function planFleetOffline(plan: FleetPlan, overrides: FleetOverrides = {}
     const size = fleetSize(plan);
     const config = resolveFleetConfig(stack, { ...offlineFleetOverrides, ...overrides }, size);
     const planned = await runOnMocks(
-      { project: fleetProject, stack, region: config.region, outputNames: fleetOutputNames, secretOutputs: ["coordinatorUrl"] },
-      (opts) => ({
-        ...fleetProgram(config, opts),
-      }),
+      { project: fleetProject, stack, region: config.region, outputNames: fleetOutputNames, secretOutputs: ["coordinatorUrl"], root: checkoutRoot },
+      (opts) => ({ ...fleetProgram(config, opts) }),
     );
-    return { stack, config, size, resources: planned.resources, outputs: planned.outputs, violations: planned.violations };
+    return { stack, config, size, resources: planned.resources, outputs: planned.outputs, violations: planned.violations, notes: [] };
   });
   queue = run.catch(() => undefined);
   return run;
@@ -174,6 +212,8 @@ interface MockRun {
   outputNames: readonly string[];
   /** Outputs shown masked. */
   secretOutputs: readonly string[];
+  /** File assets are shown relative to it. */
+  root: string;
 }
 
 /** Runs a program on Pulumi's mocks: its resources as planned (secrets masked), outputs, and the rules' findings. */
@@ -181,12 +221,14 @@ async function runOnMocks(
   run: MockRun,
   build: (opts: pulumi.ComponentResourceOptions) => Record<string, unknown>,
 ): Promise<{ resources: PlannedResource[]; outputs: Record<string, unknown>; rawOutputs: Record<string, unknown>; violations: RuleViolation[] }> {
+  const secrets = new Set<string>();
   const inputsByKey = new Map<string, { inputs: Record<string, unknown>; id: string; custom: boolean }>();
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         const id = `${args.name}-id`;
         const state = mockState(args.type, args.name, args.inputs ?? {});
+        if (args.type === "random:index/randomPassword:RandomPassword") secrets.add(String(state.result));
         inputsByKey.set(`${args.type}::${args.name}`, { inputs: args.inputs ?? {}, id: String(state.bucket ?? id), custom: args.custom !== false });
         return { id: String(state.bucket ?? id), state };
       },
@@ -194,6 +236,7 @@ async function runOnMocks(
         if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") {
           return { names: mockZones(run.region), zoneIds: [2, 3, 1].map((n) => `mock-az${n}`) };
         }
+        if (args.token === "aws:ec2/getManagedPrefixList:getManagedPrefixList") return { id: "pl-0mockcloudfront", name: args.inputs.name };
         return {};
       },
     },
@@ -227,6 +270,8 @@ async function runOnMocks(
     const value = pulumi.Output.isInstance(o) ? await resolve(o) : o;
     resolvedOutputs[key] = run.secretOutputs.includes(key) ? masked : value;
   }
+  const inputs = new Map<string, Record<string, unknown>>();
+  for (const [key, rec] of inputsByKey) inputs.set(key, (await plainInputs(rec.inputs, run.root)) as Record<string, unknown>);
   const resources: PlannedResource[] = seen.map((s) => {
     const rec = inputsByKey.get(`${s.type}::${s.name}`);
     // Components' inputs are what they passed to super() (the Turn's coturn options).
@@ -236,13 +281,13 @@ async function runOnMocks(
       id: rec?.id,
       parent: s.parent,
       component: rec ? !rec.custom : true,
-      props: rec?.inputs ?? s.props ?? {},
+      props: inputs.get(`${s.type}::${s.name}`) ?? s.props ?? {},
       protect: s.protect,
     };
   });
   const violations = checkAll(resources.filter((r) => !r.component || r.type === "vchat:stacks:Turn").map((r) => ({ ...r, stack: run.stack })));
   return {
-    resources: resources.map((r) => ({ ...r, props: maskSecrets(r.props) as Record<string, unknown> })),
+    resources: resources.map((r) => ({ ...r, props: maskSecrets(r.props, secrets) as Record<string, unknown> })),
     outputs: resolvedOutputs,
     rawOutputs: outputs,
     violations,

@@ -8,7 +8,8 @@ import { BotError } from "../bot.ts";
 import { now } from "../clock.ts";
 import { Figures } from "../figures.ts";
 import { newRunId } from "../media.ts";
-import { probe, sumCounts, type BotsOptions, type Progress } from "../run.ts";
+import { liveProgress } from "../live.ts";
+import { probe, type BotsOptions } from "../run.ts";
 import type { BotCounts, CallLeg } from "../types.ts";
 import { lostAfterMs, mergeFleet, type FleetReport, type WorkerState } from "./merge.ts";
 import { planFleet } from "./plan.ts";
@@ -114,9 +115,9 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
       if (!w || m.run !== runId) return;
       lastSeen.set(w.name, now());
       if (m.type === "beat") {
-        if (m.counts) {
-          live.set(w.name, m.counts);
-          w.startLagMs = Math.max(w.startLagMs ?? 0, m.counts.startLagMs);
+        for (const [thread, c] of Object.entries(m.counts)) {
+          live.set(`${w.name}/${thread}`, c);
+          w.startLagMs = Math.max(w.startLagMs ?? 0, c.startLagMs);
         }
         w.threads = m.threads;
         w.cpuPct = m.cpuPct;
@@ -146,23 +147,17 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
       const cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / Math.max(1, t - lastCpuAt)) * 100);
       lastCpu = process.cpuUsage();
       lastCpuAt = t;
-      const c = sumCounts([...live.values()]);
-      const setup = (p: number) => {
-        const v = figures.percentile("setupMs", p);
-        return v === null ? null : Math.round(v);
-      };
-      o.onProgress?.({
-        elapsedS: Math.max(0, Math.round((t - t0) / 100) / 10),
-        durationS: o.durationMs / 1000,
-        counts: c,
-        lossPct: c.expected ? Math.round((10000 * c.lost) / c.expected) / 100 : null,
-        setupP50Ms: setup(50),
-        setupP95Ms: setup(95),
-        cpuPct,
-        cores: availableParallelism(),
-        loopLagMs: c.loopLagMs,
-        workers: o.workers,
-      } satisfies Progress);
+      o.onProgress?.(
+        liveProgress({
+          elapsedS: Math.max(0, (t - t0) / 1000),
+          durationS: o.durationMs / 1000,
+          legs,
+          counts: live,
+          cpuPct,
+          cores: availableParallelism(),
+          workers: o.workers,
+        }),
+      );
     };
     let lastProgress = 0;
     const endBy = t0 + o.durationMs + finishGraceMs;
@@ -182,7 +177,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
         if (w.state === "running" && t - lastSeen.get(w.name)! > lostAfterMs) {
           w.state = "lost";
           w.lostAtS = Math.round((t - t0) / 100) / 10;
-          live.delete(w.name);
+          for (const key of live.keys()) if (key.startsWith(`${w.name}/`)) live.delete(key);
         }
       }
       if (t - lastProgress >= 1000) {

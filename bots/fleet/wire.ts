@@ -27,7 +27,8 @@ export type Control = { type: "start"; t0: number; assign: Record<string, number
 
 /** A worker's live figures, about once a second. */
 export interface Beat {
-  counts: BotCounts | null;
+  /** Each bot thread's last counts, by its name. */
+  counts: Record<string, BotCounts>;
   threads: LoopStats[];
   /** This worker process (every thread), percent of one core, over the last second. */
   cpuPct: number;

@@ -119,7 +119,7 @@ export async function runFleetWorker(o: FleetWorkerOptions): Promise<FleetWorker
       // The packet-delay histograms travel merged in `figures`.
       await up({ type: "legs", legs: batch.map(({ delayHistogram: _, ...l }) => l), figures });
     };
-    let live: Pick<Beat, "counts" | "threads"> = { counts: null, threads: [] };
+    let live: Pick<Beat, "counts" | "threads"> = { counts: {}, threads: [] };
     const hostCpu = hostCpuMeter();
     const processCpu = processCpuMeter();
     const runHostCpu = hostCpuMeter();
@@ -138,7 +138,9 @@ export async function runFleetWorker(o: FleetWorkerOptions): Promise<FleetWorker
         shard: { bots: plan.shards[start.shard]!.bots, t0: start.t0 },
         signal: stop.signal,
         onLeg: (leg) => pending.push(leg),
-        onCounts: (counts: BotCounts, threads: LoopStats[]) => (live = { counts: { ...counts, loop: undefined }, threads }),
+        // The threads' loop figures travel once, in `threads`.
+        onCounts: (counts: ReadonlyMap<string, BotCounts>, threads: LoopStats[]) =>
+          (live = { counts: Object.fromEntries([...counts].map(([name, c]) => [name, { ...c, loop: undefined }])), threads }),
       });
       clearInterval(beats);
       clearInterval(flusher);

@@ -175,6 +175,7 @@ async function previewOffline(opts: PreviewOptions, deps: StacksDeps): Promise<n
           resources,
           outputs: plan.outputs,
           violations: plan.violations,
+          notes: plan.notes,
         },
         null,
         2,
@@ -185,6 +186,7 @@ async function previewOffline(opts: PreviewOptions, deps: StacksDeps): Promise<n
       renderToString(h(PlanView, { env: plan.env, resources, outputs: plan.outputs, violations: plan.violations }), { columns: deps.stdout.columns ?? 120 }) +
         "\n",
     );
+    for (const note of plan.notes) deps.stdout.write(`note: ${note}\n`);
   }
   return plan.violations.length === 0 ? exitCodes.ok : exitCodes.failed;
 }
