@@ -81,6 +81,10 @@ describe("resolveFleetConfig", () => {
     expect(() => resolveFleetConfig("eu", { ...offlineFleetOverrides, image: offlineFleetOverrides.image!.replace("git-0ff11e0", "latest") }, size)).toThrow(
       /pinned like the service's/,
     );
+    // What `vchat up` tags its own builds with.
+    expect(
+      resolveFleetConfig("eu", { ...offlineFleetOverrides, image: offlineFleetOverrides.image!.replace("git-0ff11e0", "src-0123456789abcdef") }, size).image,
+    ).toMatch(/:src-0123456789abcdef$/);
     expect(() => resolveFleetConfig("eu", { ...offlineFleetOverrides, redis: "external", redisUrl: "redis://h:6379" }, size)).toThrow(/rediss:\/\//);
     expect(() => resolveFleetConfig("eu", { ...offlineFleetOverrides, redis: "external" }, size)).toThrow(/vchat-fleet:redisUrl is not set/);
     expect(() => resolveFleetConfig("prod", offlineFleetOverrides, size)).toThrow(/must not be prod/);
