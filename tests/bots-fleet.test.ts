@@ -179,6 +179,27 @@ describeIf(redisInstalled(), "redis-server is not installed")("vchat bots --work
     expect(r.run.options).toMatchObject({ fleet: { workers: 4, local: true, coordinator: null } });
   }, 90_000);
 
+  it("reaches a Redis that asks for a password as vchat serve does (in the URL), and never prints it", async () => {
+    const locked = await startRedis({ password: "s3cret-pw" });
+    try {
+      const ok = await vchat(["bots", "worker", "--coordinator", locked.url, "--run", "5", "--json"]).done;
+      expect(ok.code).toBe(1);
+      expect(JSON.parse(ok.stdout)).toMatchObject({
+        ok: false,
+        error: { code: "RUN_NOT_FOUND", message: "no run 5 on this Redis: it ended, expired, or never began" },
+      });
+      const wrong = await vchat(["bots", "worker", "--coordinator", locked.url.replace("s3cret-pw", "nope-pw"), "--run", "5", "--json"]).done;
+      expect(wrong.code).toBe(1);
+      expect(JSON.parse(wrong.stdout)).toMatchObject({
+        ok: false,
+        error: { code: "UNAVAILABLE", message: expect.stringMatching(/redis:\/\/\[redacted\]@127\.0\.0\.1/) },
+      });
+      expect(wrong.stdout + wrong.stderr).not.toMatch(/nope-pw|s3cret-pw/);
+    } finally {
+      await locked.stop();
+    }
+  }, 30_000);
+
   it("a worker on a wrong run id never joins; a missing worker times out, naming who came", async () => {
     const coord = vchat([
       "bots",

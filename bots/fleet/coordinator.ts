@@ -105,9 +105,12 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
     const live = new Map<string, BotCounts>();
     const lastSeen = new Map([...workers.keys()].map((n) => [n, now()]));
     let stopSent = false;
+    let endBy = t0 + o.durationMs + finishGraceMs;
     const stopAll = async (reason: string) => {
       if (stopSent) return;
       stopSent = true;
+      // Stopped early, workers get the same grace to end their calls and report, from now.
+      endBy = Math.min(endBy, now() + finishGraceMs);
       await send(o.redis, keys.ctl, { type: "stop", reason });
     };
     const onMessage = (m: Up) => {
@@ -160,13 +163,12 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
       );
     };
     let lastProgress = 0;
-    const endBy = t0 + o.durationMs + finishGraceMs;
     for (;;) {
       const running = [...workers.values()].filter((w) => w.state === "running");
       if (!running.length) break;
       if (o.signal?.aborted) await stopAll("interrupted");
       if (now() > endBy) {
-        for (const w of running) w.failure = "did not report within 30 s of the run's end";
+        for (const w of running) w.failure = `did not report within ${finishGraceMs / 1000} s of the run's end`;
         break;
       }
       const read = await readUp(reader, keys.up, lastId, 250);

@@ -66,7 +66,7 @@ export interface FleetReport extends BotsReport {
 export function workerProblems(w: WorkerState, allowOverload: boolean): string[] {
   const out: string[] = [];
   if (w.state === "lost") out.push(`worker ${w.name} vanished: found lost ${w.lostAtS ?? "?"} s into the run, after ${lostAfterMs / 1000} s without a word`);
-  if (w.state === "running") out.push(`worker ${w.name} did not finish`);
+  if (w.state === "running") out.push(`worker ${w.name} did not finish${w.failure ? `: ${w.failure}` : ""}`);
   if (w.state === "failed") out.push(`worker ${w.name} failed: ${w.failure}`);
   if (w.startLagMs !== null && w.startLagMs > lateAfterMs) out.push(`worker ${w.name} started ${w.startLagMs} ms after the barrier (limit ${lateAfterMs} ms)`);
   if (!allowOverload) {
