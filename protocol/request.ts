@@ -22,7 +22,7 @@ type PayloadArgs<E extends ClientEvent, Rest extends unknown[] = []> =
 /** The tagged result the server acks `E` with. */
 export type AckOf<E extends ClientEvent> = Parameters<ClientToServerEvents[E]> extends [...unknown[], (result: infer A) => void] ? A : never;
 
-/** No ack within the time asked for (the server is slow or gone, or the socket is disconnected). */
+/** No ack: none came within the time asked for, or the connection closed before it came. */
 export interface TimedOut {
   ok: false;
   error: { code: "TIMEOUT"; message: string };
@@ -41,7 +41,7 @@ const argsOf = (event: ClientEvent, payload: unknown): unknown[] => (clientEvent
 
 /**
  * Emits `event` with its payload and resolves to the server's tagged result, or to a `TIMEOUT`
- * result when no ack comes within `timeoutMs`. It never rejects.
+ * result when no ack comes within `timeoutMs` or the connection closes first. It never rejects.
  * @example
  * const ack = await request(socket, "lobby:join", { interests: ["music"] }, { timeoutMs: 5000 });
  * if (ack.ok) console.log(ack.waitingSince);
@@ -57,7 +57,10 @@ export function request<E extends ClientEvent>(
   const timed = socket.timeout(timeoutMs) as unknown as { emit(event: string, ...args: unknown[]): void };
   return new Promise((resolve) => {
     timed.emit(event, ...argsOf(event, payload), (err: Error | null, ack: AckOf<E>) => {
-      resolve(err ? { ok: false, error: { code: "TIMEOUT", message: `no answer to ${event} within ${timeoutMs} ms` } } : ack);
+      if (!err) return resolve(ack);
+      // Socket.IO gives up on the acks of a socket that disconnects at once.
+      const why = socket.connected ? `within ${timeoutMs} ms` : "before the connection closed";
+      resolve({ ok: false, error: { code: "TIMEOUT", message: `no answer to ${event} ${why}` } });
     });
   });
 }
