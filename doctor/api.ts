@@ -29,6 +29,9 @@ function networkWords(err: unknown): string {
 /** The HTTP status of a failed call, when the server (or a proxy) answered at all. */
 const answered = (err: unknown): number => (err instanceof RestError ? err.status : 0);
 
+/** A success status with a body the protocol does not allow: a proxy's or a bucket's page, another service. */
+const notOurs = (err: unknown): boolean => err instanceof RestError && err.code === "BAD_RESPONSE" && err.status < 300;
+
 /** `/healthz` then `/readyz` (RFC-less but conventional: 200 live, 200 ready / 503 with named checks). */
 export async function checkHealth(base: string, timeoutMs: number): Promise<Outcome> {
   try {
@@ -36,7 +39,7 @@ export async function checkHealth(base: string, timeoutMs: number): Promise<Outc
   } catch (err) {
     const status = answered(err);
     if (!status) return { status: "fail", verdict: `the API does not answer: ${networkWords(err)}`, details: { url: base } };
-    const what = (err as RestError).code === "BAD_RESPONSE" && status < 300 ? "something that is not a vchat health check" : `HTTP ${status}`;
+    const what = notOurs(err) ? "something that is not a vchat health check" : `HTTP ${status}`;
     return { status: "fail", verdict: `/healthz answered ${what}: the server is not running properly`, details: { healthz: status } };
   }
   let ready: ReadyResponse;
@@ -45,6 +48,8 @@ export async function checkHealth(base: string, timeoutMs: number): Promise<Outc
   } catch (err) {
     const status = answered(err);
     if (!status) return { status: "fail", verdict: `/readyz does not answer: ${networkWords(err)}`, details: { healthz: 200 } };
+    if (notOurs(err))
+      return { status: "fail", verdict: "/readyz answered something that is not a vchat readiness check", details: { healthz: 200, readyz: status } };
     return { status: "fail", verdict: `the server is up but not ready (HTTP ${status})`, details: { healthz: 200, readyz: status } };
   }
   if (!ready.ready) {
@@ -69,8 +74,8 @@ export async function guestToken(base: string, timeoutMs: number): Promise<{ tok
   try {
     return { token: (await api(base, timeoutMs).call("guest", { nickname: "doctor" })).token };
   } catch (err) {
-    const refused = answered(err) && (err as RestError).code !== "BAD_RESPONSE";
-    return { error: refused ? `guest login answered HTTP ${answered(err)}` : `guest login failed: ${networkWords(err)}` };
+    const status = answered(err);
+    return { error: status && !notOurs(err) ? `guest login answered HTTP ${status}` : `guest login failed: ${networkWords(err)}` };
   }
 }
 
@@ -121,7 +126,7 @@ export async function checkIce(base: string, token: string | undefined, timeoutM
   } catch (err) {
     const status = answered(err);
     if (!status) return { status: "fail", verdict: `/api/ice does not answer: ${networkWords(err)}` };
-    if ((err as RestError).code === "BAD_RESPONSE" && status < 300)
+    if (notOurs(err))
       return { status: "fail", verdict: "/api/ice answered something that is not an ICE configuration", details: { problem: (err as RestError).message } };
     return { status: "fail", verdict: `/api/ice answered HTTP ${status}`, details: { status } };
   }
