@@ -22,6 +22,7 @@ import {
 import { now } from "./clock.ts";
 import { rewriteTurnUrls } from "./ice.ts";
 import type { Pacer, VideoFrames } from "./media.ts";
+import type { StreamWindow } from "./metrics.ts";
 import type { LoopMonitor } from "./overload.ts";
 import { BotPeer, type PeerResult } from "./peer.ts";
 import { peerLeg } from "./report.ts";
@@ -74,8 +75,6 @@ export class Bot {
   readonly name: string;
   state: BotState = "starting";
   userId: string | null = null;
-  callsDone = 0;
-  callsFailed = 0;
   private readonly cfg: BotConfig;
   private readonly deps: BotDeps;
   private socket: ClientSocket | null = null;
@@ -212,8 +211,6 @@ export class Bot {
     const result = await call.peer.close();
     const leg = this.toLeg(call, result, end);
     this.call = null;
-    if (leg.connected) this.callsDone++;
-    else this.callsFailed++;
     this.deps.onLeg(leg);
     const sessionId = call.match.sessionId;
     // Stats first: they are accepted during or after the call, and a `next` re-queues at once.
@@ -254,6 +251,12 @@ export class Bot {
     else if (this.socket?.connected) await this.ask((s) => request(s, "lobby:leave"));
     this.socket?.disconnect();
     this.state = "stopped";
+  }
+
+  /** The call in progress once connected: its session, setup so far and last second's media. */
+  liveCall(): { sessionId: string; setupMs: number | null; audio: StreamWindow; video: StreamWindow } | null {
+    if (this.state !== "up" || !this.call) return null;
+    return { sessionId: this.call.match.sessionId, ...this.call.peer.live() };
   }
 
   /** Live packet counts of the call in progress. */

@@ -262,14 +262,19 @@ export function groupCalls(legs: readonly CallLeg[]): CallRecord[] {
   });
 }
 
-/** Failure reasons grouped: numbers and addresses vary per bot, the cause does not. */
+/**
+ * Failure reasons grouped: numbers and addresses vary per bot, the cause does not. A TURN URL
+ * stays whole, as the server handed it out: which TURN server said no is the cause too (TURN
+ * URIs carry no credentials, RFC 7065; anything after `@` would be dropped all the same).
+ */
 export function failureKey(reason: string): string {
-  // Status codes (401, 486, ...) stay: they are the cause.
+  // Status codes (401, 486, ...) stay: they are the cause. split() keeps the URLs at odd indexes.
+  const general = (t: string) => t.replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, "<addr>").replace(/\b\d+(\.\d+)?\s*(ms|s)\b/g, "N $2");
   return reason
-    .replace(/turns?:\S+/g, "<url>")
-    .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, "<addr>")
-    .replace(/\b\d+(\.\d+)?\s*(ms|s)\b/g, "N $2")
-    .slice(0, 160);
+    .split(/(turns?:\S+)/)
+    .map((part, i) => (i % 2 ? part.replace(/^(turns?:)[^@]*@/, "$1") : general(part)))
+    .join("")
+    .slice(0, 200);
 }
 
 /**

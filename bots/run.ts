@@ -11,7 +11,8 @@ import { now } from "./clock.ts";
 import { rewriteTurnUrls, turnEndpoints, type TurnTransport } from "./ice.ts";
 import { startImpairment } from "./impair.ts";
 import { newRunId, type MediaKind } from "./media.ts";
-import { LoopMonitor, type LoopStats } from "./overload.ts";
+import { liveProgress, type Progress } from "./live.ts";
+import { LoopMonitor, threadCpuMs, type LoopStats } from "./overload.ts";
 import { checkThresholds, hostReport, summarize, type BotsReport, type Thresholds } from "./report.ts";
 import { runGroup, type GroupHandle } from "./group.ts";
 import type { BotConfig, BotCounts, CallLeg, RelayMode, WorkerInit, WorkerMessage } from "./types.ts";
@@ -21,6 +22,7 @@ const workerUrl = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./w
 
 // Set-up errors carry a stable code (VALIDATION_FAILED exits 2, others 1), like the bots' own.
 export { BotError };
+export type { Progress };
 
 export interface BotsOptions {
   url: string;
@@ -60,26 +62,10 @@ export interface BotsOptions {
   turnRewrites?: Record<string, string>;
   /** Shared with bots of another process that call these (whole number, 1..2^32-1). @default a random one */
   runId?: number;
-  /** Called about once a second with live figures. */
+  /** Called about once a second with live figures (`live.ts`). */
   onProgress?: (p: Progress) => void;
   /** Aborting stops the run early; the report covers what was measured so far. */
   signal?: AbortSignal;
-}
-
-export interface Progress {
-  elapsedS: number;
-  durationS: number;
-  counts: BotCounts;
-  /** Live loss over every call so far, percent. */
-  lossPct: number | null;
-  setupP50Ms: number | null;
-  setupP95Ms: number | null;
-  /** CPU of this whole process (all threads), percent of one core. */
-  cpuPct: number;
-  cores: number;
-  /** Worst event-loop p99 lag among the threads, ms. */
-  loopLagMs: number;
-  workers: number;
 }
 
 async function probe(url: string): Promise<{ iceServers: import("../protocol/index.ts").IceServer[] }> {
@@ -90,12 +76,6 @@ async function probe(url: string): Promise<{ iceServers: import("../protocol/ind
   } catch (err) {
     throw new BotError("UNAVAILABLE", `cannot use ${base}: ${err instanceof RestError ? restFailure(err) : (err as Error).message}`);
   }
-}
-
-function pct(values: number[], p: number): number | null {
-  if (!values.length) return null;
-  const s = [...values].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!);
 }
 
 export async function runBots(opts: BotsOptions): Promise<BotsReport> {
@@ -167,7 +147,9 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   }
 
   const legs: CallLeg[] = [];
-  const counts = new Map<number, BotCounts>();
+  // Each bot thread's last counts, by its name in the live feed.
+  const counts = new Map<string, BotCounts>();
+  const threadName = (w: number) => (nWorkers === 0 ? "main" : `worker ${w}`);
   const errorsSample: string[] = [];
   const started = now();
   const cpuStart = process.cpuUsage();
@@ -182,10 +164,10 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   const stops: Array<() => Promise<void>> = [];
   if (nWorkers === 0) {
     const group: GroupHandle = runGroup(plan[0]!, { leg: onLeg });
-    const ticker = setInterval(() => counts.set(0, group.counts()), 1000);
+    const ticker = setInterval(() => counts.set(threadName(0), group.counts()), 1000);
     stops.push(async () => {
       clearInterval(ticker);
-      counts.set(0, await group.stop());
+      counts.set(threadName(0), await group.stop());
     });
   } else {
     for (const init of plan) {
@@ -194,7 +176,7 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
       const done = new Promise<void>((resolve) => {
         worker.on("message", (m: WorkerMessage) => {
           if (m.type === "leg") onLeg(m.leg);
-          else if (m.type === "counts" || m.type === "done") counts.set(m.worker, m.counts);
+          else if (m.type === "counts" || m.type === "done") counts.set(threadName(m.worker), m.counts);
           else if (m.type === "fatal") fatal = m.message;
           if (m.type === "done") resolve();
         });
@@ -214,49 +196,29 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
     }
   }
 
-  const aggregate = (): BotCounts => {
-    const c: BotCounts = {
-      bots: 0,
-      starting: 0,
-      waiting: 0,
-      connecting: 0,
-      up: 0,
-      callsDone: 0,
-      callsFailed: 0,
-      lost: 0,
-      expected: 0,
-      loopLagMs: 0,
-      errors: 0,
-      lastError: null,
-    };
-    for (const w of counts.values()) {
-      for (const k of ["bots", "starting", "waiting", "connecting", "up", "callsDone", "callsFailed", "lost", "expected", "errors"] as const) c[k] += w[k];
-      c.loopLagMs = Math.max(c.loopLagMs, w.loopLagMs);
-      c.lastError = w.lastError ?? c.lastError;
-    }
-    return c;
-  };
-
+  let lastMainCpu = threadCpuMs();
   const progress = () => {
     const t = now();
     const cpu = process.cpuUsage(lastCpu);
     cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (t - lastCpuAt)) * 100);
     lastCpu = process.cpuUsage();
+    const mainCpu = threadCpuMs();
+    const mainCpuPct = mainCpu === null || lastMainCpu === null ? null : Math.round(((mainCpu - lastMainCpu) / (t - lastCpuAt)) * 100);
+    lastMainCpu = mainCpu;
     lastCpuAt = t;
-    const c = aggregate();
-    const setups = legs.map((l) => l.firstMediaMs).filter((x): x is number => x !== null);
-    opts.onProgress?.({
-      elapsedS: Math.round((t - started) / 100) / 10,
-      durationS: opts.durationMs / 1000,
-      counts: c,
-      lossPct: c.expected ? Math.round((10000 * c.lost) / c.expected) / 100 : null,
-      setupP50Ms: pct(setups, 50),
-      setupP95Ms: pct(setups, 95),
-      cpuPct,
-      cores,
-      loopLagMs: Math.max(c.loopLagMs, mainLoop.stats().lagP99Ms ?? 0),
-      workers: nWorkers,
-    });
+    opts.onProgress?.(
+      liveProgress({
+        elapsedS: (t - started) / 1000,
+        durationS: opts.durationMs / 1000,
+        legs,
+        counts,
+        cpuPct,
+        cores,
+        workers: nWorkers,
+        // With bots in this thread, their group reports it.
+        extraThreads: nWorkers === 0 ? [] : [{ worker: "main", cpuPct: mainCpuPct, loopLagMs: mainLoop.stats().lagP99Ms ?? 0 }],
+      }),
+    );
   };
   const ticker = setInterval(progress, 1000);
 
@@ -282,7 +244,9 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   if (nWorkers > 0) for (const w of counts.values()) if (w.loop) threads.push(w.loop);
   await impairment?.close();
 
-  const final = aggregate();
+  const final = [...counts.values()];
+  const errorCount = final.reduce((a, c) => a + c.errors, 0);
+  const lastError = final.findLast((c) => c.lastError !== null)?.lastError;
   const elapsedS = (now() - started) / 1000;
   const cpuAll = process.cpuUsage(cpuStart);
   const matchedBots = new Set(legs.map((l) => l.bot));
@@ -293,7 +257,7 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
     expectedCalls,
   });
   const thresholds = checkThresholds(summary, opts.thresholds ?? {});
-  if (final.lastError) errorsSample.push(final.lastError);
+  if (lastError) errorsSample.push(lastError);
   const host = hostReport(threads, Math.round(((cpuAll.user + cpuAll.system) / 1000 / (elapsedS * 1000)) * 100), nWorkers);
   const invalidReason = host.overloaded && !opts.allowOverload ? `invalid run: ${host.overloaded} (--allow-overload keeps it)` : null;
   return {
@@ -304,6 +268,6 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
     pass: invalidReason === null && thresholds.every((t) => t.ok),
     calls,
     host,
-    errors: { count: final.errors, sample: errorsSample.slice(0, 10) },
+    errors: { count: errorCount, sample: errorsSample.slice(0, 10) },
   };
 }

@@ -128,8 +128,6 @@ export interface BotCounts {
   waiting: number;
   connecting: number;
   up: number;
-  callsDone: number;
-  callsFailed: number;
   /** Live media counts over calls in progress and done. */
   lost: number;
   expected: number;
@@ -139,6 +137,30 @@ export interface BotCounts {
   loop?: LoopStats;
   errors: number;
   lastError: string | null;
+  /** Sessions of this thread's calls that are up now (a call whose two bots sit on two threads appears twice). */
+  upSessions: string[];
+  /** match → first media of the legs up now that got media, ms (finished legs arrive as `CallLeg`s). */
+  liveSetupsMs: number[];
+  /** Media received over the last window by the legs up now. */
+  media: MediaWindow;
+  /** This thread's CPU over the last window, percent of one core; null where Node cannot tell a thread's own. */
+  cpuPct: number | null;
+}
+
+/** Sums over legs and one window (about a second): they add up across threads and workers. */
+export interface MediaWindow {
+  windowMs: number;
+  /** Legs up during the window. */
+  legs: number;
+  /** Payload bytes received. */
+  bytes: number;
+  /** Current RFC 3550 audio jitter, summed over the legs that have one. */
+  jitterSumMs: number;
+  jitterLegs: number;
+  /** One-way delay of every in-order packet, summed. */
+  delaySumMs: number;
+  delayPackets: number;
+  freezes: number;
 }
 
 export type WorkerMessage =

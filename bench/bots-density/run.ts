@@ -123,7 +123,7 @@ async function botsStep(
     const coturn = coturnPid ? treeCpuSeconds(coturnPid) : 0;
     const cpu = process.cpuUsage();
     // Sent: every packet a partner expected; received: those not lost.
-    const packets = 2 * p.counts.expected - p.counts.lost;
+    const packets = 2 * p.packets.expected - p.packets.lost;
     return { t: (performance.now() - started) / 1000, bots: (cpu.user + cpu.system) / 1e6, coturn, server: treeCpuSeconds(devPid) - coturn, packets };
   };
   let first: Mark | null = null;

@@ -259,9 +259,10 @@ async function runAndReport(
     // Without a terminal: a line every 5 s on stderr, so logs show progress without flooding.
     if (p.elapsedS - lastLine >= 5) {
       lastLine = p.elapsedS;
-      const c = p.counts;
       io.stderr.write(
-        `bots ${p.elapsedS}s: up ${c.up} connecting ${c.connecting} waiting ${c.waiting} failed ${c.callsFailed} loss ${p.lossPct ?? "–"} % cpu ${p.cpuPct} % lag ${p.loopLagMs} ms\n`,
+        `bots ${p.elapsedS}s: calls up ${p.calls.up} connected ${p.calls.connected} failed ${p.calls.failed}, bots connecting ${p.bots.connecting} waiting ${p.bots.waiting}, setup p95 ${p.setupP95Ms ?? "–"} ms, loss ${p.lossPct ?? "–"} %, cpu ${p.cpuPct} % of one core, lag ${p.loopLagMs} ms` +
+          (p.lastError ? `, last error: ${p.lastError}` : "") +
+          "\n",
       );
     }
   };

@@ -71,6 +71,7 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
   async function start(session: LiveSession): Promise<void> {
     const { offerer, answerer } = session;
     metrics.matches.inc();
+    metrics.callsInProgress.inc({ relay_only: String(session.relayOnly) });
     metrics.matchWait.observe(session.waitedMs.offerer / 1000);
     metrics.matchWait.observe(session.waitedMs.answerer / 1000);
     moveSockets("join", [offerer.socketId, answerer.socketId], roomOf(session.id));
@@ -111,6 +112,7 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       throw err;
     });
     if (live) {
+      metrics.callsInProgress.dec({ relay_only: String(live.relayOnly) });
       // Out of the room before being told (the adapter keeps this order across nodes), so nothing
       // a party sends after `call:ended` is relayed.
       moveSockets("leave", [live.offerer.socketId, live.answerer.socketId], roomOf(sessionId));
