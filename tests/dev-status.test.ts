@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { AuthResponse, IceResponse } from "../protocol/index.ts";
+import { restClient, type AuthResponse, type IceResponse } from "../protocol/index.ts";
 import { runBots } from "../bots/run.ts";
 import { coturnInstalled } from "../turn/coturn-process.ts";
 import { describeIf } from "./support/skip.ts";
@@ -154,10 +154,8 @@ describeIf(coturnInstalled(), "needs turnserver (coturn)")("vchat dev --host 0.0
     try {
       const start = JSON.parse(await dev.line(/^\{/)) as { url: string; turn: string[] };
       const base = start.url.replace("0.0.0.0", "127.0.0.1").replace(/\/$/, "");
-      const guest = (await (
-        await fetch(`${base}/api/auth/guest`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })
-      ).json()) as AuthResponse;
-      const ice = (await (await fetch(`${base}/api/ice`, { headers: { authorization: `Bearer ${guest.token}` } })).json()) as IceResponse;
+      const guest = await restClient({ baseUrl: base }).call("guest", {});
+      const ice = await restClient({ baseUrl: base, token: guest.token }).call("ice", undefined);
       const urls = ice.iceServers.flatMap((s) => [s.urls].flat()).filter((u) => u.startsWith("turn"));
       expect(urls).toEqual([expect.stringMatching(/^turn:127\.0\.0\.2:\d+\?transport=udp$/), expect.stringMatching(/^turn:127\.0\.0\.2:\d+\?transport=tcp$/)]);
       expect(start.turn).toEqual(urls);
