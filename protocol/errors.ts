@@ -24,6 +24,13 @@ export const errorCodes = [
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
+/**
+ * Codes a client sets itself; the server never sends them: no answer in time, the server cannot be
+ * reached, or it answered something the protocol does not allow.
+ */
+export const clientErrorCodes = ["TIMEOUT", "NETWORK", "BAD_RESPONSE"] as const;
+export type ClientErrorCode = (typeof clientErrorCodes)[number];
+
 /** HTTP status for each code, used by the REST error middleware. */
 export const httpStatus: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,

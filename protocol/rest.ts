@@ -64,6 +64,9 @@ export type ReportResponse = z.infer<typeof reportResponse>;
 export const blockBody = z.object({ userId: id });
 export type BlockBody = z.infer<typeof blockBody>;
 
+export const healthResponse = z.object({ ok: z.literal(true) });
+export type HealthResponse = z.infer<typeof healthResponse>;
+
 export const readyResponse = z.object({
   ready: z.boolean(),
   checks: z.record(z.string(), z.object({ ok: z.boolean(), detail: z.string().optional() })),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { limits } from "../protocol/index.ts";
+import { limits, send } from "../protocol/index.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
 import { api, next, record, request, sleep, user, type TestUser } from "./support/client.ts";
 
@@ -44,7 +44,7 @@ describe("event budget", () => {
     void closed.then(() => (open = false));
     // 40 events every 100 ms (400 a second against a budget of 20), for at most 5 s.
     while (open && Date.now() - started < 5000) {
-      for (let i = 0; i < 40; i++) flooder.socket.emit("chat:typing", { sessionId: "x", typing: true });
+      for (let i = 0; i < 40; i++) send(flooder.socket, "chat:typing", { sessionId: "x", typing: true });
       await sleep(100);
     }
     await Promise.race([closed, sleep(500)]);

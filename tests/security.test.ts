@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clientEvents, errorCodes, limits, type Ack, type MatchFound } from "../protocol/index.ts";
+import { clientEvents, errorCodes, limits, send, type Ack, type MatchFound } from "../protocol/index.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
 import { api, next, record, request, sleep, socketFor, user, type TestUser } from "./support/client.ts";
 
@@ -94,7 +94,7 @@ describe("session isolation", () => {
     }
     // Without an ack the refusal arrives as an `error` event.
     const err = next(outsider.socket, "error");
-    outsider.socket.emit("signal", { sessionId, candidate: null });
+    send(outsider.socket, "signal", { sessionId, candidate: null });
     expect(await err).toMatchObject({ code: "NOT_IN_SESSION" });
     await sleep(150);
     expect(inbox.every((box) => box.length === 0)).toBe(true);
@@ -185,7 +185,7 @@ describe("malformed and oversized input", () => {
   it("a frame above the transport cap closes only that connection", async () => {
     const [u, bystander] = await Promise.all([user(dev.url, "huge"), user(dev.url, "calm")]);
     const closed = new Promise((resolve) => u.socket.once("disconnect", resolve));
-    u.socket.emit("chat:send", { sessionId: "x", text: "x".repeat(limits.frameMax * 2) });
+    send(u.socket, "chat:send", { sessionId: "x", text: "x".repeat(limits.frameMax * 2) });
     await closed;
     expect(bystander.socket.connected).toBe(true);
     expect(await request(bystander.socket, "lobby:leave")).toEqual({ ok: true });
