@@ -44,13 +44,13 @@ describe("Connection: sign-in, the socket and requests against a real Socket.IO 
     connection.dispose();
   });
 
-  it("gives a request without a connection, or without an answer in time, as UNAVAILABLE", async () => {
+  it("answers a request without a connection NETWORK at once, and one without an answer in time TIMEOUT", async () => {
     const { connection } = connectTo(server, { ackTimeoutMs: 200 });
-    expect(await connection.request("lobby:leave")).toEqual({ ok: false, error: { code: "UNAVAILABLE", message: unreachable } });
+    expect(await connection.request("lobby:leave")).toEqual({ ok: false, error: { code: "NETWORK", message: unreachable } });
     await connection.login("");
     await connection.connect();
     server.answers["lobby:leave"] = () => null;
-    expect(await connection.request("lobby:leave")).toEqual({ ok: false, error: { code: "UNAVAILABLE", message: "The server did not answer in time." } });
+    expect(await connection.request("lobby:leave")).toEqual({ ok: false, error: { code: "TIMEOUT", message: "The server did not answer in time." } });
     connection.dispose();
   });
 

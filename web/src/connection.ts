@@ -1,15 +1,24 @@
-import { io, type Socket } from "socket.io-client";
-import type { Ack, AckFn, AuthResponse, AuthRevoked, ClientToServerEvents, ServerToClientEvents } from "../../protocol/index.ts";
+import { io } from "socket.io-client";
+import {
+  request,
+  type AuthResponse,
+  type AuthRevoked,
+  type ClientEvent,
+  type ClientSocket,
+  type PayloadOf,
+  type Reply,
+  type RequestOptions,
+  type ServerToClientEvents,
+} from "../../protocol/index.ts";
 import { guestLogin } from "./api.ts";
 import type { Store } from "./store.ts";
 
-type VchatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-type ClientEvent = keyof ClientToServerEvents;
 type ServerEvent = keyof ServerToClientEvents;
-type Params<E extends ClientEvent> = Parameters<ClientToServerEvents[E]>;
-/** What an event takes besides its ack: `[payload]`, or nothing. */
-type PayloadArgs<E extends ClientEvent> = Params<E> extends [infer P, ...unknown[]] ? (P extends AckFn<never> ? [] : [P]) : [];
-type AckOf<E extends ClientEvent> = Parameters<Extract<NonNullable<Params<E>[number]>, AckFn<never>>>[0];
+
+/** The server's answer to `E`, or the client's own refusal: not connected (`NETWORK`), no answer in time (`TIMEOUT`). */
+export type Answer<E extends ClientEvent> = Reply<E> | { ok: false; error: { code: "NETWORK"; message: string } };
+/** Why a request did not go through, whoever said so. */
+export type Refusal = Extract<Answer<ClientEvent>, { ok: false }>["error"];
 
 export const unreachable = "Can't reach the vchat server. Check your internet connection; we keep trying.";
 /** The server answered over HTTP but no WebSocket got through: the client has no other transport. */
@@ -41,12 +50,12 @@ export interface ConnectionOptions {
 export class Connection {
   private readonly opts: ConnectionOptions;
   private readonly store: Store;
-  private socket: VchatSocket | null = null;
+  private socket: ClientSocket | null = null;
   private tokenValue: string | null = null;
   private nickname = "";
   private signingIn: Promise<void> | null = null;
   private everConnected = false;
-  private readonly listeners: Array<(socket: VchatSocket) => void> = [];
+  private readonly listeners: Array<(socket: ClientSocket) => void> = [];
 
   constructor(opts: ConnectionOptions) {
     this.opts = opts;
@@ -61,7 +70,7 @@ export class Connection {
   /** Listens to a server event on this and every later socket. */
   on<E extends ServerEvent>(event: E, handler: ServerToClientEvents[E]): void {
     // Socket.IO's listener type does not follow a generic event name; the signature above types it.
-    const listen = (socket: VchatSocket) => (socket as unknown as { on(event: string, fn: typeof handler): void }).on(event, handler);
+    const listen = (socket: ClientSocket) => (socket as unknown as { on(event: string, fn: typeof handler): void }).on(event, handler);
     this.listeners.push(listen);
     if (this.socket) listen(this.socket);
   }
@@ -108,7 +117,7 @@ export class Connection {
       reconnectionDelayMax: 4000,
       timeout: 8000,
     };
-    const socket: VchatSocket = existing ?? (this.opts.url ? io(this.opts.url, options) : io(options));
+    const socket: ClientSocket = existing ?? (this.opts.url ? io(this.opts.url, options) : io(options));
     if (!existing) {
       this.socket = socket;
       this.wire(socket);
@@ -140,7 +149,7 @@ export class Connection {
     });
   }
 
-  private wire(socket: VchatSocket): void {
+  private wire(socket: ClientSocket): void {
     const { store } = this;
     socket.on("connect", () => {
       const again = this.everConnected;
@@ -192,22 +201,18 @@ export class Connection {
   }
 
   /**
-   * Sends an event and waits for its ack. Never throws: no connection or no answer in time is an
-   * `UNAVAILABLE` ack, like any other refusal.
+   * Sends an event and waits for its ack. Never throws: without a connection the answer is
+   * `NETWORK` at once (Socket.IO would buffer the event), without an ack in time `TIMEOUT`.
    */
-  async request<E extends ClientEvent>(event: E, ...args: PayloadArgs<E>): Promise<AckOf<E>> {
+  async request<E extends ClientEvent>(event: E, ...[payload]: PayloadOf<E> extends undefined ? [] : [payload: PayloadOf<E>]): Promise<Answer<E>> {
     const socket = this.socket;
-    const unavailable = (message: string) => ({ ok: false, error: { code: "UNAVAILABLE", message } }) as Ack as AckOf<E>;
-    if (!socket?.connected) return unavailable(unreachable);
-    try {
-      // The typed overloads of emitWithAck do not follow optional acks; the event map types the payloads.
-      return await (socket.timeout(this.opts.ackTimeoutMs ?? 8000) as unknown as { emitWithAck(ev: string, ...a: unknown[]): Promise<AckOf<E>> }).emitWithAck(
-        event,
-        ...args,
-      );
-    } catch {
-      return unavailable("The server did not answer in time.");
-    }
+    if (!socket?.connected) return { ok: false, error: { code: "NETWORK", message: unreachable } };
+    // request()'s arguments depend on the event; this method's signature above says the same for any E.
+    const ask = request as (socket: ClientSocket, event: E, payload: unknown, options: RequestOptions) => Promise<Reply<E>>;
+    const reply = await ask(socket, event, payload, { timeoutMs: this.opts.ackTimeoutMs ?? 8000 });
+    const known = reply as Reply<ClientEvent>;
+    if (!known.ok && known.error.code === "TIMEOUT") return { ok: false, error: { code: "TIMEOUT", message: "The server did not answer in time." } };
+    return reply;
   }
 
   dispose(): void {

@@ -11,7 +11,7 @@ beforeEach(async () => {
 afterEach(() => server.close());
 
 function lobbyOn(s: TestServer, login?: (nickname: string | undefined) => Promise<never>) {
-  const { store, connection } = connectTo(s, login ? { login } : {});
+  const { store, connection } = connectTo(s, { ackTimeoutMs: 300, ...(login ? { login } : {}) });
   return { store, connection, lobby: new Lobby(store, connection) };
 }
 
@@ -70,6 +70,10 @@ describe("Lobby: Start and Stop before a call", () => {
 
     const { store, lobby, connection } = lobbyOn(server);
     server.answers["lobby:join"] = () => ({ ok: false, error: { code: "UNAVAILABLE", message: "internal words" } });
+    await lobby.start({ nickname: "ada", interests: [], relayOnly: false });
+    expect(store.get()).toMatchObject({ phase: "home", notice: { tone: "error", text: unreachable } });
+    store.dismissNotice();
+    server.answers["lobby:join"] = () => null;
     await lobby.start({ nickname: "ada", interests: [], relayOnly: false });
     expect(store.get()).toMatchObject({ phase: "home", notice: { tone: "error", text: unreachable } });
     connection.dispose();

@@ -1,8 +1,8 @@
-import type { ErrorBody, LobbyLeft } from "../../protocol/index.ts";
+import type { LobbyLeft } from "../../protocol/index.ts";
 import { limits } from "../../protocol/limits.ts";
 import { interestProblem, nicknameProblem, normaliseNickname } from "../../protocol/text.ts";
 import { ApiError } from "./api.ts";
-import { isTransportError, unreachable, websocketBlocked, type Connection } from "./connection.ts";
+import { isTransportError, unreachable, websocketBlocked, type Connection, type Refusal } from "./connection.ts";
 import type { Store } from "./store.ts";
 
 export interface StartOptions {
@@ -97,11 +97,12 @@ export class Lobby {
     if (Number.isFinite(t)) this.store.set({ waitingSince: Math.min(Date.now(), t) });
   }
 
-  refused(error: ErrorBody): void {
+  refused(error: Refusal): void {
     // A match may already have arrived while the ack was pending.
     if (this.store.get().phase !== "waiting") return;
     this.store.set({ phase: "home", waitingSince: null });
-    this.store.notify("error", error.code === "UNAVAILABLE" ? unreachable : error.message);
+    const noAnswer = error.code === "NETWORK" || error.code === "TIMEOUT" || error.code === "UNAVAILABLE";
+    this.store.notify("error", noAnswer ? unreachable : error.message);
   }
 
   /** The same user started looking for someone in another tab, which took this tab's place. */

@@ -1,11 +1,10 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server, type Socket } from "socket.io";
-import type { Ack, AuthResponse, ClientToServerEvents, ServerToClientEvents } from "../../../protocol/index.ts";
+import type { Ack, AuthResponse, ClientEvent, ClientToServerEvents, ServerToClientEvents } from "../../../protocol/index.ts";
 import { Connection, type ConnectionOptions } from "../connection.ts";
 import { Store } from "../store.ts";
 
-type ClientEvent = keyof ClientToServerEvents;
 export type ServerSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
 /**
