@@ -57,6 +57,11 @@ export interface BotDeps {
   onError: (err: Error) => void;
 }
 
+/** A failed REST call in words that name the route (the server's own messages do not). */
+export function restFailure(err: RestError): string {
+  return err.message.includes(err.path) ? err.message : `${err.path}: ${err.message}`;
+}
+
 type NotConnected = { ok: false; error: { code: "UNAVAILABLE"; message: string } };
 
 /** With `churnMs`, the answerer waits this much longer than the offerer before moving on itself. */
@@ -117,9 +122,7 @@ export class Bot {
     try {
       return await restClient({ baseUrl: base, token }).call(route, input);
     } catch (err) {
-      if (!(err instanceof RestError)) throw err;
-      // The server's own messages do not say which call they answer.
-      throw new BotError(err.code, err.message.includes(err.path) ? err.message : `${err.path}: ${err.message}`);
+      throw err instanceof RestError ? new BotError(err.code, restFailure(err)) : err;
     }
   }
 

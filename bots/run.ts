@@ -5,8 +5,8 @@
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { authResponse, iceResponse, paths } from "../protocol/index.ts";
-import { BotError } from "./bot.ts";
+import { restClient, RestError } from "../protocol/index.ts";
+import { BotError, restFailure } from "./bot.ts";
 import { now } from "./clock.ts";
 import { rewriteTurnUrls, turnEndpoints, type TurnTransport } from "./ice.ts";
 import { startImpairment } from "./impair.ts";
@@ -85,19 +85,10 @@ export interface Progress {
 async function probe(url: string): Promise<{ iceServers: import("../protocol/index.ts").IceServer[] }> {
   const base = url.replace(/\/+$/, "");
   try {
-    const res = await fetch(`${base}${paths.guest}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ nickname: "bots-probe" }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (!res.ok) throw new Error(`${paths.guest} answered ${res.status}`);
-    const auth = authResponse.parse(await res.json());
-    const ice = await fetch(`${base}${paths.ice}`, { headers: { authorization: `Bearer ${auth.token}` }, signal: AbortSignal.timeout(10_000) });
-    if (!ice.ok) throw new Error(`${paths.ice} answered ${ice.status}`);
-    return iceResponse.parse(await ice.json());
+    const auth = await restClient({ baseUrl: base }).call("guest", { nickname: "bots-probe" });
+    return await restClient({ baseUrl: base, token: auth.token }).call("ice", undefined);
   } catch (err) {
-    throw new BotError("UNAVAILABLE", `cannot use ${base}: ${(err as Error).message}`);
+    throw new BotError("UNAVAILABLE", `cannot use ${base}: ${err instanceof RestError ? restFailure(err) : (err as Error).message}`);
   }
 }
 

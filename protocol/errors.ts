@@ -55,6 +55,7 @@ export type ErrorBody = z.infer<typeof errorBody>;
 
 /** REST error response: `{error: {code, message}}`. */
 export const errorResponse = z.object({ error: errorBody });
+/** @public the wire type for clients (`RestError` carries it parsed) */
 export type ErrorResponse = z.infer<typeof errorResponse>;
 
 /** An ack is a tagged result: `{ok: true, ...}` or `{ok: false, error}`. */

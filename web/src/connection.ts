@@ -1,5 +1,6 @@
 import { io } from "socket.io-client";
 import {
+  clientErrorCodes,
   request,
   type AuthResponse,
   type AuthRevoked,
@@ -19,6 +20,11 @@ type ServerEvent = keyof ServerToClientEvents;
 export type Answer<E extends ClientEvent> = Reply<E> | { ok: false; error: { code: "NETWORK"; message: string } };
 /** Why a request did not go through, whoever said so. */
 export type Refusal = Extract<Answer<ClientEvent>, { ok: false }>["error"];
+
+/** A code the client set itself because the server gave no usable answer (`NETWORK`, `TIMEOUT`, `BAD_RESPONSE`). */
+export function noAnswer(code: string): boolean {
+  return (clientErrorCodes as readonly string[]).includes(code);
+}
 
 export const unreachable = "Can't reach the vchat server. Check your internet connection; we keep trying.";
 /** The server answered over HTTP but no WebSocket got through: the client has no other transport. */

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { paths } from "../../protocol/index.ts";
 import { ApiError } from "./api.ts";
 import { unreachable, websocketBlocked } from "./connection.ts";
 import { Lobby } from "./lobby.ts";
@@ -60,11 +61,17 @@ describe("Lobby: Start and Stop before a call", () => {
   });
 
   it("says the server is unreachable when the sign-in or the join gets no answer", async () => {
-    const down = lobbyOn(server, () => Promise.reject(new ApiError("NETWORK", "The server cannot be reached.", 0)));
+    const down = lobbyOn(server, () => Promise.reject(new ApiError("NETWORK", "The server cannot be reached.", { status: 0, path: paths.guest })));
     await down.lobby.start({ nickname: "ada", interests: [], relayOnly: false });
     expect(down.store.get()).toMatchObject({ phase: "home", notice: { tone: "error", text: unreachable } });
 
-    const limited = lobbyOn(server, () => Promise.reject(new ApiError("RATE_LIMITED", "Too many sign-ups from here.", 429)));
+    const slow = lobbyOn(server, () =>
+      Promise.reject(new ApiError("TIMEOUT", "POST /api/auth/guest: no answer within 10000 ms", { status: 0, path: paths.guest })),
+    );
+    await slow.lobby.start({ nickname: "ada", interests: [], relayOnly: false });
+    expect(slow.store.get()).toMatchObject({ phase: "home", notice: { tone: "error", text: unreachable } });
+
+    const limited = lobbyOn(server, () => Promise.reject(new ApiError("RATE_LIMITED", "Too many sign-ups from here.", { status: 429, path: paths.guest })));
     await limited.lobby.start({ nickname: "ada", interests: [], relayOnly: false });
     expect(limited.store.get()).toMatchObject({ phase: "home", notice: { tone: "error", text: "Too many sign-ups from here." } });
 

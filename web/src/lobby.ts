@@ -2,7 +2,7 @@ import type { LobbyLeft } from "../../protocol/index.ts";
 import { limits } from "../../protocol/limits.ts";
 import { interestProblem, nicknameProblem, normaliseNickname } from "../../protocol/text.ts";
 import { ApiError } from "./api.ts";
-import { isTransportError, unreachable, websocketBlocked, type Connection, type Refusal } from "./connection.ts";
+import { isTransportError, noAnswer, unreachable, websocketBlocked, type Connection, type Refusal } from "./connection.ts";
 import type { Store } from "./store.ts";
 
 export interface StartOptions {
@@ -52,7 +52,7 @@ export class Lobby {
       await this.connection.login(nickname);
     } catch (err) {
       store.set({ phase: "home" });
-      if (err instanceof ApiError && err.code !== "NETWORK" && err.code !== "INTERNAL") store.notify("error", err.message);
+      if (err instanceof ApiError && !noAnswer(err.code) && err.code !== "INTERNAL") store.notify("error", err.message);
       else store.notify("error", unreachable);
       return;
     }
@@ -101,8 +101,7 @@ export class Lobby {
     // A match may already have arrived while the ack was pending.
     if (this.store.get().phase !== "waiting") return;
     this.store.set({ phase: "home", waitingSince: null });
-    const noAnswer = error.code === "NETWORK" || error.code === "TIMEOUT" || error.code === "UNAVAILABLE";
-    this.store.notify("error", noAnswer ? unreachable : error.message);
+    this.store.notify("error", noAnswer(error.code) || error.code === "UNAVAILABLE" ? unreachable : error.message);
   }
 
   /** The same user started looking for someone in another tab, which took this tab's place. */

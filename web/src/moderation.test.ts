@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { paths } from "../../protocol/index.ts";
 import { ApiError, type blockUser, type sendReport } from "./api.ts";
 import { unreachable } from "./connection.ts";
 import { Moderation } from "./moderation.ts";
@@ -50,12 +51,18 @@ describe("Moderation: Report and Block on the current call", () => {
   });
 
   it("says why a report was not sent, or that the server is unreachable", async () => {
-    const refused = await inCall(() => Promise.reject(new ApiError("RATE_LIMITED", "Too many reports.", 429)));
+    const refused = await inCall(() => Promise.reject(new ApiError("RATE_LIMITED", "Too many reports.", { status: 429, path: paths.reports })));
     expect(await refused.moderation.report("spam", "")).toBe(false);
     expect(refused.store.get().notice).toEqual({ tone: "error", text: "Report not sent: Too many reports." });
-    const down = await inCall(() => Promise.reject(new ApiError("NETWORK", "The server cannot be reached.", 0)));
+    const down = await inCall(() => Promise.reject(new ApiError("NETWORK", "The server cannot be reached.", { status: 0, path: paths.reports })));
     expect(await down.moderation.report("spam", "")).toBe(false);
     expect(down.store.get().notice).toEqual({ tone: "error", text: unreachable });
+    // An answer the protocol does not allow says nothing a user could act on.
+    const odd = await inCall(() =>
+      Promise.reject(new ApiError("BAD_RESPONSE", "POST /api/reports: the answer does not match", { status: 200, path: paths.reports })),
+    );
+    expect(await odd.moderation.report("spam", "")).toBe(false);
+    expect(odd.store.get().notice).toEqual({ tone: "error", text: unreachable });
   });
 
   it("blocks the peer, then moves on to someone new", async () => {
@@ -67,7 +74,7 @@ describe("Moderation: Report and Block on the current call", () => {
   });
 
   it("stays in the call when the block fails", async () => {
-    const { store, moderation, nexts } = await inCall(() => Promise.reject(new ApiError("NOT_FOUND", "No such user.", 404)));
+    const { store, moderation, nexts } = await inCall(() => Promise.reject(new ApiError("NOT_FOUND", "No such user.", { status: 404, path: paths.blocks })));
     await moderation.block();
     expect(nexts()).toBe(0);
     expect(store.get().notice).toEqual({ tone: "error", text: "Block failed: No such user." });

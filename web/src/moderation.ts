@@ -1,7 +1,7 @@
 import type { ReportReason } from "../../protocol/index.ts";
 import { ApiError, blockUser, sendReport } from "./api.ts";
 import type { CallSession } from "./call-session.ts";
-import { unreachable, type Connection } from "./connection.ts";
+import { noAnswer, unreachable, type Connection } from "./connection.ts";
 import type { Store } from "./store.ts";
 
 export interface ModerationOptions {
@@ -32,7 +32,7 @@ export class Moderation {
       store.notify("info", "Thank you. Your report was sent to the moderators.");
       return true;
     } catch (err) {
-      store.notify("error", err instanceof ApiError && err.code !== "NETWORK" ? `Report not sent: ${err.message}` : unreachable);
+      store.notify("error", err instanceof ApiError && !noAnswer(err.code) ? `Report not sent: ${err.message}` : unreachable);
       return false;
     }
   }
@@ -45,7 +45,7 @@ export class Moderation {
     try {
       await this.api.blockUser(connection.token, call.peer.id);
     } catch (err) {
-      store.notify("error", err instanceof ApiError && err.code !== "NETWORK" ? `Block failed: ${err.message}` : unreachable);
+      store.notify("error", err instanceof ApiError && !noAnswer(err.code) ? `Block failed: ${err.message}` : unreachable);
       return;
     }
     await this.opts.call.next();
