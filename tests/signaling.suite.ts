@@ -346,6 +346,26 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       done(a!, b!);
     });
 
+    it("a lobby:join sent the moment a call ends (call:ended, or the call:next / call:end ack) is accepted", async () => {
+      // Cross-node on a cluster (users alternate between nodes); the web client joins this way.
+      for (let round = 0; round < 8; round++) {
+        const [a, b] = await Promise.all(["a", "b"].map((n) => newUser(`rejoin${round}-${n}`)));
+        const [fa] = await pair(a!, b!);
+        // Sent from the event handler itself: before the client reads anything else.
+        const peerJoined = new Promise((resolve) => b!.socket.once("call:ended", () => resolve(request(b!.socket, "lobby:join", {}))));
+        const ending = round % 2 ? "call:next" : "call:end";
+        const ended =
+          ending === "call:next" ? request(a!.socket, "call:next", { sessionId: fa.sessionId }) : request(a!.socket, "call:end", { sessionId: fa.sessionId });
+        const callerJoined = ended.then((ack) => {
+          expect(ack, `${ending} in round ${round}`).toMatchObject({ ok: true });
+          return request(a!.socket, "lobby:join", {});
+        });
+        const [peer, caller] = await Promise.all([peerJoined, callerJoined]);
+        expect({ round, ending, peer, caller }).toMatchObject({ peer: { ok: true }, caller: { ok: true } });
+        done(a!, b!);
+      }
+    });
+
     it("a second tab of a waiting user closing keeps the user's place in the queue", async () => {
       const [a, b] = await Promise.all(["a", "b"].map((n) => newUser(`tabs-${n}`)));
       await join(a!);
