@@ -80,6 +80,7 @@ export function createCalls({ config, store, matchmaker, rooms, metrics, limits,
   async function begin(session: LiveSession): Promise<void> {
     const { offerer, answerer } = session;
     metrics.matches.inc();
+    metrics.callsInProgress.inc({ relay_only: String(session.relayOnly) });
     metrics.matchWait.observe(session.waitedMs.offerer / 1000);
     metrics.matchWait.observe(session.waitedMs.answerer / 1000);
     rooms.enter([offerer.socketId, answerer.socketId], session.id);
@@ -119,6 +120,7 @@ export function createCalls({ config, store, matchmaker, rooms, metrics, limits,
       throw err;
     });
     if (live) {
+      metrics.callsInProgress.dec({ relay_only: String(live.relayOnly) });
       // Out of the room before being told (the adapter keeps this order across nodes), so nothing
       // a party sends after `call:ended` is relayed, and a join sent on `call:ended` is accepted.
       rooms.leave([live.offerer.socketId, live.answerer.socketId], sessionId);
