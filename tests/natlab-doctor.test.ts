@@ -134,11 +134,23 @@ describeIf(!missing, missing ?? "")("vchat doctor through real NATs (network nam
     }
   });
 
-  it("vchat dev --host 0.0.0.0 keeps TURN on 127.0.0.1: a wildcard is no address to hand out", { timeout: 60_000 }, async () => {
+  it("vchat dev --host 0.0.0.0 hands out TURN on the machine's own address, and a NATed client relays through it", { timeout: 90_000 }, async () => {
     const { start, stop } = await labDev("0.0.0.0", 8081);
     try {
-      expect(start.turn.length).toBeGreaterThan(0);
-      for (const url of start.turn) expect(url).toMatch(/^turn:127\.0\.0\.1:\d+\?transport=(udp|tcp)$/);
+      // A wildcard is no address to hand out: the TURN URLs name the first non-loopback IPv4, one of the lab's.
+      const hosts = start.turn.map((u) => /^turn:([\d.]+):\d+\?transport=(udp|tcp)$/.exec(u)?.[1]);
+      expect(hosts.length).toBeGreaterThan(0);
+      expect(new Set(hosts).size).toBe(1);
+      expect(Object.values(labAddresses)).toContain(hosts[0]);
+      const net = lab.nets.find((n) => n.kind === "eim-apdf")!;
+      const r = await lab.run(net.ns, process.execPath, [vchat, "doctor", "--url", `http://${hosts[0]}:8081`, "--json", "--timeout", "2s"], {
+        timeoutMs: 60_000,
+      });
+      const report = JSON.parse(r.stdout) as DoctorReport;
+      for (const id of ["api-ice", "turn-udp", "relay", "call"] as const) {
+        const c = report.checks.find((x) => x.id === id)!;
+        expect(c.status, `${id}: ${c.verdict}`).toBe("pass");
+      }
     } finally {
       await stop();
     }
