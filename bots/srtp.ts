@@ -50,13 +50,18 @@ export class GcmSender {
     this.salt = Buffer.from(keys.salt.subarray(0, 12));
   }
 
-  /** The SRTP packet: a 12-byte RTP header (no CSRC, no extension), the encrypted payload, the tag. */
-  protect(p: RtpFields): Buffer {
+  /**
+   * The SRTP packet: a 12-byte RTP header (no CSRC, no extension), the encrypted payload, the
+   * tag; after `headroom` bytes left for the caller's framing (TURN ChannelData), so the packet
+   * is not copied again to frame it.
+   */
+  protect(p: RtpFields, headroom = 0): Buffer {
     let s = this.roc.get(p.ssrc);
     if (!s) this.roc.set(p.ssrc, (s = { roc: 0, last: p.sequenceNumber }));
     else if (p.sequenceNumber < s.last && s.last - p.sequenceNumber > 0x8000) s.roc = (s.roc + 1) >>> 0;
     s.last = p.sequenceNumber;
-    const out = Buffer.allocUnsafe(rtpHeaderBytes + p.payload.length + gcmTagBytes);
+    const buf = Buffer.allocUnsafe(headroom + rtpHeaderBytes + p.payload.length + gcmTagBytes);
+    const out = headroom ? buf.subarray(headroom) : buf;
     out[0] = 0x80;
     out[1] = (p.marker ? 0x80 : 0) | (p.payloadType & 0x7f);
     out.writeUInt16BE(p.sequenceNumber, 2);
@@ -67,7 +72,7 @@ export class GcmSender {
     cipher.update(p.payload).copy(out, rtpHeaderBytes);
     cipher.final();
     cipher.getAuthTag().copy(out, rtpHeaderBytes + p.payload.length);
-    return out;
+    return buf;
   }
 }
 
