@@ -93,20 +93,56 @@ function ntpNow(ms = Date.now()): bigint {
   return (BigInt(seconds) << 32n) | BigInt(Math.floor(((ms % 1000) / 1000) * 2 ** 32));
 }
 
-/**
- * The nominated pair's UDP socket and where RTP goes on it: the TURN server, inside ChannelData
- * on werift's bound channel (RFC 8656 §12.4), or the remote host directly.
- */
-interface Direct {
-  pair: CandidatePair;
-  socket: NonNullable<Socket["socket"]>;
-  to: Address;
-  /** werift's binding (refreshed by werift's own send path when due); null on a pair without TURN. */
-  channel: { number: number; refreshAt: number } | null;
-}
-
 /** ChannelData header: channel number and length (RFC 8656 §12.4). */
 const channelDataHeader = 4;
+const sent = Promise.resolve();
+
+/**
+ * Sends on the nominated pair's UDP socket, below werift's ICE and TURN send chain (five async
+ * calls, a JSON channel key and a buffer concatenation per packet): to the TURN server inside
+ * ChannelData on werift's bound channel (RFC 8656 §12.4), or to the remote host directly.
+ */
+class DirectSend {
+  /** Bytes a packet needs in front of it: the ChannelData header when relayed. */
+  readonly headroom: number;
+  private readonly connection: IceConnection;
+  private readonly pair: CandidatePair;
+  private readonly socket: NonNullable<Socket["socket"]>;
+  private readonly to: Address;
+  /** werift's binding (refreshed by werift's own send path when due); null on a pair without TURN. */
+  private readonly channel: { number: number; refreshAt: number } | null;
+
+  constructor(connection: IceConnection, pair: CandidatePair, socket: NonNullable<Socket["socket"]>, to: Address, channel: DirectSend["channel"]) {
+    this.connection = connection;
+    this.pair = pair;
+    this.socket = socket;
+    this.to = to;
+    this.channel = channel;
+    this.headroom = channel ? channelDataHeader : 0;
+  }
+
+  /**
+   * What werift's send checks (consent, RFC 7675; the nominated pair), and a channel binding not
+   * yet due for refresh: werift's own send refreshes it, so a due one goes through werift.
+   */
+  ready(ms: number): boolean {
+    const c = this.connection;
+    return c.nominated === this.pair && c.canSendApplicationData() && (!this.channel || this.channel.refreshAt * 1000 > ms);
+  }
+
+  /** Sends the packet that follows `headroom` free bytes in `framed`. */
+  write(framed: Buffer): void {
+    const length = framed.length - this.headroom;
+    if (this.channel) {
+      framed.writeUInt16BE(this.channel.number, 0);
+      framed.writeUInt16BE(length, 2);
+    }
+    this.socket.send(framed, this.to[1], this.to[0]);
+    // The pair's counts werift's getStats reports (candidate-pair packetsSent, bytesSent).
+    this.pair.packetsSent++;
+    this.pair.bytesSent += length;
+  }
+}
 
 export class RtpPath {
   /**
@@ -114,8 +150,8 @@ export class RtpPath {
    * ICE layers in both directions.
    */
   below = false;
-  /** RTP is sent on the nominated pair's UDP socket, below werift's ICE and TURN send chain; null: through werift's ICE connection. */
-  private direct: Direct | null = null;
+  /** Sends on the nominated pair's UDP socket; null: through werift's ICE connection. */
+  private direct: DirectSend | null = null;
   /** Every RTP packet received, authenticated and not a replay, with its kind by payload type (null: unknown). */
   onRtp: (kind: Kind | null, rtp: RtpFields) => void = () => undefined;
   private readonly out: Record<Kind, Outbound>;
@@ -123,7 +159,8 @@ export class RtpPath {
   private readonly streams: Record<Kind, RemoteStreams>;
   private readonly sender: GcmSender;
   private readonly receiver: GcmReceiver;
-  private readonly connection: IceConnection;
+  /** werift's send on the ICE connection. */
+  private weriftSend: (data: Buffer) => Promise<void>;
   private readonly integrity: IntegrityCounts;
   private readonly windows = new Map<number, ReplayWindow>();
   /** The original SRTP handler: the first packet of each SSRC goes there, so werift's receiver knows the stream. */
@@ -139,7 +176,8 @@ export class RtpPath {
     const remote = t.srtp!.remoteContext!;
     this.sender = new GcmSender({ key: local.srtpSessionKey!, salt: local.srtpSessionSalt! });
     this.receiver = new GcmReceiver({ key: remote.srtpSessionKey!, salt: remote.srtpSessionSalt! });
-    this.connection = t.iceTransport.connection;
+    const connection = t.iceTransport.connection;
+    this.weriftSend = (data) => connection.send(data);
     this.integrity = integrity;
     this.out = parts.out;
     this.kindByPt = parts.kindByPt;
@@ -187,9 +225,22 @@ export class RtpPath {
     const path = new RtpPath(t, integrity, { out, kindByPt, streams, werift });
     for (const o of Object.values(out)) void o.report.runRtcp().catch(() => undefined);
     item.execute = (data: Buffer) => (isRtp(data[0], data[1]) ? path.receive(data) : werift(data));
-    const below = takeBelowIce(t.iceTransport.connection, item.execute);
-    path.direct = directSend(t.iceTransport.connection);
-    path.below = below && path.direct !== null;
+    const connection = t.iceTransport.connection;
+    const below = takeBelowIce(connection, item.execute);
+    const direct = (path.direct = directSend(connection));
+    path.below = below && direct !== null;
+    if (direct) {
+      // werift's own sends on this connection (SRTCP, DTLS records) take the same way.
+      const weriftSend = connection.send;
+      connection.send = (data: Buffer) => {
+        if (!direct.ready(Date.now())) return weriftSend(data);
+        const framed = Buffer.allocUnsafe(direct.headroom + data.length);
+        data.copy(framed, direct.headroom);
+        direct.write(framed);
+        return sent;
+      };
+      path.weriftSend = weriftSend;
+    }
     return path;
   }
 
@@ -199,21 +250,9 @@ export class RtpPath {
     const rtp = { payloadType: o.payloadType, sequenceNumber, timestamp, marker, ssrc: o.ssrc, payload };
     const ms = Date.now();
     const d = this.direct;
-    const c = this.connection;
-    // What werift's send checks (consent, RFC 7675; the nominated pair), and a channel binding
-    // not yet due for refresh: werift's own send refreshes it, so a due one goes through werift.
-    if (d && c.nominated === d.pair && c.canSendApplicationData() && (!d.channel || d.channel.refreshAt * 1000 > ms)) {
-      const headroom = d.channel ? channelDataHeader : 0;
-      const packet = this.sender.protect(rtp, headroom);
-      if (d.channel) {
-        packet.writeUInt16BE(d.channel.number, 0);
-        packet.writeUInt16BE(packet.length - headroom, 2);
-      }
-      d.socket.send(packet, d.to[1], d.to[0]);
-      // The pair's counts werift's getStats reports (candidate-pair packetsSent, bytesSent).
-      d.pair.packetsSent++;
-      d.pair.bytesSent += packet.length - headroom;
-    } else this.connection.send(this.sender.protect(rtp)).catch(this.noop);
+    // Encrypted straight into the frame it is sent in.
+    if (d?.ready(ms)) d.write(this.sender.protect(rtp, d.headroom));
+    else this.weriftSend(this.sender.protect(rtp)).catch(this.noop);
     // Sender reports (RFC 3550 §6.4.1): counts, and an NTP/RTP timestamp pair of the same instant.
     const r = o.report;
     r.packetCount++;
@@ -282,12 +321,11 @@ function takeBelowIce(connection: IceConnection, take: (media: Buffer) => void):
 }
 
 /**
- * The nominated pair's UDP socket to send RTP on directly (see `Direct`): spares each packet
- * werift's send chain (ICE, TURN, transport: five async calls, a JSON key and a buffer
- * concatenation). Null over TCP, before a channel is bound, or when the internals are not there:
- * RTP then goes through werift's ICE connection.
+ * The nominated pair's UDP socket to send on directly (`DirectSend`). Null over TCP, before a
+ * channel is bound, or when the internals are not there: everything then goes through werift's
+ * ICE connection.
  */
-function directSend(connection: IceConnection): Direct | null {
+function directSend(connection: IceConnection): DirectSend | null {
   const pair = connection.nominated;
   const protocol = pair?.protocol;
   if (!pair || !protocol || typeof connection.canSendApplicationData !== "function") return null;
@@ -295,9 +333,9 @@ function directSend(connection: IceConnection): Direct | null {
   const transport = turn ? turn.transport : protocol.transport;
   const socket = transport?.socket;
   if (transport?.type !== "udp" || typeof socket?.send !== "function" || typeof pair.packetsSent !== "number") return null;
-  if (!turn) return Array.isArray(pair.remoteAddr) ? { pair, socket, to: pair.remoteAddr, channel: null } : null;
+  if (!turn) return Array.isArray(pair.remoteAddr) ? new DirectSend(connection, pair, socket, pair.remoteAddr, null) : null;
   const channel = turn.channelByAddr?.[JSON.stringify(pair.remoteAddr)];
   const server = turn.pinnedServerEndpoint;
   if (!channel || typeof channel.number !== "number" || typeof channel.refreshAt !== "number" || !Array.isArray(server)) return null;
-  return { pair, socket, to: server, channel };
+  return new DirectSend(connection, pair, socket, server, channel);
 }

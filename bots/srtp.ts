@@ -27,10 +27,10 @@ export interface GcmKeys {
 }
 
 /**
- * RFC 7714 §8.1: IV = (0x0000 || SSRC || ROC || SEQ) XOR salt, 12 bytes.
+ * RFC 7714 §8.1: IV = (0x0000 || SSRC || ROC || SEQ) XOR salt, 12 bytes, written into `iv` (one
+ * per session: Node copies it into the cipher).
  */
-function rtpIv(salt: Buffer, ssrc: number, roc: number, seq: number): Buffer {
-  const iv = Buffer.allocUnsafe(12);
+function rtpIv(iv: Buffer, salt: Buffer, ssrc: number, roc: number, seq: number): Buffer {
   iv.writeUInt16BE(0, 0);
   iv.writeUInt32BE(ssrc >>> 0, 2);
   iv.writeUInt32BE(roc >>> 0, 6);
@@ -44,6 +44,7 @@ export class GcmSender {
   private readonly key: KeyObject;
   private readonly salt: Buffer;
   private readonly roc = new Map<number, { roc: number; last: number }>();
+  private readonly iv = Buffer.alloc(12);
 
   constructor(keys: GcmKeys) {
     this.key = createSecretKey(keys.key);
@@ -67,7 +68,7 @@ export class GcmSender {
     out.writeUInt16BE(p.sequenceNumber, 2);
     out.writeUInt32BE(p.timestamp >>> 0, 4);
     out.writeUInt32BE(p.ssrc >>> 0, 8);
-    const cipher = createCipheriv("aes-128-gcm", this.key, rtpIv(this.salt, p.ssrc, s.roc, p.sequenceNumber));
+    const cipher = createCipheriv("aes-128-gcm", this.key, rtpIv(this.iv, this.salt, p.ssrc, s.roc, p.sequenceNumber));
     cipher.setAAD(out.subarray(0, rtpHeaderBytes));
     cipher.update(p.payload).copy(out, rtpHeaderBytes);
     cipher.final();
@@ -87,6 +88,7 @@ export class GcmReceiver {
   private readonly key: KeyObject;
   private readonly salt: Buffer;
   private readonly roc = new Map<number, { roc: number; last: number }>();
+  private readonly iv = Buffer.alloc(12);
 
   constructor(keys: GcmKeys) {
     this.key = createSecretKey(keys.key);
@@ -114,7 +116,7 @@ export class GcmReceiver {
       if (seq < s.last && s.last - seq > 0x8000) roc = (roc + 1) >>> 0;
       else if (seq > s.last && seq - s.last > 0x8000 && roc > 0) roc = roc - 1;
     }
-    const decipher = createDecipheriv("aes-128-gcm", this.key, rtpIv(this.salt, ssrc, roc, seq));
+    const decipher = createDecipheriv("aes-128-gcm", this.key, rtpIv(this.iv, this.salt, ssrc, roc, seq));
     decipher.setAAD(buf.subarray(0, offset));
     decipher.setAuthTag(buf.subarray(tagAt));
     const clear = decipher.update(buf.subarray(offset, tagAt));
