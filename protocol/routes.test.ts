@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cacheControlOf, originOf, patternRegExp } from "./routes.ts";
+import { cacheControlOf, contentTypeOf, originOf, patternRegExp } from "./routes.ts";
 
 describe("routes of the public origin", () => {
   it("sends the API, Socket.IO and /healthz to the nodes, case-sensitively as CloudFront matches", () => {
@@ -20,5 +20,19 @@ describe("routes of the public origin", () => {
     expect(cacheControlOf("assets/index-Ba7QRxsp.css")).toMatch(/immutable/);
     expect(cacheControlOf("index.html")).toBe("no-cache");
     expect(cacheControlOf("favicon.ico")).toBe("no-cache");
+    // A source map is named after its bundle, hash included.
+    expect(cacheControlOf("assets/index-53trShyW.js.map")).toMatch(/immutable/);
+    expect(cacheControlOf("assets/logo.svg")).toBe("no-cache");
+  });
+});
+
+describe("the bucket's content types", () => {
+  it("names what Vite writes, case-insensitively, and serves anything else as bytes", () => {
+    expect(contentTypeOf("index.html")).toBe("text/html; charset=utf-8");
+    expect(contentTypeOf("assets/index-53trShyW.js")).toBe("text/javascript; charset=utf-8");
+    expect(contentTypeOf("assets/index-53trShyW.js.map")).toBe("application/json");
+    expect(contentTypeOf("assets/font-1234abcd.WOFF2")).toBe("font/woff2");
+    expect(contentTypeOf("site.webmanifest")).toBe("application/manifest+json");
+    expect(contentTypeOf("LICENSE")).toBe("application/octet-stream");
   });
 });

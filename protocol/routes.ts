@@ -32,5 +32,32 @@ export const fileExtension = /\.[A-Za-z0-9]+$/;
  * anything else (index.html, which names the bundles of a release) is checked on every load.
  */
 export function cacheControlOf(key: string): string {
-  return /^assets\/.+-[A-Za-z0-9_-]{8,}\.[a-z0-9]+$/.test(key) ? "public, max-age=31536000, immutable" : "no-cache";
+  return /^assets\/.+-[A-Za-z0-9_-]{8,}\.[a-z0-9]+(\.map)?$/.test(key) ? "public, max-age=31536000, immutable" : "no-cache";
+}
+
+/** The bucket's Content-Type per object, for what Vite writes into web/dist; anything else is served as bytes. */
+const contentTypes: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  mjs: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  json: "application/json",
+  map: "application/json",
+  webmanifest: "application/manifest+json",
+  txt: "text/plain; charset=utf-8",
+  svg: "image/svg+xml",
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  webp: "image/webp",
+  ico: "image/x-icon",
+  woff: "font/woff",
+  woff2: "font/woff2",
+  wasm: "application/wasm",
+};
+
+export function contentTypeOf(key: string): string {
+  const ext = /\.([A-Za-z0-9]+)$/.exec(key)?.[1]?.toLowerCase();
+  return (ext && contentTypes[ext]) ?? "application/octet-stream";
 }

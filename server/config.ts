@@ -107,8 +107,13 @@ export const serverConfigSchema = z
     corsOrigins: z.array(z.string()).default([]),
     /** Folder of the built web client to serve; null serves none. */
     webDir: z.string().nullable().default(null),
-    /** Behind one load balancer: take the client address it appends to X-Forwarded-For (one hop, never the client's own entries). */
-    trustProxy: z.boolean().default(false),
+    /**
+     * Proxies in front of the node that append to X-Forwarded-For: the client address is the entry
+     * this many hops from the right, never one the client wrote itself. 0 trusts none (direct
+     * clients); 1 behind one load balancer; 2 behind CloudFront and the ALB.
+     * @default 0
+     */
+    trustProxyHops: z.number().int().min(0).max(5).default(0),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     /** SQLite file (or ":memory:") for what is kept, when there is no MongoDB. */
     db: z.string().min(1).default(".vchat/vchat.db"),

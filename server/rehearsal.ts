@@ -3,10 +3,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { extname, join, resolve, sep } from "node:path";
+import { join, resolve, sep } from "node:path";
 import { diesWithParent } from "../lib/processes.ts";
 import { freePort } from "../lib/ports.ts";
-import { cacheControlOf, fileExtension, nodePathPatterns, patternRegExp } from "../protocol/routes.ts";
+import { cacheControlOf, contentTypeOf, fileExtension, nodePathPatterns, patternRegExp } from "../protocol/routes.ts";
 import { startDevServer, type DevServer } from "./dev.ts";
 
 /**
@@ -52,19 +52,6 @@ backend bucket
 `;
 }
 
-const contentTypes: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".map": "application/json",
-  ".json": "application/json",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".ico": "image/x-icon",
-  ".txt": "text/plain; charset=utf-8",
-  ".woff2": "font/woff2",
-};
-
 export interface Bucket {
   /** `host:port`. */
   address: string;
@@ -99,7 +86,7 @@ export async function startBucket(dir: string, host = "127.0.0.1"): Promise<Buck
     }
     const body = readFileSync(file);
     res.writeHead(200, {
-      "content-type": contentTypes[extname(file)] ?? "application/octet-stream",
+      "content-type": contentTypeOf(key),
       "content-length": body.length,
       "cache-control": cacheControlOf(key),
     });
@@ -170,7 +157,7 @@ export async function startRehearsal(opts: RehearsalOptions): Promise<Rehearsal>
       // The nodes serve no web client: only the bucket does, as in the cloud.
       webDir: null,
       quiet: opts.quiet,
-      config: { trustProxy: true },
+      config: { trustProxyHops: 1 },
     });
     const port = opts.port || (await freePort());
     const conf = join(dir, "haproxy.cfg");

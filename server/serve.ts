@@ -117,7 +117,7 @@ export function nodeConfigInput(opts: NodeOptions, env: Record<string, string | 
     turn,
     stunUrls: list(env.VCHAT_STUN_URLS),
     corsOrigins: list(env.VCHAT_CORS_ORIGINS),
-    trustProxy: /^(1|true|yes)$/i.test(env.VCHAT_TRUST_PROXY ?? ""),
+    trustProxyHops: trustProxyHops(env.VCHAT_TRUST_PROXY),
     webDir,
     logLevel,
     ...((opts.db ?? env.VCHAT_DB) ? { db: opts.db ?? env.VCHAT_DB } : {}),
@@ -175,4 +175,16 @@ function serveConfig(opts: NodeOptions, env: Record<string, string | undefined> 
 export async function serveNode(opts: NodeOptions = {}, deps: NodeDeps = {}): Promise<RunningNode> {
   const config = serveConfig(opts);
   return startNode(config, { ...deps, ...(opts.store ? { store: opts.store } : {}) });
+}
+
+/**
+ * VCHAT_TRUST_PROXY: how many proxies append to X-Forwarded-For in front of the node (0-5);
+ * `true`/`yes` mean one, as before counts existed.
+ */
+function trustProxyHops(text: string | undefined): number {
+  const value = (text ?? "").trim().toLowerCase();
+  if (value === "" || value === "false" || value === "no") return 0;
+  if (value === "true" || value === "yes") return 1;
+  if (/^[0-5]$/.test(value)) return Number(value);
+  throw new NodeConfigError(`VCHAT_TRUST_PROXY must be the number of proxies in front of the node (0-5), got "${text}"`);
 }

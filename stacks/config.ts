@@ -54,11 +54,20 @@ export function certificateRegion(arn: string): string {
 }
 
 /**
- * A content tag for the service image: the git commit it was built from or its digest. Tags
+ * A content tag for the service image: the git commit it was built from, its digest, or the
+ * digest of its build context (`src-`, what `vchat up` tags its own builds with). Tags
  * like `latest` move, so `up` could not tell a new image from the old one and rollbacks would
  * go nowhere; the repository is immutable and refuses to overwrite a tag anyway.
  */
-export const contentTag = /^(git-[0-9a-f]{7,40}|sha256-[0-9a-f]{64})$/;
+export const contentTag = /^(git-[0-9a-f]{7,40}|sha256-[0-9a-f]{64}|src-[0-9a-f]{16})$/;
+
+/** An image reference pinned to its content: `…@sha256:<digest>`, or a content tag (`repo:git-<commit>`). */
+const pinnedImage = z
+  .string()
+  .refine(
+    (ref) => /@sha256:[0-9a-f]{64}$/.test(ref) || contentTag.test(/:([\w.-]+)$/.exec(ref.split("/").pop() ?? "")?.[1] ?? ""),
+    "must be pinned by digest (…@sha256:<digest>) or by a content tag (…:git-<commit>, …:sha256-<digest>), never a moving tag like latest",
+  );
 
 export const envConfigSchema = z.object({
   env: z.enum(environments),
@@ -82,8 +91,8 @@ export const envConfigSchema = z.object({
   /** ACM certificate in us-east-1 (CloudFront's) for `webDomain`. */
   webCertificateArn: acmArn.optional(),
   service: z.object({
-    /** Content tag of the image in the stack's ECR repository; none yet: the service runs no task until one is pushed. */
-    imageTag: z.string().regex(contentTag, "must be a content tag (git-<commit> or sha256-<digest>), never a moving tag like latest").optional(),
+    /** A given image to run instead of building the checkout's Dockerfile (the default). */
+    image: pinnedImage.optional(),
     port: z.number().int().min(1024).max(65535),
     cpu: z.number().int().positive(),
     memory: z.number().int().positive(),
@@ -247,7 +256,7 @@ export interface ConfigOverrides {
   webDomain?: string;
   turnDomain?: string;
   atlasOrgId?: string;
-  imageTag?: string;
+  image?: string;
   coturnImage?: string;
   dockerHubCredentialArn?: string;
   turnAllowTcpRelay?: string;
@@ -268,7 +277,7 @@ export const configKeys = [
   "webDomain",
   "turnDomain",
   "atlasOrgId",
-  "imageTag",
+  "image",
   "coturnImage",
   "dockerHubCredentialArn",
   "turnAllowTcpRelay",
@@ -299,7 +308,7 @@ const keyOfPath: Record<string, string> = {
   turnDomain: "turnDomain",
   certificateArn: "certificateArn",
   webCertificateArn: "webCertificateArn",
-  "service.imageTag": "imageTag",
+  "service.image": "image",
   "turn.coturnImage": "coturnImage",
   "turn.dockerHubCredentialArn": "dockerHubCredentialArn",
   "turn.maxBpsPerSession": "turnMaxBpsPerSession",
@@ -351,7 +360,7 @@ export function resolveEnvConfig(env: EnvName, o: ConfigOverrides): EnvConfig {
     apiDomain: o.apiDomain,
     webDomain: o.webDomain,
     turnDomain: o.turnDomain,
-    service: { ...p.service, imageTag: o.imageTag },
+    service: { ...p.service, image: o.image },
     turn: {
       ...p.turn,
       coturnImage: o.coturnImage ?? p.turn.coturnImage,
@@ -433,7 +442,6 @@ export function offlineEnvConfig(env: EnvName, o: ConfigOverrides = {}): EnvConf
     apiDomain: `api.${env}.example.org`,
     turnDomain: `turn.${env}.example.org`,
     atlasOrgId: offlinePlaceholder,
-    imageTag: "git-0ff11e0",
     ...(presets[env].retainData
       ? {
           coturnImage: `${presets[env].turn.coturnImage}@sha256:${"0".repeat(64)}`,

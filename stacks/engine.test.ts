@@ -52,10 +52,13 @@ exit 2
   return { root, calls: () => readFileSync(log, "utf8").trim().split("\n") };
 }
 
+/** A checkout that can ship: the release check passes, whatever this machine has. */
+const shippable = async () => [];
+
 describe("localEngine on a stand-in pulumi binary", () => {
   it("outputs of a missing stack: STACK_NOT_FOUND with what to run", async () => {
     const fake = fakePulumi("");
-    const err = await localEngine({ pulumiRoot: fake.root })
+    const err = await localEngine({ pulumiRoot: fake.root, release: shippable })
       .outputs("prod")
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StackError);
@@ -67,7 +70,7 @@ describe("localEngine on a stand-in pulumi binary", () => {
 
   it("preview never creates or writes a stack: a missing one is STACK_NOT_FOUND, no init, no config set", async () => {
     const fake = fakePulumi("should not get here");
-    const err = await localEngine({ pulumiRoot: fake.root })
+    const err = await localEngine({ pulumiRoot: fake.root, release: shippable })
       .preview("dev")
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "STACK_NOT_FOUND" });
@@ -76,7 +79,7 @@ describe("localEngine on a stand-in pulumi binary", () => {
 
   it("up creates the missing stack, writes no config, passes the policy pack, maps a concurrent update", async () => {
     const fake = fakePulumi("error: [409] Conflict: Another update is currently in progress.");
-    const err = await localEngine({ pulumiRoot: fake.root })
+    const err = await localEngine({ pulumiRoot: fake.root, release: shippable })
       .up("dev")
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "STACK_BUSY" });
@@ -92,7 +95,7 @@ describe("localEngine on a stand-in pulumi binary", () => {
 
   it("a mandatory policy violation becomes POLICY_VIOLATION", async () => {
     const fake = fakePulumi("error: preview failed: mandatory policy violation: only-turn-and-web-ports-public");
-    const err = await localEngine({ pulumiRoot: fake.root })
+    const err = await localEngine({ pulumiRoot: fake.root, release: shippable })
       .up("dev")
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "POLICY_VIOLATION", exitCode: 1 });
@@ -108,12 +111,12 @@ describe("plans and destroys on an existing stack", () => {
   it("preview saves the update plan and up applies that plan (--save-plan / --plan)", async () => {
     const fake = fakePulumi("error: something else");
     await existing(() =>
-      localEngine({ pulumiRoot: fake.root })
+      localEngine({ pulumiRoot: fake.root, release: shippable })
         .preview("dev", { savePlanTo: "/tmp/dev.plan.json" })
         .catch(() => undefined),
     );
     await existing(() =>
-      localEngine({ pulumiRoot: fake.root })
+      localEngine({ pulumiRoot: fake.root, release: shippable })
         .up("dev", { plan: "/tmp/dev.plan.json" })
         .catch(() => undefined),
     );
@@ -125,12 +128,12 @@ describe("plans and destroys on an existing stack", () => {
   it("down's preview is a destroy preview, and both leave protected resources", async () => {
     const fake = fakePulumi("error: something else");
     await existing(() =>
-      localEngine({ pulumiRoot: fake.root })
+      localEngine({ pulumiRoot: fake.root, release: shippable })
         .previewDestroy("prod")
         .catch(() => undefined),
     );
     await existing(() =>
-      localEngine({ pulumiRoot: fake.root })
+      localEngine({ pulumiRoot: fake.root, release: shippable })
         .destroy("prod")
         .catch(() => undefined),
     );
@@ -144,7 +147,7 @@ describe("plans and destroys on an existing stack", () => {
   it("a plan that no longer matches becomes PLAN_CHANGED", async () => {
     const fake = fakePulumi("error: resource urn:pulumi:dev::vchat::aws:ec2/vpc:Vpc::x violates plan: properties changed");
     const err = await existing(() =>
-      localEngine({ pulumiRoot: fake.root })
+      localEngine({ pulumiRoot: fake.root, release: shippable })
         .up("dev", { plan: "/tmp/p.json" })
         .catch((e: unknown) => e),
     );
@@ -152,10 +155,24 @@ describe("plans and destroys on an existing stack", () => {
   }, 20_000);
 });
 
+describe("the release is checked before the engine runs", () => {
+  it("what the checkout cannot ship: every problem named, exit 2, no preview or up started", async () => {
+    const fake = fakePulumi("should not get here");
+    const problems = ["web/dist is not built: run `npm run build:web` first (vchat up uploads it to the bucket)", "docker is not on PATH: ..."];
+    const seen: (string | undefined)[] = [];
+    const engine = localEngine({ pulumiRoot: fake.root, release: async (image) => (seen.push(image), problems) });
+    const err = await engine.up("dev").catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "RELEASE_NOT_READY", exitCode: 2, message: `cannot ship dev:\n  ${problems.join("\n  ")}` });
+    // Asked for the stack's image (none set here: a build).
+    expect(seen).toEqual([undefined]);
+    expect(fake.calls().some((c) => /^(up|preview) /.test(c))).toBe(false);
+  }, 20_000);
+});
+
 describe("stack config is checked before the engine runs", () => {
   it("a fresh stack with no config: every missing key named, one per line, exit 2, no up started", async () => {
     const fake = fakePulumi("should not get here", "{}");
-    const err = await localEngine({ pulumiRoot: fake.root })
+    const err = await localEngine({ pulumiRoot: fake.root, release: shippable })
       .up("dev")
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "STACK_CONFIG_INVALID", exitCode: 2 });

@@ -77,6 +77,7 @@ export const stackErrorCodes = [
   "STACK_NOT_FOUND",
   "STACK_BUSY",
   "STACK_CONFIG_INVALID",
+  "RELEASE_NOT_READY",
   "POLICY_VIOLATION",
   "CONFIRMATION_REQUIRED",
   "PLAN_CHANGED",
@@ -325,6 +326,10 @@ export function mapAutomationError(err: unknown, env: EnvName, action: StackActi
     const m = /stack config for [\s\S]*?(?=\n\s*at |\n\n|$)/.exec(text);
     return new StackError("STACK_CONFIG_INVALID", m ? m[0].trim() : "stack config is invalid", 2);
   }
+  if (/cannot ship \w+:/.test(text)) {
+    const m = /cannot ship [\s\S]*?(?=\n\s*at |\n\n|$)/.exec(text);
+    return new StackError("RELEASE_NOT_READY", m ? m[0].trim() : "the release is not ready", 2);
+  }
   if (/incorrect passphrase|passphrase must be set|PULUMI_CONFIG_PASSPHRASE/i.test(text)) {
     return new StackError(
       "PULUMI_PASSPHRASE_MISSING",
@@ -359,11 +364,19 @@ export function mapAutomationError(err: unknown, env: EnvName, action: StackActi
   return new StackError("OPERATION_FAILED", `${action} of ${env} failed:\n  ${lastLines}`, 1);
 }
 
+/** What this checkout cannot ship for a stack running `image` (or building its own), one line each. */
+async function releaseProblems(image: string | undefined): Promise<string[]> {
+  const { checkoutRoot, readRelease, releaseToolProblems } = await import("./release.ts");
+  const release = readRelease(checkoutRoot, image);
+  return [...release.problems, ...releaseToolProblems(release, systemProbe().which)];
+}
+
 /**
  * The Automation API implementation (needs the pulumi CLI, a backend and cloud credentials).
- * `pulumiRoot` picks the installation in `<root>/bin/pulumi` instead of the one on PATH.
+ * `pulumiRoot` picks the installation in `<root>/bin/pulumi` instead of the one on PATH;
+ * `release` replaces the check of this checkout's web build, Dockerfile and tools.
  */
-export function localEngine(opts: { pulumiRoot?: string } = {}): StackEngine {
+export function localEngine(opts: { pulumiRoot?: string; release?: (image: string | undefined) => Promise<string[]> } = {}): StackEngine {
   async function open(env: EnvName, create: boolean) {
     checkPassphrase(env);
     const { LocalWorkspace, PulumiCommand } = await import("@pulumi/pulumi/automation/index.js");
@@ -384,12 +397,16 @@ export function localEngine(opts: { pulumiRoot?: string } = {}): StackEngine {
     const { ConfigError, configKeys, resolveEnvConfig } = await import("./config.ts");
     const all = await stack.getAllConfig();
     const overrides = Object.fromEntries(configKeys.flatMap((k) => (all[`vchat:${k}`]?.value !== undefined ? [[k, all[`vchat:${k}`]!.value]] : [])));
+    let image: string | undefined;
     try {
-      resolveEnvConfig(env, overrides);
+      image = resolveEnvConfig(env, overrides).service.image;
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       throw new StackError("STACK_CONFIG_INVALID", `${err.message}\nset values with: pulumi -C stacks config set --stack ${env} vchat:<key> <value>`, 2);
     }
+    // What the program would refuse to ship (no web build, no Docker), said before the engine starts.
+    const problems = await (opts.release ?? releaseProblems)(image);
+    if (problems.length > 0) throw new StackError("RELEASE_NOT_READY", `cannot ship ${env}:\n  ${problems.join("\n  ")}`, 2);
     return stack;
   }
   const relay = (opts?: ActionOptions) => (e: unknown) => {

@@ -19,4 +19,6 @@ export const redisEndpoint = out.redisEndpoint;
 export const atlasConnectionString = out.atlasConnectionString;
 export const repositoryUrl = out.repositoryUrl;
 export const webBucket = out.webBucket;
+export const adminSecretArn = out.adminSecretArn;
+export const dnsRecords = out.dnsRecords;
 export const kinesisChannelArn = out.kinesisChannelArn;

@@ -4,8 +4,11 @@
  * `vchat preview --offline` renders this; the tests assert on it.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
+import { relative } from "node:path";
 import { offlineEnvConfig, type ConfigOverrides, type EnvConfig, type EnvName } from "./config.ts";
 import { Environment, outputNames } from "./program.ts";
+import { checkoutRoot, readRelease } from "./release.ts";
 import { checkAll, type ResourceRecord, type RuleViolation } from "./rules.ts";
 
 export interface PlannedResource extends ResourceRecord {
@@ -22,6 +25,8 @@ export interface OfflinePlan {
   /** Stack outputs as the mocks resolve them; secrets are masked. */
   outputs: Record<string, unknown>;
   violations: RuleViolation[];
+  /** What a real `vchat up` from this checkout would refuse for (no built web client, no Dockerfile). */
+  notes: string[];
 }
 
 /** Input keys whose values never leave the process, even fake ones. */
@@ -43,6 +48,12 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       return { ...base, domainName: `${name}.cloudfront.mock.net` };
     case "aws:s3/bucket:Bucket":
       return { ...base, bucket: `${name}-bucket`, bucketRegionalDomainName: `${name}.s3.eu-west-1.amazonaws.com` };
+    case "docker-build:index:Image": {
+      const digest = `sha256:${createHash("sha256")
+        .update(JSON.stringify(inputs.tags ?? name))
+        .digest("hex")}`;
+      return { ...base, digest, ref: `${String((inputs.tags as string[] | undefined)?.[0])}@${digest}` };
+    }
     case "aws:ecr/repository:Repository":
       return { ...base, repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${String(inputs.name ?? name)}` };
     case "aws:elasticache/replicationGroup:ReplicationGroup":
@@ -72,9 +83,31 @@ function hash(s: string): number {
   return h;
 }
 
-function maskSecrets(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(maskSecrets);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, secretKeys.has(k) ? masked : maskSecrets(x)]));
+/** Pulumi's marker of a secret value in serialised inputs (`{[sig]: secretSig, value}`). */
+const sig = "4dabf18193072939515e22adb298388d";
+const secretSig = "1b47061264138c4ac30d75fd1eb44270";
+
+/**
+ * Inputs as the engine and the policy pack see them: secrets unwrapped (masked later) and file
+ * assets as their path relative to `root`.
+ */
+async function plainInputs(v: unknown, root: string): Promise<unknown> {
+  if (Array.isArray(v)) return Promise.all(v.map((x) => plainInputs(x, root)));
+  if (v instanceof pulumi.asset.FileAsset) return { file: relative(root, await v.path) };
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    if (o[sig] === secretSig) return plainInputs(o.value, root);
+    const entries = await Promise.all(Object.entries(o).map(async ([k, x]) => [k, await plainInputs(x, root)] as const));
+    return Object.fromEntries(entries);
+  }
+  return v;
+}
+
+/** Masks the values of secret keys, and generated secrets wherever else they went (the origin header's value). */
+function maskSecrets(v: unknown, generated: ReadonlySet<string>): unknown {
+  if (typeof v === "string" && generated.has(v)) return masked;
+  if (Array.isArray(v)) return v.map((x) => maskSecrets(x, generated));
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, secretKeys.has(k) ? masked : maskSecrets(x, generated)]));
   return v;
 }
 
@@ -88,10 +121,9 @@ const resolve = <T>(o: pulumi.Output<T>): Promise<T> =>
 
 let queue: Promise<unknown> = Promise.resolve();
 
-/** The program as `vchatProgram` builds it, with the certificate check as data instead of a failure. */
-function offlineProgram(cfg: EnvConfig, opts: pulumi.ComponentResourceOptions): Record<string, unknown> {
-  const environment = new Environment(`vchat-${cfg.env}`, cfg, opts);
-  return { ...environment.outputs, certificateProblems: environment.certificateProblems };
+export interface OfflineOptions {
+  /** The checkout whose Dockerfile and web/dist are shipped. @default this checkout */
+  root?: string;
 }
 
 /**
@@ -102,28 +134,24 @@ function offlineProgram(cfg: EnvConfig, opts: pulumi.ComponentResourceOptions): 
  * const plan = await planOffline("prod");
  * plan.violations.length === 0
  */
-export function planOffline(
-  env: EnvName,
-  overrides: ConfigOverrides = {},
-  build: (cfg: EnvConfig, opts: pulumi.ComponentResourceOptions) => Record<string, unknown> = offlineProgram,
-): Promise<OfflinePlan> {
-  const run = queue.then(() => runOnce(env, overrides, build));
+export function planOffline(env: EnvName, overrides: ConfigOverrides = {}, options: OfflineOptions = {}): Promise<OfflinePlan> {
+  const run = queue.then(() => runOnce(env, overrides, options.root ?? checkoutRoot));
   queue = run.catch(() => undefined);
   return run;
 }
 
-async function runOnce(
-  env: EnvName,
-  overrides: ConfigOverrides,
-  build: (cfg: EnvConfig, opts: pulumi.ComponentResourceOptions) => Record<string, unknown>,
-): Promise<OfflinePlan> {
+async function runOnce(env: EnvName, overrides: ConfigOverrides, root: string): Promise<OfflinePlan> {
   const config = offlineEnvConfig(env, overrides);
+  // What `vchatProgram` refuses for becomes notes: the plan shows what this checkout would ship.
+  const release = readRelease(root, config.service.image);
+  const secrets = new Set<string>();
   const inputsByKey = new Map<string, { inputs: Record<string, unknown>; id: string; custom: boolean }>();
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         const id = `${args.name}-id`;
         const state = mockState(args.type, args.name, args.inputs ?? {});
+        if (args.type === "random:index/randomPassword:RandomPassword") secrets.add(String(state.result));
         inputsByKey.set(`${args.type}::${args.name}`, { inputs: args.inputs ?? {}, id: String(state.bucket ?? id), custom: args.custom !== false });
         return { id: String(state.bucket ?? id), state };
       },
@@ -131,6 +159,7 @@ async function runOnce(
         if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") {
           return { names: mockZones(config.region), zoneIds: [2, 3, 1].map((n) => `mock-az${n}`) };
         }
+        if (args.token === "aws:ec2/getManagedPrefixList:getManagedPrefixList") return { id: "pl-0mockcloudfront", name: args.inputs.name };
         return {};
       },
     },
@@ -149,7 +178,9 @@ async function runOnce(
     return undefined;
   };
 
-  const outputs = build(config, { transformations: [record] });
+  const environment = new Environment(`vchat-${config.env}`, config, release, { transformations: [record] });
+  // The certificate check as data instead of a failure.
+  const outputs: Record<string, unknown> = { ...environment.outputs, certificateProblems: environment.certificateProblems };
   // Resources may be created inside applies: wait until no new ones appear (bounded).
   let count = -1;
   for (let round = 0; round < 50 && count !== seen.length; round++) {
@@ -164,6 +195,8 @@ async function runOnce(
     const value = pulumi.Output.isInstance(o) ? await resolve(o) : o;
     resolvedOutputs[key] = key === "atlasConnectionString" ? masked : value;
   }
+  const inputs = new Map<string, Record<string, unknown>>();
+  for (const [key, rec] of inputsByKey) inputs.set(key, (await plainInputs(rec.inputs, root)) as Record<string, unknown>);
   const resources: PlannedResource[] = seen.map((s) => {
     const rec = inputsByKey.get(`${s.type}::${s.name}`);
     // Components' inputs are what they passed to super() (the Turn's coturn options).
@@ -173,7 +206,7 @@ async function runOnce(
       id: rec?.id,
       parent: s.parent,
       component: rec ? !rec.custom : true,
-      props: rec?.inputs ?? s.props ?? {},
+      props: inputs.get(`${s.type}::${s.name}`) ?? s.props ?? {},
       protect: s.protect,
     };
   });
@@ -183,8 +216,9 @@ async function runOnce(
   return {
     env,
     config,
-    resources: resources.map((r) => ({ ...r, props: maskSecrets(r.props) as Record<string, unknown> })),
+    resources: resources.map((r) => ({ ...r, props: maskSecrets(r.props, secrets) as Record<string, unknown> })),
     outputs: resolvedOutputs,
     violations,
+    notes: release.problems,
   };
 }

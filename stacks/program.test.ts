@@ -1,20 +1,52 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { certificateCovers, ConfigError, cidrToRange, offlineEnvConfig, requiredKeys, resolveEnvConfig } from "./config.ts";
 import { embeddedCoturnConfig } from "./turn-userdata.ts";
 import { mockZones, planOffline, type OfflinePlan, type PlannedResource } from "./offline.ts";
 import { checkAll, rules, type ResourceRecord } from "./rules.ts";
+import { vchatProgram } from "./program.ts";
+import { checkoutRoot, readRelease, releaseToolProblems } from "./release.ts";
 import { spaFallbackCode } from "./web.ts";
 import { nodePathPatterns } from "../protocol/routes.ts";
 
 const plans: Record<string, OfflinePlan> = {};
 
+/** A checkout as `vchat up` ships it: this Dockerfile and .dockerignore, a source, a web build. */
+const release = {
+  Dockerfile: readFileSync(join(checkoutRoot, "Dockerfile"), "utf8"),
+  ".dockerignore": readFileSync(join(checkoutRoot, ".dockerignore"), "utf8"),
+  "cli/vchat.ts": "console.log('vchat');\n",
+  "tests/ignored.test.ts": "not in the image\n",
+  "web/dist/index.html": "<!doctype html><script type=module src=/assets/index-CG9OZwAn.js></script>\n",
+  "web/dist/assets/index-CG9OZwAn.js": "console.log(1);\n",
+  "web/dist/assets/index-Ba7QRxsp.css": "body{}\n",
+  "web/dist/favicon.svg": "<svg/>\n",
+  "web/dist/robots.txt": "User-agent: *\n",
+};
+const checkouts: string[] = [];
+function checkout(files: Record<string, string | undefined> = {}): string {
+  const root = mkdtempSync(join(tmpdir(), "vchat-release-"));
+  checkouts.push(root);
+  for (const [path, text] of Object.entries({ ...release, ...files })) {
+    if (text === undefined) continue;
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
+let root: string;
+
 beforeAll(async () => {
-  plans.dev = await planOffline("dev");
-  plans.prod = await planOffline("prod");
-  plans.kvs = await planOffline("dev", { kinesisSignaling: "true" });
+  root = checkout();
+  plans.dev = await planOffline("dev", {}, { root });
+  plans.prod = await planOffline("prod", {}, { root });
+  plans.kvs = await planOffline("dev", { kinesisSignaling: "true" }, { root });
 }, 60_000);
+afterAll(() => {
+  for (const dir of checkouts) rmSync(dir, { recursive: true, force: true });
+});
 
 const ofType = (plan: OfflinePlan, suffix: string) => plan.resources.filter((r) => r.type.endsWith(suffix));
 const one = (plan: OfflinePlan, suffix: string): PlannedResource => {
@@ -31,7 +63,7 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
   it("has one component per service under the environment, every resource parented", () => {
     const components = plan().resources.filter((r) => r.component);
     expect(components.map((c) => c.type).sort()).toEqual(
-      ["Alerts", "Data", "Environment", "Network", "Secrets", "Service", "Turn", "Web"].map((t) => `vchat:stacks:${t}`).sort(),
+      ["Alerts", "Data", "Environment", "Network", "Secrets", "Service", "ServiceImage", "Turn", "Web"].map((t) => `vchat:stacks:${t}`).sort(),
     );
     const root = plan().resources.filter((r) => !r.parent);
     expect(root.map((r) => r.type)).toEqual(["vchat:stacks:Environment"]);
@@ -53,14 +85,24 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
     expect(props(one(plan(), "/vpc:Vpc")).cidrBlock).toBe(cfg.vpcCidr);
   });
 
-  it("puts the service on Fargate behind an HTTPS ALB with a redirect, /healthz and a long idle timeout", () => {
+  it("puts the service on Fargate behind an HTTPS ALB that answers CloudFront only, /healthz and a long idle timeout", () => {
     const alb = ofType(plan(), "/loadBalancer:LoadBalancer").find((r) => props(r).loadBalancerType === "application")!;
     expect(props(alb).idleTimeout).toBeGreaterThan(45);
     const listeners = ofType(plan(), "/listener:Listener").filter((l) => l.parent?.endsWith("-svc"));
-    const http = listeners.find((l) => props(l).port === 80)!;
-    const https = listeners.find((l) => props(l).port === 443)!;
-    expect(props(http).defaultActions[0]).toMatchObject({ type: "redirect", redirect: { protocol: "HTTPS", statusCode: "HTTP_301" } });
+    // CloudFront reaches the ALB over HTTPS only: no port 80 at all.
+    expect(listeners.map((l) => props(l).port)).toEqual([443]);
+    const https = listeners[0]!;
     expect(props(https)).toMatchObject({ protocol: "HTTPS", certificateArn: cfg.certificateArn });
+    // Without the origin header: 403. With it: the nodes.
+    expect(props(https).defaultActions).toEqual([
+      expect.objectContaining({ type: "fixed-response", fixedResponse: expect.objectContaining({ statusCode: "403" }) }),
+    ]);
+    const fromCloudFront = props(ofType(plan(), "/listenerRule:ListenerRule").find((r) => r.name.endsWith("from-cloudfront"))!);
+    expect(fromCloudFront.conditions).toEqual([{ httpHeader: { httpHeaderName: "x-vchat-origin-verify", values: ["[secret]"] } }]);
+    expect(fromCloudFront.actions).toEqual([expect.objectContaining({ type: "forward" })]);
+    const albSg = ofType(plan(), "/securityGroup:SecurityGroup").find((s) => s.name.endsWith("alb-sg"))!;
+    expect(props(albSg).ingress).toEqual([expect.objectContaining({ protocol: "tcp", fromPort: 443, toPort: 443, prefixListIds: ["pl-0mockcloudfront"] })]);
+    expect(JSON.stringify(props(albSg).ingress)).not.toMatch(/0\.0\.0\.0\/0|::\/0/);
     const tg = ofType(plan(), "/targetGroup:TargetGroup").find((t) => props(t).protocol === "HTTP")!;
     expect(props(tg).healthCheck.path).toBe("/healthz");
     expect(props(tg).stickiness.enabled).toBe(false);
@@ -77,7 +119,8 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
     ]);
     for (const s of container.secrets) expect(s.valueFrom).toMatch(/^arn:aws:/);
     const envVars = Object.fromEntries(container.environment.map((e: { name: string; value: string }) => [e.name, e.value]));
-    expect(envVars).toMatchObject({ VCHAT_HOST: "0.0.0.0", VCHAT_PORT: String(cfg.service.port), VCHAT_TRUST_PROXY: "1" });
+    // Two proxies append to X-Forwarded-For: CloudFront, then the ALB.
+    expect(envVars).toMatchObject({ VCHAT_HOST: "0.0.0.0", VCHAT_PORT: String(cfg.service.port), VCHAT_TRUST_PROXY: "2" });
     expect(envVars.VCHAT_TURN_URLS).toMatch(/^turn:.*:3478\?transport=udp,/);
     expect(envVars.VCHAT_CORS_ORIGINS).toMatch(/^https:\/\//);
     // No secret value travels in plain environment variables.
@@ -169,7 +212,8 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
   it("exports the web, API and TURN URLs, the Redis endpoint and a masked Atlas string; no Kinesis by default", () => {
     const o = plan().outputs;
     expect(o.webUrl).toMatch(/^https:\/\//);
-    expect(o.apiUrl).toMatch(/^https:\/\//);
+    // One origin: the ALB answers CloudFront only, so API clients use the web URL too.
+    expect(o.apiUrl).toBe(o.webUrl);
     expect(o.turnUrls).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^turn:.*:3478\?transport=udp$/),
@@ -178,6 +222,10 @@ describe.each(["dev", "prod"] as const)("the %s stack on Pulumi mocks", (env) =>
       ]),
     );
     expect(o.redisEndpoint).toBeTruthy();
+    expect(o.dnsRecords).toEqual([
+      `${cfg.apiDomain} CNAME vchat-${env}-svc-alb.elb.mock.amazonaws.com`,
+      `${cfg.turnDomain} CNAME vchat-${env}-turn-nlb.elb.mock.amazonaws.com`,
+    ]);
     expect(o.atlasConnectionString).toBe("[secret]");
     expect(o.kinesisChannelArn).toBeUndefined();
     expect(plan().resources.some((r) => r.type === "vchat:stacks:KinesisSignaling")).toBe(false);
@@ -233,7 +281,8 @@ describe.each(["dev", "prod"] as const)("the %s stack, as an SRE signs it off", 
   });
 
   it("hides /metrics and /readyz from the internet at the ALB; never caches index.html", () => {
-    const rule = props(one(plan(), "/listenerRule:ListenerRule"));
+    const rule = props(ofType(plan(), "/listenerRule:ListenerRule").find((r) => r.name.endsWith("internal-paths"))!);
+    expect(rule.priority).toBeLessThan(20);
     expect(rule.conditions[0].pathPattern.values).toEqual(["/metrics*", "/readyz*"]);
     expect(rule.actions[0]).toMatchObject({ type: "fixed-response", fixedResponse: { statusCode: "404" } });
     const cdn = props(one(plan(), "distribution:Distribution"));
@@ -246,8 +295,10 @@ describe.each(["dev", "prod"] as const)("the %s stack, as an SRE signs it off", 
     const cdn = props(one(plan(), "distribution:Distribution"));
     const api = cdn.origins.find((o: { originId: string }) => o.originId === "api");
     expect(api).toMatchObject({
-      domainName: String(plan().outputs.apiUrl).replace("https://", ""),
+      domainName: cfg.apiDomain,
       customOriginConfig: { originProtocolPolicy: "https-only" },
+      // The ALB forwards nothing without it; the value is a generated secret, masked here.
+      customHeaders: [{ name: "x-vchat-origin-verify", value: "[secret]" }],
     });
     const toApi = cdn.orderedCacheBehaviors.filter((b: { targetOriginId: string }) => b.targetOriginId === "api");
     expect(toApi.map((b: { pathPattern: string }) => b.pathPattern)).toEqual([...nodePathPatterns]);
@@ -269,11 +320,42 @@ describe.each(["dev", "prod"] as const)("the %s stack, as an SRE signs it off", 
     expect(spa({ request: { uri: "/assets/index-53trShyW.js" } }).uri).toBe("/assets/index-53trShyW.js");
   });
 
-  it("runs the service image by content tag from an immutable repository and waits for steady state", () => {
-    expect(props(one(plan(), "ecr/repository:Repository")).imageTagMutability).toBe("IMMUTABLE");
+  it("builds the checkout's Dockerfile, pushes it by content tag to the immutable repository, runs it by digest, waits for steady state", () => {
+    const repo = props(one(plan(), "ecr/repository:Repository"));
+    expect(repo.imageTagMutability).toBe("IMMUTABLE");
+    const build = props(one(plan(), "docker-build:index:Image"));
+    expect(build).toMatchObject({
+      context: { location: root },
+      dockerfile: { location: join(root, "Dockerfile") },
+      platforms: ["linux/amd64"],
+      push: true,
+      buildOnPreview: false,
+    });
+    expect(build.tags).toEqual([expect.stringMatching(new RegExp(`^\\d{12}\\.dkr\\.ecr\\.${cfg.region}\\.amazonaws\\.com/vchat-${env}:src-[0-9a-f]{16}$`))]);
+    // No registry credentials in the inputs: an ECR token changes per run and would break `up --plan`.
+    expect(build.registries).toBeUndefined();
     const container = JSON.parse(props(one(plan(), "/taskDefinition:TaskDefinition")).containerDefinitions)[0];
-    expect(container.image).toMatch(/:git-0ff11e0$/);
+    expect(container.image).toBe(`${build.tags[0]}@sha256:${container.image.split("@sha256:")[1]}`);
+    expect(container.image).toMatch(/@sha256:[0-9a-f]{64}$/);
     expect(props(one(plan(), "ecs/service:Service")).waitForSteadyState).toBe(true);
+  });
+
+  it("uploads web/dist with content types and cache headers, and invalidates the distribution on that upload", () => {
+    const objects = ofType(plan(), "bucketObjectv2:BucketObjectv2").map((r) => props(r));
+    const byKey = Object.fromEntries(objects.map((o) => [o.key, { type: o.contentType, cache: o.cacheControl, file: o.source.file }]));
+    const immutable = "public, max-age=31536000, immutable";
+    expect(byKey).toEqual({
+      "index.html": { type: "text/html; charset=utf-8", cache: "no-cache", file: "web/dist/index.html" },
+      "assets/index-CG9OZwAn.js": { type: "text/javascript; charset=utf-8", cache: immutable, file: "web/dist/assets/index-CG9OZwAn.js" },
+      "assets/index-Ba7QRxsp.css": { type: "text/css; charset=utf-8", cache: immutable, file: "web/dist/assets/index-Ba7QRxsp.css" },
+      "favicon.svg": { type: "image/svg+xml", cache: "no-cache", file: "web/dist/favicon.svg" },
+      "robots.txt": { type: "text/plain; charset=utf-8", cache: "no-cache", file: "web/dist/robots.txt" },
+    });
+    const bucket = one(plan(), "s3/bucket:Bucket");
+    for (const o of objects) expect(o.bucket).toBe(bucket.id);
+    const invalidate = props(one(plan(), "command:local:Command"));
+    expect(invalidate.create).toBe(`aws cloudfront create-invalidation --distribution-id ${one(plan(), "distribution:Distribution").id} --paths '/*'`);
+    expect(invalidate.triggers).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
   });
 
   it(env === "prod" ? "protects and retains every piece of data" : "protects nothing (dev frees everything on down)", () => {
@@ -285,16 +367,67 @@ describe.each(["dev", "prod"] as const)("the %s stack, as an SRE signs it off", 
   });
 });
 
-describe("without an image or a TURN domain", () => {
-  it("a first up runs no service task until vchat:imageTag names a pushed image", async () => {
-    const plan = await planOffline("dev", { imageTag: undefined });
-    expect(plan.resources.some((r) => r.type.endsWith("ecs/service:Service"))).toBe(false);
-    expect(plan.resources.some((r) => r.type.endsWith("ecr/repository:Repository"))).toBe(true);
-    expect(plan.violations).toEqual([]);
+describe("what a release ships", () => {
+  const trigger = (plan: OfflinePlan) => props(one(plan, "command:local:Command")).triggers[0] as string;
+  const tag = (plan: OfflinePlan) => props(one(plan, "docker-build:index:Image")).tags[0] as string;
+
+  it("invalidates only when the upload changes; the image tag moves only with the build context", async () => {
+    const same = await planOffline("dev", {}, { root: checkout() });
+    expect(trigger(same)).toBe(trigger(plans.dev!));
+    expect(tag(same)).toBe(tag(plans.dev!));
+    // A new source file: a new image, the same upload (no invalidation).
+    const source = await planOffline("dev", {}, { root: checkout({ "cli/vchat.ts": "console.log('vchat 2');\n" }) });
+    expect(tag(source)).not.toBe(tag(plans.dev!));
+    expect(trigger(source)).toBe(trigger(plans.dev!));
+    // A file .dockerignore leaves out changes neither.
+    const ignored = await planOffline("dev", {}, { root: checkout({ "tests/ignored.test.ts": "changed\n" }) });
+    expect(tag(ignored)).toBe(tag(plans.dev!));
+    // One byte of index.html: a new upload and an invalidation.
+    const page = await planOffline("dev", {}, { root: checkout({ "web/dist/index.html": "<!doctype html>\n" }) });
+    expect(trigger(page)).not.toBe(trigger(plans.dev!));
   });
 
+  it("vchat:image runs a given image and builds nothing; it must be pinned", async () => {
+    const given = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/vchat-dev@sha256:${"a".repeat(64)}`;
+    const plan = await planOffline("dev", { image: given }, { root });
+    expect(plan.resources.some((r) => r.type === "docker-build:index:Image")).toBe(false);
+    expect(JSON.parse(props(one(plan, "/taskDefinition:TaskDefinition")).containerDefinitions)[0].image).toBe(given);
+    expect(plan.violations).toEqual([]);
+    expect(offlineEnvConfig("dev", { image: "ghcr.io/example/vchat:git-0ff11e0" }).service.image).toBe("ghcr.io/example/vchat:git-0ff11e0");
+    expect(() => offlineEnvConfig("dev", { image: "example/vchat:latest" })).toThrow(/vchat:image must be pinned by digest/);
+    expect(() => offlineEnvConfig("dev", { image: "example/vchat" })).toThrow(/vchat:image must be pinned/);
+  });
+
+  it("a checkout without a Dockerfile or a web build: the plan says what `up` would refuse, and uploads and runs nothing", async () => {
+    const bare = await planOffline("dev", {}, { root: checkout({ Dockerfile: undefined, "web/dist/index.html": undefined }) });
+    expect(bare.notes).toEqual([
+      expect.stringMatching(/^no Dockerfile in .* to build the service image from: run vchat up from a checkout, or set vchat:image$/),
+      "web/dist is not built: run `npm run build:web` first (vchat up uploads it to the bucket)",
+    ]);
+    expect(bare.resources.filter((r) => /taskDefinition|bucketObjectv2|command:local/.test(r.type))).toEqual([]);
+    expect(plans.dev!.notes).toEqual([]);
+  });
+
+  it("a real run refuses, before any resource, what it cannot ship or run on this machine", () => {
+    const cfg = offlineEnvConfig("dev");
+    const bare = checkout({ Dockerfile: undefined, "web/dist/index.html": undefined });
+    expect(() => vchatProgram(cfg, { root: bare, which: () => "/usr/bin/x" })).toThrow(
+      /^cannot ship dev:\n {2}no Dockerfile in .*\n {2}web\/dist is not built/,
+    );
+    expect(() => vchatProgram(cfg, { root, which: () => undefined })).toThrow(
+      /docker is not on PATH: vchat up builds the service image with Docker \(buildx\)[\s\S]*the AWS CLI \(aws\) is not on PATH/,
+    );
+    // A given image needs no Docker here; a checkout without a web build needs no AWS CLI.
+    expect(releaseToolProblems(readRelease(root, `example/vchat@sha256:${"b".repeat(64)}`), () => undefined)).toEqual([
+      "the AWS CLI (aws) is not on PATH: vchat up invalidates CloudFront with it after an upload",
+    ]);
+    expect(releaseToolProblems(readRelease(bare, `example/vchat@sha256:${"b".repeat(64)}`), () => undefined)).toEqual([]);
+  });
+});
+
+describe("without a TURN domain", () => {
   it("offers no turns: URL and no TLS listener under the NLB's own name (no certificate covers it)", async () => {
-    const plan = await planOffline("dev", { turnDomain: undefined });
+    const plan = await planOffline("dev", { turnDomain: undefined }, { root });
     expect((plan.outputs.turnUrls as string[]).some((u) => u.startsWith("turns:"))).toBe(false);
     expect(plan.resources.filter((r) => r.type.endsWith("/listener:Listener") && (r.props as any).protocol === "TLS")).toEqual([]);
   });
@@ -359,7 +492,6 @@ describe("stack configuration", () => {
     );
     expect(() => offlineEnvConfig("dev", { webDomain: "chat.example.org" })).toThrow(/webDomain and vchat:webCertificateArn go together/);
     expect(offlineEnvConfig("dev", { webDomain: "chat.example.org", webCertificateArn: arn("us-east-1") }).webDomain).toBe("chat.example.org");
-    expect(() => offlineEnvConfig("dev", { imageTag: "latest" })).toThrow(/vchat:imageTag must be a content tag/);
   });
 
   it("certificates must cover the API and TURN names (read at preview; one-label wildcards)", async () => {
@@ -367,7 +499,7 @@ describe("stack configuration", () => {
     expect(certificateCovers(["*.example.org"], "a.b.example.org")).toBe(false);
     expect(certificateCovers(["example.org"], "api.example.org")).toBe(false);
     expect(certificateCovers(["API.Example.org"], "api.example.org")).toBe(true);
-    const plan = await planOffline("dev", { apiDomain: "api.other.net" });
+    const plan = await planOffline("dev", { apiDomain: "api.other.net" }, { root });
     expect(plan.violations).toEqual([
       expect.objectContaining({
         rule: "certificates-cover-domains",
@@ -449,6 +581,32 @@ describe("each security rule catches a violating resource", () => {
         "s3-gateway-endpoint",
       ]),
     );
+    // And issue #15's.
+    expect(rules.map((r) => r.name)).toContain("alb-only-from-cloudfront");
+  });
+
+  it("alb-only-from-cloudfront", () => {
+    const albSg = (ingress: unknown[]) => rec("aws:ec2/securityGroup:SecurityGroup", { ingress, tags: { "vchat:role": "alb" } });
+    // Open to the world: anyone can skip CloudFront (and its secret header, and WAF, and caching).
+    expect(
+      violations("alb-only-from-cloudfront", [albSg([{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }])]),
+    ).toEqual([expect.objectContaining({ message: expect.stringMatching(/^ALB open to 0\.0\.0\.0\/0, ::\/0 on tcp 443-443: anyone can skip CloudFront/) })]);
+    expect(violations("alb-only-from-cloudfront", [albSg([{ protocol: "tcp", fromPort: 443, toPort: 443, prefixListIds: ["pl-1"] }])])).toEqual([]);
+    const listener = (type: string) => rec("aws:lb/listener:Listener", { protocol: "HTTPS", port: 443, defaultActions: [{ type }] });
+    expect(violations("alb-only-from-cloudfront", [listener("forward")])).toEqual([
+      expect.objectContaining({ message: expect.stringMatching(/forwards by default/) }),
+    ]);
+    expect(violations("alb-only-from-cloudfront", [listener("fixed-response")])).toEqual([]);
+    // Across the stack: an internet-facing ALB needs the rule that forwards on the header.
+    const alb = rec("aws:lb/loadBalancer:LoadBalancer", { loadBalancerType: "application", internal: false });
+    const headerRule = rec("aws:lb/listenerRule:ListenerRule", {
+      actions: [{ type: "forward" }],
+      conditions: [{ httpHeader: { httpHeaderName: "x-vchat-origin-verify", values: ["s"] } }],
+    });
+    expect(violations("alb-only-from-cloudfront", [alb])).toEqual([
+      expect.objectContaining({ message: "no listener rule forwards on CloudFront's origin header" }),
+    ]);
+    expect(violations("alb-only-from-cloudfront", [alb, headerRule])).toEqual([]);
   });
 
   it("no-ssh-from-anywhere", () => {
@@ -601,7 +759,9 @@ describe("each security rule catches a violating resource", () => {
     const group = (role: string | undefined, ingress: unknown[]) =>
       rec("aws:ec2/securityGroup:SecurityGroup", { ingress, tags: role ? { "vchat:role": role } : {} });
     const https = { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] };
-    expect(violations("security-group-ports-match-role", [group("alb", [https])])).toHaveLength(0);
+    const fromCloudFront = { protocol: "tcp", fromPort: 443, toPort: 443, prefixListIds: ["pl-1"] };
+    expect(violations("security-group-ports-match-role", [group("alb", [fromCloudFront])])).toHaveLength(0);
+    expect(violations("security-group-ports-match-role", [group("alb", [https])])).toHaveLength(1);
     // A port that is fine for one role is a finding on another.
     expect(violations("security-group-ports-match-role", [group("turn", [https])])).toHaveLength(1);
     expect(

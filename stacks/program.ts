@@ -7,8 +7,10 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { certificateCovers, ConfigError, configKeys, resolveEnvConfig, type ConfigOverrides, type EnvConfig, type EnvName } from "./config.ts";
 import { Data } from "./data.ts";
+import { systemProbe } from "./engine.ts";
 import { KinesisSignaling } from "./kinesis.ts";
 import { Network } from "./network.ts";
+import { checkoutRoot, readRelease, releaseToolProblems, type Release } from "./release.ts";
 import { Secrets } from "./secrets.ts";
 import { Service } from "./service.ts";
 import { Turn } from "./turn.ts";
@@ -17,6 +19,7 @@ import { Web } from "./web.ts";
 /** Stack outputs; `atlasConnectionString` is a Pulumi secret. */
 export interface EnvironmentOutputs {
   webUrl: pulumi.Output<string>;
+  /** Where API clients (`vchat doctor`, `vchat bots`) connect: the same one origin as `webUrl`, since the ALB answers CloudFront only. */
   apiUrl: pulumi.Output<string>;
   turnUrls: pulumi.Output<string[]>;
   redisEndpoint: pulumi.Output<string>;
@@ -25,6 +28,8 @@ export interface EnvironmentOutputs {
   webBucket: pulumi.Output<string>;
   /** The Secrets Manager secret holding VCHAT_ADMIN_SECRET for `vchat admin`. */
   adminSecretArn: pulumi.Output<string>;
+  /** The CNAMEs to create at the DNS provider, `name CNAME target`: the stack owns no zone. */
+  dnsRecords: pulumi.Output<string[]>;
   kinesisChannelArn?: pulumi.Output<string>;
 }
 
@@ -37,6 +42,7 @@ export const outputNames = [
   "repositoryUrl",
   "webBucket",
   "adminSecretArn",
+  "dnsRecords",
   "kinesisChannelArn",
 ] as const;
 
@@ -45,7 +51,7 @@ export class Environment extends pulumi.ComponentResource {
   /** Names clients will use that the configured certificates do not cover; `vchatProgram` fails on any. */
   readonly certificateProblems: pulumi.Output<string[]>;
 
-  constructor(name: string, cfg: EnvConfig, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, cfg: EnvConfig, release: Release, opts?: pulumi.ComponentResourceOptions) {
     super("vchat:stacks:Environment", name, {}, opts);
     // The region comes from the configuration, not from `aws:region` in the stack file: nothing
     // has to be written into the stack before a preview.
@@ -56,7 +62,7 @@ export class Environment extends pulumi.ComponentResource {
     const network = new Network(`${name}-net`, { cfg }, child);
     const secrets = new Secrets(`${name}-secrets`, { cfg }, child);
     const data = new Data(`${name}-data`, { cfg, network }, child);
-    const web = new Web(`${name}-web`, { cfg }, child);
+    const web = new Web(`${name}-web`, { cfg, originSecret: secrets.originSecret, site: release.site }, child);
     const turn = new Turn(
       `${name}-turn`,
       { cfg, network, turnSecretArn: secrets.turnSecretArn, turnSecretName: secrets.turnSecretName, alarmTopicArn: alerts.topicArn },
@@ -77,6 +83,8 @@ export class Environment extends pulumi.ComponentResource {
         redisSecurityGroupId: data.redisSecurityGroupId,
         turnUrls: turn.urls,
         webUrl: web.url,
+        originSecret: secrets.originSecret,
+        image: release.image,
       },
       child,
     );
@@ -84,13 +92,19 @@ export class Environment extends pulumi.ComponentResource {
 
     this.outputs = {
       webUrl: web.url,
-      apiUrl: service.apiUrl,
+      apiUrl: web.url,
       turnUrls: turn.urls,
       redisEndpoint: data.redisEndpoint,
       atlasConnectionString: pulumi.secret(data.atlasConnectionString),
       repositoryUrl: service.repositoryUrl,
       webBucket: web.bucketName,
       adminSecretArn: secrets.adminSecretArn,
+      dnsRecords: pulumi.all([service.albDnsName, turn.nlbDnsName, web.distributionDomain]).apply(([alb, nlb, cdn]) => [
+        // CloudFront reaches the ALB by this name (its certificate's).
+        `${cfg.apiDomain} CNAME ${alb}`,
+        ...(cfg.turnDomain ? [`${cfg.turnDomain} CNAME ${nlb}`] : []),
+        ...(cfg.webDomain && cfg.webCertificateArn ? [`${cfg.webDomain} CNAME ${cdn}`] : []),
+      ]),
       ...(kinesis ? { kinesisChannelArn: kinesis.channelArn } : {}),
     };
     this.registerOutputs({ ...this.outputs });
@@ -173,9 +187,23 @@ export class Alerts extends pulumi.ComponentResource {
   }
 }
 
-/** Builds the environment from a resolved configuration and returns the stack outputs. */
-export function vchatProgram(cfg: EnvConfig, opts?: pulumi.ComponentResourceOptions): EnvironmentOutputs {
-  const environment = new Environment(`vchat-${cfg.env}`, cfg, opts);
+export interface ProgramOptions {
+  /** The checkout with the image's Dockerfile and the built web client. @default this checkout */
+  root?: string;
+  /** Finds a program on PATH (Docker and the AWS CLI, which `up` runs). */
+  which?: (name: string) => string | undefined;
+}
+
+/**
+ * Builds the environment from a resolved configuration and a checkout and returns the stack
+ * outputs. Fails, before any resource, on a release it cannot ship (no web build, no Dockerfile,
+ * no Docker or AWS CLI to run).
+ */
+export function vchatProgram(cfg: EnvConfig, o: ProgramOptions = {}): EnvironmentOutputs {
+  const release = readRelease(o.root ?? checkoutRoot, cfg.service.image);
+  const problems = [...release.problems, ...releaseToolProblems(release, o.which ?? systemProbe().which)];
+  if (problems.length > 0) throw new ConfigError(`cannot ship ${cfg.env}:\n  ${problems.join("\n  ")}`);
+  const environment = new Environment(`vchat-${cfg.env}`, cfg, release);
   // Fails the run (a preview too) with the same kind of message as any other config problem.
   environment.certificateProblems.apply((problems) => {
     if (problems.length > 0) throw new ConfigError(`stack config for ${cfg.env} is invalid:\n  ${problems.join("\n  ")}`);

@@ -74,6 +74,8 @@ interface Ingress {
   from: number;
   to: number;
   cidrs: string[];
+  /** Managed prefix lists it admits (CloudFront's origin-facing addresses, ...). */
+  prefixLists: string[];
 }
 
 function asArray(v: unknown): unknown[] {
@@ -98,6 +100,7 @@ export function ingressOf(r: ResourceRecord): Ingress[] {
         from: num(i.fromPort, 0),
         to: num(i.toPort, 65535),
         cidrs: [...asArray(i.cidrBlocks), ...asArray(i.ipv6CidrBlocks)].map(str),
+        prefixLists: asArray(i.prefixListIds).map(str),
       };
     });
   }
@@ -108,12 +111,19 @@ export function ingressOf(r: ResourceRecord): Ingress[] {
         from: num(p.fromPort, 0),
         to: num(p.toPort, 65535),
         cidrs: [...asArray(p.cidrBlocks), ...asArray(p.ipv6CidrBlocks)].map(str),
+        prefixLists: asArray(p.prefixListIds).map(str),
       },
     ];
   }
   if (r.type === T.ingressRule) {
     return [
-      { protocol: norm(str(p.ipProtocol)), from: num(p.fromPort, 0), to: num(p.toPort, 65535), cidrs: [str(p.cidrIpv4), str(p.cidrIpv6)].filter(Boolean) },
+      {
+        protocol: norm(str(p.ipProtocol)),
+        from: num(p.fromPort, 0),
+        to: num(p.toPort, 65535),
+        cidrs: [str(p.cidrIpv4), str(p.cidrIpv6)].filter(Boolean),
+        prefixLists: [str(p.prefixListId)].filter(Boolean),
+      },
     ];
   }
   return [];
@@ -176,7 +186,8 @@ function coturnImageOf(r: ResourceRecord): string | undefined {
 
 /** Which ingress each security group role may have (`vchat:role` tag); anything else is a finding. */
 const roleIngress: Record<string, (i: Ingress, sources: { anywhere: boolean; groupsOnly: boolean }) => boolean> = {
-  alb: (i) => i.protocol === "tcp" && i.from === i.to && (i.from === 80 || i.from === 443),
+  // CloudFront's prefix list on 443 (see alb-only-from-cloudfront).
+  alb: (i) => i.protocol === "tcp" && i.from === 443 && i.to === 443 && i.cidrs.length === 0 && i.prefixLists.length > 0,
   tasks: (i, s) => i.protocol === "tcp" && i.from === i.to && s.groupsOnly,
   turn: (i) => internetIngressAllowed(i) && !(i.protocol === "tcp" && [80, 443, 5349].includes(i.from)),
   redis: (i, s) => i.protocol === "tcp" && i.from === 6379 && i.to === 6379 && s.groupsOnly,
@@ -195,7 +206,7 @@ function roleFindings(role: string, raw: Record<string, unknown>, r: ResourceRec
   const groupsOnly = i.cidrs.length === 0 && asArray(raw.securityGroups).length > 0;
   return allowed(i, { anywhere: i.cidrs.some((c) => anywhere.has(c)), groupsOnly })
     ? []
-    : [`${role} group allows ${i.protocol} ${i.from}-${i.to} from ${i.cidrs.join(", ") || "security groups"}`];
+    : [`${role} group allows ${i.protocol} ${i.from}-${i.to} from ${[...i.cidrs, ...i.prefixLists].join(", ") || "security groups"}`];
 }
 
 /** Resources that hold data a prod `down` must keep. */
@@ -478,6 +489,43 @@ export const rules: readonly SecurityRule[] = [
       if (!all.some((r) => r.type === T.alarm && r.props.metricName === "NetworkOut"))
         out.push({ rule: "cost-guards", resource: "stack", message: "no alarm on TURN NetworkOut" });
       return out;
+    },
+  },
+  {
+    name: "alb-only-from-cloudfront",
+    description:
+      "The ALB answers CloudFront only: its security group admits no address range (only CloudFront's origin-facing prefix list), its HTTPS listener refuses by default, and a listener rule forwards requests that carry the secret origin header.",
+    check(r) {
+      if (r.type === T.sg && roleOf(r) === "alb") {
+        return ingressOf(r)
+          .filter((i) => i.cidrs.length > 0)
+          .map(
+            (i) =>
+              `ALB open to ${i.cidrs.join(", ")} on ${i.protocol} ${i.from}-${i.to}: anyone can skip CloudFront; admit only the com.amazonaws.global.cloudfront.origin-facing prefix list`,
+          );
+      }
+      if (r.type === T.listener && str(r.props.protocol) === "HTTPS") {
+        const actions = asArray(r.props.defaultActions) as Record<string, unknown>[];
+        return actions.some((a) => a?.type === "forward" || a?.type === "authenticate-oidc")
+          ? ["the HTTPS listener forwards by default: requests without CloudFront's origin header must get a fixed 403"]
+          : [];
+      }
+      return [];
+    },
+    checkStack(all) {
+      const albs = all.filter((r) => r.type === T.loadBalancer && r.props.loadBalancerType === "application" && r.props.internal !== true);
+      if (albs.length === 0) return [];
+      const headerRule = all
+        .filter((r) => r.type === T.listenerRule)
+        .some(
+          (r) =>
+            (asArray(r.props.actions) as Record<string, unknown>[]).some((a) => a?.type === "forward") &&
+            // eslint-disable-next-line @typescript-eslint/no-explicit-any -- listener rule conditions as Pulumi records them
+            (asArray(r.props.conditions) as Record<string, any>[]).some((c) => typeof c?.httpHeader?.httpHeaderName === "string"),
+        );
+      return headerRule
+        ? []
+        : [{ rule: "alb-only-from-cloudfront", resource: albs[0]!.name, message: "no listener rule forwards on CloudFront's origin header" }];
     },
   },
   {

@@ -38,7 +38,8 @@ export interface SecretsArgs {
 /**
  * The service's generated secrets: the JWT signing secret, the admin API's signing secret (apart
  * from the JWT one, so a user's token never passes as an operator's) and the TURN REST shared secret
- * (alphanumeric so the TURN boot script can substitute it without escaping).
+ * (alphanumeric so the TURN boot script can substitute it without escaping), and the secret
+ * header that shows the ALB a request came through this stack's CloudFront.
  */
 export class Secrets extends pulumi.ComponentResource {
   readonly jwtSecretArn: pulumi.Output<string>;
@@ -46,6 +47,11 @@ export class Secrets extends pulumi.ComponentResource {
   readonly turnSecretArn: pulumi.Output<string>;
   /** The TURN secret's name, fixed so the boot script can be planned (and policy-checked) before the ARN exists. */
   readonly turnSecretName: string;
+  /**
+   * The value CloudFront sends to the ALB in `originHeader` and the ALB requires: it lives in the
+   * two resources' settings (and Pulumi's encrypted state), so it needs no Secrets Manager entry.
+   */
+  readonly originSecret: pulumi.Output<string>;
 
   constructor(name: string, args: SecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vchat:stacks:Secrets", name, {}, opts);
@@ -53,6 +59,8 @@ export class Secrets extends pulumi.ComponentResource {
     const jwt = new random.RandomPassword(`${name}-jwt`, { length: 48, special: false }, { parent: this, ...keepData(cfg) });
     const admin = new random.RandomPassword(`${name}-admin`, { length: 48, special: false }, { parent: this, ...keepData(cfg) });
     const turn = new random.RandomPassword(`${name}-turn`, { length: 40, special: false }, { parent: this, ...keepData(cfg) });
+    const origin = new random.RandomPassword(`${name}-origin`, { length: 40, special: false }, { parent: this });
+    this.originSecret = pulumi.secret(origin.result);
     this.turnSecretName = `vchat-${cfg.env}/turn-shared-secret`;
     this.jwtSecretArn = storedSecret(`${name}-jwt-secret`, "vchat JWT signing secret", jwt.result, cfg, this).arn;
     this.adminSecretArn = storedSecret(

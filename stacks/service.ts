@@ -2,7 +2,9 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { keepData, type EnvConfig } from "./config.ts";
 import { redisPort } from "./data.ts";
+import { ServiceImage } from "./image.ts";
 import type { Network } from "./network.ts";
+import type { ImageSource } from "./release.ts";
 
 export interface ServiceArgs {
   cfg: EnvConfig;
@@ -18,7 +20,20 @@ export interface ServiceArgs {
   redisSecurityGroupId: pulumi.Input<string>;
   turnUrls: pulumi.Input<string[]>;
   webUrl: pulumi.Input<string>;
+  /** The value of `originHeader` that CloudFront adds; the ALB forwards nothing else. */
+  originSecret: pulumi.Input<string>;
+  /** The image to run; without one, the service runs no task (an offline preview of a checkout without a Dockerfile). */
+  image?: ImageSource;
 }
+
+/** The header CloudFront adds to every request it sends to the ALB (a custom origin header). */
+export const originHeader = "x-vchat-origin-verify";
+
+/** AWS's managed prefix list of CloudFront's origin-facing addresses. */
+export const cloudFrontPrefixList = "com.amazonaws.global.cloudfront.origin-facing";
+
+/** Proxies in front of a node: CloudFront, then the ALB, each appending to X-Forwarded-For. */
+export const proxyHops = 2;
 
 /** Paths the ALB answers itself with 404: monitoring stays inside the VPC. */
 export const internalPaths = ["/metrics*", "/readyz*"] as const;
@@ -27,13 +42,15 @@ export const internalPaths = ["/metrics*", "/readyz*"] as const;
 export const tlsPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
 /**
- * `vchat serve` nodes as an ECS Fargate service behind an internet-facing ALB.
+ * `vchat serve` nodes as an ECS Fargate service behind an internet-facing ALB that only
+ * CloudFront may use: its security group admits CloudFront's origin-facing addresses on 443 only,
+ * and its listener forwards only requests carrying this stack's secret origin header (any other
+ * distribution comes from the same addresses); everything else gets 403.
  * Fargate, not EC2: the nodes keep no host state, so there is no fleet to patch or bin-pack,
  * and each task gets its own ENI and security group. Clients connect with Socket.IO's
  * WebSocket-only transport, so the target group needs no stickiness (docs/stacks.md).
  */
 export class Service extends pulumi.ComponentResource {
-  readonly apiUrl: pulumi.Output<string>;
   readonly albDnsName: pulumi.Output<string>;
   readonly repositoryUrl: pulumi.Output<string>;
 
@@ -66,14 +83,15 @@ export class Service extends pulumi.ComponentResource {
     );
 
     // --- security groups ---
+    const cloudFront = aws.ec2.getManagedPrefixListOutput({ name: cloudFrontPrefixList }, { parent: this });
     const albSg = new aws.ec2.SecurityGroup(
       `${name}-alb-sg`,
       {
         vpcId: network.vpcId,
-        description: "vchat ALB: HTTPS and the HTTP redirect from the internet",
+        description: "vchat ALB: HTTPS from CloudFront only",
+        // CloudFront reaches its origin over HTTPS only (stacks/web.ts): no port 80.
         ingress: [
-          { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"], description: "HTTPS" },
-          { protocol: "tcp", fromPort: 80, toPort: 80, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"], description: "HTTP, redirected to HTTPS" },
+          { protocol: "tcp", fromPort: 443, toPort: 443, prefixListIds: [cloudFront.id], description: "HTTPS from CloudFront's origin-facing addresses" },
         ],
         egress: [{ protocol: "tcp", fromPort: port, toPort: port, cidrBlocks: [network.vpcCidr], description: "to the service tasks" }],
         tags: { ...tags, "vchat:role": "alb" },
@@ -136,16 +154,6 @@ export class Service extends pulumi.ComponentResource {
       },
       parent,
     );
-    new aws.lb.Listener(
-      `${name}-http`,
-      {
-        loadBalancerArn: alb.arn,
-        port: 80,
-        protocol: "HTTP",
-        defaultActions: [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }],
-      },
-      parent,
-    );
     const https = new aws.lb.Listener(
       `${name}-https`,
       {
@@ -154,7 +162,26 @@ export class Service extends pulumi.ComponentResource {
         protocol: "HTTPS",
         sslPolicy: tlsPolicy,
         certificateArn: cfg.certificateArn,
-        defaultActions: [{ type: "forward", targetGroupArn: tg.arn }],
+        defaultActions: [
+          {
+            type: "fixed-response",
+            fixedResponse: {
+              contentType: "application/json",
+              statusCode: "403",
+              messageBody: JSON.stringify({ error: { code: "FORBIDDEN", message: "use the web URL: this origin answers CloudFront only" } }),
+            },
+          },
+        ],
+      },
+      parent,
+    );
+    new aws.lb.ListenerRule(
+      `${name}-from-cloudfront`,
+      {
+        listenerArn: https.arn,
+        priority: 20,
+        conditions: [{ httpHeader: { httpHeaderName: originHeader, values: [args.originSecret] } }],
+        actions: [{ type: "forward", targetGroupArn: tg.arn }],
       },
       parent,
     );
@@ -206,14 +233,16 @@ export class Service extends pulumi.ComponentResource {
     // The node itself calls no AWS API: its task role has no policy at all.
     const taskRole = new aws.iam.Role(`${name}-task-role`, { assumeRolePolicy: JSON.stringify(assume), tags }, parent);
 
-    // The load balancer's own name is covered by no certificate: clients use the API domain.
-    const apiUrl = pulumi.output(`https://${cfg.apiDomain}`);
-    // No image pushed yet (first `up`): no task definition and no service until vchat:imageTag names one.
-    const imageTag = cfg.service.imageTag;
-    if (imageTag) {
+    const image =
+      args.image && "given" in args.image
+        ? pulumi.output(args.image.given)
+        : args.image
+          ? new ServiceImage(`${name}-image`, { repository: repo, ...args.image.build }, parent).ref
+          : undefined;
+    if (image) {
       const containerDefinitions = pulumi
         .all([
-          repo.repositoryUrl,
+          image,
           logs.name,
           args.secretArns.jwt,
           args.secretArns.admin,
@@ -222,13 +251,12 @@ export class Service extends pulumi.ComponentResource {
           args.secretArns.redisUrl,
           args.turnUrls,
           args.webUrl,
-          apiUrl,
         ])
-        .apply(([repoUrl, logGroup, jwt, admin, turn, mongo, redisUrl, turnUrls, webUrl, publicUrl]) =>
+        .apply(([imageRef, logGroup, jwt, admin, turn, mongo, redisUrl, turnUrls, webUrl]) =>
           JSON.stringify([
             {
               name: "vchat",
-              image: `${String(repoUrl)}:${imageTag}`,
+              image: imageRef,
               essential: true,
               command: ["node", "cli/vchat.ts", "serve"],
               portMappings: [{ containerPort: port, protocol: "tcp" }],
@@ -236,8 +264,9 @@ export class Service extends pulumi.ComponentResource {
               environment: [
                 { name: "VCHAT_HOST", value: "0.0.0.0" },
                 { name: "VCHAT_PORT", value: String(port) },
-                { name: "VCHAT_TRUST_PROXY", value: "1" },
-                { name: "VCHAT_CORS_ORIGINS", value: [webUrl, publicUrl].join(",") },
+                { name: "VCHAT_TRUST_PROXY", value: String(proxyHops) },
+                // Same-origin calls need no CORS; the web URL is the only other origin a browser may call from.
+                { name: "VCHAT_CORS_ORIGINS", value: webUrl },
                 { name: "VCHAT_TURN_URLS", value: (turnUrls as string[]).join(",") },
                 { name: "VCHAT_LOG_LEVEL", value: "info" },
               ],
@@ -321,9 +350,8 @@ export class Service extends pulumi.ComponentResource {
         parent,
       );
     }
-    this.apiUrl = apiUrl;
     this.albDnsName = alb.dnsName;
     this.repositoryUrl = repo.repositoryUrl;
-    this.registerOutputs({ apiUrl: this.apiUrl, albDnsName: this.albDnsName, repositoryUrl: this.repositoryUrl });
+    this.registerOutputs({ albDnsName: this.albDnsName, repositoryUrl: this.repositoryUrl });
   }
 }

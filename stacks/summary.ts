@@ -47,7 +47,8 @@ function settingsOf(r: ResourceRecord): string[] {
     case "SecurityGroup":
     case "SecurityGroupIngressRule": {
       const ing = ingressOf(r).map(
-        (i) => `in ${i.protocol === "-1" ? "all" : `${i.protocol} ${ports(i.from, i.to)}`} from ${i.cidrs.join(", ") || "security group"}`,
+        (i) =>
+          `in ${i.protocol === "-1" ? "all" : `${i.protocol} ${ports(i.from, i.to)}`} from ${[...i.cidrs, ...i.prefixLists.map((l) => `prefix list ${l}`)].join(", ") || "security group"}`,
       );
       return ing.length ? ing : ["in: nothing"];
     }
@@ -142,12 +143,19 @@ function settingsOf(r: ResourceRecord): string[] {
       ];
     case "TaskDefinition": {
       let secrets: string[] = [];
+      let image: string | undefined;
       try {
-        secrets = JSON.parse(p.containerDefinitions)[0].secrets.map((s: Props) => s.name);
+        const container = JSON.parse(p.containerDefinitions)[0];
+        secrets = container.secrets.map((s: Props) => s.name);
+        image = container.image;
       } catch {
         // unknown at plan time
       }
-      return [`cpu ${p.cpu}, memory ${p.memory}`, ...(secrets.length ? [`secrets from Secrets Manager: ${secrets.join(", ")}`] : [])];
+      return [
+        `cpu ${p.cpu}, memory ${p.memory}`,
+        ...(image ? [`image ${image}`] : []),
+        ...(secrets.length ? [`secrets from Secrets Manager: ${secrets.join(", ")}`] : []),
+      ];
     }
     case "RolePolicy":
       return policyActions(p.policy);
@@ -157,8 +165,20 @@ function settingsOf(r: ResourceRecord): string[] {
       return [`scan on push ${onOff(p.imageScanningConfiguration?.scanOnPush)}, tags ${String(p.imageTagMutability ?? "MUTABLE").toLowerCase()}`];
     case "VpcEndpoint":
       return [`${p.vpcEndpointType} endpoint ${p.serviceName}`];
-    case "ListenerRule":
-      return [`${(p.conditions?.[0]?.pathPattern?.values ?? []).join(", ")} → ${p.actions?.[0]?.fixedResponse?.statusCode ?? p.actions?.[0]?.type}`];
+    case "ListenerRule": {
+      const c = p.conditions?.[0] ?? {};
+      const when = c.httpHeader ? `header ${c.httpHeader.httpHeaderName}` : (c.pathPattern?.values ?? []).join(", ");
+      return [`${when} → ${p.actions?.[0]?.fixedResponse?.statusCode ?? p.actions?.[0]?.type}`];
+    }
+    case "Image":
+      return [
+        `build ${p.dockerfile?.location ? "Dockerfile" : "?"} for ${(p.platforms ?? []).join(", ")}${p.buildOnPreview === false ? " (not during previews)" : ""}`,
+        ...(p.tags ?? []).map((t: string) => `${p.push ? "push" : "tag"} ${t}`),
+      ];
+    case "BucketObjectv2":
+      return [`${p.key}: ${p.contentType}, ${p.cacheControl}`];
+    case "Command":
+      return [`runs ${p.create}`, ...(p.triggers?.length ? [`again when the upload changes (${String(p.triggers[0]).slice(0, 12)})`] : [])];
     case "MetricAlarm":
       return [`${p.metricName} ${p.statistic} over ${p.period}s > ${p.threshold}`];
     case "Budget":

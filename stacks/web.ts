@@ -1,10 +1,17 @@
 import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { fileExtension, nodePathPatterns } from "../protocol/routes.ts";
 import { keepData, type EnvConfig } from "./config.ts";
+import type { Site } from "./release.ts";
+import { originHeader } from "./service.ts";
 
 export interface WebArgs {
   cfg: EnvConfig;
+  /** Sent to the ALB in `originHeader` on every request: the ALB forwards nothing without it. */
+  originSecret: pulumi.Input<string>;
+  /** The built web client to upload; without it the bucket stays as it is. */
+  site?: Site;
 }
 
 /** AWS's managed `CachingOptimized` cache policy. */
@@ -29,12 +36,20 @@ export const spaFallbackCode = `function handler(event) {
  * The browser's one origin: the bundled web client from a private S3 bucket (all public access
  * blocked) readable only by this CloudFront distribution through Origin Access Control, and the
  * paths of `protocol/routes.ts` (`/api/*`, `/socket.io/*`, `/healthz`) forwarded uncached to the
- * ALB by its API domain. HTTPS only.
+ * ALB by its API domain with this stack's secret origin header. HTTPS only.
+ *
+ * The built client is uploaded object by object with its content type and Cache-Control
+ * (`cacheControlOf`: hashed bundles immutable, the rest `no-cache`), and the distribution is
+ * invalidated when, and only when, the upload changed: a `local.Command` runs
+ * `aws cloudfront create-invalidation` (the AWS CLI on the machine running `vchat up`),
+ * replaced whenever the site's digest moves.
  */
 export class Web extends pulumi.ComponentResource {
   readonly url: pulumi.Output<string>;
   readonly bucketName: pulumi.Output<string>;
   readonly distributionId: pulumi.Output<string>;
+  /** CloudFront's own name for the distribution (`d123.cloudfront.net`), where a `webDomain` CNAME points. */
+  readonly distributionDomain: pulumi.Output<string>;
 
   constructor(name: string, args: WebArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vchat:stacks:Web", name, {}, opts);
@@ -103,6 +118,7 @@ export class Web extends pulumi.ComponentResource {
             originId: "api",
             domainName: cfg.apiDomain,
             customOriginConfig: { httpPort: 80, httpsPort: 443, originProtocolPolicy: "https-only", originSslProtocols: ["TLSv1.2"] },
+            customHeaders: [{ name: originHeader, value: args.originSecret }],
           },
         ],
         defaultCacheBehavior: {
@@ -167,9 +183,29 @@ export class Web extends pulumi.ComponentResource {
       { parent: this, dependsOn: [block] },
     );
 
+    if (args.site) {
+      const objects = args.site.objects.map(
+        (o) =>
+          new aws.s3.BucketObjectv2(
+            `${name}-file-${o.key}`,
+            { bucket: bucket.id, key: o.key, source: new pulumi.asset.FileAsset(o.path), contentType: o.contentType, cacheControl: o.cacheControl },
+            parent,
+          ),
+      );
+      new command.local.Command(
+        `${name}-invalidate`,
+        {
+          create: pulumi.interpolate`aws cloudfront create-invalidation --distribution-id ${cdn.id} --paths '/*'`,
+          triggers: [args.site.digest],
+        },
+        { parent: this, dependsOn: objects },
+      );
+    }
+
     this.url = cfg.webDomain && cfg.webCertificateArn ? pulumi.output(`https://${cfg.webDomain}`) : pulumi.interpolate`https://${cdn.domainName}`;
     this.bucketName = bucket.bucket;
     this.distributionId = cdn.id;
-    this.registerOutputs({ url: this.url, bucketName: this.bucketName, distributionId: this.distributionId });
+    this.distributionDomain = cdn.domainName;
+    this.registerOutputs({ url: this.url, bucketName: this.bucketName, distributionId: this.distributionId, distributionDomain: this.distributionDomain });
   }
 }

@@ -31,6 +31,13 @@ describe("vchat serve configuration", () => {
     expect(() => nodeConfigInput({}, { VCHAT_JWT_SECRET: secret, VCHAT_STUN_URLS: "turn:x" })).toThrow(/VCHAT_STUN_URLS/);
   });
 
+  it("reads VCHAT_TRUST_PROXY as a count of proxies, refusing anything else", () => {
+    const hops = (v?: string) => nodeConfigInput({}, { VCHAT_JWT_SECRET: secret, ...(v === undefined ? {} : { VCHAT_TRUST_PROXY: v }) }).trustProxyHops;
+    expect([hops(), hops("0"), hops("1"), hops("2"), hops("true"), hops("no")]).toEqual([0, 0, 1, 2, 1, 0]);
+    expect(() => hops("all")).toThrow(/VCHAT_TRUST_PROXY must be the number of proxies in front of the node \(0-5\), got "all"/);
+    expect(() => hops("9")).toThrow(NodeConfigError);
+  });
+
   it("reads lists and switches from the environment; options win", () => {
     const input = nodeConfigInput(
       { port: 9000, webDir: null },
@@ -51,7 +58,7 @@ describe("vchat serve configuration", () => {
       turn: { secret: "t".repeat(20), urls: ["turn:a:3478?transport=udp", "turns:a:5349?transport=tcp"] },
       stunUrls: ["stun:a:3478"],
       corsOrigins: ["https://chat.example", "https://www.chat.example"],
-      trustProxy: true,
+      trustProxyHops: 1,
     });
   });
 

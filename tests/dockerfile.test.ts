@@ -7,11 +7,12 @@
 import { execFile } from "node:child_process";
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, matchesGlob } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { io } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
+import { contextFiles } from "../stacks/release.ts";
 import { buildWebOnce, removeBuild } from "./support/browser.ts";
 import { serveProcess, type NodeProcess } from "./support/serve.ts";
 
@@ -19,45 +20,6 @@ const run = promisify(execFile);
 const repo = join(import.meta.dirname, "..");
 
 if (!redisInstalled()) console.warn("[skipped] Dockerfile steps: redis-server not installed");
-
-interface Rule {
-  pattern: string;
-  negate: boolean;
-}
-
-/** `.dockerignore` as Docker reads it: one pattern a line, `#` comments, `!` re-includes, the last match wins. */
-function dockerignoreRules(text: string): Rule[] {
-  return text
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith("#"))
-    .map((l) => ({ negate: l.startsWith("!"), pattern: l.replace(/^!/, "").replace(/^\/+/, "").replace(/\/+$/, "") }));
-}
-
-/** Docker excludes a path that a pattern matches, or whose parent folder one matches. */
-function excluded(path: string, rules: Rule[]): boolean {
-  const parts = path.split("/");
-  const prefixes = parts.map((_, i) => parts.slice(0, i + 1).join("/"));
-  let out = false;
-  for (const rule of rules) if (prefixes.some((p) => matchesGlob(p, rule.pattern))) out = !rule.negate;
-  return out;
-}
-
-/** The files of the build context, relative to the repository. */
-function contextFiles(rules: Rule[]): string[] {
-  const prunable = !rules.some((r) => r.negate);
-  const files: string[] = [];
-  const walk = (rel: string) => {
-    for (const entry of readdirSync(join(repo, rel), { withFileTypes: true })) {
-      const path = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) {
-        if (!(prunable && excluded(path, rules))) walk(path);
-      } else if (!excluded(path, rules)) files.push(path);
-    }
-  };
-  walk("");
-  return files;
-}
 
 /** The JSON (exec) form of the final stage's instruction, e.g. `CMD ["serve"]` (HEALTHCHECK: its CMD). */
 function execForm(dockerfile: string, instruction: string): string[] {
@@ -86,7 +48,7 @@ describe.skipIf(!redisInstalled())("the Dockerfile's steps, performed in a tempo
     dir = mkdtempSync(join(tmpdir(), "vchat-image-"));
     chmodSync(dir, 0o755);
     app = join(dir, "app");
-    const context = contextFiles(dockerignoreRules(readFileSync(join(repo, ".dockerignore"), "utf8")));
+    const context = contextFiles(repo);
     const copy = (files: string[]) => {
       for (const file of files) {
         mkdirSync(dirname(join(app, file)), { recursive: true });

@@ -22,7 +22,7 @@ password is better in VCHAT_REDIS_URL / VCHAT_MONGODB_URI than in a flag, out of
   VCHAT_ADMIN_SECRET   turns the admin API on (vchat admin); at least 32 characters, not the JWT secret
   VCHAT_REDIS_URL      like --redis          VCHAT_MONGODB_URI   like --mongo
   VCHAT_CORS_ORIGINS   origins allowed to call the API from browsers, comma-separated
-  VCHAT_TRUST_PROXY    1 behind one load balancer (its X-Forwarded-For hop only)
+  VCHAT_TRUST_PROXY    proxies in front that append to X-Forwarded-For: 1 behind a load balancer, 2 behind CloudFront + ALB
   VCHAT_LOG_LEVEL      info, debug, ...
   VCHAT_CHAT_RETENTION_DAYS  chat kept in MongoDB (default 30)
   VCHAT_HOST, VCHAT_PORT, VCHAT_DB, VCHAT_WEB_DIR, VCHAT_REDIS_PREFIX

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { PassThrough } from "node:stream";
 import { Command, CommanderError } from "commander";
 import { describe, expect, it } from "vitest";
@@ -269,6 +269,14 @@ describe("engine event handling", () => {
       exitCode: 2,
     });
     expect(mapAutomationError(new Error("boom\nline2"), "dev", "up")).toMatchObject({ code: "OPERATION_FAILED", exitCode: 1 });
+    // The program's own refusal, should it get past the check before the engine.
+    expect(
+      mapAutomationError(
+        new Error("Running program failed: ConfigError: cannot ship dev:\n  web/dist is not built: run `npm run build:web` first\n    at x"),
+        "dev",
+        "up",
+      ),
+    ).toMatchObject({ code: "RELEASE_NOT_READY", exitCode: 2, message: "cannot ship dev:\n  web/dist is not built: run `npm run build:web` first" });
   });
 });
 
@@ -304,6 +312,34 @@ describe("vchat preview --offline", () => {
     expect(byType("turn/securityGroup:SecurityGroup").length + byType("ec2/securityGroup:SecurityGroup").length).toBeGreaterThan(0);
     expect(plan.outputs.atlasConnectionString).toBe("[secret]");
     expect(res.out).not.toMatch(/offline0x{8}/);
+    // The image build, the CloudFront origins and behaviours, and the upload of web/dist as this checkout has it.
+    expect(byType("docker-build:index:Image")[0].settings).toEqual([
+      "build Dockerfile for linux/amd64 (not during previews)",
+      expect.stringMatching(/^push \d{12}\.dkr\.ecr\.[\w-]+\.amazonaws\.com\/vchat-prod:src-[0-9a-f]{16}$/),
+    ]);
+    const cdn = byType("distribution:Distribution")[0].props;
+    expect(cdn.origins.map((o: { originId: string }) => o.originId)).toEqual(["web", "api"]);
+    expect(cdn.origins[1].customHeaders).toEqual([{ name: "x-vchat-origin-verify", value: "[secret]" }]);
+    expect(cdn.orderedCacheBehaviors.map((b: { pathPattern: string; targetOriginId: string }) => `${b.pathPattern} ${b.targetOriginId}`)).toEqual([
+      "/api/* api",
+      "/socket.io/* api",
+      "/healthz api",
+      "/index.html web",
+    ]);
+    const dist = join(root, "web", "dist");
+    const uploaded = byType("s3/bucketObjectv2:BucketObjectv2").map((r: { props: { key: string } }) => r.props.key);
+    if (existsSync(join(dist, "index.html"))) {
+      expect(uploaded.sort()).toEqual(
+        readdirSync(dist, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => relative(dist, join(e.parentPath, e.name)))
+          .sort(),
+      );
+      expect(plan.notes).toEqual([]);
+    } else {
+      expect(uploaded).toEqual([]);
+      expect(plan.notes).toEqual(["web/dist is not built: run `npm run build:web` first (vchat up uploads it to the bucket)"]);
+    }
   }, 60_000);
 
   it("renders the tree for people", async () => {

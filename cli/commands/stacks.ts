@@ -156,7 +156,7 @@ async function previewOffline(opts: PreviewOptions, deps: StacksDeps): Promise<n
   if (opts.json) {
     deps.stdout.write(
       JSON.stringify(
-        { ok: plan.violations.length === 0, env: plan.env, offline: true, resources, outputs: plan.outputs, violations: plan.violations },
+        { ok: plan.violations.length === 0, env: plan.env, offline: true, resources, outputs: plan.outputs, violations: plan.violations, notes: plan.notes },
         null,
         2,
       ) + "\n",
@@ -166,6 +166,7 @@ async function previewOffline(opts: PreviewOptions, deps: StacksDeps): Promise<n
       renderToString(h(PlanView, { env: plan.env, resources, outputs: plan.outputs, violations: plan.violations }), { columns: deps.stdout.columns ?? 120 }) +
         "\n",
     );
+    for (const note of plan.notes) deps.stdout.write(`note: ${note}\n`);
   }
   return plan.violations.length === 0 ? exitCodes.ok : exitCodes.failed;
 }

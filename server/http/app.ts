@@ -52,10 +52,10 @@ export function createApp({ config, accounts, standing, moderation, calls, metri
   app.disable("x-powered-by");
   // Paths match exactly as written: a load balancer rule hiding /metrics must not be dodged by /METRICS.
   app.set("case sensitive routing", true);
-  // Exactly one hop: the load balancer appends the address it saw to X-Forwarded-For, and
-  // everything left of it is whatever the client sent. `true` would take the left-most entry,
-  // letting any client pick the address the per-address limits count against.
-  if (config.trustProxy) app.set("trust proxy", 1);
+  // Exactly the configured hops: each proxy appends the address it saw to X-Forwarded-For, and
+  // everything left of the first one is whatever the client sent. `true` would take the
+  // left-most entry, letting any client pick the address the per-address limits count against.
+  if (config.trustProxyHops > 0) app.set("trust proxy", config.trustProxyHops);
   app.use(helmet());
   if (config.corsOrigins.length > 0) app.use(cors({ origin: [...config.corsOrigins], maxAge: 600 }));
   app.use(express.json({ limit: limits.bodyMax }));
@@ -143,8 +143,10 @@ export function createApp({ config, accounts, standing, moderation, calls, metri
     app.get("/{*path}", (_req, res) => res.sendFile(join(webDir, "index.html")));
   }
 
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const body = requestError(err) ?? toErrorBody(err, logger);
+    // Who hit a limit is what an operator looks for in an abuse report.
+    if (body.code === "RATE_LIMITED") logger.warn({ client: client(req), path: req.path }, "rate limited");
     metrics.errors.inc({ code: body.code });
     res.status(httpStatus[body.code]).json({ error: body });
   });

@@ -67,6 +67,17 @@ describe("the policy pack", () => {
     ]);
   });
 
+  it("reports an ALB open to the world (it must answer CloudFront only)", () => {
+    const open = { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] };
+    expect(validate("aws:ec2/securityGroup:SecurityGroup", { ingress: [open], tags: { "vchat:role": "alb" } })).toEqual([
+      expect.stringMatching(/^security-group-ports-match-role: alb group allows tcp 443-443 from 0\.0\.0\.0\/0/),
+      expect.stringMatching(/^alb-only-from-cloudfront: ALB open to 0\.0\.0\.0\/0/),
+    ]);
+    expect(validate("aws:lb/listener:Listener", { protocol: "HTTPS", port: 443, defaultActions: [{ type: "forward", targetGroupArn: "tg" }] })).toEqual([
+      expect.stringMatching(/^alb-only-from-cloudfront: the HTTPS listener forwards by default/),
+    ]);
+  });
+
   it("reports a violating resource", () => {
     expect(validate("aws:ec2/securityGroup:SecurityGroup", { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }] })).toEqual(
       expect.arrayContaining([expect.stringMatching(/^no-ssh-from-anywhere:/), expect.stringMatching(/^only-turn-and-web-ports-public:/)]),
@@ -93,7 +104,13 @@ describe("the policy pack", () => {
         propertyDependencies: {},
       }) as unknown as PolicyResource;
     const all = plan.resources.filter((r) => !r.component).map(asPolicy);
-    for (const name of ["monitoring-not-public-stack", "s3-gateway-endpoint-stack", "cost-guards-stack", "security-group-ports-match-role-stack"])
+    for (const name of [
+      "monitoring-not-public-stack",
+      "s3-gateway-endpoint-stack",
+      "cost-guards-stack",
+      "security-group-ports-match-role-stack",
+      "alb-only-from-cloudfront-stack",
+    ])
       expect(run(name, all), name).toEqual([]);
     // An ingress rule names its group through a property dependency (its id is unknown at preview).
     const redisSg = all.find((r) => r.name.endsWith("redis-sg"))!;

@@ -74,7 +74,7 @@ export class FakeEngine implements StackEngine {
   private maskedOutputs(showSecrets: boolean): Record<string, StackOutput> {
     const all = this.opts.outputs ?? {
       webUrl: { value: "https://d111.cloudfront.net", secret: false },
-      apiUrl: { value: "https://api.example.org", secret: false },
+      apiUrl: { value: "https://d111.cloudfront.net", secret: false },
       turnUrls: { value: ["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349?transport=tcp"], secret: false },
       redisEndpoint: { value: "master.vchat.cache.amazonaws.com", secret: false },
       atlasConnectionString: { value: "mongodb+srv://vchat:hunter2@vchat.mongodb.net/vchat", secret: true },
