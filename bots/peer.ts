@@ -365,7 +365,7 @@ export class BotPeer {
     path.onRtp = (kind, rtp) =>
       this.receiver.onRtp(kind ?? "video", { header: { timestamp: rtp.timestamp, marker: rtp.marker, extensions: [] }, payload: rtp.payload });
     this.sender.rtpPath = path;
-    // Over TURN/TCP the stream's framing stays werift's: RTP is taken after ICE.
+    // Over TURN/TCP the stream's framing stays werift's: RTP is sent and taken at ICE level.
     this.mediaPath = path.below ? "bots" : "bots (after ICE)";
   }
 

@@ -95,6 +95,7 @@ function ntpNow(ms = Date.now()): bigint {
 
 /** ChannelData header: channel number and length (RFC 8656 §12.4). */
 const channelDataHeader = 4;
+/** What a direct send returns in place of werift's promise: the packet is written already. */
 const sent = Promise.resolve();
 
 /**
