@@ -3,27 +3,30 @@
  * `match:found` a `BotPeer` negotiating as the role says. Each finished call becomes a
  * `CallLeg`, and its `call:stats` goes to the server.
  */
-import { io, type Socket } from "socket.io-client";
+import { io } from "socket.io-client";
 import {
-  authResponse,
-  iceResponse,
-  paths,
-  type Ack,
+  request,
+  restClient,
+  RestError,
+  send,
   type CallStats,
-  type ClientToServerEvents,
+  type ClientEvent,
+  type ClientSocket,
   type MatchFound,
-  type ServerToClientEvents,
+  type Reply,
+  type RestInput,
+  type RestOutput,
+  type RouteName,
   type Signal,
 } from "../protocol/index.ts";
 import { now } from "./clock.ts";
 import { rewriteTurnUrls } from "./ice.ts";
 import type { Pacer, VideoFrames } from "./media.ts";
+import type { StreamWindow } from "./metrics.ts";
 import type { LoopMonitor } from "./overload.ts";
 import { BotPeer, type PeerResult } from "./peer.ts";
 import { peerLeg } from "./report.ts";
 import type { BotConfig, CallLeg } from "./types.ts";
-
-type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 export type BotState = "starting" | "waiting" | "connecting" | "up" | "stopped";
 
@@ -55,6 +58,13 @@ export interface BotDeps {
   onError: (err: Error) => void;
 }
 
+/** A failed REST call in words that name the route (the server's own messages do not). */
+export function restFailure(err: RestError): string {
+  return err.message.includes(err.path) ? err.message : `${err.path}: ${err.message}`;
+}
+
+type NotConnected = { ok: false; error: { code: "UNAVAILABLE"; message: string } };
+
 /** With `churnMs`, the answerer waits this much longer than the offerer before moving on itself. */
 const answererChurnGraceMs = 3000;
 
@@ -65,8 +75,6 @@ export class Bot {
   readonly name: string;
   state: BotState = "starting";
   userId: string | null = null;
-  callsDone = 0;
-  callsFailed = 0;
   private readonly cfg: BotConfig;
   private readonly deps: BotDeps;
   private socket: ClientSocket | null = null;
@@ -85,10 +93,10 @@ export class Bot {
   async start(): Promise<void> {
     this.running = true;
     const base = this.cfg.url.replace(/\/+$/, "");
-    const auth = authResponse.parse(await this.http(`${base}${paths.guest}`, { method: "POST", body: JSON.stringify({ nickname: this.name }) }));
+    const auth = await this.rest(base, undefined, "guest", { nickname: this.name });
     this.userId = auth.user.id;
     // The same call a browser makes before joining: a broken /api/ice must show here.
-    iceResponse.parse(await this.http(`${base}${paths.ice}`, { headers: { authorization: `Bearer ${auth.token}` } }));
+    await this.rest(base, auth.token, "ice", undefined);
     if (!this.running) return;
 
     const socket: ClientSocket = io(base, { auth: { token: auth.token }, transports: ["websocket"], reconnection: false, timeout: 10_000 });
@@ -109,33 +117,30 @@ export class Bot {
     await this.join();
   }
 
-  private async http(url: string, init: RequestInit): Promise<unknown> {
-    const res = await fetch(url, { ...init, headers: { "content-type": "application/json", ...init.headers }, signal: AbortSignal.timeout(10_000) });
-    const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
-    if (!res.ok) throw new BotError(body?.error?.code ?? `HTTP_${res.status}`, `${new URL(url).pathname}: ${body?.error?.message ?? res.statusText}`);
-    return body;
+  private async rest<N extends RouteName>(base: string, token: string | undefined, route: N, input: RestInput<N>): Promise<RestOutput<N>> {
+    try {
+      return await restClient({ baseUrl: base, token }).call(route, input);
+    } catch (err) {
+      throw err instanceof RestError ? new BotError(err.code, restFailure(err)) : err;
+    }
   }
 
-  private emitAck<T extends object>(event: "lobby:join" | "call:next" | "call:end" | "call:stats" | "lobby:leave", payload?: unknown): Promise<Ack<T>> {
+  /** A request on the socket, or UNAVAILABLE at once when it is not connected. */
+  private ask<E extends ClientEvent>(call: (socket: ClientSocket) => Promise<Reply<E>>): Promise<Reply<E> | NotConnected> {
     const socket = this.socket;
-    if (!socket?.connected) return Promise.resolve({ ok: false, error: { code: "UNAVAILABLE", message: "not connected" } });
-    return new Promise((resolve) => {
-      const done = (r: Ack<T>) => resolve(r);
-      const timeout = socket.timeout(10_000) as unknown as { emit: (...args: unknown[]) => void };
-      const cb = (err: Error | null, r: Ack<T>) => done(err ? { ok: false, error: { code: "UNAVAILABLE", message: "no ack within 10 s" } } : r);
-      if (payload === undefined) timeout.emit(event, cb);
-      else timeout.emit(event, payload, cb);
-    });
+    return socket?.connected ? call(socket) : Promise.resolve({ ok: false, error: { code: "UNAVAILABLE", message: "not connected" } });
   }
 
   private async join(): Promise<void> {
     if (!this.running) return;
     this.state = "waiting";
     this.joinedAt = now();
-    const ack = await this.emitAck("lobby:join", {
-      ...(this.cfg.interests.length ? { interests: this.cfg.interests } : {}),
-      relayOnly: this.cfg.relay === "only",
-    });
+    const ack = await this.ask((s) =>
+      request(s, "lobby:join", {
+        ...(this.cfg.interests.length ? { interests: this.cfg.interests } : {}),
+        relayOnly: this.cfg.relay === "only",
+      }),
+    );
     if (!ack.ok) this.deps.onError(new BotError(ack.error.code, `lobby:join: ${ack.error.message}`));
   }
 
@@ -161,7 +166,7 @@ export class Bot {
       drainMs: this.cfg.drainMs,
       mediaStoppedMs: this.cfg.mediaStoppedMs,
       loop: this.deps.loop,
-      sendSignal: (s) => this.socket?.emit("signal", { sessionId: m.sessionId, ...s }),
+      sendSignal: (s) => this.socket && send(this.socket, "signal", { sessionId: m.sessionId, ...s }),
     });
     const call: ActiveCall = {
       match: m,
@@ -206,21 +211,19 @@ export class Bot {
     const result = await call.peer.close();
     const leg = this.toLeg(call, result, end);
     this.call = null;
-    if (leg.connected) this.callsDone++;
-    else this.callsFailed++;
     this.deps.onLeg(leg);
     const sessionId = call.match.sessionId;
     // Stats first: they are accepted during or after the call, and a `next` re-queues at once.
-    const stats = await this.emitAck("call:stats", { sessionId, stats: toCallStats(leg) });
+    const stats = await this.ask((s) => request(s, "call:stats", { sessionId, stats: toCallStats(leg) }));
     if (!stats.ok && this.running) this.deps.onError(new BotError(stats.error.code, `call:stats: ${stats.error.message}`));
     if (tell === "next" && this.running) {
       this.state = "waiting";
       this.joinedAt = now();
-      const ack = await this.emitAck("call:next", { sessionId });
+      const ack = await this.ask((s) => request(s, "call:next", { sessionId }));
       if (!ack.ok) this.deps.onError(new BotError(ack.error.code, `call:next: ${ack.error.message}`));
       return;
     }
-    if (tell !== "none") await this.emitAck("call:end", { sessionId });
+    if (tell !== "none") await this.ask((s) => request(s, "call:end", { sessionId }));
     if (!this.running) return;
     this.state = "waiting";
     if (end === "failed") this.rejoinTimer = setTimeout(() => void this.join(), rejoinAfterFailureMs);
@@ -245,9 +248,15 @@ export class Bot {
     this.running = false;
     if (this.rejoinTimer) clearTimeout(this.rejoinTimer);
     if (this.call) await this.endCall("run-end", "end");
-    else if (this.socket?.connected) await this.emitAck("lobby:leave");
+    else if (this.socket?.connected) await this.ask((s) => request(s, "lobby:leave"));
     this.socket?.disconnect();
     this.state = "stopped";
+  }
+
+  /** The call in progress once connected: its session, setup so far and last second's media. */
+  liveCall(): { sessionId: string; setupMs: number | null; audio: StreamWindow; video: StreamWindow } | null {
+    if (this.state !== "up" || !this.call) return null;
+    return { sessionId: this.call.match.sessionId, ...this.call.peer.live() };
   }
 
   /** Live packet counts of the call in progress. */

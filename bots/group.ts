@@ -6,8 +6,8 @@
 import { Bot } from "./bot.ts";
 import { now } from "./clock.ts";
 import { Pacer, type VideoFrames } from "./media.ts";
-import { LoopMonitor } from "./overload.ts";
-import type { BotCounts, CallLeg, WorkerInit } from "./types.ts";
+import { LoopMonitor, threadCpuMs } from "./overload.ts";
+import type { BotCounts, CallLeg, MediaWindow, WorkerInit } from "./types.ts";
 import { loadVp8Clip } from "./vp8.ts";
 
 export interface GroupHandle {
@@ -17,6 +17,7 @@ export interface GroupHandle {
 }
 
 export function runGroup(init: WorkerInit, out: { leg(leg: CallLeg): void }): GroupHandle {
+  const startLagMs = Math.max(0, Math.round(now() - init.t0));
   const pacer = new Pacer();
   const loop = new LoopMonitor(`worker ${init.worker}`).start();
   let vp8: (() => VideoFrames) | undefined;
@@ -58,28 +59,55 @@ export function runGroup(init: WorkerInit, out: { leg(leg: CallLeg): void }): Gr
     );
   }
 
+  // The window of the live media figures and of the thread's CPU: from one `counts()` to the next.
+  let windowAt = now();
+  let cpuAt = threadCpuMs();
   const counts = (): BotCounts => {
+    const t = now();
+    const cpu = threadCpuMs();
+    const windowMs = Math.max(1, t - windowAt);
+    const cpuPct = cpu === null || cpuAt === null ? null : Math.round(((cpu - cpuAt) / windowMs) * 100);
+    windowAt = t;
+    cpuAt = cpu;
+    const media: MediaWindow = { windowMs, legs: 0, bytes: 0, jitterSumMs: 0, jitterLegs: 0, delaySumMs: 0, delayPackets: 0, freezes: 0 };
     const c: BotCounts = {
       bots: bots.length,
       starting: 0,
       waiting: 0,
       connecting: 0,
       up: 0,
-      callsDone: 0,
-      callsFailed: 0,
       lost: finishedLost,
       expected: finishedExpected,
       loopLagMs: 0,
+      startLagMs,
       errors,
       lastError,
+      upSessions: [],
+      liveSetupsMs: [],
+      media,
+      cpuPct,
     };
     for (const b of bots) {
+      const call = b.liveCall();
+      if (call) {
+        c.upSessions.push(call.sessionId);
+        if (call.setupMs !== null) c.liveSetupsMs.push(call.setupMs);
+        media.legs++;
+        for (const w of [call.audio, call.video]) {
+          media.bytes += w.bytes;
+          media.delaySumMs += w.delaySumMs;
+          media.delayPackets += w.delayPackets;
+          media.freezes += w.freezes;
+        }
+        if (call.audio.jitterMs !== null) {
+          media.jitterSumMs += call.audio.jitterMs;
+          media.jitterLegs++;
+        }
+      }
       if (b.state === "starting") c.starting++;
       else if (b.state === "waiting") c.waiting++;
       else if (b.state === "connecting") c.connecting++;
       else if (b.state === "up") c.up++;
-      c.callsDone += b.callsDone;
-      c.callsFailed += b.callsFailed;
       const live = b.liveLoss();
       c.lost += live.lost;
       c.expected += live.expected;

@@ -6,7 +6,8 @@ import { MediaReceiver, writeSynthetic } from "./media.ts";
 import { DelayHistogram, dist, freezeThresholdMs, percentile, StreamStats } from "./metrics.ts";
 import { delayImpairment, estimateMos } from "./mos.ts";
 import { account, checkThresholds, failureKey, summarize } from "./report.ts";
-import type { CallLeg } from "./types.ts";
+import { liveProgress } from "./live.ts";
+import type { BotCounts, CallLeg } from "./types.ts";
 
 describe("percentiles", () => {
   it("uses the nearest rank", () => {
@@ -318,6 +319,76 @@ describe("report", () => {
 
   it("groups failure reasons that differ only in numbers", () => {
     expect(failureKey("not connected within 20 s (ICE checking)")).toBe(failureKey("not connected within 15 s (ICE checking)"));
+  });
+
+  it("keeps the TURN URL that failed, without anything before an @", () => {
+    const reason = "no relay candidate: TURN turn:10.1.2.3:3478?transport=udp answered 401 Unauthorized after 12 ms from 127.0.0.1:5000";
+    expect(failureKey(reason)).toBe("no relay candidate: TURN turn:10.1.2.3:3478?transport=udp answered 401 Unauthorized after N ms from <addr>");
+    expect(failureKey("TURN turns:user:pw@turn.example.com:5349?transport=tcp failed")).toBe("TURN turns:turn.example.com:5349?transport=tcp failed");
+  });
+});
+
+/** One thread's counts, as `group.ts` sends them. */
+const counts = (over: Partial<BotCounts>): BotCounts => ({
+  bots: 2,
+  starting: 0,
+  waiting: 0,
+  connecting: 0,
+  up: 0,
+  lost: 0,
+  expected: 0,
+  loopLagMs: 1,
+  startLagMs: 0,
+  errors: 0,
+  lastError: null,
+  upSessions: [],
+  liveSetupsMs: [],
+  media: { windowMs: 1000, legs: 0, bytes: 0, jitterSumMs: 0, jitterLegs: 0, delaySumMs: 0, delayPackets: 0, freezes: 0 },
+  cpuPct: 5,
+  ...over,
+});
+
+describe("the live feed counts as the final report does", () => {
+  const feed = (legs: CallLeg[], threads: Record<string, BotCounts>, elapsedS = 10) =>
+    liveProgress({ elapsedS, durationS: 30, legs, counts: new Map(Object.entries(threads)), cpuPct: 50, cores: 2, workers: 2 });
+
+  it("setup percentiles come from calls up now, before any call has ended", () => {
+    const p = feed([], {
+      "worker 0": counts({ up: 1, upSessions: ["s1"], liveSetupsMs: [300] }),
+      "worker 1": counts({ up: 1, upSessions: ["s1"], liveSetupsMs: [500] }),
+    });
+    expect([p.setupP50Ms, p.setupP95Ms]).toEqual([300, 500]);
+    // Two bots on two threads, one call.
+    expect(p.calls).toEqual({ up: 1, connected: 1, failed: 0 });
+    expect(p.bots.up).toBe(2);
+    expect(p.connectedPerS).toBe(0.1);
+  });
+
+  it("failed counts calls, not bots; rates count connected calls only; the cause beats what the bots were told next", () => {
+    const cause = "no relay candidate: TURN turn:127.0.0.1:3478?transport=udp answered 401 Unauthorized: TURN credentials rejected";
+    const failed = { connected: false, dtlsMs: null, firstMediaMs: null, end: "failed" };
+    const p = feed(
+      [
+        leg({ sessionId: "s1", bot: "bot-0", ...failed, failure: cause }),
+        leg({ sessionId: "s1", bot: "bot-1", ...failed, failure: "call ended before it connected" }),
+        leg({ sessionId: "s2", bot: "bot-2", ...failed, failure: cause }),
+        leg({ sessionId: "s2", bot: "bot-3", ...failed, failure: "call ended before it connected" }),
+      ],
+      { "worker 0": counts({ errors: 2, lastError: "call:stats: you are not in this call", waiting: 2 }) },
+    );
+    expect(p.calls).toEqual({ up: 0, connected: 0, failed: 2 });
+    expect(p.connectedPerS).toBe(0);
+    expect(p.setupP50Ms).toBeNull();
+    expect(p.lastError).toBe(cause);
+    // Without a failed call, the last error a bot saw.
+    expect(feed([], { "worker 0": counts({ lastError: "lobby:join: RATE_LIMITED" }) }).lastError).toBe("lobby:join: RATE_LIMITED");
+  });
+
+  it("media of the last second: kbps per leg, mean jitter and delay, freezes; one sample per thread", () => {
+    const media = { windowMs: 1000, legs: 2, bytes: 75_000, jitterSumMs: 3, jitterLegs: 2, delaySumMs: 400, delayPackets: 100, freezes: 1 };
+    const p = feed([], { "worker 0": counts({ up: 2, upSessions: ["s1"], media, cpuPct: 40, loopLagMs: 3 }) });
+    expect(p.media).toEqual({ kbpsPerLeg: 300, jitterMs: 1.5, delayMs: 4, freezes: 1 });
+    expect(p.threads).toEqual([{ worker: "worker 0", cpuPct: 40, loopLagMs: 3 }]);
   });
 });
 

@@ -121,6 +121,16 @@ export interface StreamSnapshot {
   lastAt: number | null;
 }
 
+/** One stream's media since the previous `StreamStats.window()`. */
+export interface StreamWindow {
+  bytes: number;
+  delaySumMs: number;
+  delayPackets: number;
+  freezes: number;
+  /** The stream's RFC 3550 jitter now, ms; null for video or before two packets. */
+  jitterMs: number | null;
+}
+
 /** Counts one stream. Sequence numbers are the sender's own 32-bit counter from 0 (no wrap in a call). */
 export class StreamStats {
   private readonly seen = new SeenSet();
@@ -137,6 +147,9 @@ export class StreamStats {
   private nextJitterSampleAt = 0;
   private readonly delays = new DelayHistogram();
   private delayMax = -Infinity;
+  private delaySumMs = 0;
+  /** Totals at the last `window()`. */
+  private taken = { bytes: 0, delaySumMs: 0, delayPackets: 0, freezes: 0 };
   private readonly frames: FrameClock;
   private readonly pending = new Map<number, { startSeq: number | null; endSeq: number | null; count: number }>();
   private lastRenderedId = -1;
@@ -171,6 +184,7 @@ export class StreamStats {
     if (inOrder) {
       const transit = recvAt - sentAt;
       this.delays.add(transit);
+      this.delaySumMs += transit;
       if (transit > this.delayMax) this.delayMax = transit;
       if (this.clockRate && rtpTs !== undefined) this.addJitter(recvAt, rtpTs);
     }
@@ -205,6 +219,22 @@ export class StreamStats {
     this.lastRenderedId = f.id;
     for (const id of this.pending.keys()) if (id <= f.id) this.pending.delete(id);
     this.frames.render(recvAt);
+  }
+
+  /**
+   * What arrived since the last call (the live feed's one-second window): payload bytes, the
+   * in-order packets' summed one-way delay, freezes, and the current RFC 3550 jitter (audio).
+   */
+  window(): StreamWindow {
+    const w: StreamWindow = {
+      bytes: this.bytes - this.taken.bytes,
+      delaySumMs: this.delaySumMs - this.taken.delaySumMs,
+      delayPackets: this.delays.count - this.taken.delayPackets,
+      freezes: this.frames.freezes - this.taken.freezes,
+      jitterMs: this.clockRate && this.lastTransit !== null ? (this.jitter * 1000) / this.clockRate : null,
+    };
+    this.taken = { bytes: this.bytes, delaySumMs: this.delaySumMs, delayPackets: this.delays.count, freezes: this.frames.freezes };
+    return w;
   }
 
   /** Lost and expected packets as the receiver alone sees them (live figures). */

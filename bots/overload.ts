@@ -108,3 +108,10 @@ export function judgeHost(threads: readonly LoopStats[]): HostVerdict {
     : null;
   return { warning, overloaded };
 }
+
+/** This thread's own CPU time, ms (`process.threadCpuUsage`, Node ≥ 23.9); null on an older Node. */
+export function threadCpuMs(): number | null {
+  if (typeof process.threadCpuUsage !== "function") return null;
+  const u = process.threadCpuUsage();
+  return (u.user + u.system) / 1000;
+}

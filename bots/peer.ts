@@ -17,7 +17,7 @@ import type { Candidate, Description, IceServer, Role } from "../protocol/index.
 import { now } from "./clock.ts";
 import { guardSrtp, type IntegrityCounts } from "./integrity.ts";
 import { MediaReceiver, MediaSender, measureExtId, newRunId, measureExtUri, type MediaKind, type Pacer, type VideoFrames } from "./media.ts";
-import { percentile, type StreamSnapshot } from "./metrics.ts";
+import { percentile, type StreamSnapshot, type StreamWindow } from "./metrics.ts";
 import type { LoopMonitor } from "./overload.ts";
 import { pickTurnUrl, stunUrlOf, type TurnTransport } from "./ice.ts";
 import { RtpPath } from "./rtp-path.ts";
@@ -422,6 +422,15 @@ export class BotPeer {
     const a = this.receiver.audio.counts();
     const v = this.receiver.video.counts();
     return { lost: a.lost + v.lost, expected: a.expected + v.expected };
+  }
+
+  /** match → first media so far (null before it), and the media since the last call: the live feed's second. */
+  live(): { setupMs: number | null; audio: StreamWindow; video: StreamWindow } {
+    return {
+      setupMs: this.firstMediaAt === null ? null : Math.round((this.firstMediaAt - this.matchedAt) * 10) / 10,
+      audio: this.receiver.audio.window(),
+      video: this.receiver.video.window(),
+    };
   }
 
   get isConnected(): boolean {

@@ -2,6 +2,7 @@
  * The run's report: calls grouped by session, a summary with p50/p95/max of every timing and
  * quality figure, and the thresholds that decide the exit code.
  */
+import { Figures } from "./figures.ts";
 import { DelayHistogram, dist, percentile, round2, type Dist } from "./metrics.ts";
 import { estimateMos } from "./mos.ts";
 import { judgeHost, overloadPct, type LoopStats } from "./overload.ts";
@@ -262,14 +263,19 @@ export function groupCalls(legs: readonly CallLeg[]): CallRecord[] {
   });
 }
 
-/** Failure reasons grouped: numbers and addresses vary per bot, the cause does not. */
+/**
+ * Failure reasons grouped: numbers and addresses vary per bot, the cause does not. A TURN URL
+ * stays whole, as the server handed it out: which TURN server said no is the cause too (TURN
+ * URIs carry no credentials, RFC 7065; anything after `@` would be dropped all the same).
+ */
 export function failureKey(reason: string): string {
-  // Status codes (401, 486, ...) stay: they are the cause.
+  // Status codes (401, 486, ...) stay: they are the cause. split() keeps the URLs at odd indexes.
+  const general = (t: string) => t.replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, "<addr>").replace(/\b\d+(\.\d+)?\s*(ms|s)\b/g, "N $2");
   return reason
-    .replace(/turns?:\S+/g, "<url>")
-    .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, "<addr>")
-    .replace(/\b\d+(\.\d+)?\s*(ms|s)\b/g, "N $2")
-    .slice(0, 160);
+    .split(/(turns?:\S+)/)
+    .map((part, i) => (i % 2 ? part.replace(/^(turns?:)[^@]*@/, "$1") : general(part)))
+    .join("")
+    .slice(0, 200);
 }
 
 /**
@@ -282,9 +288,14 @@ export function isUnfinished(call: CallRecord): boolean {
   );
 }
 
+/**
+ * The summary of a run's legs. The distributions of setup stages, jitter, delay, RTT and bitrate
+ * come from `figures`, the merged histograms of every worker, when given (legs then arrive
+ * without their packet-delay histograms); one process builds them from its legs, the same way.
+ */
 export function summarize(
   rawLegs: readonly CallLeg[],
-  opts: { bots: number; unmatchedBots: number; durationS: number; expectedCalls?: number },
+  opts: { bots: number; unmatchedBots: number; durationS: number; expectedCalls?: number; figures?: Figures },
 ): { summary: Summary; calls: CallRecord[] } {
   const legs = accountCalls(rawLegs);
   const all = groupCalls(legs);
@@ -297,8 +308,8 @@ export function summarize(
   const sum = (f: (l: CallLeg) => number) => up.reduce((a, l) => a + f(l), 0);
   const expected = sum((l) => l.packetsExpected);
   const lost = sum((l) => l.packetsLost);
-  const delays = new DelayHistogram();
-  for (const l of up) delays.merge(l.delayHistogram ?? []);
+  const figures = opts.figures ?? legs.reduce((f, l) => f.addLeg(l), new Figures());
+  const packetDelay = (p: number) => round2(figures.percentile("packetDelayMs", p));
   const mos = up.map((l) => l.mos?.mos).filter((x): x is number => typeof x === "number");
   const count = (keys: string[]) => keys.reduce<Record<string, number>>((acc, k) => ((acc[k] = (acc[k] ?? 0) + 1), acc), {});
   const summary: Summary = {
@@ -321,19 +332,19 @@ export function summarize(
     replayed: sum((l) => l.replayed),
     mediaStopped: calls.filter((c) => (c.failure ?? "").startsWith(mediaStoppedReason)).length,
     legsHostStalled: up.filter((l) => l.hostStalled).length,
-    joinToMatchMs: dist(legs.map((l) => l.joinToMatchMs)),
-    iceMs: dist(legs.map((l) => l.iceMs)),
-    dtlsMs: dist(legs.map((l) => l.dtlsMs)),
-    setupMs: dist(legs.map((l) => l.firstMediaMs)),
+    joinToMatchMs: figures.dist("joinToMatchMs"),
+    iceMs: figures.dist("iceMs"),
+    dtlsMs: figures.dist("dtlsMs"),
+    setupMs: figures.dist("setupMs"),
     legLossPct: dist(up.map((l) => l.lossPct)),
     legRawLossPct: dist(up.map((l) => l.rawLossPct)),
-    jitterMs: dist(up.map((l) => l.jitterMs)),
-    jitterP95Ms: dist(up.map((l) => l.jitterP95Ms)),
-    oneWayDelayMs: dist(up.map((l) => l.oneWayDelayMs)),
-    packetDelayMs: { count: delays.count, p50: delays.percentile(50), p95: delays.percentile(95), p99: delays.percentile(99), max: delays.percentile(100) },
-    rttMs: dist(up.map((l) => l.rttMs)),
-    rtcpRttMs: dist(up.map((l) => l.rtcpRttMs)),
-    payloadKbps: dist(up.map((l) => l.payloadKbps)),
+    jitterMs: figures.dist("jitterMs"),
+    jitterP95Ms: figures.dist("jitterP95Ms"),
+    oneWayDelayMs: figures.dist("oneWayDelayMs"),
+    packetDelayMs: { count: figures.count("packetDelayMs"), p50: packetDelay(50), p95: packetDelay(95), p99: packetDelay(99), max: packetDelay(100) },
+    rttMs: figures.dist("rttMs"),
+    rtcpRttMs: figures.dist("rtcpRttMs"),
+    payloadKbps: figures.dist("payloadKbps"),
     freezesPerMin: dist(up.map((l) => l.freezesPerMin)),
     frozenPct: dist(up.map((l) => l.frozenPct)),
     mos: dist(mos),

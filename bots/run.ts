@@ -5,13 +5,14 @@
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { authResponse, iceResponse, paths } from "../protocol/index.ts";
-import { BotError } from "./bot.ts";
+import { restClient, RestError } from "../protocol/index.ts";
+import { BotError, restFailure } from "./bot.ts";
 import { now } from "./clock.ts";
 import { rewriteTurnUrls, turnEndpoints, type TurnTransport } from "./ice.ts";
 import { startImpairment } from "./impair.ts";
 import { newRunId, type MediaKind } from "./media.ts";
-import { LoopMonitor, type LoopStats } from "./overload.ts";
+import { liveProgress, type Progress } from "./live.ts";
+import { LoopMonitor, threadCpuMs, type LoopStats } from "./overload.ts";
 import { checkThresholds, hostReport, summarize, type BotsReport, type Thresholds } from "./report.ts";
 import { runGroup, type GroupHandle } from "./group.ts";
 import type { BotConfig, BotCounts, CallLeg, RelayMode, WorkerInit, WorkerMessage } from "./types.ts";
@@ -21,6 +22,7 @@ const workerUrl = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./w
 
 // Set-up errors carry a stable code (VALIDATION_FAILED exits 2, others 1), like the bots' own.
 export { BotError };
+export type { Progress };
 
 export interface BotsOptions {
   url: string;
@@ -60,56 +62,89 @@ export interface BotsOptions {
   turnRewrites?: Record<string, string>;
   /** Shared with bots of another process that call these (whole number, 1..2^32-1). @default a random one */
   runId?: number;
-  /** Called about once a second with live figures. */
+  /** Called about once a second with live figures (`live.ts`). */
   onProgress?: (p: Progress) => void;
   /** Aborting stops the run early; the report covers what was measured so far. */
   signal?: AbortSignal;
 }
 
-export interface Progress {
-  elapsedS: number;
-  durationS: number;
-  counts: BotCounts;
-  /** Live loss over every call so far, percent. */
-  lossPct: number | null;
-  setupP50Ms: number | null;
-  setupP95Ms: number | null;
-  /** CPU of this whole process (all threads), percent of one core. */
-  cpuPct: number;
-  cores: number;
-  /** Worst event-loop p99 lag among the threads, ms. */
-  loopLagMs: number;
-  workers: number;
-}
-
-async function probe(url: string): Promise<{ iceServers: import("../protocol/index.ts").IceServer[] }> {
+export async function probe(url: string): Promise<{ iceServers: import("../protocol/index.ts").IceServer[] }> {
   const base = url.replace(/\/+$/, "");
   try {
-    const res = await fetch(`${base}${paths.guest}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ nickname: "bots-probe" }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (!res.ok) throw new Error(`${paths.guest} answered ${res.status}`);
-    const auth = authResponse.parse(await res.json());
-    const ice = await fetch(`${base}${paths.ice}`, { headers: { authorization: `Bearer ${auth.token}` }, signal: AbortSignal.timeout(10_000) });
-    if (!ice.ok) throw new Error(`${paths.ice} answered ${ice.status}`);
-    return iceResponse.parse(await ice.json());
+    const auth = await restClient({ baseUrl: base }).call("guest", { nickname: "bots-probe" });
+    return await restClient({ baseUrl: base, token: auth.token }).call("ice", undefined);
   } catch (err) {
-    throw new BotError("UNAVAILABLE", `cannot use ${base}: ${(err as Error).message}`);
+    throw new BotError("UNAVAILABLE", `cannot use ${base}: ${err instanceof RestError ? restFailure(err) : (err as Error).message}`);
   }
 }
 
-function pct(values: number[], p: number): number | null {
-  if (!values.length) return null;
-  const s = [...values].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!);
+/** The bots of a run: how many, and the calls they should make. */
+export function runSize(opts: Pick<BotsOptions, "pairs" | "peers">): { bots: number; calls: number } {
+  return {
+    bots: opts.peers ?? (opts.pairs ?? 10) * 2,
+    calls: opts.peers !== undefined ? Math.max(1, Math.floor(opts.peers / 2)) : (opts.pairs ?? 10),
+  };
+}
+
+/** One process's part of a run over many (`bots/fleet/`): its bots (global indices) and the run's start, epoch ms. */
+export interface BotsShard {
+  bots: Array<{ index: number; startAtMs: number }>;
+  t0: number;
+}
+
+/** What one process measured, before the report: the legs as they came, and how the host kept up. */
+export interface Measurement {
+  legs: CallLeg[];
+  bots: number;
+  expectedCalls: number;
+  elapsedS: number;
+  /** How late the latest thread began its bots' schedule after the run's start (a shard's barrier), ms. */
+  startLagMs: number;
+  threads: LoopStats[];
+  /** This process (all threads), percent of one core, over the run. */
+  cpuPct: number;
+  workers: number;
+  errors: { count: number; sample: string[] };
 }
 
 export async function runBots(opts: BotsOptions): Promise<BotsReport> {
-  const nBots = opts.peers ?? (opts.pairs ?? 10) * 2;
-  const expectedCalls = opts.peers !== undefined ? Math.max(1, Math.floor(opts.peers / 2)) : (opts.pairs ?? 10);
+  return botsReport(await measureBots(opts), opts);
+}
+
+/** The report of one process's measurement. */
+export function botsReport(m: Measurement, opts: Pick<BotsOptions, "thresholds" | "allowOverload">): BotsReport {
+  const matchedBots = new Set(m.legs.map((l) => l.bot));
+  const { summary, calls } = summarize(m.legs, {
+    bots: m.bots,
+    unmatchedBots: Math.max(0, m.bots - matchedBots.size),
+    durationS: m.elapsedS,
+    expectedCalls: m.expectedCalls,
+  });
+  const thresholds = checkThresholds(summary, opts.thresholds ?? {});
+  const host = hostReport(m.threads, m.cpuPct, m.workers);
+  const invalidReason = host.overloaded && !opts.allowOverload ? `invalid run: ${host.overloaded} (--allow-overload keeps it)` : null;
+  return {
+    summary,
+    thresholds,
+    valid: invalidReason === null,
+    invalidReason,
+    pass: invalidReason === null && thresholds.every((t) => t.ok),
+    calls,
+    host,
+    errors: m.errors,
+  };
+}
+
+/**
+ * Runs the bots (all of them, or `shard`'s) and collects their legs; `onLeg` sees each leg as
+ * it ends, `onCounts` the live counts about once a second.
+ */
+export async function measureBots(
+  opts: BotsOptions & { shard?: BotsShard; onLeg?: (leg: CallLeg) => void; onCounts?: (counts: ReadonlyMap<string, BotCounts>, threads: LoopStats[]) => void },
+): Promise<Measurement> {
+  const size = runSize(opts);
+  const nBots = opts.shard?.bots.length ?? size.bots;
+  const expectedCalls = size.calls;
   const relay = opts.relay ?? "auto";
   const impair = {
     lossPct: opts.impairLossPct ?? 0,
@@ -168,15 +203,16 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   const cores = availableParallelism();
   const nWorkers = opts.workers ?? Math.max(1, Math.min(cores, Math.ceil(nBots / 50)));
   const ramp = opts.rampPerSec ?? 20;
-  const t0 = now() + 100;
+  const t0 = opts.shard?.t0 ?? now() + 100;
   const plan: WorkerInit[] = Array.from({ length: Math.max(1, nWorkers) }, (_, w) => ({ worker: w, config, bots: [], t0 }));
-  for (let i = 0; i < nBots; i++) {
-    // Partners are started back to back on different threads, so each thread holds both roles.
-    plan[i % plan.length]!.bots.push({ index: i, startAtMs: (i * 1000) / ramp });
-  }
+  const bots = opts.shard?.bots ?? Array.from({ length: nBots }, (_, i) => ({ index: i, startAtMs: (i * 1000) / ramp }));
+  // Partners are started back to back on different threads, so each thread holds both roles.
+  bots.forEach((b, i) => plan[i % plan.length]!.bots.push(b));
 
   const legs: CallLeg[] = [];
-  const counts = new Map<number, BotCounts>();
+  // Each bot thread's last counts, by its name in the live feed.
+  const counts = new Map<string, BotCounts>();
+  const threadName = (w: number) => (nWorkers === 0 ? "main" : `worker ${w}`);
   const errorsSample: string[] = [];
   const started = now();
   const cpuStart = process.cpuUsage();
@@ -185,16 +221,19 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   let lastCpu = process.cpuUsage();
   let lastCpuAt = now();
   let cpuPct = 0;
-  const onLeg = (leg: CallLeg) => legs.push(leg);
+  const onLeg = (leg: CallLeg) => {
+    legs.push(leg);
+    opts.onLeg?.(leg);
+  };
 
   // Threads: real workers, or the group in this thread when asked for none.
   const stops: Array<() => Promise<void>> = [];
   if (nWorkers === 0) {
     const group: GroupHandle = runGroup(plan[0]!, { leg: onLeg });
-    const ticker = setInterval(() => counts.set(0, group.counts()), 1000);
+    const ticker = setInterval(() => counts.set(threadName(0), group.counts()), 1000);
     stops.push(async () => {
       clearInterval(ticker);
-      counts.set(0, await group.stop());
+      counts.set(threadName(0), await group.stop());
     });
   } else {
     for (const init of plan) {
@@ -203,7 +242,7 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
       const done = new Promise<void>((resolve) => {
         worker.on("message", (m: WorkerMessage) => {
           if (m.type === "leg") onLeg(m.leg);
-          else if (m.type === "counts" || m.type === "done") counts.set(m.worker, m.counts);
+          else if (m.type === "counts" || m.type === "done") counts.set(threadName(m.worker), m.counts);
           else if (m.type === "fatal") fatal = m.message;
           if (m.type === "done") resolve();
         });
@@ -223,54 +262,36 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
     }
   }
 
-  const aggregate = (): BotCounts => {
-    const c: BotCounts = {
-      bots: 0,
-      starting: 0,
-      waiting: 0,
-      connecting: 0,
-      up: 0,
-      callsDone: 0,
-      callsFailed: 0,
-      lost: 0,
-      expected: 0,
-      loopLagMs: 0,
-      errors: 0,
-      lastError: null,
-    };
-    for (const w of counts.values()) {
-      for (const k of ["bots", "starting", "waiting", "connecting", "up", "callsDone", "callsFailed", "lost", "expected", "errors"] as const) c[k] += w[k];
-      c.loopLagMs = Math.max(c.loopLagMs, w.loopLagMs);
-      c.lastError = w.lastError ?? c.lastError;
-    }
-    return c;
-  };
-
+  let lastMainCpu = threadCpuMs();
   const progress = () => {
     const t = now();
     const cpu = process.cpuUsage(lastCpu);
     cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (t - lastCpuAt)) * 100);
     lastCpu = process.cpuUsage();
+    const mainCpu = threadCpuMs();
+    const mainCpuPct = mainCpu === null || lastMainCpu === null ? null : Math.round(((mainCpu - lastMainCpu) / (t - lastCpuAt)) * 100);
+    lastMainCpu = mainCpu;
     lastCpuAt = t;
-    const c = aggregate();
-    const setups = legs.map((l) => l.firstMediaMs).filter((x): x is number => x !== null);
-    opts.onProgress?.({
-      elapsedS: Math.round((t - started) / 100) / 10,
-      durationS: opts.durationMs / 1000,
-      counts: c,
-      lossPct: c.expected ? Math.round((10000 * c.lost) / c.expected) / 100 : null,
-      setupP50Ms: pct(setups, 50),
-      setupP95Ms: pct(setups, 95),
-      cpuPct,
-      cores,
-      loopLagMs: Math.max(c.loopLagMs, mainLoop.stats().lagP99Ms ?? 0),
-      workers: nWorkers,
-    });
+    if (opts.onCounts) opts.onCounts(counts, [mainLoop.stats(), ...[...counts.values()].flatMap((w) => (w.loop && nWorkers > 0 ? [w.loop] : []))]);
+    opts.onProgress?.(
+      liveProgress({
+        elapsedS: (t - started) / 1000,
+        durationS: opts.durationMs / 1000,
+        legs,
+        counts,
+        cpuPct,
+        cores,
+        workers: nWorkers,
+        // With bots in this thread, their group reports it.
+        extraThreads: nWorkers === 0 ? [] : [{ worker: "main", cpuPct: mainCpuPct, loopLagMs: mainLoop.stats().lagP99Ms ?? 0 }],
+      }),
+    );
   };
   const ticker = setInterval(progress, 1000);
 
   await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, opts.durationMs);
+    // A shard ends with the run it belongs to, whenever it got going.
+    const timer = setTimeout(resolve, opts.shard ? Math.max(0, opts.shard.t0 + opts.durationMs - now()) : opts.durationMs);
     opts.signal?.addEventListener(
       "abort",
       () => {
@@ -291,28 +312,21 @@ export async function runBots(opts: BotsOptions): Promise<BotsReport> {
   if (nWorkers > 0) for (const w of counts.values()) if (w.loop) threads.push(w.loop);
   await impairment?.close();
 
-  const final = aggregate();
+  const final = [...counts.values()];
+  const errorCount = final.reduce((a, c) => a + c.errors, 0);
+  const lastError = final.findLast((c) => c.lastError !== null)?.lastError;
   const elapsedS = (now() - started) / 1000;
   const cpuAll = process.cpuUsage(cpuStart);
-  const matchedBots = new Set(legs.map((l) => l.bot));
-  const { summary, calls } = summarize(legs, {
-    bots: nBots,
-    unmatchedBots: Math.max(0, nBots - matchedBots.size),
-    durationS: elapsedS,
-    expectedCalls,
-  });
-  const thresholds = checkThresholds(summary, opts.thresholds ?? {});
-  if (final.lastError) errorsSample.push(final.lastError);
-  const host = hostReport(threads, Math.round(((cpuAll.user + cpuAll.system) / 1000 / (elapsedS * 1000)) * 100), nWorkers);
-  const invalidReason = host.overloaded && !opts.allowOverload ? `invalid run: ${host.overloaded} (--allow-overload keeps it)` : null;
+  if (lastError) errorsSample.push(lastError);
   return {
-    summary,
-    thresholds,
-    valid: invalidReason === null,
-    invalidReason,
-    pass: invalidReason === null && thresholds.every((t) => t.ok),
-    calls,
-    host,
-    errors: { count: final.errors, sample: errorsSample.slice(0, 10) },
+    legs,
+    bots: nBots,
+    expectedCalls,
+    elapsedS,
+    startLagMs: Math.max(0, ...final.map((c) => c.startLagMs)),
+    threads,
+    cpuPct: Math.round(((cpuAll.user + cpuAll.system) / 1000 / (elapsedS * 1000)) * 100),
+    workers: nWorkers,
+    errors: { count: errorCount, sample: errorsSample.slice(0, 10) },
   };
 }

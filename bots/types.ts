@@ -115,6 +115,8 @@ export interface CallLeg {
   /** E-model (ITU-T G.107) estimate for the leg's audio, with its inputs; null without audio. */
   mos: MosEstimate | null;
   mediaSeconds: number;
+  /** The worker process that ran this bot (`vchat bots --workers`). */
+  worker?: string;
   /** Why the call never connected. */
   failure: string | null;
   /** How the call ended: `self-next`, `self-end`, `peer-<reason>`, `run-end`, `failed`. */
@@ -128,17 +130,41 @@ export interface BotCounts {
   waiting: number;
   connecting: number;
   up: number;
-  callsDone: number;
-  callsFailed: number;
   /** Live media counts over calls in progress and done. */
   lost: number;
   expected: number;
   /** Event-loop lag p99 of the thread over the run so far, ms. */
   loopLagMs: number;
+  /** How late the thread began its bots' schedule after the run's start (`t0`), ms: a late thread breaks the ramp. */
+  startLagMs: number;
   /** The thread's whole-run event-loop figures. */
   loop?: LoopStats;
   errors: number;
   lastError: string | null;
+  /** Sessions of this thread's calls that are up now (a call whose two bots sit on two threads appears twice). */
+  upSessions: string[];
+  /** match → first media of the legs up now that got media, ms (finished legs arrive as `CallLeg`s). */
+  liveSetupsMs: number[];
+  /** Media received over the last window by the legs up now. */
+  media: MediaWindow;
+  /** This thread's CPU over the last window, percent of one core; null where Node cannot tell a thread's own. */
+  cpuPct: number | null;
+}
+
+/** Sums over legs and one window (about a second): they add up across threads and workers. */
+export interface MediaWindow {
+  windowMs: number;
+  /** Legs up during the window. */
+  legs: number;
+  /** Payload bytes received. */
+  bytes: number;
+  /** Current RFC 3550 audio jitter, summed over the legs that have one. */
+  jitterSumMs: number;
+  jitterLegs: number;
+  /** One-way delay of every in-order packet, summed. */
+  delaySumMs: number;
+  delayPackets: number;
+  freezes: number;
 }
 
 export type WorkerMessage =

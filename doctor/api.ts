@@ -3,26 +3,22 @@
  * Socket.IO connection with its JWT, and the ICE configuration with its TURN credentials.
  */
 import { io } from "socket.io-client";
-import { authResponse, iceResponse, paths, readyResponse, type IceResponse } from "../protocol/index.ts";
+import { restClient, RestError, type IceResponse, type ReadyResponse } from "../protocol/index.ts";
 import type { CheckResult } from "./report.ts";
 
 type Outcome = Pick<CheckResult, "status" | "verdict" | "details">;
 
-async function getJson(url: string, timeoutMs: number, init: RequestInit = {}): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // not JSON; the caller reports the status
-  }
-  return { status: res.status, body };
-}
+/** The service's REST routes at the origin of `base`, each call bounded by `timeoutMs`. */
+const api = (base: string, timeoutMs: number, token?: string) => restClient({ baseUrl: new URL(base).origin, token, timeoutMs });
 
+/** Why a call got no usable answer, in words for the operator. */
 function networkWords(err: unknown): string {
+  if (err instanceof RestError) {
+    if (err.code === "TIMEOUT") return "no answer in time";
+    if (err.code === "NETWORK" && err.status === 0) return networkWords(err.cause);
+    return err.message;
+  }
   const e = err as Error & { cause?: { code?: string; message?: string } };
-  if (e.name === "TimeoutError") return "no answer in time";
   const code = e.cause?.code;
   if (code === "ECONNREFUSED") return "connection refused (nothing listens there)";
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "the host name does not resolve";
@@ -30,55 +26,57 @@ function networkWords(err: unknown): string {
   return e.cause?.message ?? e.message;
 }
 
+/** The HTTP status of a failed call, when the server (or a proxy) answered at all. */
+const answered = (err: unknown): number => (err instanceof RestError ? err.status : 0);
+
+/** A success status with a body the protocol does not allow: a proxy's or a bucket's page, another service. */
+const notOurs = (err: unknown): boolean => err instanceof RestError && err.code === "BAD_RESPONSE" && err.status < 300;
+
 /** `/healthz` then `/readyz` (RFC-less but conventional: 200 live, 200 ready / 503 with named checks). */
 export async function checkHealth(base: string, timeoutMs: number): Promise<Outcome> {
-  let live: { status: number; body: unknown };
   try {
-    live = await getJson(new URL(paths.healthz, base).href, timeoutMs);
+    await api(base, timeoutMs).call("health", undefined);
   } catch (err) {
-    return { status: "fail", verdict: `the API does not answer: ${networkWords(err)}`, details: { url: base } };
+    const status = answered(err);
+    if (!status) return { status: "fail", verdict: `the API does not answer: ${networkWords(err)}`, details: { url: base } };
+    const what = notOurs(err) ? "something that is not a vchat health check" : `HTTP ${status}`;
+    return { status: "fail", verdict: `/healthz answered ${what}: the server is not running properly`, details: { healthz: status } };
   }
-  if (live.status !== 200)
-    return { status: "fail", verdict: `/healthz answered HTTP ${live.status}: the server is not running properly`, details: { healthz: live.status } };
-  let ready: { status: number; body: unknown };
+  let ready: ReadyResponse;
   try {
-    ready = await getJson(new URL(paths.readyz, base).href, timeoutMs);
+    ready = await api(base, timeoutMs).call("ready", undefined);
   } catch (err) {
-    return { status: "fail", verdict: `/readyz does not answer: ${networkWords(err)}`, details: { healthz: 200 } };
+    const status = answered(err);
+    if (!status) return { status: "fail", verdict: `/readyz does not answer: ${networkWords(err)}`, details: { healthz: 200 } };
+    // The public origin sends /readyz to the bucket (protocol/routes.ts): only a node answers it.
+    if (notOurs(err))
+      return { status: "pass", verdict: "the API is up (/readyz is not served at this URL, as at a public origin)", details: { healthz: 200, readyz: status } };
+    return { status: "fail", verdict: `the server is up but not ready (HTTP ${status})`, details: { healthz: 200, readyz: status } };
   }
-  const parsed = readyResponse.safeParse(ready.body);
-  if (ready.status !== 200) {
-    const down = parsed.success
-      ? Object.entries(parsed.data.checks)
-          .filter(([, c]) => !c.ok)
-          .map(([n]) => n)
-      : [];
+  if (!ready.ready) {
+    const down = Object.entries(ready.checks)
+      .filter(([, c]) => !c.ok)
+      .map(([n]) => n);
     return {
       status: "fail",
-      verdict: `the server is up but not ready${down.length ? `: ${down.join(", ")} unreachable` : ` (HTTP ${ready.status})`}`,
-      details: { healthz: 200, readyz: ready.status, checks: parsed.success ? parsed.data.checks : undefined },
+      verdict: `the server is up but not ready${down.length ? `: ${down.join(", ")} unreachable` : " (HTTP 503)"}`,
+      details: { healthz: 200, readyz: 503, checks: ready.checks },
     };
   }
   return {
     status: "pass",
     verdict: "the API is up and its dependencies are reachable",
-    details: { healthz: 200, readyz: 200, checks: parsed.success ? parsed.data.checks : undefined },
+    details: { healthz: 200, readyz: 200, checks: ready.checks },
   };
 }
 
 /** A guest login: the token the socket and `/api/ice` need. */
 export async function guestToken(base: string, timeoutMs: number): Promise<{ token?: string; error?: string }> {
   try {
-    const r = await getJson(new URL(paths.guest, base).href, timeoutMs, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ nickname: "doctor" }),
-    });
-    const parsed = authResponse.safeParse(r.body);
-    if ((r.status === 200 || r.status === 201) && parsed.success) return { token: parsed.data.token };
-    return { error: `guest login answered HTTP ${r.status}` };
+    return { token: (await api(base, timeoutMs).call("guest", { nickname: "doctor" })).token };
   } catch (err) {
-    return { error: `guest login failed: ${networkWords(err)}` };
+    const status = answered(err);
+    return { error: status && !notOurs(err) ? `guest login answered HTTP ${status}` : `guest login failed: ${networkWords(err)}` };
   }
 }
 
@@ -123,17 +121,16 @@ export async function checkSocket(base: string, token: string | undefined, timeo
 /** `/api/ice`: shape, TURN present, and how long its credentials live. */
 export async function checkIce(base: string, token: string | undefined, timeoutMs: number, nowMs = Date.now()): Promise<Outcome & { ice?: IceResponse }> {
   if (!token) return { status: "fail", verdict: "could not log in as a guest, so /api/ice cannot be read" };
-  let r: { status: number; body: unknown };
+  let ice: IceResponse;
   try {
-    r = await getJson(new URL(paths.ice, base).href, timeoutMs, { headers: { authorization: `Bearer ${token}` } });
+    ice = await api(base, timeoutMs, token).call("ice", undefined);
   } catch (err) {
-    return { status: "fail", verdict: `/api/ice does not answer: ${networkWords(err)}` };
+    const status = answered(err);
+    if (!status) return { status: "fail", verdict: `/api/ice does not answer: ${networkWords(err)}` };
+    if (notOurs(err))
+      return { status: "fail", verdict: "/api/ice answered something that is not an ICE configuration", details: { problem: (err as RestError).message } };
+    return { status: "fail", verdict: `/api/ice answered HTTP ${status}`, details: { status } };
   }
-  if (r.status !== 200) return { status: "fail", verdict: `/api/ice answered HTTP ${r.status}`, details: { status: r.status } };
-  const parsed = iceResponse.safeParse(r.body);
-  if (!parsed.success)
-    return { status: "fail", verdict: "/api/ice answered something that is not an ICE configuration", details: { issues: parsed.error.issues.slice(0, 3) } };
-  const ice = parsed.data;
   const urls = ice.iceServers.flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]));
   const turn = ice.iceServers.filter((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).some((u) => /^turns?:/i.test(u)));
   const details: Record<string, unknown> = { urls, ttlSeconds: ice.ttlSeconds };

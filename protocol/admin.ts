@@ -68,6 +68,7 @@ export const ban = z.object({
 export type Ban = z.infer<typeof ban>;
 
 export const banResponse = z.object({ ban });
+/** @public the wire type for admin clients */
 export type BanResponse = z.infer<typeof banResponse>;
 export const unbanResponse = z.object({ userId: id, lifted: z.number().int().nonnegative() });
 export type UnbanResponse = z.infer<typeof unbanResponse>;

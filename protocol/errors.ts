@@ -24,6 +24,13 @@ export const errorCodes = [
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
+/**
+ * Codes a client sets itself; the server never sends them: no answer in time, the server cannot be
+ * reached, or it answered something the protocol does not allow.
+ */
+export const clientErrorCodes = ["TIMEOUT", "NETWORK", "BAD_RESPONSE"] as const;
+export type ClientErrorCode = (typeof clientErrorCodes)[number];
+
 /** HTTP status for each code, used by the REST error middleware. */
 export const httpStatus: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
@@ -48,6 +55,7 @@ export type ErrorBody = z.infer<typeof errorBody>;
 
 /** REST error response: `{error: {code, message}}`. */
 export const errorResponse = z.object({ error: errorBody });
+/** @public the wire type for clients (`RestError` carries it parsed) */
 export type ErrorResponse = z.infer<typeof errorResponse>;
 
 /** An ack is a tagged result: `{ok: true, ...}` or `{ok: false, error}`. */

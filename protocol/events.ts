@@ -149,16 +149,21 @@ export type AuthRevoked = z.infer<typeof authRevoked>;
 export type JoinAck = { waitingSince: string };
 export type ChatAck = { id: string; at: string };
 
-/** Events a client sends. Payloads are validated by the server; acks are tagged results. */
+/**
+ * Events a client sends. Payloads are validated by the server. Every event takes an ack, and the
+ * server answers it with a tagged result; the ack is written as required so that Socket.IO's types
+ * follow it (`request()` in `request.ts`). A client may still leave it out (`send()`): the server
+ * then reports a failure as an `error` event.
+ */
 export interface ClientToServerEvents {
-  "lobby:join": (payload: LobbyJoin, ack?: AckFn<JoinAck>) => void;
-  "lobby:leave": (ack?: AckFn) => void;
-  signal: (payload: Signal, ack?: AckFn) => void;
-  "chat:send": (payload: ChatSend, ack?: AckFn<ChatAck>) => void;
-  "chat:typing": (payload: ChatTyping, ack?: AckFn) => void;
-  "call:next": (payload: SessionRef, ack?: AckFn<JoinAck>) => void;
-  "call:end": (payload: SessionRef, ack?: AckFn) => void;
-  "call:stats": (payload: CallStatsEvent, ack?: AckFn) => void;
+  "lobby:join": (payload: LobbyJoin, ack: AckFn<JoinAck>) => void;
+  "lobby:leave": (ack: AckFn) => void;
+  signal: (payload: Signal, ack: AckFn) => void;
+  "chat:send": (payload: ChatSend, ack: AckFn<ChatAck>) => void;
+  "chat:typing": (payload: ChatTyping, ack: AckFn) => void;
+  "call:next": (payload: SessionRef, ack: AckFn<JoinAck>) => void;
+  "call:end": (payload: SessionRef, ack: AckFn) => void;
+  "call:stats": (payload: CallStatsEvent, ack: AckFn) => void;
 }
 
 /** Events the server sends. */

@@ -10,3 +10,5 @@ export * from "./text.ts";
 export * from "./rest.ts";
 export * from "./events.ts";
 export * from "./admin.ts";
+export * from "./request.ts";
+export * from "./rest-client.ts";

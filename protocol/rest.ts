@@ -62,7 +62,11 @@ export const reportResponse = z.object({ id });
 export type ReportResponse = z.infer<typeof reportResponse>;
 
 export const blockBody = z.object({ userId: id });
+/** @public the wire type for clients */
 export type BlockBody = z.infer<typeof blockBody>;
+
+export const healthResponse = z.object({ ok: z.literal(true) });
+export type HealthResponse = z.infer<typeof healthResponse>;
 
 export const readyResponse = z.object({
   ready: z.boolean(),

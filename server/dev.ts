@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { devTuning, parseConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
 import { resources, type StopFailure } from "./lifecycle.ts";
@@ -7,6 +9,7 @@ import { startNode, type RunningNode } from "./node.ts";
 import { defaultDb, localSecrets, stateFolder } from "./secrets.ts";
 import { builtWebDir } from "./serve.ts";
 import type { Service } from "./service.ts";
+import { devCertificate, type DevCertificate } from "./tls-cert.ts";
 import { openSqliteStore } from "./store/sqlite-store.ts";
 import type { Store } from "./store/store.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "./cluster/redis-process.ts";
@@ -32,6 +35,13 @@ export interface DevServerOptions {
    * when installed; options are passed to `startCoturn`. @default "auto"
    */
   turn?: boolean | "auto" | StartCoturnOptions;
+  /**
+   * The address TURN URLs and relay candidates name, for clients that reach this machine at another
+   * one (NAT, a cloud VM). @default with a wildcard host, the first non-loopback IPv4; else host
+   */
+  publicIp?: string;
+  /** Serve HTTPS with a self-signed certificate kept in the state folder (a phone on the LAN then gets its camera). */
+  https?: boolean;
   /** Folder of the web client's build; null serves none. @default the package's web/dist */
   webDir?: string | null;
   /** No logs. */
@@ -51,6 +61,13 @@ export interface DevServer {
   /** The first node's configuration. */
   config: ServerConfig;
   turn: RunningCoturn | null;
+  /**
+   * With a wildcard host: the address others on the network reach (`publicIp`, else the first
+   * non-loopback IPv4), or null when this machine has none (loopback only).
+   */
+  lanAddress: string | null;
+  /** The self-signed certificate's file with `https`, for a browser or `curl --cacert`. */
+  certFile: string | null;
   /** The Redis of several nodes (password hidden), and whether this started it. */
   redis: { url: string; spawned: boolean; server: RunningRedis | null } | null;
   store: Store;
@@ -103,8 +120,19 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       redisUrl = server.url;
     }
 
-    const turn = await localCoturn(opts.turn ?? "auto", secrets.turnSecret, folder, host);
+    const wildcard = host === "0.0.0.0" || host === "::";
+    const lanAddress = wildcard ? (opts.publicIp ?? firstLanIpv4()) : null;
+    const turn = await localCoturn(opts.turn ?? "auto", secrets.turnSecret, folder, host, opts.publicIp);
     if (turn) opened.add("coturn", () => turn.stop());
+
+    let tls: DevCertificate | null = null;
+    if (opts.https) {
+      // :memory: keeps no state folder: the certificate lives as long as this run.
+      const certFolder = folder ?? mkdtempSync(join(tmpdir(), "vchat-dev-tls-"));
+      if (!folder) opened.add("certificate", () => rmSync(certFolder, { recursive: true, force: true }));
+      const own = [wildcard ? null : host, wildcard ? firstLanIpv4() : null, opts.publicIp ?? null].filter((a): a is string => a !== null);
+      tls = devCertificate(certFolder, [...new Set(["localhost", "127.0.0.1", ...own])]);
+    }
 
     const store = await openSqliteStore(db);
     opened.add("store", () => store.close());
@@ -126,7 +154,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
         logLevel,
         tuning: { ...devTuning, ...opts.config?.tuning },
       });
-      const node = await startNode(config, { store, logger });
+      const node = await startNode(config, { store, logger, ...(tls ? { tls } : {}) });
       opened.add(`node ${config.nodeId}`, () => node.stop().then(throwFailures));
       nodes.push(node);
     }
@@ -139,6 +167,8 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       nodes,
       config: first.config,
       turn,
+      lanAddress,
+      certFile: tls?.certFile ?? null,
       redis: redisUrl ? { url: first.redisUrl ?? redisUrl, spawned: redisServer !== null, server: redisServer } : null,
       store,
       service: first.service,
@@ -154,26 +184,48 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
  * The local coturn, decided once for one node or several: "auto" starts one when `turnserver` is
  * installed. Its configuration (with the secret) lives in the state folder and is removed at stop.
  */
-async function localCoturn(want: DevServerOptions["turn"], secret: string, folder: string | null, host: string): Promise<RunningCoturn | null> {
+async function localCoturn(
+  want: DevServerOptions["turn"],
+  secret: string,
+  folder: string | null,
+  host: string,
+  publicIp: string | undefined,
+): Promise<RunningCoturn | null> {
   if (want === false || (want === "auto" && !coturnInstalled())) return null;
   if (!coturnInstalled()) throw new Error("turn: `turnserver` (Debian package coturn) is not installed");
   const turnOpts = typeof want === "object" ? want : {};
-  // coturn listens where the service does, so its URLs reach whoever reaches the service (a LAN
-  // or lab address); a wildcard is no address to hand out, so it keeps to loopback.
-  const turnHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  // coturn listens where the service does, so its URLs reach whoever reaches the service. On a
+  // wildcard it listens on every address and relays on the LAN address (loopback when there is
+  // none); the URLs name the public address when given, the LAN one otherwise.
+  const wildcard = host === "0.0.0.0" || host === "::";
+  const relayIp = wildcard ? (firstLanIpv4() ?? "127.0.0.1") : host;
+  const advertise = publicIp ?? relayIp;
   // Loopback peers only in this local mode: two users on one machine relay to each other. On
   // another address, two relay-only users relay between two ports of that address, which the
   // production deny list (private and documentation ranges) would refuse.
-  const ownAddress = /^127\.|^::1$/.test(turnHost) ? [] : [turnHost];
+  const ownAddress = /^127\.|^::1$/.test(relayIp) ? [] : [relayIp];
   return startCoturn({
     secret,
     realm: "vchat.local",
     ...(folder ? { dir: join(folder, "coturn") } : {}),
     ...turnOpts,
     mode: "local",
-    host: turnHost,
+    // Its readiness is asked on loopback when it listens everywhere.
+    host: wildcard ? "127.0.0.1" : host,
+    ...(wildcard ? { listeningIps: [], relayIps: [relayIp] } : {}),
+    advertise,
+    // Relay candidates name the public address; coturn still relays on its own (RFC 5766 behind NAT).
+    ...(advertise !== relayIp ? { externalIp: `${advertise}/${relayIp}` } : {}),
     allowedPeerIps: [...ownAddress, ...(turnOpts.allowedPeerIps ?? [])],
   });
+}
+
+/** The first IPv4 address of this machine that is not loopback, or null on a loopback-only machine. */
+function firstLanIpv4(): string | null {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return null;
 }
 
 function throwFailures(failed: StopFailure[]): void {

@@ -15,6 +15,12 @@ export function createMetrics(queueLength: () => Promise<number>) {
         this.set(await queueLength().catch(() => 0));
       },
     }),
+    callsInProgress: new Gauge({
+      name: "vchat_calls_in_progress",
+      help: "Calls started and not yet ended, counted by the node that matched or ended them (the sum over nodes is the service's); relay_only: both peers forced through TURN",
+      labelNames: ["relay_only"],
+      registers: [registry],
+    }),
     matches: new Counter({ name: "vchat_matches_total", help: "Calls started by matching", registers: [registry] }),
     matchWait: new Histogram({
       name: "vchat_match_wait_seconds",

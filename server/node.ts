@@ -22,6 +22,8 @@ export interface NodeDeps {
   store?: Store;
   /** The root logger. @default one from `config.logLevel` on stderr */
   logger?: Logger;
+  /** Serve HTTPS with this certificate (`vchat dev --https`). */
+  tls?: { cert: string; key: string };
 }
 
 export interface RunningNode {
@@ -158,7 +160,7 @@ export async function startNode(config: ServerConfig, deps: NodeDeps = {}): Prom
         if (pub.status !== "ready") throw new Error(`socket.io adapter connection is ${pub.status}`);
       };
     }
-    const service = createService({ config, store, matchmaker, logger, redis: redis?.cmd, socketOptions, readiness, canMatch });
+    const service = createService({ config, store, matchmaker, logger, redis: redis?.cmd, socketOptions, readiness, canMatch, tls: deps.tls });
 
     // ---- cluster presence: after the service (it watches its sockets) ----------------------
     // Stopped after the service closed (its calls ended): the node leaves the cluster on

@@ -1,4 +1,5 @@
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { redisKeys } from "./cluster/keys.ts";
 import type { RedisClient } from "./cluster/redis.ts";
@@ -12,7 +13,7 @@ import type { ServerConfig } from "./config.ts";
 import { createApp } from "./http/app.ts";
 import type { Logger } from "./log.ts";
 import type { Matchmaker } from "./matching/matchmaker.ts";
-import { createMetrics } from "./metrics.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
 import { createRateLimits } from "./rate-limits.ts";
 import { attachSignaling } from "./signaling/signaling.ts";
 import type { VchatServer } from "./signaling/types.ts";
@@ -30,13 +31,17 @@ export interface ServiceDeps {
   /** Named dependency checks for `/readyz`. */
   readiness?: Record<string, () => Promise<void>>;
   canMatch?: () => boolean;
+  /** Serve HTTPS (and WSS) with this certificate instead of plain HTTP (`vchat dev --https`). */
+  tls?: { cert: string; key: string };
 }
 
 export interface Service {
   io: VchatServer;
   /** The call use cases (for cluster presence: ending a crashed node's calls, queueing users again). */
   calls: Calls;
-  httpServer: http.Server;
+  /** This node's Prometheus metrics (what `/metrics` serves), read in process by `vchat dev`'s status. */
+  metrics: Metrics;
+  httpServer: http.Server | https.Server;
   /** Opens the port; resolves to the base URL. */
   listen(port: number, host: string): Promise<string>;
   /**
@@ -58,7 +63,8 @@ export function createService(deps: ServiceDeps): Service {
   // (/socket.io/ long-polling) and hands every other request on. A listener added after it would
   // also answer the polling requests and fail with ERR_HTTP_HEADERS_SENT.
   let api: http.RequestListener | undefined;
-  const httpServer = http.createServer((req, res) => api?.(req, res));
+  const handler: http.RequestListener = (req, res) => api?.(req, res);
+  const httpServer = deps.tls ? https.createServer({ cert: deps.tls.cert, key: deps.tls.key }, handler) : http.createServer(handler);
   const io: VchatServer = new Server(httpServer, {
     serveClient: false,
     maxHttpBufferSize: wireLimits.frameMax,
@@ -83,6 +89,7 @@ export function createService(deps: ServiceDeps): Service {
   return {
     io,
     calls,
+    metrics,
     httpServer,
     listen(port, host) {
       return new Promise((resolve, reject) => {
@@ -90,7 +97,7 @@ export function createService(deps: ServiceDeps): Service {
         httpServer.listen(port, host, () => {
           const { port: bound } = httpServer.address() as AddressInfo;
           const h = host.includes(":") ? `[${host}]` : host;
-          resolve(`http://${h}:${bound}`);
+          resolve(`${deps.tls ? "https" : "http"}://${h}:${bound}`);
         });
       });
     },

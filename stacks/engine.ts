@@ -129,10 +129,10 @@ export function systemProbe(env: NodeJS.ProcessEnv = process.env): PrerequisiteP
 
 /**
  * Checks what an action needs before touching anything: the `pulumi` binary, a state backend,
- * AWS credentials and (for changes) MongoDB Atlas API keys. Throws a `StackError` (exit 2)
+ * AWS credentials and (for changes, unless `atlas: false`: the bots fleet has none) MongoDB Atlas API keys. Throws a `StackError` (exit 2)
  * naming everything missing and how to provide it.
  */
-export function checkPrerequisites(action: StackAction | "outputs", probe: PrerequisiteProbe = systemProbe()): void {
+export function checkPrerequisites(action: StackAction | "outputs", probe: PrerequisiteProbe = systemProbe(), opts: { atlas?: boolean } = {}): void {
   const e = probe.env;
   const problems: { code: StackErrorCode; text: string }[] = [];
   if (!probe.which("pulumi")) {
@@ -170,7 +170,10 @@ export function checkPrerequisites(action: StackAction | "outputs", probe: Prere
         text: "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/config (aws configure / aws sso login)",
       });
     }
-    const atlas = (!!e.MONGODB_ATLAS_PUBLIC_KEY && !!e.MONGODB_ATLAS_PRIVATE_KEY) || (!!e.MONGODB_ATLAS_CLIENT_ID && !!e.MONGODB_ATLAS_CLIENT_SECRET);
+    const atlas =
+      opts.atlas === false ||
+      (!!e.MONGODB_ATLAS_PUBLIC_KEY && !!e.MONGODB_ATLAS_PRIVATE_KEY) ||
+      (!!e.MONGODB_ATLAS_CLIENT_ID && !!e.MONGODB_ATLAS_CLIENT_SECRET);
     if (!atlas) {
       problems.push({
         code: "ATLAS_CREDENTIALS_MISSING",

@@ -7,6 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { relative } from "node:path";
 import { offlineEnvConfig, type ConfigOverrides, type EnvConfig, type EnvName } from "./config.ts";
+import { fleetOutputNames, fleetProgram, fleetProject, resolveFleetConfig, type FleetConfig, type FleetOverrides } from "./fleet.ts";
+import { fleetSize, type FleetPlan, type FleetSize } from "./fleet-size.ts";
 import { Environment, outputNames } from "./program.ts";
 import { checkoutRoot, readRelease } from "./release.ts";
 import { checkAll, type ResourceRecord, type RuleViolation } from "./rules.ts";
@@ -144,6 +146,81 @@ async function runOnce(env: EnvName, overrides: ConfigOverrides, root: string): 
   const config = offlineEnvConfig(env, overrides);
   // What `vchatProgram` refuses for becomes notes: the plan shows what this checkout would ship.
   const release = readRelease(root, config.service.image);
+  const planned = await runOnMocks(
+    { project: "vchat", stack: env, region: config.region, outputNames, secretOutputs: ["atlasConnectionString"], root },
+    (opts) => {
+      const environment = new Environment(`vchat-${config.env}`, config, release, opts);
+      // The certificate check as data instead of a failure.
+      return { ...environment.outputs, certificateProblems: environment.certificateProblems };
+    },
+  );
+  const problems = planned.rawOutputs.certificateProblems;
+  const certificateProblems = pulumi.Output.isInstance(problems) ? ((await resolve(problems)) as string[]) : [];
+  const violations = certificateProblems.map((message) => ({ rule: "certificates-cover-domains", resource: "config", message }));
+  return {
+    env,
+    config,
+    resources: planned.resources,
+    outputs: planned.outputs,
+    violations: [...violations, ...planned.violations],
+    notes: release.problems,
+  };
+}
+
+export interface OfflineFleetPlan {
+  stack: string;
+  config: FleetConfig;
+  size: FleetSize;
+  resources: PlannedResource[];
+  outputs: Record<string, unknown>;
+  violations: RuleViolation[];
+  /** Nothing of the checkout is shipped by a fleet: always empty, for the preview's shape. */
+  notes: string[];
+}
+
+/** Placeholders for what the operator sets on a fleet stack (`vchat-fleet:*`). */
+export const offlineFleetOverrides: FleetOverrides = {
+  vpcId: "vpc-0ff11e00000000000",
+  subnetIds: "subnet-0ff11e0000000000a,subnet-0ff11e0000000000b",
+  image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/vchat-dev:git-0ff11e0",
+};
+
+/**
+ * The `vchat-fleet` program on mocks, sized for `plan`: what `vchat preview --offline --fleet W` renders.
+ *
+ * @example
+ * const fleet = await planFleetOffline({ calls: 1000, workers: 10, media: "synthetic" });
+ */
+export function planFleetOffline(plan: FleetPlan, overrides: FleetOverrides = {}, stack = "offline"): Promise<OfflineFleetPlan> {
+  const run = queue.then(async () => {
+    const size = fleetSize(plan);
+    const config = resolveFleetConfig(stack, { ...offlineFleetOverrides, ...overrides }, size);
+    const planned = await runOnMocks(
+      { project: fleetProject, stack, region: config.region, outputNames: fleetOutputNames, secretOutputs: ["coordinatorUrl"], root: checkoutRoot },
+      (opts) => ({ ...fleetProgram(config, opts) }),
+    );
+    return { stack, config, size, resources: planned.resources, outputs: planned.outputs, violations: planned.violations, notes: [] };
+  });
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+interface MockRun {
+  project: string;
+  stack: string;
+  region: string;
+  outputNames: readonly string[];
+  /** Outputs shown masked. */
+  secretOutputs: readonly string[];
+  /** File assets are shown relative to it. */
+  root: string;
+}
+
+/** Runs a program on Pulumi's mocks: its resources as planned (secrets masked), outputs, and the rules' findings. */
+async function runOnMocks(
+  run: MockRun,
+  build: (opts: pulumi.ComponentResourceOptions) => Record<string, unknown>,
+): Promise<{ resources: PlannedResource[]; outputs: Record<string, unknown>; rawOutputs: Record<string, unknown>; violations: RuleViolation[] }> {
   const secrets = new Set<string>();
   const inputsByKey = new Map<string, { inputs: Record<string, unknown>; id: string; custom: boolean }>();
   await pulumi.runtime.setMocks(
@@ -157,14 +234,14 @@ async function runOnce(env: EnvName, overrides: ConfigOverrides, root: string): 
       },
       call(args) {
         if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") {
-          return { names: mockZones(config.region), zoneIds: [2, 3, 1].map((n) => `mock-az${n}`) };
+          return { names: mockZones(run.region), zoneIds: [2, 3, 1].map((n) => `mock-az${n}`) };
         }
         if (args.token === "aws:ec2/getManagedPrefixList:getManagedPrefixList") return { id: "pl-0mockcloudfront", name: args.inputs.name };
         return {};
       },
     },
-    "vchat",
-    env,
+    run.project,
+    run.stack,
     false,
   );
 
@@ -178,9 +255,7 @@ async function runOnce(env: EnvName, overrides: ConfigOverrides, root: string): 
     return undefined;
   };
 
-  const environment = new Environment(`vchat-${config.env}`, config, release, { transformations: [record] });
-  // The certificate check as data instead of a failure.
-  const outputs: Record<string, unknown> = { ...environment.outputs, certificateProblems: environment.certificateProblems };
+  const outputs = build({ transformations: [record] });
   // Resources may be created inside applies: wait until no new ones appear (bounded).
   let count = -1;
   for (let round = 0; round < 50 && count !== seen.length; round++) {
@@ -189,14 +264,14 @@ async function runOnce(env: EnvName, overrides: ConfigOverrides, root: string): 
     await Promise.all(Object.values(outputs).map((o) => (pulumi.Output.isInstance(o) ? resolve(o) : o)));
   }
   const resolvedOutputs: Record<string, unknown> = {};
-  for (const key of outputNames) {
+  for (const key of run.outputNames) {
     const o = outputs[key];
     if (o === undefined) continue;
     const value = pulumi.Output.isInstance(o) ? await resolve(o) : o;
-    resolvedOutputs[key] = key === "atlasConnectionString" ? masked : value;
+    resolvedOutputs[key] = run.secretOutputs.includes(key) ? masked : value;
   }
   const inputs = new Map<string, Record<string, unknown>>();
-  for (const [key, rec] of inputsByKey) inputs.set(key, (await plainInputs(rec.inputs, root)) as Record<string, unknown>);
+  for (const [key, rec] of inputsByKey) inputs.set(key, (await plainInputs(rec.inputs, run.root)) as Record<string, unknown>);
   const resources: PlannedResource[] = seen.map((s) => {
     const rec = inputsByKey.get(`${s.type}::${s.name}`);
     // Components' inputs are what they passed to super() (the Turn's coturn options).
@@ -210,15 +285,11 @@ async function runOnce(env: EnvName, overrides: ConfigOverrides, root: string): 
       protect: s.protect,
     };
   });
-  const certificateProblems = pulumi.Output.isInstance(outputs.certificateProblems) ? ((await resolve(outputs.certificateProblems)) as string[]) : [];
-  const violations = certificateProblems.map((message) => ({ rule: "certificates-cover-domains", resource: "config", message }));
-  violations.push(...checkAll(resources.filter((r) => !r.component || r.type === "vchat:stacks:Turn").map((r) => ({ ...r, stack: env }))));
+  const violations = checkAll(resources.filter((r) => !r.component || r.type === "vchat:stacks:Turn").map((r) => ({ ...r, stack: run.stack })));
   return {
-    env,
-    config,
     resources: resources.map((r) => ({ ...r, props: maskSecrets(r.props, secrets) as Record<string, unknown> })),
     outputs: resolvedOutputs,
+    rawOutputs: outputs,
     violations,
-    notes: release.problems,
   };
 }

@@ -64,6 +64,10 @@ const T = {
   ecsService: "aws:ecs/service:Service",
   vpcEndpoint: "aws:ec2/vpcEndpoint:VpcEndpoint",
   asg: "aws:autoscaling/group:Group",
+  role: "aws:iam/role:Role",
+  rolePolicy: "aws:iam/rolePolicy:RolePolicy",
+  rolePolicyAttachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+  logGroup: "aws:cloudwatch/logGroup:LogGroup",
 } as const;
 export const resourceTypes = T;
 
@@ -192,7 +196,34 @@ const roleIngress: Record<string, (i: Ingress, sources: { anywhere: boolean; gro
   turn: (i) => internetIngressAllowed(i) && !(i.protocol === "tcp" && [80, 443, 5349].includes(i.from)),
   redis: (i, s) => i.protocol === "tcp" && i.from === 6379 && i.to === 6379 && s.groupsOnly,
   endpoints: (i, s) => i.protocol === "tcp" && i.from === 443 && i.to === 443 && !s.anywhere,
+  // The bots fleet's workers only call out.
+  bots: () => false,
 };
+
+/** Actions AWS grants only on `*` (no resource-level permissions). */
+const wildcardOnlyActions = new Set(["ecr:GetAuthorizationToken"]);
+
+/** What is too broad in an inline IAM policy document: wildcard actions, or `*` resources for actions that can name theirs. */
+function broadGrants(policy: unknown): string[] {
+  let doc: unknown = policy;
+  if (typeof policy === "string") {
+    try {
+      doc = JSON.parse(policy);
+    } catch {
+      return ["policy is not JSON"];
+    }
+  }
+  const out: string[] = [];
+  for (const raw of asArray((doc as Record<string, unknown> | undefined)?.Statement)) {
+    const st = (raw ?? {}) as Record<string, unknown>;
+    if (st.Effect !== "Allow") continue;
+    const actions = [st.Action].flat().map(str);
+    const resources = [st.Resource].flat().map(str);
+    for (const a of actions.filter((x) => x === "*" || x.endsWith(":*"))) out.push(`action ${a} grants a whole service`);
+    if (resources.includes("*")) for (const a of actions.filter((x) => !wildcardOnlyActions.has(x))) out.push(`${a} on every resource ("*")`);
+  }
+  return out;
+}
 
 function roleOf(r: ResourceRecord): string {
   return str((r.props.tags as Record<string, unknown> | undefined)?.["vchat:role"]);
@@ -370,7 +401,7 @@ export const rules: readonly SecurityRule[] = [
   {
     name: "security-group-ports-match-role",
     description:
-      "Each security group has a vchat:role tag (alb, tasks, turn, redis, endpoints) and only the ingress that role needs, inline or as separate ingress rules.",
+      "Each security group has a vchat:role tag (alb, tasks, turn, redis, endpoints, bots) and only the ingress that role needs (bots: none), inline or as separate ingress rules.",
     check(r) {
       if (r.type !== T.sg) return [];
       const role = roleOf(r);
@@ -482,9 +513,10 @@ export const rules: readonly SecurityRule[] = [
   },
   {
     name: "cost-guards",
-    description: "The stack has a cost budget and an alarm on TURN NetworkOut.",
+    description: "An environment (a stack with a VPC) has a cost budget and an alarm on TURN NetworkOut; a bots fleet's guard is its teardown.",
     checkStack(all) {
       const out: RuleViolation[] = [];
+      if (!all.some((r) => r.type === "aws:ec2/vpc:Vpc")) return out;
       if (!all.some((r) => r.type === T.budget)) out.push({ rule: "cost-guards", resource: "stack", message: "no AWS budget" });
       if (!all.some((r) => r.type === T.alarm && r.props.metricName === "NetworkOut"))
         out.push({ rule: "cost-guards", resource: "stack", message: "no alarm on TURN NetworkOut" });
@@ -543,6 +575,37 @@ export const rules: readonly SecurityRule[] = [
         return ok ? [] : ["HTTP listener does not redirect to HTTPS"];
       }
       return [];
+    },
+  },
+  {
+    name: "iam-least-privilege",
+    description:
+      "Inline IAM policies name their resources: no wildcard actions, `*` resources only for actions AWS grants on nothing else (ecr:GetAuthorizationToken).",
+    check(r) {
+      return r.type === T.rolePolicy ? broadGrants(r.props.policy) : [];
+    },
+  },
+  {
+    name: "logs-expire",
+    description: "Every CloudWatch log group has a retention period (unset keeps logs, and their bill, forever).",
+    check(r) {
+      return r.type === T.logGroup && !(num(r.props.retentionInDays, 0) > 0) ? ["retentionInDays is not set: logs never expire"] : [];
+    },
+  },
+  {
+    name: "task-role-without-permissions",
+    description: 'A role tagged vchat:role "no-permissions" (the bots workers\' task role: their code calls no AWS API) has no policy attached.',
+    checkStack(all) {
+      const empty = new Set(
+        all.filter((r) => r.type === T.role && roleOf(r) === "no-permissions").flatMap((r) => [r.id, r.name].filter((x): x is string => !!x)),
+      );
+      return all
+        .filter((r) => (r.type === T.rolePolicy || r.type === T.rolePolicyAttachment) && empty.has(str(r.props.role)))
+        .map((r) => ({
+          rule: "task-role-without-permissions",
+          resource: r.name,
+          message: `grants permissions to the no-permissions role ${str(r.props.role)}`,
+        }));
     },
   },
 ];

@@ -144,16 +144,19 @@ function settingsOf(r: ResourceRecord): string[] {
     case "TaskDefinition": {
       let secrets: string[] = [];
       let image: string | undefined;
+      let command: string[] = [];
       try {
         const container = JSON.parse(p.containerDefinitions)[0];
-        secrets = container.secrets.map((s: Props) => s.name);
+        secrets = (container.secrets ?? []).map((s: Props) => s.name);
         image = container.image;
+        command = container.command ?? [];
       } catch {
         // unknown at plan time
       }
       return [
         `cpu ${p.cpu}, memory ${p.memory}`,
         ...(image ? [`image ${image}`] : []),
+        ...(command.length ? [`command ${command.join(" ")}`] : []),
         ...(secrets.length ? [`secrets from Secrets Manager: ${secrets.join(", ")}`] : []),
       ];
     }
@@ -181,6 +184,8 @@ function settingsOf(r: ResourceRecord): string[] {
       return [`runs ${p.create}`, ...(p.triggers?.length ? [`again when the upload changes (${String(p.triggers[0]).slice(0, 12)})`] : [])];
     case "MetricAlarm":
       return [`${p.metricName} ${p.statistic} over ${p.period}s > ${p.threshold}`];
+    case "LogGroup":
+      return [`retention ${p.retentionInDays ?? "forever"} days`];
     case "Budget":
       return [`${p.limitAmount} ${p.limitUnit} per ${String(p.timeUnit).toLowerCase()}`];
     case "Target":

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { limits } from "../protocol/index.ts";
+import { limits, send } from "../protocol/index.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
-import { api, next, record, request, sleep, user, type TestUser } from "./support/client.ts";
+import { api, next, rawRequest, record, request, sleep, user, type TestUser } from "./support/client.ts";
 
 /** Abuse from one socket on `vchat dev`: what it costs the abuser, and that nobody else notices. */
 let dev: DevServer;
@@ -22,7 +22,7 @@ const newUser = async (name: string) => {
 describe("event budget", () => {
   it("counts unknown event names against the socket's budget", async () => {
     const u = await newUser("unknown");
-    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => request(u.socket, `no:such:event:${i}`, {})));
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => rawRequest(u.socket, `no:such:event:${i}`, {})));
     const codes = results.map((r) => (r.ok ? "ok" : r.error.code));
     // 20 a second: the rest are refused for the rate (fewer if the burst straddles a second).
     const limited = codes.filter((c) => c === "RATE_LIMITED").length;
@@ -31,7 +31,7 @@ describe("event budget", () => {
     expect(codes.filter((c) => c === "VALIDATION_FAILED")).toHaveLength(30 - limited);
     // Object's own names are unknown events too, not handlers.
     await sleep(1100);
-    expect(await request(u.socket, "toString")).toMatchObject({ ok: false, error: { code: "VALIDATION_FAILED" } });
+    expect(await rawRequest(u.socket, "toString")).toMatchObject({ ok: false, error: { code: "VALIDATION_FAILED" } });
   });
 
   it("disconnects a socket over its budget for seconds running, telling it why; others go on", async () => {
@@ -44,7 +44,7 @@ describe("event budget", () => {
     void closed.then(() => (open = false));
     // 40 events every 100 ms (400 a second against a budget of 20), for at most 5 s.
     while (open && Date.now() - started < 5000) {
-      for (let i = 0; i < 40; i++) flooder.socket.emit("chat:typing", { sessionId: "x", typing: true });
+      for (let i = 0; i < 40; i++) send(flooder.socket, "chat:typing", { sessionId: "x", typing: true });
       await sleep(100);
     }
     await Promise.race([closed, sleep(500)]);

@@ -26,27 +26,24 @@ function fakeStdout() {
 const progress: Progress = {
   elapsedS: 12.5,
   durationS: 30,
-  counts: {
-    bots: 20,
-    starting: 0,
-    waiting: 2,
-    connecting: 3,
-    up: 14,
-    callsDone: 4,
-    callsFailed: 1,
-    lost: 5,
-    expected: 1000,
-    loopLagMs: 80,
-    errors: 1,
-    lastError: "lobby:join: RATE_LIMITED",
-  },
+  bots: { total: 20, starting: 0, waiting: 2, connecting: 3, up: 14 },
+  calls: { up: 7, connected: 9, failed: 1 },
+  connectedPerS: 0.72,
+  packets: { expected: 1000, lost: 5 },
   lossPct: 0.5,
   setupP50Ms: 800,
   setupP95Ms: 1200,
+  media: { kbpsPerLeg: 298.4, jitterMs: 1.2, delayMs: 3.4, freezes: 0 },
+  errors: 1,
+  lastError: "no relay candidate: TURN turn:127.0.0.1:3478?transport=udp answered 401 Unauthorized",
   cpuPct: 190,
   cores: 2,
   loopLagMs: 80,
   workers: 2,
+  threads: [
+    { worker: "main", cpuPct: 10, loopLagMs: 5 },
+    { worker: "worker 0", cpuPct: 90, loopLagMs: 80 },
+  ],
 };
 
 describe("vchat bots views", () => {
@@ -60,16 +57,21 @@ describe("vchat bots views", () => {
     app.unmount();
     const text = stdout.frames.join("");
     for (const part of [
-      "up 14",
-      "connecting 3",
+      "calls: up 7",
+      "connected 9",
       "failed 1",
+      "connected/s 0.72",
+      "connecting 3",
       "loss 0.5 %",
       "setup p50 800 ms",
       "p95 1200 ms",
-      "CPU 190 % of 200 %",
+      "298.4 kbps",
+      "jitter 1.2 ms",
+      "delay 3.4 ms",
+      "CPU 190 % of one core (2 cores)",
       "lag p99 80 ms",
       "overloaded",
-      "RATE_LIMITED",
+      "last error: no relay candidate: TURN turn:127.0.0.1:3478?transport=udp answered 401",
     ])
       expect(text).toContain(part);
   });

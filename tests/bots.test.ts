@@ -162,7 +162,7 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat bots agains
       const timer = setTimeout(() => reject(new Error(`no calls up in time: ${stderr}`)), 40_000);
       child.stderr.on("data", (d) => {
         stderr += d;
-        if (/up 4 /.test(stderr)) {
+        if (/calls up 2 /.test(stderr)) {
           clearTimeout(timer);
           resolve();
         }

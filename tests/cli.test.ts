@@ -12,10 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BotsRunReport } from "../cli/commands/bots.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
 import { chromiumPath, hasChromium, launchChromium, screenshot } from "./support/browser.ts";
-import { coturnInstalled } from "../turn/coturn-process.ts";
+import { hasScript, onTerminal } from "./support/terminal.ts";
+import { coturnInstalled, startCoturn } from "../turn/coturn-process.ts";
 
 const cli = join(import.meta.dirname, "..", "cli", "vchat.ts");
-const hasScript = spawnSync("script", ["--version"]).status === 0;
 if (!hasScript) console.warn("tests/cli.test.ts: the terminal cases are skipped: `script` (util-linux) is not installed");
 const hasCoturn = coturnInstalled();
 if (!hasCoturn) console.warn("tests/cli.test.ts: the bots cases are skipped: turnserver (coturn) is not installed");
@@ -54,47 +54,19 @@ function vchat(
   });
 }
 
-function withoutCi(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { CI: _ci, ...rest } = env;
-  return rest;
-}
-
-/**
- * The binary on a pseudo-terminal, as in an operator's shell: Ctrl-C is the byte 0x03 typed on
- * the terminal, turned into SIGINT by the terminal driver. `script -e` exits with the command's code.
- */
-function vchatOnTerminal(
+/** The binary on a pseudo-terminal; `interruptWhen` types Ctrl-C once the screen matches. */
+async function vchatOnTerminal(
   args: string[],
   interruptWhen: RegExp | null,
   timeoutMs = 60_000,
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; screen: string }> {
-  // `exec`: script runs the command through $SHELL, and dash (CI's /bin/sh) would stay as the parent,
-  // take the same Ctrl-C and exit 130 whatever vchat returned.
-  const command = "exec " + [process.execPath, cli, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-  return new Promise((resolve) => {
-    const child = spawn("script", ["-qfec", command, "/dev/null"], {
-      stdio: ["pipe", "pipe", "pipe"],
-      // A user's terminal: without CI=true (which the suite has in CI), ink draws live frames and colours are on.
-      env: { ...withoutCi(process.env), COLUMNS: "120", LINES: "40", ...env },
-    });
-    let screen = "";
-    let sent = false;
-    const watch = (d: Buffer) => {
-      screen += d.toString();
-      if (!sent && interruptWhen?.test(screen)) {
-        sent = true;
-        child.stdin.write("\x03");
-      }
-    };
-    child.stdout.on("data", watch);
-    child.stderr.on("data", watch);
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, screen });
-    });
-  });
+  const run = onTerminal(args, env);
+  const timer = setTimeout(() => run.kill(), timeoutMs);
+  if (interruptWhen) run.until(interruptWhen, timeoutMs).then(run.ctrlC, () => undefined);
+  const code = await run.exit;
+  clearTimeout(timer);
+  return { code, screen: run.screen() };
 }
 
 let dir: string;
@@ -118,7 +90,9 @@ describe.skipIf(!hasCoturn)("Ctrl-C on vchat bots keeps the report and exits 130
       const file = join(dir, "tty.json");
       const { code, screen } = await vchatOnTerminal(
         ["bots", "--url", dev.url, "--pairs", "1", "--duration", "5m", "--allow-overload", "--json", file],
-        /up 2\b/,
+        // Colours on: "up 1" is green.
+        // eslint-disable-next-line no-control-regex -- an ANSI colour escape may sit before "up"
+        /calls: (\x1b\[\d+m)?up 1\b/,
       );
       expect(code, screen).toBe(130);
       expect(screen).toMatch(/interrupted: the report covers what was measured so far/);
@@ -130,16 +104,18 @@ describe.skipIf(!hasCoturn)("Ctrl-C on vchat bots keeps the report and exits 130
     90_000,
   );
 
-  it("without a terminal: the same, and the verdict is not a pass; --html renders in Chromium with the run's data", async () => {
+  it("without a terminal: the same, and the verdict is not a pass; --html renders every chart in Chromium with the run's data", async () => {
     const file = join(dir, "pipe.json");
     const html = join(dir, "report.html");
+    // Progress lines come every 5 s: the second one with the call up leaves several seconds of media.
     const r = await vchat(["bots", "--url", dev.url, "--pairs", "1", "--duration", "5m", "--allow-overload", "--json", file, "--html", html], {
-      interruptWhen: /up 2 /,
+      interruptWhen: /bots (9|1\d)(\.\d)?s: calls up 1 /,
     });
     expect(r.code, r.stderr).toBe(130);
     expect(r.stdout).toMatch(/interrupted: the report covers what was measured so far/);
     const report = JSON.parse(readFileSync(file, "utf8")) as BotsRunReport;
     expect(report.run.interrupted).toBe(true);
+    expect(report.summary.connected).toBe(1);
     if (!hasChromium) return console.warn("tests/cli.test.ts: the HTML report check is skipped: no Chromium at " + chromiumPath);
     const page = readFileSync(html, "utf8");
     // Self-contained: nothing to fetch when it is opened.
@@ -154,21 +130,74 @@ describe.skipIf(!hasCoturn)("Ctrl-C on vchat bots keeps the report and exits 130
       expect(await tab.textContent("#thresholds")).toMatch(/minConnectedPct/);
       const charts = await tab.$$eval("svg[data-chart]", (svgs) =>
         svgs.map((svg) => ({
-          id: svg.getAttribute("data-chart"),
+          id: svg.getAttribute("data-chart")!,
           width: svg.getBoundingClientRect().width,
-          points: [...svg.querySelectorAll("polyline")].map((l) => Number(l.getAttribute("data-points"))),
+          max: Number(svg.getAttribute("data-max")),
+          lines: Object.fromEntries([...svg.querySelectorAll("polyline")].map((l) => [l.getAttribute("data-series")!, Number(l.getAttribute("data-points"))])),
         })),
       );
-      expect(charts.map((c) => c.id)).toEqual(["calls", "setup", "loss", "cpu", "lag"]);
-      // Every chart is drawn; those sampled every second from the start drew a line over the run.
-      // (Setup percentiles and loss exist live only once calls report them: issue #18 item 3.)
-      for (const c of charts) expect(c.width, c.id!).toBeGreaterThan(100);
-      for (const c of charts.filter((c) => ["calls", "cpu", "lag"].includes(c.id!))) expect(Math.max(...c.points), c.id!).toBeGreaterThan(1);
+      const byId = Object.fromEntries(charts.map((c) => [c.id, c]));
+      expect(Object.keys(byId)).toEqual(["calls", "setup", "loss", "bitrate", "jitter", "delay", "freezes", "cpu", "lag"]);
+      // Every chart is drawn and every one of its lines has at least two of the run's seconds.
+      for (const c of charts) {
+        expect(c.width, c.id).toBeGreaterThan(100);
+        for (const [series, points] of Object.entries(c.lines)) expect(points, `${c.id} ${series}`).toBeGreaterThanOrEqual(2);
+      }
+      // The run's own figures: one call up, setup as the report measured it, the bots' 300 kbps, both threads.
+      expect(byId.calls!.max).toBe(1);
+      expect(byId.setup!.max).toBeGreaterThanOrEqual(report.summary.setupMs.p50!);
+      expect(byId.bitrate!.max).toBeGreaterThan(150);
+      expect(byId.bitrate!.max).toBeLessThan(450);
+      expect(byId.delay!.max).toBeGreaterThan(0);
+      expect(byId.jitter!.max).toBeGreaterThan(0);
+      expect(Object.keys(byId.lag!.lines)).toEqual(["main", "worker 0"]);
+      expect(Object.keys(byId.cpu!.lines)).toEqual(["process", "main", "worker 0"]);
       await screenshot(tab, "bots-report");
     } finally {
       await browser.close();
     }
   }, 90_000);
+
+  it.skipIf(!hasScript)(
+    "a wrong TURN secret: the live view's last error and the final report name the TURN URL that answered 401, never the credentials",
+    async () => {
+      const wrong = await startCoturn({ mode: "local", secret: "the-turn-servers-own-secret" });
+      const service = await startDevServer({
+        port: 0,
+        db: ":memory:",
+        turn: false,
+        quiet: true,
+        webDir: null,
+        config: { turn: { secret: "a-different-secret-for-the-credentials", urls: wrong.urls } },
+      });
+      try {
+        const url = wrong.urls.find((u) => u.includes("transport=udp"))!;
+        const file = join(dir, "turn-401.json");
+        const { code, screen } = await vchatOnTerminal(
+          ["bots", "--url", service.url, "--pairs", "1", "--duration", "8s", "--relay", "only", "--allow-overload", "--json", file],
+          null,
+        );
+        expect(code, screen).toBe(1);
+        const live = `last error: no relay candidate: TURN ${url} answered 401 Unauthorized`;
+        // The live view drew it before the summary replaced the dashboard.
+        expect(screen.indexOf(live), screen).toBeGreaterThanOrEqual(0);
+        expect(screen.indexOf(live)).toBeLessThan(screen.indexOf("result: FAIL"));
+        expect(screen).not.toMatch(/not in this call/);
+        expect(screen).toMatch(new RegExp(`failures \\(per call\\):\\s+×\\d+ +no relay candidate: TURN ${url.replace(/[?.]/g, "\\$&")} answered 401`));
+        const report = JSON.parse(readFileSync(file, "utf8")) as BotsRunReport;
+        expect(Object.keys(report.summary.failures).join()).toContain(`TURN ${url} answered 401`);
+        // TURN REST usernames are `expiry:userId`; neither they nor the secrets reach the screen or the report.
+        for (const text of [screen, JSON.stringify(report)]) {
+          expect(text).not.toMatch(/\b\d{10}:[\w-]{6,}/);
+          expect(text).not.toMatch(/a-different-secret|the-turn-servers-own-secret/);
+        }
+      } finally {
+        await service.stop();
+        await wrong.stop();
+      }
+    },
+    90_000,
+  );
 
   it("--turn-transport tls against a service without a TLS TURN URL is a usage error before any bot starts", async () => {
     const r = await vchat(["bots", "--url", dev.url, "--turn-transport", "tls", "--relay", "only", "--pairs", "1", "--duration", "5s"]);

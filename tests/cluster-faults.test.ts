@@ -319,3 +319,41 @@ describeIf(available, "redis-server is not installed")("cluster faults: Redis ba
     expect(fv.peer.id).toBe(w.id);
   }, 60_000);
 });
+
+describeIf(available, "redis-server is not installed")("cluster faults: a call whose state Redis lost", () => {
+  let redis: RunningRedis;
+  let cluster: LocalCluster;
+  const users: TestUser[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    cluster = await testCluster(redis.url, 2, { tuning: { ...tuning, presence } });
+  }, 60_000);
+  afterAll(async () => {
+    users.forEach((u) => u.socket.disconnect());
+    await cluster?.stop();
+    await redis?.stop();
+  }, 60_000);
+
+  // The call ends through its room (no live state); its peer, on the other node, was once told
+  // before the adapter took it out of the room and was refused ALREADY_IN_CALL (2 in 20 here).
+  it("ends it through its room for the peer on the other node, who can join the lobby the moment it is told", async () => {
+    for (let round = 0; round < 20; round++) {
+      const x = await user(cluster.urls[0]!, `lost${round}-x`);
+      const y = await user(cluster.urls[1]!, `lost${round}-y`);
+      users.push(x, y);
+      const [fx] = await pair(x, y);
+      // What a replaced Redis leaves: the call goes on through its room, the matchmaker knows nothing of it.
+      expect(await cluster.nodes[0]!.matchmaker.endSession(fx.sessionId)).not.toBeNull();
+      const joined = new Promise((resolve) => y.socket.once("call:ended", (e) => resolve(request(y.socket, "lobby:join", {}).then((ack) => ({ e, ack })))));
+      expect(await request(x.socket, "call:end", { sessionId: fx.sessionId })).toEqual({ ok: true });
+      expect({ round, ...((await joined) as object) }).toEqual({
+        round,
+        e: { sessionId: fx.sessionId, reason: "ended" },
+        ack: { ok: true, waitingSince: expect.any(String) },
+      });
+      x.socket.disconnect();
+      y.socket.disconnect();
+    }
+  }, 60_000);
+});

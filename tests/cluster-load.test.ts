@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeIf } from "./support/skip.ts";
-import type { Ack } from "../protocol/index.ts";
+import { request } from "../protocol/index.ts";
 import type { LocalCluster } from "../server/dev.ts";
 import type { NodeMatchmaker } from "../server/cluster/node-matchmaker.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
@@ -32,7 +32,7 @@ describeIf(available, "redis-server is not installed")("1,000 users joining at o
 
     const started = performance.now();
     // All at once: every join is on the wire before any answer is read.
-    const acks = await Promise.all(users.map((u) => joinWithin(u, 30_000)));
+    const acks = await Promise.all(users.map((u) => request(u.socket, "lobby:join", {}, { timeoutMs: 30_000 })));
     expect(acks.filter((a) => !a.ok)).toEqual([]);
     await until(
       () => users.every((u) => u.matches.length > 0),
@@ -79,12 +79,3 @@ describeIf(available, "redis-server is not installed")("1,000 users joining at o
     }
   }, 150_000);
 });
-
-/** lobby:join with an ack, as a tagged result even when the ack never comes. */
-function joinWithin(u: CrowdUser, ms: number): Promise<Ack<object>> {
-  const timed = u.socket.timeout(ms) as unknown as { emitWithAck(e: string, p: object): Promise<Ack<object>> };
-  // A missing ack counts as a failure (UNAVAILABLE is the closest stable code).
-  return timed
-    .emitWithAck("lobby:join", {})
-    .catch((err: Error): Ack<object> => ({ ok: false, error: { code: "UNAVAILABLE", message: `no ack: ${err.message}` } }));
-}

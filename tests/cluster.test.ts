@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { io as connect } from "socket.io-client";
-import type { ReadyResponse } from "../protocol/index.ts";
+import { send, type ReadyResponse } from "../protocol/index.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeIf } from "./support/skip.ts";
 import type { LocalCluster } from "../server/dev.ts";
@@ -178,7 +178,7 @@ describe.skipIf(!available)("cluster on a real redis-server: abuse", () => {
     const closed = new Promise<void>((resolve) => flooder.socket.once("disconnect", (r) => ((reason = r), resolve())));
     const started = Date.now();
     while (flooder.socket.connected && Date.now() - started < 4000) {
-      for (let i = 0; i < 40; i++) flooder.socket.emit("chat:typing", { sessionId: "x", typing: true });
+      for (let i = 0; i < 40; i++) send(flooder.socket, "chat:typing", { sessionId: "x", typing: true });
       await sleep(100);
     }
     await Promise.race([closed, sleep(500)]);

@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { io } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { request, type ClientSocket } from "../protocol/index.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
 import { contextFiles } from "../stacks/release.ts";
 import { buildWebOnce, removeBuild } from "./support/browser.ts";
@@ -131,9 +132,9 @@ describe.skipIf(!redisInstalled())("the Dockerfile's steps, performed in a tempo
     const guest = await fetch(`${server.url}/api/auth/guest`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(guest.status).toBe(201);
     const { token } = (await guest.json()) as { token: string };
-    const socket = io(server.url, { transports: ["websocket"], auth: { token }, reconnection: false });
+    const socket: ClientSocket = io(server.url, { transports: ["websocket"], auth: { token }, reconnection: false });
     try {
-      const ack = await socket.timeout(5000).emitWithAck("lobby:join", {});
+      const ack = await request(socket, "lobby:join", {}, { timeoutMs: 5000 });
       expect(ack).toMatchObject({ ok: true });
     } finally {
       socket.disconnect();

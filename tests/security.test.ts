@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clientEvents, errorCodes, limits, type Ack, type MatchFound } from "../protocol/index.ts";
+import { clientEvents, errorCodes, limits, send, type MatchFound } from "../protocol/index.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
-import { api, next, record, request, sleep, socketFor, user, type TestUser } from "./support/client.ts";
+import { api, next, rawRequest, record, request, sleep, socketFor, user, type TestUser } from "./support/client.ts";
 
 let dev: DevServer;
 beforeAll(async () => {
@@ -89,12 +89,12 @@ describe("session isolation", () => {
       ["call:stats", { sessionId, stats: { lossPct: 99 } }],
     ];
     for (const [event, payload] of attempts) {
-      const res = await request(outsider.socket, event, payload);
+      const res = await rawRequest(outsider.socket, event, payload);
       expect(res, event).toMatchObject({ ok: false, error: { code: "NOT_IN_SESSION" } });
     }
     // Without an ack the refusal arrives as an `error` event.
     const err = next(outsider.socket, "error");
-    outsider.socket.emit("signal", { sessionId, candidate: null });
+    send(outsider.socket, "signal", { sessionId, candidate: null });
     expect(await err).toMatchObject({ code: "NOT_IN_SESSION" });
     await sleep(150);
     expect(inbox.every((box) => box.length === 0)).toBe(true);
@@ -153,7 +153,7 @@ describe("malformed and oversized input", () => {
 
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...clientEvents), payloadArb(sessionId), async (event, payload) => {
-        const res = (await request(fuzzer.socket, event, payload)) as Ack;
+        const res = await rawRequest(fuzzer.socket, event, payload);
         // Leave the queue again if a payload happened to be a valid lobby:join.
         if (res.ok && event === "lobby:join") await request(fuzzer.socket, "lobby:leave");
         if (!res.ok) {
@@ -177,15 +177,15 @@ describe("malformed and oversized input", () => {
 
   it("unknown events and non-object payloads get VALIDATION_FAILED", async () => {
     const u = await user(dev.url, "odd");
-    expect(await request(u.socket, "admin:shutdown", {})).toMatchObject({ ok: false, error: { code: "VALIDATION_FAILED" } });
-    expect(await request(u.socket, "lobby:join", "join me")).toMatchObject({ ok: false, error: { code: "VALIDATION_FAILED" } });
+    expect(await rawRequest(u.socket, "admin:shutdown", {})).toMatchObject({ ok: false, error: { code: "VALIDATION_FAILED" } });
+    expect(await rawRequest(u.socket, "lobby:join", "join me")).toMatchObject({ ok: false, error: { code: "VALIDATION_FAILED" } });
     u.socket.disconnect();
   });
 
   it("a frame above the transport cap closes only that connection", async () => {
     const [u, bystander] = await Promise.all([user(dev.url, "huge"), user(dev.url, "calm")]);
     const closed = new Promise((resolve) => u.socket.once("disconnect", resolve));
-    u.socket.emit("chat:send", { sessionId: "x", text: "x".repeat(limits.frameMax * 2) });
+    send(u.socket, "chat:send", { sessionId: "x", text: "x".repeat(limits.frameMax * 2) });
     await closed;
     expect(bystander.socket.connected).toBe(true);
     expect(await request(bystander.socket, "lobby:leave")).toEqual({ ok: true });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { IceResponse, MatchFound, SessionsResponse } from "../protocol/index.ts";
+import type { CallStats, IceResponse, MatchFound, SessionsResponse } from "../protocol/index.ts";
 import type { Store } from "../server/store/store.ts";
 import { api, next, record, request, sleep, socketFor, user, type ClientSocket, type TestUser } from "./support/client.ts";
 import { until } from "./support/crowd.ts";
@@ -200,7 +200,7 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       await request(a!.socket, "chat:typing", { sessionId: fa.sessionId, typing: true });
       expect(await typing).toEqual({ sessionId: fa.sessionId, typing: true });
       const got = next(b!.socket, "chat:message");
-      const ack = await request<{ id: string; at: string }>(a!.socket, "chat:send", { sessionId: fa.sessionId, text: "  hello, bob  " });
+      const ack = await request(a!.socket, "chat:send", { sessionId: fa.sessionId, text: "  hello, bob  " });
       expect(ack.ok).toBe(true);
       const message = await got;
       expect(message).toMatchObject({ sessionId: fa.sessionId, from: a!.id, text: "hello, bob" });
@@ -246,7 +246,7 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
     it("accepts call:stats and reports from participants only", async () => {
       const [a, b, c] = await Promise.all(["a", "b", "c"].map((n) => newUser(`rep-${n}`)));
       const [fa] = await pair(a!, b!);
-      const stats = { setupMs: 420, lossPct: 0.5, localCandidateType: "relay", transport: "udp" };
+      const stats = { setupMs: 420, lossPct: 0.5, localCandidateType: "relay", transport: "udp" } satisfies CallStats;
       expect(await request(a!.socket, "call:stats", { sessionId: fa.sessionId, stats })).toEqual({ ok: true });
       expect(await request(c!.socket, "call:stats", { sessionId: fa.sessionId, stats })).toMatchObject({ ok: false, error: { code: "NOT_IN_SESSION" } });
       const report = await api<{ id: string }>(url(), "/api/reports", { token: b!.token, body: { sessionId: fa.sessionId, reason: "spam", details: "ads" } });
@@ -344,6 +344,26 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       await pair(a!, b!);
       expect(await request(a!.socket, "lobby:join", {})).toMatchObject({ ok: false, error: { code: "ALREADY_IN_CALL" } });
       done(a!, b!);
+    });
+
+    it("a lobby:join sent the moment a call ends (call:ended, or the call:next / call:end ack) is accepted", async () => {
+      // Cross-node on a cluster (users alternate between nodes); the web client joins this way.
+      for (let round = 0; round < 8; round++) {
+        const [a, b] = await Promise.all(["a", "b"].map((n) => newUser(`rejoin${round}-${n}`)));
+        const [fa] = await pair(a!, b!);
+        // Sent from the event handler itself: before the client reads anything else.
+        const peerJoined = new Promise((resolve) => b!.socket.once("call:ended", () => resolve(request(b!.socket, "lobby:join", {}))));
+        const ending = round % 2 ? "call:next" : "call:end";
+        const ended =
+          ending === "call:next" ? request(a!.socket, "call:next", { sessionId: fa.sessionId }) : request(a!.socket, "call:end", { sessionId: fa.sessionId });
+        const callerJoined = ended.then((ack) => {
+          expect(ack, `${ending} in round ${round}`).toMatchObject({ ok: true });
+          return request(a!.socket, "lobby:join", {});
+        });
+        const [peer, caller] = await Promise.all([peerJoined, callerJoined]);
+        expect({ round, ending, peer, caller }).toMatchObject({ peer: { ok: true }, caller: { ok: true } });
+        done(a!, b!);
+      }
     });
 
     it("a second tab of a waiting user closing keeps the user's place in the queue", async () => {

@@ -33,6 +33,8 @@ export interface RunningCoturn {
 export type StartCoturnOptions = Partial<CoturnOptions> & {
   /** Loopback address to bind. @default "127.0.0.1" */
   host?: string;
+  /** The address in the `turn:` URLs when clients reach it at another one (a LAN or public address). @default host */
+  advertise?: string;
   /** Milliseconds to wait for the listener to answer. @default 5000 */
   readyTimeoutMs?: number;
   /**
@@ -111,9 +113,10 @@ export async function startCoturn(opts: StartCoturnOptions = {}): Promise<Runnin
   }
 
   const urls: string[] = [];
-  if (!opts.noUdp) urls.push(formatTurnUrl(host, port, "udp"));
-  if (!opts.noTcp) urls.push(formatTurnUrl(host, port, "tcp"));
-  if (tlsPort) urls.push(formatTurnUrl(host, tlsPort, "tls"));
+  const advertised = opts.advertise ?? host;
+  if (!opts.noUdp) urls.push(formatTurnUrl(advertised, port, "udp"));
+  if (!opts.noTcp) urls.push(formatTurnUrl(advertised, port, "tcp"));
+  if (tlsPort) urls.push(formatTurnUrl(advertised, tlsPort, "tls"));
   return { host, port, tlsPort, secret, realm, urls, config, process: child, log: () => output, stop };
 }
 

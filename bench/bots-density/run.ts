@@ -20,6 +20,7 @@ import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { runBots, type Progress } from "../../bots/run.ts";
+import { restClient } from "../../protocol/index.ts";
 import { childPids, treeCpuSeconds } from "../support/process.ts";
 
 const { values } = parseArgs({
@@ -122,7 +123,7 @@ async function botsStep(
     const coturn = coturnPid ? treeCpuSeconds(coturnPid) : 0;
     const cpu = process.cpuUsage();
     // Sent: every packet a partner expected; received: those not lost.
-    const packets = 2 * p.counts.expected - p.counts.lost;
+    const packets = 2 * p.packets.expected - p.packets.lost;
     return { t: (performance.now() - started) / 1000, bots: (cpu.user + cpu.system) / 1e6, coturn, server: treeCpuSeconds(devPid) - coturn, packets };
   };
   let first: Mark | null = null;
@@ -240,12 +241,8 @@ async function chromiumBaseline(url: string, calls: number) {
   const { chromium } = await import("playwright-core");
   const iceSets: unknown[][] = [];
   for (let i = 0; i < calls * 2; i++) {
-    const guest = (await (await fetch(`${url}/api/auth/guest`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json()) as {
-      token: string;
-    };
-    const ice = (await (await fetch(`${url}/api/ice`, { headers: { authorization: `Bearer ${guest.token}` } })).json()) as {
-      iceServers: Array<{ urls: string[] }>;
-    };
+    const guest = await restClient({ baseUrl: url }).call("guest", {});
+    const ice = await restClient({ baseUrl: url, token: guest.token }).call("ice", undefined);
     // The UDP TURN URL only, as the bots use: one allocation per peer.
     iceSets.push(ice.iceServers.map((s) => ({ ...s, urls: [s.urls].flat().filter((u) => u.includes("transport=udp")) })));
   }

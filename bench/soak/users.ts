@@ -2,7 +2,8 @@
 // the lobby, and in every call trades an offer, an answer and a few chat lines; after 1-4 s one
 // side ends the call (or asks for the next partner) and both join again. A user whose socket
 // drops (a killed node, a Redis restart) connects again to the next node in the list.
-import { io, type Socket } from "socket.io-client";
+import { io } from "socket.io-client";
+import { request, restClient, type ClientSocket } from "../../protocol/index.ts";
 
 export interface UserStats {
   matches: number;
@@ -30,7 +31,7 @@ const sdp = (type: "offer" | "answer") => ({
 /** Starts `count` users spread over `urls()` (read again at each reconnect, so a restarted node's new URL is used). */
 export async function startUsers(urls: () => string[], count: number): Promise<Users> {
   const stats: UserStats = { matches: 0, chatsSent: 0, chatsReceived: 0, reconnects: 0, errors: {} };
-  const sockets = new Set<Socket>();
+  const sockets = new Set<ClientSocket>();
   let stopping = false;
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void) => {
@@ -41,19 +42,13 @@ export async function startUsers(urls: () => string[], count: number): Promise<U
     timers.add(t);
   };
   const failed = (code: string) => (stats.errors[code] = (stats.errors[code] ?? 0) + 1);
-  const acked = (res: { ok: boolean; error?: { code: string } } | undefined) => {
-    if (res && !res.ok) failed(res.error?.code ?? "UNKNOWN");
+  const acked = (res: { ok: true } | { ok: false; error: { code: string } }) => {
+    // Acks still pending when the users stop are given up by their closing sockets.
+    if (!res.ok && !stopping) failed(res.error.code);
   };
 
   async function signUp(url: string, i: number): Promise<string> {
-    const res = await fetch(`${url}/api/auth/guest`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ nickname: `soak${i}` }),
-      signal: AbortSignal.timeout(5000),
-    });
-    if (res.status !== 201) throw new Error(`sign-up: ${res.status}`);
-    return ((await res.json()) as { token: string }).token;
+    return (await restClient({ baseUrl: url, timeoutMs: 5000 }).call("guest", { nickname: `soak${i}` })).token;
   }
 
   async function live(i: number, attempt = 0): Promise<void> {
@@ -66,9 +61,9 @@ export async function startUsers(urls: () => string[], count: number): Promise<U
       failed("SIGN_UP");
       return later(500 + 250 * Math.min(attempt, 8), () => void live(i, attempt + 1));
     }
-    const socket = io(url, { auth: { token }, transports: ["websocket"], reconnection: false, forceNew: true });
+    const socket: ClientSocket = io(url, { auth: { token }, transports: ["websocket"], reconnection: false, forceNew: true });
     sockets.add(socket);
-    const join = () => socket.emit("lobby:join", {}, acked);
+    const join = () => void request(socket, "lobby:join", {}).then(acked);
     let call: string | null = null;
     socket.on("connect", () => join());
     socket.on("connect_error", () => {
@@ -83,15 +78,15 @@ export async function startUsers(urls: () => string[], count: number): Promise<U
       stats.reconnects++;
       later(rand(200, 800), () => void live(i, attempt + 1));
     });
-    socket.on("error", (e: { code: string }) => failed(e.code));
-    socket.on("match:found", ({ sessionId, role }: { sessionId: string; role: string }) => {
+    socket.on("error", (e) => failed(e.code));
+    socket.on("match:found", ({ sessionId, role }) => {
       call = sessionId;
       if (role === "offerer") stats.matches++;
-      if (role === "offerer") socket.emit("signal", { sessionId, description: sdp("offer") }, acked);
+      if (role === "offerer") void request(socket, "signal", { sessionId, description: sdp("offer") }).then(acked);
       for (let n = 0; n < 3; n++) {
         later(rand(100, 900), () => {
           if (call !== sessionId) return;
-          socket.emit("chat:send", { sessionId, text: `hello ${n} from ${i}` }, acked);
+          void request(socket, "chat:send", { sessionId, text: `hello ${n} from ${i}` }).then(acked);
           stats.chatsSent++;
         });
       }
@@ -99,13 +94,13 @@ export async function startUsers(urls: () => string[], count: number): Promise<U
         later(rand(1000, 4000), () => {
           if (call !== sessionId) return;
           call = null;
-          if (Math.random() < 0.5) socket.emit("call:next", { sessionId }, acked);
-          else socket.emit("call:end", { sessionId }, (res: { ok: boolean }) => (acked(res), later(rand(100, 500), join)));
+          if (Math.random() < 0.5) void request(socket, "call:next", { sessionId }).then(acked);
+          else void request(socket, "call:end", { sessionId }).then((res) => (acked(res), later(rand(100, 500), join)));
         });
       }
     });
-    socket.on("signal", (s: { sessionId: string; description?: { type: string } }) => {
-      if (s.description?.type === "offer") socket.emit("signal", { sessionId: s.sessionId, description: sdp("answer") }, acked);
+    socket.on("signal", (s) => {
+      if (s.description?.type === "offer") void request(socket, "signal", { sessionId: s.sessionId, description: sdp("answer") }).then(acked);
     });
     socket.on("chat:message", () => stats.chatsReceived++);
     socket.on("call:ended", () => {

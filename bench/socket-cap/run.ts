@@ -6,6 +6,7 @@
 //   node bench/socket-cap/run.ts [--nodes 2] [--asks 300]
 import { parseArgs } from "node:util";
 import { io as connect } from "socket.io-client";
+import { restClient } from "../../protocol/index.ts";
 import { redisInstalled, startRedis } from "../../server/cluster/redis-process.ts";
 import { startDevServer } from "../../server/dev.ts";
 import { userRoom } from "../../server/signaling/types.ts";
@@ -32,8 +33,7 @@ const cluster = await startDevServer({
 const sockets: ReturnType<typeof connect>[] = [];
 try {
   // One user with a socket on every node: what the cap counts.
-  const res = await fetch(`${cluster.urls[0]}/api/auth/guest`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
-  const { token, user } = (await res.json()) as { token: string; user: { id: string } };
+  const { token, user } = await restClient({ baseUrl: cluster.urls[0]! }).call("guest", {});
   for (const url of cluster.urls.slice(0, 3)) {
     const socket = connect(url, { auth: { token }, transports: ["websocket"], reconnection: false, forceNew: true });
     await new Promise<void>((resolve, reject) => (socket.once("connect", () => resolve()), socket.once("connect_error", reject)));

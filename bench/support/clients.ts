@@ -11,7 +11,8 @@
 // {matches, latencies} as one JSON line on stdout at the end.
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { io, type Socket } from "socket.io-client";
+import { io } from "socket.io-client";
+import { request, restClient, send, type ClientSocket } from "../../protocol/index.ts";
 
 const { values } = parseArgs({
   options: {
@@ -29,18 +30,12 @@ const url = values.url!;
 const users = Number(values.users);
 const now = () => performance.timeOrigin + performance.now();
 
-async function connectOnce(i: number): Promise<Socket> {
+async function connectOnce(i: number): Promise<ClientSocket> {
   let auth = {};
   if (!values["no-auth"]) {
-    const res = await fetch(`${url}/api/auth/guest`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ nickname: `bench${i}` }),
-    });
-    if (res.status !== 201) throw new Error(`sign-up failed: ${res.status} ${await res.text()}`);
-    auth = { token: ((await res.json()) as { token: string }).token };
+    auth = { token: (await restClient({ baseUrl: url }).call("guest", { nickname: `bench${i}` })).token };
   }
-  const socket = io(url, { auth, transports: ["websocket"], reconnection: false, forceNew: true });
+  const socket: ClientSocket = io(url, { auth, transports: ["websocket"], reconnection: false, forceNew: true });
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("connect_error", (err) => (socket.close(), reject(err)));
@@ -49,7 +44,7 @@ async function connectOnce(i: number): Promise<Socket> {
 }
 
 /** A busy machine sometimes drops a connection attempt: try again a few times. */
-async function connect(i: number): Promise<Socket> {
+async function connect(i: number): Promise<ClientSocket> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await connectOnce(i);
@@ -60,13 +55,13 @@ async function connect(i: number): Promise<Socket> {
   }
 }
 
-const sockets: Socket[] = [];
+const sockets: ClientSocket[] = [];
 for (let i = 0; i < users; i += 50) sockets.push(...(await Promise.all(Array.from({ length: Math.min(50, users - i) }, (_, j) => connect(i + j)))));
 
 let phase: "idle" | "match" | "relay" | "done" = "idle";
 let matches = 0;
 const latencies: number[] = [];
-const join = (socket: Socket) => socket.emit("lobby:join", {}, () => {});
+const join = (socket: ClientSocket) => void request(socket, "lobby:join", {});
 const candidate = (n: number) => ({ candidate: `candidate:${n} 1 udp 2122260223 127.0.0.1 ${50000 + n} typ host t=${now()}`, sdpMid: "0", sdpMLineIndex: 0 });
 // A realistic size: browser offers with audio, video and a data channel are 3-6 KB.
 const sdp = (type: "offer" | "answer") => ({
@@ -79,10 +74,10 @@ for (const socket of sockets) {
   let offerer = false;
   let got = 0;
   const end = (sessionId: string) =>
-    socket.emit("call:end", { sessionId }, () => {
+    void request(socket, "call:end", { sessionId }).then(() => {
       if (phase === "match") join(socket);
     });
-  socket.on("match:found", ({ sessionId, role }: { sessionId: string; role: string }) => {
+  socket.on("match:found", ({ sessionId, role }) => {
     offerer = role === "offerer";
     got = 0;
     if (phase === "match" || phase === "idle") {
@@ -90,13 +85,13 @@ for (const socket of sockets) {
       if (!offerer) return;
       if (phase === "match") matches++;
       if (phase !== "match" || !values.exchange) return end(sessionId);
-      socket.emit("signal", { sessionId, description: sdp("offer") });
-      for (let i = 0; i < 5; i++) socket.emit("signal", { sessionId, candidate: candidate(i) });
+      send(socket, "signal", { sessionId, description: sdp("offer") });
+      for (let i = 0; i < 5; i++) send(socket, "signal", { sessionId, candidate: candidate(i) });
     } else if (phase === "relay") {
       let n = 0;
       pinger = setInterval(() => {
         if (phase !== "relay") return clearInterval(pinger);
-        socket.emit("signal", { sessionId, candidate: candidate(n++) });
+        send(socket, "signal", { sessionId, candidate: candidate(n++) });
       }, relayInterval);
     }
   });
@@ -104,7 +99,7 @@ for (const socket of sockets) {
     clearInterval(pinger);
     if (phase === "match") join(socket);
   });
-  socket.on("signal", (s: { sessionId: string; description?: { type: string }; candidate?: { candidate: string } }) => {
+  socket.on("signal", (s) => {
     if (phase === "relay") {
       const sent = Number(/t=([\d.]+)/.exec(s.candidate?.candidate ?? "")?.[1]);
       if (sent) latencies.push(now() - sent);
@@ -114,8 +109,8 @@ for (const socket of sockets) {
     // answer and the answerer's 5 candidates.
     got++;
     if (s.description?.type === "offer") {
-      socket.emit("signal", { sessionId: s.sessionId, description: sdp("answer") });
-      for (let i = 0; i < 5; i++) socket.emit("signal", { sessionId: s.sessionId, candidate: candidate(i) });
+      send(socket, "signal", { sessionId: s.sessionId, description: sdp("answer") });
+      for (let i = 0; i < 5; i++) send(socket, "signal", { sessionId: s.sessionId, candidate: candidate(i) });
     }
     if (offerer && got === 6) end(s.sessionId);
   });

@@ -4,7 +4,7 @@
  * Exit codes: 0 done, 1 the service refused or could not be reached, 2 usage errors.
  */
 import type { Command } from "commander";
-import { adminPaths, type AdminReportsResponse, type Ban, type BanResponse, type ErrorResponse, type UnbanResponse } from "../../protocol/index.ts";
+import { restClient, RestError, type AdminReportsResponse, type Ban, type RestInput, type RestOutput, type UnbanResponse } from "../../protocol/index.ts";
 import { parseDuration, UsageError } from "../exit.ts";
 
 /** Where the admin secret and token come from. */
@@ -53,44 +53,31 @@ export async function adminToken(access: AdminAccess & { ttlMs?: number }): Prom
 }
 
 /** Calls the admin API with VCHAT_ADMIN_TOKEN, or a short-lived token minted from the admin secret. */
-async function call<T>(access: AdminAccess, path: string, body?: unknown): Promise<T> {
+async function call<N extends "adminReports" | "ban" | "unban">(access: AdminAccess, route: N, input: RestInput<N>): Promise<RestOutput<N>> {
   const env = access.env ?? process.env;
   const base = (access.url ?? env.VCHAT_URL ?? "http://127.0.0.1:8080").replace(/\/$/, "");
   const token = env.VCHAT_ADMIN_TOKEN ?? (await adminToken({ ...access, ttlMs: 60_000 })).token;
-  let res: Response;
   try {
-    res = await fetch(base + path, {
-      method: body === undefined ? "GET" : "POST",
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
+    return await restClient({ baseUrl: base, token }).call(route, input);
   } catch (err) {
-    throw new Error(`could not reach ${base}: ${(err as Error).message}`, { cause: err });
+    if (!(err instanceof RestError)) throw err;
+    if (err.status === 0) throw new Error(`could not reach ${base}: ${err.message}`, { cause: err });
+    throw new Error(`${err.status} ${err.code}: ${err.message}`, { cause: err });
   }
-  const payload = (await res.json().catch(() => null)) as (T & Partial<ErrorResponse>) | null;
-  if (!res.ok) {
-    const error = payload?.error;
-    throw new Error(error ? `${res.status} ${error.code}: ${error.message}` : `${res.status} from ${base}${path}`);
-  }
-  return payload as T;
 }
 
 /** Reports filed since `since` (an ISO time, or a duration meaning that long ago), oldest first. */
 export function adminReports(access: AdminAccess, opts: { since?: string; limit?: number } = {}): Promise<AdminReportsResponse> {
-  const query = new URLSearchParams();
-  if (opts.since) query.set("since", sinceTime(opts.since));
-  if (opts.limit) query.set("limit", String(opts.limit));
-  return call(access, `${adminPaths.reports}${query.size ? `?${query}` : ""}`);
+  return call(access, "adminReports", { since: opts.since ? sinceTime(opts.since) : undefined, limit: opts.limit || undefined });
 }
 
 export async function adminBan(access: AdminAccess, userId: string, opts: { reason: string; forMs?: number }): Promise<Ban> {
   const forSeconds = opts.forMs === undefined ? undefined : Math.max(1, Math.round(opts.forMs / 1000));
-  return (await call<BanResponse>(access, adminPaths.bans, { userId, reason: opts.reason, forSeconds })).ban;
+  return (await call(access, "ban", { userId, reason: opts.reason, forSeconds })).ban;
 }
 
 export function adminUnban(access: AdminAccess, userId: string): Promise<UnbanResponse> {
-  return call(access, adminPaths.unbans, { userId });
+  return call(access, "unban", { userId });
 }
 
 function sinceTime(text: string): string {

@@ -7,10 +7,14 @@ import type { BotsOptions, Progress } from "../../bots/run.ts";
 import { mediaKinds, relayModes, type MediaKind, type RelayMode } from "../../bots/types.ts";
 import { CliError, exitCodes, intOption, parseDuration, UsageError } from "../exit.ts";
 import { interruption } from "../signals.ts";
+import type { CoordinatorRun, FleetDeps } from "../fleet.ts";
+import { coordinatorEnv, registerBotsWorker, runFleetFromCli, type FleetCli } from "./bots-fleet.ts";
 import { vchatVersion } from "../version.ts";
 
 /** Bot pairs when neither --pairs nor --peers is given; shown in `--help` and on the start line. */
 export const defaultPairs = 10;
+/** The most pairs one machine runs; beyond, only a fleet. */
+const maxLocalPairs = 5000;
 
 interface RawOptions {
   url?: string;
@@ -41,6 +45,36 @@ interface RawOptions {
   connectTimeout: string;
   turnRewrite?: string[];
   runId?: string;
+  coordinator?: string | true;
+  local?: boolean;
+  workerTimeout?: string;
+  fleet?: number;
+  stack?: string;
+  keep?: boolean;
+}
+
+/** `--fleet W --stack NAME [--keep]`: the run's workers as tasks of a bots fleet on ECS Fargate (docs/fleet.md). */
+export interface FargateFleet {
+  workers: number;
+  stack: string;
+  keep: boolean;
+  registerTimeoutMs: number;
+}
+
+function fargateFleet(raw: RawOptions): FargateFleet | undefined {
+  if (raw.fleet === undefined) {
+    if (raw.stack !== undefined || raw.keep) throw new UsageError("--stack and --keep go with --fleet W");
+    if ((raw.pairs ?? 0) > maxLocalPairs)
+      throw new UsageError(`--pairs must be a whole number from 1 to ${maxLocalPairs} on one machine, got "${raw.pairs}"; more need --fleet W (docs/fleet.md)`);
+    return undefined;
+  }
+  if (!raw.stack) throw new UsageError("--fleet needs --stack NAME: the vchat-fleet stack to bring up (docs/fleet.md)");
+  if (raw.peers !== undefined) throw new UsageError("--fleet plans calls: give --pairs, not --peers");
+  if (raw.workers !== undefined) throw new UsageError("--workers counts this machine's threads or processes; with --fleet W each worker task sizes its own");
+  if (raw.coordinator !== undefined || raw.local) throw new UsageError("--fleet brings its own coordinator Redis: leave out --coordinator and --local");
+  const registerTimeoutMs = parseDuration(raw.workerTimeout ?? "60s");
+  if (registerTimeoutMs < 1000) throw new UsageError(`--worker-timeout must be at least 1s, got "${raw.workerTimeout}"`);
+  return { workers: raw.fleet, stack: raw.stack, keep: raw.keep === true, registerTimeoutMs };
 }
 
 function runIdOption(text: string | undefined): number | undefined {
@@ -60,8 +94,24 @@ function oneOf<T extends string>(name: string, text: string, allowed: readonly T
   return text as T;
 }
 
+/** `--workers` with `--coordinator` or `--local`: worker processes, coordinated over Redis. */
+function parseFleet(raw: RawOptions): FleetCli | null {
+  if (!raw.local && raw.coordinator === undefined) return null;
+  // `--coordinator` without a URL takes it from the environment (a password stays out of process lists).
+  const coordinator = typeof raw.coordinator === "string" ? raw.coordinator : process.env[coordinatorEnv] || null;
+  if (raw.coordinator === true && !coordinator) throw new UsageError(`--coordinator without a URL reads it from ${coordinatorEnv}, which is not set`);
+  if (coordinator !== null && !/^rediss?:\/\//.test(coordinator)) throw new UsageError("--coordinator must be a redis:// or rediss:// URL");
+  if (raw.workers === undefined || raw.workers < 1) throw new UsageError("--coordinator and --local need --workers N (worker processes, at least 1)");
+  const registerTimeoutMs = parseDuration(raw.workerTimeout ?? "60s");
+  if (registerTimeoutMs < 1000) throw new UsageError(`--worker-timeout must be at least 1s, got "${raw.workerTimeout}"`);
+  // --local without --coordinator: a redis-server of its own.
+  return { workers: raw.workers, coordinator: raw.coordinator === undefined ? null : coordinator, local: raw.local === true, registerTimeoutMs };
+}
+
 /** Maps the command line to `runBots` options; every mistake is a `UsageError` (exit 2). */
-export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: string | null; jsonStdout: boolean; htmlFile: string | null } {
+export function parseBotsOptions(
+  raw: RawOptions,
+): BotsOptions & { jsonFile: string | null; jsonStdout: boolean; htmlFile: string | null; fleet: FleetCli | null; fargate: FargateFleet | undefined } {
   if (!raw.url) throw new UsageError("--url is required: the vchat service to test, e.g. --url http://127.0.0.1:8080");
   let url: URL;
   try {
@@ -71,6 +121,8 @@ export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: str
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError("--url must be http:// or https://");
   if (raw.pairs !== undefined && raw.peers !== undefined) throw new UsageError("give --pairs or --peers, not both");
+  const fargate = fargateFleet(raw);
+  const fleet = parseFleet(raw);
   const relay = oneOf<RelayMode>("--relay", raw.relay, relayModes);
   const impairLossPct = num("--impair-loss", raw.impairLoss, 0, 100);
   const impairDelayMs = num("--impair-delay", raw.impairDelay, 0, 10_000);
@@ -126,22 +178,25 @@ export function parseBotsOptions(raw: RawOptions): BotsOptions & { jsonFile: str
       maxSetupMs: num("--max-setup-ms", raw.maxSetupMs, 0, 600_000),
       minConnectedPct: num("--min-connected", raw.minConnected, 0, 100),
     },
-    workers: raw.workers,
+    // With a fleet, --workers counts processes; each picks its own threads.
+    workers: fleet ? undefined : raw.workers,
     connectTimeoutMs,
     turnRewrites: rewrites,
     jsonFile: typeof raw.json === "string" && raw.json !== "-" ? raw.json : null,
     jsonStdout: raw.json === true || raw.json === "-",
     htmlFile: raw.html ?? null,
+    fleet,
+    fargate,
   };
 }
 
 export function registerBots(program: Command): void {
   const collect = (v: string, prev: string[] = []) => [...prev, v];
-  program
+  const cmd = program
     .command("bots")
     .description("headless werift peers that join the lobby, get matched, call each other and report call health; exits 1 when a threshold fails")
     .option("--url <url>", "the vchat service, e.g. http://127.0.0.1:8080 (required)")
-    .option("--pairs <n>", `bot pairs, 2 bots each (default: ${defaultPairs})`, intOption("--pairs", 1, 5000))
+    .option("--pairs <n>", `bot pairs, 2 bots each (default: ${defaultPairs}; over ${maxLocalPairs} only with --fleet)`, intOption("--pairs", 1, 100_000))
     .option("--peers <n>", "bot users instead of pairs; 1 waits for any partner, e.g. a browser", intOption("--peers", 1, 10000))
     .option("--duration <time>", "how long the run lasts (30s, 10m)", "30s")
     .option("--ramp <per-second>", "bots joining per second", "20")
@@ -163,8 +218,21 @@ export function registerBots(program: Command): void {
     .option("--max-loss <pct>", "fail when aggregate media loss exceeds this")
     .option("--max-setup-ms <ms>", "fail when p95 setup (match → first media) exceeds this")
     .option("--min-connected <pct>", "fail when fewer calls than this percent connect", "95")
-    .option("--workers <n>", "worker threads (0: none; default one per core, one per 50 bots)", intOption("--workers", 0, 64))
+    .option(
+      "--workers <n>",
+      "worker threads (0: none; default one per core, one per 50 bots); with --coordinator or --local: worker processes",
+      intOption("--workers", 0, 64),
+    )
+    .option(
+      "--coordinator [redis-url]",
+      `run over --workers worker processes coordinated in this Redis (redis:// or rediss://; without a URL: ${coordinatorEnv})`,
+    )
+    .option("--local", "start the --workers worker processes here (and a redis-server when no --coordinator is given)")
+    .option("--worker-timeout <time>", "how long to wait for every worker to register", "60s")
     .option("--connect-timeout <time>", "a call not connected by then counts as failed", "20s")
+    .option("--fleet <workers>", "run the bots on this many ECS Fargate workers (a vchat-fleet stack, docs/fleet.md)", intOption("--fleet", 1, 1000))
+    .option("--stack <name>", "with --fleet: the vchat-fleet stack (one per region)")
+    .option("--keep", "with --fleet: leave the fleet up after the run (default: torn down, also on failure and Ctrl-C)")
     .addOption(
       // Calibration: one direction of one call dies mid-call; the run must fail it (media-stopped).
       new Option("--impair-cut <time>", "this long after the first bot's first media packet, drop all of its media (needs --relay only)").hideHelp(),
@@ -181,6 +249,7 @@ export function registerBots(program: Command): void {
     .action(async (raw: RawOptions) => {
       process.exitCode = await bots(parseBotsOptions(raw));
     });
+  registerBotsWorker(cmd);
 }
 
 /** What a report needs to be read later on its own: which vchat ran what, against what, when, where. */
@@ -225,13 +294,43 @@ export function startLine(opts: ReturnType<typeof parseBotsOptions>): string {
 export async function bots(
   opts: ReturnType<typeof parseBotsOptions>,
   io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process,
+  fleetDeps?: FleetDeps,
 ): Promise<number> {
+  if (opts.fargate) return botsOnFleet(opts, opts.fargate, io, fleetDeps);
   const stop = interruption(io);
   try {
     return await runAndReport(opts, io, stop);
   } finally {
     stop.dispose();
   }
+}
+
+/**
+ * `--fleet`: the fleet sized for the plan before anything starts (an impossible size is a usage
+ * error), then up, this run's coordinator on the fleet's Redis (the run of `--workers W
+ * --coordinator URL`), and down.
+ */
+async function botsOnFleet(
+  opts: ReturnType<typeof parseBotsOptions>,
+  fargate: FargateFleet,
+  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream },
+  deps: FleetDeps | undefined,
+): Promise<number> {
+  const [{ fleetSize }, { ConfigError }, { botsFleet }] = await Promise.all([
+    import("../../stacks/fleet-size.ts"),
+    import("../../stacks/config.ts"),
+    import("../fleet.ts"),
+  ]);
+  let size;
+  try {
+    size = fleetSize({ calls: opts.pairs!, workers: fargate.workers, media: opts.media ?? "synthetic" });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  const coordinator: CoordinatorRun = ({ coordinatorUrl, workers, stop }) =>
+    runAndReport({ ...opts, fleet: { workers, coordinator: coordinatorUrl, local: false, registerTimeoutMs: fargate.registerTimeoutMs } }, io, stop);
+  return botsFleet({ stack: fargate.stack, keep: fargate.keep, size, coordinator }, io, deps);
 }
 
 async function runAndReport(
@@ -259,23 +358,29 @@ async function runAndReport(
     // Without a terminal: a line every 5 s on stderr, so logs show progress without flooding.
     if (p.elapsedS - lastLine >= 5) {
       lastLine = p.elapsedS;
-      const c = p.counts;
       io.stderr.write(
-        `bots ${p.elapsedS}s: up ${c.up} connecting ${c.connecting} waiting ${c.waiting} failed ${c.callsFailed} loss ${p.lossPct ?? "–"} % cpu ${p.cpuPct} % lag ${p.loopLagMs} ms\n`,
+        `bots ${p.elapsedS}s: calls up ${p.calls.up} connected ${p.calls.connected} failed ${p.calls.failed}, bots connecting ${p.bots.connecting} waiting ${p.bots.waiting}, setup p95 ${p.setupP95Ms ?? "–"} ms, loss ${p.lossPct ?? "–"} %, cpu ${p.cpuPct} % of one core, lag ${p.loopLagMs} ms` +
+          (p.lastError ? `, last error: ${p.lastError}` : "") +
+          "\n",
       );
     }
   };
   const startedAt = new Date().toISOString();
   let measured: BotsReport;
   try {
-    measured = await runBots({ ...opts, onProgress, signal: stop.signal });
+    const { fleet, fargate: _f, jsonFile: _j, jsonStdout: _s, htmlFile: _h, ...botsOpts } = opts;
+    measured = fleet
+      ? await runFleetFromCli({ ...botsOpts, onProgress, signal: stop.signal }, fleet)
+      : await runBots({ ...botsOpts, onProgress, signal: stop.signal });
   } catch (err) {
     if (err instanceof BotError) throw new CliError(err.code, err.message, err.code === "VALIDATION_FAILED" ? exitCodes.usage : exitCodes.failed);
     throw err;
   } finally {
     live?.unmount();
   }
-  const { jsonFile, jsonStdout, htmlFile, ...asRun } = opts;
+  const { jsonFile, jsonStdout, htmlFile, fleet, ...rest } = opts;
+  // The coordinator's URL may hold a password.
+  const asRun = fleet ? { ...rest, fleet: { ...fleet, coordinator: fleet.coordinator?.replace(/\/\/[^/@]*@/, "//[redacted]@") ?? null } } : rest;
   const run: RunInfo = {
     command: "bots",
     vchat: vchatVersion,

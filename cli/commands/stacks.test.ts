@@ -351,4 +351,19 @@ describe("vchat preview --offline", () => {
     expect(r.out).toMatch(/security rules: all passed/);
     expect(r.engine.calls).toEqual([]);
   }, 60_000);
+
+  it("--fleet W plans a bots fleet sized for --pairs: W workers running `vchat bots worker`, no ingress, rules passed", async () => {
+    const r = await vchat(["preview", "--offline", "--fleet", "4", "--pairs", "400", "--json"]);
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(r.out);
+    expect(plan).toMatchObject({ ok: true, offline: true, violations: [], fleet: { workers: 4, callsPerWorker: 100, cpu: 2048, memory: 4096 } });
+    const settings = (suffix: string) => plan.resources.find((x: { type: string }) => x.type.endsWith(suffix)).settings;
+    expect(settings("ecs/service:Service")).toContain("FARGATE, 4 task(s), public IP on");
+    expect(settings("taskDefinition:TaskDefinition")).toEqual(expect.arrayContaining([expect.stringMatching(/^command bots worker --wait/)]));
+    expect(plan.outputs.coordinatorUrl).toBe("[secret]");
+    const text = await vchat(["preview", "--offline", "--fleet", "4", "--pairs", "400"]);
+    expect(text.out).toMatch(/vchat fleet \(4 workers × 2 vCPU \/ 4096 MiB, 100 calls each\): planned offline/);
+    expect(text.out).toMatch(/security rules: all passed/);
+    await expect(vchat(["preview", "--fleet", "4"])).rejects.toThrow(/--fleet plans offline only/);
+  }, 60_000);
 });

@@ -22,7 +22,7 @@ import {
   type StackEngine,
   type StackEvent,
 } from "../../stacks/engine.ts";
-import { exitCodes } from "../exit.ts";
+import { exitCodes, intOption, UsageError } from "../exit.ts";
 import { addContext, type Context } from "../contexts.ts";
 import { interruption } from "../signals.ts";
 import type { ProgressRow, ProgressViewProps } from "../ui/stacks.ts";
@@ -74,6 +74,10 @@ export interface PreviewOptions {
   env: EnvName;
   offline: boolean;
   json: boolean;
+  /** With `offline`: plan a bots fleet of this many workers instead of the environment. */
+  fleet?: number;
+  /** The fleet's calls. */
+  pairs?: number;
 }
 export interface ChangeOptions {
   env: EnvName;
@@ -97,6 +101,12 @@ export function registerStacks(program: Command, overrides: Partial<StacksDeps> 
     .description("show what `vchat up` would change; --offline plans on Pulumi mocks without CLI or cloud account")
     .addOption(envOption())
     .option("--offline", "run the program on Pulumi's mocks and render the planned resources", false)
+    .option(
+      "--fleet <workers>",
+      "with --offline: plan a bots fleet of this many workers (the vchat-fleet project, docs/fleet.md)",
+      intOption("--fleet", 1, 1000),
+    )
+    .option("--pairs <n>", "with --fleet: the calls the fleet is sized for", intOption("--pairs", 1, 1_000_000), 1000)
     .option("--json", "print JSON for machines", false)
     .action(async (opts: PreviewOptions) => deps.setExitCode(await stacksPreview(opts, deps)));
   program
@@ -134,6 +144,7 @@ function fail(deps: StacksDeps, err: unknown, json: boolean): number {
 
 /** `vchat preview`: offline on mocks, or a real preview through the engine. */
 export async function stacksPreview(opts: PreviewOptions, deps: StacksDeps = defaultStacksDeps): Promise<number> {
+  if (opts.fleet !== undefined && !opts.offline) throw new UsageError("--fleet plans offline only: add --offline (`vchat bots --fleet` brings a fleet up)");
   if (opts.offline) return previewOffline(opts, deps);
   return stacksChange("preview", { env: opts.env, yes: true, json: opts.json }, deps);
 }
@@ -144,7 +155,7 @@ async function previewOffline(opts: PreviewOptions, deps: StacksDeps): Promise<n
     import("../../stacks/summary.ts"),
     ui(),
   ]);
-  const plan = await planOffline(opts.env);
+  const plan = opts.fleet === undefined ? await planOffline(opts.env) : await fleetPlan(opts.fleet, opts.pairs ?? 1000);
   const resources = plan.resources.map((r) => ({
     name: r.name,
     type: r.type,
@@ -156,7 +167,16 @@ async function previewOffline(opts: PreviewOptions, deps: StacksDeps): Promise<n
   if (opts.json) {
     deps.stdout.write(
       JSON.stringify(
-        { ok: plan.violations.length === 0, env: plan.env, offline: true, resources, outputs: plan.outputs, violations: plan.violations, notes: plan.notes },
+        {
+          ok: plan.violations.length === 0,
+          env: plan.env,
+          offline: true,
+          ...("size" in plan ? { fleet: plan.size } : {}),
+          resources,
+          outputs: plan.outputs,
+          violations: plan.violations,
+          notes: plan.notes,
+        },
         null,
         2,
       ) + "\n",
@@ -169,6 +189,19 @@ async function previewOffline(opts: PreviewOptions, deps: StacksDeps): Promise<n
     for (const note of plan.notes) deps.stdout.write(`note: ${note}\n`);
   }
   return plan.violations.length === 0 ? exitCodes.ok : exitCodes.failed;
+}
+
+/** The fleet's offline plan in the environment plan's shape; its title says the size. */
+async function fleetPlan(workers: number, calls: number) {
+  const [{ planFleetOffline }, { ConfigError }] = await Promise.all([import("../../stacks/offline.ts"), import("../../stacks/config.ts")]);
+  try {
+    const plan = await planFleetOffline({ calls, workers, media: "synthetic" });
+    const { cpu, memory, callsPerWorker } = plan.size;
+    return { ...plan, env: `fleet (${workers} workers × ${cpu / 1024} vCPU / ${memory} MiB, ${callsPerWorker} calls each)` };
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 /** Folds engine events into the rows of the progress tree. Pure. */

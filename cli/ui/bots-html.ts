@@ -7,6 +7,8 @@ import type { Progress } from "../../bots/run.ts";
 
 const esc = (v: unknown) => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+const palette = ["#36c", "#c63", "#2a7", "#a3c", "#c90", "#099", "#d33", "#777"];
+
 interface Series {
   label: string;
   colour: string;
@@ -31,7 +33,7 @@ function chart(id: string, title: string, unit: string, t: number[], series: Ser
     .join("");
   const legend = series.map((s) => `<span style="color:${s.colour}">■ ${esc(s.label)}</span>`).join(" ");
   return `<figure id="${id}"><figcaption>${esc(title)} <small>(${esc(unit)}, max ${max})</small> ${legend}</figcaption>
-<svg data-chart="${id}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(title)}">
+<svg data-chart="${id}" data-max="${max}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(title)}">
 <line x1="${pad}" y1="${h - pad + 8}" x2="${w - pad}" y2="${h - pad + 8}" stroke="#999"/><line x1="${pad}" y1="8" x2="${pad}" y2="${h - pad + 8}" stroke="#999"/>
 <text x="${pad}" y="${h - 4}" font-size="10">0 s</text><text x="${w - pad}" y="${h - 4}" font-size="10" text-anchor="end">${tMax} s</text>
 <text x="2" y="16" font-size="10">${max}</text>${lines}</svg></figure>`;
@@ -52,18 +54,45 @@ export function botsHtml(report: BotsReport & { run: object }, timeline: Progres
         `<tr class="${th.ok ? "ok" : "fail"}"><td>${th.ok ? "pass" : "FAIL"}</td><td>${esc(th.name)}</td><td>${esc(th.limit)}</td><td>${esc(th.value ?? "–")}</td></tr>`,
     )
     .join("");
+  // One series per thread seen (main, each worker, a fleet's workers): their load is the host's verdict.
+  const threadNames = [...new Set(timeline.flatMap((p) => p.threads.map((th) => th.worker)))];
+  const perThread = (f: (th: Progress["threads"][number]) => number | null) =>
+    threadNames.map((name, i) => ({
+      label: name,
+      colour: palette[i % palette.length]!,
+      values: timeline.map((p) => {
+        const th = p.threads.find((x) => x.worker === name);
+        return th ? f(th) : null;
+      }),
+    }));
   const charts = [
-    chart("calls", "calls up and failed", "calls", t, [
-      { label: "up", colour: "#2a7", values: timeline.map((p) => p.counts.up) },
-      { label: "failed", colour: "#d33", values: timeline.map((p) => p.counts.callsFailed) },
+    chart("calls", "calls up, connected and failed so far", "calls", t, [
+      { label: "up", colour: "#2a7", values: timeline.map((p) => p.calls.up) },
+      { label: "connected", colour: "#36c", values: timeline.map((p) => p.calls.connected) },
+      { label: "failed", colour: "#d33", values: timeline.map((p) => p.calls.failed) },
     ]),
-    chart("setup", "setup (match → first media)", "ms", t, [
+    chart("setup", "setup (match → first media), calls connected so far", "ms", t, [
       { label: "p50", colour: "#36c", values: timeline.map((p) => p.setupP50Ms) },
       { label: "p95", colour: "#c63", values: timeline.map((p) => p.setupP95Ms) },
     ]),
-    chart("loss", "media loss", "%", t, [{ label: "loss", colour: "#a3c", values: timeline.map((p) => p.lossPct) }]),
-    chart("cpu", "bot host CPU", "% of one core", t, [{ label: "cpu", colour: "#555", values: timeline.map((p) => p.cpuPct) }]),
-    chart("lag", "bot host event-loop lag p99", "ms", t, [{ label: "lag", colour: "#c90", values: timeline.map((p) => p.loopLagMs) }]),
+    chart("loss", "media loss so far", "%", t, [{ label: "loss", colour: "#a3c", values: timeline.map((p) => p.lossPct) }]),
+    chart("bitrate", "payload received per leg, each second", "kbps", t, [{ label: "kbps", colour: "#2a7", values: timeline.map((p) => p.media.kbpsPerLeg) }]),
+    chart("jitter", "audio jitter (RFC 3550), mean of the legs up", "ms", t, [
+      { label: "jitter", colour: "#c63", values: timeline.map((p) => p.media.jitterMs) },
+    ]),
+    chart("delay", "one-way delay, mean of each second's packets", "ms", t, [{ label: "delay", colour: "#36c", values: timeline.map((p) => p.media.delayMs) }]),
+    chart("freezes", "video freezes, each second", "freezes", t, [{ label: "freezes", colour: "#d33", values: timeline.map((p) => p.media.freezes) }]),
+    chart("cpu", "bot host CPU, whole process and per thread", "% of one core", t, [
+      { label: "process", colour: "#555", values: timeline.map((p) => p.cpuPct) },
+      ...(threadNames.length > 1 ? perThread((th) => th.cpuPct) : []),
+    ]),
+    chart(
+      "lag",
+      "bot host event-loop lag p99, per thread",
+      "ms",
+      t,
+      perThread((th) => th.loopLagMs),
+    ),
   ];
   // Ctrl-C'd: the figures are partial, whatever they say.
   const verdict = run.interrupted ? "interrupted" : report.pass ? "pass" : report.valid ? "FAIL" : "invalid";

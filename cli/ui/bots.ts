@@ -5,6 +5,7 @@
 import { Box, Text } from "ink";
 import React from "react";
 import type { Progress } from "../../bots/run.ts";
+import type { FleetReport } from "../../bots/fleet/merge.ts";
 import type { BotsReport } from "../../bots/report.ts";
 import type { Dist } from "../../bots/metrics.ts";
 import { overloadPct, stallMs } from "../../bots/overload.ts";
@@ -13,11 +14,15 @@ const h = React.createElement;
 
 const fmt = (x: number | null | undefined, unit = "") => (x === null || x === undefined ? "–" : `${Math.round(x * 10) / 10}${unit}`);
 
-/** Live figures: calls up, connecting, failed; rates; loss; setup; the bot host's own load. */
+/**
+ * Live figures, counted as the final report counts them: calls (not bots) up, connected and
+ * failed; setup over the calls connected so far; the last second's media; the bot host's load
+ * in percent of one core, as the summary says it; the cause of the last failure.
+ */
 export function BotsDashboard(props: { progress: Progress | null; url: string }) {
   const p = props.progress;
   if (!p) return h(Text, null, `vchat bots → ${props.url}: starting…`);
-  const c = p.counts;
+  const { calls, bots, media } = p;
   const overloaded = p.cpuPct > p.cores * 85 || p.loopLagMs >= stallMs;
   return h(
     Box,
@@ -26,31 +31,29 @@ export function BotsDashboard(props: { progress: Progress | null; url: string })
     h(
       Text,
       null,
-      h(Text, { color: "green" }, `up ${c.up}`),
+      "calls: ",
+      h(Text, { color: "green" }, `up ${calls.up}`),
       "   ",
-      h(Text, { color: "yellow" }, `connecting ${c.connecting}`),
+      `connected ${calls.connected}`,
       "   ",
-      `waiting ${c.waiting}`,
+      h(Text, { color: calls.failed ? "red" : undefined }, `failed ${calls.failed}`),
       "   ",
-      `starting ${c.starting}`,
-      "   ",
-      h(Text, { color: c.callsFailed ? "red" : undefined }, `failed ${c.callsFailed}`),
-      "   ",
-      `done ${c.callsDone}`,
+      `connected/s ${p.connectedPerS.toFixed(2)}`,
+      h(Text, { color: "gray" }, `   bots: connecting ${bots.connecting}, waiting ${bots.waiting}, starting ${bots.starting}`),
     ),
+    h(Text, null, `setup p50 ${fmt(p.setupP50Ms, " ms")}  p95 ${fmt(p.setupP95Ms, " ms")}   loss ${fmt(p.lossPct, " %")}`),
     h(
       Text,
       null,
-      `loss ${fmt(p.lossPct, " %")}   setup p50 ${fmt(p.setupP50Ms, " ms")}  p95 ${fmt(p.setupP95Ms, " ms")}   `,
-      `calls/s ${fmt(p.elapsedS > 0 ? (c.callsDone + c.callsFailed + c.up) / p.elapsedS : 0)}`,
+      `last second, per leg: ${fmt(media.kbpsPerLeg, " kbps")}   jitter ${fmt(media.jitterMs, " ms")}   delay ${fmt(media.delayMs, " ms")}   freezes ${media.freezes}`,
     ),
     h(
       Text,
       { color: overloaded ? "red" : "gray" },
-      `bot host: CPU ${p.cpuPct} % of ${p.cores * 100} %, event-loop lag p99 ${fmt(p.loopLagMs, " ms")}, ${p.workers} worker(s)`,
+      `bot host: CPU ${p.cpuPct} % of one core (${p.cores} cores), event-loop lag p99 ${fmt(p.loopLagMs, " ms")}, ${p.workers} worker(s)`,
       overloaded ? "  — the client is overloaded: figures may reflect it, not the network" : "",
     ),
-    c.lastError ? h(Text, { color: "red" }, `last error: ${c.lastError}`) : null,
+    p.lastError ? h(Text, { color: "red" }, `last error: ${p.lastError}`) : null,
   );
 }
 
@@ -112,9 +115,17 @@ export function summaryText(r: BotsReport): string {
   }
   out.push("");
   const h = r.host;
+  // Over worker processes the host block's CPU is the coordinator's; each worker has its line.
+  const fleet = (r as Partial<FleetReport>).workers;
   out.push(
-    `bot host: CPU ${h.cpuPct} % of one core on average, ${h.workers} worker(s); event loop per thread: ${h.threads.map((t) => `${t.thread} p99 ${fmt(t.lagP99Ms, " ms")} max ${fmt(t.lagMaxMs, " ms")} stalled ${t.stalledPct} %`).join("; ")}`,
+    `${fleet ? "coordinator" : "bot host"}: CPU ${h.cpuPct} % of one core on average, ${h.workers} worker(s); event loop per thread: ${h.threads.map((t) => `${t.thread} p99 ${fmt(t.lagP99Ms, " ms")} max ${fmt(t.lagMaxMs, " ms")} stalled ${t.stalledPct} %`).join("; ")}`,
   );
+  // A run over worker processes (`--workers N --coordinator|--local`): one line per worker.
+  for (const w of fleet ?? []) {
+    out.push(
+      `  worker ${w.name} (${w.host}, ${w.cores} cores, ${w.bots} bots): ${w.state}, ${w.calls} call(s), CPU ${fmt(w.cpuPct, " %")} of one core, host CPU ${fmt(w.hostCpuPct, " %")}, lag p99 ${fmt(w.loopLagP99Ms, " ms")}, started ${fmt(w.startLagMs, " ms")} after the barrier`,
+    );
+  }
   if (s.legsHostStalled) out.push(`warning: ${s.legsHostStalled} leg(s) flagged: their receiving thread was stalled for ${overloadPct} % of the call or more`);
   if (h.warning && !h.overloaded) out.push(`warning: ${h.warning}`);
   if (r.invalidReason) out.push(r.invalidReason);

@@ -17,7 +17,7 @@ import type { Logger } from "../log.ts";
 import type { LiveSession, Matchmaker, Party } from "../matching/matchmaker.ts";
 import type { Metrics } from "../metrics.ts";
 import { consume, type RateLimits } from "../rate-limits.ts";
-import { isCallRoom, roomOf, userRoom, type VchatServer, type VchatSocket } from "../signaling/types.ts";
+import { endingRoomOf, isCallRoom, roomOf, userRoom, type VchatServer, type VchatSocket } from "../signaling/types.ts";
 import type { ReportRecord, Store } from "../store/store.ts";
 import { iceFor } from "../ice.ts";
 
@@ -71,6 +71,7 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
   async function start(session: LiveSession): Promise<void> {
     const { offerer, answerer } = session;
     metrics.matches.inc();
+    metrics.callsInProgress.inc({ relay_only: String(session.relayOnly) });
     metrics.matchWait.observe(session.waitedMs.offerer / 1000);
     metrics.matchWait.observe(session.waitedMs.answerer / 1000);
     moveSockets("join", [offerer.socketId, answerer.socketId], roomOf(session.id));
@@ -103,6 +104,20 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       .catch((err) => log.error({ err, sessionId: session.id }, "could not store the session"));
   }
 
+  /**
+   * Ends a call known only by its room. Its members are unknown here, so they are marked first
+   * (an ending room), then leave the call room, then are told: every node applies the adapter's
+   * messages in this order, and a member joining the lobby the moment it is told is out of the call.
+   */
+  function endThroughRoom(sessionId: string, reason: EndReason, by: string): void {
+    const room = roomOf(sessionId);
+    const ending = endingRoomOf(sessionId);
+    io.in(room).except(by).socketsJoin(ending);
+    io.in(room).socketsLeave(room);
+    io.to(ending).emit("call:ended", { sessionId, reason });
+    io.in(ending).socketsLeave(ending);
+  }
+
   /** Ends a call once: tells the other party (or both when `by` is none) and closes the record. */
   async function finish(sessionId: string, reason: EndReason, by?: Party): Promise<boolean> {
     const live = await matchmaker.endSession(sessionId, { keepApart: reason === "next" || reason === "blocked" }).catch((err: unknown) => {
@@ -111,6 +126,7 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       throw err;
     });
     if (live) {
+      metrics.callsInProgress.dec({ relay_only: String(live.relayOnly) });
       // Out of the room before being told (the adapter keeps this order across nodes), so nothing
       // a party sends after `call:ended` is relayed.
       moveSockets("leave", [live.offerer.socketId, live.answerer.socketId], roomOf(sessionId));
@@ -122,8 +138,7 @@ export function createCalls({ config, store, matchmaker, io, metrics, limits, lo
       // replaced Redis. A caller (`by`, checked a member of the room by every use case passing one)
       // still reaches the other party through the room, which the adapter keeps on every node.
       if (!by) return false;
-      io.to(roomOf(sessionId)).except(by.socketId).emit("call:ended", { sessionId, reason });
-      io.in(roomOf(sessionId)).socketsLeave(roomOf(sessionId));
+      endThroughRoom(sessionId, reason, by.socketId);
     }
     await store
       .endSession(sessionId, { at: new Date().toISOString(), reason, by: by?.userId ?? null })

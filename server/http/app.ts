@@ -17,6 +17,7 @@ import {
   registerBody,
   reportBody,
   unbanBody,
+  type HealthResponse,
   type ReadyResponse,
 } from "../../protocol/index.ts";
 import { verifyAdminToken } from "../admin/admin-token.ts";
@@ -77,7 +78,7 @@ export function createApp({ config, accounts, standing, moderation, calls, metri
   const operatorOf = (req: Request) => (req as AdminAuthed).operator;
 
   app.get(paths.healthz, (_req, res) => {
-    res.json({ ok: true });
+    res.json({ ok: true } satisfies HealthResponse);
   });
   app.get(paths.readyz, async (_req, res) => {
     const checks: ReadyResponse["checks"] = {};

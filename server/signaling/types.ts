@@ -18,5 +18,7 @@ export type VchatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Int
 /** The Socket.IO room of a call. Only the server puts sockets in it, so membership is the authorisation. */
 export const roomOf = (sessionId: string) => `s:${sessionId}`;
 export const isCallRoom = (room: string) => room.startsWith("s:");
+/** The members of a call being ended through its room, for the moment between leaving it and being told. */
+export const endingRoomOf = (sessionId: string) => `e:${sessionId}`;
 /** Every socket of one user joins this room: a ban reaches them all, on every node. */
 export const userRoom = (userId: string) => `u:${userId}`;

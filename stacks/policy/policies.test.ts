@@ -1,6 +1,6 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { beforeAll, describe, expect, it } from "vitest";
-import { planOffline, type OfflinePlan } from "../offline.ts";
+import { planFleetOffline, planOffline, type OfflinePlan } from "../offline.ts";
 import { rules } from "../rules.ts";
 import { policies } from "./policies.ts";
 
@@ -143,5 +143,62 @@ describe("the policy pack", () => {
     const block = policyResource("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "web-block", [bucket]);
     expect(run([bucket, block])).toEqual([]);
     expect(run([bucket, block, lonely])).toEqual(["logs: bucket has no public access block"]);
+  });
+});
+
+describe("the policy pack on a bots fleet", () => {
+  const asPolicy = (r: { type: string; name: string; props: Record<string, unknown> }, propertyDependencies: Record<string, PolicyResource[]> = {}) =>
+    ({
+      type: r.type,
+      name: r.name,
+      urn: `urn:pulumi:eu::vchat-fleet::${r.type}::${r.name}`,
+      props: r.props,
+      dependencies: Object.values(propertyDependencies).flat(),
+      propertyDependencies,
+    }) as unknown as PolicyResource;
+  const runStack = (resources: PolicyResource[]) => {
+    const found: string[] = [];
+    for (const p of stackPolicies) (p.validateStack as (a: unknown, r: (m: string) => void) => void)({ resources }, (m) => found.push(`${p.name}: ${m}`));
+    return found;
+  };
+
+  it("passes the fleet as planned, resource and stack rules", async () => {
+    const fleet = await planFleetOffline({ calls: 100, workers: 2, media: "synthetic" });
+    expect(fleet.resources.flatMap((r) => validate(r.type, r.props, r.name, { stack: "eu" }))).toEqual([]);
+    expect(runStack(fleet.resources.filter((r) => !r.component).map((r) => asPolicy(r)))).toEqual([]);
+  }, 60_000);
+
+  it("iam-least-privilege: a wildcard action, or a named action on every resource", () => {
+    const policy = (Action: string[], Resource: string[]) => ({
+      policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action, Resource }] }),
+    });
+    expect(validate("aws:iam/rolePolicy:RolePolicy", policy(["s3:GetObject"], ["*"]))).toEqual(['iam-least-privilege: s3:GetObject on every resource ("*")']);
+    expect(validate("aws:iam/rolePolicy:RolePolicy", policy(["ecs:*"], ["arn:aws:ecs:eu-west-1:123456789012:cluster/x"]))).toEqual([
+      "iam-least-privilege: action ecs:* grants a whole service",
+    ]);
+    expect(validate("aws:iam/rolePolicy:RolePolicy", policy(["ecr:GetAuthorizationToken"], ["*"]))).toEqual([]);
+  });
+
+  it("logs-expire: a log group kept forever", () => {
+    expect(validate("aws:cloudwatch/logGroup:LogGroup", { name: "/vchat/fleet/eu" })).toEqual(["logs-expire: retentionInDays is not set: logs never expire"]);
+    expect(validate("aws:cloudwatch/logGroup:LogGroup", { name: "/vchat/fleet/eu", retentionInDays: 3 })).toEqual([]);
+  });
+
+  it("the workers' group takes no ingress at all", () => {
+    const sg = { ingress: [{ protocol: "tcp", fromPort: 9229, toPort: 9229, cidrBlocks: ["10.0.0.0/8"] }], tags: { "vchat:role": "bots" } };
+    expect(validate("aws:ec2/securityGroup:SecurityGroup", sg)).toEqual(["security-group-ports-match-role: bots group allows tcp 9229-9229 from 10.0.0.0/8"]);
+  });
+
+  it("task-role-without-permissions: a policy attached to the workers' task role, named by dependency", () => {
+    const role = asPolicy({ type: "aws:iam/role:Role", name: "task-role", props: { tags: { "vchat:role": "no-permissions" } } });
+    const other = asPolicy({ type: "aws:iam/role:Role", name: "exec-role", props: {} });
+    const attach = (name: string, to: PolicyResource) =>
+      asPolicy(
+        { type: "aws:iam/rolePolicyAttachment:RolePolicyAttachment", name, props: { policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" } },
+        { role: [to] },
+      );
+    expect(runStack([role, other, attach("admin", role), attach("fine", other)])).toEqual([
+      `task-role-without-permissions-stack: admin: grants permissions to the no-permissions role ${role.urn}`,
+    ]);
   });
 });

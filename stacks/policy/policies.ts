@@ -25,7 +25,12 @@ export function stackRecords(resources: PolicyResource[]): ResourceRecord[] {
       [resourceTypes.listenerRule]: ["actions", "conditions"],
       [resourceTypes.vpcEndpoint]: ["vpcEndpointType", "serviceName"],
     };
-    if (r.type === resourceTypes.sg) return { type: r.type, name: r.name, id: r.urn, props: { tags: r.props.tags } };
+    if (r.type === resourceTypes.sg || r.type === resourceTypes.role) return { type: r.type, name: r.name, id: r.urn, props: { tags: r.props.tags } };
+    if (r.type === resourceTypes.rolePolicy || r.type === resourceTypes.rolePolicyAttachment) {
+      // The role's id (its name) is unknown at preview: name it by the dependency, as above.
+      const role = (r.propertyDependencies?.role ?? []).find((d) => d.type === resourceTypes.role);
+      return { type: r.type, name: r.name, props: { role: role?.urn ?? "" } };
+    }
     if (r.type === resourceTypes.ingressRule) {
       const group = (r.propertyDependencies?.securityGroupId ?? []).find((d) => d.type === resourceTypes.sg);
       const { ipProtocol, fromPort, toPort, cidrIpv4, cidrIpv6, referencedSecurityGroupId } = r.props as Record<string, unknown>;

@@ -1,8 +1,8 @@
-import { io as connect, type Socket } from "socket.io-client";
+import { io as connect } from "socket.io-client";
 import { expect } from "vitest";
-import type { Ack, AuthResponse, ClientToServerEvents, MatchFound, ServerToClientEvents } from "../../protocol/index.ts";
+import { request, restClient, type Ack, type AuthResponse, type ClientSocket, type MatchFound, type ServerToClientEvents } from "../../protocol/index.ts";
 
-export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+export { request, type ClientSocket };
 
 /** A test user: a guest account and its connected socket. */
 export interface TestUser {
@@ -12,6 +12,7 @@ export interface TestUser {
   socket: ClientSocket;
 }
 
+/** Raw HTTP, for tests that check statuses and refusals; `restClient` checks answers against the protocol. */
 export async function api<T = unknown>(
   url: string,
   path: string,
@@ -35,10 +36,8 @@ export async function api<T = unknown>(
   return { status: res.status, body: body as T };
 }
 
-export async function guest(url: string, nickname?: string): Promise<AuthResponse> {
-  const { status, body } = await api<AuthResponse>(url, "/api/auth/guest", { body: nickname ? { nickname } : {} });
-  if (status !== 201) throw new Error(`guest login failed: ${status} ${JSON.stringify(body)}`);
-  return body;
+export function guest(url: string, nickname?: string): Promise<AuthResponse> {
+  return restClient({ baseUrl: url }).call("guest", nickname ? { nickname } : {});
 }
 
 export function socketFor(url: string, token: string | undefined, opts: { autoConnect?: boolean } = {}): ClientSocket {
@@ -56,9 +55,13 @@ export async function user(url: string, nickname?: string): Promise<TestUser> {
   return { token: auth.token, id: auth.user.id, nickname: auth.user.nickname, socket };
 }
 
-/** Emits with an ack and resolves to the tagged result. */
-export function request<T extends object = object>(socket: ClientSocket, event: string, ...args: unknown[]): Promise<Ack<T>> {
-  return (socket as unknown as { timeout(ms: number): { emitWithAck(e: string, ...a: unknown[]): Promise<Ack<T>> } }).timeout(5000).emitWithAck(event, ...args);
+/**
+ * Emits what the protocol does not allow (an unknown event, a payload of the wrong shape) with an
+ * ack, as a hostile client would, and resolves to the tagged result. Use `request()` otherwise.
+ */
+export function rawRequest(socket: ClientSocket, event: string, ...args: unknown[]): Promise<Ack> {
+  const untyped = socket.timeout(5000) as unknown as { emitWithAck(event: string, ...args: unknown[]): Promise<Ack> };
+  return untyped.emitWithAck(event, ...args);
 }
 
 /** The next `event` on the socket, or a rejection after `ms`. */

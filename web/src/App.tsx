@@ -1,11 +1,11 @@
 import { useSyncExternalStore } from "react";
-import type { VchatClient } from "./client.ts";
+import type { Client } from "./client.ts";
 import { Home } from "./Home.tsx";
 import { Waiting } from "./Waiting.tsx";
 import { CallView } from "./CallView.tsx";
 
-export function App({ client }: { client: VchatClient }) {
-  const state = useSyncExternalStore(client.subscribe, client.getState);
+export function App({ client }: { client: Client }) {
+  const state = useSyncExternalStore(client.store.subscribe, client.store.get);
   const { notice } = state;
   return (
     <div className="app">
@@ -16,7 +16,7 @@ export function App({ client }: { client: VchatClient }) {
       {notice && (
         <div className={`notice notice-${notice.tone}`} role={notice.tone === "error" ? "alert" : "status"}>
           <span>{notice.text}</span>
-          <button type="button" className="plain" aria-label="Dismiss message" onClick={() => client.dismissNotice()}>
+          <button type="button" className="plain" aria-label="Dismiss message" onClick={client.store.dismissNotice}>
             ×
           </button>
         </div>

@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { reportReasons, type ReportReason } from "../../protocol/rest.ts";
 import { limits } from "../../protocol/limits.ts";
-import type { State, VchatClient } from "./client.ts";
+import type { Client } from "./client.ts";
+import type { CallState, State } from "./store.ts";
 import { Video } from "./Video.tsx";
 
 const reasonLabels: Record<ReportReason, string> = {
@@ -14,9 +15,7 @@ const reasonLabels: Record<ReportReason, string> = {
   other: "Something else",
 };
 
-type Call = NonNullable<State["call"]>;
-
-export function CallView({ client, state, call }: { client: VchatClient; state: State; call: Call }) {
+export function CallView({ client, state, call }: { client: Client; state: State; call: CallState }) {
   const [reporting, setReporting] = useState(false);
   const { media } = state;
   const connecting = call.peerState !== "connected";
@@ -57,24 +56,24 @@ export function CallView({ client, state, call }: { client: VchatClient; state: 
       <div className="controls">
         {media.stream && (
           <>
-            <button type="button" aria-pressed={media.micMuted} onClick={() => client.toggleMic()}>
+            <button type="button" aria-pressed={media.micMuted} onClick={() => client.media.toggleMic()}>
               {media.micMuted ? "Unmute" : "Mute"}
             </button>
-            <button type="button" aria-pressed={media.cameraOff} onClick={() => client.toggleCamera()}>
+            <button type="button" aria-pressed={media.cameraOff} onClick={() => client.media.toggleCamera()}>
               {media.cameraOff ? "Camera on" : "Camera off"}
             </button>
           </>
         )}
-        <button type="button" className="primary" onClick={() => void client.next()}>
+        <button type="button" className="primary" onClick={() => void client.call.next()}>
           Next
         </button>
-        <button type="button" onClick={() => void client.stop()}>
+        <button type="button" onClick={() => void client.call.stop()}>
           Stop
         </button>
         <button type="button" className="danger" aria-expanded={reporting} onClick={() => setReporting((r) => !r)}>
           Report
         </button>
-        <button type="button" className="danger" onClick={() => void client.block()}>
+        <button type="button" className="danger" onClick={() => void client.moderation.block()}>
           Block
         </button>
       </div>
@@ -85,14 +84,14 @@ export function CallView({ client, state, call }: { client: VchatClient; state: 
   );
 }
 
-function ReportForm({ client, onDone }: { client: VchatClient; onDone: () => void }) {
+function ReportForm({ client, onDone }: { client: Client; onDone: () => void }) {
   const [reason, setReason] = useState<ReportReason>("harassment");
   const [details, setDetails] = useState("");
   const [busy, setBusy] = useState(false);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
-    const ok = await client.report(reason, details);
+    const ok = await client.moderation.report(reason, details);
     setBusy(false);
     if (ok) onDone();
   };
@@ -124,7 +123,7 @@ function ReportForm({ client, onDone }: { client: VchatClient; onDone: () => voi
   );
 }
 
-function Chat({ client, state, call }: { client: VchatClient; state: State; call: Call }) {
+function Chat({ client, state, call }: { client: Client; state: State; call: CallState }) {
   const [text, setText] = useState("");
   const list = useRef<HTMLOListElement>(null);
   useEffect(() => {
@@ -136,7 +135,7 @@ function Chat({ client, state, call }: { client: VchatClient; state: State; call
     const value = text;
     if (!value.trim()) return;
     setText("");
-    if (!(await client.sendChat(value))) setText(value);
+    if (!(await client.chat.send(value))) setText(value);
   };
 
   return (
@@ -160,7 +159,7 @@ function Chat({ client, state, call }: { client: VchatClient; state: State; call
           placeholder="Say hi…"
           onChange={(e) => {
             setText(e.target.value);
-            client.typing();
+            client.chat.typing();
           }}
         />
         <button type="submit">Send</button>

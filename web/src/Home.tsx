@@ -1,11 +1,12 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { limits } from "../../protocol/limits.ts";
-import type { State, VchatClient } from "./client.ts";
+import type { Client } from "./client.ts";
+import type { State } from "./store.ts";
 import { Video } from "./Video.tsx";
 
 /** Guest entry: nickname, interests, 18+ confirmation, camera preview with device choice. */
-export function Home({ client, state }: { client: VchatClient; state: State }) {
-  const last = client.lastStart;
+export function Home({ client, state }: { client: Client; state: State }) {
+  const last = client.lobby.lastStart;
   const [nickname, setNickname] = useState(last?.nickname ?? "");
   const [interests, setInterests] = useState(last?.interests.join(", ") ?? "");
   const [adult, setAdult] = useState(last !== null);
@@ -13,7 +14,7 @@ export function Home({ client, state }: { client: VchatClient; state: State }) {
   const { media } = state;
 
   useEffect(() => {
-    if (!media.stream && !media.chatOnly && !media.problem && !media.loading) void client.openMedia();
+    if (!media.stream && !media.chatOnly && !media.problem && !media.loading) void client.media.open();
     // Once per visit of this screen; Retry asks again.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
@@ -24,7 +25,7 @@ export function Home({ client, state }: { client: VchatClient; state: State }) {
   const submit = (e: FormEvent) => {
     e.preventDefault();
     if (!canStart) return;
-    void client.start({ nickname, interests: interests.split(","), relayOnly: hideIp });
+    void client.lobby.start({ nickname, interests: interests.split(","), relayOnly: hideIp });
   };
 
   return (
@@ -36,11 +37,11 @@ export function Home({ client, state }: { client: VchatClient; state: State }) {
           <div className="media-problem" role={media.chatOnly ? "status" : "alert"}>
             {media.chatOnly ? <p>Chat only: you will see and hear your partner, they will not see you.</p> : <p>{media.problem.message}</p>}
             <div className="row">
-              <button type="button" onClick={() => void client.openMedia()}>
+              <button type="button" onClick={() => void client.media.open()}>
                 Retry
               </button>
               {!media.chatOnly && (
-                <button type="button" onClick={() => client.useChatOnly()}>
+                <button type="button" onClick={() => client.media.useChatOnly()}>
                   Continue with chat only
                 </button>
               )}
@@ -55,7 +56,7 @@ export function Home({ client, state }: { client: VchatClient; state: State }) {
                 {/* The browser may be waiting for the user to answer its permission prompt. */}
                 <p>Starting camera… Allow camera and microphone when your browser asks.</p>
                 <div className="row">
-                  <button type="button" onClick={() => client.useChatOnly()}>
+                  <button type="button" onClick={() => client.media.useChatOnly()}>
                     Continue with chat only
                   </button>
                 </div>
@@ -69,7 +70,7 @@ export function Home({ client, state }: { client: VchatClient; state: State }) {
         <div className="devices">
           <label>
             Camera
-            <select value={media.videoId ?? ""} onChange={(e) => void client.chooseDevice("video", e.target.value)}>
+            <select value={media.videoId ?? ""} onChange={(e) => void client.media.chooseDevice("video", e.target.value)}>
               {media.cameras.length === 0 && <option value="">None</option>}
               {media.cameras.map((d, i) => (
                 <option key={d.deviceId} value={d.deviceId}>
@@ -80,7 +81,7 @@ export function Home({ client, state }: { client: VchatClient; state: State }) {
           </label>
           <label>
             Microphone
-            <select value={media.audioId ?? ""} onChange={(e) => void client.chooseDevice("audio", e.target.value)}>
+            <select value={media.audioId ?? ""} onChange={(e) => void client.media.chooseDevice("audio", e.target.value)}>
               {media.microphones.length === 0 && <option value="">None</option>}
               {media.microphones.map((d, i) => (
                 <option key={d.deviceId} value={d.deviceId}>

@@ -1,8 +1,9 @@
 import { useEffect, useState } from "react";
-import type { State, VchatClient } from "./client.ts";
+import type { Client } from "./client.ts";
+import type { State } from "./store.ts";
 import { Video } from "./Video.tsx";
 
-export function Waiting({ client, state }: { client: VchatClient; state: State }) {
+export function Waiting({ client, state }: { client: Client; state: State }) {
   const now = useNow(1000);
   const waited = state.waitingSince ? Math.max(0, now - state.waitingSince) : 0;
   return (
@@ -12,7 +13,7 @@ export function Waiting({ client, state }: { client: VchatClient; state: State }
         {state.phase === "joining" ? "Connecting…" : "Looking for someone to talk to…"}
       </p>
       {state.phase === "waiting" && <p className="muted">Waiting {formatDuration(waited)}</p>}
-      <button type="button" onClick={() => void client.stop()}>
+      <button type="button" onClick={() => void client.lobby.leave()}>
         Stop
       </button>
     </section>

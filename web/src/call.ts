@@ -30,7 +30,7 @@ const candidateTypes = new Set<string>(["host", "srflx", "prflx", "relay"]);
  */
 export class PeerCall {
   readonly sessionId: string;
-  readonly pc: RTCPeerConnection;
+  private readonly pc: RTCPeerConnection;
   private readonly opts: PeerCallOptions;
   private readonly remote = new MediaStream();
   private pending: RTCIceCandidateInit[] = [];
@@ -67,6 +67,10 @@ export class PeerCall {
       }
       this.opts.onStateChange(s);
     };
+  }
+
+  get connectionState(): RTCPeerConnectionState {
+    return this.pc.connectionState;
   }
 
   get relayPolicy(): boolean {

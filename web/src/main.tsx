@@ -1,11 +1,11 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./App.tsx";
-import { VchatClient } from "./client.ts";
+import { createClient } from "./client.ts";
 import "./styles.css";
 
 // One client per page, outside React, so StrictMode's double effects cannot open two sockets.
-const client = new VchatClient();
+const client = createClient();
 window.addEventListener("pagehide", () => client.dispose());
 // Back/forward cache: a restored page has a closed socket and stopped camera; start it afresh.
 window.addEventListener("pageshow", (e) => {

@@ -1,0 +1,66 @@
+/**
+ * `vchat dev --https`: a self-signed certificate for the names a browser will use (localhost,
+ * loopback, the LAN address), so a phone on the LAN gets a secure context and its camera. Node
+ * cannot issue an X.509 certificate by itself, so openssl makes it; Node's `X509Certificate`
+ * decides whether the one kept in the state folder still fits.
+ */
+import { spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { join } from "node:path";
+import { StateError } from "./secrets.ts";
+
+export interface DevCertificate {
+  cert: string;
+  key: string;
+  certFile: string;
+  /** Whether it was made at this start (else the one kept from an earlier start). */
+  created: boolean;
+}
+
+const validDays = 365;
+
+/** Reuses `folder/tls/` when its certificate covers every name for another day, else makes a new one there. */
+export function devCertificate(folder: string, names: readonly string[]): DevCertificate {
+  const dir = join(folder, "tls");
+  const certFile = join(dir, "cert.pem");
+  const keyFile = join(dir, "key.pem");
+  if (existsSync(certFile) && existsSync(keyFile)) {
+    const cert = readFileSync(certFile, "utf8");
+    const x509 = new X509Certificate(cert);
+    const fresh = Date.parse(x509.validTo) - Date.now() > 86_400_000;
+    if (fresh && names.every((n) => (isIP(n) ? x509.checkIP(n) : x509.checkHost(n)) !== undefined)) {
+      return { cert, key: readFileSync(keyFile, "utf8"), certFile, created: false };
+    }
+  }
+  if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
+  const san = names.map((n) => `${isIP(n) ? "IP" : "DNS"}:${n}`).join(",");
+  const r = spawnSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      String(validDays),
+      "-subj",
+      "/CN=vchat dev",
+      "-addext",
+      `subjectAltName=${san}`,
+    ],
+    { encoding: "utf8" },
+  );
+  if (r.error || r.status !== 0) {
+    throw new StateError(`--https needs openssl to make a self-signed certificate: ${r.error?.message ?? r.stderr.trim().split("\n").pop()}`);
+  }
+  return { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8"), certFile, created: true };
+}
