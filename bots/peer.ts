@@ -44,7 +44,10 @@ export interface PeerOptions {
   matchedAt?: number;
   /** Give up connecting after this long. @default 20000 */
   connectTimeoutMs?: number;
-  /** Data-channel ping period. @default 1000 */
+  /**
+   * Data-channel ping period. Each ping and echo costs a bot more CPU than a second of its RTP
+   * receive statistics (SCTP and DTLS through werift), so not every second. @default 5000
+   */
   pingIntervalMs?: number;
   /** The run's id, written in every packet; packets of other runs are not measured. @default a new one */
   runId?: number;
@@ -314,12 +317,18 @@ export class BotPeer {
         if (Number.isFinite(sent)) this.rtts.push(now() - sent);
       }
     });
+    const ping = () => {
+      if (dc.readyState === "open") dc.send("p:" + now());
+      this.sampleRtcpRtt();
+    };
+    // The first ping a second after the channel opens (a short call still gets its RTT; at once,
+    // the partner's end may not be open to answer yet), then one per period.
     const startPings = () => {
       if (this.pingTimer || this.closed) return;
-      this.pingTimer = setInterval(() => {
-        if (dc.readyState === "open") dc.send("p:" + now());
-        this.sampleRtcpRtt();
-      }, this.opts.pingIntervalMs ?? 1000);
+      this.pingTimer = setTimeout(() => {
+        ping();
+        if (!this.closed) this.pingTimer = setInterval(ping, this.opts.pingIntervalMs ?? 5000);
+      }, 1000);
     };
     if (dc.readyState === "open") startPings();
     else dc.stateChanged.subscribe((s) => s === "open" && startPings());
@@ -356,7 +365,7 @@ export class BotPeer {
     path.onRtp = (kind, rtp) =>
       this.receiver.onRtp(kind ?? "video", { header: { timestamp: rtp.timestamp, marker: rtp.marker, extensions: [] }, payload: rtp.payload });
     this.sender.rtpPath = path;
-    // Over TURN/TCP the stream's framing stays werift's: RTP is taken after ICE.
+    // Over TURN/TCP the stream's framing stays werift's: RTP is sent and taken at ICE level.
     this.mediaPath = path.below ? "bots" : "bots (after ICE)";
   }
 

@@ -32,8 +32,25 @@ interface SrtpContext {
 }
 interface IceConnection {
   send(data: Buffer): Promise<void>;
+  canSendApplicationData(): boolean;
   onData: { event?: { stack?: Array<{ execute: (data: Buffer) => void }> } };
-  nominated?: { protocol?: { transport?: Socket; turn?: { transport?: Socket; addrByChannel?: Record<number, unknown> } } };
+  nominated?: CandidatePair;
+}
+interface CandidatePair {
+  remoteAddr: Address;
+  packetsSent: number;
+  bytesSent: number;
+  packetsReceived: number;
+  bytesReceived: number;
+  protocol?: { transport?: Socket; turn?: Turn };
+}
+type Address = [string, number];
+/** werift's TURN client (`TurnProtocol`): the server it sends to and its channel bindings. */
+interface Turn {
+  transport?: Socket;
+  addrByChannel?: Record<number, unknown>;
+  channelByAddr?: Record<string, { number: number; refreshAt: number } | undefined>;
+  pinnedServerEndpoint?: Address;
 }
 /** werift's `RTCRtpSender` fields that its sender reports are made of. */
 interface SenderReportState {
@@ -53,8 +70,11 @@ type RemoteStreams = Record<number, StreamStatistics | undefined>;
 interface Socket {
   type?: string;
   onData?: (data: Buffer, addr: unknown) => void;
+  socket?: { send(data: Buffer, port: number, address: string): void };
 }
 
+/** SRTP or SRTCP by its first byte (RFC 7983 §7). */
+const isMedia = (b0: number | undefined) => b0 !== undefined && b0 > 127 && b0 < 192;
 /** RTP, not RTCP, by its first two bytes (RFC 7983 §7, RFC 5761 §4: RTCP packet types 192-223). */
 const isRtp = (b0: number | undefined, b1: number | undefined) => b0 !== undefined && b1 !== undefined && b0 > 127 && b0 < 192 && (b1 < 192 || b1 > 223);
 
@@ -73,9 +93,66 @@ function ntpNow(ms = Date.now()): bigint {
   return (BigInt(seconds) << 32n) | BigInt(Math.floor(((ms % 1000) / 1000) * 2 ** 32));
 }
 
+/** ChannelData header: channel number and length (RFC 8656 §12.4). */
+const channelDataHeader = 4;
+/** What a direct send returns in place of werift's promise: the packet is written already. */
+const sent = Promise.resolve();
+
+/**
+ * Sends on the nominated pair's UDP socket, below werift's ICE and TURN send chain (five async
+ * calls, a JSON channel key and a buffer concatenation per packet): to the TURN server inside
+ * ChannelData on werift's bound channel (RFC 8656 §12.4), or to the remote host directly.
+ */
+class DirectSend {
+  /** Bytes a packet needs in front of it: the ChannelData header when relayed. */
+  readonly headroom: number;
+  private readonly connection: IceConnection;
+  private readonly pair: CandidatePair;
+  private readonly socket: NonNullable<Socket["socket"]>;
+  private readonly to: Address;
+  /** werift's binding (refreshed by werift's own send path when due); null on a pair without TURN. */
+  private readonly channel: { number: number; refreshAt: number } | null;
+
+  constructor(connection: IceConnection, pair: CandidatePair, socket: NonNullable<Socket["socket"]>, to: Address, channel: DirectSend["channel"]) {
+    this.connection = connection;
+    this.pair = pair;
+    this.socket = socket;
+    this.to = to;
+    this.channel = channel;
+    this.headroom = channel ? channelDataHeader : 0;
+  }
+
+  /**
+   * What werift's send checks (consent, RFC 7675; the nominated pair), and a channel binding not
+   * yet due for refresh: werift's own send refreshes it, so a due one goes through werift.
+   */
+  ready(ms: number): boolean {
+    const c = this.connection;
+    return c.nominated === this.pair && c.canSendApplicationData() && (!this.channel || this.channel.refreshAt * 1000 > ms);
+  }
+
+  /** Sends the packet that follows `headroom` free bytes in `framed`. */
+  write(framed: Buffer): void {
+    const length = framed.length - this.headroom;
+    if (this.channel) {
+      framed.writeUInt16BE(this.channel.number, 0);
+      framed.writeUInt16BE(length, 2);
+    }
+    this.socket.send(framed, this.to[1], this.to[0]);
+    // The pair's counts werift's getStats reports (candidate-pair packetsSent, bytesSent).
+    this.pair.packetsSent++;
+    this.pair.bytesSent += length;
+  }
+}
+
 export class RtpPath {
-  /** RTP is taken from the nominated pair's UDP socket, below werift's TURN, STUN and ICE dispatch. */
+  /**
+   * RTP is taken from and sent on the nominated pair's UDP socket, below werift's TURN, STUN and
+   * ICE layers in both directions.
+   */
   below = false;
+  /** Sends on the nominated pair's UDP socket; null: through werift's ICE connection. */
+  private direct: DirectSend | null = null;
   /** Every RTP packet received, authenticated and not a replay, with its kind by payload type (null: unknown). */
   onRtp: (kind: Kind | null, rtp: RtpFields) => void = () => undefined;
   private readonly out: Record<Kind, Outbound>;
@@ -83,7 +160,8 @@ export class RtpPath {
   private readonly streams: Record<Kind, RemoteStreams>;
   private readonly sender: GcmSender;
   private readonly receiver: GcmReceiver;
-  private readonly connection: IceConnection;
+  /** werift's send on the ICE connection. */
+  private weriftSend: (data: Buffer) => Promise<void>;
   private readonly integrity: IntegrityCounts;
   private readonly windows = new Map<number, ReplayWindow>();
   /** The original SRTP handler: the first packet of each SSRC goes there, so werift's receiver knows the stream. */
@@ -99,7 +177,8 @@ export class RtpPath {
     const remote = t.srtp!.remoteContext!;
     this.sender = new GcmSender({ key: local.srtpSessionKey!, salt: local.srtpSessionSalt! });
     this.receiver = new GcmReceiver({ key: remote.srtpSessionKey!, salt: remote.srtpSessionSalt! });
-    this.connection = t.iceTransport.connection;
+    const connection = t.iceTransport.connection;
+    this.weriftSend = (data) => connection.send(data);
     this.integrity = integrity;
     this.out = parts.out;
     this.kindByPt = parts.kindByPt;
@@ -147,20 +226,38 @@ export class RtpPath {
     const path = new RtpPath(t, integrity, { out, kindByPt, streams, werift });
     for (const o of Object.values(out)) void o.report.runRtcp().catch(() => undefined);
     item.execute = (data: Buffer) => (isRtp(data[0], data[1]) ? path.receive(data) : werift(data));
-    path.below = takeBelowIce(t.iceTransport.connection, (data) => path.receive(data));
+    const connection = t.iceTransport.connection;
+    const below = takeBelowIce(connection, item.execute);
+    const direct = (path.direct = directSend(connection));
+    path.below = below && direct !== null;
+    if (direct) {
+      // werift's own sends on this connection (SRTCP, DTLS records) take the same way.
+      const weriftSend = connection.send;
+      connection.send = (data: Buffer) => {
+        if (!direct.ready(Date.now())) return weriftSend(data);
+        const framed = Buffer.allocUnsafe(direct.headroom + data.length);
+        data.copy(framed, direct.headroom);
+        direct.write(framed);
+        return sent;
+      };
+      path.weriftSend = weriftSend;
+    }
     return path;
   }
 
   /** Encrypts and sends one RTP packet on the kind's negotiated SSRC and payload type. */
   send(kind: Kind, sequenceNumber: number, timestamp: number, marker: boolean, payload: Buffer): void {
     const o = this.out[kind];
-    const packet = this.sender.protect({ payloadType: o.payloadType, sequenceNumber, timestamp, marker, ssrc: o.ssrc, payload });
-    this.connection.send(packet).catch(this.noop);
+    const rtp = { payloadType: o.payloadType, sequenceNumber, timestamp, marker, ssrc: o.ssrc, payload };
+    const ms = Date.now();
+    const d = this.direct;
+    // Encrypted straight into the frame it is sent in.
+    if (d?.ready(ms)) d.write(this.sender.protect(rtp, d.headroom));
+    else this.weriftSend(this.sender.protect(rtp)).catch(this.noop);
     // Sender reports (RFC 3550 §6.4.1): counts, and an NTP/RTP timestamp pair of the same instant.
     const r = o.report;
     r.packetCount++;
     r.octetCount += payload.length;
-    const ms = Date.now();
     if (ms - o.stampedAt >= 100) {
       o.stampedAt = ms;
       r.ntpTimestamp = ntpNow(ms);
@@ -191,27 +288,55 @@ export class RtpPath {
 }
 
 /**
- * Takes RTP where the nominated candidate pair's UDP socket hands datagrams to werift: inside
- * TURN ChannelData (RFC 8656 §12.4) on a bound channel when relayed, or bare on a host or srflx
- * pair. What is not RTP goes on to werift as before. Spares each packet werift's TURN and STUN
- * parsing and three event dispatches; false (the ICE-level hook alone) over TCP or when the
- * internals are not there.
+ * Takes SRTP and SRTCP (RFC 7983 §7: first byte 128-191) where the nominated candidate pair's
+ * UDP socket hands datagrams to werift: inside TURN ChannelData (RFC 8656 §12.4) on a bound
+ * channel when relayed, or bare on a host or srflx pair; `take` gets them as werift's ICE
+ * connection would hand them on. STUN and DTLS go on to werift as before. Spares each packet
+ * werift's TURN and STUN parsing and three event dispatches; false (the ICE-level hook alone)
+ * over TCP or when the internals are not there.
  */
-function takeBelowIce(connection: IceConnection, take: (rtp: Buffer) => void): boolean {
-  const protocol = connection.nominated?.protocol;
+function takeBelowIce(connection: IceConnection, take: (media: Buffer) => void): boolean {
+  const pair = connection.nominated;
+  const protocol = pair?.protocol;
   const turn = protocol?.turn;
   const socket = turn ? turn.transport : protocol?.transport;
-  if (!socket || socket.type !== "udp" || typeof socket.onData !== "function") return false;
+  if (!pair || !socket || socket.type !== "udp" || typeof socket.onData !== "function") return false;
   if (turn && typeof turn.addrByChannel !== "object") return false;
   const werift = socket.onData;
+  const media = (packet: Buffer) => {
+    // The pair's counts werift's getStats reports (candidate-pair packetsReceived, bytesReceived).
+    pair.packetsReceived++;
+    pair.bytesReceived += packet.length;
+    take(packet);
+  };
   socket.onData = (data, addr) => {
     if (!turn) {
-      if (isRtp(data[0], data[1])) return take(data);
-    } else if ((data[0]! & 0xc0) === 0x40 && data.length >= 4 && isRtp(data[4], data[5])) {
+      if (isMedia(data[0])) return media(data);
+    } else if ((data[0]! & 0xc0) === 0x40 && data.length >= 4 && isMedia(data[4])) {
       const end = 4 + data.readUInt16BE(2);
-      if (end <= data.length && turn.addrByChannel![data.readUInt16BE(0)]) return take(data.subarray(4, end));
+      if (end <= data.length && turn.addrByChannel![data.readUInt16BE(0)]) return media(data.subarray(4, end));
     }
     werift(data, addr);
   };
   return true;
+}
+
+/**
+ * The nominated pair's UDP socket to send on directly (`DirectSend`). Null over TCP, before a
+ * channel is bound, or when the internals are not there: everything then goes through werift's
+ * ICE connection.
+ */
+function directSend(connection: IceConnection): DirectSend | null {
+  const pair = connection.nominated;
+  const protocol = pair?.protocol;
+  if (!pair || !protocol || typeof connection.canSendApplicationData !== "function") return null;
+  const turn = protocol.turn;
+  const transport = turn ? turn.transport : protocol.transport;
+  const socket = transport?.socket;
+  if (transport?.type !== "udp" || typeof socket?.send !== "function" || typeof pair.packetsSent !== "number") return null;
+  if (!turn) return Array.isArray(pair.remoteAddr) ? new DirectSend(connection, pair, socket, pair.remoteAddr, null) : null;
+  const channel = turn.channelByAddr?.[JSON.stringify(pair.remoteAddr)];
+  const server = turn.pinnedServerEndpoint;
+  if (!channel || typeof channel.number !== "number" || typeof channel.refreshAt !== "number" || !Array.isArray(server)) return null;
+  return new DirectSend(connection, pair, socket, server, channel);
 }

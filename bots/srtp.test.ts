@@ -36,6 +36,18 @@ describe("the bots' AES-GCM SRTP", () => {
     }
   });
 
+  it("leaves headroom for the caller's framing without changing the packet", () => {
+    const { b, sender } = weriftPair();
+    const payload = randomBytes(1200);
+    const framed = sender.protect({ payloadType: 96, sequenceNumber: 7, timestamp: 90, marker: true, ssrc, payload }, 4);
+    // TURN ChannelData's 4-byte header goes in front: the SRTP packet starts after it.
+    const packet = framed.subarray(4);
+    expect(packet.length).toBe(12 + 1200 + 16);
+    const clear = b.decrypt(packet);
+    expect(RtpHeader.deSerialize(clear).sequenceNumber).toBe(7);
+    expect(clear.subarray(12)).toEqual(payload);
+  });
+
   it("opens what werift protects, across a wrap, and refuses a changed byte", () => {
     const { a, receiver } = weriftPair();
     for (let i = 0; i < 6; i++) {

@@ -27,10 +27,10 @@ export interface GcmKeys {
 }
 
 /**
- * RFC 7714 §8.1: IV = (0x0000 || SSRC || ROC || SEQ) XOR salt, 12 bytes.
+ * RFC 7714 §8.1: IV = (0x0000 || SSRC || ROC || SEQ) XOR salt, 12 bytes, written into `iv` (one
+ * per session: Node copies it into the cipher).
  */
-function rtpIv(salt: Buffer, ssrc: number, roc: number, seq: number): Buffer {
-  const iv = Buffer.allocUnsafe(12);
+function rtpIv(iv: Buffer, salt: Buffer, ssrc: number, roc: number, seq: number): Buffer {
   iv.writeUInt16BE(0, 0);
   iv.writeUInt32BE(ssrc >>> 0, 2);
   iv.writeUInt32BE(roc >>> 0, 6);
@@ -44,30 +44,36 @@ export class GcmSender {
   private readonly key: KeyObject;
   private readonly salt: Buffer;
   private readonly roc = new Map<number, { roc: number; last: number }>();
+  private readonly iv = Buffer.alloc(12);
 
   constructor(keys: GcmKeys) {
     this.key = createSecretKey(keys.key);
     this.salt = Buffer.from(keys.salt.subarray(0, 12));
   }
 
-  /** The SRTP packet: a 12-byte RTP header (no CSRC, no extension), the encrypted payload, the tag. */
-  protect(p: RtpFields): Buffer {
+  /**
+   * The SRTP packet: a 12-byte RTP header (no CSRC, no extension), the encrypted payload, the
+   * tag; after `headroom` bytes left for the caller's framing (TURN ChannelData), so the packet
+   * is not copied again to frame it.
+   */
+  protect(p: RtpFields, headroom = 0): Buffer {
     let s = this.roc.get(p.ssrc);
     if (!s) this.roc.set(p.ssrc, (s = { roc: 0, last: p.sequenceNumber }));
     else if (p.sequenceNumber < s.last && s.last - p.sequenceNumber > 0x8000) s.roc = (s.roc + 1) >>> 0;
     s.last = p.sequenceNumber;
-    const out = Buffer.allocUnsafe(rtpHeaderBytes + p.payload.length + gcmTagBytes);
+    const buf = Buffer.allocUnsafe(headroom + rtpHeaderBytes + p.payload.length + gcmTagBytes);
+    const out = headroom ? buf.subarray(headroom) : buf;
     out[0] = 0x80;
     out[1] = (p.marker ? 0x80 : 0) | (p.payloadType & 0x7f);
     out.writeUInt16BE(p.sequenceNumber, 2);
     out.writeUInt32BE(p.timestamp >>> 0, 4);
     out.writeUInt32BE(p.ssrc >>> 0, 8);
-    const cipher = createCipheriv("aes-128-gcm", this.key, rtpIv(this.salt, p.ssrc, s.roc, p.sequenceNumber));
+    const cipher = createCipheriv("aes-128-gcm", this.key, rtpIv(this.iv, this.salt, p.ssrc, s.roc, p.sequenceNumber));
     cipher.setAAD(out.subarray(0, rtpHeaderBytes));
     cipher.update(p.payload).copy(out, rtpHeaderBytes);
     cipher.final();
     cipher.getAuthTag().copy(out, rtpHeaderBytes + p.payload.length);
-    return out;
+    return buf;
   }
 }
 
@@ -82,6 +88,7 @@ export class GcmReceiver {
   private readonly key: KeyObject;
   private readonly salt: Buffer;
   private readonly roc = new Map<number, { roc: number; last: number }>();
+  private readonly iv = Buffer.alloc(12);
 
   constructor(keys: GcmKeys) {
     this.key = createSecretKey(keys.key);
@@ -109,7 +116,7 @@ export class GcmReceiver {
       if (seq < s.last && s.last - seq > 0x8000) roc = (roc + 1) >>> 0;
       else if (seq > s.last && seq - s.last > 0x8000 && roc > 0) roc = roc - 1;
     }
-    const decipher = createDecipheriv("aes-128-gcm", this.key, rtpIv(this.salt, ssrc, roc, seq));
+    const decipher = createDecipheriv("aes-128-gcm", this.key, rtpIv(this.iv, this.salt, ssrc, roc, seq));
     decipher.setAAD(buf.subarray(0, offset));
     decipher.setAuthTag(buf.subarray(tagAt));
     const clear = decipher.update(buf.subarray(offset, tagAt));
