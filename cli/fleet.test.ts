@@ -3,6 +3,7 @@
  * real fleet needs the Pulumi CLI and an AWS account, which these machines do not have.
  */
 import { describe, expect, it } from "vitest";
+import { rawBotsOptions } from "../tests/support/bots-options.ts";
 import { StackError, type ActionOptions, type PrerequisiteProbe } from "../stacks/engine.ts";
 import type { FleetEngine, FleetUp } from "../stacks/fleet-engine.ts";
 import { fleetSize, type FleetSize } from "../stacks/fleet-size.ts";
@@ -180,17 +181,7 @@ describe("vchat bots --fleet", () => {
   });
 
   it("parses --fleet W --stack NAME [--keep], and refuses the combinations that make no sense", () => {
-    const raw = {
-      url: "http://127.0.0.1:8080",
-      duration: "30s",
-      ramp: "20",
-      relay: "auto",
-      turnTransport: "udp",
-      bitrate: 300,
-      media: "synthetic",
-      minConnected: "95",
-      connectTimeout: "20s",
-    };
+    const raw = rawBotsOptions({ url: "http://127.0.0.1:8080", duration: "30s" });
     expect(parseBotsOptions({ ...raw, pairs: 100, fleet: 4, stack: "eu", keep: true })).toMatchObject({
       fargate: { workers: 4, stack: "eu", keep: true, registerTimeoutMs: 60_000 },
       fleet: null,

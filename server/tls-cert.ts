@@ -4,11 +4,11 @@
  * cannot issue an X.509 certificate by itself, so openssl makes it; Node's `X509Certificate`
  * decides whether the one kept in the state folder still fits.
  */
-import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
+import { writeSelfSignedCert } from "../lib/tls.ts";
 import { StateError } from "./secrets.ts";
 
 export interface DevCertificate {
@@ -35,32 +35,7 @@ export function devCertificate(folder: string, names: readonly string[]): DevCer
     }
   }
   if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
-  const san = names.map((n) => `${isIP(n) ? "IP" : "DNS"}:${n}`).join(",");
-  const r = spawnSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-      "-days",
-      String(validDays),
-      "-subj",
-      "/CN=vchat dev",
-      "-addext",
-      `subjectAltName=${san}`,
-    ],
-    { encoding: "utf8" },
-  );
-  if (r.error || r.status !== 0) {
-    throw new StateError(`--https needs openssl to make a self-signed certificate: ${r.error?.message ?? r.stderr.trim().split("\n").pop()}`);
-  }
+  const failed = writeSelfSignedCert({ certFile, keyFile, cn: "vchat dev", names, days: validDays });
+  if (failed !== null) throw new StateError(`--https needs openssl to make a self-signed certificate: ${failed}`);
   return { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8"), certFile, created: true };
 }

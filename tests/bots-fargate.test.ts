@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { rawBotsOptions } from "./support/bots-options.ts";
 import { describeIf } from "./support/skip.ts";
 import type { FleetReport } from "../bots/fleet/merge.ts";
 import { bots, parseBotsOptions, type BotsRunReport } from "../cli/commands/bots.ts";
@@ -79,22 +80,9 @@ describeIf(redisInstalled(), "redis-server is not installed")("vchat bots --flee
     stdout.on("data", (d) => (out += d));
     const stderr = new PassThrough();
     stderr.on("data", (d) => (err += d));
-    const opts = parseBotsOptions({
-      url: dev.url,
-      pairs: 2,
-      duration: "5s",
-      ramp: "4",
-      relay: "auto",
-      turnTransport: "udp",
-      bitrate: 300,
-      media: "synthetic",
-      minConnected: "95",
-      connectTimeout: "20s",
-      allowOverload: true,
-      json: true,
-      fleet: 2,
-      stack: "local",
-    });
+    const opts = parseBotsOptions(
+      rawBotsOptions({ url: dev.url, pairs: 2, duration: "5s", ramp: "4", allowOverload: true, json: true, fleet: 2, stack: "local" }),
+    );
     const probe = {
       home: "/nonexistent",
       env: { AWS_ACCESS_KEY_ID: "AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY: "x", PULUMI_BACKEND_URL: "file:///nonexistent", PULUMI_CONFIG_PASSPHRASE: "" },

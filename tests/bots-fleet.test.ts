@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeIf } from "./support/skip.ts";
+import { rawBotsOptions } from "./support/bots-options.ts";
 import type { FleetReport } from "../bots/fleet/merge.ts";
 import { openRunKey, runKeys } from "../bots/fleet/wire.ts";
 import { parseBotsOptions, type BotsRunReport } from "../cli/commands/bots.ts";
@@ -84,17 +85,7 @@ const alive = (pid: number) => {
 };
 
 describe("vchat bots --workers: bad input", () => {
-  const raw = {
-    url: "http://127.0.0.1:9",
-    duration: "5s",
-    ramp: "20",
-    relay: "auto",
-    turnTransport: "udp",
-    bitrate: 300,
-    media: "synthetic",
-    minConnected: "95",
-    connectTimeout: "20s",
-  };
+  const raw = rawBotsOptions({ url: "http://127.0.0.1:9", duration: "5s" });
 
   it("needs worker processes and a Redis URL; --workers alone still counts threads", () => {
     expect(() => parseBotsOptions({ ...raw, local: true })).toThrow(/--coordinator and --local need --workers N/);

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeIf } from "./support/skip.ts";
+import { rawBotsOptions } from "./support/bots-options.ts";
 import { isUnfinished, type BotsReport } from "../bots/report.ts";
 import { bots, parseBotsOptions, type BotsRunReport } from "../cli/commands/bots.ts";
 import { CliError, UsageError } from "../cli/exit.ts";
@@ -35,17 +36,7 @@ function runCli(args: string[], timeoutMs = 60_000): Promise<{ code: number | nu
 
 describe("vchat bots: bad input", () => {
   // In-process: these need no server, and a CLI start costs seconds on a busy host.
-  const raw = {
-    url: "http://127.0.0.1:9",
-    duration: "1s",
-    ramp: "20",
-    relay: "auto",
-    turnTransport: "udp",
-    bitrate: 300,
-    media: "synthetic",
-    minConnected: "95",
-    connectTimeout: "20s",
-  };
+  const raw = rawBotsOptions({ url: "http://127.0.0.1:9", duration: "1s" });
 
   it("rejects bad options with a usage error (exit 2)", () => {
     expect(() => parseBotsOptions({ ...raw, relay: "maybe" })).toThrow(UsageError);

@@ -21,7 +21,7 @@ if (!serviceAddress || !turnAddress || !turnAltAddress) {
 
 const cert = (() => {
   try {
-    return selfSignedCert(30, { cn: "natlab-turn", subjectAltName: `IP:${turnAddress}` });
+    return selfSignedCert(30, { cn: "natlab-turn", names: [turnAddress] });
   } catch (err) {
     console.error(`natlab-service: no TLS (${(err as Error).message})`);
     return null;

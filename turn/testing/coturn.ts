@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../lib/ports.ts";
+import { writeSelfSignedCert } from "../../lib/tls.ts";
 import { StunSocket } from "../transport.ts";
 import { message, methods } from "../stun.ts";
 
@@ -21,33 +22,13 @@ export function natdiscoveryInstalled(): boolean {
 /** A self-signed certificate, by default for `localhost`/127.0.0.1, valid for `days`. */
 export function selfSignedCert(
   days = 30,
-  name: { cn: string; subjectAltName: string } = { cn: "localhost", subjectAltName: "DNS:localhost,IP:127.0.0.1" },
+  name: { cn: string; names: readonly string[] } = { cn: "localhost", names: ["localhost", "127.0.0.1"] },
 ): { certFile: string; keyFile: string; dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), "vchat-cert-"));
   const certFile = join(dir, "cert.pem");
   const keyFile = join(dir, "key.pem");
-  const r = spawnSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-      "-days",
-      String(days),
-      "-subj",
-      `/CN=${name.cn}`,
-      "-addext",
-      `subjectAltName=${name.subjectAltName}`,
-    ],
-    { encoding: "utf8" },
-  );
-  if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
+  const failed = writeSelfSignedCert({ certFile, keyFile, cn: name.cn, names: name.names, days });
+  if (failed !== null) throw new Error(`openssl failed: ${failed}`);
   return { certFile, keyFile, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
