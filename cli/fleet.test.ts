@@ -3,7 +3,7 @@
  * real fleet needs the Pulumi CLI and an AWS account, which these machines do not have.
  */
 import { describe, expect, it } from "vitest";
-import { rawBotsOptions } from "../tests/support/bots-options.ts";
+import { rawBotsOptions } from "./testing/bots-options.ts";
 import { StackError, type ActionOptions, type PrerequisiteProbe } from "../stacks/engine.ts";
 import type { FleetEngine, FleetUp } from "../stacks/fleet-engine.ts";
 import { fleetSize, type FleetSize } from "../stacks/fleet-size.ts";

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { rawBotsOptions } from "./support/bots-options.ts";
+import { rawBotsOptions } from "../cli/testing/bots-options.ts";
 import { describeIf } from "./support/skip.ts";
 import type { FleetReport } from "../bots/fleet/merge.ts";
 import { bots, parseBotsOptions, type BotsRunReport } from "../cli/commands/bots.ts";

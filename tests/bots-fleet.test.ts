@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeIf } from "./support/skip.ts";
-import { rawBotsOptions } from "./support/bots-options.ts";
+import { rawBotsOptions } from "../cli/testing/bots-options.ts";
 import type { FleetReport } from "../bots/fleet/merge.ts";
 import { openRunKey, runKeys } from "../bots/fleet/wire.ts";
 import { parseBotsOptions, type BotsRunReport } from "../cli/commands/bots.ts";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeIf } from "./support/skip.ts";
-import { rawBotsOptions } from "./support/bots-options.ts";
+import { rawBotsOptions } from "../cli/testing/bots-options.ts";
 import { isUnfinished, type BotsReport } from "../bots/report.ts";
 import { bots, parseBotsOptions, type BotsRunReport } from "../cli/commands/bots.ts";
 import { CliError, UsageError } from "../cli/exit.ts";

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { parseBotsOptions, registerBots } from "../../cli/commands/bots.ts";
+import { parseBotsOptions, registerBots } from "../commands/bots.ts";
 
 type RawBotsOptions = Parameters<typeof parseBotsOptions>[0];
 
