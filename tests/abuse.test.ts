@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { limits, send } from "../protocol/index.ts";
-import { startDevServer, type DevServer } from "../server/dev.ts";
+import type { DevServer } from "../server/dev.ts";
 import { api, next, rawRequest, record, request, sleep, user, type TestUser } from "./support/client.ts";
+import { testDev } from "./support/dev.ts";
 
 /** Abuse from one socket on `vchat dev`: what it costs the abuser, and that nobody else notices. */
 let dev: DevServer;
 const users: TestUser[] = [];
 beforeAll(async () => {
-  dev = await startDevServer({ port: 0, db: ":memory:", turn: false, quiet: true, webDir: null, config: { tuning: { eventsPerSecond: 20, abuseSeconds: 2 } } });
+  dev = await testDev({ config: { tuning: { eventsPerSecond: 20, abuseSeconds: 2 } } });
 });
 afterAll(async () => {
   users.forEach((u) => u.socket.disconnect());

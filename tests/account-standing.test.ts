@@ -6,12 +6,26 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthRevoked } from "../protocol/index.ts";
 import { startDevServer, type DevServer } from "../server/dev.ts";
 import { api, next, pair, request, user, type ClientSocket } from "./support/client.ts";
+import { testDev } from "./support/dev.ts";
 
 /**
  * Accounts that can be stopped (issue 11): a deleted account or an expired token keeps no access,
  * neither on REST nor on a socket that was open before, and TURN credentials are never handed to
  * it; users reported by several others can be banned automatically.
  */
+
+/** Whether a new user who joins the lobby is matched within 500 ms (with nobody else waiting, never). */
+async function matchedWithinHalfASecond(url: string): Promise<boolean> {
+  const other = await user(url, "other");
+  const matched = next(other.socket, "match:found", 500).then(
+    () => true,
+    () => false,
+  );
+  expect(await request(other.socket, "lobby:join", {})).toMatchObject({ ok: true });
+  const was = await matched;
+  other.socket.disconnect();
+  return was;
+}
 
 function revokedThenClosed(socket: ClientSocket, ms = 5000): Promise<{ revoked: AuthRevoked; reason: string }> {
   const revoked = next(socket, "auth:revoked", ms);
@@ -86,14 +100,7 @@ describe("a deleted account", () => {
       const closed = revokedThenClosed(idle.socket, 3000);
       deleteUser(idle.id, "swept.db");
       expect(await closed).toMatchObject({ revoked: { reason: "account-deleted" }, reason: "io server disconnect" });
-      const other = await user(swept.url, "other");
-      const matched = next(other.socket, "match:found", 500).then(
-        () => true,
-        () => false,
-      );
-      expect(await request(other.socket, "lobby:join", {})).toMatchObject({ ok: true });
-      expect(await matched).toBe(false);
-      other.socket.disconnect();
+      expect(await matchedWithinHalfASecond(swept.url)).toBe(false);
     } finally {
       await swept.stop();
     }
@@ -103,7 +110,7 @@ describe("a deleted account", () => {
 describe("an expired token", () => {
   let dev: DevServer;
   beforeAll(async () => {
-    dev = await startDevServer({ port: 0, db: ":memory:", turn: false, quiet: true, webDir: null, config: { tokenTtlSeconds: 2 } });
+    dev = await testDev({ config: { tokenTtlSeconds: 2 } });
   });
   afterAll(() => dev?.stop());
 
@@ -117,28 +124,14 @@ describe("an expired token", () => {
     expect(Date.now() - started).toBeLessThan(3000);
     expect(await api(dev.url, "/api/ice", { token: u.token })).toMatchObject({ status: 401, body: { error: { message: "the token has expired" } } });
     // Out of the queue with its socket: the next user waits instead of being matched with it.
-    const other = await user(dev.url, "other");
-    const matched = next(other.socket, "match:found", 500).then(
-      () => true,
-      () => false,
-    );
-    expect(await request(other.socket, "lobby:join", {})).toMatchObject({ ok: true });
-    expect(await matched).toBe(false);
-    other.socket.disconnect();
+    expect(await matchedWithinHalfASecond(dev.url)).toBe(false);
   });
 });
 
 describe("automatic temporary ban (tuning.autoBanReporters)", () => {
   let dev: DevServer;
   beforeAll(async () => {
-    dev = await startDevServer({
-      port: 0,
-      db: ":memory:",
-      turn: false,
-      quiet: true,
-      webDir: null,
-      config: { tuning: { autoBanReporters: 2, autoBanWindowSeconds: 600, autoBanSeconds: 3600, rematchCooldownMs: 0 } },
-    });
+    dev = await testDev({ config: { tuning: { autoBanReporters: 2, autoBanWindowSeconds: 600, autoBanSeconds: 3600, rematchCooldownMs: 0 } } });
   });
   afterAll(() => dev?.stop());
 
@@ -168,7 +161,7 @@ describe("automatic temporary ban (tuning.autoBanReporters)", () => {
   });
 
   it("is off by default", async () => {
-    const plain = await startDevServer({ port: 0, db: ":memory:", turn: false, quiet: true, webDir: null });
+    const plain = await testDev();
     try {
       expect(plain.config.tuning.autoBanReporters).toBe(0);
     } finally {

@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeIf } from "./support/skip.ts";
 import type { AuthResponse, AuthRevoked, Ban } from "../protocol/index.ts";
 import { signAdminToken } from "../server/admin/admin-token.ts";
-import { startDevServer, type LocalCluster } from "../server/dev.ts";
+import type { LocalCluster } from "../server/dev.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
 import { api, next, pair, request, socketFor, user, type ClientSocket, type TestUser } from "./support/client.ts";
+import { testDev } from "./support/dev.ts";
 
 /**
  * Moderation end to end: a real `vchat dev` in a child process, the `vchat admin` commands as an
@@ -168,16 +169,7 @@ describeIf(redisInstalled(), "redis-server is not installed")("a ban on one node
   const adminSecret = "the-operators-admin-secret-for-this-test";
   beforeAll(async () => {
     redis = await startRedis();
-    cluster = await startDevServer({
-      nodes: 2,
-      port: 0,
-      db: ":memory:",
-      redis: redis.url,
-      turn: false,
-      quiet: true,
-      webDir: null,
-      config: { adminSecret, tuning: { accountCheckMs: 1000 } },
-    });
+    cluster = await testDev({ nodes: 2, redis: redis.url, config: { adminSecret, tuning: { accountCheckMs: 1000 } } });
   });
   afterAll(async () => {
     await cluster?.stop();

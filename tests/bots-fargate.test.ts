@@ -15,11 +15,12 @@ import { describeIf } from "./support/skip.ts";
 import type { FleetReport } from "../bots/fleet/merge.ts";
 import { bots, parseBotsOptions, type BotsRunReport } from "../cli/commands/bots.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
-import { startDevServer, type DevServer } from "../server/dev.ts";
+import type { DevServer } from "../server/dev.ts";
 import type { ActionOptions } from "../stacks/engine.ts";
 import type { FleetEngine, FleetUp } from "../stacks/fleet-engine.ts";
 import type { FleetSize } from "../stacks/fleet-size.ts";
 import { coordinatorVariable, workerCommand } from "../stacks/fleet.ts";
+import { testDev } from "./support/dev.ts";
 
 const cli = join(import.meta.dirname, "..", "cli", "vchat.ts");
 
@@ -65,7 +66,7 @@ describeIf(redisInstalled(), "redis-server is not installed")("vchat bots --flee
   let dev: DevServer;
 
   beforeAll(async () => {
-    dev = await startDevServer({ port: 0, db: ":memory:", turn: false, quiet: true, webDir: null });
+    dev = await testDev();
   }, 60_000);
 
   afterAll(async () => {

@@ -16,7 +16,8 @@ import { openRunKey, runKeys } from "../bots/fleet/wire.ts";
 import { parseBotsOptions, type BotsRunReport } from "../cli/commands/bots.ts";
 import { UsageError } from "../cli/exit.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
-import { startDevServer, type DevServer } from "../server/dev.ts";
+import type { DevServer } from "../server/dev.ts";
+import { testDev } from "./support/dev.ts";
 
 const cli = join(import.meta.dirname, "..", "cli", "vchat.ts");
 type Report = BotsRunReport & FleetReport;
@@ -134,7 +135,7 @@ describeIf(redisInstalled(), "redis-server is not installed")("vchat bots --work
   let redis: Redis;
 
   beforeAll(async () => {
-    [dev, coordinator] = await Promise.all([startDevServer({ nodes: 2, port: 0, db: ":memory:", turn: false, quiet: true, webDir: null }), startRedis()]);
+    [dev, coordinator] = await Promise.all([testDev({ nodes: 2 }), startRedis()]);
     redis = new Redis(coordinator.url);
   }, 60_000);
 

@@ -12,8 +12,9 @@ import { rawBotsOptions } from "../cli/testing/bots-options.ts";
 import { isUnfinished, type BotsReport } from "../bots/report.ts";
 import { bots, parseBotsOptions, type BotsRunReport } from "../cli/commands/bots.ts";
 import { CliError, UsageError } from "../cli/exit.ts";
-import { startDevServer, type DevServer } from "../server/dev.ts";
+import type { DevServer } from "../server/dev.ts";
 import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
+import { testDev } from "./support/dev.ts";
 
 const hasCoturn = coturnInstalled();
 
@@ -82,7 +83,7 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat bots agains
   let dev: DevServer;
   let dir: string;
   beforeAll(async () => {
-    dev = await startDevServer({ port: 0, db: ":memory:", turn: true, quiet: true, webDir: null });
+    dev = await testDev({ turn: true });
     dir = mkdtempSync(join(tmpdir(), "vchat-bots-"));
   });
   afterAll(async () => {

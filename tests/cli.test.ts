@@ -10,10 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BotsRunReport } from "../cli/commands/bots.ts";
-import { startDevServer, type DevServer } from "../server/dev.ts";
+import type { DevServer } from "../server/dev.ts";
 import { chromiumPath, hasChromium, launchChromium, screenshot } from "./support/browser.ts";
 import { hasScript, onTerminal } from "./support/terminal.ts";
 import { coturnInstalled, startCoturn } from "../turn/coturn-process.ts";
+import { testDev } from "./support/dev.ts";
 
 const cli = join(import.meta.dirname, "..", "cli", "vchat.ts");
 if (!hasScript) console.warn("tests/cli.test.ts: the terminal cases are skipped: `script` (util-linux) is not installed");
@@ -78,7 +79,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe.skipIf(!hasCoturn)("Ctrl-C on vchat bots keeps the report and exits 130", () => {
   let dev: DevServer;
   beforeAll(async () => {
-    dev = await startDevServer({ port: 0, db: ":memory:", turn: true, quiet: true, webDir: null });
+    dev = await testDev({ turn: true });
   });
   afterAll(async () => {
     await dev?.stop();
@@ -162,14 +163,7 @@ describe.skipIf(!hasCoturn)("Ctrl-C on vchat bots keeps the report and exits 130
     "a wrong TURN secret: the live view's last error and the final report name the TURN URL that answered 401, never the credentials",
     async () => {
       const wrong = await startCoturn({ mode: "local", secret: "the-turn-servers-own-secret" });
-      const service = await startDevServer({
-        port: 0,
-        db: ":memory:",
-        turn: false,
-        quiet: true,
-        webDir: null,
-        config: { turn: { secret: "a-different-secret-for-the-credentials", urls: wrong.urls } },
-      });
+      const service = await testDev({ config: { turn: { secret: "a-different-secret-for-the-credentials", urls: wrong.urls } } });
       try {
         const url = wrong.urls.find((u) => u.includes("transport=udp"))!;
         const file = join(dir, "turn-401.json");

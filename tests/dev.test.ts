@@ -10,16 +10,12 @@ import { openSqliteStore } from "../server/store/sqlite-store.ts";
 import { coturnInstalled } from "../turn/coturn-process.ts";
 import { api, next, request, user } from "./support/client.ts";
 import { until } from "./support/crowd.ts";
+import { testDev } from "./support/dev.ts";
 
 describe("REST API on vchat dev", () => {
   let dev: DevServer;
   beforeAll(async () => {
-    dev = await startDevServer({
-      port: 0,
-      db: ":memory:",
-      turn: false,
-      quiet: true,
-      webDir: null,
+    dev = await testDev({
       config: {
         turn: { secret: "rest-test-turn-secret-000", urls: ["turn:127.0.0.1:3478?transport=udp", "turn:127.0.0.1:3478?transport=tcp"], ttlSeconds: 600 },
         tuning: { loginFailures: 3, eventsPerSecond: 20 },

@@ -4,12 +4,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { describeIf } from "./support/skip.ts";
-import { startDevServer, type DevServer } from "../server/dev.ts";
+import type { DevServer } from "../server/dev.ts";
 import { coturnInstalled } from "../turn/coturn-process.ts";
 import { freePort } from "../lib/ports.ts";
 import { run } from "../cli/program.ts";
 import { runDoctor } from "../doctor/run.ts";
 import type { CheckId, DoctorReport } from "../doctor/report.ts";
+import { testDev } from "./support/dev.ts";
 
 const hasCoturn = coturnInstalled();
 
@@ -18,7 +19,7 @@ const check = (r: DoctorReport, id: CheckId) => r.checks.find((c) => c.id === id
 describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat doctor --url against a healthy local deployment", () => {
   let dev: DevServer;
   beforeAll(async () => {
-    dev = await startDevServer({ port: 0, db: ":memory:", turn: true, quiet: true, webDir: null });
+    dev = await testDev({ turn: true });
   });
   afterAll(async () => dev?.stop());
 

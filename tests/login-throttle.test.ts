@@ -2,9 +2,10 @@ import http from "node:http";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeIf } from "./support/skip.ts";
-import { startDevServer, type DevServer, type LocalCluster } from "../server/dev.ts";
+import type { DevServer, LocalCluster } from "../server/dev.ts";
 import { redisInstalled, startRedis, type RunningRedis } from "../server/cluster/redis-process.ts";
 import { api } from "./support/client.ts";
+import { testDev } from "./support/dev.ts";
 
 /**
  * Login throttles under concurrency: a failure point is taken before the password is checked, so
@@ -62,7 +63,7 @@ function expectHeld(results: Res[]) {
 describe("login throttle in one process (vchat dev, memory limits)", () => {
   let dev: DevServer;
   beforeAll(async () => {
-    dev = await startDevServer({ port: 0, db: ":memory:", turn: false, quiet: true, webDir: null, config: { tuning: { loginFailuresPerAddress: 12 } } });
+    dev = await testDev({ config: { tuning: { loginFailuresPerAddress: 12 } } });
   });
   afterAll(() => dev?.stop());
 
@@ -99,7 +100,7 @@ describeIf(redisInstalled(), "redis-server is not installed")("login throttle ac
   let cluster: LocalCluster;
   beforeAll(async () => {
     redis = await startRedis();
-    cluster = await startDevServer({ nodes: 2, port: 0, db: ":memory:", redis: redis.url, turn: false, quiet: true, webDir: null, keyPrefix: "tenant-a" });
+    cluster = await testDev({ nodes: 2, redis: redis.url, keyPrefix: "tenant-a" });
   });
   afterAll(async () => {
     await cluster?.stop();

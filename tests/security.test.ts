@@ -2,13 +2,14 @@ import fc from "fast-check";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clientEvents, errorCodes, limits, send, type MatchFound } from "../protocol/index.ts";
-import { startDevServer, type DevServer } from "../server/dev.ts";
+import type { DevServer } from "../server/dev.ts";
 import { api, next, rawRequest, record, request, socketFor, user, type TestUser } from "./support/client.ts";
 import { until } from "./support/crowd.ts";
+import { testDev } from "./support/dev.ts";
 
 let dev: DevServer;
 beforeAll(async () => {
-  dev = await startDevServer({ port: 0, db: ":memory:", turn: false, quiet: true, webDir: null, config: { tuning: { eventsPerSecond: 10_000 } } });
+  dev = await testDev({ config: { tuning: { eventsPerSecond: 10_000 } } });
 });
 afterAll(() => dev?.stop());
 

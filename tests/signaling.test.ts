@@ -1,13 +1,8 @@
-import { startDevServer } from "../server/dev.ts";
 import { signalingSuite } from "./signaling.suite.ts";
+import { testDev } from "./support/dev.ts";
 
 signalingSuite("one node (vchat dev)", async () => {
-  const dev = await startDevServer({
-    port: 0,
-    db: ":memory:",
-    turn: false,
-    quiet: true,
-    webDir: null,
+  const dev = await testDev({
     config: {
       turn: { secret: "test-turn-secret-0123456789", urls: ["turn:127.0.0.1:3478?transport=udp"] },
       stunUrls: ["stun:127.0.0.1:3478"],

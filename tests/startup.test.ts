@@ -21,6 +21,7 @@ import { redisInstalled, startRedis } from "../server/cluster/redis-process.ts";
 import { coturnInstalled } from "../turn/coturn-process.ts";
 import { api, pair, user } from "./support/client.ts";
 import { until } from "./support/crowd.ts";
+import { testDev } from "./support/dev.ts";
 
 const cli = join(import.meta.dirname, "../cli/vchat.ts");
 
@@ -70,7 +71,7 @@ describe("a malformed URL", () => {
 
 describe("stopping", () => {
   it("is not held by a request sent by half: the connection is cut within the grace period", async () => {
-    const dev = await startDevServer({ port: 0, db: ":memory:", turn: false, quiet: true, webDir: null, config: { tuning: { shutdownGraceMs: 1000 } } });
+    const dev = await testDev({ config: { tuning: { shutdownGraceMs: 1000 } } });
     const socket = net.connect(dev.port, "127.0.0.1");
     const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
     socket.on("error", () => {});
@@ -264,7 +265,7 @@ describeIf(hasRedis, "redis-server is not installed")("vchat dev --nodes 2", () 
 describeIf(hasRedis, "redis-server is not installed")("a node starting on a cluster", () => {
   it("closes the calls a crash left open, but not the live calls of the other nodes", async () => {
     const redis = await startRedis();
-    const cluster = await startDevServer({ nodes: 1, redis: redis.url, port: 0, db: ":memory:", turn: false, quiet: true, webDir: null });
+    const cluster = await testDev({ nodes: 1, redis: redis.url });
     try {
       const [a, b] = [await user(cluster.url, "live-a"), await user(cluster.url, "live-b")];
       const [live] = await pair(a, b);

@@ -3,10 +3,11 @@ import { describeIf } from "./support/skip.ts";
 import { StunSocket } from "../turn/transport.ts";
 import { TurnAllocation, TurnError } from "../turn/client.ts";
 import type { AuthResponse, IceResponse } from "../protocol/index.ts";
-import { startDevServer, type DevServer } from "../server/dev.ts";
+import type { DevServer } from "../server/dev.ts";
 import { coturnInstalled } from "../turn/coturn-process.ts";
 import { turnCredentials } from "../turn/credentials.ts";
 import { api } from "./support/client.ts";
+import { testDev } from "./support/dev.ts";
 
 const hasCoturn = coturnInstalled();
 
@@ -19,7 +20,7 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("TURN credentials 
   let ice: IceResponse;
   let userId: string;
   beforeAll(async () => {
-    dev = await startDevServer({ port: 0, db: ":memory:", turn: true, quiet: true, webDir: null });
+    dev = await testDev({ turn: true });
     const g = await api<AuthResponse>(dev.url, "/api/auth/guest", { body: {} });
     userId = g.body.user.id;
     ice = (await api<IceResponse>(dev.url, "/api/ice", { token: g.body.token })).body;

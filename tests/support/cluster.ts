@@ -1,5 +1,6 @@
-import { startDevServer, type DevServerOptions, type LocalCluster } from "../../server/dev.ts";
+import type { DevServerOptions, LocalCluster } from "../../server/dev.ts";
 import { startRedis, startRedisCluster, type StartRedisOptions } from "../../server/cluster/redis-process.ts";
+import { testDev } from "./dev.ts";
 
 /** An auth password and TLS (the URL is then the `rediss://` one). */
 type RedisSecurity = Pick<StartRedisOptions, "password" | "tls">;
@@ -9,7 +10,7 @@ type RedisSecurity = Pick<StartRedisOptions, "password" | "tls">;
  * free ports, one in-memory store, no coturn, no web client, no logs.
  */
 export function testCluster(redis: string, nodes: number, config: DevServerOptions["config"]): Promise<LocalCluster> {
-  return startDevServer({ nodes, port: 0, db: ":memory:", redis, turn: false, quiet: true, webDir: null, config });
+  return testDev({ nodes, redis, config });
 }
 
 /** What the nodes share: one `redis-server`, or a Redis Cluster of 3 masters reached through one of them. */
