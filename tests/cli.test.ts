@@ -114,6 +114,7 @@ describe.skipIf(!hasCoturn)("Ctrl-C on vchat bots keeps the report and exits 130
     });
     expect(r.code, r.stderr).toBe(130);
     expect(r.stdout).toMatch(/interrupted: the report covers what was measured so far/);
+    expect(r.stdout).toMatch(/^result: none \(interrupted\)$/m);
     const report = JSON.parse(readFileSync(file, "utf8")) as BotsRunReport;
     expect(report.run.interrupted).toBe(true);
     expect(report.summary.connected).toBe(1);

@@ -76,7 +76,8 @@ const rows: Array<[string, keyof BotsReport["summary"], string]> = [
 ];
 
 /** The table printed at the end: counts, p50/p95/max of every figure, the host's verdict, thresholds. */
-export function summaryText(r: BotsReport): string {
+/** The report as text; an interrupted run (`run.interrupted`) gets no pass/fail verdict. */
+export function summaryText(r: BotsReport & { run?: { interrupted: boolean } }): string {
   const s = r.summary;
   const out: string[] = [];
   out.push(
@@ -132,6 +133,6 @@ export function summaryText(r: BotsReport): string {
   else if (h.overloaded) out.push(`warning (allowed): ${h.overloaded}`);
   if (r.errors.count) out.push(`errors: ${r.errors.count} (${r.errors.sample.slice(0, 3).join("; ")})`);
   for (const t of r.thresholds) out.push(`${t.ok ? "PASS" : "FAIL"}  ${t.name} ${t.name.startsWith("max") ? "≤" : "≥"} ${t.limit}: ${fmt(t.value)}`);
-  out.push(r.pass ? "result: pass" : r.valid ? "result: FAIL" : "result: FAIL (invalid run)");
+  out.push(r.run?.interrupted ? "result: none (interrupted)" : r.pass ? "result: pass" : r.valid ? "result: FAIL" : "result: FAIL (invalid run)");
   return out.join("\n") + "\n";
 }
