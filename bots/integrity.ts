@@ -10,24 +10,44 @@ import type { RTCPeerConnection } from "werift";
 /** RFC 3711 §3.3.2: "a replay window size of 64 MUST be supported". */
 const replayWindowSize = 64;
 
-/** A sliding window of the highest index accepted and a bitmap of the 64 below it. */
+/**
+ * A sliding window of the highest index accepted and a bitmap of the 64 below it, kept as two
+ * 32-bit words (`low`: 0-31 back, `high`: 32-63 back): a BigInt per packet cost more than the
+ * rest of the check.
+ */
 export class ReplayWindow {
   private highest = -1;
-  private bits = 0n;
+  private low = 0;
+  private high = 0;
 
   /** True the first time an authenticated `index` is seen; false for a replay or one too old to tell. */
   accept(index: number): boolean {
     if (index > this.highest) {
       const shift = this.highest < 0 ? replayWindowSize : index - this.highest;
-      this.bits = shift >= replayWindowSize ? 1n : ((this.bits << BigInt(shift)) | 1n) & ((1n << BigInt(replayWindowSize)) - 1n);
+      if (shift >= replayWindowSize) {
+        this.high = 0;
+        this.low = 1;
+      } else if (shift >= 32) {
+        this.high = shift === 32 ? this.low : this.low << (shift - 32);
+        this.low = 1;
+      } else {
+        this.high = (this.high << shift) | (this.low >>> (32 - shift));
+        this.low = (this.low << shift) | 1;
+      }
       this.highest = index;
       return true;
     }
     const back = this.highest - index;
     if (back >= replayWindowSize) return false;
-    const mask = 1n << BigInt(back);
-    if (this.bits & mask) return false;
-    this.bits |= mask;
+    if (back < 32) {
+      const mask = 1 << back;
+      if (this.low & mask) return false;
+      this.low |= mask;
+    } else {
+      const mask = 1 << (back - 32);
+      if (this.high & mask) return false;
+      this.high |= mask;
+    }
     return true;
   }
 }

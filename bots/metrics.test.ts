@@ -151,6 +151,26 @@ describe("RFC 3711 replay window", () => {
     expect(w.accept(1000)).toBe(true);
     expect(w.accept(170)).toBe(false);
   });
+
+  it("agrees with a plain set of seen indices over random reorderings, replays and jumps", () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let run = 0; run < 50; run++) {
+      const w = new ReplayWindow();
+      const seen = new Set<number>();
+      let highest = -1;
+      let next = 1000;
+      for (let i = 0; i < 2000; i++) {
+        const r = random();
+        // Mostly in order, some late (up to 80 back: across both words and past the window), some jumps ahead.
+        const index = r < 0.6 ? next++ : r < 0.95 ? Math.max(0, next - 1 - Math.floor(random() * 80)) : (next += Math.floor(random() * 100));
+        const expected = index > highest || (highest - index < 64 && !seen.has(index));
+        expect(w.accept(index), `run ${run}, step ${i}: index ${index}, highest ${highest}`).toBe(expected);
+        if (expected) seen.add(index);
+        highest = Math.max(highest, index);
+      }
+    }
+  });
 });
 
 describe("E-model MOS (ITU-T G.107)", () => {

@@ -402,17 +402,22 @@ export class BotPeer {
   }
 
   /**
-   * werift's RTCP round trip of each sender (`totalRoundTripTime` over
-   * `roundTripTimeMeasurements`): the new measurements since the last sample, averaged.
+   * The RTCP round trip (RFC 3550 §6.4.1): the bots' own reports on their RTP path, else
+   * werift's of each sender (`totalRoundTripTime` over `roundTripTimeMeasurements`). The new
+   * measurements since the last sample, averaged.
    */
   private sampleRtcpRtt(): void {
     let total = 0;
     let n = 0;
-    for (const t of this.pc.getTransceivers()) {
-      const s = t.sender as unknown as { totalRoundTripTime?: number; roundTripTimeMeasurements?: number };
-      total += s.totalRoundTripTime ?? 0;
-      n += s.roundTripTimeMeasurements ?? 0;
-    }
+    if (this.sender.rtpPath) {
+      total = this.sender.rtpPath.roundTrips.totalMs / 1000;
+      n = this.sender.rtpPath.roundTrips.n;
+    } else
+      for (const t of this.pc.getTransceivers()) {
+        const s = t.sender as unknown as { totalRoundTripTime?: number; roundTripTimeMeasurements?: number };
+        total += s.totalRoundTripTime ?? 0;
+        n += s.roundTripTimeMeasurements ?? 0;
+      }
     if (n > this.rtcpSeen.n) this.rtcpRtts.push((1000 * (total - this.rtcpSeen.total)) / (n - this.rtcpSeen.n));
     this.rtcpSeen = { total, n };
   }

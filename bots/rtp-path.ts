@@ -1,18 +1,19 @@
 /**
- * The bots' own RTP path for synthetic media, on werift's transports and keys. werift keeps ICE,
- * TURN, DTLS, the SRTP keying and RTCP; RTP packets skip its per-packet pipeline (RtpPacket
- * objects, the sender's and receiver's bookkeeping, the router, an event dispatch per hop),
- * which about doubled the CPU of a packet. Measured in `bench/bots-density` (werift's path is
- * its baseline).
+ * The bots' own RTP and RTCP path for synthetic media, on werift's transports and keys. werift
+ * keeps ICE, TURN, DTLS, the SRTP keying, SRTCP protection and data channels; RTP packets skip
+ * its per-packet pipeline (RtpPacket objects, the sender's and receiver's bookkeeping, the
+ * router, an event dispatch per hop), which about doubled the CPU of a packet, and RTCP is the
+ * bots' own (`rtcp.ts`: one compound report per bot per second instead of werift's loop per
+ * sender and receiver). Measured in `bench/bots-density` (werift's path is its baseline).
  *
  * Only for AES-GCM (RFC 7714), which werift offers first and bots always agree on; any other
  * profile, or werift internals that moved, leave the call on werift's own path (`attach`
- * returns why). What werift's RTCP needs of the RTP it no longer sees is kept up to date: the
- * sender's counts and timestamps (sender reports), each remote stream's statistics (receiver
- * reports: loss, jitter, the round trip).
+ * returns why).
  */
+import type { Socket as UdpSocket } from "node:dgram";
 import type { RTCPeerConnection } from "werift";
 import { ReplayWindow, type IntegrityCounts } from "./integrity.ts";
+import { RtcpReports } from "./rtcp.ts";
 import { GcmReceiver, GcmSender, type RtpFields } from "./srtp.ts";
 
 /** werift's SRTP protection profile number for AEAD_AES_128_GCM (RFC 7714 §14.2). */
@@ -23,6 +24,8 @@ type Kind = "audio" | "video";
 /** Internals this path relies on, checked at `attach`. */
 interface Internals {
   srtp?: { localContext?: SrtpContext; remoteContext?: SrtpContext };
+  /** werift's SRTCP session (`decrypt` wrapped by `guardSrtp` to count corrupt and replayed packets). */
+  srtcp?: { encrypt(raw: Buffer): Buffer; decrypt(buf: Buffer): Buffer };
   dtls?: { srtp?: { srtpProfile?: number } };
   iceTransport: { connection: IceConnection };
 }
@@ -52,25 +55,16 @@ interface Turn {
   channelByAddr?: Record<string, { number: number; refreshAt: number } | undefined>;
   pinnedServerEndpoint?: Address;
 }
-/** werift's `RTCRtpSender` fields that its sender reports are made of. */
-interface SenderReportState {
-  ntpTimestamp: bigint;
-  rtpTimestamp: number;
-  packetCount: number;
-  octetCount: number;
-  /** The sender-report loop, which werift starts on the first RTP it sends itself. */
-  runRtcp(): Promise<void>;
+/** werift's RTCP loop of a sender or receiver: stopped, as the path sends the reports. */
+interface RtcpLoop {
+  rtcpRunning?: boolean;
+  rtcpCancel?: AbortController;
 }
-/** werift's per-SSRC receive statistics (`RTCRtpReceiver.remoteStreams`), fed from here. */
-interface StreamStatistics {
-  add(packet: { header: { sequenceNumber: number; timestamp: number; serializeSize: number }; payload: Buffer }): void;
-}
-type RemoteStreams = Record<number, StreamStatistics | undefined>;
 
 interface Socket {
   type?: string;
   onData?: (data: Buffer, addr: unknown) => void;
-  socket?: { send(data: Buffer, port: number, address: string): void };
+  socket?: UdpSocket;
 }
 
 /** SRTP or SRTCP by its first byte (RFC 7983 §7). */
@@ -78,20 +72,15 @@ const isMedia = (b0: number | undefined) => b0 !== undefined && b0 > 127 && b0 <
 /** RTP, not RTCP, by its first two bytes (RFC 7983 §7, RFC 5761 §4: RTCP packet types 192-223). */
 const isRtp = (b0: number | undefined, b1: number | undefined) => b0 !== undefined && b1 !== undefined && b0 > 127 && b0 < 192 && (b1 < 192 || b1 > 223);
 
-/** Where one kind's packets go out, and werift's RTCP state for it. */
+/** Where one kind's packets go out. */
 interface Outbound {
   ssrc: number;
   payloadType: number;
-  report: SenderReportState;
-  /** When the sender report's NTP/RTP timestamp pair was last taken, ms. */
-  stampedAt: number;
+  /** Its index in the reports' streams. */
+  stream: number;
 }
 
-/** RFC 5905 NTP time now: seconds since 1900 in the high 32 bits, the fraction in the low. */
-function ntpNow(ms = Date.now()): bigint {
-  const seconds = Math.floor(ms / 1000) + 2208988800;
-  return (BigInt(seconds) << 32n) | BigInt(Math.floor(((ms % 1000) / 1000) * 2 ** 32));
-}
+const clockRates: Record<Kind, number> = { audio: 48000, video: 90000 };
 
 /** ChannelData header: channel number and length (RFC 8656 §12.4). */
 const channelDataHeader = 4;
@@ -108,16 +97,14 @@ class DirectSend {
   readonly headroom: number;
   private readonly connection: IceConnection;
   private readonly pair: CandidatePair;
-  private readonly socket: NonNullable<Socket["socket"]>;
-  private readonly to: Address;
+  private readonly send: (data: Buffer) => void;
   /** werift's binding (refreshed by werift's own send path when due); null on a pair without TURN. */
   private readonly channel: { number: number; refreshAt: number } | null;
 
-  constructor(connection: IceConnection, pair: CandidatePair, socket: NonNullable<Socket["socket"]>, to: Address, channel: DirectSend["channel"]) {
+  constructor(connection: IceConnection, pair: CandidatePair, send: (data: Buffer) => void, channel: DirectSend["channel"]) {
     this.connection = connection;
     this.pair = pair;
-    this.socket = socket;
-    this.to = to;
+    this.send = send;
     this.channel = channel;
     this.headroom = channel ? channelDataHeader : 0;
   }
@@ -138,7 +125,7 @@ class DirectSend {
       framed.writeUInt16BE(this.channel.number, 0);
       framed.writeUInt16BE(length, 2);
     }
-    this.socket.send(framed, this.to[1], this.to[0]);
+    this.send(framed);
     // The pair's counts werift's getStats reports (candidate-pair packetsSent, bytesSent).
     this.pair.packetsSent++;
     this.pair.bytesSent += length;
@@ -155,43 +142,47 @@ export class RtpPath {
   private direct: DirectSend | null = null;
   /** Every RTP packet received, authenticated and not a replay, with its kind by payload type (null: unknown). */
   onRtp: (kind: Kind | null, rtp: RtpFields) => void = () => undefined;
+  /** RTCP round trips measured so far (RFC 3550 §6.4.1), their sum in ms and count. */
+  readonly roundTrips = { totalMs: 0, n: 0 };
   private readonly out: Record<Kind, Outbound>;
   private readonly kindByPt: Map<number, Kind>;
-  private readonly streams: Record<Kind, RemoteStreams>;
   private readonly sender: GcmSender;
   private readonly receiver: GcmReceiver;
+  private readonly srtcp: NonNullable<Internals["srtcp"]>;
+  private readonly reports: RtcpReports;
   /** werift's send on the ICE connection. */
   private weriftSend: (data: Buffer) => Promise<void>;
   private readonly integrity: IntegrityCounts;
   private readonly windows = new Map<number, ReplayWindow>();
-  /** The original SRTP handler: the first packet of each SSRC goes there, so werift's receiver knows the stream. */
-  private readonly werift: (data: Buffer) => void;
   private readonly noop = () => undefined;
 
-  private constructor(
-    t: Internals,
-    integrity: IntegrityCounts,
-    parts: { out: Record<Kind, Outbound>; kindByPt: Map<number, Kind>; streams: Record<Kind, RemoteStreams>; werift: (data: Buffer) => void },
-  ) {
+  private constructor(t: Internals, integrity: IntegrityCounts, out: Record<Kind, Outbound>, kindByPt: Map<number, Kind>, cname: string) {
     const local = t.srtp!.localContext!;
     const remote = t.srtp!.remoteContext!;
     this.sender = new GcmSender({ key: local.srtpSessionKey!, salt: local.srtpSessionSalt! });
     this.receiver = new GcmReceiver({ key: remote.srtpSessionKey!, salt: remote.srtpSessionSalt! });
+    this.srtcp = t.srtcp!;
     const connection = t.iceTransport.connection;
     this.weriftSend = (data) => connection.send(data);
     this.integrity = integrity;
-    this.out = parts.out;
-    this.kindByPt = parts.kindByPt;
-    this.streams = parts.streams;
-    this.werift = parts.werift;
+    this.out = out;
+    this.kindByPt = kindByPt;
+    this.reports = new RtcpReports(
+      (["audio", "video"] as const).map((k) => ({ ssrc: out[k].ssrc, clockRate: clockRates[k] })),
+      cname,
+    );
+    this.reports.onRoundTrip = (_, ms) => {
+      this.roundTrips.totalMs += ms;
+      this.roundTrips.n++;
+    };
   }
 
   /**
-   * Takes over RTP on a connected peer connection's (single, bundled) transport: from now on RTP
-   * is received here and `send` sends it; RTCP and DTLS stay with werift. A reason string when
-   * it cannot (another profile, internals not found): the call then stays on werift's path.
-   * Packets failing authentication count as `corrupt` and replays (RFC 3711 §3.3.2) as
-   * `replayed` in `integrity`, the counts werift's own SRTP path keeps for RTCP.
+   * Takes over RTP and RTCP on a connected peer connection's (single, bundled) transport: from
+   * now on media is received here and `send` sends it, with the reports; DTLS stays with werift.
+   * A reason string when it cannot (another profile, internals not found): the call then stays
+   * on werift's path. Packets failing authentication count as `corrupt` and replays (RFC 3711
+   * §3.3.2) as `replayed` in `integrity`; for SRTCP werift's session (guarded) counts them.
    */
   static attach(pc: RTCPeerConnection, integrity: IntegrityCounts): RtpPath | string {
     const transports = pc.dtlsTransports;
@@ -201,37 +192,43 @@ export class RtpPath {
     if (profile !== aeadAes128Gcm) return `SRTP profile ${profile ?? "unknown"} is not AES-GCM`;
     const ctx = [t.srtp?.localContext, t.srtp?.remoteContext];
     if (ctx.some((c) => !Buffer.isBuffer(c?.srtpSessionKey) || !Buffer.isBuffer(c?.srtpSessionSalt))) return "werift's SRTP session keys not found";
+    if (typeof t.srtcp?.encrypt !== "function" || typeof t.srtcp.decrypt !== "function") return "werift's SRTCP session not found";
     const out = {} as Record<Kind, Outbound>;
-    const streams = {} as Record<Kind, RemoteStreams>;
     const kindByPt = new Map<number, Kind>();
+    const loops: RtcpLoop[] = [];
+    let cname = "";
     for (const tr of pc.getTransceivers()) {
       const kind = tr.kind === "audio" ? "audio" : "video";
       const codecs = tr.codecs;
       if (!codecs.length) return `no negotiated ${kind} codec`;
       for (const c of codecs) kindByPt.set(c.payloadType, kind);
-      const report = tr.sender as unknown as Partial<SenderReportState>;
-      const remote = (tr.receiver as unknown as { remoteStreams?: RemoteStreams }).remoteStreams;
-      if (typeof report.ntpTimestamp !== "bigint" || typeof report.packetCount !== "number" || typeof report.runRtcp !== "function" || !remote)
-        return "werift's RTCP state not found";
-      out[kind] = { ssrc: tr.sender.ssrc, payloadType: (tr.sender.codec ?? codecs[0]!).payloadType, report: report as SenderReportState, stampedAt: 0 };
-      streams[kind] = remote;
+      const sender = tr.sender as unknown as RtcpLoop & { cname?: string };
+      const receiver = tr.receiver as unknown as RtcpLoop;
+      if (!(sender.rtcpCancel instanceof AbortController) || !(receiver.rtcpCancel instanceof AbortController)) return "werift's RTCP loops not found";
+      loops.push(sender, receiver);
+      cname ||= sender.cname ?? "";
+      out[kind] = { ssrc: tr.sender.ssrc, payloadType: (tr.sender.codec ?? codecs[0]!).payloadType, stream: kind === "audio" ? 0 : 1 };
     }
     if (!out.audio || !out.video) return "audio and video transceivers expected";
-    // werift's SRTP receive handler on the ICE connection: RTP from now on goes to us, RTCP
-    // still to it. Found by what it does, as werift subscribes it anonymously.
+    // werift's SRTP receive handler on the ICE connection: media from now on comes here. Found
+    // by what it does, as werift subscribes it anonymously.
     const stack = t.iceTransport.connection.onData.event?.stack;
     const item = stack?.find((s) => /srtcp\.decrypt/.test(String(s.execute)));
     if (!item) return "werift's SRTP receive handler not found";
-    const werift = item.execute;
-    const path = new RtpPath(t, integrity, { out, kindByPt, streams, werift });
-    for (const o of Object.values(out)) void o.report.runRtcp().catch(() => undefined);
-    item.execute = (data: Buffer) => (isRtp(data[0], data[1]) ? path.receive(data) : werift(data));
+    // werift's report loops (one per sender and receiver, each on its own timer) stop for good:
+    // running and cancelled, they neither start again nor send.
+    for (const l of loops) {
+      l.rtcpRunning = true;
+      l.rtcpCancel!.abort();
+    }
+    const path = new RtpPath(t, integrity, out, kindByPt, cname || "vchat-bot");
+    item.execute = (data: Buffer) => (isRtp(data[0], data[1]) ? path.receive(data) : path.receiveRtcp(data));
     const connection = t.iceTransport.connection;
     const below = takeBelowIce(connection, item.execute);
     const direct = (path.direct = directSend(connection));
     path.below = below && direct !== null;
     if (direct) {
-      // werift's own sends on this connection (SRTCP, DTLS records) take the same way.
+      // werift's own sends on this connection (DTLS records) take the same way.
       const weriftSend = connection.send;
       connection.send = (data: Buffer) => {
         if (!direct.ready(Date.now())) return weriftSend(data);
@@ -245,24 +242,32 @@ export class RtpPath {
     return path;
   }
 
-  /** Encrypts and sends one RTP packet on the kind's negotiated SSRC and payload type. */
+  /** Encrypts and sends one RTP packet on the kind's negotiated SSRC and payload type; a compound report when one is due. */
   send(kind: Kind, sequenceNumber: number, timestamp: number, marker: boolean, payload: Buffer): void {
     const o = this.out[kind];
-    const rtp = { payloadType: o.payloadType, sequenceNumber, timestamp, marker, ssrc: o.ssrc, payload };
     const ms = Date.now();
-    const d = this.direct;
-    // Encrypted straight into the frame it is sent in.
-    if (d?.ready(ms)) d.write(this.sender.protect(rtp, d.headroom));
-    else this.weriftSend(this.sender.protect(rtp)).catch(this.noop);
-    // Sender reports (RFC 3550 §6.4.1): counts, and an NTP/RTP timestamp pair of the same instant.
-    const r = o.report;
-    r.packetCount++;
-    r.octetCount += payload.length;
-    if (ms - o.stampedAt >= 100) {
-      o.stampedAt = ms;
-      r.ntpTimestamp = ntpNow(ms);
-      r.rtpTimestamp = timestamp;
+    this.write(this.sender.protect({ payloadType: o.payloadType, sequenceNumber, timestamp, marker, ssrc: o.ssrc, payload }, this.headroom(ms)), ms);
+    this.reports.sent(o.stream, timestamp, payload.length, ms);
+    const rtcp = this.reports.due(ms);
+    if (rtcp) {
+      const srtcp = this.srtcp.encrypt(rtcp);
+      const headroom = this.headroom(ms);
+      const framed = headroom ? Buffer.allocUnsafe(headroom + srtcp.length) : srtcp;
+      if (headroom) srtcp.copy(framed, headroom);
+      this.write(framed, ms);
     }
+  }
+
+  /** Free bytes to leave in front of a packet: the ChannelData header when sent directly on a relayed pair. */
+  private headroom(ms: number): number {
+    return this.direct?.ready(ms) ? this.direct.headroom : 0;
+  }
+
+  /** Sends a packet after the `headroom(ms)` bytes left for its framing. */
+  private write(framed: Buffer, ms: number): void {
+    const d = this.direct;
+    if (d?.ready(ms)) d.write(framed);
+    else this.weriftSend(framed).catch(this.noop);
   }
 
   private receive(data: Buffer): void {
@@ -278,12 +283,19 @@ export class RtpPath {
       return;
     }
     const kind = this.kindByPt.get(rtp.payloadType) ?? null;
-    // Receiver reports: werift's statistics of this stream, created by werift's own path on the
-    // stream's first packet (which it then delivers as usual).
-    const stats = kind ? this.streams[kind][rtp.ssrc] : undefined;
-    if (kind && !stats) return this.werift(data);
-    stats?.add({ header: { sequenceNumber: rtp.sequenceNumber, timestamp: rtp.timestamp, serializeSize: 12 }, payload: rtp.payload });
+    this.reports.received(rtp.ssrc, clockRates[kind ?? "video"], rtp.index, rtp.timestamp, Date.now());
     this.onRtp(kind, rtp);
+  }
+
+  /** The partner's reports: decrypted by werift's SRTCP session (which counts corrupt and replayed ones), read here. */
+  private receiveRtcp(data: Buffer): void {
+    let rtcp: Buffer;
+    try {
+      rtcp = this.srtcp.decrypt(data);
+    } catch {
+      return;
+    }
+    this.reports.read(rtcp, Date.now());
   }
 }
 
@@ -334,9 +346,40 @@ function directSend(connection: IceConnection): DirectSend | null {
   const transport = turn ? turn.transport : protocol.transport;
   const socket = transport?.socket;
   if (transport?.type !== "udp" || typeof socket?.send !== "function" || typeof pair.packetsSent !== "number") return null;
-  if (!turn) return Array.isArray(pair.remoteAddr) ? new DirectSend(connection, pair, socket, pair.remoteAddr, null) : null;
+  if (!turn) {
+    const to = pair.remoteAddr;
+    return Array.isArray(to) ? new DirectSend(connection, pair, (data) => socket.send(data, to[1], to[0]), null) : null;
+  }
   const channel = turn.channelByAddr?.[JSON.stringify(pair.remoteAddr)];
   const server = turn.pinnedServerEndpoint;
   if (!channel || typeof channel.number !== "number" || typeof channel.refreshAt !== "number" || !Array.isArray(server)) return null;
-  return new DirectSend(connection, pair, socket, server, channel);
+  return new DirectSend(connection, pair, connectToServer(socket, server), channel);
+}
+
+/**
+ * Connects werift's TURN client socket to its server (a TURN client's socket talks to no one else),
+ * and a connected UDP socket sends without Node's per-datagram address lookup (a `dns.lookup`
+ * call and a tick) and the kernel's route lookup. werift's own sends to the server go on (their
+ * address dropped once connected); one to any other address disconnects the socket first. The
+ * send to the server it returns uses the address until the connect completes.
+ */
+function connectToServer(udp: UdpSocket, [host, port]: Address): (data: Buffer) => void {
+  type Send = (data: Buffer, ...rest: unknown[]) => void;
+  const send = udp.send.bind(udp) as Send;
+  let connected = false;
+  (udp as unknown as { send: Send }).send = (data, ...rest) => {
+    if (connected && rest[0] === port && rest[1] === host) return send(data, ...rest.slice(2));
+    if (connected && rest.length >= 2 && typeof rest[0] === "number") {
+      udp.disconnect();
+      connected = false;
+    }
+    send(data, ...rest);
+  };
+  try {
+    udp.connect(port, host, () => (connected = true));
+  } catch {
+    // Connected already (by someone else): werift's sends keep their address, so stay unconnected.
+    return (data) => send(data, port, host);
+  }
+  return (data) => (connected ? send(data) : send(data, port, host));
 }
