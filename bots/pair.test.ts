@@ -27,8 +27,8 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("a bot pair relaye
 
   for (const transport of ["udp", "tcp"] as const) {
     it(`connects relay-only over TURN/${transport} and measures clean media`, async () => {
-      // 4 s: werift sends a sender report every 0.5-1.5 s and the receiver's report answers on
-      // its own timer, so an RTCP round trip needs a few seconds of media.
+      // 4 s: a bot sends its reports every 0.5-1.5 s, and a round trip needs the partner's report
+      // after one of ours, so a few seconds of media.
       const { offerer, answerer, legs } = await runPair({ iceServers: servers, turnTransport: transport, durationMs: 4000 });
       // Whole-call accounting: every packet the partner sent arrived.
       for (const l of legs) expect([l.expectedFrom, l.packetsLost, l.duplicates]).toEqual(["partner", 0, 0]);
@@ -38,8 +38,11 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("a bot pair relaye
         expect(r.remoteCandidateType).toBe("relay");
         expect(r.transport).toBe(transport);
         expect(r.mediaPath).toBe(transport === "udp" ? "bots" : "bots (after ICE)");
-        // werift's RTCP still sees the bots' RTP: sender reports, receiver reports, round trip.
+        // The bots' own RTCP: sender reports, report blocks and a round trip, both ways.
         expect(r.rtcpRttMs).not.toBeNull();
+        // A clean relay: no SRTP or SRTCP packet failed authentication or came twice (DTLS
+        // records, which arrive the same way, are not taken for SRTCP).
+        expect(r.integrity).toEqual({ corrupt: 0, replayed: 0, corruptRtcp: 0, replayedRtcp: 0 });
         expect(r.audio.packetsReceived).toBeGreaterThan(80); // 50/s
         expect(r.video.framesReceived).toBeGreaterThan(45); // 30/s
         expect(r.rttMs).not.toBeNull();

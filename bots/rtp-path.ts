@@ -222,7 +222,11 @@ export class RtpPath {
       l.rtcpCancel!.abort();
     }
     const path = new RtpPath(t, integrity, out, kindByPt, cname || "vchat-bot");
-    item.execute = (data: Buffer) => (isRtp(data[0], data[1]) ? path.receive(data) : path.receiveRtcp(data));
+    // Everything the ICE connection receives comes here (DTLS records too): SRTP and SRTCP only.
+    item.execute = (data: Buffer) => {
+      if (isRtp(data[0], data[1])) path.receive(data);
+      else if (isMedia(data[0])) path.receiveRtcp(data);
+    };
     const connection = t.iceTransport.connection;
     const below = takeBelowIce(connection, item.execute);
     const direct = (path.direct = directSend(connection));
