@@ -78,6 +78,27 @@ describe("StreamStats", () => {
     ]);
     expect(h.percentile(50)).toBe(0.1);
     expect(h.percentile(100)).toBe(120);
+    // 99.96 rounds to 100.0 (the first 1 ms step); negative delays (clock noise) count as 0.
+    for (const ms of [99.96, 100.2, -0.3]) h.add(ms);
+    expect(h.pairs()).toEqual([
+      [0, 1],
+      [0.1, 2],
+      [0.3, 1],
+      [100, 2],
+      [120, 1],
+    ]);
+    // Pairs cross threads and merge back into the same histogram.
+    const merged = new DelayHistogram();
+    merged.merge(h.pairs());
+    merged.merge([[0.3, 2]]);
+    expect(merged.pairs()).toEqual([
+      [0, 1],
+      [0.1, 2],
+      [0.3, 3],
+      [100, 2],
+      [120, 1],
+    ]);
+    expect(merged.count).toBe(9);
   });
 });
 

@@ -10,7 +10,7 @@
  * profile, or werift internals that moved, leave the call on werift's own path (`attach`
  * returns why).
  */
-import type { Socket as UdpSocket } from "node:dgram";
+import type { RemoteInfo, Socket as UdpSocket } from "node:dgram";
 import type { RTCPeerConnection } from "werift";
 import { ReplayWindow, type IntegrityCounts } from "./integrity.ts";
 import { RtcpReports } from "./rtcp.ts";
@@ -63,7 +63,6 @@ interface RtcpLoop {
 
 interface Socket {
   type?: string;
-  onData?: (data: Buffer, addr: unknown) => void;
   socket?: UdpSocket;
 }
 
@@ -305,35 +304,41 @@ export class RtpPath {
 
 /**
  * Takes SRTP and SRTCP (RFC 7983 §7: first byte 128-191) where the nominated candidate pair's
- * UDP socket hands datagrams to werift: inside TURN ChannelData (RFC 8656 §12.4) on a bound
- * channel when relayed, or bare on a host or srflx pair; `take` gets them as werift's ICE
- * connection would hand them on. STUN and DTLS go on to werift as before. Spares each packet
- * werift's TURN and STUN parsing and three event dispatches; false (the ICE-level hook alone)
- * over TCP or when the internals are not there.
+ * UDP socket receives them (its `message` listener, in place of werift's): inside TURN
+ * ChannelData (RFC 8656 §12.4) on a bound channel when relayed, or bare on a host or srflx pair;
+ * `take` gets them as werift's ICE connection would hand them on. STUN and DTLS go on to
+ * werift's listener as before. Spares each packet werift's address array, its TURN and STUN
+ * parsing and three event dispatches; false (the ICE-level hook alone) over TCP or when the
+ * internals are not there.
  */
 function takeBelowIce(connection: IceConnection, take: (media: Buffer) => void): boolean {
   const pair = connection.nominated;
   const protocol = pair?.protocol;
   const turn = protocol?.turn;
-  const socket = turn ? turn.transport : protocol?.transport;
-  if (!pair || !socket || socket.type !== "udp" || typeof socket.onData !== "function") return false;
+  const transport = turn ? turn.transport : protocol?.transport;
+  const udp = transport?.socket;
+  if (!pair || transport?.type !== "udp" || typeof udp?.listeners !== "function") return false;
   if (turn && typeof turn.addrByChannel !== "object") return false;
-  const werift = socket.onData;
+  // werift's transport listens with one handler, which builds an address array per datagram.
+  const listeners = udp.listeners("message") as Array<(data: Buffer, info: RemoteInfo) => void>;
+  if (listeners.length !== 1) return false;
+  const werift = listeners[0]!;
   const media = (packet: Buffer) => {
     // The pair's counts werift's getStats reports (candidate-pair packetsReceived, bytesReceived).
     pair.packetsReceived++;
     pair.bytesReceived += packet.length;
     take(packet);
   };
-  socket.onData = (data, addr) => {
+  udp.removeListener("message", werift);
+  udp.on("message", (data: Buffer, info: RemoteInfo) => {
     if (!turn) {
       if (isMedia(data[0])) return media(data);
     } else if ((data[0]! & 0xc0) === 0x40 && data.length >= 4 && isMedia(data[4])) {
       const end = 4 + data.readUInt16BE(2);
       if (end <= data.length && turn.addrByChannel![data.readUInt16BE(0)]) return media(data.subarray(4, end));
     }
-    werift(data, addr);
-  };
+    werift(data, info);
+  });
   return true;
 }
 
