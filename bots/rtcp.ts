@@ -8,6 +8,8 @@
  * SRTCP protection stays werift's (`dtlsTransport.srtcp`): the caller encrypts and decrypts.
  */
 
+import { SsrcMap } from "./ssrc-map.ts";
+
 /** RTCP packet types (RFC 3550 §12.1). */
 const SR = 200;
 const RR = 201;
@@ -55,7 +57,7 @@ function ntp(ms: number): [number, number] {
 
 export class RtcpReports {
   private readonly out: Outgoing[];
-  private readonly incoming = new Map<number, Incoming>();
+  private readonly incoming = new SsrcMap<Incoming>();
   private readonly cname: Buffer;
   private nextAt: number;
   /** A round trip (ms) from a report block about one of our streams. */
@@ -105,7 +107,7 @@ export class RtcpReports {
 
   /** SR for each sending stream (the first carries the report blocks), then SDES with the CNAME. */
   report(ms: number): Buffer {
-    const blocks = [...this.incoming.values()].slice(0, 31);
+    const blocks = this.incoming.values().slice(0, 31);
     const sdesChunk = 4 + 2 + this.cname.length;
     const sdesLength = 4 + this.out.length * (Math.ceil((sdesChunk + 1) / 4) * 4);
     const srLength = (blocks: number) => 28 + 24 * blocks;

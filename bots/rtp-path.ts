@@ -15,6 +15,7 @@ import type { RTCPeerConnection } from "werift";
 import { ReplayWindow, type IntegrityCounts } from "./integrity.ts";
 import { RtcpReports } from "./rtcp.ts";
 import { GcmReceiver, GcmSender, type RtpFields } from "./srtp.ts";
+import { SsrcMap } from "./ssrc-map.ts";
 
 /** werift's SRTP protection profile number for AEAD_AES_128_GCM (RFC 7714 §14.2). */
 const aeadAes128Gcm = 7;
@@ -144,7 +145,8 @@ export class RtpPath {
   /** RTCP round trips measured so far (RFC 3550 §6.4.1), their sum in ms and count. */
   readonly roundTrips = { totalMs: 0, n: 0 };
   private readonly out: Record<Kind, Outbound>;
-  private readonly kindByPt: Map<number, Kind>;
+  /** Kind by RTP payload type (0-127). */
+  private readonly kindByPt: Array<Kind | undefined>;
   private readonly sender: GcmSender;
   private readonly receiver: GcmReceiver;
   private readonly srtcp: NonNullable<Internals["srtcp"]>;
@@ -152,10 +154,10 @@ export class RtpPath {
   /** werift's send on the ICE connection. */
   private weriftSend: (data: Buffer) => Promise<void>;
   private readonly integrity: IntegrityCounts;
-  private readonly windows = new Map<number, ReplayWindow>();
+  private readonly windows = new SsrcMap<ReplayWindow>();
   private readonly noop = () => undefined;
 
-  private constructor(t: Internals, integrity: IntegrityCounts, out: Record<Kind, Outbound>, kindByPt: Map<number, Kind>, cname: string) {
+  private constructor(t: Internals, integrity: IntegrityCounts, out: Record<Kind, Outbound>, kindByPt: Array<Kind | undefined>, cname: string) {
     const local = t.srtp!.localContext!;
     const remote = t.srtp!.remoteContext!;
     this.sender = new GcmSender({ key: local.srtpSessionKey!, salt: local.srtpSessionSalt! });
@@ -193,14 +195,14 @@ export class RtpPath {
     if (ctx.some((c) => !Buffer.isBuffer(c?.srtpSessionKey) || !Buffer.isBuffer(c?.srtpSessionSalt))) return "werift's SRTP session keys not found";
     if (typeof t.srtcp?.encrypt !== "function" || typeof t.srtcp.decrypt !== "function") return "werift's SRTCP session not found";
     const out = {} as Record<Kind, Outbound>;
-    const kindByPt = new Map<number, Kind>();
+    const kindByPt = new Array<Kind | undefined>(128);
     const loops: RtcpLoop[] = [];
     let cname = "";
     for (const tr of pc.getTransceivers()) {
       const kind = tr.kind === "audio" ? "audio" : "video";
       const codecs = tr.codecs;
       if (!codecs.length) return `no negotiated ${kind} codec`;
-      for (const c of codecs) kindByPt.set(c.payloadType, kind);
+      for (const c of codecs) kindByPt[c.payloadType & 0x7f] = kind;
       const sender = tr.sender as unknown as RtcpLoop & { cname?: string };
       const receiver = tr.receiver as unknown as RtcpLoop;
       if (!(sender.rtcpCancel instanceof AbortController) || !(receiver.rtcpCancel instanceof AbortController)) return "werift's RTCP loops not found";
@@ -285,7 +287,7 @@ export class RtpPath {
       this.integrity.replayed++;
       return;
     }
-    const kind = this.kindByPt.get(rtp.payloadType) ?? null;
+    const kind = this.kindByPt[rtp.payloadType] ?? null;
     this.reports.received(rtp.ssrc, clockRates[kind ?? "video"], rtp.index, rtp.timestamp, Date.now());
     this.onRtp(kind, rtp);
   }

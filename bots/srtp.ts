@@ -5,6 +5,7 @@
  * handshake (RFC 3711 §4.3 KDF); this module only applies them.
  */
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto";
+import { SsrcMap } from "./ssrc-map.ts";
 
 export const gcmTagBytes = 16;
 const rtpHeaderBytes = 12;
@@ -31,11 +32,19 @@ export interface GcmKeys {
  * per session: Node copies it into the cipher).
  */
 function rtpIv(iv: Buffer, salt: Buffer, ssrc: number, roc: number, seq: number): Buffer {
-  iv.writeUInt16BE(0, 0);
-  iv.writeUInt32BE(ssrc >>> 0, 2);
-  iv.writeUInt32BE(roc >>> 0, 6);
-  iv.writeUInt16BE(seq, 10);
-  for (let i = 0; i < 12; i++) iv[i]! ^= salt[i]!;
+  // Byte by byte: Buffer's checked writers and a loop were 2 % of a bot's CPU.
+  iv[0] = salt[0]!;
+  iv[1] = salt[1]!;
+  iv[2] = (ssrc >>> 24) ^ salt[2]!;
+  iv[3] = ((ssrc >>> 16) & 0xff) ^ salt[3]!;
+  iv[4] = ((ssrc >>> 8) & 0xff) ^ salt[4]!;
+  iv[5] = (ssrc & 0xff) ^ salt[5]!;
+  iv[6] = (roc >>> 24) ^ salt[6]!;
+  iv[7] = ((roc >>> 16) & 0xff) ^ salt[7]!;
+  iv[8] = ((roc >>> 8) & 0xff) ^ salt[8]!;
+  iv[9] = (roc & 0xff) ^ salt[9]!;
+  iv[10] = ((seq >>> 8) & 0xff) ^ salt[10]!;
+  iv[11] = (seq & 0xff) ^ salt[11]!;
   return iv;
 }
 
@@ -43,7 +52,7 @@ function rtpIv(iv: Buffer, salt: Buffer, ssrc: number, roc: number, seq: number)
 export class GcmSender {
   private readonly key: KeyObject;
   private readonly salt: Buffer;
-  private readonly roc = new Map<number, { roc: number; last: number }>();
+  private readonly roc = new SsrcMap<{ roc: number; last: number }>();
   private readonly iv = Buffer.alloc(12);
 
   constructor(keys: GcmKeys) {
@@ -87,7 +96,7 @@ export type UnprotectError = "short" | "format" | "auth";
 export class GcmReceiver {
   private readonly key: KeyObject;
   private readonly salt: Buffer;
-  private readonly roc = new Map<number, { roc: number; last: number }>();
+  private readonly roc = new SsrcMap<{ roc: number; last: number }>();
   private readonly iv = Buffer.alloc(12);
 
   constructor(keys: GcmKeys) {
