@@ -4,8 +4,9 @@
  * effect, in both of werift's builds: the ES module bundle (`import`) and CommonJS (`require`).
  */
 import { createHook } from "node:async_hooks";
+import * as crypto from "node:crypto";
 import { KeyObject, randomBytes } from "node:crypto";
-import { createRequire } from "node:module";
+import { createRequire, syncBuiltinESMExports } from "node:module";
 import { describe, expect, it } from "vitest";
 import * as esm from "werift";
 
@@ -124,4 +125,41 @@ describe.each(builds)("werift patches (%s build)", (_name, werift) => {
       await Promise.all([a.close(), b.close()]);
     }
   }, 20_000);
+
+  it("005 stun-hmac-key-objects: STUN MESSAGE-INTEGRITY keys are KeyObjects made once per key, and the HMAC is RFC 5389's", () => {
+    // Every key werift hands to createHmac, through the builtin module both builds import from.
+    const keys: unknown[] = [];
+    const cryptoModule = createRequire(import.meta.url)("node:crypto") as { createHmac: typeof crypto.createHmac };
+    const original = cryptoModule.createHmac;
+    cryptoModule.createHmac = ((algorithm: string, key: crypto.BinaryLike | KeyObject) => {
+      keys.push(key);
+      return original(algorithm, key);
+    }) as typeof crypto.createHmac;
+    syncBuiltinESMExports();
+    const password = "consent-check-password";
+    const messages: InstanceType<typeof werift.Message>[] = [];
+    try {
+      for (let i = 0; i < 3; i++) messages.push(new werift.Message(werift.methods.BINDING, werift.classes.REQUEST).addMessageIntegrity(Buffer.from(password)));
+      // The receiving side verifies with the same key, and refuses a wrong one.
+      expect(werift.parseMessage(messages[0]!.bytes, Buffer.from(password))).toBeDefined();
+      expect(werift.parseMessage(messages[0]!.bytes, Buffer.from("another-password"))).toBeUndefined();
+    } finally {
+      cryptoModule.createHmac = original;
+      syncBuiltinESMExports();
+    }
+    expect(keys.length).toBeGreaterThanOrEqual(4);
+    for (const key of keys) expect(key).toBeInstanceOf(KeyObject);
+    // One KeyObject for the same key bytes, whichever Buffer carries them.
+    expect(keys[1]).toBe(keys[0]);
+    expect(keys[2]).toBe(keys[0]);
+    // MESSAGE-INTEGRITY (the last attribute here): HMAC-SHA1 over the message before it (RFC 5389 §15.4).
+    for (const m of messages) {
+      const bytes = m.bytes;
+      const expected = crypto
+        .createHmac("sha1", password)
+        .update(bytes.subarray(0, bytes.length - 24))
+        .digest();
+      expect(bytes.subarray(bytes.length - 20).equals(expected)).toBe(true);
+    }
+  });
 });
