@@ -131,10 +131,10 @@ describe.each(builds)("werift patches (%s build)", (_name, werift) => {
     const keys: unknown[] = [];
     const cryptoModule = createRequire(import.meta.url)("node:crypto") as { createHmac: typeof crypto.createHmac };
     const original = cryptoModule.createHmac;
-    cryptoModule.createHmac = ((algorithm: string, key: crypto.BinaryLike | KeyObject) => {
+    cryptoModule.createHmac = (algorithm: string, key: crypto.BinaryLike | KeyObject) => {
       keys.push(key);
       return original(algorithm, key);
-    }) as typeof crypto.createHmac;
+    };
     syncBuiltinESMExports();
     const password = "consent-check-password";
     const messages: InstanceType<typeof werift.Message>[] = [];
