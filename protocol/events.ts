@@ -162,6 +162,7 @@ export interface ClientToServerEvents {
   "chat:send": (payload: ChatSend, ack: AckFn<ChatAck>) => void;
   "chat:typing": (payload: ChatTyping, ack: AckFn) => void;
   "call:next": (payload: SessionRef, ack: AckFn<JoinAck>) => void;
+  /** Ok also for a user of a call that has ended already (both hung up at once); NOT_IN_SESSION for anyone else. */
   "call:end": (payload: SessionRef, ack: AckFn) => void;
   "call:stats": (payload: CallStatsEvent, ack: AckFn) => void;
 }

@@ -14,6 +14,7 @@ import { bots, parseBotsOptions, type BotsRunReport } from "../cli/commands/bots
 import { CliError, UsageError } from "../cli/exit.ts";
 import type { DevServer } from "../server/dev.ts";
 import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
+import { api } from "./support/client.ts";
 import { testDev } from "./support/dev.ts";
 
 const hasCoturn = coturnInstalled();
@@ -100,8 +101,12 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat bots agains
     return { ...r, report: JSON.parse(readFileSync(file, "utf8")) as BotsReport };
   }
 
+  /** The server's count of requests refused as NOT_IN_SESSION. */
+  const notInSession = async () => Number(/^vchat_errors_total\{code="NOT_IN_SESSION"\} (\S+)$/m.exec((await api<string>(dev.url, "/metrics")).body)?.[1] ?? 0);
+
   for (const transport of ["udp", "tcp"] as const) {
     it(`10 pairs relay-only over TURN/${transport}: every call connects on relay candidates, loss 0`, async () => {
+      const refusedBefore = await notInSession();
       const { code, report, stdout } = await runBots(`relay-${transport}`, [
         "--pairs",
         "10",
@@ -136,6 +141,8 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat bots agains
       // The server stored what the bots sent as call:stats.
       const stored = await dev.store.getSession(report.calls[0]!.sessionId);
       expect(stored).toBeTruthy();
+      // Both bots of a call end it at the run's end; the second is not refused.
+      expect(await notInSession()).toBe(refusedBefore);
     }, 60_000);
   }
 

@@ -243,6 +243,28 @@ export function signalingSuite(name: string, start: () => Promise<Deployment>) {
       done(a!, c!);
     });
 
+    it("both parties ending a call at once both get ok; the call ends once, and others still may not end it", async () => {
+      const [a, b, c] = await Promise.all(["a", "b", "c"].map((n) => newUser(`both-${n}`)));
+      const [fa] = await pair(a!, b!);
+      const acks = await Promise.all([a!, b!].map((u) => request(u.socket, "call:end", { sessionId: fa.sessionId })));
+      expect(acks).toEqual([{ ok: true }, { ok: true }]);
+      // Again, later: still done, not an error, for either of its users.
+      expect(await request(b!.socket, "call:end", { sessionId: fa.sessionId })).toEqual({ ok: true });
+      // Not for a user who was not in it, nor for a session that does not exist.
+      expect(await request(c!.socket, "call:end", { sessionId: fa.sessionId })).toMatchObject({ ok: false, error: { code: "NOT_IN_SESSION" } });
+      expect(await request(a!.socket, "call:end", { sessionId: "no-such-session" })).toMatchObject({ ok: false, error: { code: "NOT_IN_SESSION" } });
+      let stored = await deployment.store.getSession(fa.sessionId);
+      await until(
+        async () => !!(stored = await deployment.store.getSession(fa.sessionId))?.endedAt,
+        5000,
+        () => JSON.stringify(stored),
+      );
+      expect(stored).toMatchObject({ endReason: "ended" });
+      // Both can join again at once.
+      for (const u of [a!, b!]) expect(await request(u.socket, "lobby:join", {})).toMatchObject({ ok: true });
+      done(a!, b!, c!);
+    });
+
     it("accepts call:stats and reports from participants only", async () => {
       const [a, b, c] = await Promise.all(["a", "b", "c"].map((n) => newUser(`rep-${n}`)));
       const [fa] = await pair(a!, b!);

@@ -76,6 +76,12 @@ export function createCalls({ config, store, matchmaker, rooms, metrics, limits,
     if (!rooms.isIn(party.socketId, sessionId)) throw new VchatError("NOT_IN_SESSION", "you are not in this call");
   }
 
+  /** The session had `party`'s user in it and is live no more (false when that cannot be told). */
+  async function endedFor(party: Party, sessionId: string): Promise<boolean> {
+    const [stored, live] = await Promise.all([store.getSession(sessionId), matchmaker.getSession(sessionId).catch(() => undefined)]);
+    return live === null && !!stored?.participants.some((p) => p.userId === party.userId);
+  }
+
   /** A match: both parties in the call's room, each told who the other is, the session stored. */
   async function begin(session: LiveSession): Promise<void> {
     const { offerer, answerer } = session;
@@ -214,6 +220,10 @@ export function createCalls({ config, store, matchmaker, rooms, metrics, limits,
     },
 
     async end(party: Party, sessionId: string): Promise<void> {
+      // Both parties hanging up at once (two bots at the end of a run, two people together): the
+      // first ends the call and takes the other out of its room. For one of the call's users,
+      // ending a call that is over already is done, not an error.
+      if (!rooms.isIn(party.socketId, sessionId) && (await endedFor(party, sessionId))) return;
       member(party, sessionId);
       await finish(sessionId, "ended", party);
       rooms.leave([party.socketId], sessionId);
