@@ -47,6 +47,8 @@ describe("the bots' RTCP reports", () => {
     expect([block.lsr, block.dlsr]).toEqual([0, 0]);
     expect(srVideo.ssrc).toBe(video.ssrc);
     expect(srVideo.reports).toHaveLength(0);
+    // Nothing sent on video yet: no packets, no RTP time.
+    expect([srVideo.senderInfo.packetCount, srVideo.senderInfo.rtpTimestamp]).toEqual([0, 0]);
     expect(sdes.chunks.map((c) => [c.source, c.items[0]!.type, c.items[0]!.text])).toEqual([
       [audio.ssrc, 1, "bot-7"],
       [video.ssrc, 1, "bot-7"],

@@ -123,7 +123,9 @@ export class RtcpReports {
       buf.writeUInt32BE(o.ssrc >>> 0, at + 4);
       buf.writeUInt32BE(seconds, at + 8);
       buf.writeUInt32BE(fraction, at + 12);
-      buf.writeUInt32BE((o.rtpTimestamp + Math.round(((ms - o.rtpAt) * o.clockRate) / 1000)) >>> 0, at + 16);
+      // Nothing sent on this stream yet: no RTP time to extrapolate from.
+      const rtpNow = o.packets ? o.rtpTimestamp + Math.round(((ms - o.rtpAt) * o.clockRate) / 1000) : 0;
+      buf.writeUInt32BE(rtpNow >>> 0, at + 16);
       buf.writeUInt32BE(o.packets >>> 0, at + 20);
       buf.writeUInt32BE(o.octets >>> 0, at + 24);
       o.lastReport = { lsr: (((seconds & 0xffff) << 16) | (fraction >>> 16)) >>> 0, at: ms };
