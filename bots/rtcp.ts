@@ -65,7 +65,8 @@ export class RtcpReports {
 
   constructor(out: Array<{ ssrc: number; clockRate: number }>, cname: string, ms = Date.now()) {
     this.out = out.map((o) => ({ ...o, packets: 0, octets: 0, rtpTimestamp: 0, rtpAt: 0, lastReport: null }));
-    this.cname = Buffer.from(cname.slice(0, 255));
+    // An SDES item holds at most 255 bytes (RFC 3550 §6.5).
+    this.cname = Buffer.from(cname).subarray(0, 255);
     this.nextAt = ms + intervalMs * (0.5 + Math.random());
   }
 
