@@ -5,14 +5,17 @@
  * policy pack) and the error mapping without a cloud.
  */
 import { createCipheriv, pbkdf2Sync, randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { checkPassphrase, checkPrerequisites, localEngine, policyPackDir, StackError, type PrerequisiteProbe } from "./engine.ts";
+import { fakePulumi as standInPulumi, type FakePulumi } from "./testing/fake-pulumi.ts";
 
+const fakes: FakePulumi[] = [];
 const roots: string[] = [];
 afterAll(() => {
+  for (const f of fakes) f.remove();
   for (const r of roots) rmSync(r, { recursive: true, force: true });
 });
 
@@ -22,34 +25,11 @@ const validConfig = JSON.stringify({
   "vchat:atlasOrgId": { value: "5f0000000000000000000000", secret: false },
 });
 
-function fakePulumi(upError: string, config = validConfig): { root: string; calls: () => string[] } {
-  const root = mkdtempSync(join(tmpdir(), "vchat-fake-pulumi-"));
-  roots.push(root);
-  mkdirSync(join(root, "bin"));
-  const log = join(root, "calls.log");
-  writeFileSync(
-    join(root, "bin", "pulumi"),
-    `#!/bin/sh
-echo "$*" >> '${log}'
-case "$1 $2" in
-  "version "*) echo "v3.276.0"; exit 0;;
-  "stack select") [ -n "$VCHAT_FAKE_STACK_EXISTS" ] && exit 0; echo "error: no stack named '$4' found" >&2; exit 255;;
-  "stack init") exit 0;;
-  "config --show-secrets") echo '${config}'; exit 0;;
-  "config set") exit 0;;
-esac
-case "$1 $2" in
-  "stack select") ;;
-esac
-case "$1" in
-  up|preview|destroy) echo "${upError}" >&2; exit 255;;
-esac
-echo "unexpected: $*" >&2
-exit 2
-`,
-  );
-  chmodSync(join(root, "bin", "pulumi"), 0o755);
-  return { root, calls: () => readFileSync(log, "utf8").trim().split("\n") };
+/** The stand-in pulumi; `up`, `preview` and `destroy` fail printing `failure`. Removed after the file's tests. */
+function fakePulumi(failure: string, config = validConfig): FakePulumi {
+  const fake = standInPulumi({ config, failure });
+  fakes.push(fake);
+  return fake;
 }
 
 /** A checkout that can ship: the release check passes, whatever this machine has. */

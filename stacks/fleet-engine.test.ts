@@ -3,18 +3,17 @@
  * the fleet project and stack are selected, the config is checked before `up` starts, the policy
  * pack is passed, and failures come back in the fleet's words.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { policyPackDir } from "./engine.ts";
 import { fleetDir, localFleetEngine } from "./fleet-engine.ts";
 import { fleetSize } from "./fleet-size.ts";
 import { offlineFleetOverrides } from "./offline.ts";
+import { fakePulumi as standInPulumi, type FakePulumi } from "./testing/fake-pulumi.ts";
 
-const roots: string[] = [];
+const fakes: FakePulumi[] = [];
 afterAll(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
+  for (const f of fakes) f.remove();
 });
 
 const size = fleetSize({ calls: 100, workers: 2, media: "synthetic" });
@@ -22,29 +21,11 @@ const validConfig = JSON.stringify(
   Object.fromEntries(Object.entries(offlineFleetOverrides).map(([k, v]) => [`vchat-fleet:${k}`, { value: v, secret: false }])),
 );
 
-function fakePulumi(o: { stackExists: boolean; config?: string; failure?: string }): { root: string; calls: () => string[] } {
-  const root = mkdtempSync(join(tmpdir(), "vchat-fake-pulumi-"));
-  roots.push(root);
-  mkdirSync(join(root, "bin"));
-  const log = join(root, "calls.log");
-  writeFileSync(
-    join(root, "bin", "pulumi"),
-    `#!/bin/sh
-echo "$*" >> '${log}'
-case "$1 $2" in
-  "version "*) echo "v3.276.0"; exit 0;;
-  "stack select") ${o.stackExists ? "exit 0" : `echo "error: no stack named '$4' found" >&2; exit 255`};;
-  "config --show-secrets") echo '${o.config ?? validConfig}'; exit 0;;
-esac
-case "$1" in
-  up|destroy) echo "${o.failure ?? "error: something else"}" >&2; exit 255;;
-esac
-echo "unexpected: $*" >&2
-exit 2
-`,
-  );
-  chmodSync(join(root, "bin", "pulumi"), 0o755);
-  return { root, calls: () => readFileSync(log, "utf8").trim().split("\n") };
+/** The stand-in pulumi with the fleet's valid config unless told otherwise. Removed after the file's tests. */
+function fakePulumi(o: { stackExists: boolean; config?: string; failure?: string }): FakePulumi {
+  const fake = standInPulumi({ ...o, config: o.config ?? validConfig });
+  fakes.push(fake);
+  return fake;
 }
 
 describe("localFleetEngine on a stand-in pulumi binary", () => {
