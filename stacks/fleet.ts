@@ -12,6 +12,7 @@ import * as random from "@pulumi/random";
 import { z } from "zod";
 import { ConfigError, contentTag } from "./config.ts";
 import { redisPort } from "./data.ts";
+import { fargateTaskDefinition } from "./fargate.ts";
 import type { FleetSize } from "./fleet-size.ts";
 
 export const fleetProject = "vchat-fleet";
@@ -283,15 +284,12 @@ export class BotFleet extends pulumi.ComponentResource {
         },
       ]),
     );
-    const taskDef = new aws.ecs.TaskDefinition(
+    const taskDef = fargateTaskDefinition(
       `${name}-task`,
       {
         family: `vchat-fleet-${cfg.stack}`,
-        cpu: String(cfg.cpu),
-        memory: String(cfg.memory),
-        networkMode: "awsvpc",
-        requiresCompatibilities: ["FARGATE"],
-        runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
+        cpu: cfg.cpu,
+        memory: cfg.memory,
         executionRoleArn: execRole.arn,
         taskRoleArn: taskRole.arn,
         containerDefinitions,

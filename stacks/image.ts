@@ -36,7 +36,7 @@ export class ServiceImage extends pulumi.ComponentResource {
       {
         context: { location: args.root },
         dockerfile: { location: join(args.root, "Dockerfile") },
-        // The task definition's runtime platform (stacks/service.ts).
+        // The task definition's runtime platform (stacks/fargate.ts).
         platforms: [dockerBuild.Platform.Linux_amd64],
         push: true,
         tags: [pulumi.interpolate`${repository.repositoryUrl}:${args.tag}`],

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { keepData, type EnvConfig } from "./config.ts";
 import { redisPort } from "./data.ts";
+import { fargateTaskDefinition } from "./fargate.ts";
 import { ServiceImage } from "./image.ts";
 import type { Network } from "./network.ts";
 import type { ImageSource } from "./release.ts";
@@ -286,15 +287,12 @@ export class Service extends pulumi.ComponentResource {
             },
           ]),
         );
-      const taskDef = new aws.ecs.TaskDefinition(
+      const taskDef = fargateTaskDefinition(
         `${name}-task`,
         {
           family: `vchat-${cfg.env}`,
-          cpu: String(cfg.service.cpu),
-          memory: String(cfg.service.memory),
-          networkMode: "awsvpc",
-          requiresCompatibilities: ["FARGATE"],
-          runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
+          cpu: cfg.service.cpu,
+          memory: cfg.service.memory,
           executionRoleArn: execRole.arn,
           taskRoleArn: taskRole.arn,
           containerDefinitions,
