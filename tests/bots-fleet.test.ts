@@ -144,6 +144,9 @@ describeIf(redisInstalled(), "redis-server is not installed")("vchat bots --work
     await Promise.all([dev?.stop(), coordinator?.stop()]);
   });
 
+  /** `vchat bots` coordinating over this file's Redis against its dev server, with a JSON report. */
+  const coordinate = (args: string[]) => vchat(["bots", "--url", dev.url, "--coordinator", coordinator.url, "--json", ...args]);
+
   it("4 local workers make one report: calls spanning workers joined by session, every worker listed", async () => {
     const args = ["bots", "--url", dev.url, "--pairs", "4", "--ramp", "4", "--duration", "6s", "--workers", "4", "--local", "--allow-overload", "--json"];
     const out = await vchat(args).done;
@@ -193,22 +196,7 @@ describeIf(redisInstalled(), "redis-server is not installed")("vchat bots --work
   }, 30_000);
 
   it("a worker on a wrong run id never joins; a missing worker times out, naming who came", async () => {
-    const coord = vchat([
-      "bots",
-      "--url",
-      dev.url,
-      "--pairs",
-      "1",
-      "--duration",
-      "3s",
-      "--workers",
-      "2",
-      "--coordinator",
-      coordinator.url,
-      "--worker-timeout",
-      "8s",
-      "--json",
-    ]);
+    const coord = coordinate(["--pairs", "1", "--duration", "3s", "--workers", "2", "--worker-timeout", "8s"]);
     const runId = await until("a run to open", async () => Number(await redis.get(openRunKey)) || null);
     const stray = await vchat(["bots", "worker", "--coordinator", coordinator.url, "--run", String(runId === 1 ? 2 : runId - 1), "--name", "stray", "--json"])
       .done;
@@ -233,23 +221,7 @@ describeIf(redisInstalled(), "redis-server is not installed")("vchat bots --work
   }, 60_000);
 
   it("a worker SIGKILLed mid-run is found lost within seconds, its partners end cleanly, the run is invalid and keeps the others' figures", async () => {
-    const coord = vchat([
-      "bots",
-      "--url",
-      dev.url,
-      "--pairs",
-      "2",
-      "--ramp",
-      "4",
-      "--duration",
-      "14s",
-      "--workers",
-      "2",
-      "--coordinator",
-      coordinator.url,
-      "--allow-overload",
-      "--json",
-    ]);
+    const coord = coordinate(["--pairs", "2", "--ramp", "4", "--duration", "14s", "--workers", "2", "--allow-overload"]);
     const a = vchat(["bots", "worker", "--coordinator", coordinator.url, "--name", "a"]);
     const b = vchat(["bots", "worker", "--coordinator", coordinator.url, "--name", "b"]);
     const { t0 } = await startedRun(redis);
@@ -280,24 +252,7 @@ describeIf(redisInstalled(), "redis-server is not installed")("vchat bots --work
   }, 60_000);
 
   it("Ctrl-C on the coordinator stops every worker and writes the partial report (exit 130)", async () => {
-    const coord = vchat([
-      "bots",
-      "--url",
-      dev.url,
-      "--pairs",
-      "2",
-      "--ramp",
-      "4",
-      "--duration",
-      "60s",
-      "--workers",
-      "2",
-      "--local",
-      "--coordinator",
-      coordinator.url,
-      "--allow-overload",
-      "--json",
-    ]);
+    const coord = coordinate(["--pairs", "2", "--ramp", "4", "--duration", "60s", "--workers", "2", "--local", "--allow-overload"]);
     const { t0, pids } = await startedRun(redis);
     expect(pids).toHaveLength(2);
     await new Promise((r) => setTimeout(r, Math.max(0, t0 + 5000 - Date.now())));
