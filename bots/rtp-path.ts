@@ -118,6 +118,14 @@ class DirectSend {
     return c.nominated === this.pair && c.canSendApplicationData() && (!this.channel || this.channel.refreshAt * 1000 > ms);
   }
 
+  /** Sends `packet`, copied behind the headroom (packets not built with it: SRTCP, DTLS records). */
+  writeCopy(packet: Buffer): void {
+    if (!this.headroom) return this.write(packet);
+    const framed = Buffer.allocUnsafe(this.headroom + packet.length);
+    packet.copy(framed, this.headroom);
+    this.write(framed);
+  }
+
   /** Sends the packet that follows `headroom` free bytes in `framed`. */
   write(framed: Buffer): void {
     const length = framed.length - this.headroom;
@@ -237,9 +245,7 @@ export class RtpPath {
       const weriftSend = connection.send;
       connection.send = (data: Buffer) => {
         if (!direct.ready(Date.now())) return weriftSend(data);
-        const framed = Buffer.allocUnsafe(direct.headroom + data.length);
-        data.copy(framed, direct.headroom);
-        direct.write(framed);
+        direct.writeCopy(data);
         return sent;
       };
       path.weriftSend = weriftSend;
@@ -251,28 +257,17 @@ export class RtpPath {
   send(kind: Kind, sequenceNumber: number, timestamp: number, marker: boolean, payload: Buffer): void {
     const o = this.out[kind];
     const ms = Date.now();
-    this.write(this.sender.protect({ payloadType: o.payloadType, sequenceNumber, timestamp, marker, ssrc: o.ssrc, payload }, this.headroom(ms)), ms);
+    const direct = this.direct?.ready(ms) ? this.direct : null;
+    // Encrypted straight into the frame it is sent in.
+    const srtp = this.sender.protect({ payloadType: o.payloadType, sequenceNumber, timestamp, marker, ssrc: o.ssrc, payload }, direct?.headroom ?? 0);
+    if (direct) direct.write(srtp);
+    else this.weriftSend(srtp).catch(this.noop);
     this.reports.sent(o.stream, timestamp, payload.length, ms);
     const rtcp = this.reports.due(ms);
-    if (rtcp) {
-      const srtcp = this.srtcp.encrypt(rtcp);
-      const headroom = this.headroom(ms);
-      const framed = headroom ? Buffer.allocUnsafe(headroom + srtcp.length) : srtcp;
-      if (headroom) srtcp.copy(framed, headroom);
-      this.write(framed, ms);
-    }
-  }
-
-  /** Free bytes to leave in front of a packet: the ChannelData header when sent directly on a relayed pair. */
-  private headroom(ms: number): number {
-    return this.direct?.ready(ms) ? this.direct.headroom : 0;
-  }
-
-  /** Sends a packet after the `headroom(ms)` bytes left for its framing. */
-  private write(framed: Buffer, ms: number): void {
-    const d = this.direct;
-    if (d?.ready(ms)) d.write(framed);
-    else this.weriftSend(framed).catch(this.noop);
+    if (!rtcp) return;
+    const srtcp = this.srtcp.encrypt(rtcp);
+    if (direct) direct.writeCopy(srtcp);
+    else this.weriftSend(srtcp).catch(this.noop);
   }
 
   private receive(data: Buffer): void {
