@@ -6,7 +6,7 @@
  * lacks some, from the registry (--prefer-offline); with neither, the test says it was skipped.
  */
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -77,6 +77,38 @@ describe("the installed package", () => {
     } finally {
       child.kill("SIGTERM");
       if (child.exitCode === null) await new Promise((r) => child.once("exit", r));
+    }
+  });
+});
+
+describe("the vchat binary (package.json bin)", () => {
+  it("in a checkout runs the TypeScript sources, with or without a dist/ from an earlier npm pack", async () => {
+    expect(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).bin).toEqual({ vchat: "bin/vchat.js" });
+    // The real one, from this checkout: what `npx vchat` runs right after scripts/bootstrap.sh.
+    expect((await run(process.execPath, [join(root, "bin", "vchat.js"), "--version"], { timeout: 30_000 })).stdout.trim()).toBe(version);
+    // Which one it picks, in stand-in trees whose sources and dist/ say who they are.
+    const base = mkdtempSync(join(tmpdir(), "vchat-bin-"));
+    const tree = (at: string, parts: { sources: boolean; dist: boolean }) => {
+      mkdirSync(join(at, "bin"), { recursive: true });
+      copyFileSync(join(root, "bin", "vchat.js"), join(at, "bin", "vchat.js"));
+      if (parts.sources) {
+        mkdirSync(join(at, "cli"));
+        writeFileSync(join(at, "cli", "vchat.ts"), 'console.log("sources");\n');
+      }
+      if (parts.dist) {
+        mkdirSync(join(at, "dist", "cli"), { recursive: true });
+        writeFileSync(join(at, "dist", "cli", "vchat.js"), 'console.log("dist");\n');
+      }
+      return async () => (await run(process.execPath, [join(at, "bin", "vchat.js")], { timeout: 30_000 })).stdout.trim();
+    };
+    try {
+      expect(await tree(join(base, "checkout"), { sources: true, dist: true })()).toBe("sources");
+      expect(await tree(join(base, "fresh-clone"), { sources: true, dist: false })()).toBe("sources");
+      // Installed: Node strips no types under node_modules, so the compiled dist/ runs.
+      expect(await tree(join(base, "node_modules", "vchat"), { sources: true, dist: true })()).toBe("dist");
+      expect(await tree(join(base, "packed"), { sources: false, dist: true })()).toBe("dist");
+    } finally {
+      await rm(base, { recursive: true, force: true });
     }
   });
 });
