@@ -125,6 +125,8 @@ export interface VideoFrames {
 
 /** Anything ticking on the shared pacer. */
 export interface Paced {
+  /** When it next has something to do (ms, `now()`): not ticked before. */
+  readonly dueAt: number;
   tick(t: number): void;
 }
 
@@ -152,7 +154,9 @@ export class Pacer {
   }
   private run(): void {
     const t = now();
-    for (const item of this.items) item.tick(t);
+    // Most bots have nothing due in a given 5 ms tick (80 packets a second): a field compare,
+    // not a call, passes them over (the calls were 3 % of the bots' CPU).
+    for (const item of this.items) if (item.dueAt <= t) item.tick(t);
   }
 }
 
@@ -177,6 +181,8 @@ export class MediaSender implements Paced {
   private videoTs = Math.floor(Math.random() * 2 ** 31);
   private frameId = 0;
   private startedAt = 0;
+  /** The next audio packet's or video frame's time; never before `start`. */
+  dueAt = Infinity;
   /** The bots' own RTP path (synthetic media, see `rtp-path.ts`); null: werift's tracks. */
   rtpPath: RtpPath | null = null;
   private readonly scratch = new Map<number, Buffer>();
@@ -202,6 +208,7 @@ export class MediaSender implements Paced {
     this.startedAt = t;
     this.nextAudioAt = t;
     this.nextVideoAt = t;
+    this.dueAt = t;
   }
 
   get started(): boolean {
@@ -231,6 +238,7 @@ export class MediaSender implements Paced {
       this.nextVideoAt += videoIntervalMs;
       this.videoTs = (this.videoTs + 90000 / videoFps) >>> 0;
     }
+    this.dueAt = Math.min(this.nextAudioAt, this.nextVideoAt);
   }
 
   private sendAudio(t: number): void {
