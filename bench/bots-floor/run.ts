@@ -22,9 +22,11 @@ import { GcmReceiver, GcmSender } from "../../bots/srtp.ts";
 const { values } = parseArgs({
   options: { bots: { type: "string", default: "200" }, seconds: { type: "string", default: "8" }, rounds: { type: "string", default: "2" } },
 });
-const BOTS = Math.min(Math.max(2, Math.floor(Number(values.bots) / 2) * 2), 1000);
-const SECONDS = Math.min(Math.max(2, Number(values.seconds)), 60);
-const ROUNDS = Math.min(Math.max(1, Number(values.rounds)), 5);
+/** `value` as a number within [min, max]; `fallback` when it is not a number. */
+const bounded = (value: string, fallback: number, min: number, max: number) => Math.min(Math.max(min, Number(value) || fallback), max);
+const BOTS = Math.floor(bounded(values.bots, 200, 2, 1000) / 2) * 2;
+const SECONDS = bounded(values.seconds, 8, 2, 60);
+const ROUNDS = Math.floor(bounded(values.rounds, 2, 1, 5));
 const WARMUP_MS = 2000;
 const { audioBytes, videoFrameBytes } = splitBitrate(300);
 const audioPt = 111;
