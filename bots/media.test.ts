@@ -5,14 +5,15 @@ import { Pacer, type Paced } from "./media.ts";
 
 /** A paced item that records its ticks and is next due `everyMs` after each. */
 function item(dueAt: number, everyMs = Infinity): Paced & { ticks: number[] } {
-  return {
+  const it = {
     dueAt,
-    ticks: [],
-    tick(t) {
-      this.ticks.push(t);
-      (this as { dueAt: number }).dueAt = t + everyMs;
+    ticks: [] as number[],
+    tick(t: number) {
+      it.ticks.push(t);
+      it.dueAt = t + everyMs;
     },
   };
+  return it;
 }
 
 describe("the shared pacer", () => {

@@ -13,11 +13,13 @@
 //   node bench/bots-floor/run.ts [--bots 200] [--seconds 8] [--rounds 2]
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from "node:crypto";
 import dgram from "node:dgram";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { now } from "../../bots/clock.ts";
 import { ReplayWindow } from "../../bots/integrity.ts";
-import { MediaReceiver, splitBitrate, writeSynthetic } from "../../bots/media.ts";
-import { GcmReceiver, GcmSender } from "../../bots/srtp.ts";
+import { audioIntervalMs, MediaReceiver, Pacer, splitBitrate, videoIntervalMs, writeSynthetic, type Paced } from "../../bots/media.ts";
+import { GcmReceiver, GcmSender, type GcmKeys } from "../../bots/srtp.ts";
+import { SsrcMap } from "../../bots/ssrc-map.ts";
 
 const { values } = parseArgs({
   options: { bots: { type: "string", default: "200" }, seconds: { type: "string", default: "8" }, rounds: { type: "string", default: "2" } },
@@ -32,14 +34,40 @@ const { audioBytes, videoFrameBytes } = splitBitrate(300);
 const audioPt = 111;
 const videoPt = 96;
 
-/** One bot's send and receive, as a round does them. */
-interface Bot {
-  socket: dgram.Socket;
-  send(kind: "audio" | "video", seq: number, t: number): void;
-  nextAudioAt: number;
-  nextVideoAt: number;
-  audioSeq: number;
-  videoSeq: number;
+/** Sends one packet of a bot (its receive side is the socket's `message` listener). */
+type Send = (kind: "audio" | "video", seq: number, t: number) => void;
+
+/** One bot on the bots' shared pacer: audio every 20 ms, a video frame (one packet) every 33 ms. */
+class Bot implements Paced {
+  dueAt: number;
+  private nextAudioAt: number;
+  private nextVideoAt: number;
+  private audioSeq = 0;
+  private videoSeq = 0;
+  private readonly send: Send;
+  private readonly counts: { sent: number };
+
+  constructor(send: Send, counts: { sent: number }, t0: number) {
+    this.send = send;
+    this.counts = counts;
+    this.nextAudioAt = t0 + Math.random() * audioIntervalMs;
+    this.nextVideoAt = t0 + Math.random() * videoIntervalMs;
+    this.dueAt = Math.min(this.nextAudioAt, this.nextVideoAt);
+  }
+
+  tick(t: number): void {
+    while (this.nextAudioAt <= t) {
+      this.send("audio", this.audioSeq++, t);
+      this.nextAudioAt += audioIntervalMs;
+      this.counts.sent++;
+    }
+    while (this.nextVideoAt <= t) {
+      this.send("video", this.videoSeq++, t);
+      this.nextVideoAt += videoIntervalMs;
+      this.counts.sent++;
+    }
+    this.dueAt = Math.min(this.nextAudioAt, this.nextVideoAt);
+  }
 }
 
 type Round = "node" | "bots";
@@ -60,7 +88,7 @@ async function sockets(): Promise<dgram.Socket[]> {
 }
 
 /** Node's floor: a 12-byte RTP header, the payload under AES-GCM, the tag; checked on receive. */
-function nodeBot(socket: dgram.Socket, counts: { received: number }, keys: { key: Buffer; salt: Buffer }): Bot["send"] {
+function nodeBot(socket: dgram.Socket, counts: { received: number }, keys: GcmKeys): Send {
   const key = createSecretKey(keys.key);
   const iv = Buffer.from(keys.salt.subarray(0, 12));
   const audio = Buffer.alloc(audioBytes);
@@ -97,12 +125,12 @@ function nodeBot(socket: dgram.Socket, counts: { received: number }, keys: { key
 }
 
 /** The bots' own per-packet work: `bots/srtp.ts`, the synthetic payload, replay window, measuring. */
-function botsBot(socket: dgram.Socket, counts: { received: number }, keys: { key: Buffer; salt: Buffer }, ssrc: number): Bot["send"] {
+function botsBot(socket: dgram.Socket, counts: { received: number }, keys: GcmKeys, ssrc: number): Send {
   const runId = 7;
   const sender = new GcmSender(keys);
   const receiver = new GcmReceiver(keys);
   const media = new MediaReceiver(runId);
-  const windows = new Map<number, ReplayWindow>();
+  const windows = new SsrcMap<ReplayWindow>();
   const audio = Buffer.alloc(audioBytes);
   const video = Buffer.alloc(videoFrameBytes);
   socket.on("message", (data: Buffer) => {
@@ -136,39 +164,18 @@ async function round(kind: Round): Promise<{ usPerPacket: number; packetsPerS: n
   // A pair shares its keys (each end sends and receives on the same session keys here).
   const pairKeys = Array.from({ length: BOTS / 2 }, () => ({ key: randomBytes(16), salt: randomBytes(14) }));
   const t0 = now();
-  const bots: Bot[] = all.map((socket, i) => ({
-    socket,
-    send: kind === "node" ? nodeBot(socket, counts, pairKeys[i >> 1]!) : botsBot(socket, counts, pairKeys[i >> 1]!, 1000 + 2 * i),
-    nextAudioAt: t0 + Math.random() * 20,
-    nextVideoAt: t0 + Math.random() * 33,
-    audioSeq: 0,
-    videoSeq: 0,
-  }));
-  const result = await new Promise<{ usPerPacket: number; packetsPerS: number }>((resolve) => {
-    let start: { cpu: NodeJS.CpuUsage; packets: number; t: number } | null = null;
-    const timer = setInterval(() => {
-      const t = now();
-      for (const b of bots) {
-        while (b.nextAudioAt <= t) {
-          b.send("audio", b.audioSeq++, t);
-          b.nextAudioAt += 20;
-          counts.sent++;
-        }
-        while (b.nextVideoAt <= t) {
-          b.send("video", b.videoSeq++, t);
-          b.nextVideoAt += 1000 / 30;
-          counts.sent++;
-        }
-      }
-      if (!start && t - t0 >= WARMUP_MS) start = { cpu: process.cpuUsage(), packets: counts.sent + counts.received, t };
-      else if (start && t - start.t >= SECONDS * 1000) {
-        clearInterval(timer);
-        const cpu = process.cpuUsage(start.cpu);
-        const packets = counts.sent + counts.received - start.packets;
-        resolve({ usPerPacket: (cpu.user + cpu.system) / packets, packetsPerS: packets / ((t - start.t) / 1000) });
-      }
-    }, 5);
-  });
+  const pacer = new Pacer();
+  const bots = all.map(
+    (socket, i) => new Bot(kind === "node" ? nodeBot(socket, counts, pairKeys[i >> 1]!) : botsBot(socket, counts, pairKeys[i >> 1]!, 1000 + 2 * i), counts, t0),
+  );
+  for (const b of bots) pacer.add(b);
+  await sleep(WARMUP_MS);
+  const start = { cpu: process.cpuUsage(), packets: counts.sent + counts.received, t: now() };
+  await sleep(SECONDS * 1000);
+  const cpu = process.cpuUsage(start.cpu);
+  const packets = counts.sent + counts.received - start.packets;
+  const result = { usPerPacket: (cpu.user + cpu.system) / packets, packetsPerS: packets / ((now() - start.t) / 1000) };
+  for (const b of bots) pacer.delete(b);
   await Promise.all(all.map((s) => new Promise<void>((resolve) => s.close(resolve))));
   if (counts.received < counts.sent * 0.99) throw new Error(`bench: ${counts.sent - counts.received} of ${counts.sent} packets lost on loopback`);
   return result;
