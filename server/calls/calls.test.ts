@@ -125,6 +125,25 @@ describe("call use cases (no sockets)", () => {
     expect(fake.done.at(-1)).toBe(`relay a ${sessionId} signal`);
   });
 
+  it("a block stored while the blocked user's join is on its way to the matchmaker keeps the two apart", async () => {
+    for (const p of [a, b]) await store.createUser({ id: p.userId, nickname: p.nickname, kind: "guest", createdAt: new Date().toISOString() });
+    await calls.join(a, {});
+    // b's join reads b's blocks (none yet); a blocks b (another node, another tab) before b's
+    // join reaches the matchmaker, when a waits and is in no call to end.
+    const read = store.listBlockedEitherWay.bind(store);
+    store.listBlockedEitherWay = async (userId) => {
+      const blocked = await read(userId);
+      if (userId === b.userId) await calls.block(a.userId, b.userId);
+      return blocked;
+    };
+    await calls.join(b, {});
+    expect(fake.told.filter((t) => t.event === "match:found")).toEqual([]);
+    expect([await matchmaker.isQueued(a.userId), await matchmaker.isQueued(b.userId)]).toEqual([true, true]);
+    // Neither is kept from others.
+    await calls.join(c, {});
+    expect(fake.told.filter((t) => t.event === "match:found").map((t) => t.socketId)).toEqual(["a", "c"]);
+  });
+
   it("next: the peer is told `next`, the caller waits again and is kept apart from the peer", async () => {
     const sessionId = await paired();
     await calls.next(a, sessionId, {});

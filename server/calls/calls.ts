@@ -293,6 +293,9 @@ export function createCalls({ config, store, matchmaker, rooms, metrics, limits,
       await consume(limits.blocks, userId);
       if (!(await store.getUser(blockedId))) throw new VchatError("NOT_FOUND", "no such user");
       await store.addBlock(userId, blockedId, new Date().toISOString());
+      // A join of either that read their blocks before this one was stored may be on its way to
+      // the matchmaker: it cannot pair them now. One that paired them already is found below.
+      await matchmaker.keepApart(userId, blockedId);
       const live = await matchmaker.sessionOf(userId);
       if (!live) return;
       const [self, other] = live.offerer.userId === userId ? [live.offerer, live.answerer] : [live.answerer, live.offerer];

@@ -205,6 +205,23 @@ export function matchmakerContract(name: string, create: (opts: MatchmakerOption
       expect(pairOf(await mm.join(user("b2"), T0 + 1500))).toEqual(["a", "b2"]);
     });
 
+    it("keeps two users apart on request (a block racing a join) for the cooldown, never shortening it", async () => {
+      const mm = await make();
+      await mm.join(user("a"), T0);
+      await mm.keepApart("b", "a", { now: T0 + 10 });
+      expect(await mm.join(user("b"), T0 + 20)).toBeNull();
+      expect(await mm.sweep(T0 + 30)).toEqual([]);
+      // A shorter request later leaves the longer time as it was.
+      await mm.keepApart("a", "b", { now: T0 + 10 - COOLDOWN / 2 });
+      expect(await mm.sweep(T0 + 10 + COOLDOWN - 1)).toEqual([]);
+      // Others are not kept from them.
+      const withC = await mm.join(user("c"), T0 + 40);
+      expect(pairOf(withC)).toEqual(["a", "c"]);
+      await mm.endSession(withC!.id, { now: T0 + 45 });
+      expect(await mm.join(user("a"), T0 + 50)).toBeNull();
+      expect(pairOf((await mm.sweep(T0 + 10 + COOLDOWN))[0] ?? null)).toEqual(["a", "b"]);
+    });
+
     it("pairs two users kept apart once the cooldown has expired", async () => {
       const mm = await make();
       await mm.join(user("a"), T0);

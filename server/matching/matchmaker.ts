@@ -84,6 +84,12 @@ export interface Matchmaker {
    */
   endSession(sessionId: string, opts?: { keepApart?: boolean; now?: number }): Promise<LiveSession | null>;
   /**
+   * Keeps two users from being paired for `rematchCooldownMs` from `now` (a longer time already
+   * set stays). For a block just stored: a join that read the user's blocks before it was stored
+   * reaches the matchmaker within that time, and cannot pair the two.
+   */
+  keepApart(a: string, b: string, opts?: { now?: number }): Promise<void>;
+  /**
    * The session a join was refused for (ALREADY_IN_CALL) when it is stale: this very socket is
    * in it, yet (as its caller checked) in no call room, so its end was lost (a Redis outage, a
    * match reply that never arrived). The caller ends it, so the user is not refused until the

@@ -58,6 +58,15 @@ export function createMemoryMatchmaker(opts: Partial<MatchmakerOptions> = {}): M
     return w.entry.interests.length === 0 || now - w.joinedAt >= interestWaitMs;
   }
 
+  /** Kept apart until `until`, or longer when set so already. */
+  function setApart(a: string, b: string, until: number): void {
+    const key = pairKey(a, b);
+    if ((apart.get(key) ?? -Infinity) >= until) return;
+    // Re-insert so the map stays ordered by expiry for pruneApart.
+    apart.delete(key);
+    apart.set(key, until);
+  }
+
   function keptApart(a: string, b: string, now: number): boolean {
     const until = apart.get(pairKey(a, b));
     return until !== undefined && until > now;
@@ -270,13 +279,13 @@ export function createMemoryMatchmaker(opts: Partial<MatchmakerOptions> = {}): M
       sessions.delete(sessionId);
       sessionByUser.delete(session.offerer.userId);
       sessionByUser.delete(session.answerer.userId);
-      if (opts.keepApart) {
-        const key = pairKey(session.offerer.userId, session.answerer.userId);
-        // Re-insert so the map stays ordered by expiry for pruneApart.
-        apart.delete(key);
-        apart.set(key, now + rematchCooldownMs);
-      }
+      if (opts.keepApart) setApart(session.offerer.userId, session.answerer.userId, now + rematchCooldownMs);
       return session;
+    },
+
+    async keepApart(a, b, opts = {}) {
+      assertOpen();
+      setApart(a, b, (opts.now ?? Date.now()) + rematchCooldownMs);
     },
 
     async liveSessions() {

@@ -320,6 +320,14 @@ end
 return raw
 `;
 
+// KEYS[1] = P q. ARGV: two user ids, until (ms). Keeps them apart until then, or longer when set so already.
+const KEEP_APART = `${LUA_LIB}
+local key, until_ = pairKey(ARGV[1], ARGV[2]), tonumber(ARGV[3])
+local current = redis.call('ZSCORE', APART, key)
+if not current or tonumber(current) < until_ then redis.call('ZADD', APART, num(until_), key) end
+return 1
+`;
+
 // KEYS[1] = P q. ARGV: userId. The user's session JSON or nil, in one round trip.
 const SESSION_OF = `${LUA_LIB}
 local sid = redis.call('GET', P..'us:'..ARGV[1])
@@ -349,6 +357,7 @@ interface Scripts {
   vchatMmLeave(key: string, userId: string, socketId?: string): Promise<number>;
   vchatMmEnd(key: string, ...args: string[]): Promise<string | null>;
   vchatMmSessionOf(key: string, userId: string): Promise<string | null>;
+  vchatMmKeepApart(key: string, ...args: string[]): Promise<number>;
 }
 
 /** How many session ids one sweep script call may use before Node calls it again. */
@@ -378,6 +387,7 @@ export function createRedisMatchmaker(redis: Redis | Cluster, opts: Partial<Redi
   redis.defineCommand("vchatMmEnd", { numberOfKeys: 1, lua: END });
   redis.defineCommand("vchatMmSessionOf", { numberOfKeys: 1, lua: SESSION_OF, readOnly: true });
   redis.defineCommand("vchatMmTouch", { numberOfKeys: 1, lua: TOUCH });
+  redis.defineCommand("vchatMmKeepApart", { numberOfKeys: 1, lua: KEEP_APART });
   const r = redis as unknown as (Redis | Cluster) & Scripts;
 
   let closed = false;
@@ -468,6 +478,12 @@ export function createRedisMatchmaker(redis: Redis | Cluster, opts: Partial<Redi
       return call(async () => {
         const json = await r.vchatMmEnd(Q, sessionId, opts.keepApart ? "1" : "0", String(Math.floor(opts.now ?? Date.now())), String(o.rematchCooldownMs));
         return json ? parseSession(json) : null;
+      });
+    },
+
+    keepApart(a, b, opts = {}) {
+      return call(async () => {
+        await r.vchatMmKeepApart(Q, a, b, String(Math.floor(opts.now ?? Date.now()) + o.rematchCooldownMs));
       });
     },
 
