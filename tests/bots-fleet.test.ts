@@ -261,6 +261,7 @@ describeIf(redisInstalled(), "redis-server is not installed")("vchat bots --work
     const r = report(out);
     expect(out.code, out.stderr).toBe(130);
     expect(r.run.interrupted).toBe(true);
+    expect(r.pass).toBe(false);
     // Every worker stopped on the coordinator's word and sent its figures.
     expect(r.workers.map((w) => w.state)).toEqual(["done", "done"]);
     expect(r.summary.sessions).toBe(2);

@@ -393,7 +393,8 @@ async function runAndReport(
     workers: measured.host.workers,
     interrupted: stop.signal.aborted,
   };
-  const report: BotsRunReport = { run, ...measured };
+  // A run cut short passes nothing, whatever its figures so far: `pass` is what CI reads.
+  const report: BotsRunReport = { run, ...measured, pass: measured.pass && !run.interrupted };
   if (jsonFile) writeFileSync(jsonFile, JSON.stringify(report, null, 2) + "\n");
   if (htmlFile) writeFileSync(htmlFile, (await import("../ui/bots-html.ts")).botsHtml(report, timeline));
   if (jsonStdout) io.stdout.write(JSON.stringify(report) + "\n");
