@@ -106,6 +106,13 @@ local function pairKey(a, b)
   return b .. '\\0' .. a
 end
 
+-- Keeps a and b from being paired until until_ (ms), or longer when set so already.
+local function setApart(a, b, until_)
+  local key = pairKey(a, b)
+  local current = redis.call('ZSCORE', APART, key)
+  if not current or tonumber(current) < until_ then redis.call('ZADD', APART, num(until_), key) end
+end
+
 local function isOpen(e, now, wait)
   return #e.interests == 0 or now - e.t >= wait
 end
@@ -314,17 +321,13 @@ local s = cjson.decode(raw)
 for _, u in ipairs({ s.offerer.userId, s.answerer.userId }) do
   if redis.call('GET', P..'us:'..u) == sid then redis.call('DEL', P..'us:'..u) end
 end
-if keepApart then
-  redis.call('ZADD', APART, num(now + cooldown), pairKey(s.offerer.userId, s.answerer.userId))
-end
+if keepApart then setApart(s.offerer.userId, s.answerer.userId, now + cooldown) end
 return raw
 `;
 
-// KEYS[1] = P q. ARGV: two user ids, until (ms). Keeps them apart until then, or longer when set so already.
+// KEYS[1] = P q. ARGV: two user ids, until (ms).
 const KEEP_APART = `${LUA_LIB}
-local key, until_ = pairKey(ARGV[1], ARGV[2]), tonumber(ARGV[3])
-local current = redis.call('ZSCORE', APART, key)
-if not current or tonumber(current) < until_ then redis.call('ZADD', APART, num(until_), key) end
+setApart(ARGV[1], ARGV[2], tonumber(ARGV[3]))
 return 1
 `;
 
