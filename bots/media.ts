@@ -84,9 +84,10 @@ export interface ReceivedRtp {
   header: Pick<RtpHeader, "timestamp" | "marker" | "extensions">;
   payload: Buffer;
 }
+const noExtensions: ReceivedRtp["header"]["extensions"] = [];
 
-export function readMeasureExt(header: ReceivedRtp["header"]): { seq: number; sentAt: number; runId: number } | null {
-  const ext = header.extensions.find((e) => e.id === measureExtId);
+export function readMeasureExt(extensions: ReceivedRtp["header"]["extensions"]): { seq: number; sentAt: number; runId: number } | null {
+  const ext = extensions.find((e) => e.id === measureExtId);
   if (!ext || ext.payload.length < 16) return null;
   return { seq: ext.payload.readUInt32BE(0), sentAt: ext.payload.readDoubleBE(extSentAtOffset), runId: ext.payload.readUInt32BE(12) };
 }
@@ -361,10 +362,16 @@ export class MediaReceiver {
   }
 
   onRtp(kind: "audio" | "video", packet: ReceivedRtp): void {
+    const h = packet.header;
+    this.onMedia(kind, packet.payload, h.timestamp, h.marker, h.extensions);
+  }
+
+  /** `onRtp` of a packet's fields (the bots' own RTP path: no werift-shaped packet built for it). */
+  onMedia(kind: "audio" | "video", payload: Buffer, timestamp: number, marker: boolean, extensions: ReceivedRtp["header"]["extensions"] = noExtensions): void {
     const t = now();
-    const size = packet.payload.length;
-    const synth = readSynthetic(packet.payload);
-    const ext = synth ? null : readMeasureExt(packet.header);
+    const size = payload.length;
+    const synth = readSynthetic(payload);
+    const ext = synth ? null : readMeasureExt(extensions);
     if ((synth && synth.runId !== this.runId) || (ext && ext.runId !== this.runId)) {
       this.otherRunPackets++;
       return;
@@ -375,20 +382,19 @@ export class MediaReceiver {
     } else this.maxGapMs = Math.max(this.maxGapMs, t - this.lastAt);
     this.lastAt = t;
     if (synth) {
-      if (synth.kind === "audio") this.audio.onPacket(synth.seq, synth.sentAt, t, size, packet.header.timestamp);
+      if (synth.kind === "audio") this.audio.onPacket(synth.seq, synth.sentAt, t, size, timestamp);
       else this.video.onPacket(synth.seq, synth.sentAt, t, size, undefined, { id: synth.frameId, start: synth.frameStart, end: synth.frameEnd });
       return;
     }
     if (ext) {
-      if (kind === "audio") this.audio.onPacket(ext.seq, ext.sentAt, t, size, packet.header.timestamp);
+      if (kind === "audio") this.audio.onPacket(ext.seq, ext.sentAt, t, size, timestamp);
       else {
         // A VP8 frame is its RTP timestamp (3000 ticks apart at 30 fps): a resent packet keeps
         // its frame. S=1 with partition 0 starts a frame (RFC 7741 §4.2); the marker bit ends it.
-        const ts = packet.header.timestamp;
-        this.firstVideoTs ??= ts;
-        const id = Math.round(((ts - this.firstVideoTs) >>> 0) / (90000 / videoFps));
-        const start = (packet.payload[0]! & 0x17) === 0x10;
-        this.video.onPacket(ext.seq, ext.sentAt, t, size, undefined, { id, start, end: packet.header.marker });
+        this.firstVideoTs ??= timestamp;
+        const id = Math.round(((timestamp - this.firstVideoTs) >>> 0) / (90000 / videoFps));
+        const start = (payload[0]! & 0x17) === 0x10;
+        this.video.onPacket(ext.seq, ext.sentAt, t, size, undefined, { id, start, end: marker });
       }
       return;
     }

@@ -362,8 +362,7 @@ export class BotPeer {
       this.mediaPath = `werift (${path})`;
       return;
     }
-    path.onRtp = (kind, rtp) =>
-      this.receiver.onRtp(kind ?? "video", { header: { timestamp: rtp.timestamp, marker: rtp.marker, extensions: [] }, payload: rtp.payload });
+    path.onRtp = (kind, rtp) => this.receiver.onMedia(kind ?? "video", rtp.payload, rtp.timestamp, rtp.marker);
     this.sender.rtpPath = path;
     // Over TURN/TCP the stream's framing stays werift's: RTP is sent and taken at ICE level.
     this.mediaPath = path.below ? "bots" : "bots (after ICE)";
