@@ -14,13 +14,12 @@
 // divided by the RTP packets the bots sent and received in that window. CPU time per packet
 // stays meaningful on a shared machine; wall-clock density there is pessimistic. A ramp stops at
 // its first step that is not sustained, unless `--all-steps` (CPU per packet at every size).
-import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import { availableParallelism } from "node:os";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { runBots, type Progress } from "../../bots/run.ts";
+import { runBots } from "../../bots/run.ts";
 import { restClient } from "../../protocol/index.ts";
+import { botsWindow, startDev } from "../support/dev.ts";
 import { childPids, treeCpuSeconds } from "../support/process.ts";
 
 const { values } = parseArgs({
@@ -52,18 +51,6 @@ const CHROMIUM_WINDOW_S = Math.min(Math.max(10, Number(values["chromium-window"]
 /** Relative spread of two measurements: |a - b| / their mean. */
 const spread = ([a, b]: number[]) => (a === undefined || b === undefined ? Infinity : Math.abs(a - b) / ((a + b) / 2));
 const BITRATE = 300; // kbps per peer, audio and video together
-async function startDev(): Promise<{ url: string; child: ChildProcess; coturnPid: number | null }> {
-  const cli = new URL("../../cli/vchat.ts", import.meta.url).pathname;
-  const child = spawn(process.execPath, [cli, "dev", "--port", "0", "--db", ":memory:", "--json"], { stdio: ["ignore", "pipe", "inherit"] });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`vchat dev exited ${code}`)));
-  });
-  const ready = JSON.parse(line) as { url: string; turn: string[] };
-  if (!ready.turn.length) throw new Error("vchat dev started without coturn: install coturn");
-  return { url: ready.url.replace(/\/$/, ""), child, coturnPid: childPids(child.pid!, "turnserver")[0] ?? null };
-}
-
 interface Step {
   calls: number;
   /** `relay`: relay-only through coturn; `host`: host candidates, no TURN. */
@@ -116,45 +103,30 @@ async function botsStep(
   const ramp = 25;
   const rampS = (calls * 2) / ramp;
   const settleS = rampS + 6;
-  // /proc is read only at the two ends of the window: a full scan each second would itself
-  // cost CPU in this process and be counted as the bots'.
-  type Mark = { t: number; bots: number; coturn: number; server: number; packets: number };
-  const mark = (p: Progress): Mark => {
-    const coturn = coturnPid ? treeCpuSeconds(coturnPid) : 0;
-    const cpu = process.cpuUsage();
-    // Sent: every packet a partner expected; received: those not lost.
-    const packets = 2 * p.packets.expected - p.packets.lost;
-    return { t: (performance.now() - started) / 1000, bots: (cpu.user + cpu.system) / 1e6, coturn, server: treeCpuSeconds(devPid) - coturn, packets };
-  };
-  let first: Mark | null = null;
-  let last: Mark | null = null;
-  let lag = 0;
-  const started = performance.now();
-  const report = await runBots({
-    url,
-    pairs: calls,
-    durationMs: (settleS + HOLD_S) * 1000,
-    rampPerSec: ramp,
-    relay: via === "relay" ? "only" : "never",
-    rtpPath,
-    media,
-    bitrateKbps: BITRATE,
-    connectTimeoutMs: 45_000,
-    // The step is judged below by the same host verdict; the run's own exit code is not used here.
-    allowOverload: true,
-    onProgress: (p: Progress) => {
-      const t = (performance.now() - started) / 1000;
-      if (!first && t >= settleS) first = mark(p);
-      else if (first && !last && t >= settleS + HOLD_S - 1.5) last = mark(p);
-      if (first && !last) lag = Math.max(lag, p.loopLagMs);
+  const w = await botsWindow(
+    runBots,
+    {
+      url,
+      pairs: calls,
+      rampPerSec: ramp,
+      relay: via === "relay" ? "only" : "never",
+      rtpPath,
+      media,
+      bitrateKbps: BITRATE,
+      connectTimeoutMs: 45_000,
+      // The step is judged below by the same host verdict; the run's own exit code is not used here.
+      allowOverload: true,
     },
-  });
-  const a = first as Mark | null;
-  const b = last as Mark | null;
-  const measured =
-    a && b
-      ? { bots: b.bots - a.bots, coturn: b.coturn - a.coturn, server: b.server - a.server, seconds: b.t - a.t, packets: b.packets - a.packets }
-      : { bots: 0, coturn: 0, server: 0, seconds: 0, packets: 0 };
+    settleS,
+    HOLD_S,
+    () => {
+      const coturn = coturnPid ? treeCpuSeconds(coturnPid) : 0;
+      return [coturn, treeCpuSeconds(devPid) - coturn];
+    },
+  );
+  const report = w.report;
+  const lag = w.lagMs;
+  const measured = { bots: w.cpu, coturn: w.extra[0] ?? 0, server: w.extra[1] ?? 0, seconds: w.seconds, packets: w.packets };
   const s = report.summary;
   const per = (x: number) => (measured.seconds > 0 ? x / measured.seconds : 0);
   const usPer = (cpu: number, packets: number) => (packets > 0 ? Math.round((cpu * 1e7) / packets) / 10 : null);
