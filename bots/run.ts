@@ -19,6 +19,17 @@ import type { BotConfig, BotCounts, CallLeg, RelayMode, WorkerInit, WorkerMessag
 
 /** The worker beside this module: TypeScript from the sources, JavaScript in the installed package. */
 const workerUrl = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
+/**
+ * A bot thread's young generation, MB. A scavenge's pause is mostly Node's weak callbacks for the
+ * cipher objects made since the last one (`--trace-gc`'s external time), one per RTP packet each
+ * way: with V8's default (about 50 MB here) a thread of 100 relayed bots paused 11-36 ms per
+ * scavenge, and a pause of 20 ms or more is a stall to the bots' own overload measure
+ * (`overload.ts`). At 16 MB the pauses are shorter and more frequent for the same total: at 150
+ * relayed calls the threads were stalled 3.2-6.2 % of the run against 10.2-10.5 % (alternating
+ * runs), for the same CPU per packet (`bench/bots-ab`, 4 rounds side by side: median ratio
+ * 1.007). 8 MB did no better.
+ */
+const youngGenerationMb = 16;
 
 // Set-up errors carry a stable code (VALIDATION_FAILED exits 2, others 1), like the bots' own.
 export { BotError };
@@ -237,7 +248,7 @@ export async function measureBots(
     });
   } else {
     for (const init of plan) {
-      const worker = new Worker(workerUrl, { workerData: init });
+      const worker = new Worker(workerUrl, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb } });
       let fatal: string | null = null;
       const done = new Promise<void>((resolve) => {
         worker.on("message", (m: WorkerMessage) => {
