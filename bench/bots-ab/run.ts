@@ -72,7 +72,7 @@ const fmt = (r: SideResult) =>
   `${r.usPerPacket?.toFixed(1) ?? "-"} µs/packet, ${r.coresPerCall?.toFixed(4) ?? "-"} cores/call, stalled ${r.stalledPct} %, ${r.connected}/${calls} connected, loss ${r.lossPct ?? "-"} %`;
 const devs = [await startDev(), await startDev()] as const;
 console.log(`bots-ab: ${calls} ${relay === "only" ? "relayed" : "host"} calls a side, ${hold} s held, ${rounds} rounds`);
-for (const s of sides) console.log(`  ${s.name}: ${s.root} ${[...s.node, ...words(values[s.name === "A" ? "a-env" : "b-env"])].join(" ")}`.trimEnd());
+for (const s of sides) console.log(`  ${s.name}: ${s.root} ${[...s.node, ...Object.entries(s.env).map(([k, v]) => `${k}=${v}`)].join(" ")}`.trimEnd());
 const ratios: number[] = [];
 try {
   for (let round = 1; round <= rounds; round++) {
