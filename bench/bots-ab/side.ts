@@ -19,13 +19,12 @@ if (!values.root || !values.url) throw new Error("side.ts needs --root DIR and -
 const calls = Number(values.calls);
 const hold = Number(values.hold);
 const { runBots } = (await import(pathToFileURL(join(values.root, "bots/run.ts")).href)) as { runBots: typeof RunBots };
-const ramp = 25;
 const w = await botsWindow(
   runBots,
   {
     url: values.url,
     pairs: calls,
-    rampPerSec: ramp,
+    rampPerSec: 25,
     relay: values.relay === "never" ? "never" : "only",
     rtpPath: "bots",
     media: "synthetic",
@@ -33,7 +32,6 @@ const w = await botsWindow(
     connectTimeoutMs: 45_000,
     allowOverload: true,
   },
-  (calls * 2) / ramp + 6,
   hold,
 );
 const s = w.report.summary;

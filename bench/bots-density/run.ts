@@ -99,16 +99,13 @@ async function botsStep(
   rtpPath: Step["rtpPath"] = "bots",
   media: Step["media"] = "synthetic",
 ): Promise<Step> {
-  // Joins per second: werift's DTLS handshakes are the costly part of a call's life.
-  const ramp = 25;
-  const rampS = (calls * 2) / ramp;
-  const settleS = rampS + 6;
   const w = await botsWindow(
     runBots,
     {
       url,
       pairs: calls,
-      rampPerSec: ramp,
+      // Joins per second: werift's DTLS handshakes are the costly part of a call's life.
+      rampPerSec: 25,
       relay: via === "relay" ? "only" : "never",
       rtpPath,
       media,
@@ -117,7 +114,6 @@ async function botsStep(
       // The step is judged below by the same host verdict; the run's own exit code is not used here.
       allowOverload: true,
     },
-    settleS,
     HOLD_S,
     () => {
       const coturn = coturnPid ? treeCpuSeconds(coturnPid) : 0;

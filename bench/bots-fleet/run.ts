@@ -11,11 +11,11 @@
 // workers'), from the barrier to the report, as the coordinator reports it (`host.cpuPct` over
 // the run); its start-up is left out. Churn makes calls end during the run, so records stream.
 import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import type { FleetReport } from "../../bots/fleet/merge.ts";
 import { startRedis } from "../../server/cluster/redis-process.ts";
+import { startDev } from "../support/dev.ts";
 import { stop } from "../support/process.ts";
 
 const { values } = parseArgs({
@@ -60,12 +60,10 @@ async function runOnce(url: string, redisUrl: string, redis: Redis, workers: num
   };
 }
 
-const dev = spawn(process.execPath, [cli, "dev", "--port", "0", "--db", ":memory:", "--no-turn", "--json"], { stdio: ["ignore", "pipe", "inherit"] });
-const ready = JSON.parse(await new Promise<string>((resolve) => createInterface({ input: dev.stdout }).once("line", resolve))) as { url: string };
+const { url, child: dev } = await startDev({ turn: false });
 const coordinator = await startRedis();
 const redis = new Redis(coordinator.url);
 try {
-  const url = ready.url.replace(/\/$/, "");
   const results: Result[] = [];
   for (const w of [1, 2]) results.push(await runOnce(url, coordinator.url, redis, w));
   console.log(`bots-fleet: ${PAIRS} pairs, ${DURATION_S} s, churn ${CHURN_S} s`);

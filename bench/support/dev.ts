@@ -4,16 +4,21 @@ import type { BotsOptions, Progress, runBots } from "../../bots/run.ts";
 import type { BotsReport } from "../../bots/report.ts";
 import { childPids } from "./process.ts";
 
-/** `vchat dev` of this checkout (in-memory store, its local coturn) in a child process. */
-export async function startDev(): Promise<{ url: string; child: ChildProcess; coturnPid: number | null }> {
+/**
+ * `vchat dev` of this checkout (in-memory store) in a child process, with its local coturn
+ * (required) or, with `turn: false`, without TURN (bots call over loopback host candidates).
+ */
+export async function startDev(opts: { turn?: boolean } = {}): Promise<{ url: string; child: ChildProcess; coturnPid: number | null }> {
+  const turn = opts.turn ?? true;
   const cli = new URL("../../cli/vchat.ts", import.meta.url).pathname;
-  const child = spawn(process.execPath, [cli, "dev", "--port", "0", "--db", ":memory:", "--json"], { stdio: ["ignore", "pipe", "inherit"] });
+  const args = [cli, "dev", "--port", "0", "--db", ":memory:", "--json", ...(turn ? [] : ["--no-turn"])];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).once("line", resolve);
     child.once("exit", (code) => reject(new Error(`vchat dev exited ${code}`)));
   });
   const ready = JSON.parse(line) as { url: string; turn: string[] };
-  if (!ready.turn.length) throw new Error("vchat dev started without coturn: install coturn");
+  if (turn && !ready.turn.length) throw new Error("vchat dev started without coturn: install coturn");
   return { url: ready.url.replace(/\/$/, ""), child, coturnPid: childPids(child.pid!, "turnserver")[0] ?? null };
 }
 
@@ -31,19 +36,20 @@ export interface BotsWindow {
 }
 
 /**
- * Runs the bots (`run`: this checkout's `runBots` or another's) for `settleS + holdS` seconds and
- * measures the last `holdS` (less 1.5 s): every call up by then. `sample` reads other counters
+ * Runs the bots (`run`: this checkout's `runBots` or another's) through their ramp (two joins a
+ * call at `rampPerSec`) plus 6 s to settle, then `holdS` seconds, and measures the hold (less
+ * 1.5 s): every call up by then. `sample` reads other counters
  * (other processes' CPU) at both ends; /proc is read only there, as a scan each second would
  * itself cost CPU in this process and be counted as the bots'.
  */
 export async function botsWindow(
   run: typeof runBots,
-  opts: Omit<BotsOptions, "durationMs" | "onProgress">,
-  settleS: number,
+  opts: Omit<BotsOptions, "durationMs" | "onProgress"> & { pairs: number; rampPerSec: number },
   holdS: number,
   sample: () => number[] = () => [],
 ): Promise<BotsWindow> {
   type Mark = { t: number; cpu: number; packets: number; extra: number[] };
+  const settleS = (opts.pairs * 2) / opts.rampPerSec + 6;
   const started = performance.now();
   const mark = (p: Progress): Mark => {
     const cpu = process.cpuUsage();
