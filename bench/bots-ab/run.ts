@@ -4,8 +4,11 @@
 // Run one after the other, the same bots code here differed by up to 28 % (bench/bots-density);
 // side by side, an A/A run (the defaults: this checkout twice) shows what is left of that noise.
 //
-//   node bench/bots-ab/run.ts [--a DIR] [--b DIR] [--a-node "FLAGS"] [--b-node "FLAGS"]
+//   node bench/bots-ab/run.ts [--a DIR] [--b DIR] [--a-node="FLAGS"] [--b-node="FLAGS"]
 //     [--a-env "K=V ..."] [--b-env "K=V ..."] [--calls 50] [--hold 30] [--rounds 3] [--relay only|never]
+//
+// Node flags start with a dash, so they take `=` (`--b-node="--max-semi-space-size=8"`): with a
+// space, the option parser reads them as an option of their own and stops.
 //
 // DIR is a checkout with its node_modules (e.g. `git worktree add`, then link node_modules); its
 // `runBots` must take today's options. Each side is a process of its own (`side.ts`); which one
