@@ -354,22 +354,25 @@ function directSend(connection: IceConnection): DirectSend | null {
   if (transport?.type !== "udp" || typeof socket?.send !== "function" || typeof pair.packetsSent !== "number") return null;
   if (!turn) {
     const to = pair.remoteAddr;
-    return Array.isArray(to) ? new DirectSend(connection, pair, (data) => socket.send(data, to[1], to[0]), null) : null;
+    return Array.isArray(to) ? new DirectSend(connection, pair, connectTo(socket, to), null) : null;
   }
   const channel = turn.channelByAddr?.[JSON.stringify(pair.remoteAddr)];
   const server = turn.pinnedServerEndpoint;
   if (!channel || typeof channel.number !== "number" || typeof channel.refreshAt !== "number" || !Array.isArray(server)) return null;
-  return new DirectSend(connection, pair, connectToServer(socket, server), channel);
+  return new DirectSend(connection, pair, connectTo(socket, server), channel);
 }
 
 /**
- * Connects werift's TURN client socket to its server (a TURN client's socket talks to no one else),
- * and a connected UDP socket sends without Node's per-datagram address lookup (a `dns.lookup`
- * call and a tick) and the kernel's route lookup. werift's own sends to the server go on (their
- * address dropped once connected); one to any other address disconnects the socket first. The
- * send to the server it returns uses the address until the connect completes.
+ * Connects werift's UDP socket to the one address it talks to once ICE is done: its TURN server
+ * when relayed (a TURN client's socket talks to no one else), else the partner's end of the
+ * nominated pair. A connected UDP socket sends without Node's per-datagram address lookup (a
+ * `dns.lookup` call and a tick) and the kernel's route lookup (on host pairs, side by side: 6-7 %
+ * less CPU per packet), and takes datagrams from that address alone: on a host pair, late checks
+ * on pairs not nominated are dropped, as they no longer matter. werift's own sends to the address
+ * go on (their address dropped once connected); one to any other address disconnects the socket
+ * first. The send it returns uses the address until the connect completes.
  */
-function connectToServer(udp: UdpSocket, [host, port]: Address): (data: Buffer) => void {
+function connectTo(udp: UdpSocket, [host, port]: Address): (data: Buffer) => void {
   type Send = (data: Buffer, ...rest: unknown[]) => void;
   const send = udp.send.bind(udp) as Send;
   let connected = false;
