@@ -389,13 +389,14 @@ try {
   }
   const met = (ok: boolean) => (ok ? "met" : "NOT met");
   // The issue sets the per-call targets at 100 relayed calls: a smaller run's figures are printed
-  // above, not judged (a thread carrying fewer calls batches less, and costs differ).
+  // above, not judged (a thread carrying fewer calls batches less, and costs differ). Likewise
+  // Chromium's per call against its default 6 calls: one page's fixed cost weighs more on fewer.
   const judged = (what: string, ok: boolean) =>
     !ref ? "not measured" : ref.calls === 100 ? `${what}: ${met(ok)}` : `${what} at ${ref.calls} calls: not judged (measured at 100 relayed)`;
   console.log(
     `targets: <= 20 µs/packet at 100 relayed calls ${judged(fmt(ref?.botsUsPerPacket ?? null), (ref?.botsUsPerPacket ?? Infinity) <= 20)}; ` +
       `<= 0.007 cores/call ${judged(ref ? perCall(ref).toFixed(4) : "-", !!ref && perCall(ref) <= 0.007)}; ` +
-      `>= 20x less CPU per call than Chromium ${judged(`${fmt(ratio)}x`, ratio !== null && ratio >= 20)}; ` +
+      `>= 20x less CPU per call than Chromium ${CHROMIUM_CALLS === 6 ? judged(`${fmt(ratio)}x`, ratio !== null && ratio >= 20) : `${fmt(ratio)}x: not judged (Chromium ran ${CHROMIUM_CALLS} calls; the baseline is 6 in one page)`}; ` +
       `>= 150 relayed calls sustained ${met(!!sustained && sustained.calls >= 150)}; ` +
       `>= 250 calls on host candidates ${met(!!hostSustained && hostSustained.calls >= 250)}`,
   );
