@@ -3,7 +3,7 @@
 // two baselines: werift's own RTP pipeline (the bots' media path before issue #13) and headless
 // Chromium (one page, fake camera at 30 fps).
 //
-//   node bench/bots-density/run.ts [--steps 50,100,150,200,250] [--host-steps 250,300]
+//   node bench/bots-density/run.ts [--steps 50,100,150,200,250] [--host-steps 150,200,250,300]
 //     [--werift-calls 50] [--vp8-calls 25] [--hold 20] [--chromium-calls 6] [--chromium-window 30]
 //     [--all-steps]
 //
@@ -25,7 +25,7 @@ import { childPids, treeCpuSeconds } from "../support/process.ts";
 const { values } = parseArgs({
   options: {
     steps: { type: "string", default: "50,100,150,200,250" },
-    "host-steps": { type: "string", default: "250,300" },
+    "host-steps": { type: "string", default: "150,200,250,300" },
     "werift-calls": { type: "string", default: "50" },
     "vp8-calls": { type: "string", default: "25" },
     "all-steps": { type: "boolean", default: false },
