@@ -362,6 +362,9 @@ function directSend(connection: IceConnection): DirectSend | null {
   return new DirectSend(connection, pair, connectTo(socket, server), channel);
 }
 
+/** What a connected UDP socket's receive reports of an ICMP error: the other end is unreachable. */
+const unreachable = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"]);
+
 /**
  * Connects werift's UDP socket to the one address it talks to once ICE is done: its TURN server
  * when relayed (a TURN client's socket talks to no one else), else the partner's end of the
@@ -371,11 +374,21 @@ function directSend(connection: IceConnection): DirectSend | null {
  * on pairs not nominated are dropped, as they no longer matter. werift's own sends to the address
  * go on (their address dropped once connected); one to any other address disconnects the socket
  * first. The send it returns uses the address until the connect completes.
+ *
+ * A connected socket also hears the ICMP errors an unconnected one ignores: when the server or
+ * partner is gone, its next receive fails (ECONNREFUSED for "port unreachable"; a host or network
+ * unreachable alike), which Node emits as an `error` event, and werift's socket has no listener
+ * for one (the thread would die of it). It is not an error here: ICE's consent checks are what
+ * notice a peer gone, and end the call.
  */
-function connectTo(udp: UdpSocket, [host, port]: Address): (data: Buffer) => void {
+export function connectTo(udp: UdpSocket, [host, port]: Address): (data: Buffer) => void {
   type Send = (data: Buffer, ...rest: unknown[]) => void;
   const send = udp.send.bind(udp) as Send;
   let connected = false;
+  udp.on("error", (e: NodeJS.ErrnoException) => {
+    // Anything else stays what it was without this listener: uncaught.
+    if (!unreachable.has(e.code ?? "")) throw e;
+  });
   (udp as unknown as { send: Send }).send = (data, ...rest) => {
     if (connected && rest[0] === port && rest[1] === host) return send(data, ...rest.slice(2));
     if (connected && rest.length >= 2 && typeof rest[0] === "number") {
