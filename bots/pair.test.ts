@@ -91,7 +91,7 @@ describe("a bot pair on host candidates (no TURN)", () => {
       expect(r.failure).toBeNull();
       expect(r.localCandidateType).toBe("host");
       expect(r.mediaPath).toBe("bots");
-      // Sent on the socket connected to the partner's end of the pair, and every packet authentic.
+      // Every SRTP and SRTCP packet authentic, none twice.
       expect(r.integrity).toEqual({ corrupt: 0, replayed: 0, corruptRtcp: 0, replayedRtcp: 0 });
       expect(r.audio.packetsReceived).toBeGreaterThan(70); // 50/s
       expect(r.video.framesReceived).toBeGreaterThan(40); // 30/s

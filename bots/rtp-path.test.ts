@@ -1,6 +1,6 @@
 /**
- * The socket under the bots' RTP path, connected to the one address it talks to once ICE is done
- * (`connectTo`): real UDP sockets on loopback.
+ * A relayed bot's socket, connected to its TURN server once ICE is done (`connectTo`): real UDP
+ * sockets on loopback.
  */
 import { createSocket, type Socket } from "node:dgram";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -21,7 +21,7 @@ const port = (s: Socket) => s.address().port;
 const next = (s: Socket) => new Promise<string>((resolve) => s.once("message", (data: Buffer) => resolve(data.toString())));
 const connected = (s: Socket) => vi.waitFor(() => s.remoteAddress());
 
-describe("a bot's socket connected to its TURN server or partner", () => {
+describe("a relayed bot's socket connected to its TURN server", () => {
   it("sends there without an address, and werift's own sends to the same address go on", async () => {
     const [a, b] = [await bound(), await bound()];
     const send = connectTo(a, ["127.0.0.1", port(b)]);
@@ -35,20 +35,20 @@ describe("a bot's socket connected to its TURN server or partner", () => {
     expect(a.remoteAddress().port).toBe(port(b));
   });
 
-  it("disconnects first when werift sends anywhere else, and still delivers", async () => {
+  it("disconnects first when werift sends anywhere else (never seen on a TURN client's socket), and still delivers", async () => {
     const [a, b, c] = [await bound(), await bound(), await bound()];
     const send = connectTo(a, ["127.0.0.1", port(b)]);
     await connected(a);
     const got = next(c);
-    a.send(Buffer.from("check on another pair"), port(c), "127.0.0.1");
-    expect(await got).toBe("check on another pair");
+    a.send(Buffer.from("elsewhere"), port(c), "127.0.0.1");
+    expect(await got).toBe("elsewhere");
     expect(() => a.remoteAddress()).toThrow(/not connected/i);
     const media = next(b);
     send(Buffer.from("media"));
     expect(await media).toBe("media");
   });
 
-  it("takes the peer gone (ICMP port unreachable, ECONNREFUSED) as no error: the thread lives on", async () => {
+  it("takes the server gone (ICMP port unreachable, ECONNREFUSED) as no error: the thread lives on", async () => {
     const [a, b, c] = [await bound(), await bound(), await bound()];
     const send = connectTo(a, ["127.0.0.1", port(b)]);
     await connected(a);
@@ -60,10 +60,16 @@ describe("a bot's socket connected to its TURN server or partner", () => {
         .map(([, e]) => `${(e as NodeJS.ErrnoException).code} ${(e as NodeJS.ErrnoException).syscall}`);
     open.splice(open.indexOf(b), 1);
     b.close();
-    send(Buffer.from("to no one"));
     // The kernel reports the ICMP error on the socket's next receive: Node emits it as `error`,
     // which without connectTo's listener is an uncaught exception (the test run would fail).
-    await vi.waitFor(() => expect(errors()).toEqual(["ECONNREFUSED recvmsg"]));
+    // Sent again while none came: the kernel may hold ICMP back under its global rate limit.
+    await vi.waitFor(
+      () => {
+        if (!errors().length) send(Buffer.from("to no one"));
+        expect(errors()[0]).toBe("ECONNREFUSED recvmsg");
+      },
+      { timeout: 5000, interval: 50 },
+    );
     const got = next(c);
     a.send(Buffer.from("still here"), port(c), "127.0.0.1");
     expect(await got).toBe("still here");

@@ -354,7 +354,8 @@ function directSend(connection: IceConnection): DirectSend | null {
   if (transport?.type !== "udp" || typeof socket?.send !== "function" || typeof pair.packetsSent !== "number") return null;
   if (!turn) {
     const to = pair.remoteAddr;
-    return Array.isArray(to) ? new DirectSend(connection, pair, connectTo(socket, to), null) : null;
+    // Not connected (see connectTo): werift goes on checking the partner's other candidates.
+    return Array.isArray(to) ? new DirectSend(connection, pair, (data) => socket.send(data, to[1], to[0]), null) : null;
   }
   const channel = turn.channelByAddr?.[JSON.stringify(pair.remoteAddr)];
   const server = turn.pinnedServerEndpoint;
@@ -366,17 +367,18 @@ function directSend(connection: IceConnection): DirectSend | null {
 const unreachable = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"]);
 
 /**
- * Connects werift's UDP socket to the one address it talks to once ICE is done: its TURN server
- * when relayed (a TURN client's socket talks to no one else), else the partner's end of the
- * nominated pair. A connected UDP socket sends without Node's per-datagram address lookup (a
- * `dns.lookup` call and a tick) and the kernel's route lookup (on host pairs, side by side: 6-7 %
- * less CPU per packet), and takes datagrams from that address alone: on a host pair, late checks
- * on pairs not nominated are dropped, as they no longer matter. werift's own sends to the address
- * go on (their address dropped once connected); one to any other address disconnects the socket
- * first. The send it returns uses the address until the connect completes.
+ * Connects werift's TURN client socket to its server (a TURN client's socket talks to no one
+ * else): a connected UDP socket sends without Node's per-datagram address lookup (a `dns.lookup`
+ * call and a tick) and the kernel's route lookup. werift's own sends to the server go on (their
+ * address dropped once connected); one to any other address disconnects the socket first, which
+ * on Linux also gives werift's socket (bound to port 0) a new port: never seen on a TURN client's
+ * socket. For that reason a host pair's socket is not connected: there werift keeps checking the
+ * partner's other candidates after nomination, and the call lost its port (in the NAT lab), though
+ * side by side on loopback the connected host pair cost 6-7 % less per packet. The send it
+ * returns uses the address until the connect completes.
  *
- * A connected socket also hears the ICMP errors an unconnected one ignores: when the server or
- * partner is gone, its next receive fails (ECONNREFUSED for "port unreachable"; a host or network
+ * A connected socket also hears the ICMP errors an unconnected one ignores: when the server is
+ * gone, its next receive fails (ECONNREFUSED for "port unreachable"; a host or network
  * unreachable alike), which Node emits as an `error` event, and werift's socket has no listener
  * for one (the thread would die of it). It is not an error here: ICE's consent checks are what
  * notice a peer gone, and end the call.
