@@ -1,10 +1,10 @@
 /**
- * A relayed bot's socket, connected to its TURN server once ICE is done (`connectTo`): real UDP
+ * A relayed bot's socket, connected to its TURN server once ICE is done (`connectToServer`): real UDP
  * sockets on loopback.
  */
 import { createSocket, type Socket } from "node:dgram";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { connectTo } from "./rtp-path.ts";
+import { connectToServer } from "./rtp-path.ts";
 
 const open: Socket[] = [];
 afterEach(() => {
@@ -24,7 +24,7 @@ const connected = (s: Socket) => vi.waitFor(() => s.remoteAddress());
 describe("a relayed bot's socket connected to its TURN server", () => {
   it("sends there without an address, and werift's own sends to the same address go on", async () => {
     const [a, b] = [await bound(), await bound()];
-    const send = connectTo(a, ["127.0.0.1", port(b)]);
+    const send = connectToServer(a, ["127.0.0.1", port(b)]);
     await connected(a);
     let got = next(b);
     send(Buffer.from("media"));
@@ -37,7 +37,7 @@ describe("a relayed bot's socket connected to its TURN server", () => {
 
   it("disconnects first when werift sends anywhere else (never seen on a TURN client's socket), and still delivers", async () => {
     const [a, b, c] = [await bound(), await bound(), await bound()];
-    const send = connectTo(a, ["127.0.0.1", port(b)]);
+    const send = connectToServer(a, ["127.0.0.1", port(b)]);
     await connected(a);
     const got = next(c);
     a.send(Buffer.from("elsewhere"), port(c), "127.0.0.1");
@@ -50,7 +50,7 @@ describe("a relayed bot's socket connected to its TURN server", () => {
 
   it("takes the server gone (ICMP port unreachable, ECONNREFUSED) as no error: the thread lives on", async () => {
     const [a, b, c] = [await bound(), await bound(), await bound()];
-    const send = connectTo(a, ["127.0.0.1", port(b)]);
+    const send = connectToServer(a, ["127.0.0.1", port(b)]);
     await connected(a);
     // Watched without a listener of the test's own, which would hide a missing one.
     const emit = vi.spyOn(a, "emit");
@@ -61,7 +61,7 @@ describe("a relayed bot's socket connected to its TURN server", () => {
     open.splice(open.indexOf(b), 1);
     b.close();
     // The kernel reports the ICMP error on the socket's next receive: Node emits it as `error`,
-    // which without connectTo's listener is an uncaught exception (the test run would fail).
+    // which without connectToServer's listener is an uncaught exception (the test run would fail).
     // Sent again while none came: the kernel may hold ICMP back under its global rate limit.
     await vi.waitFor(
       () => {

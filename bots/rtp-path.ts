@@ -354,13 +354,13 @@ function directSend(connection: IceConnection): DirectSend | null {
   if (transport?.type !== "udp" || typeof socket?.send !== "function" || typeof pair.packetsSent !== "number") return null;
   if (!turn) {
     const to = pair.remoteAddr;
-    // Not connected (see connectTo): werift goes on checking the partner's other candidates.
+    // Not connected (see connectToServer): werift goes on checking the partner's other candidates.
     return Array.isArray(to) ? new DirectSend(connection, pair, (data) => socket.send(data, to[1], to[0]), null) : null;
   }
   const channel = turn.channelByAddr?.[JSON.stringify(pair.remoteAddr)];
   const server = turn.pinnedServerEndpoint;
   if (!channel || typeof channel.number !== "number" || typeof channel.refreshAt !== "number" || !Array.isArray(server)) return null;
-  return new DirectSend(connection, pair, connectTo(socket, server), channel);
+  return new DirectSend(connection, pair, connectToServer(socket, server), channel);
 }
 
 /** What a connected UDP socket's receive reports of an ICMP error: the other end is unreachable. */
@@ -383,7 +383,7 @@ const unreachable = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"]);
  * for one (the thread would die of it). It is not an error here: ICE's consent checks are what
  * notice a peer gone, and end the call.
  */
-export function connectTo(udp: UdpSocket, [host, port]: Address): (data: Buffer) => void {
+export function connectToServer(udp: UdpSocket, [host, port]: Address): (data: Buffer) => void {
   type Send = (data: Buffer, ...rest: unknown[]) => void;
   const send = udp.send.bind(udp) as Send;
   let connected = false;
