@@ -73,7 +73,8 @@ async function runSide(s: Side, url: string): Promise<SideResult> {
 
 const fmt = (r: SideResult) =>
   `${r.usPerPacket?.toFixed(1) ?? "-"} µs/packet, ${r.coresPerCall?.toFixed(4) ?? "-"} cores/call, stalled ${r.stalledPct} %, ${r.connected}/${calls} connected, loss ${r.lossPct ?? "-"} %`;
-const devs = [await startDev(), await startDev()] as const;
+// Host calls need no TURN: no idle coturn beside each side.
+const devs = [await startDev({ turn: relay === "only" }), await startDev({ turn: relay === "only" })] as const;
 console.log(`bots-ab: ${calls} ${relay === "only" ? "relayed" : "host"} calls a side, ${hold} s held, ${rounds} rounds`);
 for (const s of sides) console.log(`  ${s.name}: ${s.root} ${[...s.node, ...Object.entries(s.env).map(([k, v]) => `${k}=${v}`)].join(" ")}`.trimEnd());
 const ratios: number[] = [];

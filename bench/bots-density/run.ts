@@ -22,6 +22,8 @@ import { restClient } from "../../protocol/index.ts";
 import { botsWindow, startDev } from "../support/dev.ts";
 import { childPids, treeCpuSeconds } from "../support/process.ts";
 
+/** Chromium's baseline as the issue sets it: 6 calls in one page, fake camera at 30 fps. */
+const CHROMIUM_BASELINE_CALLS = 6;
 const { values } = parseArgs({
   options: {
     steps: { type: "string", default: "50,100,150,200,250" },
@@ -30,7 +32,7 @@ const { values } = parseArgs({
     "vp8-calls": { type: "string", default: "25" },
     "all-steps": { type: "boolean", default: false },
     hold: { type: "string", default: "20" },
-    "chromium-calls": { type: "string", default: "6" },
+    "chromium-calls": { type: "string", default: String(CHROMIUM_BASELINE_CALLS) },
     "max-loss": { type: "string", default: "0.5" },
     "chromium-window": { type: "string", default: "30" },
   },
@@ -396,7 +398,7 @@ try {
   console.log(
     `targets: <= 20 µs/packet at 100 relayed calls ${judged(fmt(ref?.botsUsPerPacket ?? null), (ref?.botsUsPerPacket ?? Infinity) <= 20)}; ` +
       `<= 0.007 cores/call ${judged(ref ? perCall(ref).toFixed(4) : "-", !!ref && perCall(ref) <= 0.007)}; ` +
-      `>= 20x less CPU per call than Chromium ${CHROMIUM_CALLS === 6 ? judged(`${fmt(ratio)}x`, ratio !== null && ratio >= 20) : `${fmt(ratio)}x: not judged (Chromium ran ${CHROMIUM_CALLS} calls; the baseline is 6 in one page)`}; ` +
+      `>= 20x less CPU per call than Chromium ${CHROMIUM_CALLS === CHROMIUM_BASELINE_CALLS ? judged(`${fmt(ratio)}x`, ratio !== null && ratio >= 20) : `${fmt(ratio)}x: not judged (Chromium ran ${CHROMIUM_CALLS} calls; the baseline is ${CHROMIUM_BASELINE_CALLS} in one page)`}; ` +
       `>= 150 relayed calls sustained ${met(!!sustained && sustained.calls >= 150)}; ` +
       `>= 250 calls on host candidates ${met(!!hostSustained && hostSustained.calls >= 250)}`,
   );
