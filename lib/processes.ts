@@ -5,12 +5,13 @@ const watchdog = spawnSync("sh", ["-c", "command -v setpriv"], { stdio: "ignore"
 
 /**
  * The command and arguments that run `command` so that it dies with this process, even on
- * `kill -9`: the kernel sends it SIGKILL when its parent dies (PR_SET_PDEATHSIG, kept across
- * setpriv's exec, so the child's pid is the command's). Unchanged where setpriv is missing.
+ * `kill -9`: the kernel sends it `signal` when its parent dies (PR_SET_PDEATHSIG, kept across
+ * setpriv's exec, so the child's pid is the command's). SIGKILL by default; SIGTERM for a child
+ * that cleans up after itself (a `vchat dev` stops its coturn). Unchanged where setpriv is missing.
  *
  * @example
  * spawn(...diesWithParent("turnserver", ["-c", configFile]), { stdio: "pipe" });
  */
-export function diesWithParent(command: string, args: string[]): [string, string[]] {
-  return watchdog ? ["setpriv", ["--pdeathsig", "KILL", "--", command, ...args]] : [command, args];
+export function diesWithParent(command: string, args: string[], signal: "KILL" | "TERM" = "KILL"): [string, string[]] {
+  return watchdog ? ["setpriv", ["--pdeathsig", signal, "--", command, ...args]] : [command, args];
 }

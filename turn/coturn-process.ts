@@ -94,6 +94,14 @@ export async function startCoturn(opts: StartCoturnOptions = {}): Promise<Runnin
   child.stdout.on("data", keep);
   child.stderr.on("data", keep);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // An exit without stop() (a second Ctrl-C, a SIGTERM repeated by the kernel's parent-death
+  // signal): coturn would die with this process anyway, but its folder, which holds the secret,
+  // would stay behind.
+  const atExit = () => {
+    child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once("exit", atExit);
 
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -103,6 +111,7 @@ export async function startCoturn(opts: StartCoturnOptions = {}): Promise<Runnin
       clearTimeout(timer);
     }
     rmSync(dir, { recursive: true, force: true });
+    process.off("exit", atExit);
   };
 
   try {

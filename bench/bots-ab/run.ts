@@ -13,10 +13,9 @@
 // DIR is a checkout with its node_modules (e.g. `git worktree add`, then link node_modules); its
 // `runBots` must take today's options. Each side is a process of its own (`side.ts`); which one
 // starts first alternates by round. The ratio B/A per round and its median are what to read.
-import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { startDev } from "../support/dev.ts";
-import { lines, stop } from "../support/process.ts";
+import { lines, spawnNode, stop } from "../support/process.ts";
 
 const { values } = parseArgs({
   options: {
@@ -62,7 +61,7 @@ const sides = [side("A", values.a, values["a-node"], values["a-env"]), side("B",
 async function runSide(s: Side, url: string): Promise<SideResult> {
   const script = new URL("./side.ts", import.meta.url).pathname;
   const args = [...s.node, script, "--root", s.root, "--url", url, "--calls", String(calls), "--hold", String(hold), "--relay", relay];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...s.env } });
+  const child = spawnNode(args, { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...s.env } });
   const next = lines(child, `side ${s.name}`);
   try {
     return JSON.parse(await next()) as SideResult;

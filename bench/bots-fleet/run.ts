@@ -10,13 +10,12 @@
 // process starting its local workers. The coordinator's CPU is its own process's (not its
 // workers'), from the barrier to the report, as the coordinator reports it (`host.cpuPct` over
 // the run); its start-up is left out. Churn makes calls end during the run, so records stream.
-import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import type { FleetReport } from "../../bots/fleet/merge.ts";
 import { startRedis } from "../../server/cluster/redis-process.ts";
 import { startDev } from "../support/dev.ts";
-import { stop } from "../support/process.ts";
+import { spawnNode, stop } from "../support/process.ts";
 
 const { values } = parseArgs({
   options: {
@@ -43,9 +42,9 @@ async function runOnce(url: string, redisUrl: string, redis: Redis, workers: num
   await redis.config("RESETSTAT");
   const args = ["bots", "--url", url, "--pairs", String(PAIRS), "--duration", `${DURATION_S}s`, "--churn", `${CHURN_S}s`, "--ramp", "10"];
   args.push("--workers", String(workers), "--local", "--coordinator", redisUrl, "--allow-overload", "--json");
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawnNode([cli, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
-  child.stdout.on("data", (d) => (out += d));
+  child.stdout!.on("data", (d) => (out += d));
   await new Promise((r) => child.once("exit", r));
   const report = JSON.parse(out) as FleetReport;
   const stats = await redis.info("commandstats");

@@ -9,11 +9,10 @@
 // candidate each way every --relay-interval ms and the relay latency is recorded. On the cluster each client
 // process talks to one node, so users on node 1 are matched with users on node 2 through Redis.
 // A local redis-server is started on loopback for the run.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { redisInstalled, startRedis } from "../../server/cluster/redis-process.ts";
-import { formatCpu, lines, runClients, stop } from "../support/process.ts";
+import { formatCpu, lines, runClients, spawnNode, stop } from "../support/process.ts";
 
 const { values } = parseArgs({
   options: { users: { type: "string", default: "400" }, seconds: { type: "string", default: "10" }, "relay-interval": { type: "string", default: "250" } },
@@ -35,7 +34,7 @@ if (!redisInstalled()) {
 
 async function run(label: string, nodeArgs: string[][], redisPid?: number) {
   const prof = process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
-  const nodes = nodeArgs.map((args) => spawn(process.execPath, [...prof, here("./node.ts"), ...args, secret], { stdio: ["ignore", "pipe", "inherit"] }));
+  const nodes = nodeArgs.map((args) => spawnNode([...prof, here("./node.ts"), ...args, secret], { stdio: ["ignore", "pipe", "inherit"] }));
   try {
     const urls = await Promise.all(nodes.map(async (n, i) => (JSON.parse(await lines(n, `node ${i + 1}`)()) as { url: string }).url));
     const measure = { nodes: nodes.map((n) => n.pid), ...(redisPid ? { redis: [redisPid] } : {}) };

@@ -9,9 +9,8 @@
 // answer and 10 candidates, the offerer ends the call, both join again. Phase 2, relay latency at
 // a fixed, moderate rate: every call sends a candidate each way every --relay-interval ms, so
 // both targets carry the same load and the figure is the relay path's own cost.
-import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
-import { formatCpu, lines, runClients, stop } from "../support/process.ts";
+import { formatCpu, lines, runClients, spawnNode, stop } from "../support/process.ts";
 
 const { values } = parseArgs({
   options: { users: { type: "string", default: "400" }, seconds: { type: "string", default: "10" }, "relay-interval": { type: "string", default: "100" } },
@@ -25,7 +24,7 @@ const here = (file: string) => new URL(file, import.meta.url).pathname;
 const prof = process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
 
 async function run(mode: "vchat" | "bare") {
-  const server = spawn(process.execPath, [...prof, here("./server.ts"), mode], { stdio: ["ignore", "pipe", "inherit"] });
+  const server = spawnNode([...prof, here("./server.ts"), mode], { stdio: ["ignore", "pipe", "inherit"] });
   try {
     const { url } = JSON.parse(await lines(server, `${mode} server`)()) as { url: string };
     const result = await runClients({

@@ -18,7 +18,7 @@
 // sawtooth until a major GC; a short run sees few teeth, so trust the verdict of long runs);
 // descriptors back to the idle level after the users left (+5); and nothing stuck: 0 open
 // sessions and 0 waiting users after. Exits 1 when a verdict fails.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import { redisInstalled, startRedis, type RunningRedis } from "../../server/cluster/redis-process.ts";
-import { lines, stop } from "../support/process.ts";
+import { lines, spawnNode, stop } from "../support/process.ts";
 import { startUsers, type UserStats } from "./users.ts";
 
 const { values } = parseArgs({
@@ -230,7 +230,7 @@ async function soak(label: string, procs: () => Proc[], urls: () => string[], db
 async function devTarget(): Promise<TargetRun> {
   const dir = mkdtempSync(join(tmpdir(), "vchat-soak-dev-"));
   const db = join(dir, ".vchat", "vchat.db");
-  const dev = spawn(process.execPath, [cli, "dev", "--json", "--port", "0", "--no-turn", "--db", db], { cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
+  const dev = spawnNode([cli, "dev", "--json", "--port", "0", "--no-turn", "--db", db], { cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
   try {
     const url = (JSON.parse(await lines(dev, "vchat dev")()) as { url: string }).url.replace(/\/$/, "");
     return await soak(
@@ -252,7 +252,7 @@ async function clusterTarget(): Promise<TargetRun> {
   let redis: RunningRedis | null = null;
   const nodes: { proc: ChildProcess; url: string; port: number }[] = [];
   const startServe = async (port: number) => {
-    const proc = spawn(process.execPath, [here("./node.ts"), redis!.url, db, String(port)], {
+    const proc = spawnNode([here("./node.ts"), redis!.url, db, String(port)], {
       env: { ...process.env, VCHAT_JWT_SECRET: secret },
       stdio: ["ignore", "pipe", "inherit"],
     });

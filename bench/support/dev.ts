@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { BotsOptions, Progress, runBots } from "../../bots/run.ts";
 import type { BotsReport } from "../../bots/report.ts";
-import { childPids } from "./process.ts";
+import { childPids, spawnNode } from "./process.ts";
 
 /**
  * `vchat dev` of this checkout (in-memory store) in a child process, with its local coturn
@@ -12,9 +12,9 @@ export async function startDev(opts: { turn?: boolean } = {}): Promise<{ url: st
   const turn = opts.turn ?? true;
   const cli = new URL("../../cli/vchat.ts", import.meta.url).pathname;
   const args = [cli, "dev", "--port", "0", "--db", ":memory:", "--json", ...(turn ? [] : ["--no-turn"])];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawnNode(args, { stdio: ["ignore", "pipe", "inherit"] });
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once("line", resolve);
+    createInterface({ input: child.stdout! }).once("line", resolve);
     child.once("exit", (code) => reject(new Error(`vchat dev exited ${code}`)));
   });
   const ready = JSON.parse(line) as { url: string; turn: string[] };

@@ -1,7 +1,16 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
+import { diesWithParent } from "../../lib/processes.ts";
+
+/**
+ * `node <args>` as a child of this bench that gets SIGTERM when the bench dies, however it dies
+ * (Ctrl-C to the bench alone, `timeout`, `kill -9`): no `vchat dev`, node or coturn outlives it.
+ */
+export function spawnNode(args: string[], options: SpawnOptions): ChildProcess {
+  return spawn(...diesWithParent(process.execPath, args, "TERM"), options);
+}
 
 /** The lines a child prints on stdout, one at a time. */
 export function lines(child: ChildProcess, what: string): () => Promise<string> {
@@ -124,8 +133,7 @@ export interface ClientRun {
  */
 export async function runClients(run: ClientRun): Promise<{ matchesPerSecond: number; signals: number; p50: number; p99: number; cpu: CpuPerMatch | null }> {
   const clients = Array.from({ length: run.procs }, (_, i) =>
-    spawn(
-      process.execPath,
+    spawnNode(
       [
         ...(run.execArgv ?? []),
         new URL("./clients.ts", import.meta.url).pathname,
@@ -141,7 +149,7 @@ export async function runClients(run: ClientRun): Promise<{ matchesPerSecond: nu
     const next = clients.map((c, i) => lines(c, `client ${i}`));
     await Promise.all(next.map((line) => line()));
     const startAt = Date.now() + 500;
-    for (const c of clients) c.stdin.write(`${startAt}\n`);
+    for (const c of clients) c.stdin!.write(`${startAt}\n`);
     // CPU time of every process over exactly the matching phase.
     const groups: Record<string, (number | undefined)[]> = { ...run.measure, clients: clients.map((c) => c.pid) };
     const sample = () => Object.entries(groups).map(([name, pids]) => [name, pids.map(cpuSeconds)] as const);

@@ -1,0 +1,68 @@
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterEach, describe, expect, it } from "vitest";
+
+const setpriv = spawnSync("sh", ["-c", "command -v setpriv"], { stdio: "ignore" }).status === 0;
+if (!setpriv) console.log("lib/processes.test.ts skipped: setpriv (util-linux) is not installed, so children cannot die with their parent");
+
+const processes = new URL("./processes.ts", import.meta.url).pathname;
+
+/** A child that notes a SIGTERM in `marker` before it exits, and prints its pid. */
+const child = (marker: string) =>
+  `process.on("SIGTERM", () => { require("node:fs").writeFileSync(${JSON.stringify(marker)}, "TERM"); process.exit(0); });` +
+  `setInterval(() => {}, 1000); console.log(process.pid);`;
+
+/** A parent that spawns `child` through diesWithParent and passes its output on. */
+const parent = (marker: string, signal?: string) =>
+  `import { spawn } from "node:child_process"; import { diesWithParent } from ${JSON.stringify(processes)};` +
+  `spawn(...diesWithParent(process.execPath, ["-e", ${JSON.stringify(child(marker))}]${signal ? `, ${JSON.stringify(signal)}` : ""}), { stdio: "inherit" });` +
+  `setInterval(() => {}, 1000);`;
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function gone(pid: number, ms = 5000): Promise<boolean> {
+  for (const until = Date.now() + ms; Date.now() < until;) {
+    if (!alive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
+/** Starts the parent, waits for its child, kills the parent with SIGKILL; the child's pid. */
+async function orphan(marker: string, signal?: string): Promise<number> {
+  const proc = spawn(process.execPath, ["--input-type=module", "-e", parent(marker, signal)], { stdio: ["ignore", "pipe", "inherit"] });
+  const pid = Number(await new Promise<string>((resolve) => createInterface({ input: proc.stdout }).once("line", resolve)));
+  proc.kill("SIGKILL");
+  return pid;
+}
+
+describe.skipIf(!setpriv)("diesWithParent", () => {
+  let dir = "";
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("kills the child with SIGKILL when its parent is killed with kill -9", async () => {
+    dir = mkdtempSync(join(tmpdir(), "vchat-processes-"));
+    const marker = join(dir, "signal");
+    const pid = await orphan(marker);
+    expect(await gone(pid)).toBe(true);
+    expect(() => readFileSync(marker, "utf8")).toThrow(); // no SIGTERM handler ran
+  });
+
+  it("sends SIGTERM instead when asked, so the child can clean up", async () => {
+    dir = mkdtempSync(join(tmpdir(), "vchat-processes-"));
+    const marker = join(dir, "signal");
+    const pid = await orphan(marker, "TERM");
+    expect(await gone(pid)).toBe(true);
+    expect(readFileSync(marker, "utf8")).toBe("TERM");
+  });
+});
