@@ -72,7 +72,7 @@ interface Step {
   freezesP95: number | null;
   /** Received media payload per leg, p50: a starved bot host sends less than asked. */
   bitrateP50: number | null;
-  /** The bot host's own verdict (`vchat bots`' overload measure: a thread stalled >= 2 % of the run). */
+  /** The bot host's own verdict (`vchat bots`' overload measure: a thread stalled >= 5 % of the run, `overloadPct`). */
   hostOverloaded: string | null;
   stalledPct: number;
   legsHostStalled: number;
