@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeIf } from "./support/skip.ts";
+import { alive } from "./support/process.ts";
 import { rawBotsOptions } from "../cli/testing/bots-options.ts";
 import type { FleetReport } from "../bots/fleet/merge.ts";
 import { openRunKey, runKeys } from "../bots/fleet/wire.ts";
@@ -75,15 +76,6 @@ async function startedRun(redis: Redis): Promise<{ runId: number; t0: number; pi
     .flatMap((m) => (m.type === "register" ? [m.pid!] : []));
   return { runId, t0, pids };
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe("vchat bots --workers: bad input", () => {
   const raw = rawBotsOptions({ url: "http://127.0.0.1:9", duration: "5s" });

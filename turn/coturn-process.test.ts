@@ -5,23 +5,11 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { coturnInstalled, startCoturn } from "./coturn-process.ts";
+import { until } from "../tests/support/crowd.ts";
+import { alive } from "../tests/support/process.ts";
 
 const hasCoturn = coturnInstalled();
 if (!hasCoturn) console.log("turn/coturn-process.test.ts skipped: coturn (turnserver) is not installed");
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function until(ok: () => boolean, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (ok()) return true;
-  return ok();
-}
 
 describe.skipIf(!hasCoturn)("startCoturn", () => {
   let dir = "";
@@ -42,7 +30,11 @@ describe.skipIf(!hasCoturn)("startCoturn", () => {
     expect(existsSync(join(folder, "turnserver.conf"))).toBe(true);
     expect(await exited).toBe(3);
     expect(existsSync(folder)).toBe(false);
-    expect(await until(() => !alive(pid), 5000)).toBe(true);
+    await until(
+      () => !alive(pid),
+      5000,
+      () => `coturn (pid ${pid}) outlived its owner`,
+    );
   }, 30_000);
 
   it("leaves no exit hook behind once stopped", async () => {

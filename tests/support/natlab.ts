@@ -14,6 +14,7 @@
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { alive } from "./process.ts";
 
 /**
  * Client networks. Mapping and filtering as RFC 4787 §4.1 / §5 define them:
@@ -81,15 +82,6 @@ function listNamespaces(): string[] {
     .split("\n")
     .map((l) => l.split(" ")[0]!)
     .filter(Boolean);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function killNamespace(ns: string): void {

@@ -1,14 +1,17 @@
+/** `diesWithParent` (lib/processes.ts): a child does not outlive its parent, with the signal asked for. */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
+import { until } from "./support/crowd.ts";
+import { alive } from "./support/process.ts";
 
 const setpriv = spawnSync("sh", ["-c", "command -v setpriv"], { stdio: "ignore" }).status === 0;
-if (!setpriv) console.log("lib/processes.test.ts skipped: setpriv (util-linux) is not installed, so children cannot die with their parent");
+if (!setpriv) console.log("tests/processes.test.ts skipped: setpriv (util-linux) is not installed, so children cannot die with their parent");
 
-const processes = new URL("./processes.ts", import.meta.url).pathname;
+const processes = new URL("../lib/processes.ts", import.meta.url).pathname;
 
 /** A child that notes a SIGTERM in `marker` before it exits, and prints its pid. */
 const child = (marker: string) =>
@@ -20,23 +23,6 @@ const parent = (marker: string, signal?: string) =>
   `import { spawn } from "node:child_process"; import { diesWithParent } from ${JSON.stringify(processes)};` +
   `spawn(...diesWithParent(process.execPath, ["-e", ${JSON.stringify(child(marker))}]${signal ? `, ${JSON.stringify(signal)}` : ""}), { stdio: "inherit" });` +
   `setInterval(() => {}, 1000);`;
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function gone(pid: number, ms = 5000): Promise<boolean> {
-  for (const until = Date.now() + ms; Date.now() < until;) {
-    if (!alive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return false;
-}
 
 /** Starts the parent, waits for its child, kills the parent with SIGKILL; the child's pid. */
 async function orphan(marker: string, signal?: string): Promise<number> {
@@ -54,7 +40,11 @@ describe.skipIf(!setpriv)("diesWithParent", () => {
     dir = mkdtempSync(join(tmpdir(), "vchat-processes-"));
     const marker = join(dir, "signal");
     const pid = await orphan(marker);
-    expect(await gone(pid)).toBe(true);
+    await until(
+      () => !alive(pid),
+      5000,
+      () => `pid ${pid} outlived its parent`,
+    );
     expect(() => readFileSync(marker, "utf8")).toThrow(); // no SIGTERM handler ran
   });
 
@@ -62,7 +52,11 @@ describe.skipIf(!setpriv)("diesWithParent", () => {
     dir = mkdtempSync(join(tmpdir(), "vchat-processes-"));
     const marker = join(dir, "signal");
     const pid = await orphan(marker, "TERM");
-    expect(await gone(pid)).toBe(true);
+    await until(
+      () => !alive(pid),
+      5000,
+      () => `pid ${pid} outlived its parent`,
+    );
     expect(readFileSync(marker, "utf8")).toBe("TERM");
   });
 });
