@@ -4,12 +4,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import { until } from "./support/crowd.ts";
 import { alive } from "./support/process.ts";
+import { describeIf } from "./support/skip.ts";
 
 const setpriv = spawnSync("sh", ["-c", "command -v setpriv"], { stdio: "ignore" }).status === 0;
-if (!setpriv) console.log("tests/processes.test.ts skipped: setpriv (util-linux) is not installed, so children cannot die with their parent");
 
 const processes = new URL("../lib/processes.ts", import.meta.url).pathname;
 
@@ -32,7 +32,7 @@ async function orphan(marker: string, signal?: string): Promise<number> {
   return pid;
 }
 
-describe.skipIf(!setpriv)("diesWithParent", () => {
+describeIf(setpriv, "setpriv (util-linux) is not installed, so children cannot die with their parent")("diesWithParent", () => {
   let dir = "";
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

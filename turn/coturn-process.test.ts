@@ -3,15 +3,15 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import { coturnInstalled, startCoturn } from "./coturn-process.ts";
 import { until } from "../tests/support/crowd.ts";
 import { alive } from "../tests/support/process.ts";
+import { describeIf } from "../tests/support/skip.ts";
 
 const hasCoturn = coturnInstalled();
-if (!hasCoturn) console.log("turn/coturn-process.test.ts skipped: coturn (turnserver) is not installed");
 
-describe.skipIf(!hasCoturn)("startCoturn", () => {
+describeIf(hasCoturn, "coturn (turnserver) is not installed")("startCoturn", () => {
   let dir = "";
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
