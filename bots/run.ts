@@ -10,6 +10,7 @@ import { BotError, restFailure } from "./bot.ts";
 import { now } from "./clock.ts";
 import { rewriteTurnUrls, turnEndpoints, type TurnTransport } from "./ice.ts";
 import { startImpairment } from "./impair.ts";
+import { tuneHeaps, youngGenerationMb } from "./heap.ts";
 import { newRunId, type MediaKind } from "./media.ts";
 import { liveProgress, type Progress } from "./live.ts";
 import { LoopMonitor, threadCpuMs, type LoopStats } from "./overload.ts";
@@ -19,17 +20,6 @@ import type { BotConfig, BotCounts, CallLeg, RelayMode, WorkerInit, WorkerMessag
 
 /** The worker beside this module: TypeScript from the sources, JavaScript in the installed package. */
 const workerUrl = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
-/**
- * A bot thread's young generation, MB. A scavenge's pause is mostly Node's weak callbacks for the
- * cipher objects made since the last one (`--trace-gc`'s external time), one per RTP packet each
- * way: with V8's default (about 50 MB here) a thread of 100 relayed bots paused 11-36 ms per
- * scavenge, and a pause of 20 ms or more is a stall to the bots' own overload measure
- * (`overload.ts`). At 16 MB the pauses are shorter and more frequent for the same total: at 150
- * relayed calls the threads were stalled 3.2-6.2 % of the run against 10.2-10.5 % (alternating
- * runs), for the same CPU per packet (`bench/bots-ab`, 4 rounds side by side: median ratio
- * 1.007). 8 MB did no better.
- */
-const youngGenerationMb = 16;
 
 // Set-up errors carry a stable code (VALIDATION_FAILED exits 2, others 1), like the bots' own.
 export { BotError };
@@ -237,6 +227,7 @@ export async function measureBots(
     opts.onLeg?.(leg);
   };
 
+  tuneHeaps();
   // Threads: real workers, or the group in this thread when asked for none.
   const stops: Array<() => Promise<void>> = [];
   if (nWorkers === 0) {

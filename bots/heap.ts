@@ -1,0 +1,44 @@
+/**
+ * How the V8 heaps of a process running bots are sized. A bot thread keeps a large live heap
+ * (~440 KB a bot, mostly werift's connection) and makes garbage at every RTP packet (Node's
+ * cipher objects and their buffers, one per packet each way), some of which lives long enough to
+ * be promoted: both generations are tuned for that.
+ */
+import { setFlagsFromString } from "node:v8";
+
+/**
+ * A bot thread's young generation, MB. A scavenge's pause is mostly Node's weak callbacks for the
+ * cipher objects made since the last one (`--trace-gc`'s external time), one per RTP packet each
+ * way: with V8's default (about 50 MB here) a thread of 100 relayed bots paused 11-36 ms per
+ * scavenge, and a pause of 20 ms or more is a stall to the bots' own overload measure
+ * (`overload.ts`). At 16 MB the pauses are shorter and more frequent for the same total: at 150
+ * relayed calls the threads were stalled 3.2-6.2 % of the run against 10.2-10.5 % (alternating
+ * runs), for the same CPU per packet (`bench/bots-ab`, 4 rounds side by side: median ratio
+ * 1.007). 8 MB did no better.
+ */
+export const youngGenerationMb = 16;
+
+/**
+ * The old generation grows to twice its live size before the next full GC (V8's
+ * `--heap-growing-percent`; 0, its default, picks a factor from the measured GC and allocation
+ * speeds, which came out at 1.2-1.3 for bot threads). At 150 relayed calls a thread's live heap
+ * is ~66 MB, so the old generation filled every ~3 s: a full GC each time, 250-470 ms of marking
+ * (V8's helper threads) and a 7-17 ms pause, in the middle of ~40 % of the stalls. At twice the
+ * live size: a third of the full GCs, the threads stalled 0.59-0.8 % of the run against
+ * 3.98-6.64 %, and 5-11 % less CPU per packet (alternating runs, 3 each); at 100 relayed calls
+ * 0-5 % less. It costs memory: ~70 MB more heap per thread at 150 relayed calls.
+ */
+export const heapGrowingPercent = 100;
+
+let tuned = false;
+
+/**
+ * Sets the old generation's growing factor for every heap of this process (a V8 flag is global;
+ * V8 reads this one at each full GC, so it holds for threads started before and after). Once per
+ * process, before the first bot starts.
+ */
+export function tuneHeaps(): void {
+  if (tuned) return;
+  tuned = true;
+  setFlagsFromString(`--heap-growing-percent=${heapGrowingPercent}`);
+}
