@@ -22,11 +22,12 @@ export const youngGenerationMb = 16;
  * The old generation grows to twice its live size before the next full GC (V8's
  * `--heap-growing-percent`; 0, its default, picks a factor from the measured GC and allocation
  * speeds, which came out at 1.2-1.3 for bot threads). At 150 relayed calls a thread's live heap
- * is ~66 MB, so the old generation filled every ~3 s: a full GC each time, 250-470 ms of marking
- * (V8's helper threads) and a 7-17 ms pause, in the middle of ~40 % of the stalls. At twice the
- * live size: a third of the full GCs, the threads stalled 0.59-0.8 % of the run against
- * 3.98-6.64 %, and 5-11 % less CPU per packet (alternating runs, 3 each); at 100 relayed calls
- * 0-5 % less. It costs memory: ~70 MB more heap per thread at 150 relayed calls.
+ * is ~66 MB, so the old generation filled every 3-4 s: a full GC each time, 250-470 ms of
+ * marking (V8's helper threads) and a 7-17 ms pause, around 25-45 % of the lags of 30 ms or more.
+ * At twice the live size: a third to a half of the full GCs, the threads stalled 0.59-0.8 % of
+ * the run against 3.98-6.64 %, and 5-11 % less CPU per packet (alternating runs, 3 each); at 100
+ * relayed calls 0-5 % less. It costs memory: up to ~50 MB more heap per thread at 150 relayed
+ * calls (a limit of ~130 MB instead of ~85).
  */
 export const heapGrowingPercent = 100;
 
