@@ -207,7 +207,9 @@ export async function measureBots(
   const t0 = opts.shard?.t0 ?? now() + 100;
   const plan: WorkerInit[] = Array.from({ length: Math.max(1, nWorkers) }, (_, w) => ({ worker: w, config, bots: [], t0 }));
   const bots = opts.shard?.bots ?? Array.from({ length: nBots }, (_, i) => ({ index: i, startAtMs: (i * 1000) / ramp }));
-  // Partners are started back to back on different threads, so each thread holds both roles.
+  // Spread by index: bots started back to back (most often partners, the earlier one the
+  // offerer) run on different threads. Partners on one thread measured the same side by side
+  // (`bench/bots-ab`, median 0.992), so this stays.
   bots.forEach((b, i) => plan[i % plan.length]!.bots.push(b));
 
   const legs: CallLeg[] = [];
