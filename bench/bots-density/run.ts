@@ -1,11 +1,14 @@
 // bench/bots-density: the most concurrent relayed calls this machine sustains with `vchat bots`
 // (loss under 0.5 %), the bots' own ceiling without TURN (host candidates), and in the same run
 // two baselines: werift's own RTP pipeline (the bots' media path before issue #13) and headless
-// Chromium (one page, fake camera at 30 fps).
+// Chromium (one page, fake camera at 30 fps). Node's floor (`bench/bots-floor`, one round) runs
+// before and after the relayed steps: on a shared host the same code's figures move by up to a
+// third from one run to the next, and the floor moves with the host, so the bots' figure over it
+// says what the code costs on top of Node.
 //
 //   node bench/bots-density/run.ts [--steps 50,100,150,200,250] [--host-steps 150,200,250,300]
 //     [--werift-calls 50] [--vp8-calls 25] [--hold 20] [--chromium-calls 6] [--chromium-window 30]
-//     [--all-steps]
+//     [--floor-rounds 1] [--all-steps]
 //
 // `vchat dev` (API, signaling, coturn) runs in its own process; the bots run in this one, spread
 // over worker threads; Chromium is driven by playwright-core. Relayed calls go through the same
@@ -20,7 +23,7 @@ import { parseArgs } from "node:util";
 import { runBots } from "../../bots/run.ts";
 import { restClient } from "../../protocol/index.ts";
 import { botsWindow, startDev } from "../support/dev.ts";
-import { childPids, treeCpuSeconds } from "../support/process.ts";
+import { childPids, lines, spawnNode, stop, treeCpuSeconds } from "../support/process.ts";
 
 /** Chromium's baseline as the issue sets it: 6 calls in one page, fake camera at 30 fps. */
 const CHROMIUM_BASELINE_CALLS = 6;
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     "chromium-calls": { type: "string", default: String(CHROMIUM_BASELINE_CALLS) },
     "max-loss": { type: "string", default: "0.5" },
     "chromium-window": { type: "string", default: "30" },
+    "floor-rounds": { type: "string", default: "1" },
   },
 });
 const list = (s: string) =>
@@ -50,6 +54,7 @@ const HOLD_S = Math.min(Math.max(5, Number(values.hold)), 120);
 const CHROMIUM_CALLS = Math.min(Math.max(1, Number(values["chromium-calls"])), 20);
 const MAX_LOSS = Number(values["max-loss"]);
 const CHROMIUM_WINDOW_S = Math.min(Math.max(10, Number(values["chromium-window"])), 120);
+const FLOOR_ROUNDS = Math.min(Math.max(0, Math.floor(Number(values["floor-rounds"]) || 0)), 5);
 /** Relative spread of two measurements: |a - b| / their mean. */
 const spread = ([a, b]: number[]) => (a === undefined || b === undefined ? Infinity : Math.abs(a - b) / ((a + b) / 2));
 const BITRATE = 300; // kbps per peer, audio and video together
@@ -302,6 +307,30 @@ function printStep(step: Step): void {
   }
 }
 
+/**
+ * Node's floor now (`bench/bots-floor` in a child, `--floor-rounds` rounds): CPU µs per packet of
+ * a cipher object each way and a `dgram` send and receive, 200 bots in one thread; null if skipped.
+ */
+async function nodeFloor(): Promise<number | null> {
+  if (FLOOR_ROUNDS === 0) return null;
+  const child = spawnNode([new URL("../bots-floor/run.ts", import.meta.url).pathname, "--rounds", String(FLOOR_ROUNDS)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const next = lines(child, "bench/bots-floor");
+  try {
+    for (;;) {
+      const line = await next();
+      if (line.startsWith("{")) return Math.min(...(JSON.parse(line) as { node: number[] }).node);
+    }
+  } catch (err) {
+    // The steps go on without it.
+    console.log(`Node's floor: not measured (${(err as Error).message})`);
+    return null;
+  } finally {
+    await stop(child);
+  }
+}
+
 const pause = () => new Promise((r) => setTimeout(r, 3000)); // allocations freed, sockets closed
 
 /** Steps up to the first that is not sustained (all of them with --all-steps). */
@@ -320,7 +349,11 @@ async function ramp(list: number[], via: Step["via"]): Promise<Step[]> {
 const dev = await startDev();
 try {
   console.log(`bench/bots-density: ${availableParallelism()} cores; vchat dev + coturn in their own process; each step holds ${HOLD_S} s after the ramp`);
+  const floorBefore = await nodeFloor();
   const relayed = await ramp(steps, "relay");
+  const floorAfter = await nodeFloor();
+  if (floorBefore !== null && floorAfter !== null)
+    console.log(`Node's floor (bench/bots-floor, 200 bots in one thread): ${fmt(floorBefore)} µs/packet before the relayed steps, ${fmt(floorAfter)} after`);
   const host = await ramp(hostSteps, "host");
   // The baseline of the bots' own RTP path: werift's pipeline, same kind of calls, same run.
   const werift = WERIFT_CALLS > 0 ? await botsStep(dev.url, WERIFT_CALLS, dev.child.pid!, dev.coturnPid, "relay", "werift") : null;
@@ -373,6 +406,13 @@ try {
     console.log(
       `Chromium/bots: ${fmt(ratio)}x CPU per call, ${fmt(packetRatio)}x per packet (bots at ${ref.calls} relayed calls: ${perCall(ref).toFixed(4)} cores/call, ${fmt(ref.botsUsPerPacket)} µs/packet; Chromium ${chrome.fps.toFixed(1)} fps)`,
     );
+  // The host's speed drifts between runs; the floor drifts with it.
+  const floor = floorBefore !== null && floorAfter !== null ? (floorBefore + floorAfter) / 2 : null;
+  const floorRatio = ref?.botsUsPerPacket && floor ? ref.botsUsPerPacket / floor : null;
+  if (floorRatio !== null)
+    console.log(
+      `bots / Node's floor: ${fmt(floorRatio, 2)}x (bots at ${ref!.calls} relayed calls ${fmt(ref!.botsUsPerPacket)} µs/packet, the floor ${fmt(floor)} µs/packet in this run)`,
+    );
   // The bots' path against werift's pipeline: the relayed step of the same size, same run.
   const twin = werift ? relayed.find((r) => r.calls === werift.calls && measurable(r)) : undefined;
   const pathRatio =
@@ -416,6 +456,7 @@ try {
       ratio,
       packetRatio,
       pathRatio,
+      floor: { before: floorBefore, after: floorAfter, ratio: floorRatio },
     }),
   );
 } finally {
