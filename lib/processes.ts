@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 
 /** Whether `setpriv` can ask the kernel to kill a child when its parent dies (util-linux, Linux). */
-const watchdog = spawnSync("sh", ["-c", "command -v setpriv"], { stdio: "ignore" }).status === 0;
+export const watchdog = spawnSync("sh", ["-c", "command -v setpriv"], { stdio: "ignore" }).status === 0;
 
 /**
  * The command and arguments that run `command` so that it dies with this process, even on

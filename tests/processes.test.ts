@@ -1,15 +1,14 @@
 /** `diesWithParent` (lib/processes.ts): a child does not outlive its parent, with the signal asked for. */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, beforeEach, expect, it } from "vitest";
+import { watchdog } from "../lib/processes.ts";
 import { until } from "./support/crowd.ts";
 import { alive } from "./support/process.ts";
 import { describeIf } from "./support/skip.ts";
-
-const setpriv = spawnSync("sh", ["-c", "command -v setpriv"], { stdio: "ignore" }).status === 0;
 
 const processes = new URL("../lib/processes.ts", import.meta.url).pathname;
 
@@ -41,7 +40,7 @@ async function orphanedBy(dir: string, signal?: string): Promise<string | null> 
   return existsSync(marker) ? readFileSync(marker, "utf8") : null;
 }
 
-describeIf(setpriv, "setpriv (util-linux) is not installed, so children cannot die with their parent")("diesWithParent", () => {
+describeIf(watchdog, "setpriv (util-linux) is not installed, so children cannot die with their parent")("diesWithParent", () => {
   let dir = "";
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "vchat-processes-"))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));

@@ -54,6 +54,7 @@ const HOLD_S = Math.min(Math.max(5, Number(values.hold)), 120);
 const CHROMIUM_CALLS = Math.min(Math.max(1, Number(values["chromium-calls"])), 20);
 const MAX_LOSS = Number(values["max-loss"]);
 const CHROMIUM_WINDOW_S = Math.min(Math.max(10, Number(values["chromium-window"])), 120);
+const FLOOR_BOTS = 200;
 const FLOOR_ROUNDS = Math.min(Math.max(0, Math.floor(Number(values["floor-rounds"]) || 0)), 5);
 /** Relative spread of two measurements: |a - b| / their mean. */
 const spread = ([a, b]: number[]) => (a === undefined || b === undefined ? Infinity : Math.abs(a - b) / ((a + b) / 2));
@@ -309,11 +310,13 @@ function printStep(step: Step): void {
 
 /**
  * Node's floor now (`bench/bots-floor` in a child, `--floor-rounds` rounds): CPU µs per packet of
- * a cipher object each way and a `dgram` send and receive, 200 bots in one thread; null if skipped.
+ * a cipher object each way and a `dgram` send and receive, FLOOR_BOTS bots in one thread (as many
+ * as the 100 relayed calls the targets are judged at); null if skipped.
  */
 async function nodeFloor(): Promise<number | null> {
   if (FLOOR_ROUNDS === 0) return null;
-  const child = spawnNode([new URL("../bots-floor/run.ts", import.meta.url).pathname, "--rounds", String(FLOOR_ROUNDS)], {
+  const args = ["--bots", String(FLOOR_BOTS), "--rounds", String(FLOOR_ROUNDS)];
+  const child = spawnNode([new URL("../bots-floor/run.ts", import.meta.url).pathname, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const next = lines(child, "bench/bots-floor");
@@ -353,7 +356,9 @@ try {
   const relayed = await ramp(steps, "relay");
   const floorAfter = await nodeFloor();
   if (floorBefore !== null && floorAfter !== null)
-    console.log(`Node's floor (bench/bots-floor, 200 bots in one thread): ${fmt(floorBefore)} µs/packet before the relayed steps, ${fmt(floorAfter)} after`);
+    console.log(
+      `Node's floor (bench/bots-floor, ${FLOOR_BOTS} bots in one thread): ${fmt(floorBefore)} µs/packet before the relayed steps, ${fmt(floorAfter)} after`,
+    );
   const host = await ramp(hostSteps, "host");
   // The baseline of the bots' own RTP path: werift's pipeline, same kind of calls, same run.
   const werift = WERIFT_CALLS > 0 ? await botsStep(dev.url, WERIFT_CALLS, dev.child.pid!, dev.coturnPid, "relay", "werift") : null;
