@@ -162,4 +162,36 @@ describe.each(builds)("werift patches (%s build)", (_name, werift) => {
       expect(bytes.subarray(bytes.length - 20).equals(expected)).toBe(true);
     }
   });
+
+  it("006 dtls-srtp-on-connect: SRTP is keyed in the dispatch that completes the DTLS handshake, on both ends", async () => {
+    type Transport = {
+      srtpStarted: boolean;
+      dtls?: { onConnect: { subscribe(f: () => void): void } };
+      onStateChange: { subscribe(f: (s: string) => void): void };
+    };
+    const a = new werift.RTCPeerConnection({ iceServers: [] });
+    const b = new werift.RTCPeerConnection({ iceServers: [] });
+    try {
+      a.onIceCandidate.subscribe((c) => c && void b.addIceCandidate(c));
+      b.onIceCandidate.subscribe((c) => c && void a.addIceCandidate(c));
+      a.addTransceiver("audio", { direction: "sendrecv" });
+      await a.setLocalDescription(await a.createOffer());
+      await b.setRemoteDescription(a.localDescription!);
+      await b.setLocalDescription(await b.createAnswer());
+      // What each end's SRTP state is when its handshake completes: a handler on the DTLS
+      // connect event, subscribed once the transport made its DTLS endpoint, runs after werift's.
+      const atConnect = [a, b].map(
+        (pc) =>
+          new Promise<boolean>((resolve) => {
+            const t = pc.dtlsTransports[0] as unknown as Transport;
+            t.onStateChange.subscribe((s) => s === "connecting" && queueMicrotask(() => t.dtls!.onConnect.subscribe(() => resolve(t.srtpStarted))));
+          }),
+      );
+      await a.setRemoteDescription(b.localDescription!);
+      // Media in the same read as the peer's last flight (TURN over TCP) finds SRTP ready.
+      expect(await Promise.all(atConnect)).toEqual([true, true]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  }, 20_000);
 });
