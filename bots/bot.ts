@@ -157,6 +157,7 @@ export class Bot {
       turnTransport: this.cfg.turnTransport,
       media: this.cfg.media,
       rtpPath: this.cfg.rtpPath,
+      dataChannel: this.cfg.dataChannel,
       bitrateKbps: this.cfg.bitrateKbps,
       pacer: this.deps.pacer,
       vp8Frames: this.deps.vp8Frames,
@@ -283,7 +284,8 @@ export function toCallStats(leg: CallLeg): CallStats {
   put("lossPct", leg.lossPct === null ? undefined : Math.min(100, leg.lossPct));
   put("jitterMs", leg.jitterMs ?? undefined);
   put("oneWayDelayMs", leg.oneWayDelayMs ?? undefined);
-  put("rttMs", leg.rttMs ?? undefined);
+  // The service's RTT, as the web client reports its ICE pair's: the echo when there is a data channel, else RTCP's.
+  put("rttMs", leg.rttMs ?? leg.rtcpRttMs ?? undefined);
   put("bitrateKbps", leg.payloadKbps ?? undefined);
   put("freezes", leg.freezes);
   put("packetsLost", leg.packetsLost);

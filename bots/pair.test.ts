@@ -3,12 +3,15 @@
  * a wrong TURN secret, and the VP8 media path. The impairments' calibration is
  * `calibration.test.ts`.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeIf } from "../tests/support/skip.ts";
 import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
 import { turnCredentials } from "../turn/credentials.ts";
 import type { IceServer } from "../protocol/index.ts";
+import { newRunId, Pacer } from "./media.ts";
 import { runPair } from "./pair.ts";
+import { BotPeer } from "./peer.ts";
 import { loadVp8Clip } from "./vp8.ts";
 
 const hasCoturn = coturnInstalled();
@@ -45,7 +48,8 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("a bot pair relaye
         expect(r.integrity).toEqual({ corrupt: 0, replayed: 0, corruptRtcp: 0, replayedRtcp: 0 });
         expect(r.audio.packetsReceived).toBeGreaterThan(80); // 50/s
         expect(r.video.framesReceived).toBeGreaterThan(45); // 30/s
-        expect(r.rttMs).not.toBeNull();
+        // No data channel (the web client opens none): no ping, so no echo RTT.
+        expect(r.rttMs).toBeNull();
         expect(r.dtlsMs!).toBeGreaterThanOrEqual(r.iceMs!);
         expect(r.firstMediaMs).not.toBeNull();
       }
@@ -96,5 +100,35 @@ describe("a bot pair on host candidates (no TURN)", () => {
       expect(r.audio.packetsReceived).toBeGreaterThan(70); // 50/s
       expect(r.video.framesReceived).toBeGreaterThan(40); // 30/s
     }
+  }, 30_000);
+
+  it("with a data channel, also measures the RTT by ping over it", async () => {
+    const { offerer, answerer } = await runPair({ iceServers: [], iceTransportPolicy: "all", durationMs: 2000, dataChannel: true });
+    for (const r of [offerer, answerer]) {
+      expect(r.failure).toBeNull();
+      expect(r.rttMs).not.toBeNull();
+      expect(r.rtcpRttMs).not.toBeNull();
+    }
+  }, 30_000);
+
+  it("hears the partner hang up by its RTCP BYE: the leg ends there and stops sending", async () => {
+    const pacer = new Pacer();
+    // One run id: a bot measures only packets of its own run.
+    const common = { iceServers: [], iceTransportPolicy: "all" as const, media: "synthetic" as const, bitrateKbps: 300, pacer, runId: newRunId() };
+    const a: BotPeer = new BotPeer({ ...common, role: "offerer", sendSignal: (s) => setImmediate(() => void b.onSignal(s)) });
+    const b: BotPeer = new BotPeer({ ...common, role: "answerer", sendSignal: (s) => setImmediate(() => void a.onSignal(s)) });
+    void a.start();
+    expect(await Promise.all([a.settled, b.settled])).toEqual([true, true]);
+    // Audio and video only: the offer has no data channel to say bye on.
+    expect(a.pc.localDescription!.sdp).not.toMatch(/m=application/);
+    await sleep(1500);
+    const left = await a.close();
+    // Without the BYE, b would go on sending (50 audio packets a second) and count this second as call time.
+    await sleep(1000);
+    const stayed = await b.close();
+    expect(stayed.failure).toBeNull();
+    expect(Math.abs(stayed.sent.audio - left.sent.audio)).toBeLessThan(10);
+    expect(stayed.connectedSeconds).toBeLessThan(left.connectedSeconds + 0.2);
+    expect(stayed.audio.packetsReceived).toBe(left.sent.audio);
   }, 30_000);
 });

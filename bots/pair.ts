@@ -28,6 +28,8 @@ export interface PairOptions {
   loop?: LoopMonitor;
   /** Synthetic media on the bots' own RTP path or werift's. @default "bots" */
   rtpPath?: "bots" | "werift";
+  /** A data channel with pings (`rttMs`). @default false */
+  dataChannel?: boolean;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function runPair(opts: PairOptions): Promise<{ offerer: PeerResult;
     drainMs: opts.drainMs,
     loop: opts.loop,
     rtpPath: opts.rtpPath,
+    dataChannel: opts.dataChannel,
   } as const;
   // Signals hop through a macrotask, as they would through a server.
   const a: BotPeer = new BotPeer({ ...common, role: "offerer", sendSignal: (s) => setImmediate(() => void b.onSignal(s)) });

@@ -1,7 +1,7 @@
 /**
  * One side of one call: a werift `RTCPeerConnection` that negotiates as its role says, trickles
- * ICE through whatever signaling the caller gives it, sends media on an audio and a video track,
- * pings over a data channel, and measures what a user would feel.
+ * ICE through whatever signaling the caller gives it, sends media on an audio and a video track
+ * (and, when asked, pings over a data channel), and measures what a user would feel.
  */
 import {
   classes,
@@ -45,8 +45,16 @@ export interface PeerOptions {
   /** Give up connecting after this long. @default 20000 */
   connectTimeoutMs?: number;
   /**
-   * Data-channel ping period. Each ping and echo costs a bot more CPU than a second of its RTP
-   * receive statistics (SCTP and DTLS through werift), so not every second. @default 5000
+   * The offerer opens a data channel and both ends ping over it (`rttMs`: the echo through both
+   * event loops). The web client opens none, so by default neither does a bot: SCTP and DTLS
+   * through werift cost a bot about 5 % of its CPU, for traffic real users do not make.
+   * @default false
+   */
+  dataChannel?: boolean;
+  /**
+   * Period of the RTT samples: the RTCP round trip, and the data-channel ping when there is
+   * one. Each ping and echo costs a bot more CPU than a second of its RTP receive statistics
+   * (SCTP and DTLS through werift), so not every second. @default 5000
    */
   pingIntervalMs?: number;
   /** The run's id, written in every packet; packets of other runs are not measured. @default a new one */
@@ -84,7 +92,7 @@ export interface PeerResult {
   foreignPackets: number;
   /** Packets of another run, not measured. */
   otherRunPackets: number;
-  /** Data-channel echo (through both event loops): median, ms. */
+  /** Data-channel echo (through both event loops): median, ms; null without `dataChannel`. */
   rttMs: number | null;
   /** RTCP round trip (sender report → receiver report, RFC 3550 §6.4.1): median of samples, ms. */
   rtcpRttMs: number | null;
@@ -128,14 +136,15 @@ export class BotPeer {
   private rtcpSeen = { total: 0, n: 0 };
   private sending = false;
   private endAt: number | null = null;
-  /** When the partner said it hangs up (data channel), if it did first. */
+  /** When the partner said it hangs up (RTCP BYE, or the data channel), if it did first. */
   private byeAt: number | null = null;
   private stalledAtStart = 0;
   private closing: Promise<PeerResult> | null = null;
   private readonly audioTrack = new MediaStreamTrack({ kind: "audio" });
   private readonly videoTrack = new MediaStreamTrack({ kind: "video" });
   private channel: RTCDataChannel | null = null;
-  private pingTimer: NodeJS.Timeout | null = null;
+  private pingTimer: Repeating | null = null;
+  private rtcpTimer: Repeating | null = null;
   private connectTimer: NodeJS.Timeout | null = null;
   private readonly rtts: number[] = [];
   private iceAt: number | null = null;
@@ -256,7 +265,7 @@ export class BotPeer {
     if (this.opts.role !== "offerer") return;
     this.pc.addTransceiver(this.audioTrack, { direction: "sendrecv" });
     this.pc.addTransceiver(this.videoTrack, { direction: "sendrecv" });
-    this.useChannel(this.pc.createDataChannel("rtt", { ordered: true }));
+    if (this.opts.dataChannel) this.useChannel(this.pc.createDataChannel("rtt", { ordered: true }));
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
     this.opts.sendSignal({ description: { type: "offer", sdp: this.pc.localDescription!.sdp } });
@@ -306,29 +315,21 @@ export class BotPeer {
     this.channel = dc;
     dc.onMessage.subscribe((msg) => {
       const text = msg.toString();
-      if (text === "b:") {
-        // The partner hung up: its media ends here, which is where this leg's call ends too.
-        this.byeAt ??= now();
-        this.stopSending();
-      } else if (text.startsWith("p:")) {
+      if (text === "b:") this.partnerLeft();
+      else if (text.startsWith("p:")) {
         if (dc.readyState === "open") dc.send("e:" + text.slice(2));
       } else if (text.startsWith("e:")) {
         const sent = Number(text.slice(2));
         if (Number.isFinite(sent)) this.rtts.push(now() - sent);
       }
     });
-    const ping = () => {
-      if (dc.readyState === "open") dc.send("p:" + now());
-      this.sampleRtcpRtt();
-    };
     // The first ping a second after the channel opens (a short call still gets its RTT; at once,
     // the partner's end may not be open to answer yet), then one per period.
     const startPings = () => {
       if (this.pingTimer || this.closed) return;
-      this.pingTimer = setTimeout(() => {
-        ping();
-        if (!this.closed) this.pingTimer = setInterval(ping, this.opts.pingIntervalMs ?? 5000);
-      }, 1000);
+      this.pingTimer = every(1000, this.opts.pingIntervalMs ?? 5000, () => {
+        if (dc.readyState === "open") dc.send("p:" + now());
+      });
     };
     if (dc.readyState === "open") startPings();
     else dc.stateChanged.subscribe((s) => s === "open" && startPings());
@@ -344,6 +345,8 @@ export class BotPeer {
     this.sender.start();
     this.sending = true;
     this.opts.pacer.add(this.sender);
+    // RTCP round trips, averaged per period: the first sample a second after the call is up.
+    this.rtcpTimer = every(1000, this.opts.pingIntervalMs ?? 5000, () => this.sampleRtcpRtt());
     // PLI from the partner: the VP8 source jumps to a keyframe.
     for (const t of this.pc.getTransceivers()) {
       t.sender.onPictureLossIndication.subscribe(() => this.sender.requestKeyframe());
@@ -363,6 +366,7 @@ export class BotPeer {
       return;
     }
     path.onRtp = (kind, rtp) => this.receiver.onMedia(kind ?? "video", rtp.payload, rtp.timestamp, rtp.marker);
+    path.onBye = () => this.partnerLeft();
     this.sender.rtpPath = path;
     // Over TURN/TCP the stream's framing stays werift's: RTP is sent and taken at ICE level.
     this.mediaPath = path.below ? "bots" : "bots (after ICE)";
@@ -391,6 +395,12 @@ export class BotPeer {
     if (this.failure || this.dtlsAt !== null || this.closed) return;
     this.failure = reason;
     this.settle(false);
+  }
+
+  /** The partner hung up: its media ends here, which is where this leg's call ends too. */
+  private partnerLeft(): void {
+    this.byeAt ??= now();
+    this.stopSending();
   }
 
   /** Stops this bot's media (hang-up, or the partner said bye); the counts sent stay. */
@@ -494,7 +504,7 @@ export class BotPeer {
   }
 
   /**
-   * Hangs up: tells the partner to stop sending (data channel), stops its own media, keeps
+   * Hangs up: tells the partner to stop sending (RTCP BYE, data channel), stops its own media, keeps
    * receiving for `drainMs` so packets in flight are not counted lost, then closes the
    * connection and returns what was measured.
    */
@@ -506,9 +516,11 @@ export class BotPeer {
   private async doClose(): Promise<PeerResult> {
     if (this.dtlsAt !== null) {
       this.endAt = now();
+      this.sender.rtpPath?.bye();
       if (this.channel?.readyState === "open") this.channel.send("b:");
       this.stopSending();
-      if (this.pingTimer) clearInterval(this.pingTimer);
+      this.pingTimer?.stop();
+      this.rtcpTimer?.stop();
       this.sampleRtcpRtt();
       await new Promise((r) => setTimeout(r, this.opts.drainMs ?? 500));
     }
@@ -517,7 +529,8 @@ export class BotPeer {
     this.closed = true;
     if (this.connectTimer) clearTimeout(this.connectTimer);
     if (this.relayTimer) clearTimeout(this.relayTimer);
-    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer?.stop();
+    this.rtcpTimer?.stop();
     this.stopSending();
     this.settle(false);
     await freeTurnAllocations(this.pc);
@@ -558,4 +571,22 @@ async function freeTurnAllocations(pc: RTCPeerConnection): Promise<void> {
   } catch {
     // Internals moved in a werift update: allocations then expire on their own.
   }
+}
+
+interface Repeating {
+  stop(): void;
+}
+
+/** `run` after `firstMs`, then every `periodMs` until stopped. */
+function every(firstMs: number, periodMs: number, run: () => void): Repeating {
+  let timer: NodeJS.Timeout | null = setTimeout(() => {
+    run();
+    if (timer) timer = setInterval(run, periodMs);
+  }, firstMs);
+  return {
+    stop: () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+    },
+  };
 }

@@ -112,4 +112,25 @@ describe("the bots' RTCP reports", () => {
     expect(due.length).toBeGreaterThan(45);
     expect(due.length).toBeLessThan(75);
   });
+
+  it("end with a BYE on hang-up, which the partner reads as its partner gone", () => {
+    const ours = reportsAfter(10);
+    const plain = ours.report(t0 + 500);
+    const last = ours.report(t0 + 500, true);
+    // RFC 3550 §6.1: BYE last in the compound packet (werift's parser reads the rest and skips
+    // it), one SSRC per stream we send: version 2, count 2, type 203, length 2 words after the header.
+    expect(RtcpPacketConverter.deSerialize(last).map((p) => p.type)).toEqual([200, 200, 202]);
+    const bye = last.subarray(plain.length);
+    expect([bye[0], bye[1], bye.readUInt16BE(2), bye.readUInt32BE(4), bye.readUInt32BE(8), bye.length]).toEqual([0x82, 203, 2, audio.ssrc, video.ssrc, 12]);
+    // The partner: it receives our audio, so our BYE is its partner leaving.
+    const partner = new RtcpReports([{ ssrc: partnerAudio, clockRate: 48000 }], "bot-8", t0);
+    const byes: number[] = [];
+    partner.onBye = (ssrc) => byes.push(ssrc);
+    expect(partner.read(ours.report(t0 + 500), t0 + 501)).toBe(true);
+    expect(byes).toEqual([]);
+    partner.received(audio.ssrc, 48000, 1, 1000, t0 + 480);
+    expect(partner.read(ours.report(t0 + 520, true), t0 + 521)).toBe(true);
+    // Only streams it receives: the video it never saw is not its partner's.
+    expect(byes).toEqual([audio.ssrc]);
+  });
 });

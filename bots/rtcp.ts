@@ -6,6 +6,8 @@
  * loops, and cost about a tenth of a bot's CPU; here the reports are written into one buffer
  * from counters the RTP path keeps anyway, and sent from the sender's pacer tick (no timers).
  * SRTCP protection stays werift's (`dtlsTransport.srtcp`): the caller encrypts and decrypts.
+ * On hang-up the last report ends with a BYE (§6.6), as browsers send: the partner stops
+ * counting its call there.
  */
 
 import { SsrcMap } from "./ssrc-map.ts";
@@ -14,6 +16,7 @@ import { SsrcMap } from "./ssrc-map.ts";
 const SR = 200;
 const RR = 201;
 const SDES = 202;
+const BYE = 203;
 /** RFC 3550 §6.3.5: reports at a random 0.5-1.5 times the interval (here 1 s, as werift and browsers). */
 const intervalMs = 1000;
 /** Seconds between 1900 (NTP's epoch) and 1970. */
@@ -62,6 +65,8 @@ export class RtcpReports {
   private nextAt: number;
   /** A round trip (ms) from a report block about one of our streams. */
   onRoundTrip: (ssrc: number, ms: number) => void = () => undefined;
+  /** The partner said BYE for a stream we receive: it left. */
+  onBye: (ssrc: number) => void = () => undefined;
 
   constructor(out: Array<{ ssrc: number; clockRate: number }>, cname: string, ms = Date.now()) {
     this.out = out.map((o) => ({ ...o, packets: 0, octets: 0, rtpTimestamp: 0, rtpAt: 0, lastReport: null }));
@@ -106,13 +111,17 @@ export class RtcpReports {
     return this.report(ms);
   }
 
-  /** SR for each sending stream (the first carries the report blocks), then SDES with the CNAME. */
-  report(ms: number): Buffer {
+  /**
+   * SR for each sending stream (the first carries the report blocks), then SDES with the CNAME;
+   * with `bye`, a BYE for every stream last (RFC 3550 §6.1: BYE ends a compound packet).
+   */
+  report(ms: number, bye = false): Buffer {
     const blocks = this.incoming.values().slice(0, 31);
     const sdesChunk = 4 + 2 + this.cname.length;
     const sdesLength = 4 + this.out.length * (Math.ceil((sdesChunk + 1) / 4) * 4);
     const srLength = (blocks: number) => 28 + 24 * blocks;
-    const buf = Buffer.alloc(srLength(blocks.length) + (this.out.length - 1) * srLength(0) + sdesLength);
+    const byeLength = bye ? 4 + 4 * this.out.length : 0;
+    const buf = Buffer.alloc(srLength(blocks.length) + (this.out.length - 1) * srLength(0) + sdesLength + byeLength);
     const [seconds, fraction] = ntp(ms);
     let at = 0;
     this.out.forEach((o, i) => {
@@ -149,13 +158,20 @@ export class RtcpReports {
       this.cname.copy(buf, c + 6);
       c += Math.ceil((sdesChunk + 1) / 4) * 4;
     }
+    if (bye) {
+      buf[c] = 0x80 | this.out.length;
+      buf[c + 1] = BYE;
+      buf.writeUInt16BE(byeLength / 4 - 1, c + 2);
+      this.out.forEach((o, i) => buf.writeUInt32BE(o.ssrc >>> 0, c + 4 + 4 * i));
+    }
     return buf;
   }
 
   /**
    * Reads a decrypted compound packet from the partner: its sender reports (for our next report
-   * blocks' LSR and DLSR) and its report blocks on our streams (the round trip). False when it
-   * is not well-formed RTCP; other packet types (SDES, BYE, feedback) are skipped.
+   * blocks' LSR and DLSR), its report blocks on our streams (the round trip) and a BYE for a
+   * stream we receive. False when it is not well-formed RTCP; other packet types (SDES,
+   * feedback) are skipped.
    */
   read(rtcp: Buffer, ms: number): boolean {
     let at = 0;
@@ -172,6 +188,11 @@ export class RtcpReports {
         if (s) s.lastReport = { lsr: rtcp.readUInt32BE(at + 10), at: ms };
       }
       if (type === SR || type === RR) for (let i = 0; i < count; i++) this.readBlock(rtcp, blocksAt + 24 * i, ms);
+      if (type === BYE && at + 4 + 4 * count <= end)
+        for (let i = 0; i < count; i++) {
+          const ssrc = rtcp.readUInt32BE(at + 4 + 4 * i);
+          if (this.incoming.get(ssrc)) this.onBye(ssrc);
+        }
       at = end;
     }
     return at === rtcp.length;

@@ -150,6 +150,8 @@ export class RtpPath {
   private direct: DirectSend | null = null;
   /** Every RTP packet received, authenticated and not a replay, with its kind by payload type (null: unknown). */
   onRtp: (kind: Kind | null, rtp: RtpFields) => void = () => undefined;
+  /** The partner sent an RTCP BYE: it hung up. */
+  onBye: () => void = () => undefined;
   /** RTCP round trips measured so far (RFC 3550 §6.4.1), their sum in ms and count. */
   readonly roundTrips = { totalMs: 0, n: 0 };
   private readonly out: Record<Kind, Outbound>;
@@ -184,6 +186,7 @@ export class RtpPath {
       this.roundTrips.totalMs += ms;
       this.roundTrips.n++;
     };
+    this.reports.onBye = () => this.onBye();
   }
 
   /**
@@ -264,7 +267,16 @@ export class RtpPath {
     else this.weriftSend(srtp).catch(this.noop);
     this.reports.sent(o.stream, timestamp, payload.length, ms);
     const rtcp = this.reports.due(ms);
-    if (!rtcp) return;
+    if (rtcp) this.sendRtcp(rtcp, direct);
+  }
+
+  /** Hang-up: a last report ending in a BYE (RFC 3550 §6.6), so the partner knows this end left. */
+  bye(): void {
+    const ms = Date.now();
+    this.sendRtcp(this.reports.report(ms, true), this.direct?.ready(ms) ? this.direct : null);
+  }
+
+  private sendRtcp(rtcp: Buffer, direct: DirectSend | null): void {
     const srtcp = this.srtcp.encrypt(rtcp);
     if (direct) direct.writeCopy(srtcp);
     else this.weriftSend(srtcp).catch(this.noop);

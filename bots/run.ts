@@ -43,6 +43,8 @@ export interface BotsOptions {
   media?: MediaKind;
   /** werift's own RTP pipeline instead of the bots' path: only to measure one against the other. @default "bots" */
   rtpPath?: "bots" | "werift";
+  /** Open a data channel in each call and ping over it (`rttMs`), which the web client does not. @default false */
+  dataChannel?: boolean;
   impairLossPct?: number;
   impairDelayMs?: number;
   /** Percent of relayed media packets with a bit flipped (SRTP authentication then fails). */
@@ -193,6 +195,7 @@ export async function measureBots(
     bitrateKbps: opts.bitrateKbps ?? 300,
     media: opts.media ?? "synthetic",
     rtpPath: opts.rtpPath ?? "bots",
+    dataChannel: opts.dataChannel ?? false,
     turnRewrites: rewrites,
     connectTimeoutMs: opts.connectTimeoutMs ?? 20_000,
     nickname: "bot-",

@@ -21,6 +21,8 @@ export interface BotConfig {
   media: MediaKind;
   /** Synthetic media on the bots' own RTP path (`rtp-path.ts`), or werift's tracks (the benchmark's baseline). */
   rtpPath: "bots" | "werift";
+  /** Open a data channel in each call and ping over it (`rttMs`); the web client opens none. */
+  dataChannel: boolean;
   /** `transport/host:port` → `host:port`: TURN endpoints replaced (impairment proxies, tests). */
   turnRewrites: Record<string, string>;
   connectTimeoutMs: number;
@@ -87,7 +89,7 @@ export interface CallLeg {
   oneWayDelayMs: number | null;
   /** Sparse `[ms, packets]` histogram of one-way delay, both streams; merged run-wide, then dropped from the report. */
   delayHistogram?: Array<[number, number]>;
-  /** Data-channel echo median (through both event loops), ms. */
+  /** Data-channel echo median (through both event loops), ms; null without `dataChannel`. */
   rttMs: number | null;
   /** RTCP round trip median, ms. */
   rtcpRttMs: number | null;

@@ -33,6 +33,7 @@ interface RawOptions {
   impairReplay?: string;
   impairCut?: string;
   mediaStopped?: string;
+  dataChannel?: boolean;
   allowOverload?: boolean;
   minMos?: string;
   media: string;
@@ -170,6 +171,7 @@ export function parseBotsOptions(
     impairReplayPct,
     impairCutAfterMs: raw.impairCut === undefined ? undefined : parseDuration(raw.impairCut),
     mediaStoppedMs: raw.mediaStopped === undefined ? undefined : parseDuration(raw.mediaStopped),
+    dataChannel: raw.dataChannel === true,
     allowOverload: raw.allowOverload === true,
     runId: runIdOption(raw.runId),
     thresholds: {
@@ -211,6 +213,7 @@ export function registerBots(program: Command): void {
     .option("--impair-corrupt <pct>", "flip a bit in this percent of relayed media packets (needs --relay only)")
     .option("--impair-replay <pct>", "send this percent of relayed media packets twice (needs --relay only)")
     .option("--media-stopped <time>", "a call direction silent this long fails the call (media-stopped)", "3s")
+    .option("--data-channel", "also open a data channel in each call and measure RTT by ping over it (the web client opens none)")
     .option("--min-mos <mos>", "fail when the worst 5 % of legs' audio MOS estimate is below this (1–4.5)")
     .option("--allow-overload", "keep a run whose bot host was overloaded valid (exit code from the thresholds only)")
     .option("--json [file]", "write the JSON report to a file; without a file, print it instead of the dashboard")
