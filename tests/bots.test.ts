@@ -123,7 +123,7 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat bots agains
       ]);
       const s = report.summary;
       console.log(
-        `${transport}: ${s.connected}/${s.requested} connected (${s.unfinished} unfinished), loss ${s.lossPct} %, setup p50/p95 ${s.setupMs.p50}/${s.setupMs.p95} ms, RTT p50 ${s.rttMs.p50} ms, bot host CPU ${report.host.cpuPct} %, lag max ${report.host.lagMaxMs} ms, stalled ${report.host.stalledPct} %`,
+        `${transport}: ${s.connected}/${s.requested} connected (${s.unfinished} unfinished), loss ${s.lossPct} %, setup p50/p95 ${s.setupMs.p50}/${s.setupMs.p95} ms, RTCP RTT p50 ${s.rtcpRttMs.p50} ms, bot host CPU ${report.host.cpuPct} %, lag max ${report.host.lagMaxMs} ms, stalled ${report.host.stalledPct} %`,
       );
       if (s.connected < 10) console.log("failures:", s.failures, report.errors);
       expect(code).toBe(0);
