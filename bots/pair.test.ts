@@ -103,11 +103,12 @@ describe("a bot pair on host candidates (no TURN)", () => {
   }, 30_000);
 
   it("with a data channel, also measures the RTT by ping over it", async () => {
-    const { offerer, answerer } = await runPair({ iceServers: [], iceTransportPolicy: "all", durationMs: 2000, dataChannel: true });
+    const { offerer, answerer } = await runPair({ iceServers: [], iceTransportPolicy: "all", durationMs: 3000, dataChannel: true });
     for (const r of [offerer, answerer]) {
       expect(r.failure).toBeNull();
+      // The echo of a ping sent a second after the channel opened (RTCP's round trip needs a few
+      // seconds of reports: the relayed test above).
       expect(r.rttMs).not.toBeNull();
-      expect(r.rtcpRttMs).not.toBeNull();
     }
   }, 30_000);
 
