@@ -161,7 +161,7 @@ describeIf(redisInstalled(), "redis-server is not installed")("vchat bots --work
     expect(spanning.length, JSON.stringify(r.calls.map((c) => c.legs.map((l) => `${l.bot}@${l.worker}`)))).toBeGreaterThan(0);
     // The distributions come from the merged histograms: one sample per leg.
     expect(r.summary.setupMs.count).toBe(8);
-    expect(r.summary.rtcpRttMs.count).toBe(8);
+    expect(r.summary.oneWayDelayMs.count).toBe(8);
     expect(r.summary.packetDelayMs.count).toBeGreaterThan(500);
     expect(r.run.options).toMatchObject({ fleet: { workers: 4, local: true, coordinator: null } });
   }, 90_000);
