@@ -68,7 +68,7 @@ const rows: Array<[string, keyof BotsReport["summary"], string]> = [
   ["audio jitter p95 of 1 s values, per leg", "jitterP95Ms", "ms"],
   ["one-way delay median, per leg", "oneWayDelayMs", "ms"],
   ["RTT RTCP median, per leg", "rtcpRttMs", "ms"],
-  ["RTT data-channel ping (--data-channel), per leg", "rttMs", "ms"],
+  ["RTT ping, --data-channel, per leg", "rttMs", "ms"],
   ["payload received, per leg", "payloadKbps", "kbps"],
   ["freezes per minute, per leg", "freezesPerMin", ""],
   ["time frozen, per leg", "frozenPct", "%"],
