@@ -109,6 +109,11 @@ describe("vchat bots views", () => {
     expect(text).toMatch(/FAIL {2}minConnectedPct ≥ 95: 0/);
     expect(text).toMatch(/result: FAIL/);
     expect(text).not.toMatch(/warning|invalid/);
+    // The data channel's ping has a row only when a run opened data channels (--data-channel).
+    expect(text).toMatch(/RTT RTCP median, per leg/);
+    expect(text).not.toMatch(/RTT ping/);
+    const pinged = summaryText({ ...report, summary: { ...summary, rttMs: { ...summary.rttMs, count: 2, p50: 1.5, p95: 2, max: 2 } } });
+    expect(pinged).toMatch(/RTT ping \(data channel\), per leg \(ms\)\s+1\.5\s+2\s+2\s+2/);
     // 25 ms of lag at p99 is a warning; a thread stalled 25 % of the run makes the run invalid.
     const lagging = summaryText({ ...report, host: hostReport([thread("main"), thread("worker 0", { lagP99Ms: 25, lagMaxMs: 30 })], 20, 1) });
     expect(lagging).toMatch(/warning: event-loop lag p99 of worker 0 25 ms/);

@@ -68,7 +68,8 @@ const rows: Array<[string, keyof BotsReport["summary"], string]> = [
   ["audio jitter p95 of 1 s values, per leg", "jitterP95Ms", "ms"],
   ["one-way delay median, per leg", "oneWayDelayMs", "ms"],
   ["RTT RTCP median, per leg", "rtcpRttMs", "ms"],
-  ["RTT ping, --data-channel, per leg", "rttMs", "ms"],
+  // Only with --data-channel (the ping rides on it): without, the row is left out.
+  ["RTT ping (data channel), per leg", "rttMs", "ms"],
   ["payload received, per leg", "payloadKbps", "kbps"],
   ["freezes per minute, per leg", "freezesPerMin", ""],
   ["time frozen, per leg", "frozenPct", "%"],
@@ -107,6 +108,7 @@ export function summaryText(r: BotsReport & { run?: { interrupted: boolean } }):
   out.push(`${pad("figure", 46)}${num("p50", 10)}${num("p95", 10)}${num("max", 10)}${num("n", 6)}`);
   for (const [label, key, unit] of rows) {
     const d = s[key] as Dist;
+    if (key === "rttMs" && d.count === 0) continue;
     out.push(`${pad(`${label}${unit ? ` (${unit})` : ""}`, 46)}${num(fmt(d.p50), 10)}${num(fmt(d.p95), 10)}${num(fmt(d.max), 10)}${num(String(d.count), 6)}`);
   }
   if (Object.keys(s.failures).length) {
