@@ -26,7 +26,7 @@ describe("the shared pacer", () => {
     for (const i of [later, idle, every50]) pacer.add(i);
     await sleep(150);
     expect(later.ticks).toEqual([]);
-    // 5 ms ticks over 150 ms, but one tick every 50 ms at most for an item due every 50 ms.
+    // 10 ms ticks over 150 ms, but one tick every 50 ms at most for an item due every 50 ms.
     expect(every50.ticks.length).toBeGreaterThanOrEqual(1);
     expect(every50.ticks.length).toBeLessThanOrEqual(4);
     for (let w = 0; w < 100 && later.ticks.length === 0; w++) await sleep(20);

@@ -1,8 +1,8 @@
 // bench/bots-floor: what Node itself makes a bot's RTP packet cost, the floor under issue #13's
 // 20 µs target. The bots' traffic without werift, ICE, TURN or coturn: `--bots` UDP sockets on
 // loopback in pairs, in this one thread, each sending audio 50 packets/s and video 30 frames/s
-// (~300 kbps, as `bench/bots-density`) from one 5 ms pacer, each packet AES-GCM protected on
-// send and authenticated on receive. Two rounds, alternated, CPU over packets sent and received:
+// (~300 kbps, as `bench/bots-density`) from the bots' 10 ms pacer, each packet AES-GCM protected
+// on send and authenticated on receive. Two rounds, alternated, CPU over packets sent and received:
 //
 //   node: Node's cipher object per packet each way and a `dgram` send and receive, nothing else;
 //   bots: the bots' own SRTP (`bots/srtp.ts`), synthetic payload, replay window and measuring.
