@@ -58,7 +58,7 @@ export interface BotsOptions {
   /** Report an overloaded host's run as valid anyway (exit code from the thresholds only). */
   allowOverload?: boolean;
   thresholds?: Thresholds;
-  /** Worker threads; 0 runs the bots in this thread. @default one per core, at most one per 50 bots */
+  /** Worker threads; 0 runs the bots in this thread. @default one per core, at most one per `botsPerThread` bots */
   workers?: number;
   connectTimeoutMs?: number;
   /** TURN endpoints replaced before the impairment (`transport/host:port` → `host:port`). */
@@ -87,6 +87,18 @@ export function runSize(opts: Pick<BotsOptions, "pairs" | "peers">): { bots: num
     bots: opts.peers ?? (opts.pairs ?? 10) * 2,
     calls: opts.peers !== undefined ? Math.max(1, Math.floor(opts.peers / 2)) : (opts.pairs ?? 10),
   };
+}
+
+/**
+ * How many bots share a worker thread before the next core gets one. A thread that carries more
+ * reads more datagrams per wake-up: 100 bots of synthetic media in one thread cost 10 % less CPU
+ * per packet than in two (`bench/bots-ab`, 4 rounds side by side, median 0.900), stalled under
+ * 3 %, about 0.3 cores at 300 kbps on this 2-core VM. 200 in one would save more, but on a host
+ * 1.8x slower (the issue's other machine) one thread would then run past a core. VP8, and
+ * synthetic media on werift's own pipeline, cost twice as much a packet: 50.
+ */
+function botsPerThread(config: Pick<BotConfig, "media" | "rtpPath">): number {
+  return config.media === "synthetic" && config.rtpPath === "bots" ? 100 : 50;
 }
 
 /** One process's part of a run over many (`bots/fleet/`): its bots (global indices) and the run's start, epoch ms. */
@@ -205,7 +217,7 @@ export async function measureBots(
     mediaStoppedMs: opts.mediaStoppedMs ?? 3000,
   };
   const cores = availableParallelism();
-  const nWorkers = opts.workers ?? Math.max(1, Math.min(cores, Math.ceil(nBots / 50)));
+  const nWorkers = opts.workers ?? Math.max(1, Math.min(cores, Math.ceil(nBots / botsPerThread(config))));
   const ramp = opts.rampPerSec ?? 20;
   const t0 = opts.shard?.t0 ?? now() + 100;
   const plan: WorkerInit[] = Array.from({ length: Math.max(1, nWorkers) }, (_, w) => ({ worker: w, config, bots: [], t0 }));

@@ -223,7 +223,7 @@ export function registerBots(program: Command): void {
     .option("--min-connected <pct>", "fail when fewer calls than this percent connect", "95")
     .option(
       "--workers <n>",
-      "worker threads (0: none; default one per core, one per 50 bots); with --coordinator or --local: worker processes",
+      "worker threads (0: none; default one per core, one per 100 bots, per 50 with vp8); with --coordinator or --local: worker processes",
       intOption("--workers", 0, 64),
     )
     .option(
