@@ -136,9 +136,11 @@ export interface Paced {
  * track would cost more than the media itself. It ticks every 10 ms, the period in which a
  * browser's WebRTC stack takes its audio: a 20 ms audio packet goes out on its time, a video
  * frame up to 10 ms after its own (an encoder's delay varies by as much). Against 5 ms ticks a
- * packet costs 6-7 % less CPU (`bench/bots-ab`, 8 rounds side by side, all below 1): a thread
- * wakes half as often for its timer and reads more datagrams per wake-up. What the harness adds
- * to the figures it measures grew by about 0.2 ms of one-way delay at the median.
+ * packet costs 6-7 % less CPU (`bench/bots-ab`, 8 rounds side by side, all below 1): a thread's
+ * packets go out in bursts twice as large, which its partners' threads read in fewer wake-ups (a
+ * timer's own wake-up is cheap: one timer for the pacer and the loop probe measured the same).
+ * What the harness adds to the figures it measures grew by about 0.2 ms of one-way delay at the
+ * median.
  */
 export class Pacer {
   private readonly items = new Set<Paced>();
