@@ -10,8 +10,10 @@ export type FleetMedia = (typeof fleetMedia)[number];
 
 /**
  * Cores one relayed call (two bots) costs. synthetic: bench/bots-density, 100 relayed calls on a
- * quiet machine (0.0113 cores/call, 35 µs/packet). vp8 stays on werift's own pipeline, which the
- * same bench measures at 2-3x that: the upper end is taken.
+ * quiet machine (0.0113 cores/call, 35 µs/packet), its first round: the bench reads 0.0052-0.0078
+ * there since, and the first figure stays as the margin for Fargate's vCPUs (hyperthreads, not
+ * measured). vp8 stays on werift's own pipeline, which the same bench measures at 2-3x that: the
+ * upper end is taken.
  */
 export const coresPerCall: Record<FleetMedia, number> = { synthetic: 0.0113, vp8: 0.034 };
 
