@@ -131,6 +131,8 @@ export interface Paced {
   tick(t: number): void;
 }
 
+const pacerPeriodMs = 10;
+
 /**
  * One timer per thread drives every sender: with hundreds of bots per thread, a timer per
  * track would cost more than the media itself. It ticks every 10 ms, the period in which a
@@ -145,13 +147,9 @@ export interface Paced {
 export class Pacer {
   private readonly items = new Set<Paced>();
   private timer: NodeJS.Timeout | null = null;
-  private readonly periodMs: number;
-  constructor(periodMs = 10) {
-    this.periodMs = periodMs;
-  }
   add(item: Paced): void {
     this.items.add(item);
-    if (!this.timer) this.timer = setInterval(() => this.run(), this.periodMs);
+    if (!this.timer) this.timer = setInterval(() => this.run(), pacerPeriodMs);
   }
   delete(item: Paced): void {
     this.items.delete(item);

@@ -57,8 +57,11 @@ export function BotsDashboard(props: { progress: Progress | null; url: string })
   );
 }
 
-/** Every figure says what one value is (per leg = one direction of one call) and its n. */
-const rows: Array<[string, keyof BotsReport["summary"], string]> = [
+/**
+ * Every figure says what one value is (per leg = one direction of one call) and its n. A row
+ * marked `measured` is left out when nothing measured it (the ping needs `--data-channel`).
+ */
+const rows: Array<[string, keyof BotsReport["summary"], string, "measured"?]> = [
   ["join → matched, per leg", "joinToMatchMs", "ms"],
   ["matched → ICE connected, per leg", "iceMs", "ms"],
   ["matched → DTLS connected, per leg", "dtlsMs", "ms"],
@@ -68,8 +71,7 @@ const rows: Array<[string, keyof BotsReport["summary"], string]> = [
   ["audio jitter p95 of 1 s values, per leg", "jitterP95Ms", "ms"],
   ["one-way delay median, per leg", "oneWayDelayMs", "ms"],
   ["RTT RTCP median, per leg", "rtcpRttMs", "ms"],
-  // Only with --data-channel (the ping rides on it): without, the row is left out.
-  ["RTT ping (data channel), per leg", "rttMs", "ms"],
+  ["RTT ping (data channel), per leg", "rttMs", "ms", "measured"],
   ["payload received, per leg", "payloadKbps", "kbps"],
   ["freezes per minute, per leg", "freezesPerMin", ""],
   ["time frozen, per leg", "frozenPct", "%"],
@@ -106,9 +108,9 @@ export function summaryText(r: BotsReport & { run?: { interrupted: boolean } }):
   const num = (t: string, n: number) => t.padStart(n);
   out.push("");
   out.push(`${pad("figure", 46)}${num("p50", 10)}${num("p95", 10)}${num("max", 10)}${num("n", 6)}`);
-  for (const [label, key, unit] of rows) {
+  for (const [label, key, unit, only] of rows) {
     const d = s[key] as Dist;
-    if (key === "rttMs" && d.count === 0) continue;
+    if (only === "measured" && d.count === 0) continue;
     out.push(`${pad(`${label}${unit ? ` (${unit})` : ""}`, 46)}${num(fmt(d.p50), 10)}${num(fmt(d.p95), 10)}${num(fmt(d.max), 10)}${num(String(d.count), 6)}`);
   }
   if (Object.keys(s.failures).length) {
