@@ -82,6 +82,12 @@ describe("the bots' RTCP reports", () => {
     ours.report(t0 + 2000);
     expect(ours.read(theirs.report(t0 + 2100), t0 + 2120)).toBe(true);
     expect(rtts).toHaveLength(2);
+    // On loopback the round trip can be shorter than DLSR's rounding (1/65536 s): 0, never below
+    // (a negative RTT is refused by the service's call:stats).
+    const report = ours.report(t0 + 3000);
+    expect(theirs.read(report, t0 + 3000)).toBe(true);
+    expect(ours.read(theirs.report(t0 + 3000.01), t0 + 3000.01)).toBe(true);
+    expect(rtts).toEqual([audio.ssrc, rtts[1], audio.ssrc, 0]);
   });
 
   it("track jitter as RFC 3550 A.8 does: transit changes smoothed by 1/16", () => {

@@ -198,14 +198,17 @@ export class RtcpReports {
     return at === rtcp.length;
   }
 
-  /** RFC 3550 §6.4.1: round trip = now - LSR - DLSR, for a block on our last report. */
+  /**
+   * RFC 3550 §6.4.1: round trip = now - LSR - DLSR, for a block on our last report. On loopback
+   * it can be shorter than DLSR's rounding (1/65536 s): 0, never below.
+   */
   private readBlock(rtcp: Buffer, at: number, ms: number): void {
     const ssrc = rtcp.readUInt32BE(at);
     const lsr = rtcp.readUInt32BE(at + 16);
     const dlsr = rtcp.readUInt32BE(at + 20);
     const o = this.out.find((x) => x.ssrc === ssrc);
     if (!o?.lastReport || lsr === 0 || lsr !== o.lastReport.lsr) return;
-    this.onRoundTrip(ssrc, ms - o.lastReport.at - (dlsr / 65536) * 1000);
+    this.onRoundTrip(ssrc, Math.max(0, ms - o.lastReport.at - (dlsr / 65536) * 1000));
   }
 }
 

@@ -12,6 +12,7 @@
  */
 import type { RemoteInfo, Socket as UdpSocket } from "node:dgram";
 import type { RTCPeerConnection } from "werift";
+import { now } from "./clock.ts";
 import { ReplayWindow, type IntegrityCounts } from "./integrity.ts";
 import { RtcpReports } from "./rtcp.ts";
 import { GcmReceiver, GcmSender, type RtpFields } from "./srtp.ts";
@@ -265,15 +266,16 @@ export class RtpPath {
     const srtp = this.sender.protect({ payloadType: o.payloadType, sequenceNumber, timestamp, marker, ssrc: o.ssrc, payload }, direct?.headroom ?? 0);
     if (direct) direct.write(srtp);
     else this.weriftSend(srtp).catch(this.noop);
-    this.reports.sent(o.stream, timestamp, payload.length, ms);
-    const rtcp = this.reports.due(ms);
+    // The reports' times to the µs: their round trip is under a millisecond on loopback.
+    const t = now();
+    this.reports.sent(o.stream, timestamp, payload.length, t);
+    const rtcp = this.reports.due(t);
     if (rtcp) this.sendRtcp(rtcp, direct);
   }
 
   /** Hang-up: a last report ending in a BYE (RFC 3550 §6.6), so the partner knows this end left. */
   bye(): void {
-    const ms = Date.now();
-    this.sendRtcp(this.reports.report(ms, true), this.direct?.ready(ms) ? this.direct : null);
+    this.sendRtcp(this.reports.report(now(), true), this.direct?.ready(Date.now()) ? this.direct : null);
   }
 
   private sendRtcp(rtcp: Buffer, direct: DirectSend | null): void {
@@ -307,7 +309,7 @@ export class RtpPath {
     } catch {
       return;
     }
-    this.reports.read(rtcp, Date.now());
+    this.reports.read(rtcp, now());
   }
 }
 
