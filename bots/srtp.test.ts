@@ -48,23 +48,34 @@ describe("the bots' AES-GCM SRTP", () => {
     expect(clear.subarray(12)).toEqual(payload);
   });
 
-  it("opens what werift protects, across a wrap, and refuses a changed byte", () => {
+  it("opens what werift protects, short and long, across a wrap, and late", () => {
+    for (const size of [80, 1200]) {
+      const { a, receiver } = weriftPair();
+      // 65500 to 65535, then 0 to 39 (the ROC goes to 1), with packet 65510 arriving last.
+      const seqs = [...Array(76).keys()].map((i) => (65500 + i) & 0xffff).filter((s) => s !== 65510);
+      for (const seq of [...seqs, 65510]) {
+        const payload = randomBytes(size);
+        const packet = a.encrypt(payload, new RtpHeader({ payloadType: 111, sequenceNumber: seq, timestamp: 7 * seq, ssrc, marker: false }));
+        const rtp = receiver.unprotect(packet);
+        if (typeof rtp === "string") throw new Error(`${size} bytes, seq ${seq}: dropped (${rtp})`);
+        expect(rtp).toMatchObject({ payloadType: 111, sequenceNumber: seq, timestamp: 7 * seq, ssrc, marker: false, index: (seq < 65500 ? 0x10000 : 0) + seq });
+        expect(rtp.payload).toEqual(payload);
+      }
+    }
+  });
+
+  it("refuses a changed byte, short or long", () => {
     const { a, receiver } = weriftPair();
-    for (let i = 0; i < 6; i++) {
-      const seq = (65533 + i) & 0xffff;
-      const payload = randomBytes(1200);
-      const packet = a.encrypt(payload, new RtpHeader({ payloadType: 111, sequenceNumber: seq, timestamp: 7 * i, ssrc, marker: false }));
-      const rtp = receiver.unprotect(packet);
-      if (typeof rtp === "string") throw new Error(`dropped: ${rtp}`);
-      expect(rtp).toMatchObject({ payloadType: 111, sequenceNumber: seq, timestamp: 7 * i, ssrc, marker: false });
-      expect(rtp.payload).toEqual(payload);
+    for (const size of [50, 1200]) {
+      const packet = a.encrypt(randomBytes(size), new RtpHeader({ payloadType: 111, sequenceNumber: 3, timestamp: 0, ssrc }));
+      for (const at of [1, 20, packet.length - 1]) {
+        const bad = Buffer.from(packet);
+        bad[at]! ^= 0x01;
+        expect(receiver.unprotect(bad)).toBe("auth");
+      }
+      expect(typeof receiver.unprotect(packet)).toBe("object");
     }
-    const packet = a.encrypt(randomBytes(50), new RtpHeader({ payloadType: 111, sequenceNumber: 3, timestamp: 0, ssrc }));
-    for (const at of [1, 20, packet.length - 1]) {
-      const bad = Buffer.from(packet);
-      bad[at]! ^= 0x01;
-      expect(receiver.unprotect(bad)).toBe("auth");
-    }
+    const packet = a.encrypt(randomBytes(50), new RtpHeader({ payloadType: 111, sequenceNumber: 4, timestamp: 0, ssrc }));
     expect(receiver.unprotect(packet.subarray(0, 20))).toBe("short");
   });
 });
