@@ -5,6 +5,9 @@ export default defineConfig({
     exclude: ["node_modules/**", "dist/**", "web/dist/**", ".vchat/**"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // `expect.poll` waits for state (a page's video, a socket's event) on two shared cores, where a
+    // browser step can take seconds under load; a poll that claims a bound gives its own timeout.
+    expect: { poll: { timeout: 5000 } },
     // Two cores: tests start real coturn, redis-server, werift peers and Chromium.
     maxWorkers: 2,
     reporters: ["default"],

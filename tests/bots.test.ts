@@ -219,7 +219,7 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat bots agains
       "--pairs",
       "5",
       "--duration",
-      "12s",
+      "16s",
       "--relay",
       "only",
       "--impair-loss",
@@ -235,7 +235,10 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat bots agains
     );
     expect(s.connected).toBe(5);
     expect(s.legsCountedFromPartner).toBe(10);
-    expect(s.packetsExpected).toBeGreaterThan(6000);
+    // Enough packets for the window to mean something: at 4,000, 4-6 % is ±2.9 standard deviations
+    // of a binomial 5 %. A passing CI run counted 8,300 in 12 s, a loaded host 3,400 (its calls
+    // set up late): hence 16 s.
+    expect(s.packetsExpected).toBeGreaterThan(4000);
     expect(s.lossPct!).toBeGreaterThanOrEqual(4);
     expect(s.lossPct!).toBeLessThanOrEqual(6);
     // ~2 % of the 95 % that got through, each way.
