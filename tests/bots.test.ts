@@ -236,8 +236,8 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat bots agains
     expect(s.connected).toBe(5);
     expect(s.legsCountedFromPartner).toBe(10);
     // Enough packets for the window to mean something: at 4,000, 4-6 % is ±2.9 standard deviations
-    // of a binomial 5 %. A passing CI run counted 8,300 in 12 s, a loaded host 3,400 (its calls
-    // set up late): hence 16 s.
+    // of a binomial 5 %. A passing CI run counted 8,300 in 12 s, one on a loaded host 3,400:
+    // hence 16 s.
     expect(s.packetsExpected).toBeGreaterThan(4000);
     expect(s.lossPct!).toBeGreaterThanOrEqual(4);
     expect(s.lossPct!).toBeLessThanOrEqual(6);
