@@ -38,8 +38,8 @@ function vchat(args: string[], cwd: string, env: Record<string, string> = {}): P
  */
 const acrossCliMs = 20_000;
 
-/** The socket's `auth:revoked` (within `ms`) and the disconnect reason that follows it. */
-function revokedThenClosed(socket: ClientSocket, ms = 5000): Promise<{ revoked: AuthRevoked; reason: string }> {
+/** The socket's `auth:revoked` (within `ms`, else `next`'s default) and the disconnect reason that follows it. */
+function revokedThenClosed(socket: ClientSocket, ms?: number): Promise<{ revoked: AuthRevoked; reason: string }> {
   const revoked = next(socket, "auth:revoked", ms);
   const closed = new Promise<string>((resolve) => socket.once("disconnect", resolve));
   return Promise.all([revoked, closed]).then(([r, reason]) => ({ revoked: r, reason }));
