@@ -5,6 +5,7 @@
  * proxy and a few seconds of media; the stall case runs alone, since it stalls the whole thread.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { lossWindowPp } from "../tests/support/binomial.ts";
 import { describeIf } from "../tests/support/skip.ts";
 import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
 import { turnCredentials } from "../turn/credentials.ts";
@@ -26,15 +27,6 @@ interface Outcome {
   legs: CallLeg[];
   results: PeerResult[];
   proxy: ProxyCounters | null;
-}
-
-/**
- * The loss window: ±1 pp, widened to 4 standard deviations of the binomial count when the
- * packets are too few for 1 pp (a false failure then has odds of about 1 in 15,000).
- */
-function lossWindowPp(pct: number, packets: number): number {
-  const p = pct / 100;
-  return Math.max(1, 400 * Math.sqrt((p * (1 - p)) / packets));
 }
 
 describeIf(hasCoturn, "turnserver (coturn) is not installed")("calibration: injected impairments are reported as injected", () => {

@@ -14,6 +14,7 @@ import { bots, parseBotsOptions, type BotsRunReport } from "../cli/commands/bots
 import { CliError, UsageError } from "../cli/exit.ts";
 import type { DevServer } from "../server/dev.ts";
 import { coturnInstalled, startCoturn, type RunningCoturn } from "../turn/coturn-process.ts";
+import { lossWindowPp } from "./support/binomial.ts";
 import { api } from "./support/client.ts";
 import { testDev } from "./support/dev.ts";
 
@@ -214,7 +215,7 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat bots agains
     }
   }, 60_000);
 
-  it("calibration: --impair-loss 5 reports loss within 4–6 %; --impair-corrupt/--impair-replay are counted apart", async () => {
+  it("calibration: --impair-loss 5 reports loss within its binomial window of 5 %; --impair-corrupt/--impair-replay are counted apart", async () => {
     const { report } = await runBots("impair-loss", [
       "--pairs",
       "5",
@@ -230,17 +231,18 @@ describeIf(hasCoturn, "turnserver (coturn) is not installed")("vchat bots agains
       "2",
     ]);
     const s = report.summary;
+    const window = lossWindowPp(5, s.packetsExpected);
+    const media = report.calls.flatMap((c) => c.legs.map((l) => l.mediaSeconds ?? 0));
     console.log(
-      `calibration (CLI): --impair-loss 5 → ${s.lossPct} % of ${s.packetsExpected} packets; ${s.corrupt} corrupt, ${s.replayed} replayed, ${s.duplicates} duplicates`,
+      `calibration (CLI): --impair-loss 5 → ${s.lossPct} % of ${s.packetsExpected} packets (window ±${window.toFixed(2)} pp; media ${Math.min(...media)}-${Math.max(...media)} s a leg, setup p95 ${s.setupMs?.p95} ms, bot host stalled ${report.host.stalledPct} %); ${s.corrupt} corrupt, ${s.replayed} replayed, ${s.duplicates} duplicates`,
     );
     expect(s.connected).toBe(5);
     expect(s.legsCountedFromPartner).toBe(10);
-    // Enough packets for the window to mean something: at 4,000, 4-6 % is ±2.9 standard deviations
-    // of a binomial 5 %. A passing CI run counted 8,300 in 12 s, one on a loaded host 3,400:
-    // hence 16 s.
-    expect(s.packetsExpected).toBeGreaterThan(4000);
-    expect(s.lossPct!).toBeGreaterThanOrEqual(4);
-    expect(s.lossPct!).toBeLessThanOrEqual(6);
+    // The window of bots/calibration.test.ts: 4-6 % from 4,750 packets on (a quiet host counts
+    // ~11,900 here), wider below at the same odds of a false failure. A loaded CI host counted
+    // 2,300-3,400 (bots that fall behind skip what they could not send on time, as an encoder does).
+    expect(s.packetsExpected).toBeGreaterThan(1000);
+    expect(Math.abs(s.lossPct! - 5)).toBeLessThanOrEqual(window);
     // ~2 % of the 95 % that got through, each way.
     for (const n of [s.corrupt, s.replayed]) expect(n / s.packetsExpected).toBeGreaterThan(0.01);
     expect(s.duplicates).toBe(0);
