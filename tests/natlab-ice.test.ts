@@ -159,79 +159,98 @@ describeIf(!missing, missing ?? "")("ICE through real NATs: vchat bots in two cl
   });
 
   it.skipIf(!hasChromium)(
-    "Chromium behind a port-restricted cone NAT calls a bot behind another: direct, both ways of media",
-    { timeout: 120_000 },
+    "Chromium behind a port-restricted cone NAT calls a bot behind another: direct (in one of three calls), both ways of media",
+    { timeout: 240_000 },
     async () => {
-      const [botNet, browserNet] = lab.nets.slice(-2) as [ClientNet, ClientNet];
-      // Chromium itself runs inside the client network: playwright talks to it over a pipe.
-      const dir = mkdtempSync(join(tmpdir(), "vchat-natlab-chromium-"));
-      const wrapper = join(dir, "chromium");
-      writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${browserNet.ns} ${chromiumPath} "$@"\n`);
-      chmodSync(wrapper, 0o755);
-      // The lab's service is plain http on a public address: camera access needs it treated as secure,
-      // and then its ws:// Socket.IO connection too (else it is blocked as mixed content).
-      const browser = await launchChromium("allow", {
-        executablePath: wrapper,
-        extraArgs: [`--unsafely-treat-insecure-origin-as-secure=${service.url},${service.url.replace(/^http/, "ws")}`],
-      });
-      try {
-        const { page } = await phonePage(browser);
-        await page.goto(service.url);
-        await page.getByLabel("Nickname").fill("Nat");
-        await page.getByLabel(/Interests/).fill("browser");
-        await page.getByLabel("I am 18 or older").check();
-        await page.getByRole("button", { name: "Start", exact: true }).click();
-        // The browser waits first, so it offers and controls ICE: the page shows its choice.
-        const bot = lab.run(
-          botNet.ns,
-          process.execPath,
-          [
-            vchat,
-            "bots",
-            "--url",
-            service.url,
-            "--peers",
-            "1",
-            "--relay",
-            "auto",
-            "--interests",
-            "browser",
-            "--media",
-            "vp8",
-            "--duration",
-            "15s",
-            "--workers",
-            "0",
-            "--allow-overload",
-            "--json",
-          ],
-          { timeoutMs: 90_000, env: service.env },
-        );
-        await expect.poll(() => page.getByText(/Talking with bot-/).isVisible(), { timeout: 40_000 }).toBe(true);
-        // The page shows the pair Chromium sends on now: it may nominate the relay pair first (it
-        // answers at once) and move to the direct one when both NATs have opened (docs/natlab.md).
-        // A clean-clone CI run read "relayed" at its first showing.
-        await expect.poll(() => page.getByTestId("route").textContent(), { timeout: 15_000 }).toMatch(/Connection: (direct|relayed)/);
-        await expect.poll(() => page.getByTestId("route").textContent(), { timeout: 10_000 }).toMatch(/Connection: direct \(udp\)/);
-        const route = await page.getByTestId("route").textContent();
-        const { code, stdout, stderr } = await bot;
-        const report = JSON.parse(stdout) as BotsReport;
-        const leg = report.calls[0]?.legs[0];
-        console.log(
-          `natlab ICE Chromium (eim-apdf) ↔ bot (eim-apdf): page "${route}", bot ${leg?.role} ${leg?.localCandidateType}/${leg?.remoteCandidateType}, setup ${Math.round(leg?.firstMediaMs ?? NaN)} ms`,
-        );
-        expect(route).toMatch(/Connection: direct \(udp\)/);
-        expect(leg?.connected, `${JSON.stringify(report.calls)} ${stderr.slice(-500)}`).toBe(true);
-        expect(code).toBe(0);
-        // The bot's own sending pair is not asserted: werift keeps the first pair nominated, and
-        // Chromium, which controls ICE here, moves to the direct pair after nominating the relay
-        // one; the bot then sends through TURN while the browser sends directly (docs/natlab.md).
-        // The browser's own audio and video reached the bot.
-        expect(leg!.foreignPackets).toBeGreaterThan(100);
-      } finally {
-        await browser.close();
-        rmSync(dir, { recursive: true, force: true });
+      // Which pair the browser ends on is a race: it controls ICE and nominates the first pair that
+      // works, often its relay one (TURN answers at once), and moves to the direct pair once that
+      // works too; but the bot, as the controlled agent, stops checking the pairs it has not
+      // checked yet when a pair is nominated (RFC 8445 §8.1.2, as werift does), and the direct
+      // pair needs the bot's own check to open its NAT. On a loaded host the bot's checks can come
+      // after the browser's nomination (2 calls of 4 with both cores busy; 1 clean-clone CI run of
+      // 3 here): the call then stays relayed. So up to three calls, one of which must go direct;
+      // every call must connect and carry media both ways.
+      const routes: string[] = [];
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        const route = await browserCallsBot(attempt);
+        routes.push(route);
+        if (/Connection: direct \(udp\)/.test(route)) break;
       }
+      expect(routes.at(-1), routes.join(" | ")).toMatch(/Connection: direct \(udp\)/);
     },
   );
+
+  /** One call of Chromium (its own client network) with a bot (another): the route the page shows. */
+  async function browserCallsBot(attempt: number): Promise<string> {
+    const [botNet, browserNet] = lab.nets.slice(-2) as [ClientNet, ClientNet];
+    // Chromium itself runs inside the client network: playwright talks to it over a pipe.
+    const dir = mkdtempSync(join(tmpdir(), "vchat-natlab-chromium-"));
+    const wrapper = join(dir, "chromium");
+    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${browserNet.ns} ${chromiumPath} "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    // The lab's service is plain http on a public address: camera access needs it treated as secure,
+    // and then its ws:// Socket.IO connection too (else it is blocked as mixed content).
+    const browser = await launchChromium("allow", {
+      executablePath: wrapper,
+      extraArgs: [`--unsafely-treat-insecure-origin-as-secure=${service.url},${service.url.replace(/^http/, "ws")}`],
+    });
+    try {
+      const { page } = await phonePage(browser);
+      await page.goto(service.url);
+      await page.getByLabel("Nickname").fill("Nat");
+      await page.getByLabel(/Interests/).fill("browser");
+      await page.getByLabel("I am 18 or older").check();
+      await page.getByRole("button", { name: "Start", exact: true }).click();
+      // The browser waits first, so it offers and controls ICE: the page shows its choice.
+      const bot = lab.run(
+        botNet.ns,
+        process.execPath,
+        [
+          vchat,
+          "bots",
+          "--url",
+          service.url,
+          "--peers",
+          "1",
+          "--relay",
+          "auto",
+          "--interests",
+          "browser",
+          "--media",
+          "vp8",
+          "--duration",
+          "15s",
+          "--workers",
+          "0",
+          "--allow-overload",
+          "--json",
+        ],
+        { timeoutMs: 90_000, env: service.env },
+      );
+      await expect.poll(() => page.getByText(/Talking with bot-/).isVisible(), { timeout: 40_000 }).toBe(true);
+      await expect.poll(() => page.getByTestId("route").textContent(), { timeout: 15_000 }).toMatch(/Connection: (direct|relayed)/);
+      // A move to the direct pair shows within a few seconds, when it comes.
+      const until = Date.now() + 5_000;
+      while (!/direct/.test((await page.getByTestId("route").textContent()) ?? "") && Date.now() < until) await new Promise((r) => setTimeout(r, 250));
+      const route = (await page.getByTestId("route").textContent()) ?? "";
+      const { code, stdout, stderr } = await bot;
+      const report = JSON.parse(stdout) as BotsReport;
+      const leg = report.calls[0]?.legs[0];
+      console.log(
+        `natlab ICE Chromium (eim-apdf) ↔ bot (eim-apdf), call ${attempt}: page "${route}", bot ${leg?.role} ${leg?.localCandidateType}/${leg?.remoteCandidateType}, setup ${Math.round(leg?.firstMediaMs ?? NaN)} ms`,
+      );
+      expect(route).toMatch(/Connection: (direct|relayed via TURN) \(udp\)/);
+      expect(leg?.connected, `${JSON.stringify(report.calls)} ${stderr.slice(-500)}`).toBe(true);
+      expect(code).toBe(0);
+      // The bot's own sending pair is not asserted: werift keeps the first pair nominated, and
+      // Chromium, which controls ICE here, moves to the direct pair after nominating the relay
+      // one; the bot then sends through TURN while the browser sends directly (docs/natlab.md).
+      // The browser's own audio and video reached the bot.
+      expect(leg!.foreignPackets).toBeGreaterThan(100);
+      return route;
+    } finally {
+      await browser.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 });
