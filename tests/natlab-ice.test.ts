@@ -165,11 +165,11 @@ describeIf(!missing, missing ?? "")("ICE through real NATs: vchat bots in two cl
       // Which pair the browser ends on is a race: it controls ICE and nominates the first pair that
       // works, often its relay one (TURN answers at once), and moves to the direct pair once that
       // works too; but the bot, as the controlled agent, stops checking the pairs it has not
-      // checked yet when a pair is nominated (RFC 8445 §8.1.2, as werift does), and the direct
-      // pair needs the bot's own check to open its NAT. On a loaded host the bot's checks can come
-      // after the browser's nomination (2 calls of 4 with both cores busy; 1 clean-clone CI run of
-      // 3 here): the call then stays relayed. So up to three calls, one of which must go direct;
-      // every call must connect and carry media both ways.
+      // checked yet when a pair is nominated (werift, after RFC 8445's checklist rules), and the
+      // direct pair needs the bot's own check to open its NAT. On a loaded host the bot's checks
+      // can come after the browser's nomination (2 calls of 4 with both cores busy; 1 clean-clone
+      // CI run of 3 here): the call then stays relayed. So up to three calls, one of which must go
+      // direct; every call must connect and carry media both ways.
       const routes: string[] = [];
       for (let attempt = 1; attempt <= 3; attempt++) {
         const route = await browserCallsBot(attempt);
