@@ -1,8 +1,9 @@
 /**
- * How the V8 heaps of a process running bots are sized. A bot thread keeps a large live heap
- * (~440 KB a bot, mostly werift's connection) and makes garbage at every RTP packet (Node's
- * cipher objects and their buffers, one per packet each way), some of which lives long enough to
- * be promoted: both generations are tuned for that.
+ * How the V8 heaps of a process running bots are sized and swept. A bot thread keeps a large live
+ * heap (~440 KB a bot, mostly werift's connection) and makes garbage at every RTP packet (Node's
+ * cipher objects and their buffers, one per packet each way, and the buffer of every datagram
+ * received), some of which lives long enough to be promoted: both generations are tuned for that,
+ * and the buffers' memory is freed by the thread that made it.
  */
 import { setFlagsFromString } from "node:v8";
 
@@ -32,15 +33,29 @@ export const youngGenerationMb = 16;
  */
 export const heapGrowingPercent = 100;
 
+/**
+ * V8 frees the memory of dead `ArrayBuffer`s (every `Buffer` Node makes outside its pool: a
+ * datagram received, a cipher's output) on a helper thread by default. Every such `free` then
+ * contends for glibc's arena with the bot thread's own `malloc`s, and where a system call costs
+ * much (a PVM guest, 2026-12-02) the futex waits and wakes of that lock add up: Node's AES-GCM
+ * cipher object for a 1,100-byte packet cost 12.7-13.7 µs of CPU there in a loop, 4.0-5.0 µs with
+ * the buffers freed by the thread itself. In the bots, side by side (`bench/bots-ab`, 50 relayed
+ * calls, two runs of 4 rounds): B/A 1.010, 0.936, 0.959, 0.926 (median 0.947) and 0.902, 0.975,
+ * 0.950, 0.938 (median 0.944), the threads' stalls alike. A scavenge's pause grows by the frees it
+ * now makes.
+ */
+export const arrayBufferSweepFlag = "--no-concurrent-array-buffer-sweeping";
+
 let tuned = false;
 
 /**
- * Sets the old generation's growing factor for every heap of this process (a V8 flag is global;
- * V8 reads this one at each full GC, so it holds for threads started before and after). Once per
- * process, before the first bot starts.
+ * Sets the old generation's growing factor and which thread frees dead buffers, for every heap
+ * of this process (a V8 flag is global; V8 reads these at each GC, so they hold for threads
+ * started before and after). Once per process, before the first bot starts.
  */
 export function tuneHeaps(): void {
   if (tuned) return;
   tuned = true;
   setFlagsFromString(`--heap-growing-percent=${heapGrowingPercent}`);
+  setFlagsFromString(arrayBufferSweepFlag);
 }
