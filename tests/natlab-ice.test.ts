@@ -168,7 +168,7 @@ describeIf(!missing, missing ?? "")("ICE through real NATs: vchat bots in two cl
       // checked yet when a pair is nominated (werift, after RFC 8445's checklist rules), and the
       // direct pair needs the bot's own check to open its NAT. On a loaded host the bot's checks
       // can come after the browser's nomination (3 calls of 11 with both cores busy; 1 clean-clone
-      // CI run of 3 here): the call then stays relayed. So up to three calls, one of which must go
+      // CI run of 4 here): the call then stays relayed. So up to three calls, one of which must go
       // direct; every call must connect and carry media both ways.
       const routes: string[] = [];
       for (let attempt = 1; attempt <= 3; attempt++) {
