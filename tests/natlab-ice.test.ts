@@ -8,6 +8,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { until } from "./support/crowd.ts";
 import { describeIf } from "./support/skip.ts";
 import type { BotsReport } from "../bots/report.ts";
 import { coturnInstalled } from "../turn/coturn-process.ts";
@@ -230,8 +231,8 @@ describeIf(!missing, missing ?? "")("ICE through real NATs: vchat bots in two cl
       await expect.poll(() => page.getByText(/Talking with bot-/).isVisible(), { timeout: 40_000 }).toBe(true);
       await expect.poll(() => page.getByTestId("route").textContent(), { timeout: 15_000 }).toMatch(/Connection: (direct|relayed)/);
       // A move to the direct pair shows within a few seconds, when it comes.
-      const until = Date.now() + 5_000;
-      while (!/direct/.test((await page.getByTestId("route").textContent()) ?? "") && Date.now() < until) await new Promise((r) => setTimeout(r, 250));
+      const direct = async () => /direct/.test((await page.getByTestId("route").textContent()) ?? "");
+      await until(direct, 5_000, () => "still relayed").catch(() => undefined);
       const route = (await page.getByTestId("route").textContent()) ?? "";
       const { code, stdout, stderr } = await bot;
       const report = JSON.parse(stdout) as BotsReport;
