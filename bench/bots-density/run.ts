@@ -418,6 +418,14 @@ try {
     console.log(
       `bots / Node's floor: ${fmt(floorRatio, 2)}x (bots at ${ref!.calls} relayed calls ${fmt(ref!.botsUsPerPacket)} µs/packet, the floor ${fmt(floor)} µs/packet in this run)`,
     );
+  // A projection for hosts other than this one: the per-packet and per-call targets at this run's
+  // ratio over the floor, as the floor a host must have (cores/call = µs/packet x packets/s a call).
+  const packetsPerCallS = ref?.botsUsPerPacket ? (perCall(ref) * 1e6) / ref.botsUsPerPacket : null;
+  const floorForTargets = floorRatio !== null && packetsPerCallS !== null ? Math.min(20, (0.007 * 1e6) / packetsPerCallS) / floorRatio : null;
+  if (floorForTargets !== null)
+    console.log(
+      `projection from ${ref!.calls} relayed calls: at ${fmt(floorRatio, 2)}x the floor, <= 20 µs/packet and <= 0.007 cores/call (${fmt(packetsPerCallS, 0)} packets/s a call) need a host whose Node floor is at most ${fmt(floorForTargets)} µs/packet; this host's: ${fmt(floor)}`,
+    );
   // The bots' path against werift's pipeline: the relayed step of the same size, same run.
   const twin = werift ? relayed.find((r) => r.calls === werift.calls && measurable(r)) : undefined;
   const pathRatio =
@@ -461,7 +469,7 @@ try {
       ratio,
       packetRatio,
       pathRatio,
-      floor: { before: floorBefore, after: floorAfter, ratio: floorRatio },
+      floor: { before: floorBefore, after: floorAfter, ratio: floorRatio, forTargets: floorForTargets },
     }),
   );
 } finally {
